@@ -1,0 +1,7 @@
+package io.hvspi.cli;
+
+public final class Hvctl {
+    public static void main(String[] args) {
+        System.out.println("hvctl");
+    }
+}

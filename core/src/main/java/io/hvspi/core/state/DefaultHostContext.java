@@ -1,0 +1,80 @@
+package io.hvspi.core.state;
+
+import io.hvspi.spi.HostContext;
+import io.hvspi.spi.RequestRejectedException;
+import io.hvspi.spi.VmStateStore;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Optional;
+
+/** The host side of {@link HostContext}: a runtime root with private VM directories and a JSON state store. */
+public final class DefaultHostContext implements HostContext {
+    /** QMP answers in well under a millisecond; 10 s covers a loaded CI machine and a slow device_del. */
+    public static final Duration DEFAULT_COMMAND_TIMEOUT = Duration.ofSeconds(10);
+
+    private final Path root;
+    private final JsonVmStateStore store;
+    private final Duration commandTimeout;
+    private final Map<String, String> options;
+
+    public DefaultHostContext(Path root, Duration commandTimeout, Map<String, String> options) {
+        this.root = RuntimeDirs.createPrivate(root.toAbsolutePath());
+        this.store = new JsonVmStateStore(this.root);
+        this.commandTimeout = commandTimeout;
+        this.options = Map.copyOf(options);
+    }
+
+    /** The default root, timeout, and no options. */
+    public static DefaultHostContext createDefault() {
+        return new DefaultHostContext(RuntimeDirs.defaultRoot(), DEFAULT_COMMAND_TIMEOUT, Map.of());
+    }
+
+    /** A copy with one more option. */
+    public DefaultHostContext withOption(String key, String value) {
+        Map<String, String> merged = new java.util.HashMap<>(options);
+        merged.put(key, value);
+        return new DefaultHostContext(root, commandTimeout, merged);
+    }
+
+    @Override
+    public Path runtimeRoot() {
+        return root;
+    }
+
+    @Override
+    public Path createRuntimeDir(String vmId) {
+        Path dir = root.resolve(RuntimeDirs.checkVmId(vmId));
+        try {
+            Files.createDirectory(dir, PosixFilePermissions.asFileAttribute(RuntimeDirs.DIR_MODE));
+            // the umask may have narrowed the mode further, never widened it; set it exactly
+            Files.setPosixFilePermissions(dir, RuntimeDirs.DIR_MODE);
+            return dir;
+        } catch (FileAlreadyExistsException e) {
+            throw new RequestRejectedException(RequestRejectedException.Reason.DUPLICATE_ID,
+                    "VM '" + vmId + "' already has a runtime directory " + dir);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create runtime directory " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public VmStateStore stateStore() {
+        return store;
+    }
+
+    @Override
+    public Duration commandTimeout() {
+        return commandTimeout;
+    }
+
+    @Override
+    public Optional<String> option(String key) {
+        return Optional.ofNullable(options.get(key));
+    }
+}

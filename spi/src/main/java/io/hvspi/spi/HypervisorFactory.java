@@ -1,0 +1,51 @@
+package io.hvspi.spi;
+
+import java.util.Set;
+import org.pf4j.ExtensionPoint;
+
+/**
+ * The entry point of a hypervisor plugin: a pf4j extension that makes
+ * {@link Hypervisor} instances for one VMM type.
+ *
+ * <p>A plugin must guarantee:
+ * <ul>
+ *   <li>{@link #type()} is the key of the Kata table that selects it
+ *       ({@code qemu}, {@code clh}, {@code dragonball}, or a third party's), and
+ *       is constant.</li>
+ *   <li>{@link #declaredCapabilities()} is honest in both directions: every
+ *       declared capability works, every other one fails with
+ *       {@link UnsupportedCapabilityException}. The TCK checks both.</li>
+ *   <li>Construction is cheap and has no side effects: the host may instantiate
+ *       factories just to list them.</li>
+ * </ul>
+ */
+public interface HypervisorFactory extends ExtensionPoint {
+
+    /** The Kata hypervisor table key this factory serves, e.g. {@code qemu}. */
+    String type();
+
+    /** One line for people: which VMM, and how it is driven. */
+    default String description() {
+        return type();
+    }
+
+    /**
+     * What this plugin supports on a capable VMM binary. A running VM may report
+     * less ({@link Hypervisor#capabilities()}), never more.
+     */
+    Set<Capability> declaredCapabilities();
+
+    /**
+     * A new VM, not yet started. Validates the spec (binary exists, values in
+     * range) and throws {@link ConfigException} for what it cannot run; starts
+     * nothing.
+     */
+    Hypervisor create(VmSpec spec, HostContext host);
+
+    /**
+     * Connects to a VM that an earlier process started and recorded in
+     * {@link HostContext#stateStore()}. The result sees the same devices and
+     * IOThreads. Throws {@link VmmUnavailableException} when the VM is gone.
+     */
+    Hypervisor reattach(VmRecord record, HostContext host);
+}

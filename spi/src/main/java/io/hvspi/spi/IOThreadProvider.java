@@ -1,0 +1,43 @@
+package io.hvspi.spi;
+
+import java.util.List;
+
+/**
+ * A VM's pool of independent IOThreads: created with the VM, kept for its whole
+ * life, and shared by the devices that attach to them.
+ *
+ * <p>A plugin must guarantee that the pool's accounting (which devices use which
+ * IOThread) changes only after the VMM confirmed the change, that
+ * {@link #remove(String)} refuses an IOThread a device still uses (even where the
+ * VMM itself would accept it), and that {@link #list()} reports host thread ids
+ * read from the VMM, not guessed.
+ */
+public interface IOThreadProvider {
+
+    /** The pool in creation order, with host thread ids and attached devices. */
+    List<IOThreadInfo> list();
+
+    /** The placement policy used for devices that ask for {@link IOThreadChoice.ByPolicy}. */
+    IOThreadPolicy policy();
+
+    /**
+     * The IOThread the policy would give a new device now, without reserving it.
+     * Throws {@link RequestRejectedException} ({@code EXHAUSTED}) when the pool is empty.
+     */
+    String choose();
+
+    /**
+     * Adds an IOThread while the VM runs. Needs {@link Capability#IOTHREAD_RUNTIME_ADD}.
+     * Throws {@link RequestRejectedException} for an id that is taken or not a valid VMM id.
+     */
+    IOThreadInfo add(String id);
+
+    /**
+     * Removes an IOThread. Needs {@link Capability#IOTHREAD_RUNTIME_ADD}. Refused with
+     * {@link RequestRejectedException} ({@code IN_USE}) while a device uses it.
+     */
+    void remove(String id);
+
+    /** Sets adaptive polling. Needs {@link Capability#IOTHREAD_POLLING}. */
+    void setPolling(String id, PollingParams polling);
+}

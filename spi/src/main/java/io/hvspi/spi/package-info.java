@@ -1,0 +1,16 @@
+/**
+ * The hvspi service provider interface: what a hypervisor plugin implements and
+ * what a runtime calls.
+ *
+ * <p>A plugin contributes one {@link io.hvspi.spi.HypervisorFactory} (a pf4j
+ * extension) per VMM type. The factory creates {@link io.hvspi.spi.Hypervisor}
+ * instances, one per VM. Optional features are reached through
+ * {@link java.util.Optional} views ({@link io.hvspi.spi.Hypervisor#ioThreads()},
+ * {@link io.hvspi.spi.Hypervisor#hotplug()}) and are described by
+ * {@link io.hvspi.spi.Capability}. An operation a plugin does not support throws
+ * {@link io.hvspi.spi.UnsupportedCapabilityException}; it is never a silent no-op.
+ *
+ * <p>This package holds interfaces and value types only, and depends on nothing
+ * but pf4j. It is versioned by {@link io.hvspi.spi.SpiVersion}.
+ */
+package io.hvspi.spi;
