@@ -62,6 +62,8 @@ import org.slf4j.LoggerFactory;
 public final class QemuDeviceHotplug implements DeviceHotplug {
     private static final Logger LOG = LoggerFactory.getLogger(QemuDeviceHotplug.class);
     private static final Pattern FORMAT = Pattern.compile("[a-z0-9]+");
+    /** VIRTIO_QUEUE_MAX: QEMU 7.2 aborts on a virtio-blk-pci device_add with more queues. */
+    public static final int MAX_QUEUES = 1024;
 
     private final String type;
     private final QmpClient qmp;
@@ -241,6 +243,10 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
         int queues = spec.queues().orElse(Math.max(settings.vcpus(), mapped));
         if (queues > 1 && !capabilities.contains(Capability.MULTI_QUEUE)) {
             throw new UnsupportedCapabilityException(Capability.MULTI_QUEUE, type);
+        }
+        if (queues > MAX_QUEUES) {
+            throw new RequestRejectedException(Reason.INVALID_ARGUMENT, "a virtio-blk-pci device has at most "
+                    + MAX_QUEUES + " queues, got " + queues);
         }
         if (queues < mapped) {
             throw new RequestRejectedException(Reason.INVALID_ARGUMENT, "vq-mapping over " + mapped
