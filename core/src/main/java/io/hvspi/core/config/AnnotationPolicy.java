@@ -88,7 +88,6 @@ public final class AnnotationPolicy {
         if (annotations.isEmpty()) {
             return config;
         }
-        HypervisorConfig h = config.hypervisor();
         Map<String, Object> table = new LinkedHashMap<>(config.hypervisorTable());
         Map<String, Origin> origins = new HashMap<>(config.origins());
         for (Map.Entry<String, String> e : new TreeMap<>(annotations).entrySet()) {
@@ -104,7 +103,7 @@ public final class AnnotationPolicy {
                 throw refused(key, "hvspi does not apply this annotation (it applies: "
                         + String.join(", ", KINDS.keySet().stream().sorted().toList()) + ")");
             }
-            table.put(name, parse(config, h, key, name, kind, value, table));
+            table.put(name, parse(config, key, name, kind, value, table));
             origins.put(name, Origin.annotation(key));
         }
         Map<String, String> applied = new TreeMap<>(config.annotations());
@@ -130,8 +129,8 @@ public final class AnnotationPolicy {
         }
     }
 
-    private static Object parse(KataConfig config, HypervisorConfig h, String key, String name, Kind kind,
-                                String value, Map<String, Object> table) {
+    private static Object parse(KataConfig config, String key, String name, Kind kind, String value,
+                                Map<String, Object> table) {
         return switch (kind) {
             case BOOL -> bool(key, value);
             case STRING -> value;
@@ -143,7 +142,7 @@ public final class AnnotationPolicy {
             }
             case KERNEL_PARAMS -> mergeKernelParams(String.valueOf(table.getOrDefault(name, "")), value);
             case PATH -> path(key, value);
-            case GUARDED_PATH -> guardedPath(config, h, key, name, value);
+            case GUARDED_PATH -> guardedPath(config, key, name, value);
             case VCPUS -> vcpus(config, key, value);
             case MEMORY -> integer(key, value, "remote".equals(config.hypervisorName()) ? 1
                     : HypervisorRules.GO_MIN_MEMORY_MIB, Integer.MAX_VALUE);
@@ -217,10 +216,10 @@ public final class AnnotationPolicy {
         return value;
     }
 
-    private static String guardedPath(KataConfig config, HypervisorConfig h, String key, String name, String value) {
+    private static String guardedPath(KataConfig config, String key, String name, String value) {
         path(key, value);
         String listKey = HypervisorReader.GUARDED_PATHS.get(name);
-        List<String> globs = h.validPaths(listKey);
+        List<String> globs = config.hypervisor().validPaths(listKey);
         if (globs.isEmpty()) {
             throw refused(key, listKey + " in " + config.source() + " is empty or absent, so no " + name
                     + " annotation is accepted");

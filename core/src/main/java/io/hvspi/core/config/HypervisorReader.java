@@ -26,7 +26,13 @@ final class HypervisorReader {
     static final int MAX_BRIDGES = 5;
 
     /** The path-valued keys an annotation may set, each with the glob list that guards it. */
-    static final Map<String, String> GUARDED_PATHS = guardedPaths();
+    static final Map<String, String> GUARDED_PATHS = Map.of(
+            "path", "valid_hypervisor_paths",
+            "jailer_path", "valid_jailer_paths",
+            "ctlpath", "valid_ctlpaths",
+            "virtio_fs_daemon", "valid_virtio_fs_daemon_paths",
+            "vhost_user_store_path", "valid_vhost_user_store_paths",
+            "entropy_source", "valid_entropy_sources");
 
     static final List<String> BLOCK_DRIVERS = List.of("virtio-scsi", "virtio-blk-pci", "virtio-blk-ccw",
             "virtio-blk-mmio", "virtio-pmem", "nvdimm", "virtio-blk", "virtio-mmio");
@@ -42,17 +48,6 @@ final class HypervisorReader {
     private HypervisorReader(Map<String, Object> table, Locator at) {
         this.table = table;
         this.at = at;
-    }
-
-    private static Map<String, String> guardedPaths() {
-        Map<String, String> m = new LinkedHashMap<>();
-        m.put("path", "valid_hypervisor_paths");
-        m.put("jailer_path", "valid_jailer_paths");
-        m.put("ctlpath", "valid_ctlpaths");
-        m.put("virtio_fs_daemon", "valid_virtio_fs_daemon_paths");
-        m.put("vhost_user_store_path", "valid_vhost_user_store_paths");
-        m.put("entropy_source", "valid_entropy_sources");
-        return Map.copyOf(m);
     }
 
     static HypervisorConfig read(Map<String, Object> table, Locator at) {
@@ -88,7 +83,7 @@ final class HypervisorReader {
             bridges = 1;
         }
         return new HypervisorConfig(
-                optionalPath("path").isPresent() ? string("path", "") : "",
+                pathString("path"),
                 optionalPath("kernel"),
                 optionalPath("initrd"),
                 optionalPath("image"),
@@ -147,20 +142,19 @@ final class HypervisorReader {
 
     /** One of {@code allowed}; {@code ""} means the default, as Kata reads it. */
     private String oneOf(String key, String dflt, List<String> allowed) {
-        String s = orDefault(key, dflt);
-        if (!allowed.contains(s)) {
-            throw at.error(key, "expected " + choices(allowed) + ", got " + Locator.show(s));
-        }
-        return s;
+        return check(key, orDefault(key, dflt), allowed);
     }
 
     /** One of {@code allowed}, with no empty form (hvspi's own keys). */
     private String strictOneOf(String key, String dflt, List<String> allowed) {
-        String s = string(key, dflt);
-        if (!allowed.contains(s)) {
-            throw at.error(key, "expected " + choices(allowed) + ", got " + Locator.show(s));
+        return check(key, string(key, dflt), allowed);
+    }
+
+    private String check(String key, String value, List<String> allowed) {
+        if (!allowed.contains(value)) {
+            throw at.error(key, "expected " + choices(allowed) + ", got " + Locator.show(value));
         }
-        return s;
+        return value;
     }
 
     static String choices(List<String> allowed) {
@@ -199,6 +193,12 @@ final class HypervisorReader {
             return list.stream().map(String.class::cast).toList();
         }
         throw at.error(key, "expected an array of strings, got " + Locator.show(v));
+    }
+
+    /** A path kept as written; only checked to be one. */
+    private String pathString(String key) {
+        optionalPath(key);
+        return string(key, "");
     }
 
     private Optional<Path> optionalPath(String key) {
