@@ -75,7 +75,7 @@ flock 9
 apt_lists_fingerprint() {
     # Which kernel apt offers changes only when the package lists change; hashing
     # their names, sizes and mtimes avoids a slow apt-cache call on a warm cache.
-    stat -c '%n %s %Y' /var/lib/apt/lists/*Packages* 2>/dev/null | sha256sum | cut -d' ' -f1
+    { stat -c '%n %s %Y' /var/lib/apt/lists/*Packages* 2>/dev/null || true; } | sha256sum | cut -d' ' -f1
 }
 
 resolve_kernel() {
@@ -95,7 +95,8 @@ if [[ -f $cache/stamp && $(stamp_value apt-lists) == "$lists" ]]; then
     kernel_pkg=$(stamp_value kernel-package)
     kernel_pkg_version=$(stamp_value kernel-package-version)
 else
-    read -r kernel_pkg kernel_pkg_version <<<"$(resolve_kernel)"
+    kernel=$(resolve_kernel)
+    read -r kernel_pkg kernel_pkg_version <<<"$kernel"
 fi
 
 # Everything the outputs are made from; the cache is warm when the stamp matches.
