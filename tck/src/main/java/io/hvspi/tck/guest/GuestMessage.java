@@ -1,6 +1,7 @@
 package io.hvspi.tck.guest;
 
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -25,7 +26,7 @@ public record GuestMessage(String verb, List<String> args, Map<String, String> f
 
     public GuestMessage {
         args = List.copyOf(args);
-        fields = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(fields));
+        fields = Collections.unmodifiableMap(new LinkedHashMap<>(fields));
     }
 
     /** The message in a console line, if the line carries one. */
