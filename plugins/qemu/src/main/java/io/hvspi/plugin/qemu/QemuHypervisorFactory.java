@@ -2,6 +2,7 @@ package io.hvspi.plugin.qemu;
 
 import static io.hvspi.spi.Capability.*;
 
+import io.hvspi.plugin.qemu.cmdline.QemuCommandLine;
 import io.hvspi.plugin.qemu.cmdline.QemuIds;
 import io.hvspi.spi.Capability;
 import io.hvspi.spi.ConfigException;
@@ -85,9 +86,9 @@ public final class QemuHypervisorFactory implements HypervisorFactory {
         if (spec.ioThreads().independent() < 0) {
             throw problem("indep_iothreads", "expected 0 or more, got " + spec.ioThreads().independent());
         }
-        if (spec.hotplugSlots() < 0 || spec.hotplugSlots() > 255) {
-            throw problem("pcie_root_port", "expected 0 to 255 (a root port's chassis number is one byte), got "
-                    + spec.hotplugSlots());
+        if (spec.hotplugSlots() < 0 || spec.hotplugSlots() > QemuCommandLine.MAX_ROOT_PORTS) {
+            throw problem("hotplug_slots", "expected 0 to " + QemuCommandLine.MAX_ROOT_PORTS
+                    + " root ports (eight per slot on eight pcie.0 slots), got " + spec.hotplugSlots());
         }
         checkFile("kernel", spec.kernel());
         checkFile("initrd", spec.initrd());

@@ -225,15 +225,28 @@ class QemuLifecycleTest {
     }
 
     @Test
-    void aCommandLineQemuRejectsFailsStartWithQemusWordsAndLeavesNothing() {
-        // pcie.0 has 32 slots: 40 root ports cannot fit
-        Hypervisor hv = factory.create(TestVms.spec("toomany", 0, IOThreadPolicy.FIRST, "virtio-blk-pci", 40), host);
+    void aVmQemuCannotStartFailsWithQemusWordsAndLeavesNothing() throws Exception {
+        Path notAKernel = Files.createFile(tmp.resolve("empty-kernel"));
+        Hypervisor hv = factory.create(TestVms.spec("nokernel", 0, IOThreadPolicy.FIRST)
+                .withGuest(java.util.Optional.of(notAKernel), java.util.Optional.empty(), "console=ttyS0"), host);
         VmmUnavailableException e = assertThrows(VmmUnavailableException.class, hv::start);
         assertEquals(VmmUnavailableException.Reason.EXITED, e.reason());
-        assertTrue(e.getMessage().contains("no slot/function available for pcie-root-port"), e.getMessage());
+        assertTrue(e.getMessage().contains("could not load kernel"), e.getMessage());
         assertEquals(VmState.FAILED, hv.state());
-        assertFalse(Files.exists(tmp.resolve("run").resolve("toomany")));
-        assertTrue(host.stateStore().load("toomany").isEmpty());
+        assertFalse(Files.exists(tmp.resolve("run").resolve("nokernel")));
+        assertTrue(host.stateStore().load("nokernel").isEmpty());
+    }
+
+    @Test
+    void sixtyFourRootPortsFitOnPcie0EightPerSlot() {
+        QemuHypervisor hv = (QemuHypervisor) start(TestVms.spec("ports", 0, IOThreadPolicy.FIRST, "virtio-blk-pci",
+                64));
+        for (String port : List.of("rp0", "rp63")) {
+            assertEquals("pcie-root-port", hv.monitorCommand("qom-get", QmpClient.args()
+                    .put("path", "/machine/peripheral/" + port).put("property", "type")).asText());
+        }
+        assertEquals(java.util.Optional.of("rp0:00.0"), hv.requireHotplug().attach(
+                BlockDeviceSpec.builder("d0", BlockBackend.nullBackend()).build()).address());
     }
 
     @Test

@@ -26,6 +26,10 @@ public final class QemuCommandLine {
     public static final String SCSI_CONTROLLER = "scsi0";
     /** Root ports are {@code rp0} .. {@code rp<n-1>}. */
     public static final String ROOT_PORT_PREFIX = "rp";
+    /** Root ports go eight to a pcie.0 slot (functions 0..7), from this slot on, as libvirt packs them. */
+    static final int ROOT_PORT_FIRST_SLOT = 0x08;
+    /** Eight slots of eight functions; pcie.0 keeps slots 1..7 and 0x10.. for devices QEMU places itself. */
+    public static final int MAX_ROOT_PORTS = 64;
     /** The block node and device of a guest image ({@code image} in the Kata config). */
     public static final String IMAGE_ID = "image";
     private static final String QMP_CHARDEV = "qmp";
@@ -101,14 +105,22 @@ public final class QemuCommandLine {
             a.add(controller.toString());
         }
 
-        // pcie.0 does not take hotplug on q35: every hotplugged PCI device gets a root port of its own
+        // pcie.0 does not take hotplug on q35: every hotplugged PCI device gets a root port of its own.
+        // One port per slot would stop at about 28; eight functions per slot make room for 64.
         List<String> ports = new ArrayList<>();
-        for (int i = 0; i < spec.hotplugSlots(); i++) {
+        int count = spec.hotplugSlots();
+        for (int i = 0; i < count; i++) {
             String id = ROOT_PORT_PREFIX + i;
             ports.add(id);
+            int slot = ROOT_PORT_FIRST_SLOT + i / 8;
+            int function = i % 8;
+            OptionList port = OptionList.of("pcie-root-port").with("id", id).with("bus", "pcie.0")
+                    .with("chassis", i + 1).with("addr", Integer.toHexString(slot) + "." + function);
+            if (function == 0 && i + 1 < count) {
+                port.with("multifunction", true);
+            }
             a.add("-device");
-            a.add(OptionList.of("pcie-root-port").with("id", id).with("bus", "pcie.0").with("chassis", i + 1)
-                    .toString());
+            a.add(port.toString());
         }
 
         spec.image().ifPresent(image -> {
