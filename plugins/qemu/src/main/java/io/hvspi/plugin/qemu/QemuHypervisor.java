@@ -69,12 +69,20 @@ import org.slf4j.LoggerFactory;
  *
  * <p>{@link #start()} creates the VM's private runtime directory, spawns QEMU
  * paused ({@code -S}), connects QMP, probes the binary, records the VM, and
- * resumes it when there is a guest. The plugin state (QMP socket, IOThreads,
+ * resumes it when there is a guest (unless the host option
+ * {@value #OPTION_START_PAUSED} is {@code true}). The guest's serial console is the
+ * socket {@code console.sock} in the runtime directory, logged to {@code console.log}. The plugin state (QMP socket, IOThreads,
  * root ports, devices) is saved through the host's state store after every change
  * QEMU confirmed, so that {@code reattach} sees what this instance saw.
  */
 public final class QemuHypervisor implements Hypervisor {
     private static final Logger LOG = LoggerFactory.getLogger(QemuHypervisor.class);
+    /**
+     * Host option: {@code true} leaves a VM with a guest paused after {@link #start()},
+     * so that a client can connect to the console socket before the guest's first
+     * output; {@link #resume()} runs it.
+     */
+    public static final String OPTION_START_PAUSED = "start-paused";
     private static final Set<Capability> IOTHREAD_FAMILY = EnumSet.of(Capability.INDEPENDENT_IOTHREADS,
             Capability.IOTHREAD_RUNTIME_ADD, Capability.IOTHREAD_POLLING, Capability.IOTHREAD_VQ_MAPPING,
             Capability.IOTHREAD_MOVE);
@@ -207,7 +215,11 @@ public final class QemuHypervisor implements Hypervisor {
                 synchronized (model) {
                     session.persist();
                 }
-                if (!settings.guestless()) {
+                if (process.isPresent()) {
+                    QemuProcess.makePrivate(layout.consoleSocket());
+                }
+                if (!settings.guestless() && !host.option(OPTION_START_PAUSED).map(Boolean::parseBoolean)
+                        .orElse(false)) {
                     qmp.execute("cont");
                 }
                 state = session.queryState();

@@ -344,7 +344,9 @@ class IndependentIOThreadsTest {
         assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(dir)));
         assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(dir.resolve("qmp.sock"))));
         assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(dir.resolve("qemu.log"))));
-        assertTrue(Files.exists(dir.resolve("console.log")), "the serial console goes to a file a test can read");
+        assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(
+                dir.resolve("console.sock"))), "the guest's console socket");
+        assertTrue(Files.exists(dir.resolve("console.log")), "the console is logged whether or not anyone listens");
         assertEquals(VmState.PAUSED, vm.state(), "no guest: QEMU stays paused");
         assertNotEquals(0, record.pid());
     }

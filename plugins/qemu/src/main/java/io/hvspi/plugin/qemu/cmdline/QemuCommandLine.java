@@ -77,8 +77,11 @@ public final class QemuCommandLine {
                 .with("server", true).with("wait", false).toString());
         a.add("-mon");
         a.add(OptionList.keys().with("chardev", QMP_CHARDEV).with("mode", "control").toString());
+        // a socket to talk to the guest, and a log that keeps what the guest wrote while nobody listened
         a.add("-chardev");
-        a.add(OptionList.of("file").with("id", CONSOLE_CHARDEV).with("path", layout.consoleLog().toString()).toString());
+        a.add(OptionList.of("socket").with("id", CONSOLE_CHARDEV).with("path", layout.consoleSocket().toString())
+                .with("server", true).with("wait", false).with("logfile", layout.consoleLog().toString())
+                .toString());
         a.add("-serial");
         a.add("chardev:" + CONSOLE_CHARDEV);
 

@@ -11,7 +11,15 @@ import java.util.List;
  * so that tests can check exactly what QEMU would receive.
  */
 public final class DeviceArgs {
+    /** virtio-blk passes at most 20 bytes of serial to the guest. */
+    static final int MAX_SERIAL = 20;
+
     private DeviceArgs() {}
+
+    /** The serial a guest finds the disk by: its id, cut to what virtio-blk passes on. */
+    static String serial(String id) {
+        return id.length() <= MAX_SERIAL ? id : id.substring(0, MAX_SERIAL);
+    }
 
     /** How a block node opens its backend. */
     public record NodeOptions(String format, boolean readOnly, boolean direct, boolean noFlush, String aio) {}
@@ -48,7 +56,8 @@ public final class DeviceArgs {
     }
 
     /**
-     * {@code device_add} of a virtio-blk-pci on a root port. One IOThread goes into
+     * {@code device_add} of a virtio-blk-pci on a root port, with the device id as its
+     * serial (how a guest tells hotplugged disks apart). One IOThread goes into
      * {@code iothread}; several into {@code iothread-vq-mapping} (QEMU 9.0+), queue
      * {@code i} on IOThread {@code i mod n}; none leaves the device on the main loop.
      * (A vq-mapping onto one IOThread is the same as {@code iothread}, and is sent so.)
@@ -56,7 +65,7 @@ public final class DeviceArgs {
     public static ObjectNode virtioBlkPci(String id, String nodeName, String rootPort, List<String> ioThreads,
                                           int queues) {
         ObjectNode a = QmpClient.args().put("driver", "virtio-blk-pci").put("id", id).put("drive", nodeName)
-                .put("bus", rootPort).put("num-queues", queues);
+                .put("bus", rootPort).put("num-queues", queues).put("serial", serial(id));
         if (ioThreads.size() > 1) {
             ArrayNode mapping = a.putArray("iothread-vq-mapping");
             for (int t = 0; t < ioThreads.size(); t++) {
@@ -75,7 +84,7 @@ public final class DeviceArgs {
     /** {@code device_add} of a scsi-hd on the virtio-scsi controller, at Kata's address for disk {@code index}. */
     public static ObjectNode scsiHd(String id, String nodeName, String bus, int index) {
         return QmpClient.args().put("driver", "scsi-hd").put("id", id).put("drive", nodeName).put("bus", bus)
-                .put("channel", 0).put("scsi-id", index / DeviceTable.LUNS_PER_TARGET)
+                .put("serial", serial(id)).put("channel", 0).put("scsi-id", index / DeviceTable.LUNS_PER_TARGET)
                 .put("lun", index % DeviceTable.LUNS_PER_TARGET);
     }
 }

@@ -106,11 +106,15 @@ public final class QemuProcess {
             LockSupport.parkNanos(pause);
             pause = Math.min(pause * 2, 5_000_000);
         }
+        makePrivate(socket);
+    }
+
+    /** Sets a socket or file QEMU created to 0600: QEMU uses the umask's mode; the 0700 directory already shuts others out. */
+    public static void makePrivate(Path file) {
         try {
-            // QEMU creates it with the umask's mode; the 0700 directory already shuts others out
-            Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString("rw-------"));
+            Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot make " + socket + " private: " + e.getMessage(), e);
+            throw new UncheckedIOException("cannot make " + file + " private: " + e.getMessage(), e);
         }
     }
 

@@ -5,7 +5,8 @@ import java.nio.file.Path;
 
 /**
  * Where a VM's files live inside its private runtime directory (mode 0700):
- * the QMP socket (0600), the serial console log, and QEMU's own output.
+ * the QMP socket and the serial console socket (both 0600), the console log, and
+ * QEMU's own output.
  *
  * @param dir the VM's runtime directory
  */
@@ -17,7 +18,16 @@ public record RuntimeLayout(Path dir) {
         return dir.resolve("qmp.sock");
     }
 
-    /** The guest's serial console, written by QEMU; a guest test reads it. */
+    /**
+     * The guest's serial console (ttyS0), a socket QEMU serves: connect to talk to
+     * the guest. Output written while nobody is connected is lost here, but kept in
+     * {@link #consoleLog()}.
+     */
+    public Path consoleSocket() {
+        return dir.resolve("console.sock");
+    }
+
+    /** Everything the guest wrote to its serial console, whether or not a client was connected. */
     public Path consoleLog() {
         return dir.resolve("console.log");
     }

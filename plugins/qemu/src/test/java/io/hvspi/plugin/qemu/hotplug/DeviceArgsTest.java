@@ -53,17 +53,24 @@ class DeviceArgsTest {
     void virtioBlkPciTakesOneIOThreadOrNone() throws Exception {
         assertJson("""
                 {"driver": "virtio-blk-pci", "id": "d0", "drive": "n0", "bus": "rp3", "num-queues": 2,
-                 "iothread": "indep_iothread_1"}""",
+                 "serial": "d0", "iothread": "indep_iothread_1"}""",
                 DeviceArgs.virtioBlkPci("d0", "n0", "rp3", List.of("indep_iothread_1"), 2));
         assertJson("""
-                {"driver": "virtio-blk-pci", "id": "d0", "drive": "n0", "bus": "rp3", "num-queues": 1}""",
+                {"driver": "virtio-blk-pci", "id": "d0", "drive": "n0", "bus": "rp3", "num-queues": 1,
+                 "serial": "d0"}""",
                 DeviceArgs.virtioBlkPci("d0", "n0", "rp3", List.of(), 1));
+    }
+
+    @Test
+    void theSerialIsTheIdCutToWhatVirtioBlkPassesOn() {
+        assertEquals("disk-with-a-long-nam", DeviceArgs.virtioBlkPci("disk-with-a-long-name", "n0", "rp0", List.of(), 1)
+                .path("serial").asText());
     }
 
     @Test
     void scsiHdUsesKatasTargetAndLunForItsIndex() throws Exception {
         assertJson("""
-                {"driver": "scsi-hd", "id": "s0", "drive": "n0", "bus": "scsi0.0", "channel": 0,
+                {"driver": "scsi-hd", "id": "s0", "drive": "n0", "bus": "scsi0.0", "serial": "s0", "channel": 0,
                  "scsi-id": 1, "lun": 3}""", DeviceArgs.scsiHd("s0", "n0", "scsi0.0", 259));
     }
 }
