@@ -59,6 +59,8 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -86,6 +88,8 @@ public final class QemuHypervisor implements Hypervisor {
     private static final Set<Capability> IOTHREAD_FAMILY = EnumSet.of(Capability.INDEPENDENT_IOTHREADS,
             Capability.IOTHREAD_RUNTIME_ADD, Capability.IOTHREAD_POLLING, Capability.IOTHREAD_VQ_MAPPING,
             Capability.IOTHREAD_MOVE);
+
+    private static final Pattern NODE_NAME = Pattern.compile(DeviceTable.NODE_PREFIX + "(\\d+)");
 
     private final String vmId;
     private final HostContext host;
@@ -131,7 +135,8 @@ public final class QemuHypervisor implements Hypervisor {
         }
         QmpClient qmp = QmpClient.connect(Path.of(saved.qmpSocket()), host.commandTimeout());
         try {
-            hv.session = hv.new Session(layout, process, qmp, QemuProbe.probe(qmp), saved, record.createdAt());
+            hv.session = hv.new Session(layout, process, qmp, QemuProbe.probe(qmp), withNodeCounterPast(saved, qmp),
+                    record.createdAt());
             hv.session.reconcile();
             hv.state = hv.session.queryState();
             return hv;
@@ -142,6 +147,24 @@ public final class QemuHypervisor implements Hypervisor {
             qmp.close();
             throw e;
         }
+    }
+
+    /**
+     * Moves the node counter past every {@code hvspi-node<n>} QEMU has: a node whose
+     * {@code blockdev-del} failed, or one made after the last saved state, must never
+     * have its name handed out again.
+     */
+    private static QemuState withNodeCounterPast(QemuState saved, QmpClient qmp) {
+        long next = saved.nextNode();
+        for (JsonNode node : qmp.execute("query-named-block-nodes", QmpClient.args().put("flat", true))) {
+            Matcher m = NODE_NAME.matcher(node.path("node-name").asText());
+            if (m.matches()) {
+                next = Math.max(next, Long.parseLong(m.group(1)) + 1);
+            }
+        }
+        return next == saved.nextNode() ? saved : new QemuState(saved.format(), saved.settings(), saved.qmpSocket(),
+                saved.endpoint(), saved.ioThreads(), saved.rootPorts(), saved.scsiController(), saved.policyTurn(),
+                next, saved.devices());
     }
 
     static QemuSettings settings(VmSpec spec) {

@@ -302,6 +302,19 @@ class IndependentIOThreadsTest {
     }
 
     @Test
+    void aNodeQemuRefusesFailsTheAttachWithQemusErrorAndLeavesNothing() throws IOException {
+        Path notQcow2 = Files.write(tmp.resolve("plain.img"), new byte[65536]);
+        Set<String> nodes = blockNodes();
+        VmmException e = assertThrows(VmmException.class, () -> hotplug.attach(
+                BlockDeviceSpec.builder("q0", BlockBackend.path(notQcow2)).format("qcow2").build()));
+        assertEquals("blockdev-add", e.command(), "the node's error, not the device_add's behind it");
+        assertTrue(e.vmmMessage().contains("qcow2"), e.vmmMessage());
+        assertEquals(nodes, blockNodes());
+        assertFalse(peripherals().contains("q0"));
+        assertEquals(0, pool.list().stream().mapToInt(IOThreadInfo::load).sum());
+    }
+
+    @Test
     void pollingParametersReachQemu() {
         pool.setPolling(POOL.get(1), new PollingParams(1000, 2, 3));
         JsonNode live = null;

@@ -133,6 +133,9 @@ class QemuLifecycleTest {
             first.requireHotplug().attach(BlockDeviceSpec.builder("d" + i, BlockBackend.nullBackend()).build());
         }
         first.requireIoThreads().add("extra");
+        // a node with the next name the first instance would have used, e.g. left by a failed rollback
+        ((QemuHypervisor) first).monitorCommand("blockdev-add", QmpClient.args().put("driver", "null-co")
+                .put("node-name", "hvspi-node5").put("size", 4096));
         List<BlockDevice> devices = first.requireHotplug().list();
         List<IOThreadInfo> pool = first.requireIoThreads().list();
         first.close();
@@ -148,6 +151,7 @@ class QemuLifecycleTest {
         assertEquals("indep_iothread_1", second.requireIoThreads().choose());
         second.requireHotplug().detach("d2");
         assertEquals(4, second.requireHotplug().list().size());
+        second.requireHotplug().attach(BlockDeviceSpec.builder("d5", BlockBackend.nullBackend()).build());
         second.stop();
         assertTrue(host.stateStore().load("re").isEmpty());
     }
@@ -196,7 +200,7 @@ class QemuLifecycleTest {
         });
         caller.start();
         await(() -> caller.getState() == Thread.State.TIMED_WAITING && List.of(caller.getStackTrace()).stream()
-                .anyMatch(f -> f.getMethodName().equals("execute") && f.getClassName().endsWith("QmpClient")),
+                .anyMatch(f -> f.getMethodName().equals("await") && f.getClassName().endsWith("QmpClient")),
                 "the attach waits for QEMU's reply");
         qemu.destroyForcibly();
 

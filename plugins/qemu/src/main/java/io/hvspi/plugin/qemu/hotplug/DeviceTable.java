@@ -24,6 +24,8 @@ public final class DeviceTable {
     /** virtio-scsi addresses Kata's way: target {@code index / 256}, LUN {@code index % 256}. */
     static final int LUNS_PER_TARGET = 256;
     private static final int MAX_SCSI_DISKS = 256 * LUNS_PER_TARGET;
+    /** Block nodes hvspi makes are {@code hvspi-node<n>}, n counting up for the VM's whole life. */
+    public static final String NODE_PREFIX = "hvspi-node";
 
     private final Object lock;
     private final List<String> rootPorts;
@@ -148,7 +150,7 @@ public final class DeviceTable {
     }
 
     private String nodeName() {
-        return "hvspi-node" + nextNode++;
+        return NODE_PREFIX + nextNode++;
     }
 
     /** QEMU confirmed the device. */

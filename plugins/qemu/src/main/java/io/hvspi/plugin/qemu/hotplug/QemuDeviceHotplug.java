@@ -147,11 +147,21 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
         try {
             DeviceArgs.NodeOptions options = new DeviceArgs.NodeOptions(spec.format(), spec.readOnly(),
                     spec.direct() || settings.cacheDirect(), settings.cacheNoflush(), settings.aio());
-            qmp.execute("blockdev-add", DeviceArgs.blockdevAdd(slot.nodeName(), spec.backend(), hostDevice, options));
+            // both commands in flight at once: QEMU runs them in order, and a device_add whose node
+            // QEMU refused fails on its own ("can't find value"), so nothing is lost by not waiting
+            QmpClient.Call node = qmp.submit("blockdev-add",
+                    DeviceArgs.blockdevAdd(slot.nodeName(), spec.backend(), hostDevice, options));
+            QmpClient.Call device = qmp.submit("device_add", driver == BlockDriver.SCSI_HD
+                    ? DeviceArgs.scsiHd(spec.id(), slot.nodeName(), slot.bus(), slot.lun())
+                    : DeviceArgs.virtioBlkPci(spec.id(), slot.nodeName(), slot.bus(), ioThreads, queues));
             try {
-                qmp.execute("device_add", driver == BlockDriver.SCSI_HD
-                        ? DeviceArgs.scsiHd(spec.id(), slot.nodeName(), slot.bus(), slot.lun())
-                        : DeviceArgs.virtioBlkPci(spec.id(), slot.nodeName(), slot.bus(), ioThreads, queues));
+                qmp.await(node);
+            } catch (HvspiException e) {
+                settle(device, spec.id(), e);
+                throw e;
+            }
+            try {
+                qmp.await(device);
             } catch (HvspiException e) {
                 rollbackNode(slot.nodeName(), e);
                 throw e;
@@ -253,6 +263,29 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
                     + " IOThreads needs at least as many queues, got " + queues);
         }
         return queues;
+    }
+
+    /**
+     * Collects the reply of a {@code device_add} sent behind a {@code blockdev-add} that
+     * failed. It fails too, since its node does not exist; should another client have
+     * made a node of that name, the device is unplugged again.
+     */
+    private void settle(QmpClient.Call device, String deviceId, HvspiException cause) {
+        try {
+            qmp.await(device);
+        } catch (HvspiException expected) {
+            cause.addSuppressed(expected);
+            return;
+        }
+        LOG.error("device '{}' was added on a block node hvspi did not create; unplugging it", deviceId);
+        try {
+            qmp.execute("device_del", QmpClient.args().put("id", deviceId));
+            if (settings.guestless()) {
+                qmp.execute("system_reset");
+            }
+        } catch (HvspiException e) {
+            cause.addSuppressed(e);
+        }
     }
 
     private void rollbackNode(String nodeName, Exception cause) {

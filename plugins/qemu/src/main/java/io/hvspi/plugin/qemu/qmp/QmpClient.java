@@ -40,7 +40,8 @@ import org.slf4j.LoggerFactory;
  * message must be QEMU's greeting, then {@code qmp_capabilities} is sent (with no
  * optional capability, so commands are answered in order). Every command carries
  * an id ({@code hvspi-<n>}) and waits for the reply with that id, up to its own
- * timeout. One reader thread parses what QEMU sends: replies complete the waiting
+ * timeout; {@link #submit} puts several in flight at once (QEMU answers them in
+ * order). One reader thread parses what QEMU sends: replies complete the waiting
  * call, events go to each subscriber's own queue and thread, so a slow
  * subscriber never delays a reply. A line longer than the cap, or anything that
  * is not a QMP message, ends the connection with {@link Reason#PROTOCOL_ERROR};
@@ -112,7 +113,8 @@ public final class QmpClient implements AutoCloseable {
                     "cannot connect to QMP socket " + socket + ": " + e.getMessage(), e);
         }
         QmpClient client = new QmpClient(socket, ch, timeout, maxLineBytes);
-        Thread.ofVirtual().name("qmp-reader " + socket.getFileName()).start(client::readLoop);
+        // a platform thread: a virtual one's blocking read goes through the JDK's poller, one more hop per reply
+        Thread.ofPlatform().daemon().name("qmp-reader " + socket.getFileName()).start(client::readLoop);
         try {
             client.awaitGreeting(timeout);
             client.execute("qmp_capabilities");
@@ -177,6 +179,30 @@ public final class QmpClient implements AutoCloseable {
      *         or QEMU broke the protocol (PROTOCOL_ERROR)
      */
     public JsonNode execute(String command, ObjectNode arguments, Duration timeout) {
+        return await(submit(command, arguments), timeout);
+    }
+
+    /** A command sent and not answered yet; {@link #await} its reply. */
+    public static final class Call {
+        private final String id;
+        private final Pending pending;
+
+        private Call(String id, Pending pending) {
+            this.id = id;
+            this.pending = pending;
+        }
+
+        public String command() {
+            return pending.command();
+        }
+    }
+
+    /**
+     * Sends a command without waiting, so that several can be in flight: QEMU
+     * answers them in order (out-of-band execution is off). Every call must be
+     * {@linkplain #await awaited}.
+     */
+    public Call submit(String command, ObjectNode arguments) {
         Objects.requireNonNull(command, "command");
         VmmUnavailableException down = disconnected;
         if (down != null) {
@@ -209,8 +235,19 @@ public final class QmpClient implements AutoCloseable {
         if (disconnected != null) {
             failPending(disconnected);
         }
+        return new Call(id, p);
+    }
+
+    /** Waits for a submitted command's reply, with the default timeout. */
+    public JsonNode await(Call call) {
+        return await(call, defaultTimeout);
+    }
+
+    /** Waits for a submitted command's reply; see {@link #execute(String, ObjectNode, Duration)} for the errors. */
+    public JsonNode await(Call call, Duration timeout) {
+        String command = call.pending.command();
         try {
-            return p.reply().get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+            return call.pending.reply().get(timeout.toNanos(), TimeUnit.NANOSECONDS);
         } catch (TimeoutException e) {
             throw new VmmUnavailableException(Reason.TIMED_OUT,
                     "no reply to " + command + " from " + socket + " within " + timeout.toMillis() + " ms");
@@ -220,7 +257,7 @@ public final class QmpClient implements AutoCloseable {
             Thread.currentThread().interrupt();
             throw new HvspiException("interrupted while waiting for the reply to " + command, e);
         } finally {
-            pending.remove(id);
+            pending.remove(call.id);
         }
     }
 
