@@ -96,6 +96,11 @@ public final class DragonballBridgeSimulator implements VmmSimulator {
                     crashingActions, silent, greeting);
         }
 
+        public Options withMaxLineBytes(int max) {
+            return new Options(versions, max, upcallNotReadyAfterStart, stalledActions, crashingActions, silent,
+                    greeting);
+        }
+
         public Options withUpcallNotReadyAfterStart(int count) {
             return new Options(versions, maxLineBytes, count, stalledActions, crashingActions, silent, greeting);
         }

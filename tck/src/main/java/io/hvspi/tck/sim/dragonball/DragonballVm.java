@@ -80,19 +80,31 @@ final class DragonballVm {
 
     /** Runs one action; the result is the response's {@code result} member. */
     JsonNode handle(String action, JsonNode config) throws ActionError {
+        switch (action) {
+            case "ConfigureBootSource":
+                return configureBootSource(config);
+            case "SetVmConfiguration":
+                return setVmConfiguration(config);
+            case "InsertBlockDevice":
+                return insertBlockDevice(BlockConfig.read(config));
+            case "PrepareRemoveBlockDevice":
+                return prepareRemove(driveId(action, config));
+            case "RemoveBlockDevice":
+                return remove(driveId(action, config));
+            default:
+                break;
+        }
+        if (config != null && !config.isNull() && !(config.isObject() && config.isEmpty())) {
+            throw Fields.invalid(action + " takes no config");
+        }
         return switch (action) {
-            case "ConfigureBootSource" -> configureBootSource(config);
-            case "SetVmConfiguration" -> setVmConfiguration(config);
-            case "GetVmConfiguration" -> noConfig(action, config, vmConfig.toJson());
-            case "StartMicroVm" -> noConfig(action, config, startMicroVm());
-            case "PauseMicroVm" -> noConfig(action, config, pause());
-            case "ResumeMicroVm" -> noConfig(action, config, resume());
-            case "ShutdownMicroVm" -> noConfig(action, config, shutdown());
-            case "InsertBlockDevice" -> insertBlockDevice(BlockConfig.read(config));
-            case "PrepareRemoveBlockDevice" -> prepareRemove(driveId(action, config));
-            case "RemoveBlockDevice" -> remove(driveId(action, config));
-            case "GetInstanceInfo" -> noConfig(action, config, instanceInfo());
-            case "ListThreads" -> noConfig(action, config, threads());
+            case "GetVmConfiguration" -> vmConfig.toJson();
+            case "StartMicroVm" -> startMicroVm();
+            case "PauseMicroVm" -> pause();
+            case "ResumeMicroVm" -> resume();
+            case "ShutdownMicroVm" -> shutdown();
+            case "GetInstanceInfo" -> instanceInfo();
+            case "ListThreads" -> threads();
             default -> throw ActionError.bridge("UnknownAction",
                     "unknown action '" + action + "' (known: " + String.join(", ", ACTIONS) + ")");
         };
@@ -446,13 +458,6 @@ final class DragonballVm {
             for (SimThread t : d.threads) {
                 list.addObject().put("tid", t.tid()).put("name", t.name());
             }
-        }
-        return result;
-    }
-
-    private static JsonNode noConfig(String action, JsonNode config, JsonNode result) throws ActionError {
-        if (config != null && !config.isNull() && !(config.isObject() && config.isEmpty())) {
-            throw Fields.invalid(action + " takes no config");
         }
         return result;
     }
