@@ -41,9 +41,12 @@ class DragonballPeerFailureTest {
     private DefaultHostContext host;
     private Hypervisor vm;
 
+    /** Silence costs one command timeout per call: keep it short here. */
+    private static final Duration COMMAND_TIMEOUT = Duration.ofMillis(500);
+
     private Hypervisor started(Options options) {
         sim = DragonballBridgeSimulator.start(dir.resolve("sim"), options);
-        host = TestVms.host(dir.resolve("run"), sim);
+        host = TestVms.host(dir.resolve("run"), sim, COMMAND_TIMEOUT);
         vm = factory.create(TestVms.spec("vm1", TestVms.kernel(dir)), host);
         vm.start();
         return vm;

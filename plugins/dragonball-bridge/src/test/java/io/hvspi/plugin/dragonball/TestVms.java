@@ -44,7 +44,11 @@ final class TestVms {
     }
 
     static DefaultHostContext host(Path root, DragonballBridgeSimulator sim) {
-        return new DefaultHostContext(root, TIMEOUT, Map.of("endpoint", sim.endpoint()));
+        return host(root, sim, TIMEOUT);
+    }
+
+    static DefaultHostContext host(Path root, DragonballBridgeSimulator sim, Duration commandTimeout) {
+        return new DefaultHostContext(root, commandTimeout, Map.of("endpoint", sim.endpoint()));
     }
 
     static DefaultHostContext hostWithoutEndpoint(Path root, Duration timeout) {

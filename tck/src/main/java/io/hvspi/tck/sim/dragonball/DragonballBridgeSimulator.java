@@ -147,7 +147,7 @@ public final class DragonballBridgeSimulator implements VmmSimulator {
             return t;
         });
         long masterTid = submit(SimThread::currentTid);
-        this.vm = new DragonballVm(socket.getFileName().toString(), VMM_VERSION, pid, masterTid,
+        this.vm = new DragonballVm(socket.getParent().getFileName().toString(), VMM_VERSION, pid, masterTid,
                 options.upcallNotReadyAfterStart());
         Files.createDirectories(socket.getParent());
         Files.deleteIfExists(socket);
