@@ -157,16 +157,17 @@ final class DragonballHypervisor implements Hypervisor {
             }
             runtimeDir = host.createRuntimeDir(vmId);
             try {
-                Path socket;
                 Optional<String> endpoint = host.option("endpoint");
                 if (endpoint.isPresent()) {
-                    socket = Path.of(endpoint.get());
+                    connect(Path.of(endpoint.get()));
                 } else {
-                    socket = runtimeDir.resolve(SOCKET_NAME);
-                    sidecar = Sidecar.spawn(spec.binary(), socket, runtimeDir.resolve("dragonball-bridge.log"),
-                            timeout());
+                    Path socket = runtimeDir.resolve(SOCKET_NAME);
+                    sidecar = Sidecar.spawn(spec.binary(), socket, runtimeDir.resolve("dragonball-bridge.log"));
+                    sidecar.awaitReady(() -> {
+                        connect(socket);
+                        return client;
+                    }, timeout());
                 }
-                connect(socket);
                 boot();
                 createdAt = Instant.now();
                 started = true;

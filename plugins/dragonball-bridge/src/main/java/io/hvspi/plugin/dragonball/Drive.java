@@ -13,7 +13,7 @@ import java.util.Optional;
  * A hotplugged drive as hvspi knows it: the device it reported, and the host path
  * Dragonball opened (for a null backend, a sparse file hvspi made and removes).
  */
-record Drive(BlockDevice device, Path pathOnHost, boolean ownsFile) {
+record Drive(BlockDevice device, Path pathOnHost) {
 
     /** Dragonball gives a PCI slot on its root bus; hvspi reports it as a bdf. */
     static Optional<String> address(Optional<Integer> slot) {
@@ -22,8 +22,12 @@ record Drive(BlockDevice device, Path pathOnHost, boolean ownsFile) {
 
     static Drive of(String id, String driver, BlockBackend backend, Path pathOnHost, boolean readOnly,
                     Optional<Integer> slot) {
-        boolean owns = backend instanceof BlockBackend.Null;
-        return new Drive(new BlockDevice(id, driver, backend, readOnly, List.of(), 1, address(slot)), pathOnHost, owns);
+        return new Drive(new BlockDevice(id, driver, backend, readOnly, List.of(), 1, address(slot)), pathOnHost);
+    }
+
+    /** True when hvspi made the file (a null backend) and removes it with the drive. */
+    boolean ownsFile() {
+        return device.backend() instanceof BlockBackend.Null;
     }
 
     ObjectNode toJson() {
@@ -45,6 +49,6 @@ record Drive(BlockDevice device, Path pathOnHost, boolean ownsFile) {
                 : new BlockBackend.HostPath(path);
         Optional<String> address = n.has("address") ? Optional.of(n.path("address").asText()) : Optional.empty();
         return new Drive(new BlockDevice(n.path("id").asText(), n.path("driver").asText(), backend,
-                n.path("read_only").asBoolean(), List.of(), 1, address), path, n.has("null_size"));
+                n.path("read_only").asBoolean(), List.of(), 1, address), path);
     }
 }

@@ -112,9 +112,7 @@ final class DragonballVm {
 
     /** Ends every simulated thread (the VMM process is going away). */
     void terminate() {
-        if (state != InstanceState.Exited) {
-            state = InstanceState.Exited;
-        }
+        state = InstanceState.Exited;
         vcpus.forEach(SimThread::stop);
         vcpus.clear();
         drives.forEach(Drive::stopThreads);

@@ -4,13 +4,14 @@ import io.hvspi.spi.VmmUnavailableException;
 import io.hvspi.spi.VmmUnavailableException.Reason;
 import java.io.File;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -24,54 +25,73 @@ public final class Sidecar {
     private static final Duration POLL = Duration.ofMillis(10);
 
     private final ProcessHandle handle;
+    private final Optional<Process> process; // empty when adopted from an earlier hvspi process
+    private final String description;
 
-    private Sidecar(ProcessHandle handle) {
+    private Sidecar(ProcessHandle handle, Optional<Process> process, String description) {
         this.handle = handle;
+        this.process = process;
+        this.description = description;
     }
 
-    /**
-     * Starts the sidecar and waits until its socket exists. Throws
-     * {@link VmmUnavailableException} when it exits first ({@code EXITED}) or the
-     * socket does not appear within {@code timeout} ({@code TIMED_OUT}, the process
-     * is killed).
-     */
-    public static Sidecar spawn(Path binary, Path socket, Path log, Duration timeout) {
+    /** Starts the sidecar; it is ready once {@link #awaitReady} says so. */
+    public static Sidecar spawn(Path binary, Path socket, Path log) {
         ProcessBuilder pb = new ProcessBuilder(List.of(binary.toString(), "--api-sock", socket.toString()))
                 .redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
-        Process process;
         try {
-            process = pb.start();
+            Process p = pb.start();
+            return new Sidecar(p.toHandle(), Optional.of(p), "the Dragonball bridge sidecar " + binary
+                    + " (pid " + p.pid() + ", log " + log + ")");
         } catch (IOException e) {
             throw new VmmUnavailableException(Reason.EXITED, "cannot start the Dragonball bridge sidecar " + binary
                     + ": " + e.getMessage(), e);
         }
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (!Files.exists(socket)) {
-            if (!process.isAlive()) {
-                throw new VmmUnavailableException(Reason.EXITED, "the Dragonball bridge sidecar " + binary
-                        + " exited with status " + process.exitValue() + " before creating " + socket + "; see " + log);
-            }
-            if (System.nanoTime() > deadline) {
-                process.destroyForcibly();
-                throw new VmmUnavailableException(Reason.TIMED_OUT, "the Dragonball bridge sidecar " + binary
-                        + " did not create " + socket + " within " + timeout.toMillis() + " ms; see " + log);
-            }
-            try {
-                Thread.sleep(POLL); // a poll with a deadline: the sidecar gives no other sign of readiness
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                process.destroyForcibly();
-                throw new VmmUnavailableException(Reason.TIMED_OUT, "interrupted while starting " + binary);
-            }
-        }
-        return new Sidecar(process.toHandle());
     }
 
     /** A sidecar an earlier process started, when it still runs. */
     public static Optional<Sidecar> adopt(long pid) {
-        return ProcessHandle.of(pid).filter(ProcessHandle::isAlive).map(Sidecar::new);
+        return ProcessHandle.of(pid).filter(ProcessHandle::isAlive)
+                .map(h -> new Sidecar(h, Optional.empty(), "the Dragonball bridge sidecar (pid " + pid + ")"));
+    }
+
+    /**
+     * Repeats {@code connect} until it succeeds. The socket file exists a moment before
+     * the sidecar listens, so a refused connection ({@code EXITED}) is retried while the
+     * process lives; any other failure is final. Throws {@code EXITED} when the process
+     * ends first and {@code TIMED_OUT} (killing it) when {@code timeout} passes.
+     */
+    public <T> T awaitReady(Supplier<T> connect, Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            VmmUnavailableException refused;
+            try {
+                return connect.get();
+            } catch (VmmUnavailableException e) {
+                if (e.reason() != Reason.EXITED) {
+                    throw e;
+                }
+                refused = e;
+            }
+            if (!handle.isAlive()) {
+                String status = process.map(p -> " with status " + p.exitValue()).orElse("");
+                throw new VmmUnavailableException(Reason.EXITED, description + " exited" + status
+                        + " before accepting connections", refused);
+            }
+            if (System.nanoTime() > deadline) {
+                handle.destroyForcibly();
+                throw new VmmUnavailableException(Reason.TIMED_OUT, description + " accepted no connection within "
+                        + timeout.toMillis() + " ms", refused);
+            }
+            try {
+                Thread.sleep(POLL); // a poll with a deadline: the sidecar gives no other sign of readiness
+            } catch (InterruptedException ie) {
+                Thread.currentThread().interrupt();
+                handle.destroyForcibly();
+                throw new VmmUnavailableException(Reason.TIMED_OUT, "interrupted while starting " + description);
+            }
+        }
     }
 
     public long pid() {
@@ -91,15 +111,14 @@ public final class Sidecar {
         try {
             handle.onExit().get(grace.toMillis(), TimeUnit.MILLISECONDS);
         } catch (TimeoutException e) {
-            LOG.warn("Dragonball bridge sidecar {} ignored SIGTERM for {} ms; killing it", handle.pid(),
-                    grace.toMillis());
+            LOG.warn("{} ignored SIGTERM for {} ms; killing it", description, grace.toMillis());
             handle.destroyForcibly();
             handle.onExit().orTimeout(grace.toMillis(), TimeUnit.MILLISECONDS).exceptionally(t -> null).join();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             handle.destroyForcibly();
-        } catch (java.util.concurrent.ExecutionException e) {
-            LOG.debug("waiting for sidecar exit: {}", e.toString());
+        } catch (ExecutionException e) {
+            LOG.debug("waiting for the sidecar to exit: {}", e.toString());
         }
     }
 }
