@@ -434,15 +434,27 @@ final class DragonballHypervisor implements Hypervisor {
                             + deviceId + "' (attached: " + String.join(", ", drives.keySet()) + ")");
                 }
                 long deadline = System.nanoTime() + timeout.toNanos();
-                // The guest releases the device on PrepareRemoveBlockDevice; only then does Dragonball drop it.
-                callWithUpcallRetry(c, "PrepareRemoveBlockDevice", BlockDeviceConfigInfo.driveIdOnly(deviceId), deadline);
-                c.call("RemoveBlockDevice", BlockDeviceConfigInfo.driveIdOnly(deviceId), timeout());
-                drives.remove(deviceId);
-                if (drive.ownsFile()) {
-                    deleteQuietly(drive.pathOnHost());
+                try {
+                    // The guest releases the device on PrepareRemoveBlockDevice; only then does Dragonball drop it.
+                    callWithUpcallRetry(c, "PrepareRemoveBlockDevice", BlockDeviceConfigInfo.driveIdOnly(deviceId),
+                            deadline);
+                    c.call("RemoveBlockDevice", BlockDeviceConfigInfo.driveIdOnly(deviceId), timeout());
+                } catch (VmmException e) {
+                    if (e.errorClass().equals("Block.InvalidDeviceId")) {
+                        forget(drive); // Dragonball says it has no such drive: it is gone either way
+                    }
+                    throw e;
                 }
-                persist();
+                forget(drive);
             }
+        }
+
+        private void forget(Drive drive) {
+            drives.remove(drive.device().id());
+            if (drive.ownsFile()) {
+                deleteQuietly(drive.pathOnHost());
+            }
+            persist();
         }
 
         @Override

@@ -180,6 +180,21 @@ class DragonballHotplugTest {
     }
 
     @Test
+    void aDriveRemovedBehindThePluginsBackIsReportedOnDetachAndForgotten() {
+        DeviceHotplug hotplug = started();
+        hotplug.attach(nullDisk("d0"));
+        try (BridgeClient other = BridgeClient.connect(sim.socketPath(), TestVms.TIMEOUT)) {
+            other.call("RemoveBlockDevice", BlockDeviceConfigInfo.driveIdOnly("d0"), TestVms.TIMEOUT);
+        }
+        VmmException e = assertThrows(VmmException.class, () -> hotplug.detach("d0"));
+        assertEquals("PrepareRemoveBlockDevice", e.command());
+        assertEquals("Block.InvalidDeviceId", e.errorClass());
+        assertEquals("virtio-blk device error: invalid block device id 'd0'", e.vmmMessage());
+        assertEquals(List.of(), hotplug.list());
+        assertFalse(Files.exists(host.runtimeRoot().resolve("vm1").resolve("null-d0.img")));
+    }
+
+    @Test
     void attachRetriesUntilTheGuestsUpcallChannelIsUp() {
         DeviceHotplug hotplug = started(Options.defaults().withUpcallNotReadyAfterStart(3),
                 DragonballHypervisor.PCI_DRIVER);

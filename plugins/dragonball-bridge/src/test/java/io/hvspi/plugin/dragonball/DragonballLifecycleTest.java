@@ -154,6 +154,18 @@ class DragonballLifecycleTest {
     }
 
     @Test
+    void aSecondVmOnAnAlreadyStartedBridgeIsRefusedByDragonball() {
+        vm = factory.create(TestVms.spec("vm1", TestVms.kernel(dir)), host);
+        vm.start();
+        Hypervisor second = factory.create(TestVms.spec("vm2", TestVms.kernel(dir)), host);
+        VmmException e = assertThrows(VmmException.class, second::start);
+        assertEquals("ConfigureBootSource", e.command());
+        assertEquals("BootSource.UpdateNotAllowedPostBoot", e.errorClass(), "one Dragonball runs one VM");
+        assertFalse(Files.exists(host.runtimeRoot().resolve("vm2")));
+        assertEquals(VmState.RUNNING, vm.state());
+    }
+
+    @Test
     void startingTwiceIsRefused() {
         vm = factory.create(TestVms.spec("vm1", TestVms.kernel(dir)), host);
         vm.start();
