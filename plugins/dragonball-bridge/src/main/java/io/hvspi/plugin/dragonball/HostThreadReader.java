@@ -44,12 +44,14 @@ final class HostThreadReader {
                 }
                 name = comm.get();
             }
-            threads.add(classify(tid, name));
+            JsonNode drive = t.path("drive_id");
+            threads.add(classify(tid, name, drive.isTextual() ? Optional.of(drive.textValue()) : Optional.empty()));
         }
         return new HostThreads(pid, threads);
     }
 
-    static HostThread classify(long tid, String name) {
+    /** @param drive the drive a queue thread serves, when the bridge could tell */
+    static HostThread classify(long tid, String name, Optional<String> drive) {
         if (name.equals("vmm_master")) {
             return new HostThread(tid, name, Role.MAIN, Optional.empty());
         }
@@ -58,8 +60,8 @@ final class HostThreadReader {
             return new HostThread(tid, name, Role.VCPU, Optional.of(vcpu.group(1)));
         }
         if (QUEUE.matcher(name).matches()) {
-            // Every drive names its queue threads blk_iothread_q<i>: the name does not tell which drive.
-            return new HostThread(tid, name, Role.QUEUE_WORKER, Optional.empty());
+            // Every drive names its queue threads blk_iothread_q<i>: only the bridge can tell which drive.
+            return new HostThread(tid, name, Role.QUEUE_WORKER, drive);
         }
         return new HostThread(tid, name, Role.OTHER, Optional.empty());
     }

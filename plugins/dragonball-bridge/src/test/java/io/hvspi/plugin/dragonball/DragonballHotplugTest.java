@@ -98,7 +98,8 @@ class DragonballHotplugTest {
         hotplug.attach(nullDisk("d1"));
         var workers = vm.hostThreads().withRole(Role.QUEUE_WORKER);
         assertEquals(List.of("blk_iothread_q0", "blk_iothread_q0"), workers.stream().map(t -> t.name()).toList());
-        assertTrue(workers.stream().allMatch(t -> t.owner().isEmpty()), "Dragonball's names do not tell the drive");
+        assertEquals(List.of("d0", "d1"), workers.stream().map(t -> t.owner().orElseThrow()).toList(),
+                "the bridge tells which drive each queue thread serves");
         hotplug.detach("d0");
         assertEquals(1, vm.hostThreads().withRole(Role.QUEUE_WORKER).size());
     }

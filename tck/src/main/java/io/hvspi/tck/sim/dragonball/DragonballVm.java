@@ -454,7 +454,7 @@ final class DragonballVm {
         }
         for (Drive d : drives) {
             for (SimThread t : d.threads) {
-                list.addObject().put("tid", t.tid()).put("name", t.name());
+                list.addObject().put("tid", t.tid()).put("name", t.name()).put("drive_id", d.config.driveId);
             }
         }
         return result;

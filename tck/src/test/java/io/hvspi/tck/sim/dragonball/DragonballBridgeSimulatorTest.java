@@ -277,6 +277,11 @@ class DragonballBridgeSimulatorTest {
             long pid = ProcessHandle.current().pid();
             assertEquals("blk_iothread_q0", comm(pid, blk.get(0)));
             assertEquals("blk_iothread_q1", comm(pid, blk.get(1)));
+            for (JsonNode t : b.ok("ListThreads", null).path("threads")) {
+                if (t.path("name").asText().startsWith("blk_iothread_q")) {
+                    assertEquals("d0", t.path("drive_id").asText(), "queue threads name the drive they serve");
+                }
+            }
             b.ok("PrepareRemoveBlockDevice", "{\"drive_id\":\"d0\"}");
             b.ok("RemoveBlockDevice", "{\"drive_id\":\"d0\"}");
             assertEquals(List.of(), blkThreads(b));
