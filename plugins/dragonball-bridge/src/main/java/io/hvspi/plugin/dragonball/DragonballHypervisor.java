@@ -46,6 +46,7 @@ import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.function.Consumer;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -346,7 +347,7 @@ final class DragonballHypervisor implements Hypervisor {
         for (Consumer<VmEvent> l : listeners) {
             try {
                 events.execute(() -> l.accept(event));
-            } catch (java.util.concurrent.RejectedExecutionException closed) {
+            } catch (RejectedExecutionException closed) {
                 return;
             }
         }

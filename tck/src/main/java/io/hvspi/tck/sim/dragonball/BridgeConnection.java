@@ -15,6 +15,7 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.channels.Channels;
 import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
 import java.util.Iterator;
 import java.util.Optional;
 import java.util.Set;
@@ -229,7 +230,7 @@ final class BridgeConnection {
     }
 
     private void writeRaw(String line) throws IOException {
-        byte[] bytes = (line + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        byte[] bytes = (line + "\n").getBytes(StandardCharsets.UTF_8);
         synchronized (writeLock) {
             out.write(bytes);
             out.flush();

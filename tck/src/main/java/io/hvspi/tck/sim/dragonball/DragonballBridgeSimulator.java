@@ -1,5 +1,6 @@
 package io.hvspi.tck.sim.dragonball;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import io.hvspi.tck.sim.VmmSimulator;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -25,6 +26,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -259,8 +261,7 @@ public final class DragonballBridgeSimulator implements VmmSimulator {
     }
 
     /** Runs an action on the {@code vmm_master} thread; empty when the VMM is gone. */
-    Optional<Future<com.fasterxml.jackson.databind.JsonNode>> execute(String action,
-                                                                      com.fasterxml.jackson.databind.JsonNode config) {
+    Optional<Future<JsonNode>> execute(String action, JsonNode config) {
         try {
             return Optional.of(master.submit(() -> vm.handle(action, config)));
         } catch (RejectedExecutionException e) {
@@ -278,7 +279,7 @@ public final class DragonballBridgeSimulator implements VmmSimulator {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted", e);
-        } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
+        } catch (ExecutionException | TimeoutException e) {
             throw new IllegalStateException("simulated VMM failed: " + e, e);
         }
     }

@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
@@ -169,7 +170,7 @@ final class DragonballVm {
             vcpuCount = asked.vcpuCount;
         }
         int[] topology;
-        if (!java.util.Arrays.equals(vmConfig.topology, asked.topology)) {
+        if (!Arrays.equals(vmConfig.topology, asked.topology)) {
             topology = checkTopology(asked.topology, vcpuCount);
         } else {
             topology = new int[] {1, Math.max(vcpuCount, asked.maxVcpuCount), 1, 1};

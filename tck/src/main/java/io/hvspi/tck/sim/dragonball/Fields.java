@@ -1,8 +1,10 @@
 package io.hvspi.tck.sim.dragonball;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import java.util.Iterator;
 import java.util.LinkedHashSet;
+import java.util.Locale;
 import java.util.Optional;
 import java.util.Set;
 
@@ -24,10 +26,10 @@ final class Fields {
     /** The config of {@code action}; absent and {@code null} read as an empty object. */
     static Fields of(String where, JsonNode config) throws ActionError {
         if (config == null || config.isNull() || config.isMissingNode()) {
-            return new Fields(where, com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode());
+            return new Fields(where, JsonNodeFactory.instance.objectNode());
         }
         if (!config.isObject()) {
-            throw invalid(where + ": config must be a JSON object, got " + config.getNodeType().name().toLowerCase());
+            throw invalid(where + ": config must be a JSON object, got " + config.getNodeType().name().toLowerCase(Locale.ROOT));
         }
         return new Fields(where, config);
     }
