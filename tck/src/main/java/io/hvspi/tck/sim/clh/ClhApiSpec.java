@@ -67,8 +67,18 @@ public final class ClhApiSpec {
         this.registry = registry;
     }
 
-    /** Reads and checks the document; fails with the file name when it is not an OpenAPI 3.0 document with paths. */
+    // parsed documents by file: every simulator of a test run shares one (validators are thread-safe)
+    private static final Map<Path, ClhApiSpec> LOADED = new ConcurrentHashMap<>();
+
+    /**
+     * Reads and checks the document (once per file and JVM); fails with the file
+     * name when it is not an OpenAPI 3.0 document with paths.
+     */
     public static ClhApiSpec load(Path file) {
+        return LOADED.computeIfAbsent(file.toAbsolutePath().normalize(), ClhApiSpec::read);
+    }
+
+    private static ClhApiSpec read(Path file) {
         JsonNode doc;
         try {
             doc = new YAMLMapper().readTree(Files.readAllBytes(file));

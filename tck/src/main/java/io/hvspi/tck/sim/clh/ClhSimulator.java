@@ -72,9 +72,12 @@ public final class ClhSimulator implements VmmSimulator {
      * @param openApiSpec the OpenAPI document to serve and validate against
      * @param buildVersion what {@code vmm.ping} reports as {@code build_version}
      * @param version what {@code vmm.ping} reports as {@code version}
-     * @param ejectDelay how long the simulated guest takes to eject a removed device
+     * @param ejectDelay how long the simulated guest runs before it ejects a removed device
+     * @param checkBootFiles whether {@code vm.boot} opens the kernel, initramfs and cold-plugged disks as the
+     *     real VMM does; off only to demonstrate a Kata configuration whose guest files are not on this machine
      */
-    public record Options(Path openApiSpec, String buildVersion, String version, Duration ejectDelay) {
+    public record Options(Path openApiSpec, String buildVersion, String version, Duration ejectDelay,
+                          boolean checkBootFiles) {
         public Options {
             Objects.requireNonNull(openApiSpec, "openApiSpec");
             Objects.requireNonNull(buildVersion, "buildVersion");
@@ -82,17 +85,21 @@ public final class ClhSimulator implements VmmSimulator {
             Objects.requireNonNull(ejectDelay, "ejectDelay");
         }
 
-        /** The fixture document found by {@link #defaultOpenApiSpec()}, version v51.1, immediate ejection. */
+        /** The fixture document found by {@link #defaultOpenApiSpec()}, version v51.1, immediate ejection, files checked. */
         public static Options defaults() {
-            return new Options(defaultOpenApiSpec(), "v51.1", "51.1.0", Duration.ZERO);
+            return new Options(defaultOpenApiSpec(), "v51.1", "51.1.0", Duration.ZERO, true);
         }
 
         public Options withOpenApiSpec(Path spec) {
-            return new Options(spec, buildVersion, version, ejectDelay);
+            return new Options(spec, buildVersion, version, ejectDelay, checkBootFiles);
         }
 
         public Options withEjectDelay(Duration delay) {
-            return new Options(openApiSpec, buildVersion, version, delay);
+            return new Options(openApiSpec, buildVersion, version, delay, checkBootFiles);
+        }
+
+        public Options withCheckBootFiles(boolean check) {
+            return new Options(openApiSpec, buildVersion, version, ejectDelay, check);
         }
     }
 
@@ -142,27 +149,36 @@ public final class ClhSimulator implements VmmSimulator {
 
     /** Starts a simulator serving {@code dir/}{@value #SOCKET_NAME}; creates {@code dir} (0700) if needed. */
     public static ClhSimulator start(Path dir, Options options) {
+        try {
+            Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create " + dir + " for the Cloud Hypervisor simulator: " + e.getMessage(), e);
+        }
+        return serve(dir.resolve(SOCKET_NAME), options);
+    }
+
+    /** Starts a simulator serving exactly {@code socket} (mode 0600), replacing a stale socket file there. */
+    public static ClhSimulator serve(Path socket, Options options) {
         ClhApiSpec spec = ClhApiSpec.load(options.openApiSpec());
-        Path socket = dir.toAbsolutePath().resolve(SOCKET_NAME);
-        if (socket.toString().getBytes(StandardCharsets.UTF_8).length > UnixDomainServerConnector.MAX_UNIX_DOMAIN_PATH_LENGTH) {
-            throw new IllegalArgumentException("socket path " + socket + " is longer than a Unix socket allows ("
+        Path path = socket.toAbsolutePath();
+        if (path.toString().getBytes(StandardCharsets.UTF_8).length > UnixDomainServerConnector.MAX_UNIX_DOMAIN_PATH_LENGTH) {
+            throw new IllegalArgumentException("socket path " + path + " is longer than a Unix socket allows ("
                     + UnixDomainServerConnector.MAX_UNIX_DOMAIN_PATH_LENGTH + " bytes)");
         }
         try {
-            Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
-            Files.deleteIfExists(socket);
+            Files.deleteIfExists(path);
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot prepare " + dir + " for the Cloud Hypervisor simulator: " + e.getMessage(), e);
+            throw new UncheckedIOException("cannot remove stale socket " + path + ": " + e.getMessage(), e);
         }
-        ClhSimulator sim = new ClhSimulator(socket, spec, options);
+        ClhSimulator sim = new ClhSimulator(path, spec, options);
         try {
             sim.server.start();
-            Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString("rw-------"));
+            Files.setPosixFilePermissions(path, PosixFilePermissions.fromString("rw-------"));
         } catch (Exception e) {
             sim.close();
-            throw new IllegalStateException("cannot start the Cloud Hypervisor simulator on " + socket + ": " + e.getMessage(), e);
+            throw new IllegalStateException("cannot start the Cloud Hypervisor simulator on " + path + ": " + e.getMessage(), e);
         }
-        LOG.debug("Cloud Hypervisor simulator serving {} ({})", socket, options.openApiSpec());
+        LOG.debug("Cloud Hypervisor simulator serving {} ({})", path, options.openApiSpec());
         return sim;
     }
 

@@ -120,7 +120,7 @@ final class ClhVmm {
             return ApiReply.apiError("The VM could not boot", "Failed to validate config",
                     "Payload configuration is not bootable", "No bootitem provided: neither firmware nor kernel");
         }
-        for (String member : List.of("kernel", "firmware", "initramfs")) {
+        for (String member : options.checkBootFiles() ? List.of("kernel", "firmware", "initramfs") : List.<String>of()) {
             if (payload.hasNonNull(member)) {
                 Optional<String> error = openForRead(Path.of(payload.get(member).asText()));
                 if (error.isPresent()) {
@@ -129,7 +129,7 @@ final class ClhVmm {
                 }
             }
         }
-        for (JsonNode disk : config.path("disks")) {
+        for (JsonNode disk : options.checkBootFiles() ? config.path("disks") : JSON.createArrayNode()) {
             Optional<String> error = openDisk(disk);
             if (error.isPresent()) {
                 return ApiReply.apiError("The VM could not boot", "Error from device manager", error.get());
@@ -265,7 +265,8 @@ final class ClhVmm {
      * Removes a device. On a booted VM the real VMM only asks the guest to
      * eject it and answers at once; the device is gone (from {@code vm.info}'s
      * device tree and configuration, and its threads end) when the guest has
-     * ejected it, here after {@link ClhSimulator.Options#ejectDelay()}.
+     * ejected it, here after {@link ClhSimulator.Options#ejectDelay()} of running
+     * (a paused guest ejects nothing until it is resumed).
      */
     synchronized ApiReply removeDevice(String id) {
         reapEjected();
@@ -338,8 +339,9 @@ final class ClhVmm {
         return disk.get("id").asText();
     }
 
+    /** Completes the ejections that are due; only a running guest ejects (a paused one acts after resume). */
     private void reapEjected() {
-        if (vm == null) {
+        if (vm == null || !"Running".equals(vm.state)) {
             return;
         }
         Instant now = Instant.now();
