@@ -75,13 +75,14 @@ final class ClhHypervisor implements Hypervisor {
     private final boolean spawn;
     private final List<Consumer<VmEvent>> listeners = new CopyOnWriteArrayList<>();
 
-    private Path runtimeDir;
-    private Path socket;
-    private Instant createdAt;
-    private ClhApiClient api;
-    private ClhDeviceHotplug hotplug;
-    private Optional<ClhProcess> process = Optional.empty();
-    private long pid;
+    // written under the monitor by start/stop/reattach, read without it by state() and friends
+    private volatile Path runtimeDir;
+    private volatile Path socket;
+    private volatile Instant createdAt;
+    private volatile ClhApiClient api;
+    private volatile ClhDeviceHotplug hotplug;
+    private volatile Optional<ClhProcess> process = Optional.empty();
+    private volatile long pid;
     private volatile boolean booted;
     private volatile VmState lifecycle = VmState.CREATED;
     private volatile boolean stopping;
@@ -119,7 +120,7 @@ final class ClhHypervisor implements Hypervisor {
         PluginState state = PluginState.parse(record);
         ClhHypervisor vm = new ClhHypervisor(record, host, state);
         if (state.spawned()) {
-            vm.process = ClhProcess.find(record.pid(), Optional.of(record.runtimeDir().resolve(LOG_NAME)));
+            vm.process = ClhProcess.find(record.pid(), state.socket(), Optional.of(record.runtimeDir().resolve(LOG_NAME)));
             if (vm.process.isEmpty()) {
                 throw new VmmUnavailableException(VmmUnavailableException.Reason.EXITED,
                         "clh: VM '" + record.vmId() + "' is gone: cloud-hypervisor pid " + record.pid() + " no longer runs");
@@ -169,14 +170,16 @@ final class ClhHypervisor implements Hypervisor {
             }
             api = new ClhApiClient(socket, vmId);
             long reported = awaitReady();
-            if (!spawn) {
+            if (spawn) {
+                restrictSocket(socket);
+            } else {
                 pid = reported;
             }
             api.put("/vm.create", Payloads.vmConfig(vmSpec, settings.maxVcpus(), runtimeDir.resolve(SERIAL_NAME)),
-                    settings.apiTimeout());
+                    settings.bootTimeout());
             hotplug = newHotplug();
             if (vmSpec.kernel().isPresent()) {
-                api.put("/vm.boot", settings.apiTimeout());
+                api.put("/vm.boot", settings.bootTimeout());
                 booted = true;
             }
             lifecycle = booted ? VmState.RUNNING : VmState.PAUSED;
@@ -236,7 +239,7 @@ final class ClhHypervisor implements Hypervisor {
     public synchronized void resume() {
         requireStarted("resume");
         if (!booted) {
-            api.put("/vm.boot", settings.apiTimeout());
+            api.put("/vm.boot", settings.bootTimeout());
             booted = true;
             lifecycle = VmState.RUNNING;
             return;
@@ -452,6 +455,15 @@ final class ClhHypervisor implements Hypervisor {
         }
     }
 
+    /** The VMM creates its socket under its umask; hvspi's sockets are 0600 (the 0700 runtime dir guards it too). */
+    private void restrictSocket(Path path) {
+        try {
+            Files.setPosixFilePermissions(path, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+        } catch (IOException | UnsupportedOperationException e) {
+            LOG.warn("VM '{}': cannot set mode 0600 on {}: {}", vmId, path, e.toString());
+        }
+    }
+
     private static void checkSocketPath(Path socket) {
         String text = socket.toString();
         if (text.getBytes(StandardCharsets.UTF_8).length > MAX_SOCKET_PATH) {
@@ -499,6 +511,7 @@ final class ClhHypervisor implements Hypervisor {
                     .put("cacheDirect", s.cacheDirect())
                     .put("apiTimeoutMs", s.settings().apiTimeout().toMillis())
                     .put("hotplugTimeoutMs", s.settings().hotplugTimeout().toMillis())
+                    .put("bootTimeoutMs", s.settings().bootTimeout().toMillis())
                     .put("startTimeoutMs", s.settings().startTimeout().toMillis())
                     .put("stopTimeoutMs", s.settings().stopTimeout().toMillis())
                     .put("maxVcpus", s.settings().maxVcpus());
@@ -521,6 +534,7 @@ final class ClhHypervisor implements Hypervisor {
                         n.path("vcpus").asInt(1), n.path("cacheDirect").asBoolean(false),
                         new ClhSettings(Duration.ofMillis(n.path("apiTimeoutMs").asLong(d.apiTimeout().toMillis())),
                                 Duration.ofMillis(n.path("hotplugTimeoutMs").asLong(d.hotplugTimeout().toMillis())),
+                                Duration.ofMillis(n.path("bootTimeoutMs").asLong(d.bootTimeout().toMillis())),
                                 Duration.ofMillis(n.path("startTimeoutMs").asLong(d.startTimeout().toMillis())),
                                 Duration.ofMillis(n.path("stopTimeoutMs").asLong(d.stopTimeout().toMillis())),
                                 n.path("maxVcpus").asInt(0)));

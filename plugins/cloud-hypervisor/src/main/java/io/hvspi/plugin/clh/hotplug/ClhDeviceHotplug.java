@@ -144,7 +144,7 @@ public final class ClhDeviceHotplug implements DeviceHotplug {
         Instant deadline = Instant.now().plus(timeout);
         boolean running = booted.getAsBoolean();
         try {
-            api.put("/vm.remove-device", Payloads.removeDevice(deviceId), timeout);
+            api.put("/vm.remove-device", Payloads.removeDevice(deviceId), min(timeout, hotplugTimeout));
         } catch (VmmException e) {
             // an earlier detach that timed out may have completed since: then the device is gone already
             if (!running || present(deviceId, timeout)) {

@@ -51,9 +51,16 @@ public final class ClhProcess {
         }
     }
 
-    /** The process with this pid, if it still runs (after a reattach). */
-    public static Optional<ClhProcess> find(long pid, Optional<Path> log) {
-        return ProcessHandle.of(pid).filter(ProcessHandle::isAlive).map(h -> new ClhProcess(h, log));
+    /**
+     * The process with this pid, if it still runs and is the VMM serving
+     * {@code socket} (after a reattach): a pid reused by an unrelated process is
+     * never taken for the VMM, so stop() can never kill it.
+     */
+    public static Optional<ClhProcess> find(long pid, Path socket, Optional<Path> log) {
+        return ProcessHandle.of(pid)
+                .filter(ProcessHandle::isAlive)
+                .filter(h -> h.info().arguments().map(args -> List.of(args).contains("path=" + socket)).orElse(true))
+                .map(h -> new ClhProcess(h, log));
     }
 
     public long pid() {
