@@ -124,6 +124,7 @@ public final class ClhSimulator implements VmmSimulator {
     private final Server server;
     private final List<Call> calls = new CopyOnWriteArrayList<>();
     private final CountDownLatch stopped = new CountDownLatch(1);
+    private volatile Optional<Path> ownedDir = Optional.empty();
 
     private ClhSimulator(Path socket, ClhApiSpec spec, Options options) {
         this.socket = socket;
@@ -149,12 +150,15 @@ public final class ClhSimulator implements VmmSimulator {
 
     /** Starts a simulator serving {@code dir/}{@value #SOCKET_NAME}; creates {@code dir} (0700) if needed. */
     public static ClhSimulator start(Path dir, Options options) {
+        boolean created = !Files.isDirectory(dir);
         try {
             Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
         } catch (IOException e) {
             throw new UncheckedIOException("cannot create " + dir + " for the Cloud Hypervisor simulator: " + e.getMessage(), e);
         }
-        return serve(dir.resolve(SOCKET_NAME), options);
+        ClhSimulator sim = serve(dir.resolve(SOCKET_NAME), options);
+        sim.ownedDir = created ? Optional.of(dir) : Optional.empty();
+        return sim;
     }
 
     /** Starts a simulator serving exactly {@code socket} (mode 0600), replacing a stale socket file there. */
@@ -251,6 +255,7 @@ public final class ClhSimulator implements VmmSimulator {
         return stopped.await(timeout.toMillis(), TimeUnit.MILLISECONDS);
     }
 
+    /** Stops serving, ends the simulated threads, removes the socket and the directory {@code start(dir)} made (if empty). */
     @Override
     public void close() {
         vmm.halt();
@@ -261,6 +266,13 @@ public final class ClhSimulator implements VmmSimulator {
         }
         try {
             Files.deleteIfExists(socket);
+            if (ownedDir.isPresent() && Files.isDirectory(ownedDir.get())) {
+                try (var left = Files.list(ownedDir.get())) {
+                    if (left.findAny().isEmpty()) {
+                        Files.delete(ownedDir.get()); // the directory start() made, unless something else put files there
+                    }
+                }
+            }
         } catch (IOException e) {
             LOG.warn("cannot remove {}: {}", socket, e.toString());
         }
