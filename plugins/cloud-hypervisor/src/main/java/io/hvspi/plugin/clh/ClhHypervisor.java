@@ -11,12 +11,14 @@ import io.hvspi.plugin.clh.process.ClhProcess;
 import io.hvspi.plugin.clh.threads.ThreadScanner;
 import io.hvspi.spi.BlockBackend;
 import io.hvspi.spi.BlockDevice;
+import io.hvspi.spi.BlockDeviceSpec;
 import io.hvspi.spi.Capability;
 import io.hvspi.spi.DeviceHotplug;
 import io.hvspi.spi.HostContext;
 import io.hvspi.spi.HostThreads;
 import io.hvspi.spi.HvspiException;
 import io.hvspi.spi.Hypervisor;
+import io.hvspi.spi.IOThreadChoice;
 import io.hvspi.spi.IOThreadProvider;
 import io.hvspi.spi.RequestRejectedException;
 import io.hvspi.spi.VmEvent;
@@ -34,10 +36,12 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
@@ -74,6 +78,7 @@ final class ClhHypervisor implements Hypervisor {
     private final boolean cacheDirect;
     private final boolean spawn;
     private final List<Consumer<VmEvent>> listeners = new CopyOnWriteArrayList<>();
+    private final DeviceHotplug hotplugView = new HotplugView();
 
     // written under the monitor by start/stop/reattach, read without it by state() and friends
     private volatile Path runtimeDir;
@@ -87,7 +92,7 @@ final class ClhHypervisor implements Hypervisor {
     private volatile VmState lifecycle = VmState.CREATED;
     private volatile boolean stopping;
     private volatile boolean closed;
-    private final java.util.concurrent.atomic.AtomicBoolean exitPublished = new java.util.concurrent.atomic.AtomicBoolean();
+    private final AtomicBoolean exitPublished = new AtomicBoolean();
 
     /** A VM to be started. */
     ClhHypervisor(VmSpec spec, HostContext host, ClhSettings settings) {
@@ -160,6 +165,7 @@ final class ClhHypervisor implements Hypervisor {
         }
         VmSpec vmSpec = spec.orElseThrow();
         closed = false;
+        exitPublished.set(false);
         runtimeDir = host.createRuntimeDir(vmId);
         try {
             socket = host.option("endpoint").map(Path::of).orElse(runtimeDir.resolve(SOCKET_NAME));
@@ -287,7 +293,7 @@ final class ClhHypervisor implements Hypervisor {
     @Override
     public HostThreads hostThreads() {
         requireStarted("list threads of");
-        List<ThreadScanner.Disk> disks = hotplug.list().stream()
+        List<ThreadScanner.Disk> disks = hotplugView.list().stream()
                 .map(d -> new ThreadScanner.Disk(d.id(), d.queues())).toList();
         return ThreadScanner.system().scan(pid, disks);
     }
@@ -307,9 +313,10 @@ final class ClhHypervisor implements Hypervisor {
         return Optional.empty();
     }
 
+    /** Always present, as {@link Capability#BLOCK_DEVICE_HOTPLUG} is declared; refuses work while no VMM runs. */
     @Override
     public Optional<DeviceHotplug> hotplug() {
-        return Optional.ofNullable(hotplug);
+        return Optional.of(hotplugView);
     }
 
     @Override
@@ -451,7 +458,7 @@ final class ClhHypervisor implements Hypervisor {
     private void requireStarted(String action) {
         if (lifecycle == VmState.CREATED || lifecycle == VmState.STOPPED || api == null) {
             throw new RequestRejectedException(RequestRejectedException.Reason.INVALID_STATE,
-                    "clh: cannot " + action + " VM '" + vmId + "': it is " + lifecycle.name().toLowerCase(java.util.Locale.ROOT));
+                    "clh: cannot " + action + " VM '" + vmId + "': it is " + lifecycle.name().toLowerCase(Locale.ROOT));
         }
     }
 
@@ -492,6 +499,39 @@ final class ClhHypervisor implements Hypervisor {
             }
         } catch (IOException e) {
             throw new HvspiException("clh: cannot remove runtime directory " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The hotplug of the running VMM, or a refusal while there is none (before start, after stop). */
+    private final class HotplugView implements DeviceHotplug {
+        private ClhDeviceHotplug current(String action) {
+            ClhDeviceHotplug current = hotplug;
+            if (current == null) {
+                throw new RequestRejectedException(RequestRejectedException.Reason.INVALID_STATE, "clh: cannot " + action
+                        + " on VM '" + vmId + "': it is " + lifecycle.name().toLowerCase(Locale.ROOT));
+            }
+            return current;
+        }
+
+        @Override
+        public BlockDevice attach(BlockDeviceSpec spec) {
+            return current("attach '" + spec.id() + "'").attach(spec);
+        }
+
+        @Override
+        public void detach(String deviceId, Duration timeout) {
+            current("detach '" + deviceId + "'").detach(deviceId, timeout);
+        }
+
+        @Override
+        public List<BlockDevice> list() {
+            ClhDeviceHotplug current = hotplug;
+            return current == null ? List.of() : current.list();
+        }
+
+        @Override
+        public BlockDevice move(String deviceId, IOThreadChoice target) {
+            return ClhDeviceHotplug.unsupportedMove(deviceId);
         }
     }
 

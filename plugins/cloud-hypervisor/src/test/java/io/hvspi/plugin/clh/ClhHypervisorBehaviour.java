@@ -103,6 +103,18 @@ abstract class ClhHypervisorBehaviour {
     }
 
     @Test
+    void hotplugIsPresentAsDeclaredButRefusesWorkWhileNoVmmRuns() {
+        Hypervisor vm = create("early1", 1, false);
+        assertTrue(vm.supports(Capability.BLOCK_DEVICE_HOTPLUG));
+        DeviceHotplug hotplug = vm.hotplug().orElseThrow();
+        RequestRejectedException e = assertThrows(RequestRejectedException.class, () -> hotplug.attach(disk("d0").build()));
+        assertEquals(RequestRejectedException.Reason.INVALID_STATE, e.reason());
+        assertTrue(hotplug.list().isEmpty());
+        assertEquals(Capability.IOTHREAD_MOVE, assertThrows(UnsupportedCapabilityException.class,
+                () -> hotplug.move("d0", IOThreadChoice.named("x"))).capability());
+    }
+
+    @Test
     void stopRemovesTheRuntimeDirectoryAndRecordAndIsIdempotent() {
         Hypervisor vm = running("stop1", 1);
         HostContext host = ((ClhHypervisor) vm).host();

@@ -165,6 +165,11 @@ public final class ClhDeviceHotplug implements DeviceHotplug {
 
     @Override
     public BlockDevice move(String deviceId, IOThreadChoice target) {
+        return unsupportedMove(deviceId);
+    }
+
+    /** Always throws: there are no IOThreads to move a device to. */
+    public static BlockDevice unsupportedMove(String deviceId) {
         throw new UnsupportedCapabilityException(Capability.IOTHREAD_MOVE, TYPE,
                 "Cloud Hypervisor has no IOThreads to move device '" + deviceId + "' to");
     }
