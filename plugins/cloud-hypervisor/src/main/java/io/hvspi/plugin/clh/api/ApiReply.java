@@ -1,6 +1,7 @@
 package io.hvspi.plugin.clh.api;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.hvspi.spi.VmmUnavailableException;
 import java.util.Optional;
 
 /**
@@ -13,8 +14,7 @@ public record ApiReply(int status, Optional<JsonNode> body) {
 
     /** The body, or a protocol error naming the request when the VMM sent none. */
     public JsonNode requireBody(String request) {
-        return body.orElseThrow(() -> new io.hvspi.spi.VmmUnavailableException(
-                io.hvspi.spi.VmmUnavailableException.Reason.PROTOCOL_ERROR,
+        return body.orElseThrow(() -> new VmmUnavailableException(VmmUnavailableException.Reason.PROTOCOL_ERROR,
                 "clh: " + request + " answered " + status + " without the expected JSON body"));
     }
 }
