@@ -1,6 +1,7 @@
 package io.hvspi.tck.sim;
 
 import io.hvspi.spi.PluginException;
+import io.hvspi.tck.sim.clh.ClhSimulator;
 import io.hvspi.tck.sim.dragonball.DragonballBridgeSimulator;
 import java.nio.file.Path;
 import java.util.List;
@@ -11,12 +12,16 @@ public final class VmmSimulators {
 
     /** The types hvspi has a simulator for. */
     public static List<String> types() {
-        return List.of("dragonball");
+        return List.of("clh", "dragonball");
     }
 
-    /** Starts the simulator for {@code type}, serving under {@code dir} (created private). */
+    /**
+     * Starts the simulator for {@code type}, serving under {@code dir} (created private). Both open
+     * the guest files they are given, as the real VMMs do; callers without a guest pass a placeholder.
+     */
     public static VmmSimulator start(String type, Path dir) {
         return switch (type) {
+            case "clh" -> ClhSimulator.start(dir);
             case "dragonball" -> DragonballBridgeSimulator.start(dir);
             default -> throw new PluginException("hvspi has no simulator for hypervisor '" + type
                     + "' (simulators: " + String.join(", ", types()) + ")");
