@@ -25,6 +25,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 
 /** Attaching, listing and detaching block devices on a running VM, and what goes wrong. */
@@ -39,6 +40,7 @@ public abstract class BlockHotplugContract extends ContractBase {
     static final Path MISSING = Path.of("/nonexistent-hvspi-tck/missing.img");
 
     @Test
+    @Order(1)
     @Exercises(BLOCK_DEVICE_HOTPLUG)
     @DisplayName("attach, list and detach")
     void attachListAndDetach() {
@@ -61,6 +63,7 @@ public abstract class BlockHotplugContract extends ContractBase {
     }
 
     @Test
+    @Order(2)
     @Exercises(BLOCK_DEVICE_HOTPLUG)
     @DisplayName("attach works on a paused VM")
     void attachWhilePaused() {
@@ -75,6 +78,7 @@ public abstract class BlockHotplugContract extends ContractBase {
     }
 
     @Test
+    @Order(3)
     @Exercises(BLOCK_DEVICE_HOTPLUG)
     @DisplayName("a read-only attach is reported read-only")
     void readOnlyIsHonoured() {
@@ -88,6 +92,7 @@ public abstract class BlockHotplugContract extends ContractBase {
     }
 
     @Test
+    @Order(4)
     @Exercises(BLOCK_DEVICE_HOTPLUG)
     @DisplayName("a bad path fails, leaves nothing behind, and the id stays free")
     void badPathFailsAndLeavesNothing() {
@@ -109,6 +114,7 @@ public abstract class BlockHotplugContract extends ContractBase {
     }
 
     @Test
+    @Order(5)
     @Exercises(BLOCK_DEVICE_HOTPLUG)
     @DisplayName("a duplicate id is refused and the first device is untouched")
     void duplicateIdIsRejected() {
@@ -123,6 +129,7 @@ public abstract class BlockHotplugContract extends ContractBase {
     }
 
     @Test
+    @Order(6)
     @Exercises(BLOCK_DEVICE_HOTPLUG)
     @DisplayName("detaching an unknown device is refused")
     void detachOfAnUnknownDeviceIsRejected() {
@@ -134,6 +141,7 @@ public abstract class BlockHotplugContract extends ContractBase {
     }
 
     @Test
+    @Order(7)
     @Exercises(BLOCK_DEVICE_HOTPLUG)
     @DisplayName("an id outside the VMM's id grammar is refused")
     void invalidIdIsRejected() {
@@ -147,6 +155,7 @@ public abstract class BlockHotplugContract extends ContractBase {
     }
 
     @Test
+    @Order(8)
     @Exercises(MULTI_QUEUE)
     @DisplayName("a device gets the queues it asks for")
     void attachWithSeveralQueues() {
@@ -160,6 +169,7 @@ public abstract class BlockHotplugContract extends ContractBase {
     }
 
     @Test
+    @Order(9)
     @Exercises(QUEUE_AFFINITY)
     @DisplayName("queue affinity is applied at attach")
     void attachWithQueueAffinity() {
@@ -180,6 +190,7 @@ public abstract class BlockHotplugContract extends ContractBase {
     }
 
     @Test
+    @Order(10)
     @Exercises(PER_QUEUE_IO_THREADS)
     @DisplayName("per-queue IO workers are listed with real ids, and go with their device")
     void perQueueWorkersAreListed() {

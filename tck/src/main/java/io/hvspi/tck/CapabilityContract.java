@@ -17,6 +17,7 @@ import java.util.function.Supplier;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 
 /** The declared and effective capabilities, and the Optional views that follow them. */
@@ -30,6 +31,7 @@ public abstract class CapabilityContract extends ContractBase {
     }
 
     @Test
+    @Order(1)
     @DisplayName("the factory declares exactly what the plugin's test decided")
     void declarationMatchesThePluginTest() {
         Set<Capability> declared = kit.backend().factory().declaredCapabilities();
@@ -44,6 +46,7 @@ public abstract class CapabilityContract extends ContractBase {
     }
 
     @Test
+    @Order(2)
     @DisplayName("the declaration is consistent (features have what they build on)")
     void declarationIsConsistent() {
         Set<Capability> declared = kit.backend().factory().declaredCapabilities();
@@ -59,6 +62,7 @@ public abstract class CapabilityContract extends ContractBase {
     }
 
     @Test
+    @Order(3)
     @DisplayName("a VM's effective capabilities are declared and include every SUPPORTED one")
     void effectiveCapabilitiesAreDeclared() {
         Hypervisor vm = kit.startVm();
@@ -83,6 +87,7 @@ public abstract class CapabilityContract extends ContractBase {
     }
 
     @Test
+    @Order(4)
     @DisplayName("ioThreads() and hotplug() are present exactly with their capability")
     void viewsFollowTheirCapability() {
         Hypervisor vm = kit.startVm();
@@ -100,6 +105,7 @@ public abstract class CapabilityContract extends ContractBase {
     }
 
     @Test
+    @Order(5)
     @DisplayName("the type is a constant Kata table key, on the factory and its VMs")
     void typeIsAStableKataTableKey() {
         HypervisorFactory factory = kit.backend().factory();

@@ -18,6 +18,8 @@ import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.TestReporter;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.function.Executable;
@@ -25,8 +27,9 @@ import org.junit.jupiter.api.function.Executable;
 /**
  * The base of every contract class: the kit, a VM cleanup after each test, a
  * per-test timeout (a hanging VMM fails its test instead of hanging the run),
- * and the assertions the contracts share.
+ * the assertions the contracts share, and a fixed test order (the report's row order).
  */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 @Timeout(value = 120, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
 public abstract class ContractBase {
     /** How long the kit waits for a host thread to appear or go. */

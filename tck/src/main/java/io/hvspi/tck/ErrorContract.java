@@ -16,6 +16,7 @@ import io.hvspi.spi.VmState;
 import io.hvspi.spi.VmmException;
 import io.hvspi.spi.VmmUnavailableException;
 import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -31,6 +32,7 @@ public abstract class ErrorContract extends ContractBase {
     }
 
     @Test
+    @Order(1)
     @DisplayName("a VMM's error keeps the VMM's own class and text")
     void vmmErrorsKeepTheVmmsText() {
         Hypervisor vm = kit.startVm();
@@ -57,6 +59,7 @@ public abstract class ErrorContract extends ContractBase {
     }
 
     @Test
+    @Order(2)
     @DisplayName("a stopped VM refuses operations promptly, in one line")
     void stoppedVmRefusesOperations() {
         Hypervisor vm = kit.startVm();
@@ -72,6 +75,7 @@ public abstract class ErrorContract extends ContractBase {
     }
 
     @Test
+    @Order(3)
     @DisplayName("a VM that was never started refuses pause")
     void createdVmRefusesPause() {
         Hypervisor vm = kit.createVm(1, IOThreadPolicy.LEAST_LOADED);

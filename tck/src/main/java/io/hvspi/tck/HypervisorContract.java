@@ -6,7 +6,10 @@ import io.hvspi.spi.Capability;
 import io.hvspi.tck.backend.TckBackend;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.ClassOrderer;
 import org.junit.jupiter.api.Nested;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.TestClassOrder;
 import org.junit.jupiter.api.TestInstance;
 
 /**
@@ -35,6 +38,7 @@ import org.junit.jupiter.api.TestInstance;
  * skips the class with its reason.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@TestClassOrder(ClassOrderer.OrderAnnotation.class)
 public abstract class HypervisorContract {
     private TckKit kit;
 
@@ -69,6 +73,7 @@ public abstract class HypervisorContract {
     }
 
     @Nested
+    @Order(1)
     class Declaration extends CapabilityContract {
         Declaration() {
             super(HypervisorContract.this.kit);
@@ -76,6 +81,7 @@ public abstract class HypervisorContract {
     }
 
     @Nested
+    @Order(2)
     class Lifecycle extends LifecycleContract {
         Lifecycle() {
             super(HypervisorContract.this.kit);
@@ -83,6 +89,7 @@ public abstract class HypervisorContract {
     }
 
     @Nested
+    @Order(3)
     class BlockHotplug extends BlockHotplugContract {
         BlockHotplug() {
             super(HypervisorContract.this.kit);
@@ -90,6 +97,7 @@ public abstract class HypervisorContract {
     }
 
     @Nested
+    @Order(4)
     class IOThreads extends IOThreadContract {
         IOThreads() {
             super(HypervisorContract.this.kit);
@@ -97,6 +105,7 @@ public abstract class HypervisorContract {
     }
 
     @Nested
+    @Order(5)
     class Errors extends ErrorContract {
         Errors() {
             super(HypervisorContract.this.kit);

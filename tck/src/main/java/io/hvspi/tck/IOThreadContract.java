@@ -25,6 +25,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -42,6 +43,7 @@ public abstract class IOThreadContract extends ContractBase {
     }
 
     @Test
+    @Order(1)
     @Exercises(INDEPENDENT_IOTHREADS)
     @DisplayName("the pool has the IOThreads asked for, idle, with the configured policy")
     void poolHasTheRequestedIOThreads() {
@@ -57,6 +59,7 @@ public abstract class IOThreadContract extends ContractBase {
     }
 
     @Test
+    @Order(2)
     @Exercises(INDEPENDENT_IOTHREADS)
     @DisplayName("pool IOThreads have real host thread ids, listed in hostThreads()")
     void poolThreadsHaveRealHostThreadIds() {
@@ -79,6 +82,7 @@ public abstract class IOThreadContract extends ContractBase {
     }
 
     @Test
+    @Order(3)
     @Exercises(INDEPENDENT_IOTHREADS)
     @DisplayName("an empty pool has nothing to choose")
     void emptyPoolIsExhausted() {
@@ -91,6 +95,7 @@ public abstract class IOThreadContract extends ContractBase {
     }
 
     @Test
+    @Order(4)
     @Exercises(INDEPENDENT_IOTHREADS)
     @DisplayName("policy first puts every device on the first IOThread (Kata)")
     void firstPolicyUsesTheFirstIOThread() {
@@ -106,6 +111,7 @@ public abstract class IOThreadContract extends ContractBase {
     }
 
     @Test
+    @Order(5)
     @Exercises(INDEPENDENT_IOTHREADS)
     @DisplayName("policy round-robin takes the IOThreads in turn")
     void roundRobinPolicyTakesTurns() {
@@ -122,6 +128,7 @@ public abstract class IOThreadContract extends ContractBase {
     }
 
     @Test
+    @Order(6)
     @Exercises(INDEPENDENT_IOTHREADS)
     @DisplayName("policy least-loaded picks the emptiest IOThread, the earliest on ties")
     void leastLoadedPolicyPicksTheEmptiest() {
@@ -140,6 +147,7 @@ public abstract class IOThreadContract extends ContractBase {
     }
 
     @Test
+    @Order(7)
     @Exercises(INDEPENDENT_IOTHREADS)
     @DisplayName("an explicit IOThread and the main loop are honoured; an unknown IOThread is refused")
     void explicitChoicesAreHonoured() {
@@ -162,6 +170,7 @@ public abstract class IOThreadContract extends ContractBase {
     }
 
     @Test
+    @Order(8)
     @Exercises(IOTHREAD_RUNTIME_ADD)
     @DisplayName("IOThreads are added and removed while the VM runs")
     void ioThreadsAreAddedAndRemoved() {
@@ -187,6 +196,7 @@ public abstract class IOThreadContract extends ContractBase {
     }
 
     @Test
+    @Order(9)
     @Exercises(IOTHREAD_RUNTIME_ADD)
     @DisplayName("removing an IOThread a device uses is refused")
     void removingAnIOThreadInUseIsRefused() {
@@ -205,6 +215,7 @@ public abstract class IOThreadContract extends ContractBase {
     }
 
     @Test
+    @Order(10)
     @Exercises(IOTHREAD_MOVE)
     @DisplayName("move puts an attached device on another IOThread")
     void moveChangesTheDevicesIOThread() {
@@ -228,6 +239,7 @@ public abstract class IOThreadContract extends ContractBase {
     }
 
     @Test
+    @Order(11)
     @Exercises(IOTHREAD_POLLING)
     @DisplayName("polling parameters are set per IOThread")
     void pollingParametersAreApplied() {
@@ -244,6 +256,7 @@ public abstract class IOThreadContract extends ContractBase {
     }
 
     @Test
+    @Order(12)
     @Exercises(IOTHREAD_VQ_MAPPING)
     @DisplayName("vq-mapping spreads one device's queues over several IOThreads")
     void vqMappingSpreadsQueues() {

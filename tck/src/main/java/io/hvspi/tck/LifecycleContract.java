@@ -18,6 +18,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.HashSet;
 import java.util.Set;
 import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 
 /** Start, pause, resume, stop, state, host threads and reattach. */
@@ -29,6 +30,7 @@ public abstract class LifecycleContract extends ContractBase {
     }
 
     @Test
+    @Order(1)
     @DisplayName("create starts nothing and records nothing")
     void createStartsNothing() {
         Hypervisor vm = kit.createVm(1, IOThreadPolicy.LEAST_LOADED);
@@ -39,6 +41,7 @@ public abstract class LifecycleContract extends ContractBase {
     }
 
     @Test
+    @Order(2)
     @DisplayName("start runs the VM (paused without a guest) and records it")
     void startRunsTheVmAndRecordsIt() throws IOException {
         Hypervisor vm = kit.createVm(1, IOThreadPolicy.LEAST_LOADED);
@@ -58,6 +61,7 @@ public abstract class LifecycleContract extends ContractBase {
     }
 
     @Test
+    @Order(3)
     @DisplayName("pause and resume move between PAUSED and RUNNING")
     void pauseAndResumeChangeTheState() {
         Hypervisor vm = kit.startVm();
@@ -70,6 +74,7 @@ public abstract class LifecycleContract extends ContractBase {
     }
 
     @Test
+    @Order(4)
     @DisplayName("stop ends the VMM, removes its directory and record, and is idempotent")
     void stopEndsTheVmAndForgetsIt() {
         Hypervisor vm = kit.startVm();
@@ -89,6 +94,7 @@ public abstract class LifecycleContract extends ContractBase {
     }
 
     @Test
+    @Order(5)
     @DisplayName("a second start is refused and the VM keeps its state")
     void secondStartIsRefused() {
         Hypervisor vm = kit.startVm();
@@ -99,6 +105,7 @@ public abstract class LifecycleContract extends ContractBase {
     }
 
     @Test
+    @Order(6)
     @DisplayName("host threads are the VMM's own, with real ids and names")
     void hostThreadsAreReal() {
         Hypervisor vm = kit.startVm();
@@ -114,6 +121,7 @@ public abstract class LifecycleContract extends ContractBase {
     }
 
     @Test
+    @Order(7)
     @DisplayName("close leaves the VM running; reattach from its record sees the same VM")
     void reattachSeesTheSameVm() {
         Hypervisor vm = kit.startVm(2, IOThreadPolicy.LEAST_LOADED);

@@ -117,7 +117,7 @@ public final class TckKit implements AutoCloseable {
                 () -> "hypervisor '" + vm.type() + "' does not have capability " + c.key()
                         + ", so this operation must fail with UnsupportedCapabilityException");
         assertNamesMissingCapability(vm, c, e);
-        note(PATH_ENTRY, "unsupported:" + c.key());
+        note(PATH_ENTRY, "unsupported:" + e.capability().key());
         return false;
     }
 

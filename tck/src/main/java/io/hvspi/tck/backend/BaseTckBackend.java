@@ -43,6 +43,15 @@ public abstract class BaseTckBackend implements TckBackend {
                 Map.of());
     }
 
+    /** A fresh private directory under the system temp dir (short, for socket paths); the backend removes it on close. */
+    public static Path tempWorkDir(String prefix) {
+        try {
+            return Files.createTempDirectory(prefix);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create a work directory: " + e.getMessage(), e);
+        }
+    }
+
     @Override
     public HypervisorFactory factory() {
         return factory;

@@ -61,6 +61,9 @@ public final class QemuTckBackend extends BaseTckBackend {
 
     @Override
     public synchronized String describe() {
+        if (unavailableReason().isPresent()) {
+            return BINARY_NAME + " at " + binary + " (missing)";
+        }
         if (version == null) {
             version = probeVersion();
         }

@@ -7,13 +7,13 @@ public enum CapabilityVerdict {
     /** At least one of its tests failed: a broken feature or a wrong declaration. */
     FAILED("failed"),
     /** Not declared, and its operations fail with the unsupported error, as they must. */
-    UNSUPPORTED("unsupported (declared)"),
+    UNSUPPORTED("unsupported, as declared"),
     /** Declared, but the running VMM lacks it (narrowed by probing); its operations fail with the unsupported error. */
     ABSENT_HERE("declared, absent here"),
     /** Declared; the kit has no operation for it (the SPI has none yet). */
     DECLARED_NOT_EXERCISED("declared, not exercised"),
     /** Not declared; the kit has no operation for it. */
-    NOT_DECLARED("not declared, not exercised"),
+    NOT_DECLARED("not declared"),
     /** Its tests did not run. */
     SKIPPED("skipped"),
     /** The plugin could not run here. */

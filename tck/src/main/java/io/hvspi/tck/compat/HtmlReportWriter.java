@@ -27,7 +27,7 @@ public final class HtmlReportWriter {
             main{padding:8px 32px 40px;max-width:1600px}
             h2{font-size:18px;margin:28px 0 10px}
             .cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(300px,1fr));gap:14px}
-            .card{border:1px solid var(--line);border-radius:8px;padding:12px 14px;background:#fff}
+            .card{border:1px solid var(--line);border-radius:8px;padding:12px 14px;background:#fff;overflow-wrap:anywhere}
             .card h3{margin:0 0 2px;font-size:16px;display:flex;gap:8px;align-items:baseline}
             .card h3 small{color:var(--muted);font-weight:400}
             .card p{margin:4px 0;color:var(--muted)}
@@ -51,6 +51,8 @@ public final class HtmlReportWriter {
             .skipped{color:var(--skip);background:var(--skip-bg)} .idle{color:var(--muted);background:#fff;border:1px dashed var(--line)}
             .none{color:var(--muted);background:#fff;font-weight:400}
             .ms{color:var(--muted);font-size:11px;margin-left:4px}
+            .cell{white-space:nowrap}
+            .scroll{overflow-x:auto}
             details{margin-top:3px;max-width:420px} summary{cursor:pointer;color:var(--fail);font-size:12px}
             details p{margin:4px 0 0;font:12px/1.4 ui-monospace,SFMono-Regular,Menlo,monospace;white-space:pre-wrap;word-break:break-word;color:var(--fg)}
             .kata{font-size:10px;color:var(--muted);border:1px solid var(--line);border-radius:4px;padding:0 4px;margin-left:4px}
@@ -78,7 +80,7 @@ public final class HtmlReportWriter {
         }
         h.append("</section>\n");
 
-        h.append("<h2>Capabilities</h2>\n<table><thead><tr><th>capability</th>");
+        h.append("<h2>Capabilities</h2>\n<div class=\"scroll\"><table><thead><tr><th>capability</th>");
         runs.forEach(r -> h.append("<th>").append(esc(r.type())).append("</th>"));
         h.append("</tr></thead><tbody>\n");
         for (Capability c : Capability.values()) {
@@ -90,7 +92,7 @@ public final class HtmlReportWriter {
             }
             h.append("</tr>\n");
         }
-        h.append("</tbody></table>\n");
+        h.append("</tbody></table></div>\n");
         List<Capability> idle = report.notExercised();
         if (!idle.isEmpty()) {
             h.append("<p class=\"note\">Not exercised by the kit: ")
@@ -98,7 +100,7 @@ public final class HtmlReportWriter {
                     .append(". The SPI has no operation for them yet, so a plugin's declaration is shown, not tested.</p>\n");
         }
 
-        h.append("<h2>Contract tests</h2>\n<table><thead><tr><th>test</th>");
+        h.append("<h2>Contract tests</h2>\n<div class=\"scroll\"><table><thead><tr><th>test</th>");
         runs.forEach(r -> h.append("<th>").append(esc(r.type())).append("</th>"));
         h.append("</tr></thead><tbody>\n");
         for (CompatReport.Group g : report.groups()) {
@@ -121,12 +123,12 @@ public final class HtmlReportWriter {
                     h.append("<td>").append(run.result(t).map(HtmlReportWriter::result)
                             .orElse(run.status() == PluginRun.Status.UNAVAILABLE
                                     ? "<span class=\"pill none\">unavailable</span>"
-                                    : "<span class=\"pill none\">—</span>")).append("</td>");
+                                    : "<span class=\"pill none\">not run</span>")).append("</td>");
                 }
                 h.append("</tr>\n");
             }
         }
-        h.append("</tbody></table>\n");
+        h.append("</tbody></table></div>\n");
 
         h.append("<h2>Legend</h2>\n<ul class=\"legend\">")
                 .append("<li><span class=\"pill passed\">passed</span> the contract holds</li>")
@@ -193,14 +195,14 @@ public final class HtmlReportWriter {
     }
 
     private static String result(TestResult r) {
-        String ms = "<span class=\"ms\">" + r.duration().toMillis() + " ms</span>";
-        return switch (r.outcome()) {
+        String ms = "<span class=\"ms\">" + r.duration().toMillis() + " ms</span></span>";
+        return "<span class=\"cell\">" + switch (r.outcome()) {
             case PASSED -> "<span class=\"pill passed\">passed</span>" + ms;
             case FAILED -> "<span class=\"pill failed\">failed</span>" + ms
                     + "<details><summary>why</summary><p>" + esc(r.message().orElse("(no message)")) + "</p></details>";
             case UNSUPPORTED -> "<span class=\"pill unsupported\" title=\"fails with the unsupported error naming "
                     + esc(r.message().orElse("")) + "\">unsupported</span>" + ms;
-            case SKIPPED -> "<span class=\"pill skipped\" title=\"" + esc(r.message().orElse("")) + "\">skipped</span>";
+            case SKIPPED -> "<span class=\"pill skipped\" title=\"" + esc(r.message().orElse("")) + "\">skipped</span></span>";
         };
     }
 
