@@ -1,7 +1,66 @@
 package io.hvspi.cli;
 
+import io.hvspi.spi.HvspiException;
+import java.io.PrintWriter;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** {@code hvctl}: drive VMMs for container sandboxes through hvspi. */
+@Command(name = "hvctl",
+        mixinStandardHelpOptions = true,
+        versionProvider = Hvctl.Version.class,
+        description = "Drive virtual machine monitors for container sandboxes through hvspi.",
+        footer = {"", ExitCode.HELP},
+        subcommands = {
+                PluginsCommand.class,
+                CapabilitiesCommand.class,
+                ConfigCommand.class,
+                RunCommand.class,
+                VmCommand.class,
+                CommandLine.HelpCommand.class})
 public final class Hvctl {
+
     public static void main(String[] args) {
-        System.out.println("hvctl");
+        System.exit(execute(new PrintWriter(System.out, true), new PrintWriter(System.err, true), args));
+    }
+
+    /** Runs hvctl with the given streams and returns the exit code (tests call this). */
+    public static int execute(PrintWriter out, PrintWriter err, String... args) {
+        CommandLine cli = new CommandLine(new Hvctl());
+        cli.setOut(out);
+        cli.setErr(err);
+        cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
+            report(commandLine.getErr(), e);
+            return ExitCode.of(e);
+        });
+        cli.setParameterExceptionHandler((e, args1) -> {
+            CommandLine cmd = e.getCommandLine();
+            cmd.getErr().println("hvctl: error: " + e.getMessage());
+            cmd.getErr().println("hvctl: hint: see: " + cmd.getCommandSpec().qualifiedName() + " --help");
+            return ExitCode.USAGE;
+        });
+        return cli.execute(args);
+    }
+
+    static void report(PrintWriter err, Throwable e) {
+        if (e instanceof HvspiException) {
+            err.println("hvctl: error: " + e.getMessage());
+        } else {
+            err.println("hvctl: internal error: " + e);
+            e.printStackTrace(err);
+        }
+        String hint = ExitCode.hint(e);
+        if (hint != null) {
+            err.println("hvctl: hint: " + hint);
+        }
+        err.flush();
+    }
+
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            return new String[] {"hvctl " + Hvctl.class.getPackage().getImplementationVersion()
+                    + " (SPI " + io.hvspi.spi.SpiVersion.CURRENT + ")"};
+        }
     }
 }

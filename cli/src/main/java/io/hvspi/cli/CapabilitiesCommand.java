@@ -1,0 +1,55 @@
+package io.hvspi.cli;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.hvspi.core.plugin.PluginRegistry;
+import io.hvspi.spi.Capability;
+import java.io.PrintWriter;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+@Command(name = "capabilities", description = "The matrix of declared capabilities by installed plugin.")
+final class CapabilitiesCommand implements Callable<Integer> {
+    @Mixin
+    GlobalOptions global;
+
+    @Option(names = "--json", description = "Print JSON.")
+    boolean json;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        PrintWriter out = spec.commandLine().getOut();
+        try (PluginRegistry registry = global.registry()) {
+            List<PluginRegistry.Entry> entries = registry.entries();
+            if (json) {
+                ObjectNode doc = Json.object();
+                entries.forEach(e -> doc.withArray("types").add(e.type()));
+                ObjectNode matrix = doc.putObject("capabilities");
+                for (Capability c : Capability.values()) {
+                    ObjectNode row = matrix.putObject(c.key());
+                    entries.forEach(e -> row.put(e.type(), e.factory().declaredCapabilities().contains(c)));
+                }
+                Json.print(out, doc);
+                return ExitCode.OK;
+            }
+            List<String> header = new ArrayList<>(List.of("CAPABILITY", "KIND"));
+            entries.forEach(e -> header.add(e.type()));
+            Table table = new Table(header.toArray(String[]::new));
+            for (Capability c : Capability.values()) {
+                List<Object> row = new ArrayList<>(List.of(c.key(), c.isKataCapability() ? "kata" : "iothread"));
+                entries.forEach(e -> row.add(e.factory().declaredCapabilities().contains(c) ? "yes" : "no"));
+                table.row(row.toArray());
+            }
+            table.print(out);
+        }
+        return ExitCode.OK;
+    }
+}

@@ -1,0 +1,34 @@
+package io.hvspi.cli;
+
+import io.hvspi.core.plugin.PluginRegistry;
+import io.hvspi.core.state.DefaultHostContext;
+import io.hvspi.core.state.RuntimeDirs;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import picocli.CommandLine.Option;
+
+/** Options every command that touches plugins or VMs shares. */
+final class GlobalOptions {
+    @Option(names = "--plugins-dir", paramLabel = "DIR",
+            description = "Where plugin jars are (default: the distribution's plugins/).")
+    Path pluginsDir;
+
+    @Option(names = "--runtime-dir", paramLabel = "DIR",
+            description = "Where VMs keep their runtime directories and state"
+                    + " (default: $HVSPI_RUNTIME_DIR, /run/hvspi for root, else $XDG_RUNTIME_DIR/hvspi).")
+    Path runtimeDir;
+
+    @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "10",
+            description = "Timeout for one command to the VMM (default: ${DEFAULT-VALUE}).")
+    double timeoutSeconds;
+
+    PluginRegistry registry() {
+        return PluginRegistry.load(pluginsDir != null ? pluginsDir : Home.pluginsDir());
+    }
+
+    DefaultHostContext host() {
+        return new DefaultHostContext(runtimeDir != null ? runtimeDir : RuntimeDirs.defaultRoot(),
+                Duration.ofMillis((long) (timeoutSeconds * 1000)), Map.of());
+    }
+}

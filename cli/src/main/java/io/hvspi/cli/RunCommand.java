@@ -1,0 +1,196 @@
+package io.hvspi.cli;
+
+import io.hvspi.core.config.KataConfig;
+import io.hvspi.core.plugin.PluginRegistry;
+import io.hvspi.core.state.DefaultHostContext;
+import io.hvspi.core.state.RuntimeDirs;
+import io.hvspi.spi.BlockBackend;
+import io.hvspi.spi.BlockDevice;
+import io.hvspi.spi.BlockDeviceSpec;
+import io.hvspi.spi.DeviceHotplug;
+import io.hvspi.spi.Hypervisor;
+import io.hvspi.spi.HypervisorFactory;
+import io.hvspi.spi.IOThreadPolicy;
+import io.hvspi.spi.VmSpec;
+import io.hvspi.tck.sim.VmmSimulator;
+import io.hvspi.tck.sim.VmmSimulators;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.RandomAccessFile;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ThreadLocalRandom;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+@Command(name = "run", description = {
+        "Start a VM from a Kata configuration, hotplug disks onto its IOThreads, and print each device",
+        "with the IO thread serving it and that thread's host id. Stops and cleans up unless --keep."})
+final class RunCommand implements Callable<Integer> {
+    @Mixin
+    GlobalOptions global;
+
+    @Parameters(arity = "0..1", paramLabel = "CONFIG",
+            description = "A Kata configuration.toml (default: the bundled QEMU one with 4 independent IOThreads).")
+    Path config;
+
+    @Option(names = "--disks", paramLabel = "N", defaultValue = "4", description = "Disks to hotplug (default: ${DEFAULT-VALUE}).")
+    int disks;
+
+    @Option(names = "--accel", paramLabel = "kvm|tcg", description = "Override the configured accelerator.")
+    String accel;
+
+    @Option(names = "--policy", paramLabel = "POLICY",
+            description = "Override indep_iothreads_policy: first, round-robin or least-loaded.")
+    String policy;
+
+    @Option(names = "--backend", paramLabel = "file|null", defaultValue = "file",
+            description = "Disk backends: sparse 64 MiB files in the VM's runtime directory, or null devices (default: ${DEFAULT-VALUE}).")
+    String backend;
+
+    @Option(names = "--vm-id", paramLabel = "ID", description = "The VM's id (default: hvctl-<random>).")
+    String vmId;
+
+    @Option(names = "--annotation", paramLabel = "KEY=VALUE", description = "A pod annotation (repeatable).")
+    Map<String, String> annotations = new LinkedHashMap<>();
+
+    @Option(names = "--simulate", description = "Run against hvspi's simulator of the VMM (clh, dragonball).")
+    boolean simulate;
+
+    @Option(names = "--keep", description = "Leave the VM running; manage it with hvctl vm.")
+    boolean keep;
+
+    @Option(names = "--json", description = "Print JSON.")
+    boolean json;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        PrintWriter out = spec.commandLine().getOut();
+        checkArguments();
+        Progress progress = new Progress(spec.commandLine().getErr(), true);
+        KataConfig kata = ConfigCommand.Configs.load(config, annotations);
+        String id = vmId != null ? RuntimeDirs.checkVmId(vmId) : "hvctl-" + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt());
+        VmSpec vmSpec = effectiveSpec(kata.toVmSpec(id));
+        progress.step("config " + kata.source() + ": hypervisor " + vmSpec.hypervisorType() + ", IOThreads "
+                + ConfigCommand.Check.ioThreads(vmSpec));
+        try (PluginRegistry registry = global.registry()) {
+            HypervisorFactory factory = registry.factory(vmSpec.hypervisorType());
+            DefaultHostContext host = global.host();
+            VmmSimulator simulator = null;
+            if (simulate) {
+                simulator = VmmSimulators.start(vmSpec.hypervisorType(), host.runtimeRoot().resolve(id + ".sim"));
+                host = host.withOption("endpoint", simulator.endpoint());
+                progress.step("started the " + vmSpec.hypervisorType() + " simulator on " + simulator.endpoint());
+            }
+            try {
+                return runVm(factory.create(vmSpec, host), host, progress, out);
+            } finally {
+                if (simulator != null) {
+                    simulator.close();
+                }
+            }
+        }
+    }
+
+    private int runVm(Hypervisor vm, DefaultHostContext host, Progress progress, PrintWriter out) {
+        boolean stop = !keep;
+        try {
+            progress.step("starting VM " + vm.vmId() + " (" + vm.type() + ")");
+            vm.start();
+            progress.step("VM " + vm.vmId() + " is " + vm.state().name().toLowerCase(java.util.Locale.ROOT)
+                    + ", VMM pid " + vm.hostThreads().pid());
+            DeviceHotplug hotplug = vm.requireHotplug();
+            Path diskDir = RuntimeDirs.createPrivate(host.runtimeRoot().resolve(vm.vmId()).resolve("disks"));
+            for (int i = 0; i < disks; i++) {
+                String deviceId = "disk" + i;
+                long t0 = System.nanoTime();
+                BlockDevice device = hotplug.attach(BlockDeviceSpec.builder(deviceId, diskBackend(diskDir, deviceId)).build());
+                progress.step(String.format("attached %s to %s in %.1f ms", device.id(),
+                        device.onMainLoop() ? "the main loop" : String.join(",", device.ioThreads()),
+                        (System.nanoTime() - t0) / 1e6));
+            }
+            if (json) {
+                Json.print(out, VmView.json(vm).put("kept", keep));
+            } else {
+                VmView.printDevices(out, VmView.devices(vm));
+                vm.ioThreads().ifPresent(pool -> {
+                    out.println();
+                    VmView.printIoThreads(out, pool.list());
+                });
+                if (keep) {
+                    out.println();
+                    out.println("VM " + vm.vmId() + " keeps running. Inspect: hvctl vm status " + vm.vmId()
+                            + "   Stop: hvctl vm stop " + vm.vmId());
+                }
+            }
+            return ExitCode.OK;
+        } catch (RuntimeException e) {
+            stop = true;
+            throw e;
+        } finally {
+            if (stop) {
+                progress.step("stopping VM " + vm.vmId());
+                vm.stop();
+            }
+            vm.close();
+        }
+    }
+
+    private BlockBackend diskBackend(Path dir, String deviceId) {
+        if (backend.equals("null")) {
+            return BlockBackend.nullBackend();
+        }
+        Path file = dir.resolve(deviceId + ".img");
+        try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "rw")) {
+            raf.setLength(64L << 20); // sparse: costs no disk until written
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create disk image " + file + ": " + e.getMessage(), e);
+        }
+        return BlockBackend.path(file);
+    }
+
+    private VmSpec effectiveSpec(VmSpec base) {
+        VmSpec result = accel != null ? base.withAccel(accel) : base;
+        if (policy != null) {
+            VmSpec.IOThreadOptions io = result.ioThreads();
+            result = result.withIoThreads(new VmSpec.IOThreadOptions(io.enabled(), io.independent(), parsePolicy()));
+        }
+        return result;
+    }
+
+    private IOThreadPolicy parsePolicy() {
+        try {
+            return IOThreadPolicy.fromKey(policy);
+        } catch (IllegalArgumentException e) {
+            throw new ParameterException(spec.commandLine(), "--policy: " + e.getMessage());
+        }
+    }
+
+    private void checkArguments() {
+        if (disks < 0 || disks > 64) {
+            throw new ParameterException(spec.commandLine(), "--disks must be from 0 to 64, got " + disks);
+        }
+        if (accel != null && !accel.equals("kvm") && !accel.equals("tcg")) {
+            throw new ParameterException(spec.commandLine(), "--accel must be kvm or tcg, got '" + accel + "'");
+        }
+        if (!backend.equals("file") && !backend.equals("null")) {
+            throw new ParameterException(spec.commandLine(), "--backend must be file or null, got '" + backend + "'");
+        }
+        if (simulate && keep) {
+            throw new ParameterException(spec.commandLine(),
+                    "--keep cannot be used with --simulate: the simulator lives inside this hvctl process");
+        }
+    }
+}

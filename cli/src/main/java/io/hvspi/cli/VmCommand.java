@@ -1,0 +1,324 @@
+package io.hvspi.cli;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.hvspi.core.plugin.PluginRegistry;
+import io.hvspi.core.state.DefaultHostContext;
+import io.hvspi.spi.BlockBackend;
+import io.hvspi.spi.BlockDevice;
+import io.hvspi.spi.BlockDeviceSpec;
+import io.hvspi.spi.Hypervisor;
+import io.hvspi.spi.IOThreadChoice;
+import io.hvspi.spi.IOThreadInfo;
+import io.hvspi.spi.PollingParams;
+import io.hvspi.spi.RequestRejectedException;
+import io.hvspi.spi.VmRecord;
+import io.hvspi.spi.VmmUnavailableException;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.stream.Stream;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+@Command(name = "vm", description = "Manage VMs kept running by hvctl run --keep (through their state and a fresh connection).",
+        subcommands = {VmCommand.ListVms.class, VmCommand.Status.class, VmCommand.IoThreads.class,
+                VmCommand.Hotplug.class, VmCommand.Unplug.class, VmCommand.Move.class, VmCommand.Stop.class})
+final class VmCommand {
+    private VmCommand() {}
+
+    /** What every vm subcommand shares: options, output, and reattaching to a recorded VM. */
+    abstract static class VmAction implements Callable<Integer> {
+        @Mixin
+        GlobalOptions global;
+
+        @Option(names = "--json", description = "Print JSON.")
+        boolean json;
+
+        @Spec
+        CommandSpec spec;
+
+        PrintWriter out() {
+            return spec.commandLine().getOut();
+        }
+
+        static VmRecord record(DefaultHostContext host, String vmId) {
+            return host.stateStore().load(vmId).orElseThrow(() -> new RequestRejectedException(
+                    RequestRejectedException.Reason.NOT_FOUND,
+                    "no VM '" + vmId + "' recorded in " + host.runtimeRoot() + " (see: hvctl vm list)"));
+        }
+
+        /** Prints one device exactly as run and status show it. */
+        void printDevice(Hypervisor vm, BlockDevice d) {
+            if (json) {
+                for (var node : VmView.json(vm).withArray("devices")) {
+                    if (node.path("id").asText().equals(d.id())) {
+                        Json.print(out(), node);
+                    }
+                }
+                return;
+            }
+            VmView.printDevices(out(), VmView.devices(vm).stream().filter(r -> r.device().id().equals(d.id())).toList());
+        }
+
+        /** Runs {@code action} on the reattached VM, then disconnects; the VM keeps running. */
+        int withVm(String vmId, java.util.function.Function<Hypervisor, Integer> action) {
+            DefaultHostContext host = global.host();
+            VmRecord record = record(host, vmId);
+            try (PluginRegistry registry = global.registry();
+                 Hypervisor vm = registry.factory(record.hypervisorType()).reattach(record, host)) {
+                return action.apply(vm);
+            }
+        }
+    }
+
+    /** A VM id argument, for the subcommands that act on one VM. */
+    abstract static class OneVm extends VmAction {
+        @Parameters(index = "0", paramLabel = "VM", description = "The VM's id (see: hvctl vm list).")
+        String vmId;
+    }
+
+    @Command(name = "list", description = "The recorded VMs and whether their VMM process still runs.")
+    static final class ListVms extends VmAction {
+        @Override
+        public Integer call() {
+            List<VmRecord> records = global.host().stateStore().list();
+            if (json) {
+                ArrayNode array = Json.array();
+                records.forEach(r -> array.addObject().put("id", r.vmId()).put("type", r.hypervisorType())
+                        .put("pid", r.pid()).put("alive", alive(r)).put("createdAt", r.createdAt().toString())
+                        .put("runtimeDir", r.runtimeDir().toString()));
+                Json.print(out(), array);
+                return ExitCode.OK;
+            }
+            Table table = new Table("VM", "TYPE", "PID", "ALIVE", "CREATED", "RUNTIME DIR");
+            records.forEach(r -> table.row(r.vmId(), r.hypervisorType(), r.pid(), alive(r) ? "yes" : "no",
+                    r.createdAt(), r.runtimeDir()));
+            table.print(out());
+            return ExitCode.OK;
+        }
+
+        private static boolean alive(VmRecord r) {
+            return r.pid() > 0 && ProcessHandle.of(r.pid()).map(ProcessHandle::isAlive).orElse(false);
+        }
+    }
+
+    @Command(name = "status", description = "State, capabilities, IOThreads and devices of a VM.")
+    static final class Status extends OneVm {
+        @Override
+        public Integer call() {
+            return withVm(vmId, vm -> {
+                if (json) {
+                    Json.print(out(), VmView.json(vm));
+                    return ExitCode.OK;
+                }
+                PrintWriter out = out();
+                out.println("VM " + vm.vmId() + " (" + vm.type() + "): " + vm.state().name().toLowerCase(java.util.Locale.ROOT)
+                        + ", VMM pid " + vm.hostThreads().pid());
+                out.println("capabilities: " + String.join(",", Capabilities.sorted(vm.capabilities()).stream()
+                        .map(io.hvspi.spi.Capability::key).toList()));
+                out.println();
+                VmView.printDevices(out, VmView.devices(vm));
+                vm.ioThreads().ifPresent(pool -> {
+                    out.println();
+                    VmView.printIoThreads(out, pool.list());
+                });
+                return ExitCode.OK;
+            });
+        }
+    }
+
+    @Command(name = "iothreads", description = "List the IOThread pool; add or remove IOThreads; set polling.")
+    static final class IoThreads extends OneVm {
+        @Option(names = "--add", paramLabel = "ID", description = "Add an IOThread while the VM runs.")
+        String add;
+
+        @Option(names = "--remove", paramLabel = "ID", description = "Remove an IOThread no device uses.")
+        String remove;
+
+        @Option(names = "--poll", paramLabel = "ID:MAX_NS[:GROW:SHRINK]", description = "Set adaptive polling of an IOThread.")
+        String poll;
+
+        @Override
+        public Integer call() {
+            return withVm(vmId, vm -> {
+                var pool = vm.requireIoThreads();
+                if (add != null) {
+                    pool.add(add);
+                }
+                if (remove != null) {
+                    pool.remove(remove);
+                }
+                if (poll != null) {
+                    String[] parts = poll.split(":");
+                    if (parts.length != 2 && parts.length != 4) {
+                        throw new RequestRejectedException(RequestRejectedException.Reason.INVALID_ARGUMENT,
+                                "--poll expects ID:MAX_NS or ID:MAX_NS:GROW:SHRINK, got '" + poll + "'");
+                    }
+                    long[] v = Arrays.stream(parts, 1, parts.length).mapToLong(VmCommand::parseLong).toArray();
+                    pool.setPolling(parts[0], new PollingParams(v[0], v.length > 1 ? v[1] : 0, v.length > 1 ? v[2] : 0));
+                }
+                List<IOThreadInfo> list = pool.list();
+                if (json) {
+                    Json.print(out(), VmView.json(vm).get("iothreads"));
+                } else {
+                    VmView.printIoThreads(out(), list);
+                }
+                return ExitCode.OK;
+            });
+        }
+    }
+
+    @Command(name = "hotplug", description = "Attach a block device to a running VM.")
+    static final class Hotplug extends OneVm {
+        @Option(names = "--id", required = true, paramLabel = "DEVICE", description = "The new device's id.")
+        String deviceId;
+
+        @ArgGroup(exclusive = true, multiplicity = "1")
+        Backend backend;
+
+        static final class Backend {
+            @Option(names = "--path", paramLabel = "FILE", description = "A host file or block device.")
+            Path path;
+
+            @Option(names = "--null", paramLabel = "MIB", description = "A null device of this size in MiB (QEMU null-co).")
+            Long nullMib;
+        }
+
+        @Option(names = "--iothread", paramLabel = "CHOICE", defaultValue = "policy",
+                description = "policy (default), none (main loop), an IOThread id, or id,id,... for vq-mapping.")
+        String ioThread;
+
+        @Option(names = "--read-only", description = "Attach read-only.")
+        boolean readOnly;
+
+        @Option(names = "--queues", paramLabel = "N", description = "Queue count (default: the VMM's).")
+        Integer queues;
+
+        @Override
+        public Integer call() {
+            return withVm(vmId, vm -> {
+                BlockBackend b = backend.path != null ? BlockBackend.path(backend.path.toAbsolutePath())
+                        : new BlockBackend.Null(backend.nullMib << 20);
+                BlockDeviceSpec.Builder builder = BlockDeviceSpec.builder(deviceId, b).readOnly(readOnly)
+                        .ioThread(parseChoice(ioThread));
+                if (queues != null) {
+                    builder.queues(queues);
+                }
+                BlockDevice d = vm.requireHotplug().attach(builder.build());
+                printDevice(vm, d);
+                return ExitCode.OK;
+            });
+        }
+    }
+
+    @Command(name = "unplug", description = "Detach a block device, waiting for the VMM (and guest) to release it.")
+    static final class Unplug extends OneVm {
+        @Parameters(index = "1", paramLabel = "DEVICE", description = "The device's id.")
+        String deviceId;
+
+        @Option(names = "--wait", paramLabel = "SECONDS", defaultValue = "10",
+                description = "How long to wait for the device to go (default: ${DEFAULT-VALUE}).")
+        double waitSeconds;
+
+        @Override
+        public Integer call() {
+            return withVm(vmId, vm -> {
+                vm.requireHotplug().detach(deviceId, Duration.ofMillis((long) (waitSeconds * 1000)));
+                if (json) {
+                    Json.print(out(), Json.object().put("detached", deviceId));
+                } else {
+                    out().println("detached " + deviceId);
+                }
+                return ExitCode.OK;
+            });
+        }
+    }
+
+    @Command(name = "move", description = "Move a device to another IOThread (an unplug and replug on QEMU: the guest sees it).")
+    static final class Move extends OneVm {
+        @Parameters(index = "1", paramLabel = "DEVICE", description = "The device's id.")
+        String deviceId;
+
+        @Option(names = "--iothread", required = true, paramLabel = "CHOICE",
+                description = "policy, none, an IOThread id, or id,id,... for vq-mapping.")
+        String ioThread;
+
+        @Override
+        public Integer call() {
+            return withVm(vmId, vm -> {
+                printDevice(vm, vm.requireHotplug().move(deviceId, parseChoice(ioThread)));
+                return ExitCode.OK;
+            });
+        }
+    }
+
+    @Command(name = "stop", description = "Stop a VM and remove its runtime directory and state.")
+    static final class Stop extends OneVm {
+        @Override
+        public Integer call() {
+            DefaultHostContext host = global.host();
+            VmRecord record = record(host, vmId);
+            try (PluginRegistry registry = global.registry()) {
+                try (Hypervisor vm = registry.factory(record.hypervisorType()).reattach(record, host)) {
+                    vm.stop();
+                } catch (VmmUnavailableException e) {
+                    // the VMM is already gone: what is left to do is forget it
+                    host.stateStore().remove(vmId);
+                    deleteTree(record.runtimeDir());
+                    spec.commandLine().getErr().println("hvctl: VM " + vmId + " was not running (" + e.getMessage()
+                            + "); removed its state");
+                }
+            }
+            if (json) {
+                Json.print(out(), Json.object().put("stopped", vmId));
+            } else {
+                out().println("stopped " + vmId);
+            }
+            return ExitCode.OK;
+        }
+    }
+
+    static IOThreadChoice parseChoice(String choice) {
+        return switch (choice) {
+            case "policy" -> IOThreadChoice.byPolicy();
+            case "none" -> IOThreadChoice.mainLoop();
+            default -> choice.contains(",") ? IOThreadChoice.vqMapped(List.of(choice.split(",")))
+                    : IOThreadChoice.named(choice);
+        };
+    }
+
+    static long parseLong(String s) {
+        try {
+            return Long.parseLong(s);
+        } catch (NumberFormatException e) {
+            throw new RequestRejectedException(RequestRejectedException.Reason.INVALID_ARGUMENT,
+                    "expected a whole number, got '" + s + "'");
+        }
+    }
+
+    static void deleteTree(Path dir) {
+        if (!Files.exists(dir)) {
+            return;
+        }
+        try (Stream<Path> files = Files.walk(dir)) {
+            for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot remove " + dir + ": " + e.getMessage(), e);
+        }
+    }
+}

@@ -1,0 +1,125 @@
+package io.hvspi.core.config;
+
+import io.hvspi.core.state.RuntimeDirs;
+import io.hvspi.spi.VmSpec;
+import java.nio.file.Path;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * A loaded Kata configuration: the selected hypervisor, its typed keys, its raw
+ * table, and what {@code hvctl config check} reports (warnings, unknown keys).
+ * Immutable; {@link #withAnnotations(Map)} returns a new one.
+ */
+public final class KataConfig {
+    private final Path source;
+    private final String hypervisorName;
+    private final HypervisorConfig hypervisor;
+    private final Map<String, Object> hypervisorTable;
+    private final Map<String, Origin> origins;
+    private final List<ConfigNote> warnings;
+    private final List<ConfigNote> unknownKeys;
+    private final Map<String, String> annotations;
+
+    private KataConfig(Path source, String hypervisorName, HypervisorConfig hypervisor,
+                       Map<String, Object> hypervisorTable, Map<String, Origin> origins, List<ConfigNote> warnings,
+                       List<ConfigNote> unknownKeys, Map<String, String> annotations) {
+        this.source = source;
+        this.hypervisorName = hypervisorName;
+        this.hypervisor = hypervisor;
+        this.hypervisorTable = hypervisorTable;
+        this.origins = origins;
+        this.warnings = warnings;
+        this.unknownKeys = unknownKeys;
+        this.annotations = annotations;
+    }
+
+    /** Reads the typed keys out of {@code table} and checks the rules across them. */
+    static KataConfig create(Path source, String type, Map<String, Object> table, Map<String, Origin> origins,
+                             List<ConfigNote> unknownKeys, Map<String, String> annotations) {
+        Locator at = new Locator(source, type, origins);
+        HypervisorConfig hypervisor = HypervisorReader.read(table, at);
+        List<ConfigNote> warnings = HypervisorRules.check(hypervisor, table, at);
+        return new KataConfig(source, type, hypervisor, Collections.unmodifiableMap(new LinkedHashMap<>(table)),
+                at.origins(), warnings, List.copyOf(unknownKeys),
+                Collections.unmodifiableMap(new TreeMap<>(annotations)));
+    }
+
+    /** The file this came from (the name given to {@link KataConfigLoader#parse}). */
+    public Path source() {
+        return source;
+    }
+
+    /** The selected {@code [hypervisor.NAME]}: the plugin type to run, e.g. {@code qemu}. */
+    public String hypervisorName() {
+        return hypervisorName;
+    }
+
+    /** The typed keys, with Kata's defaults and any applied annotations. */
+    public HypervisorConfig hypervisor() {
+        return hypervisor;
+    }
+
+    /**
+     * The whole {@code [hypervisor.NAME]} table as plain Java values ({@code String},
+     * {@code Long}, {@code Double}, {@code Boolean}, {@code List}, {@code Map}; dates
+     * as their TOML text), in file order, with applied annotations written over it.
+     */
+    public Map<String, Object> hypervisorTable() {
+        return hypervisorTable;
+    }
+
+    /** Keys that have no effect, and similar findings that do not stop a start. */
+    public List<ConfigNote> warnings() {
+        return warnings;
+    }
+
+    /** Keys of the selected table that neither Kata nor hvspi reads for this type ({@code --strict}). */
+    public List<ConfigNote> unknownKeys() {
+        return unknownKeys;
+    }
+
+    /** The annotations applied so far, by key. */
+    public Map<String, String> annotations() {
+        return annotations;
+    }
+
+    /** Where each key of the table came from. */
+    Map<String, Origin> origins() {
+        return origins;
+    }
+
+    /**
+     * Applies {@code io.katacontainers.config.hypervisor.*} annotations under
+     * {@link AnnotationPolicy}; a refused one is a {@link io.hvspi.spi.ConfigException} naming it.
+     */
+    public KataConfig withAnnotations(Map<String, String> newAnnotations) {
+        return AnnotationPolicy.apply(this, newAnnotations);
+    }
+
+    /**
+     * What a plugin needs to start the VM. vCPUs are resolved against this host's
+     * CPU count ({@link HypervisorConfig#vcpus(int)}); the block driver carries its
+     * QEMU device name ({@link HypervisorConfig#blockDriverDevice()}); hotplug slots
+     * are {@link HypervisorConfig#rootPorts()}.
+     *
+     * @throws io.hvspi.spi.RequestRejectedException when {@code vmId} is not a valid VM id
+     */
+    public VmSpec toVmSpec(String vmId) {
+        RuntimeDirs.checkVmId(vmId);
+        HypervisorConfig h = hypervisor;
+        return new VmSpec(vmId, hypervisorName, Path.of(h.path()), h.kernel(), h.initrd(), h.image(), h.kernelParams(),
+                h.vcpus(Runtime.getRuntime().availableProcessors()), h.defaultMemoryMib(), h.machineType(), h.accel(),
+                new VmSpec.BlockOptions(h.blockDriverDevice(), h.blockDeviceAio(), h.blockDeviceCacheSet(),
+                        h.blockDeviceCacheDirect(), h.blockDeviceCacheNoflush()),
+                h.ioThreads(), h.rootPorts(), hypervisorTable);
+    }
+
+    @Override
+    public String toString() {
+        return "KataConfig[" + source + ", hypervisor." + hypervisorName + "]";
+    }
+}

@@ -1,0 +1,210 @@
+package io.hvspi.core.config;
+
+import io.hvspi.spi.ConfigException;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.temporal.TemporalAccessor;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.tomlj.Toml;
+import org.tomlj.TomlArray;
+import org.tomlj.TomlParseError;
+import org.tomlj.TomlParseResult;
+import org.tomlj.TomlPosition;
+import org.tomlj.TomlTable;
+
+/**
+ * Loads a Kata Containers {@code configuration.toml}, unmodified, for either
+ * runtime: selects the hypervisor table, reads the keys hvspi uses with Kata's
+ * defaults, and keeps the whole table for plugin-specific keys.
+ *
+ * <p>Every error is a {@link ConfigException} of the form
+ * {@code file:line:col: key: problem}, with the column of the offending value.
+ */
+public final class KataConfigLoader {
+    private KataConfigLoader() {}
+
+    /** Reads and loads {@code file}; a file that cannot be read is a {@link ConfigException} too. */
+    public static KataConfig load(Path file) {
+        String toml;
+        try {
+            toml = Files.readString(file, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new ConfigException(file, 0, 0, null, "cannot read the file: " + e);
+        }
+        return parse(toml, file);
+    }
+
+    /**
+     * Loads configuration text.
+     *
+     * @param toml the file's content
+     * @param nameForMessages the file name errors and {@link KataConfig#source()} carry
+     */
+    public static KataConfig parse(String toml, Path nameForMessages) {
+        TomlParseResult result = Toml.parse(toml);
+        if (result.hasErrors()) {
+            TomlParseError e = result.errors().get(0);
+            TomlPosition p = e.position();
+            throw new ConfigException(nameForMessages, p == null ? 0 : p.line(), p == null ? 0 : p.column(), null,
+                    "malformed TOML: " + e.getMessage());
+        }
+        List<String> lines = toml.lines().toList();
+        String type = selectHypervisor(result, nameForMessages, lines);
+        TomlTable table = result.getTable(List.of("hypervisor", type));
+
+        @SuppressWarnings("unchecked")
+        Map<String, Object> raw = (Map<String, Object>) plain(table);
+        Map<String, Origin> origins = new LinkedHashMap<>();
+        for (String key : raw.keySet()) {
+            origins.put(key, valueOrigin(lines, table.inputPositionOf(List.of(key))));
+        }
+        Locator at = new Locator(nameForMessages, type, origins);
+        Set<String> known = KnownKeys.forType(type);
+        List<ConfigNote> unknown = new ArrayList<>();
+        for (String key : raw.keySet()) {
+            if (!known.contains(key)) {
+                String hint = KnownKeys.closest(type, key).map(k -> "; did you mean " + k + "?").orElse("");
+                unknown.add(at.note(key, "unknown key: neither Kata nor hvspi reads it in [hypervisor." + type + "]"
+                        + hint));
+            }
+        }
+        return KataConfig.create(nameForMessages, type, raw, origins, unknown, Map.of());
+    }
+
+    /**
+     * runtime-rs's {@code [runtime] hypervisor_name} when present (it must name a
+     * table), else the only {@code [hypervisor.NAME]} table.
+     */
+    private static String selectHypervisor(TomlParseResult toml, Path file, List<String> lines) {
+        Object hypervisors = toml.get(List.of("hypervisor"));
+        if (hypervisors != null && !(hypervisors instanceof TomlTable)) {
+            throw error(file, lines, toml.inputPositionOf(List.of("hypervisor")), "hypervisor",
+                    "expected [hypervisor.NAME] tables, got " + Locator.show(plain(hypervisors)));
+        }
+        TomlTable all = (TomlTable) hypervisors;
+        List<String> names = new ArrayList<>(all == null ? Set.of() : all.keySet());
+        names.sort(all == null ? Comparator.naturalOrder() : byPosition(all));
+        for (String name : names) {
+            Object value = all.get(List.of(name));
+            if (!(value instanceof TomlTable)) {
+                throw error(file, lines, all.inputPositionOf(List.of(name)), "hypervisor." + name,
+                        "expected a [hypervisor." + name + "] table, got " + Locator.show(plain(value)));
+            }
+        }
+        Object named = toml.get(List.of("runtime", "hypervisor_name"));
+        if (named != null) {
+            TomlPosition where = toml.inputPositionOf(List.of("runtime", "hypervisor_name"));
+            if (!(named instanceof String name)) {
+                throw error(file, lines, where, "runtime.hypervisor_name",
+                        "expected a string naming a [hypervisor.NAME] table, got " + Locator.show(plain(named)));
+            }
+            if (!names.contains(name)) {
+                throw error(file, lines, where, "runtime.hypervisor_name", Locator.show(name)
+                        + " names no [hypervisor." + name + "] table (" + tablesIn(names) + ")");
+            }
+            return name;
+        }
+        if (names.isEmpty()) {
+            String problem = "no [hypervisor.NAME] table: expected one, e.g. [hypervisor.qemu]";
+            if (hypervisors == null) {
+                throw new ConfigException(file, 0, 0, null, problem);
+            }
+            throw error(file, lines, toml.inputPositionOf(List.of("hypervisor")), "hypervisor", problem);
+        }
+        if (names.size() > 1) {
+            List<String> sorted = names.stream().sorted().toList();
+            throw error(file, lines, all.inputPositionOf(List.of(names.get(1))), "hypervisor",
+                    "several hypervisor tables (" + String.join(", ", sorted)
+                            + ") and no [runtime] hypervisor_name to choose one");
+        }
+        return names.get(0);
+    }
+
+    private static String tablesIn(List<String> names) {
+        return names.isEmpty() ? "the file has no [hypervisor.NAME] table"
+                : "tables in the file: " + String.join(", ", names.stream().sorted().toList());
+    }
+
+    private static ConfigException error(Path file, List<String> lines, TomlPosition keyPosition, String key,
+                                         String problem) {
+        Origin o = valueOrigin(lines, keyPosition);
+        return new ConfigException(file, o.line(), o.column(), key, problem);
+    }
+
+    /**
+     * The position of the value of the key that tomlj places at
+     * {@code keyPosition}: the first character after the key's {@code =}.
+     * Falls back to the key's own position (a table header, say).
+     */
+    static Origin valueOrigin(List<String> lines, TomlPosition keyPosition) {
+        if (keyPosition == null) {
+            return Origin.DEFAULT;
+        }
+        int line = keyPosition.line();
+        int column = keyPosition.column();
+        if (line < 1 || line > lines.size()) {
+            return Origin.at(line, column);
+        }
+        String text = lines.get(line - 1);
+        char quote = 0;
+        for (int i = column - 1; i >= 0 && i < text.length(); i++) {
+            char c = text.charAt(i);
+            if (quote != 0) {
+                if (c == quote) {
+                    quote = 0;
+                } else if (c == '\\' && quote == '"') {
+                    i++;
+                }
+            } else if (c == '"' || c == '\'') {
+                quote = c;
+            } else if (c == '=') {
+                int v = i + 1;
+                while (v < text.length() && (text.charAt(v) == ' ' || text.charAt(v) == '\t')) {
+                    v++;
+                }
+                return v < text.length() ? Origin.at(line, v + 1) : Origin.at(line, column);
+            } else if (c == '[' || c == '#') {
+                break;
+            }
+        }
+        return Origin.at(line, column);
+    }
+
+    private static Comparator<String> byPosition(TomlTable table) {
+        return Comparator.comparing((String k) -> table.inputPositionOf(List.of(k)),
+                Comparator.nullsLast(Comparator.comparingInt(TomlPosition::line)
+                        .thenComparingInt(TomlPosition::column)));
+    }
+
+    /** tomlj values as plain Java values: tables as maps in file order, arrays as lists, dates as their TOML text. */
+    static Object plain(Object value) {
+        if (value instanceof TomlTable table) {
+            List<String> keys = new ArrayList<>(table.keySet());
+            keys.sort(byPosition(table));
+            Map<String, Object> map = new LinkedHashMap<>();
+            for (String key : keys) {
+                map.put(key, plain(table.get(List.of(key))));
+            }
+            return Collections.unmodifiableMap(map);
+        }
+        if (value instanceof TomlArray array) {
+            List<Object> list = new ArrayList<>(array.size());
+            for (int i = 0; i < array.size(); i++) {
+                list.add(plain(array.get(i)));
+            }
+            return List.copyOf(list);
+        }
+        if (value instanceof TemporalAccessor) {
+            return value.toString();
+        }
+        return value;
+    }
+}

@@ -1,0 +1,54 @@
+package io.hvspi.core.config;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+class GlobTest {
+
+    @ParameterizedTest(name = "{0} ~ {1}: {2}")
+    @CsvSource(delimiter = '|', value = {
+            "/usr/bin/qemu-*       | /usr/bin/qemu-system-x86_64 | true",
+            "/usr/bin/qemu-*       | /usr/bin/qemu-a/b           | false",
+            "/usr/bin/*            | /usr/bin/../../tmp/evil     | false",
+            "/usr/bin/*            | /usr/bin/..                 | true",
+            "/usr/bin/qemu-?       | /usr/bin/qemu-1             | true",
+            "/usr/bin/qemu-?       | /usr/bin/qemu-12            | false",
+            "/usr/bin/qemu-?       | /usr/bin/qemu-/             | false",
+            "/dev/[ru]random       | /dev/urandom                | true",
+            "/dev/[ru]random       | /dev/random                 | false",
+            "/dev/[!u]random       | /dev/xrandom                | true",
+            "/dev/[!u]random       | /dev/urandom                | false",
+            "/dev/[^u]random       | /dev/urandom                | false",
+            "/a/[a-c]x             | /a/bx                       | true",
+            "/a/[a-c]x             | /a/dx                       | false",
+            "/a[/]b                | /a/b                        | false",
+            "/a[!x]b               | /a/b                        | false",
+            "/a/[]x]               | /a/]                        | true",
+            "/a/\\*                | /a/*                        | true",
+            "/a/\\*                | /a/b                        | false",
+            "/usr/bin/qemu.kvm     | /usr/bin/qemuXkvm           | false",
+            "/opt/{a,b}            | /opt/a                      | false",
+            "/opt/{a,b}            | /opt/{a,b}                  | true",
+            "/opt/**               | /opt/a/b                    | false",
+            "/opt/(a)+             | /opt/aa                     | false",
+            "''                    | ''                          | true",
+            "''                    | /dev/urandom                | false",
+    })
+    void globsMatchLikeFnmatchWithPathname(String glob, String path, boolean matches) {
+        assertEquals(matches, Glob.compile(glob).matcher(path).matches());
+    }
+
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+            "/a/[b    | '[' at offset 3 is not closed",
+            "/a/[!    | '[' at offset 3 is not closed",
+            "/a/\\    | trailing '\\'",
+            "/a/[z-a] | range 'z-a' is reversed",
+    })
+    void malformedGlobsAreRefusedWithTheReason(String glob, String reason) {
+        assertEquals(reason, assertThrows(IllegalArgumentException.class, () -> Glob.compile(glob)).getMessage());
+    }
+}

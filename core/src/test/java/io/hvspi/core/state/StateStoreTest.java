@@ -1,0 +1,87 @@
+package io.hvspi.core.state;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.hvspi.spi.HvspiException;
+import io.hvspi.spi.RequestRejectedException;
+import io.hvspi.spi.VmRecord;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+class StateStoreTest {
+    @TempDir
+    Path tmp;
+
+    private DefaultHostContext host() {
+        return new DefaultHostContext(tmp.resolve("run"), Duration.ofSeconds(1), Map.of());
+    }
+
+    private static String mode(Path p) throws Exception {
+        return PosixFilePermissions.toString(Files.getPosixFilePermissions(p));
+    }
+
+    @Test
+    void runtimeRootAndVmDirectoriesArePrivate() throws Exception {
+        DefaultHostContext host = host();
+        Path vmDir = host.createRuntimeDir("vm1");
+        assertEquals("rwx------", mode(host.runtimeRoot()));
+        assertEquals("rwx------", mode(vmDir));
+        assertEquals(host.runtimeRoot().resolve("vm1"), vmDir);
+    }
+
+    @Test
+    void aTakenVmIdIsRefused() {
+        DefaultHostContext host = host();
+        host.createRuntimeDir("vm1");
+        RequestRejectedException e = assertThrows(RequestRejectedException.class, () -> host.createRuntimeDir("vm1"));
+        assertEquals(RequestRejectedException.Reason.DUPLICATE_ID, e.reason());
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"..", "../etc", "a/b", "-rf", "", "9lives", "x,y", "a b"})
+    void unsafeVmIdsAreRefused(String id) {
+        RequestRejectedException e = assertThrows(RequestRejectedException.class, () -> host().createRuntimeDir(id));
+        assertEquals(RequestRejectedException.Reason.INVALID_ARGUMENT, e.reason());
+    }
+
+    @Test
+    void recordsRoundTripPrivatelyAndLeaveNoTemporaryFiles() throws Exception {
+        DefaultHostContext host = host();
+        Path dir = host.createRuntimeDir("vm1");
+        VmRecord record = new VmRecord("vm1", "qemu", 4242, dir, Instant.parse("2026-11-29T06:00:00Z"),
+                "{\"qmp\":\"/run/x/qmp.sock\",\"devices\":[1,2]}");
+        host.stateStore().save(record);
+        host.stateStore().save(record.withPluginState("{\"devices\":[]}"));
+
+        VmRecord back = host.stateStore().load("vm1").orElseThrow();
+        assertEquals(record.withPluginState("{\"devices\":[]}"), back);
+        assertEquals(List.of(back), host.stateStore().list());
+        assertEquals("rw-------", mode(dir.resolve("vm.json")));
+        try (Stream<Path> files = Files.list(dir)) {
+            assertEquals(List.of(dir.resolve("vm.json")), files.toList());
+        }
+        host.stateStore().remove("vm1");
+        assertTrue(host.stateStore().load("vm1").isEmpty());
+    }
+
+    @Test
+    void aCorruptRecordIsReportedWithItsFile() throws Exception {
+        DefaultHostContext host = host();
+        Path dir = host.createRuntimeDir("vm1");
+        Files.writeString(dir.resolve("vm.json"), "{\"vmId\": \"vm1\", trunc");
+        HvspiException e = assertThrows(HvspiException.class, () -> host.stateStore().load("vm1"));
+        assertTrue(e.getMessage().startsWith("corrupt VM record " + dir.resolve("vm.json")), e.getMessage());
+    }
+}
