@@ -1,9 +1,10 @@
 package io.hvspi.tck.backend;
 
 import io.hvspi.spi.HypervisorFactory;
-import io.hvspi.tck.sim.Simulators;
+import io.hvspi.tck.sim.VmmSimulators;
 import java.nio.file.Path;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * The backend {@code hvctl compat} gives each installed plugin: real QEMU for
@@ -11,6 +12,9 @@ import java.util.Optional;
  * {@code dragonball}), else the plugin's own defaults.
  */
 public final class DefaultBackends {
+    /** hvspi's own types that run against simulators here; a missing simulator is a gap in this build. */
+    private static final Set<String> SIMULATED = Set.of("clh", "dragonball");
+
     private DefaultBackends() {}
 
     /** The default backend for {@code factory}, working under {@code workDir}. */
@@ -20,12 +24,14 @@ public final class DefaultBackends {
             Optional<Path> qemu = QemuTckBackend.locate();
             return new QemuTckBackend(factory, qemu.orElse(Path.of(QemuTckBackend.BINARY_NAME)), workDir);
         }
-        return Simulators.find(type)
-                .<TckBackend>map(p -> new SimulatorTckBackend(factory, p, workDir))
-                .orElseGet(() -> Simulators.expected(type)
-                        ? new UnavailableBackend(factory, workDir,
-                                "no " + type + " simulator in this build (io.hvspi.tck.sim registers none for it)")
-                        : new GenericTckBackend(factory, workDir));
+        if (VmmSimulators.types().contains(type)) {
+            return SimulatorTckBackend.registered(factory, workDir);
+        }
+        if (SIMULATED.contains(type)) {
+            return new UnavailableBackend(factory, workDir, "no " + type + " simulator in this build"
+                    + " (io.hvspi.tck.sim.VmmSimulators has none for it)");
+        }
+        return new GenericTckBackend(factory, workDir);
     }
 
     /** A backend that cannot make VMs here, and says why. */

@@ -13,8 +13,9 @@ import java.util.concurrent.TimeUnit;
 /**
  * Real QEMU without a guest ({@code -S}, no kernel) under {@code accel=tcg}: a
  * VM starts in about 20 ms, and hotplug, IOThreads and QMP are all real.
+ * Override {@link #vmSpec} or {@link #disk} to boot a guest or use other disks.
  */
-public final class QemuTckBackend extends BaseTckBackend {
+public class QemuTckBackend extends BaseTckBackend {
     /** The binary the kit looks for on {@code PATH}. */
     public static final String BINARY_NAME = "qemu-system-x86_64";
 

@@ -2,52 +2,60 @@ package io.hvspi.tck.backend;
 
 import io.hvspi.spi.HostContext;
 import io.hvspi.spi.HypervisorFactory;
-import io.hvspi.spi.IOThreadPolicy;
-import io.hvspi.spi.VmSpec;
 import io.hvspi.tck.sim.VmmSimulator;
-import io.hvspi.tck.sim.VmmSimulatorProvider;
+import io.hvspi.tck.sim.VmmSimulators;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.function.Function;
 
 /**
  * A plugin pointed at simulators: one simulator per VM (each stands for one VMM
  * process), handed to the plugin through the host option {@code endpoint}.
  * Thread ids are the simulator's inventions, so the kit does not look for them
- * under {@code /proc}.
+ * under {@code /proc}. Override {@link #vmSpec} when the simulated VMM needs more
+ * than the defaults (a kernel path, say).
  */
-public final class SimulatorTckBackend extends BaseTckBackend {
-    private final VmmSimulatorProvider provider;
+public class SimulatorTckBackend extends BaseTckBackend {
+    private final Function<Path, VmmSimulator> starter;
+    private final String description;
     private final Map<String, Started> started = new LinkedHashMap<>();
 
     private record Started(VmmSimulator simulator, HostContext host) {}
 
-    public SimulatorTckBackend(HypervisorFactory factory, VmmSimulatorProvider provider, Path workDir) {
+    /**
+     * @param starter starts a simulator serving under the given fresh directory
+     * @param description one line for the report, e.g. "Cloud Hypervisor v51.1 API simulator"
+     */
+    public SimulatorTckBackend(HypervisorFactory factory, Function<Path, VmmSimulator> starter, String description,
+                               Path workDir) {
         super(factory, workDir);
-        this.provider = provider;
+        this.starter = starter;
+        this.description = description;
+    }
+
+    /** The simulator hvspi registers for the factory's type ({@link VmmSimulators}). */
+    public static SimulatorTckBackend registered(HypervisorFactory factory, Path workDir) {
+        String type = factory.type();
+        return new SimulatorTckBackend(factory, dir -> VmmSimulators.start(type, dir), type + " simulator", workDir);
     }
 
     @Override
     protected Path binary() {
-        return Path.of(provider.binaryName());
-    }
-
-    @Override
-    public VmSpec vmSpec(String vmId, int poolSize, IOThreadPolicy policy) {
-        return provider.adapt(super.vmSpec(vmId, poolSize, policy));
+        return Path.of(factory().type());
     }
 
     @Override
     public synchronized HostContext host(String vmId) {
         return started.computeIfAbsent(vmId, id -> {
-            VmmSimulator sim = provider.start(workDir().resolve("sim").resolve(id));
+            VmmSimulator sim = starter.apply(workDir().resolve("sim").resolve(id));
             return new Started(sim, baseHost().withOption("endpoint", sim.endpoint()));
         }).host();
     }
 
     @Override
     public String describe() {
-        return provider.describe();
+        return description;
     }
 
     @Override

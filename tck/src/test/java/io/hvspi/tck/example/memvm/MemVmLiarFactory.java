@@ -4,7 +4,7 @@ import org.pf4j.Extension;
 
 /** memvm with a wrong declaration, in both directions: the kit must fail it. */
 @Extension
-public class MemVmLiarFactory extends MemVmHypervisorFactory {
+public class MemVmLiarFactory extends MemVmFactory {
     public MemVmLiarFactory() {
         super(MemVmProfile.LIAR);
     }

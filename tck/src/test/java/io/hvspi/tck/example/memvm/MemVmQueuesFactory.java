@@ -4,7 +4,7 @@ import org.pf4j.Extension;
 
 /** memvm with per-queue IO workers and queue affinity instead of a pool (the Cloud Hypervisor shape). */
 @Extension
-public class MemVmQueuesFactory extends MemVmHypervisorFactory {
+public class MemVmQueuesFactory extends MemVmFactory {
     public MemVmQueuesFactory() {
         super(MemVmProfile.QUEUES);
     }
