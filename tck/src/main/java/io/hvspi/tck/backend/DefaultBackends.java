@@ -55,7 +55,7 @@ public final class DefaultBackends {
 
         @Override
         public String describe() {
-            return "unavailable: " + reason;
+            return "none";
         }
     }
 }
