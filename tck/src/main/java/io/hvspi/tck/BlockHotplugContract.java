@@ -22,6 +22,7 @@ import io.hvspi.spi.RequestRejectedException.Reason;
 import io.hvspi.spi.VmState;
 import io.hvspi.spi.VmmException;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.DisplayName;
@@ -230,7 +231,7 @@ public abstract class BlockHotplugContract extends ContractBase {
         if (vm.ioThreads().isEmpty()) {
             return Map.of();
         }
-        Map<String, Integer> loads = new java.util.LinkedHashMap<>();
+        Map<String, Integer> loads = new LinkedHashMap<>();
         for (IOThreadInfo t : vm.ioThreads().get().list()) {
             loads.put(t.id(), t.load());
         }

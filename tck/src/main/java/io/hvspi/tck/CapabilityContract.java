@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.hvspi.spi.Capability;
 import io.hvspi.spi.Hypervisor;
 import io.hvspi.spi.HypervisorFactory;
+import io.hvspi.spi.IOThreadPolicy;
 import io.hvspi.spi.UnsupportedCapabilityException;
 import java.util.ArrayList;
 import java.util.EnumSet;
@@ -113,7 +114,7 @@ public abstract class CapabilityContract extends ContractBase {
         assertTrue(TYPE.matcher(type).matches(), () -> "type '" + type + "' is not a Kata table key");
         assertEquals(type, factory.type(), "type() must be constant");
         assertFalse(factory.description().isBlank(), "description() must say which VMM and how");
-        Hypervisor vm = kit.createVm(0, io.hvspi.spi.IOThreadPolicy.LEAST_LOADED);
+        Hypervisor vm = kit.createVm(0, IOThreadPolicy.LEAST_LOADED);
         assertEquals(type, vm.type());
     }
 

@@ -12,6 +12,7 @@ import io.hvspi.spi.VmRecord;
 import io.hvspi.tck.backend.TckBackend;
 import java.util.ArrayList;
 import java.util.EnumSet;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
@@ -153,7 +154,7 @@ public final class TckKit implements AutoCloseable {
      */
     public synchronized void stopAll() {
         AssertionError failure = null;
-        Set<String> stopped = new java.util.HashSet<>();
+        Set<String> stopped = new HashSet<>();
         for (Hypervisor vm : vms.reversed()) {
             try {
                 vm.stop();

@@ -1,5 +1,7 @@
 package io.hvspi.tck.compat;
 
+import java.util.Locale;
+
 /** What the report says about one capability of one plugin, from its tests' outcomes. */
 public enum CapabilityVerdict {
     /** Its tests passed with the capability present. */
@@ -32,6 +34,6 @@ public enum CapabilityVerdict {
 
     /** The JSON key, kebab-case. */
     public String key() {
-        return name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
+        return name().toLowerCase(Locale.ROOT).replace('_', '-');
     }
 }

@@ -6,6 +6,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 
@@ -86,7 +87,7 @@ public record CompatReport(Instant generatedAt, String spiVersion, String host, 
 
     /** The capabilities no contract test exercises. */
     public List<Capability> notExercised() {
-        return java.util.Arrays.stream(Capability.values()).filter(c -> testsFor(c).isEmpty()).toList();
+        return Arrays.stream(Capability.values()).filter(c -> testsFor(c).isEmpty()).toList();
     }
 
     /** 0 when every plugin that ran passed its contract; 1 when a test failed or a run broke. Unavailable plugins do not fail the run. */

@@ -2,12 +2,12 @@ package io.hvspi.tck.compat;
 
 import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass;
 
+import io.hvspi.spi.Capability;
 import io.hvspi.spi.HypervisorFactory;
 import io.hvspi.spi.SpiVersion;
 import io.hvspi.tck.backend.DefaultBackends;
 import io.hvspi.tck.backend.TckBackend;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -17,6 +17,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.function.BiFunction;
 import java.util.function.Consumer;
 import org.junit.platform.launcher.EngineFilter;
@@ -80,8 +81,7 @@ public final class CompatRunner {
         try {
             backend = backends.apply(factory, Files.createDirectories(workRoot.resolve(plugin.pluginId())));
         } catch (IOException | RuntimeException e) {
-            String reason = "cannot set up a backend: " + ResultCollector.describe(e instanceof IOException io
-                    ? new UncheckedIOException(io) : e);
+            String reason = "cannot set up a backend: " + ResultCollector.describe(e);
             progress.accept(plugin.type() + ": error: " + reason);
             return run(plugin, PluginRun.Status.ERROR, Optional.of(reason), "none", start, Optional.empty(), Map.of());
         }
@@ -114,7 +114,7 @@ public final class CompatRunner {
     }
 
     private static PluginRun run(PluginUnderTest p, PluginRun.Status status, Optional<String> reason, String backend,
-                                 long startNanos, Optional<java.util.Set<io.hvspi.spi.Capability>> effective,
+                                 long startNanos, Optional<Set<Capability>> effective,
                                  Map<String, TestResult> results) {
         return new PluginRun(p.pluginId(), p.type(), p.version(), p.factory().description(), status, reason, backend,
                 p.factory().declaredCapabilities(), effective, Duration.ofNanos(System.nanoTime() - startNanos),

@@ -2,6 +2,7 @@ package io.hvspi.tck.compat;
 
 import io.hvspi.spi.Capability;
 import java.util.List;
+import java.util.Locale;
 
 /** {@code compat.md}: the matrix as GitHub-flavoured Markdown tables. */
 public final class MarkdownReportWriter {
@@ -116,7 +117,7 @@ public final class MarkdownReportWriter {
     }
 
     private static String seconds(long millis) {
-        return String.format(java.util.Locale.ROOT, "%.1f s", millis / 1000.0);
+        return String.format(Locale.ROOT, "%.1f s", millis / 1000.0);
     }
 
     /** Text safe inside a table cell: no pipes, no line breaks. */

@@ -15,6 +15,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Consumer;
 import java.util.stream.Collectors;
 import org.junit.platform.engine.TestExecutionResult;
 import org.junit.platform.engine.reporting.ReportEntry;
@@ -139,7 +140,7 @@ final class ResultCollector implements TestExecutionListener {
         }
     }
 
-    private void forTests(TestIdentifier id, java.util.function.Consumer<String> action) {
+    private void forTests(TestIdentifier id, Consumer<String> action) {
         if (id.isTest()) {
             action.accept(id.getUniqueId());
         }
