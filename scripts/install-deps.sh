@@ -9,9 +9,7 @@ packages=(
     qemu-utils            # qemu-img, for test images
     busybox-static        # the test guest's userland
     fio                   # guest IO in end-to-end tests and hvctl bench io
-    cpio                  # packs the test guest's initramfs
-    gzip
-    kmod                  # modinfo, to resolve kernel module dependencies for the guest
+    ca-certificates       # apt-get download of the guest kernel over https mirrors
 )
 
 missing=()
