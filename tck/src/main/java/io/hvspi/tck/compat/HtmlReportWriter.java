@@ -53,7 +53,7 @@ public final class HtmlReportWriter {
             .ms{color:var(--muted);font-size:11px;margin-left:4px}
             .cell{white-space:nowrap}
             .scroll{overflow-x:auto}
-            details{margin-top:3px;max-width:420px} summary{cursor:pointer;color:var(--fail);font-size:12px}
+            details{margin-top:3px;max-width:420px} details[open]{min-width:260px} summary{cursor:pointer;color:var(--fail);font-size:12px}
             details p{margin:4px 0 0;font:12px/1.4 ui-monospace,SFMono-Regular,Menlo,monospace;white-space:pre-wrap;word-break:break-word;color:var(--fg)}
             .kata{font-size:10px;color:var(--muted);border:1px solid var(--line);border-radius:4px;padding:0 4px;margin-left:4px}
             .note{color:var(--muted);max-width:900px}
