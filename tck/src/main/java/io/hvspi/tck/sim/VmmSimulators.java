@@ -1,5 +1,7 @@
 package io.hvspi.tck.sim;
 
+import io.hvspi.spi.PluginException;
+import io.hvspi.tck.sim.dragonball.DragonballBridgeSimulator;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -9,12 +11,15 @@ public final class VmmSimulators {
 
     /** The types hvspi has a simulator for. */
     public static List<String> types() {
-        return List.of();
+        return List.of("dragonball");
     }
 
     /** Starts the simulator for {@code type}, serving under {@code dir} (created private). */
     public static VmmSimulator start(String type, Path dir) {
-        throw new io.hvspi.spi.PluginException("hvspi has no simulator for hypervisor '" + type
-                + "' (simulators: " + (types().isEmpty() ? "none" : String.join(", ", types())) + ")");
+        return switch (type) {
+            case "dragonball" -> DragonballBridgeSimulator.start(dir);
+            default -> throw new PluginException("hvspi has no simulator for hypervisor '" + type
+                    + "' (simulators: " + String.join(", ", types()) + ")");
+        };
     }
 }
