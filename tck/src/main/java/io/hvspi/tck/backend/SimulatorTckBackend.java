@@ -2,19 +2,26 @@ package io.hvspi.tck.backend;
 
 import io.hvspi.spi.HostContext;
 import io.hvspi.spi.HypervisorFactory;
+import io.hvspi.spi.IOThreadPolicy;
+import io.hvspi.spi.VmSpec;
 import io.hvspi.tck.sim.VmmSimulator;
 import io.hvspi.tck.sim.VmmSimulators;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Optional;
 import java.util.function.Function;
 
 /**
  * A plugin pointed at simulators: one simulator per VM (each stands for one VMM
  * process), handed to the plugin through the host option {@code endpoint}.
  * Thread ids are the simulator's inventions, so the kit does not look for them
- * under {@code /proc}. Override {@link #vmSpec} when the simulated VMM needs more
- * than the defaults (a kernel path, say).
+ * under {@code /proc}. Cloud Hypervisor and Dragonball cannot start a VM without
+ * a kernel, so the spec names an empty placeholder kernel, which a simulator only
+ * opens, as the VMM would. Override {@link #vmSpec} for anything else.
  */
 public class SimulatorTckBackend extends BaseTckBackend {
     private final Function<Path, VmmSimulator> starter;
@@ -43,6 +50,24 @@ public class SimulatorTckBackend extends BaseTckBackend {
     @Override
     protected Path binary() {
         return Path.of(factory().type());
+    }
+
+    @Override
+    public VmSpec vmSpec(String vmId, int poolSize, IOThreadPolicy policy) {
+        return super.vmSpec(vmId, poolSize, policy).withGuest(Optional.of(placeholderKernel()), Optional.empty(), "");
+    }
+
+    private synchronized Path placeholderKernel() {
+        Path kernel = workDir().resolve("vmlinux.placeholder");
+        try {
+            if (!Files.exists(kernel)) {
+                Files.createDirectories(kernel.getParent());
+                Files.write(kernel, new byte[0]);
+            }
+            return kernel;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create " + kernel + ": " + e.getMessage(), e);
+        }
     }
 
     @Override
