@@ -91,17 +91,20 @@ public abstract class BaseTckBackend implements TckBackend {
     }
 
     /**
-     * A guest-less VM with Kata's defaults where they matter here: q35, one vCPU,
+     * A guest-less VM with Kata's defaults where they matter here: q35, two vCPUs (so
+     * that a two-queue disk is valid everywhere: Cloud Hypervisor refuses more queues than vCPUs),
      * virtio-blk-pci, threads AIO, eight hotplug slots, and IOThreads enabled only
      * for a plugin that declares a pool (Dragonball refuses {@code enable_iothreads}).
      */
+    static final int VCPUS = 2;
+
     public static VmSpec defaultSpec(HypervisorFactory factory, String vmId, Path binary, String accel, int poolSize,
                                      IOThreadPolicy policy) {
         boolean pool = factory.declaredCapabilities().contains(Capability.INDEPENDENT_IOTHREADS);
         Map<String, Object> table = new LinkedHashMap<>();
         table.put("path", binary.toString());
         table.put("machine_type", "q35");
-        table.put("default_vcpus", 1);
+        table.put("default_vcpus", VCPUS);
         table.put("default_memory", 256);
         table.put("block_device_driver", "virtio-blk-pci");
         table.put("block_device_aio", "threads");
@@ -112,7 +115,7 @@ public abstract class BaseTckBackend implements TckBackend {
             table.put("indep_iothreads_policy", policy.key());
         }
         return new VmSpec(vmId, factory.type(), binary, Optional.empty(), Optional.empty(), Optional.empty(), "",
-                1, 256, "q35", accel,
+                VCPUS, 256, "q35", accel,
                 new VmSpec.BlockOptions("virtio-blk-pci", "threads", false, false, false),
                 new VmSpec.IOThreadOptions(pool, pool ? poolSize : 0, policy), 8, table);
     }
