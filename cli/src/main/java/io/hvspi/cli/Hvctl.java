@@ -17,6 +17,7 @@ import picocli.CommandLine.Command;
                 ConfigCommand.class,
                 RunCommand.class,
                 VmCommand.class,
+                CompatCommand.class,
                 BenchCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Hvctl {

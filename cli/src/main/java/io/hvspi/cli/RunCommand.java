@@ -89,9 +89,11 @@ final class RunCommand implements Callable<Integer> {
             HypervisorFactory factory = registry.factory(vmSpec.hypervisorType());
             DefaultHostContext host = global.host();
             VmmSimulator simulator = null;
+            Path simDir = host.runtimeRoot().resolve(id + ".sim");
             if (simulate) {
-                simulator = VmmSimulators.start(vmSpec.hypervisorType(), host.runtimeRoot().resolve(id + ".sim"));
+                simulator = VmmSimulators.start(vmSpec.hypervisorType(), simDir);
                 host = host.withOption("endpoint", simulator.endpoint());
+                vmSpec = withPlaceholderGuest(vmSpec, simDir);
                 progress.step("started the " + vmSpec.hypervisorType() + " simulator on " + simulator.endpoint());
             }
             try {
@@ -99,6 +101,7 @@ final class RunCommand implements Callable<Integer> {
             } finally {
                 if (simulator != null) {
                     simulator.close();
+                    VmCommand.deleteTree(simDir);
                 }
             }
         }
@@ -117,8 +120,8 @@ final class RunCommand implements Callable<Integer> {
                 String deviceId = "disk" + i;
                 long t0 = System.nanoTime();
                 BlockDevice device = hotplug.attach(BlockDeviceSpec.builder(deviceId, diskBackend(diskDir, deviceId)).build());
-                progress.step(String.format("attached %s to %s in %.1f ms", device.id(),
-                        device.onMainLoop() ? "the main loop" : String.join(",", device.ioThreads()),
+                progress.step(String.format("attached %s (%s) in %.1f ms", device.id(),
+                        device.onMainLoop() ? "no IOThread" : "IOThread " + String.join(",", device.ioThreads()),
                         (System.nanoTime() - t0) / 1e6));
             }
             if (json) {
@@ -146,6 +149,23 @@ final class RunCommand implements Callable<Integer> {
             }
             vm.close();
         }
+    }
+
+    /**
+     * Kata's fixture configs name a kernel and image that do not exist here, and a
+     * simulator opens them as the real VMM would; give it an empty kernel instead.
+     */
+    private static VmSpec withPlaceholderGuest(VmSpec spec, Path simDir) {
+        Path kernel = simDir.resolve("vmlinux.placeholder");
+        try {
+            java.nio.file.Files.write(kernel, new byte[0]);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create " + kernel + ": " + e.getMessage(), e);
+        }
+        return new VmSpec(spec.vmId(), spec.hypervisorType(), spec.binary(), java.util.Optional.of(kernel),
+                java.util.Optional.empty(), java.util.Optional.empty(), spec.kernelParams(), spec.vcpus(),
+                spec.memoryMib(), spec.machineType(), spec.accel(), spec.block(), spec.ioThreads(),
+                spec.hotplugSlots(), spec.table());
     }
 
     private BlockBackend diskBackend(Path dir, String deviceId) {

@@ -1,5 +1,8 @@
 package io.hvspi.tck.sim;
 
+import io.hvspi.spi.PluginException;
+import io.hvspi.tck.sim.clh.ClhSimulator;
+import io.hvspi.tck.sim.dragonball.DragonballBridgeSimulator;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -9,12 +12,19 @@ public final class VmmSimulators {
 
     /** The types hvspi has a simulator for. */
     public static List<String> types() {
-        return List.of();
+        return List.of("clh", "dragonball");
     }
 
-    /** Starts the simulator for {@code type}, serving under {@code dir} (created private). */
+    /**
+     * Starts the simulator for {@code type}, serving under {@code dir} (created private). Both open
+     * the guest files they are given, as the real VMMs do; callers without a guest pass a placeholder.
+     */
     public static VmmSimulator start(String type, Path dir) {
-        throw new io.hvspi.spi.PluginException("hvspi has no simulator for hypervisor '" + type
-                + "' (simulators: " + (types().isEmpty() ? "none" : String.join(", ", types())) + ")");
+        return switch (type) {
+            case "clh" -> ClhSimulator.start(dir);
+            case "dragonball" -> DragonballBridgeSimulator.start(dir);
+            default -> throw new PluginException("hvspi has no simulator for hypervisor '" + type
+                    + "' (simulators: " + String.join(", ", types()) + ")");
+        };
     }
 }

@@ -3,17 +3,25 @@ package io.hvspi.plugin.dragonball;
 import static io.hvspi.spi.Capability.*;
 
 import io.hvspi.spi.Capability;
+import io.hvspi.spi.ConfigException;
 import io.hvspi.spi.HostContext;
 import io.hvspi.spi.Hypervisor;
 import io.hvspi.spi.HypervisorFactory;
-import io.hvspi.spi.PluginException;
 import io.hvspi.spi.VmRecord;
 import io.hvspi.spi.VmSpec;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.EnumSet;
 import java.util.Set;
 import org.pf4j.Extension;
 
-/** Dragonball through the hvspi bridge protocol. No IOThreads: one thread per block queue. */
+/**
+ * Dragonball through the hvspi bridge protocol. Dragonball is a library inside
+ * Kata's runtime-rs; hvspi reaches it through a bridge sidecar on a Unix socket:
+ * the host's {@code endpoint} option (a running sidecar or the simulator), else a
+ * sidecar started from {@code [hypervisor.dragonball] path}. No IOThreads: one
+ * thread per block queue.
+ */
 @Extension
 public final class DragonballHypervisorFactory implements HypervisorFactory {
 
@@ -24,7 +32,7 @@ public final class DragonballHypervisorFactory implements HypervisorFactory {
 
     @Override
     public String type() {
-        return "dragonball";
+        return DragonballHypervisor.TYPE;
     }
 
     @Override
@@ -39,11 +47,46 @@ public final class DragonballHypervisorFactory implements HypervisorFactory {
 
     @Override
     public Hypervisor create(VmSpec spec, HostContext host) {
-        throw new PluginException("dragonball: VM operations are not implemented yet");
+        validate(spec, host);
+        return new DragonballHypervisor(spec, host);
     }
 
     @Override
     public Hypervisor reattach(VmRecord record, HostContext host) {
-        throw new PluginException("dragonball: VM operations are not implemented yet");
+        return DragonballHypervisor.reattach(record, host);
+    }
+
+    /** Kata's runtime-rs rules for a Dragonball table, plus what the bridge needs. */
+    static void validate(VmSpec spec, HostContext host) {
+        String table = "hypervisor." + spec.hypervisorType() + ".";
+        if (spec.ioThreads().enabled()) {
+            throw new ConfigException(null, 0, 0, table + "enable_iothreads",
+                    "dragonball hypervisor doesn't support IO threads");
+        }
+        String driver = spec.block().driver();
+        if (!driver.equals(DragonballHypervisor.PCI_DRIVER) && !driver.equals(DragonballHypervisor.MMIO_DRIVER)) {
+            throw new ConfigException(null, 0, 0, table + "block_device_driver", driver
+                    + " is unsupported block device type (dragonball takes virtio-blk-pci or virtio-blk-mmio)");
+        }
+        if (spec.kernel().isEmpty()) {
+            throw new ConfigException(null, 0, 0, table + "kernel",
+                    "Dragonball cannot start a VM without a kernel (StartMicroVm fails with MissingKernelConfig)");
+        }
+        if (spec.vcpus() < 1 || spec.vcpus() > 254) {
+            throw new ConfigException(null, 0, 0, table + "default_vcpus",
+                    "Dragonball runs 1 to 254 vCPUs, got " + spec.vcpus());
+        }
+        if (host.option("endpoint").isEmpty()) {
+            Path binary = spec.binary();
+            if (binary.toString().isEmpty()) {
+                throw new ConfigException(null, 0, 0, table + "path", "Dragonball is a library inside Kata's runtime; "
+                        + "hvspi drives it through a bridge sidecar: set path to the sidecar, or give the bridge's "
+                        + "socket as the endpoint option");
+            }
+            if (!Files.isRegularFile(binary) || !Files.isExecutable(binary)) {
+                throw new ConfigException(null, 0, 0, table + "path",
+                        "the Dragonball bridge sidecar " + binary + " is not an executable file");
+            }
+        }
     }
 }

@@ -1,0 +1,108 @@
+package io.hvspi.cli;
+
+import io.hvspi.core.plugin.PluginRegistry;
+import io.hvspi.spi.PluginException;
+import io.hvspi.tck.compat.CompatReport;
+import io.hvspi.tck.compat.CompatRunner;
+import io.hvspi.tck.compat.PluginRun;
+import io.hvspi.tck.compat.PluginUnderTest;
+import io.hvspi.tck.compat.TestResult;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import java.util.stream.Stream;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+@Command(name = "compat", description = {
+        "Run the compatibility kit against every installed plugin (each on its default backend: real QEMU",
+        "with accel=tcg, hvspi's simulators for clh and dragonball, a third party's own defaults) and write",
+        "the matrix as compat.json, compat.md and compat.html. A plugin whose backend cannot run here is",
+        "reported unavailable, not passed. Exits 7 when a contract test fails."})
+final class CompatCommand implements Callable<Integer> {
+    @Option(names = "--plugins-dir", paramLabel = "DIR",
+            description = "Where plugin jars are (default: the distribution's plugins/).")
+    Path pluginsDir;
+
+    @Option(names = "--out", paramLabel = "DIR", defaultValue = "compat",
+            description = "Where to write the reports (default: ${DEFAULT-VALUE}).")
+    Path out;
+
+    @Option(names = "--only", paramLabel = "TYPE", split = ",",
+            description = "Test only these hypervisor types (repeatable, or comma-separated).")
+    List<String> only = new ArrayList<>();
+
+    @Option(names = "--quiet", description = "No progress lines on stderr.")
+    boolean quiet;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() throws IOException {
+        PrintWriter stdout = spec.commandLine().getOut();
+        Progress progress = new Progress(spec.commandLine().getErr(), !quiet);
+        try (PluginRegistry registry = PluginRegistry.load(pluginsDir != null ? pluginsDir : Home.pluginsDir())) {
+            registry.skipped().forEach(s -> progress.step("skipped " + s.file() + ": " + s.reason()));
+            List<PluginUnderTest> plugins = select(registry);
+            // VMs and simulator sockets live here; a short path keeps sockets under the 107-byte limit
+            Path work = Files.createTempDirectory("hvspi-compat-");
+            CompatReport report;
+            try {
+                report = CompatRunner.withDefaultBackends(work, progress::step).run(plugins);
+            } finally {
+                deleteTree(work);
+            }
+            List<Path> files = report.writeAll(out);
+            print(stdout, report);
+            stdout.println("wrote " + String.join(", ", files.stream().map(Path::toString).toList()));
+            stdout.flush();
+            return report.exitCode() == 0 ? ExitCode.OK : ExitCode.COMPAT_FAILED;
+        }
+    }
+
+    private List<PluginUnderTest> select(PluginRegistry registry) {
+        List<PluginRegistry.Entry> entries = only.isEmpty()
+                ? registry.entries()
+                : only.stream().map(type -> {
+                    registry.factory(type); // "no plugin installed for hypervisor 'x' (installed: ...)"
+                    return registry.entry(type).orElseThrow();
+                }).toList();
+        if (entries.isEmpty()) {
+            throw new PluginException("no plugins installed in " + registry.directory());
+        }
+        return entries.stream().map(e -> new PluginUnderTest(e.pluginId(), e.version(), e.factory())).toList();
+    }
+
+    private static void print(PrintWriter out, CompatReport report) {
+        Table table = new Table("TYPE", "PLUGIN", "STATUS", "PASSED", "FAILED", "UNSUPPORTED", "SKIPPED", "TIME", "BACKEND");
+        for (PluginRun run : report.plugins()) {
+            var counts = run.counts();
+            table.row(run.type(), run.pluginId() + " " + run.version(),
+                    run.status().key() + run.reason().map(r -> ": " + r).orElse(""),
+                    counts.get(TestResult.Outcome.PASSED), counts.get(TestResult.Outcome.FAILED),
+                    counts.get(TestResult.Outcome.UNSUPPORTED), counts.get(TestResult.Outcome.SKIPPED),
+                    String.format(Locale.ROOT, "%.1fs", run.duration().toMillis() / 1000.0), run.backend());
+        }
+        table.print(out);
+    }
+
+    private static void deleteTree(Path root) {
+        try (Stream<Path> paths = Files.walk(root)) {
+            for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot remove the kit's work directory " + root + ": " + e.getMessage(), e);
+        }
+    }
+}

@@ -1,0 +1,132 @@
+package io.hvspi.cli;
+
+import static io.hvspi.cli.HvctlRunner.hvctl;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.hvspi.tck.plugin.PluginJar;
+import io.hvspi.tck.sim.VmmSimulators;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code hvctl plugins} and {@code hvctl compat} with a third-party plugin
+ * dropped into a plugins directory: memvm, the worked example, packaged from its
+ * sources as a plugin's own build would.
+ */
+class CompatCommandIT {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final Path MEMVM_SOURCES = Path.of(System.getProperty("hvspi.projectRoot"),
+            "tck", "src", "test", "java", "io", "hvspi", "tck", "example", "memvm");
+    private static final Set<String> FLAVOURS =
+            Set.of("MemVmHypervisorFactory.java", "MemVmQueuesFactory.java", "MemVmLiarFactory.java");
+
+    @TempDir
+    Path tmp;
+
+    /** memvm's shared classes plus one flavour's factory, as plugin {@code pluginId}. */
+    private Path install(String pluginId, String factorySource, Path plugins) {
+        return PluginJar.builder(pluginId, "1.0.0")
+                .sources(MEMVM_SOURCES, p -> !FLAVOURS.contains(p.getFileName().toString())
+                        || p.getFileName().toString().equals(factorySource))
+                .build(plugins.resolve(pluginId + ".jar"), tmp.resolve("build"));
+    }
+
+    private static JsonNode read(Path file) throws IOException {
+        return JSON.readTree(Files.readString(file));
+    }
+
+    private static List<String> types(JsonNode plugins) {
+        List<String> types = new ArrayList<>();
+        plugins.forEach(p -> types.add(p.get("type").asText()));
+        return types;
+    }
+
+    @Test
+    void pluginsListsAThirdPartyPluginDroppedIntoTheDirectory() throws IOException {
+        Path plugins = tmp.resolve("plugins");
+        Path jar = install("memvm", "MemVmHypervisorFactory.java", plugins);
+        HvctlRunner.Result r = hvctl("plugins", "--plugins-dir", plugins.toString(), "--json");
+        assertEquals(0, r.exit(), r::toString);
+        JsonNode p = JSON.readTree(r.out()).get("plugins").get(0);
+        assertEquals("memvm", p.get("type").asText());
+        assertEquals("memvm", p.get("id").asText());
+        assertEquals(jar.toString(), p.get("file").asText());
+    }
+
+    @Test
+    void compatRunsTheKitAgainstItAndWritesTheMatrix() throws IOException {
+        Path plugins = tmp.resolve("plugins");
+        install("memvm", "MemVmHypervisorFactory.java", plugins);
+        Path out = tmp.resolve("report");
+        HvctlRunner.Result r = hvctl("compat", "--plugins-dir", plugins.toString(), "--out", out.toString());
+        assertEquals(0, r.exit(), r::toString);
+        assertTrue(r.out().startsWith("TYPE"), r.out());
+        assertTrue(r.out().contains("memvm 1.0.0  tested"), r.out());
+        assertTrue(r.err().contains("memvm: running the kit on plugin defaults"), r.err());
+        JsonNode doc = read(out.resolve("compat.json"));
+        assertEquals(0, doc.get("exitCode").asInt());
+        assertEquals("tested", doc.get("plugins").get(0).get("status").asText());
+        assertEquals(0, doc.get("plugins").get(0).get("counts").get("failed").asInt());
+        assertTrue(Files.readString(out.resolve("compat.html")).contains("<th>memvm</th>"));
+        assertTrue(Files.readString(out.resolve("compat.md")).contains("| memvm | memvm | 1.0.0 | tested |"));
+    }
+
+    @Test
+    void aWrongDeclarationMakesCompatExitSevenUnlessLeftOut() throws IOException {
+        Path plugins = tmp.resolve("plugins");
+        install("memvm", "MemVmHypervisorFactory.java", plugins);
+        install("memvm-liar", "MemVmLiarFactory.java", plugins);
+        Path out = tmp.resolve("report");
+        HvctlRunner.Result all = hvctl("compat", "--plugins-dir", plugins.toString(), "--out", out.toString(), "--quiet");
+        assertEquals(ExitCode.COMPAT_FAILED, all.exit(), all::toString);
+        assertEquals("", all.err(), "--quiet prints no progress");
+        JsonNode liar = read(out.resolve("compat.json")).get("capabilities");
+        liar.forEach(c -> {
+            if (c.get("key").asText().equals("iothread-move")) {
+                assertEquals("failed", c.get("plugins").get("memvm-liar").asText());
+                assertEquals("passed", c.get("plugins").get("memvm").asText());
+            }
+        });
+
+        HvctlRunner.Result one = hvctl("compat", "--plugins-dir", plugins.toString(), "--out", out.toString(),
+                "--only", "memvm", "--quiet");
+        assertEquals(0, one.exit(), one::toString);
+        assertEquals(List.of("memvm"), types(read(out.resolve("compat.json")).get("plugins")));
+    }
+
+    @Test
+    void anUnknownTypeIsAPluginErrorListingWhatIsInstalled() {
+        Path plugins = tmp.resolve("plugins");
+        install("memvm", "MemVmHypervisorFactory.java", plugins);
+        HvctlRunner.Result r = hvctl("compat", "--plugins-dir", plugins.toString(), "--out", tmp.resolve("o").toString(),
+                "--only", "firecracker");
+        assertEquals(ExitCode.PLUGIN, r.exit(), r::toString);
+        assertTrue(r.err().contains("no plugin installed for hypervisor 'firecracker' (installed: memvm)"), r.err());
+    }
+
+    @Test
+    void compatOnTheBundledPluginsReportsEachOneHonestly() throws IOException {
+        Path out = tmp.resolve("report");
+        HvctlRunner.Result r = hvctl("compat", "--out", out.toString(), "--quiet");
+        assertTrue(r.exit() == ExitCode.OK || r.exit() == ExitCode.COMPAT_FAILED, r::toString);
+        JsonNode plugins = read(out.resolve("compat.json")).get("plugins");
+        assertEquals(List.of("clh", "dragonball", "qemu"), types(plugins));
+        for (JsonNode p : plugins) {
+            String type = p.get("type").asText();
+            String expected = switch (type) {
+                case "qemu" -> Files.isExecutable(Path.of("/usr/bin/qemu-system-x86_64")) ? "tested" : "unavailable";
+                default -> VmmSimulators.types().contains(type) ? "tested" : "unavailable";
+            };
+            assertEquals(expected, p.get("status").asText(), p::toString);
+        }
+    }
+}

@@ -1,0 +1,586 @@
+package io.hvspi.plugin.clh;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.hvspi.plugin.clh.api.ClhApiClient;
+import io.hvspi.plugin.clh.api.Payloads;
+import io.hvspi.plugin.clh.hotplug.ClhDeviceHotplug;
+import io.hvspi.plugin.clh.process.ClhProcess;
+import io.hvspi.plugin.clh.threads.ThreadScanner;
+import io.hvspi.spi.BlockBackend;
+import io.hvspi.spi.BlockDevice;
+import io.hvspi.spi.BlockDeviceSpec;
+import io.hvspi.spi.Capability;
+import io.hvspi.spi.DeviceHotplug;
+import io.hvspi.spi.HostContext;
+import io.hvspi.spi.HostThreads;
+import io.hvspi.spi.HvspiException;
+import io.hvspi.spi.Hypervisor;
+import io.hvspi.spi.IOThreadChoice;
+import io.hvspi.spi.IOThreadProvider;
+import io.hvspi.spi.RequestRejectedException;
+import io.hvspi.spi.VmEvent;
+import io.hvspi.spi.VmRecord;
+import io.hvspi.spi.VmSpec;
+import io.hvspi.spi.VmState;
+import io.hvspi.spi.VmmException;
+import io.hvspi.spi.VmmUnavailableException;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One VM on Cloud Hypervisor, driven through its REST API.
+ *
+ * <p>{@link #start()} spawns {@code cloud-hypervisor --api-socket path=<runtime
+ * dir>/clh-api.sock} (or, with the host option {@code endpoint}, connects to
+ * that socket instead), polls {@code vmm.ping} until it answers, sends
+ * {@code vm.create} and, when the spec has a kernel, {@code vm.boot}. Without a
+ * kernel the VM stays created but not booted: Cloud Hypervisor cannot run
+ * without a payload, but cold-adds disks (answered 204, no PCI address yet);
+ * {@link #state()} reports that as {@link VmState#PAUSED}.
+ */
+final class ClhHypervisor implements Hypervisor {
+    static final String TYPE = "clh";
+    static final String SOCKET_NAME = "clh-api.sock";
+    static final String LOG_NAME = "cloud-hypervisor.log";
+    static final String SERIAL_NAME = "serial.log";
+
+    private static final Logger LOG = LoggerFactory.getLogger(ClhHypervisor.class);
+    private static final ObjectMapper JSON = new ObjectMapper();
+    // Linux's sun_path holds 108 bytes including the terminating NUL
+    private static final int MAX_SOCKET_PATH = 107;
+    private static final Duration READY_POLL = Duration.ofMillis(10);
+
+    private final String vmId;
+    private final HostContext host;
+    private final ClhSettings settings;
+    private final Optional<VmSpec> spec;
+    private final int vcpus;
+    private final boolean cacheDirect;
+    private final boolean spawn;
+    private final List<Consumer<VmEvent>> listeners = new CopyOnWriteArrayList<>();
+    private final DeviceHotplug hotplugView = new HotplugView();
+
+    // written under the monitor by start/stop/reattach, read without it by state() and friends
+    private volatile Path runtimeDir;
+    private volatile Path socket;
+    private volatile Instant createdAt;
+    private volatile ClhApiClient api;
+    private volatile ClhDeviceHotplug hotplug;
+    private volatile Optional<ClhProcess> process = Optional.empty();
+    private volatile long pid;
+    private volatile boolean booted;
+    private volatile VmState lifecycle = VmState.CREATED;
+    private volatile boolean stopping;
+    private volatile boolean closed;
+    private final AtomicBoolean exitPublished = new AtomicBoolean();
+
+    /** A VM to be started. */
+    ClhHypervisor(VmSpec spec, HostContext host, ClhSettings settings) {
+        this.vmId = spec.vmId();
+        this.host = host;
+        this.settings = settings;
+        this.spec = Optional.of(spec);
+        this.vcpus = spec.vcpus();
+        this.cacheDirect = spec.block().cacheSet() && spec.block().cacheDirect();
+        this.spawn = host.option("endpoint").isEmpty();
+    }
+
+    /** A VM an earlier process started, as its record describes it. */
+    private ClhHypervisor(VmRecord record, HostContext host, PluginState state) {
+        this.vmId = record.vmId();
+        this.host = host;
+        this.settings = state.settings();
+        this.spec = Optional.empty();
+        this.vcpus = state.vcpus();
+        this.cacheDirect = state.cacheDirect();
+        this.spawn = state.spawned();
+        this.runtimeDir = record.runtimeDir();
+        this.socket = state.socket();
+        this.createdAt = record.createdAt();
+        this.pid = record.pid();
+    }
+
+    /** Connects to the VM of {@code record}; {@link VmmUnavailableException} when its VMM is gone. */
+    static ClhHypervisor reattach(VmRecord record, HostContext host) {
+        PluginState state = PluginState.parse(record);
+        ClhHypervisor vm = new ClhHypervisor(record, host, state);
+        if (state.spawned()) {
+            vm.process = ClhProcess.find(record.pid(), state.socket(), Optional.of(record.runtimeDir().resolve(LOG_NAME)));
+            if (vm.process.isEmpty()) {
+                throw new VmmUnavailableException(VmmUnavailableException.Reason.EXITED,
+                        "clh: VM '" + record.vmId() + "' is gone: cloud-hypervisor pid " + record.pid() + " no longer runs");
+            }
+        }
+        vm.api = new ClhApiClient(state.socket(), vm.vmId);
+        try {
+            vm.pid = vm.ping();
+            JsonNode info = vm.vmInfo();
+            vm.booted = !"Created".equals(info.path("state").asText());
+            vm.hotplug = vm.newHotplug();
+            vm.hotplug.restore(devicesFrom(info));
+            vm.lifecycle = vm.booted ? VmState.RUNNING : VmState.PAUSED;
+            vm.watchProcess();
+            return vm;
+        } catch (RuntimeException e) {
+            vm.close();
+            throw e;
+        }
+    }
+
+    @Override
+    public String vmId() {
+        return vmId;
+    }
+
+    @Override
+    public String type() {
+        return TYPE;
+    }
+
+    @Override
+    public synchronized void start() {
+        if (lifecycle != VmState.CREATED) {
+            throw new RequestRejectedException(RequestRejectedException.Reason.INVALID_STATE,
+                    "clh: VM '" + vmId + "' was already started (state " + lifecycle + ")");
+        }
+        VmSpec vmSpec = spec.orElseThrow();
+        closed = false;
+        exitPublished.set(false);
+        runtimeDir = host.createRuntimeDir(vmId);
+        try {
+            socket = host.option("endpoint").map(Path::of).orElse(runtimeDir.resolve(SOCKET_NAME));
+            checkSocketPath(socket);
+            if (spawn) {
+                process = Optional.of(ClhProcess.spawn(vmSpec.binary(), socket, runtimeDir.resolve(LOG_NAME)));
+                pid = process.get().pid();
+            }
+            api = new ClhApiClient(socket, vmId);
+            long reported = awaitReady();
+            if (spawn) {
+                restrictSocket(socket);
+            } else {
+                pid = reported;
+            }
+            api.put("/vm.create", Payloads.vmConfig(vmSpec, settings.maxVcpus(), runtimeDir.resolve(SERIAL_NAME)),
+                    settings.bootTimeout());
+            hotplug = newHotplug();
+            if (vmSpec.kernel().isPresent()) {
+                api.put("/vm.boot", settings.bootTimeout());
+                booted = true;
+            }
+            lifecycle = booted ? VmState.RUNNING : VmState.PAUSED;
+            createdAt = Instant.now();
+            saveState();
+            watchProcess();
+        } catch (RuntimeException e) {
+            LOG.debug("start of VM '{}' failed; cleaning up", vmId, e);
+            teardown();
+            lifecycle = VmState.CREATED;
+            throw e;
+        }
+    }
+
+    @Override
+    public synchronized void stop() {
+        if (lifecycle == VmState.STOPPED || (lifecycle == VmState.CREATED && runtimeDir == null)) {
+            lifecycle = VmState.STOPPED;
+            return;
+        }
+        teardown();
+        lifecycle = VmState.STOPPED;
+    }
+
+    /** Shuts the VM and the VMM down (ignoring a VMM that is already gone), then removes every trace. */
+    private void teardown() {
+        stopping = true;
+        if (api != null) {
+            if (booted) {
+                quietly(() -> api.put("/vm.shutdown", settings.apiTimeout()), "vm.shutdown");
+            }
+            quietly(() -> api.put("/vmm.shutdown", settings.apiTimeout()), "vmm.shutdown");
+            process.ifPresent(p -> p.awaitExitOrKill(settings.stopTimeout()));
+            vmmExited();
+        }
+        close();
+        if (runtimeDir != null) {
+            deleteTree(runtimeDir);
+            host.stateStore().remove(vmId);
+        }
+        api = null;
+        hotplug = null;
+        process = Optional.empty();
+        runtimeDir = null;
+        booted = false;
+        stopping = false;
+    }
+
+    @Override
+    public synchronized void pause() {
+        requireStarted("pause");
+        api.put("/vm.pause", settings.apiTimeout());
+    }
+
+    /** Resumes a paused VM; boots one that was created without being booted. */
+    @Override
+    public synchronized void resume() {
+        requireStarted("resume");
+        if (!booted) {
+            api.put("/vm.boot", settings.bootTimeout());
+            booted = true;
+            lifecycle = VmState.RUNNING;
+            return;
+        }
+        api.put("/vm.resume", settings.apiTimeout());
+    }
+
+    /**
+     * From {@code vm.info}: Running, Paused, and Created (not booted) as
+     * {@link VmState#PAUSED}; {@link VmState#FAILED} when the VMM is gone
+     * although nobody stopped it.
+     */
+    @Override
+    public VmState state() {
+        VmState known = lifecycle;
+        if (known == VmState.CREATED || known == VmState.STOPPED || known == VmState.FAILED) {
+            return known;
+        }
+        try {
+            return switch (vmInfo().path("state").asText()) {
+                case "Running" -> VmState.RUNNING;
+                case "Paused", "Created" -> VmState.PAUSED;
+                case "Shutdown" -> VmState.STOPPED;
+                default -> known;
+            };
+        } catch (VmmUnavailableException e) {
+            if (e.reason() == VmmUnavailableException.Reason.EXITED) {
+                lifecycle = VmState.FAILED;
+                return VmState.FAILED;
+            }
+            throw e;
+        }
+    }
+
+    @Override
+    public Set<Capability> capabilities() {
+        return ClhHypervisorFactory.DECLARED;
+    }
+
+    /**
+     * The VMM's main thread, vCPUs and per-queue disk workers from
+     * {@code /proc/<pid>/task}, where pid is the spawned process or, with an
+     * endpoint, the pid {@code vmm.ping} reports.
+     */
+    @Override
+    public HostThreads hostThreads() {
+        requireStarted("list threads of");
+        List<ThreadScanner.Disk> disks = hotplugView.list().stream()
+                .map(d -> new ThreadScanner.Disk(d.id(), d.queues())).toList();
+        return ThreadScanner.system().scan(pid, disks);
+    }
+
+    /**
+     * Delivers {@code VMM_EXITED} when the spawned VMM process exits or {@link #stop()}
+     * shut the VMM down; Cloud Hypervisor's API itself has no event stream.
+     */
+    @Override
+    public Subscription subscribe(Consumer<VmEvent> listener) {
+        listeners.add(listener);
+        return () -> listeners.remove(listener);
+    }
+
+    @Override
+    public Optional<IOThreadProvider> ioThreads() {
+        return Optional.empty();
+    }
+
+    /** Always present, as {@link Capability#BLOCK_DEVICE_HOTPLUG} is declared; refuses work while no VMM runs. */
+    @Override
+    public Optional<DeviceHotplug> hotplug() {
+        return Optional.of(hotplugView);
+    }
+
+    @Override
+    public synchronized void close() {
+        closed = true;
+        if (api != null) {
+            api.close();
+        }
+    }
+
+    /** The timeouts in force (for tests). */
+    ClhSettings settings() {
+        return settings;
+    }
+
+    /** The host context it was made with (for tests). */
+    HostContext host() {
+        return host;
+    }
+
+    /** The API socket (for diagnostics and tests). */
+    Path socket() {
+        return socket;
+    }
+
+    /** The API client (for tests that send raw requests). */
+    ClhApiClient api() {
+        return api;
+    }
+
+    // ---- internals
+
+    private ClhDeviceHotplug newHotplug() {
+        return new ClhDeviceHotplug(api, vcpus, cacheDirect, settings.hotplugTimeout(), settings.apiTimeout(),
+                () -> booted, this::saveState);
+    }
+
+    /** Polls {@code vmm.ping} until it answers or the start timeout passes; returns the pid it reports. */
+    private long awaitReady() {
+        Instant deadline = Instant.now().plus(settings.startTimeout());
+        while (true) {
+            if (process.isPresent() && !process.get().isAlive()) {
+                String last = process.get().lastLogLine();
+                throw new VmmUnavailableException(VmmUnavailableException.Reason.EXITED, "clh: cloud-hypervisor exited"
+                        + " before answering on " + socket + (last.isEmpty() ? "" : "; its last words: " + last));
+            }
+            try {
+                return ping();
+            } catch (VmmUnavailableException e) {
+                if (!Instant.now().plus(READY_POLL).isBefore(deadline)) {
+                    throw new VmmUnavailableException(VmmUnavailableException.Reason.TIMED_OUT, "clh: no answer to vmm.ping on "
+                            + socket + " within " + settings.startTimeout().toMillis() + " ms: " + e.getMessage(), e);
+                }
+            }
+            try {
+                Thread.sleep(READY_POLL);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new VmmUnavailableException(VmmUnavailableException.Reason.TIMED_OUT,
+                        "clh: interrupted while waiting for " + socket);
+            }
+        }
+    }
+
+    private long ping() {
+        JsonNode pong = api.get("/vmm.ping", settings.apiTimeout()).requireBody("GET /api/v1/vmm.ping");
+        LOG.debug("VM '{}': Cloud Hypervisor {} (pid {})", vmId, pong.path("version").asText(), pong.path("pid").asLong());
+        return pong.path("pid").asLong();
+    }
+
+    private JsonNode vmInfo() {
+        return api.get("/vm.info", settings.apiTimeout()).requireBody("GET /api/v1/vm.info");
+    }
+
+    /** The hotplugged disks in {@code vm.info}: its configuration's disks with their PCI addresses from the device tree. */
+    static List<BlockDevice> devicesFrom(JsonNode info) {
+        List<BlockDevice> devices = new ArrayList<>();
+        JsonNode tree = info.path("device_tree");
+        for (JsonNode disk : info.path("config").path("disks")) {
+            String id = disk.path("id").asText("");
+            if (id.isEmpty() || id.startsWith("_")) {
+                continue; // the root image, or a disk hvspi did not add
+            }
+            // the disk's node has its virtio-pci transport as child, which holds the address
+            Optional<String> bdf = Optional.empty();
+            for (JsonNode child : tree.path(id).path("children")) {
+                bdf = bdf.or(() -> Optional.ofNullable(tree.path(child.asText()).path("pci_bdf").textValue()));
+            }
+            devices.add(new BlockDevice(id, "virtio-blk-pci", BlockBackend.path(Path.of(disk.path("path").asText())),
+                    disk.path("readonly").asBoolean(false), List.of(), disk.path("num_queues").asInt(1), bdf));
+        }
+        return devices;
+    }
+
+    private void watchProcess() {
+        process.ifPresent(p -> p.onExit().thenRun(() -> {
+            if (closed) {
+                return; // disconnected: another instance (or nobody) watches this VM now
+            }
+            if (!stopping && lifecycle != VmState.STOPPED) {
+                LOG.warn("VM '{}': cloud-hypervisor pid {} exited unexpectedly", vmId, p.pid());
+                lifecycle = VmState.FAILED;
+            }
+            vmmExited();
+        }));
+    }
+
+    /** Publishes {@code VMM_EXITED} once: when the process ends, or when stop() shut the VMM down. */
+    private void vmmExited() {
+        if (exitPublished.compareAndSet(false, true)) {
+            publish(new VmEvent(VmEvent.VMM_EXITED, Instant.now(), Map.of("pid", pid)));
+        }
+    }
+
+    /** Delivers on a thread of its own: the only event is VMM_EXITED, once per VM. */
+    private void publish(VmEvent event) {
+        List<Consumer<VmEvent>> targets = List.copyOf(listeners);
+        if (targets.isEmpty()) {
+            return;
+        }
+        Thread.ofPlatform().daemon().name("clh-events-" + vmId).start(() -> {
+            for (Consumer<VmEvent> listener : targets) {
+                try {
+                    listener.accept(event);
+                } catch (RuntimeException e) {
+                    LOG.warn("VM '{}': event listener failed on {}", vmId, event.name(), e);
+                }
+            }
+        });
+    }
+
+    private void saveState() {
+        ObjectNode state = PluginState.toJson(new PluginState(socket, spawn, vcpus, cacheDirect, settings),
+                hotplug == null ? List.of() : hotplug.list());
+        host.stateStore().save(new VmRecord(vmId, TYPE, pid, runtimeDir,
+                createdAt == null ? Instant.now() : createdAt, state.toString()));
+    }
+
+    private void requireStarted(String action) {
+        if (lifecycle == VmState.CREATED || lifecycle == VmState.STOPPED || api == null) {
+            throw new RequestRejectedException(RequestRejectedException.Reason.INVALID_STATE,
+                    "clh: cannot " + action + " VM '" + vmId + "': it is " + lifecycle.name().toLowerCase(Locale.ROOT));
+        }
+    }
+
+    /** The VMM creates its socket under its umask; hvspi's sockets are 0600 (the 0700 runtime dir guards it too). */
+    private void restrictSocket(Path path) {
+        try {
+            Files.setPosixFilePermissions(path, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+        } catch (IOException | UnsupportedOperationException e) {
+            LOG.warn("VM '{}': cannot set mode 0600 on {}: {}", vmId, path, e.toString());
+        }
+    }
+
+    private static void checkSocketPath(Path socket) {
+        String text = socket.toString();
+        if (text.getBytes(StandardCharsets.UTF_8).length > MAX_SOCKET_PATH) {
+            throw new RequestRejectedException(RequestRejectedException.Reason.INVALID_ARGUMENT, "clh: API socket path "
+                    + socket + " is longer than a Unix socket allows (" + MAX_SOCKET_PATH + " bytes); use a shorter runtime root");
+        }
+        if (text.contains(",")) {
+            // Cloud Hypervisor splits --api-socket's value at commas
+            throw new RequestRejectedException(RequestRejectedException.Reason.INVALID_ARGUMENT,
+                    "clh: API socket path " + socket + " contains a comma, which --api-socket cannot take");
+        }
+    }
+
+    private void quietly(Runnable call, String what) {
+        try {
+            call.run();
+        } catch (VmmException | VmmUnavailableException e) {
+            LOG.debug("VM '{}': {} during stop: {}", vmId, what, e.getMessage());
+        }
+    }
+
+    private static void deleteTree(Path dir) {
+        try (Stream<Path> paths = Files.walk(dir)) {
+            for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        } catch (IOException e) {
+            throw new HvspiException("clh: cannot remove runtime directory " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The hotplug of the running VMM, or a refusal while there is none (before start, after stop). */
+    private final class HotplugView implements DeviceHotplug {
+        private ClhDeviceHotplug current(String action) {
+            ClhDeviceHotplug current = hotplug;
+            if (current == null) {
+                throw new RequestRejectedException(RequestRejectedException.Reason.INVALID_STATE, "clh: cannot " + action
+                        + " on VM '" + vmId + "': it is " + lifecycle.name().toLowerCase(Locale.ROOT));
+            }
+            return current;
+        }
+
+        @Override
+        public BlockDevice attach(BlockDeviceSpec spec) {
+            return current("attach '" + spec.id() + "'").attach(spec);
+        }
+
+        @Override
+        public void detach(String deviceId, Duration timeout) {
+            current("detach '" + deviceId + "'").detach(deviceId, timeout);
+        }
+
+        @Override
+        public List<BlockDevice> list() {
+            ClhDeviceHotplug current = hotplug;
+            return current == null ? List.of() : current.list();
+        }
+
+        @Override
+        public BlockDevice move(String deviceId, IOThreadChoice target) {
+            return ClhDeviceHotplug.unsupportedMove(deviceId);
+        }
+    }
+
+    /**
+     * What the plugin records in the state store so that another process can
+     * reattach: the socket, whether it spawned the VMM, the VM's vCPUs and cache
+     * mode, the settings, and the devices (informational; a reattach reads them
+     * from {@code vm.info}).
+     */
+    record PluginState(Path socket, boolean spawned, int vcpus, boolean cacheDirect, ClhSettings settings) {
+
+        static ObjectNode toJson(PluginState s, List<BlockDevice> devices) {
+            ObjectNode node = JSON.createObjectNode()
+                    .put("socket", s.socket().toString())
+                    .put("spawned", s.spawned())
+                    .put("vcpus", s.vcpus())
+                    .put("cacheDirect", s.cacheDirect())
+                    .put("apiTimeoutMs", s.settings().apiTimeout().toMillis())
+                    .put("hotplugTimeoutMs", s.settings().hotplugTimeout().toMillis())
+                    .put("bootTimeoutMs", s.settings().bootTimeout().toMillis())
+                    .put("startTimeoutMs", s.settings().startTimeout().toMillis())
+                    .put("stopTimeoutMs", s.settings().stopTimeout().toMillis())
+                    .put("maxVcpus", s.settings().maxVcpus());
+            ArrayNode list = node.putArray("devices");
+            for (BlockDevice d : devices) {
+                ObjectNode entry = list.addObject().put("id", d.id()).put("readOnly", d.readOnly()).put("queues", d.queues());
+                if (d.backend() instanceof BlockBackend.HostPath h) {
+                    entry.put("path", h.path().toString());
+                }
+                d.address().ifPresent(a -> entry.put("bdf", a));
+            }
+            return node;
+        }
+
+        static PluginState parse(VmRecord record) {
+            try {
+                JsonNode n = JSON.readTree(record.pluginState());
+                ClhSettings d = ClhSettings.KATA_DEFAULTS;
+                return new PluginState(Path.of(n.path("socket").asText()), n.path("spawned").asBoolean(true),
+                        n.path("vcpus").asInt(1), n.path("cacheDirect").asBoolean(false),
+                        new ClhSettings(Duration.ofMillis(n.path("apiTimeoutMs").asLong(d.apiTimeout().toMillis())),
+                                Duration.ofMillis(n.path("hotplugTimeoutMs").asLong(d.hotplugTimeout().toMillis())),
+                                Duration.ofMillis(n.path("bootTimeoutMs").asLong(d.bootTimeout().toMillis())),
+                                Duration.ofMillis(n.path("startTimeoutMs").asLong(d.startTimeout().toMillis())),
+                                Duration.ofMillis(n.path("stopTimeoutMs").asLong(d.stopTimeout().toMillis())),
+                                n.path("maxVcpus").asInt(0)));
+            } catch (IOException | RuntimeException e) {
+                throw new HvspiException("clh: corrupt plugin state of VM '" + record.vmId() + "': " + e.getMessage(), e);
+            }
+        }
+    }
+}

@@ -1,0 +1,76 @@
+package io.hvspi.plugin.clh.api;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.hvspi.spi.VmSpec;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/** The request bodies the plugin sends, with Cloud Hypervisor's field names (OpenAPI schemas VmConfig, DiskConfig). */
+public final class Payloads {
+    /** The id the root disk image gets (Cloud Hypervisor reserves ids starting with "__", not "_"). */
+    public static final String ROOT_DISK_ID = "_rootfs";
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private Payloads() {}
+
+    /**
+     * The {@code VmConfig} for {@code vm.create}: vCPUs, memory, the payload
+     * (kernel, initramfs, kernel parameters), the root image as a read-only disk,
+     * the serial console into {@code serialLog}, no virtio console.
+     *
+     * @param maxVcpus vCPUs the VM may grow to (at least {@code spec.vcpus()})
+     */
+    public static ObjectNode vmConfig(VmSpec spec, int maxVcpus, Path serialLog) {
+        ObjectNode config = JSON.createObjectNode();
+        config.putObject("cpus").put("boot_vcpus", spec.vcpus()).put("max_vcpus", Math.max(maxVcpus, spec.vcpus()));
+        config.putObject("memory").put("size", (long) spec.memoryMib() << 20);
+        ObjectNode payload = config.putObject("payload");
+        spec.kernel().ifPresent(k -> payload.put("kernel", k.toString()));
+        spec.initrd().ifPresent(i -> payload.put("initramfs", i.toString()));
+        if (!spec.kernelParams().isBlank()) {
+            payload.put("cmdline", spec.kernelParams());
+        }
+        spec.image().ifPresent(image -> config.putArray("disks").addObject()
+                .put("id", ROOT_DISK_ID).put("path", image.toString()).put("readonly", true));
+        config.putObject("serial").put("mode", "File").put("file", serialLog.toString());
+        config.putObject("console").put("mode", "Off");
+        return config;
+    }
+
+    /**
+     * A {@code DiskConfig} for {@code vm.add-disk}.
+     *
+     * @param imageType Cloud Hypervisor's {@code image_type}: Raw, Qcow2, Vhdx or FixedVhd
+     * @param affinity host CPUs per queue index; empty for none
+     */
+    public static ObjectNode diskConfig(String id, Path path, boolean readOnly, boolean direct, int queues,
+                                        int queueSize, String imageType, Map<Integer, List<Integer>> affinity) {
+        ObjectNode disk = JSON.createObjectNode()
+                .put("id", id)
+                .put("path", path.toString())
+                .put("readonly", readOnly)
+                .put("direct", direct)
+                .put("num_queues", queues)
+                .put("queue_size", queueSize)
+                .put("vhost_user", false)
+                .put("image_type", imageType);
+        if (!affinity.isEmpty()) {
+            ArrayNode list = disk.putArray("queue_affinity");
+            new TreeMap<>(affinity).forEach((queue, cpus) -> {
+                ObjectNode entry = list.addObject().put("queue_index", queue);
+                cpus.forEach(entry.putArray("host_cpus")::add);
+            });
+        }
+        return disk;
+    }
+
+    /** The body of {@code vm.remove-device}. */
+    public static ObjectNode removeDevice(String id) {
+        return JSON.createObjectNode().put("id", id);
+    }
+}

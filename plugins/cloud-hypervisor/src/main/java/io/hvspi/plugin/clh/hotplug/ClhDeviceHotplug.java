@@ -1,0 +1,249 @@
+package io.hvspi.plugin.clh.hotplug;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.hvspi.plugin.clh.api.ApiReply;
+import io.hvspi.plugin.clh.api.ClhApiClient;
+import io.hvspi.plugin.clh.api.Payloads;
+import io.hvspi.spi.BlockBackend;
+import io.hvspi.spi.BlockDevice;
+import io.hvspi.spi.BlockDeviceSpec;
+import io.hvspi.spi.Capability;
+import io.hvspi.spi.DeviceHotplug;
+import io.hvspi.spi.IOThreadChoice;
+import io.hvspi.spi.RequestRejectedException;
+import io.hvspi.spi.RequestRejectedException.Reason;
+import io.hvspi.spi.UnsupportedCapabilityException;
+import io.hvspi.spi.VmmException;
+import io.hvspi.spi.VmmUnavailableException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.BooleanSupplier;
+import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Disk hotplug through {@code vm.add-disk} and {@code vm.remove-device}, as
+ * Kata's Go runtime does it: {@code num_queues} one per vCPU (or the spec's
+ * queue count), {@code queue_size} 1024, the hotplug timeout, and a PCI address
+ * {@code 0000:00:DD.0} read back from {@code PciDeviceInfo}. Cloud Hypervisor
+ * has no IOThreads: each queue runs on its own VMM thread {@code <id>_q<i>},
+ * which {@code queue_affinity} can pin.
+ */
+public final class ClhDeviceHotplug implements DeviceHotplug {
+    /** Kata's queue size for hotplugged disks. */
+    public static final int QUEUE_SIZE = 1024;
+    /** The PCI address Kata accepts: bus 0, function 0 (Cloud Hypervisor uses no bridges). */
+    public static final Pattern KATA_BDF = Pattern.compile("0000:00:[0-9a-f]{2}\\.0");
+    /** hvspi's device id grammar: a letter, then letters, digits, '-', '_', '.'; at most 64. */
+    public static final Pattern DEVICE_ID = Pattern.compile("[A-Za-z][A-Za-z0-9_.-]{0,63}");
+
+    private static final Logger LOG = LoggerFactory.getLogger(ClhDeviceHotplug.class);
+    private static final String TYPE = "clh";
+    private static final String DRIVER = "virtio-blk-pci";
+    private static final Duration EJECT_POLL = Duration.ofMillis(10);
+
+    private final ClhApiClient api;
+    private final int vcpus;
+    private final boolean cacheDirect;
+    private final Duration hotplugTimeout;
+    private final Duration apiTimeout;
+    private final BooleanSupplier booted;
+    private final Runnable changed;
+    private final Map<String, BlockDevice> devices = new LinkedHashMap<>();
+
+    /**
+     * @param vcpus boot vCPUs: the default queue count
+     * @param cacheDirect {@code block_device_cache_set && block_device_cache_direct}: every disk gets O_DIRECT
+     * @param booted whether the VM runs (hotplug, answered 200) or is only created (cold add, answered 204)
+     * @param changed called after every change of the device list, to persist it
+     */
+    public ClhDeviceHotplug(ClhApiClient api, int vcpus, boolean cacheDirect, Duration hotplugTimeout,
+                            Duration apiTimeout, BooleanSupplier booted, Runnable changed) {
+        this.api = api;
+        this.vcpus = vcpus;
+        this.cacheDirect = cacheDirect;
+        this.hotplugTimeout = hotplugTimeout;
+        this.apiTimeout = apiTimeout;
+        this.booted = booted;
+        this.changed = changed;
+    }
+
+    @Override
+    public synchronized BlockDevice attach(BlockDeviceSpec spec) {
+        String id = spec.id();
+        if (!DEVICE_ID.matcher(id).matches()) {
+            throw new RequestRejectedException(Reason.INVALID_ARGUMENT, "clh: invalid device id '" + id
+                    + "': expected a letter, then up to 63 letters, digits, '-', '_' or '.'");
+        }
+        if (devices.containsKey(id)) {
+            throw new RequestRejectedException(Reason.DUPLICATE_ID, "clh: device '" + id + "' is already attached");
+        }
+        switch (spec.ioThread()) {
+            case IOThreadChoice.ByPolicy p -> { }
+            case IOThreadChoice.MainLoop m -> { }
+            case IOThreadChoice.Named n -> throw new UnsupportedCapabilityException(Capability.INDEPENDENT_IOTHREADS, TYPE,
+                    "device '" + id + "' asked for IOThread '" + n.id() + "'; Cloud Hypervisor has none, "
+                            + "each disk queue runs on its own thread " + id + "_q<i>");
+            case IOThreadChoice.VqMapped v -> throw new UnsupportedCapabilityException(Capability.IOTHREAD_VQ_MAPPING, TYPE,
+                    "device '" + id + "' asked for IOThreads " + v.ids() + "; use queue affinity to place its queue threads");
+        }
+        Path path = switch (spec.backend()) {
+            case BlockBackend.HostPath h -> h.path();
+            case BlockBackend.Null n -> throw new RequestRejectedException(Reason.INVALID_ARGUMENT, "clh: device '" + id
+                    + "': Cloud Hypervisor has no null block backend; attach a file or block device (a sparse file reads zeros)");
+        };
+        if (spec.driver().isPresent() && !List.of("virtio-blk", DRIVER).contains(spec.driver().get())) {
+            throw new RequestRejectedException(Reason.INVALID_ARGUMENT, "clh: device '" + id + "': driver '"
+                    + spec.driver().get() + "' is not available; Cloud Hypervisor has only virtio-blk");
+        }
+        String imageType = imageType(id, spec.format());
+        int queues = spec.queues().orElse(vcpus);
+        checkAffinity(id, queues, spec.queueAffinity());
+
+        JsonNode body = Payloads.diskConfig(id, path, spec.readOnly(), spec.direct() || cacheDirect, queues, QUEUE_SIZE,
+                imageType, spec.queueAffinity());
+        ApiReply reply;
+        try {
+            reply = api.put("/vm.add-disk", body, hotplugTimeout);
+        } catch (VmmUnavailableException e) {
+            if (e.reason() == VmmUnavailableException.Reason.TIMED_OUT) {
+                // it may have been added after all: leave nothing behind
+                removeQuietly(id);
+            }
+            throw e;
+        }
+        Optional<String> address = Optional.empty();
+        if (reply.status() == 200) {
+            JsonNode info = reply.requireBody("PUT /api/v1/vm.add-disk");
+            String bdf = info.path("bdf").asText("");
+            if (!id.equals(info.path("id").asText()) || !KATA_BDF.matcher(bdf).matches()) {
+                removeQuietly(id);
+                throw new VmmUnavailableException(VmmUnavailableException.Reason.PROTOCOL_ERROR,
+                        "clh: vm.add-disk for '" + id + "' answered " + info + "; expected id '" + id
+                                + "' and a PCI address 0000:00:DD.0 (device removed again)");
+            }
+            address = Optional.of(bdf);
+        }
+        BlockDevice device = new BlockDevice(id, DRIVER, spec.backend(), spec.readOnly(), List.of(), queues, address);
+        devices.put(id, device);
+        changed.run();
+        return device;
+    }
+
+    @Override
+    public synchronized void detach(String deviceId, Duration timeout) {
+        if (!devices.containsKey(deviceId)) {
+            throw new RequestRejectedException(Reason.NOT_FOUND, "clh: no attached device '" + deviceId + "'");
+        }
+        Instant deadline = Instant.now().plus(timeout);
+        boolean running = booted.getAsBoolean();
+        try {
+            api.put("/vm.remove-device", Payloads.removeDevice(deviceId), min(timeout, hotplugTimeout));
+        } catch (VmmException e) {
+            // an earlier detach that timed out may have completed since: then the device is gone already
+            if (!running || present(deviceId, timeout)) {
+                throw e;
+            }
+        }
+        if (running) {
+            awaitEjected(deviceId, deadline, timeout);
+        }
+        devices.remove(deviceId);
+        changed.run();
+    }
+
+    @Override
+    public synchronized List<BlockDevice> list() {
+        return List.copyOf(devices.values());
+    }
+
+    @Override
+    public BlockDevice move(String deviceId, IOThreadChoice target) {
+        return unsupportedMove(deviceId);
+    }
+
+    /** Always throws: there are no IOThreads to move a device to. */
+    public static BlockDevice unsupportedMove(String deviceId) {
+        throw new UnsupportedCapabilityException(Capability.IOTHREAD_MOVE, TYPE,
+                "Cloud Hypervisor has no IOThreads to move device '" + deviceId + "' to");
+    }
+
+    /** Replaces the device list with what the VMM reports (after a reattach). */
+    public synchronized void restore(List<BlockDevice> fromVmm) {
+        devices.clear();
+        fromVmm.forEach(d -> devices.put(d.id(), d));
+    }
+
+    /**
+     * On a running VM, {@code vm.remove-device} only asks the guest to eject the
+     * device; it is gone when {@code vm.info}'s device tree no longer has it.
+     */
+    private void awaitEjected(String id, Instant deadline, Duration timeout) {
+        while (true) {
+            Duration left = Duration.between(Instant.now(), deadline);
+            JsonNode info = api.get("/vm.info", left.isNegative() ? Duration.ofMillis(1) : min(left, apiTimeout))
+                    .requireBody("GET /api/v1/vm.info");
+            if (!info.path("device_tree").has(id)) {
+                return;
+            }
+            if (!Instant.now().plus(EJECT_POLL).isBefore(deadline)) {
+                throw new VmmUnavailableException(VmmUnavailableException.Reason.TIMED_OUT, "clh: device '" + id
+                        + "' is still present " + timeout.toMillis() + " ms after vm.remove-device (the guest has not ejected it)");
+            }
+            try {
+                Thread.sleep(EJECT_POLL);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new VmmUnavailableException(VmmUnavailableException.Reason.TIMED_OUT,
+                        "clh: interrupted while waiting for device '" + id + "' to be ejected");
+            }
+        }
+    }
+
+    private boolean present(String id, Duration timeout) {
+        return api.get("/vm.info", min(timeout, apiTimeout)).requireBody("GET /api/v1/vm.info").path("device_tree").has(id);
+    }
+
+    private void removeQuietly(String id) {
+        try {
+            api.put("/vm.remove-device", Payloads.removeDevice(id), hotplugTimeout);
+        } catch (VmmException | VmmUnavailableException e) {
+            LOG.debug("rollback of '{}' not needed or not possible: {}", id, e.getMessage());
+        }
+    }
+
+    private static String imageType(String id, String format) {
+        return switch (format) {
+            case "raw" -> "Raw";
+            case "qcow2" -> "Qcow2";
+            case "vhdx" -> "Vhdx";
+            case "vhd" -> "FixedVhd";
+            default -> throw new RequestRejectedException(Reason.INVALID_ARGUMENT, "clh: device '" + id
+                    + "': image format '" + format + "' is not one Cloud Hypervisor reads (raw, qcow2, vhdx, vhd)");
+        };
+    }
+
+    /** Cloud Hypervisor ignores affinity for queues a disk does not have; refuse it rather than drop it silently. */
+    private static void checkAffinity(String id, int queues, Map<Integer, List<Integer>> affinity) {
+        affinity.forEach((queue, cpus) -> {
+            if (queue < 0 || queue >= queues) {
+                throw new RequestRejectedException(Reason.INVALID_ARGUMENT, "clh: device '" + id + "': queue affinity for queue "
+                        + queue + ", but it has queues 0.." + (queues - 1));
+            }
+            if (cpus.isEmpty() || cpus.stream().anyMatch(c -> c < 0)) {
+                throw new RequestRejectedException(Reason.INVALID_ARGUMENT, "clh: device '" + id + "': queue " + queue
+                        + " needs one or more host CPUs (>= 0), got " + cpus);
+            }
+        });
+    }
+
+    private static Duration min(Duration a, Duration b) {
+        return a.compareTo(b) <= 0 ? a : b;
+    }
+}

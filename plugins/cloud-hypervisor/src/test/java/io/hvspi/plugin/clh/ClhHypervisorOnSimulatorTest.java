@@ -1,0 +1,300 @@
+package io.hvspi.plugin.clh;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.hvspi.core.state.DefaultHostContext;
+import io.hvspi.plugin.clh.api.ClhApiClient;
+import io.hvspi.spi.ConfigException;
+import io.hvspi.spi.HostContext;
+import io.hvspi.spi.Hypervisor;
+import io.hvspi.spi.VmState;
+import io.hvspi.spi.VmmException;
+import io.hvspi.spi.VmmUnavailableException;
+import io.hvspi.tck.sim.clh.ClhSimulator;
+import java.io.IOException;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The plugin against the Cloud Hypervisor simulator (one per VM, in this JVM),
+ * plus what only a simulator can show: the exact REST calls, refused bodies,
+ * slow ejection, a VMM that hangs or goes away.
+ */
+class ClhHypervisorOnSimulatorTest extends ClhHypervisorBehaviour {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final Map<String, ClhSimulator> simulators = new HashMap<>();
+    private final List<AutoCloseable> resources = new ArrayList<>();
+    private ClhSimulator.Options options = ClhSimulator.Options.defaults();
+    private final Map<String, String> hostOptions = new HashMap<>();
+
+    @Override
+    HostContext hostFor(String vmId) {
+        ClhSimulator sim = ClhSimulator.start(tmp.resolve("sim-" + vmId), options);
+        simulators.put(vmId, sim);
+        DefaultHostContext host = new DefaultHostContext(tmp.resolve("run"), Duration.ofSeconds(10), hostOptions);
+        return host.withOption("endpoint", sim.endpoint());
+    }
+
+    @Override
+    Path binary() {
+        return Path.of("/nonexistent/cloud-hypervisor"); // never spawned: the endpoint option is set
+    }
+
+    @Override
+    Optional<Path> kernel() {
+        Path kernel = tmp.resolve("vmlinux");
+        try {
+            if (!Files.exists(kernel)) {
+                Files.writeString(kernel, "not a kernel: the simulator only opens it");
+            }
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        return Optional.of(kernel);
+    }
+
+    @Override
+    void cleanupBackend() {
+        simulators.values().forEach(ClhSimulator::close);
+        for (AutoCloseable r : resources) {
+            try {
+                r.close();
+            } catch (Exception e) {
+                // best effort
+            }
+        }
+    }
+
+    private List<String> requests(String vmId) {
+        return simulators.get(vmId).calls().stream().map(ClhSimulator.Call::request).toList();
+    }
+
+    @Test
+    void theRestCallsFollowKatasSequence() throws InterruptedException {
+        Hypervisor vm = running("seq1", 2);
+        assertEquals(List.of("GET /api/v1/vmm.ping", "PUT /api/v1/vm.create", "PUT /api/v1/vm.boot"), requests("seq1"));
+        vm.requireHotplug().attach(disk("disk0").build());
+        vm.requireHotplug().detach("disk0");
+        ClhSimulator sim = simulators.get("seq1");
+        vm.stop();
+        List<String> calls = requests("seq1");
+        assertEquals(List.of("PUT /api/v1/vm.add-disk", "PUT /api/v1/vm.remove-device", "GET /api/v1/vm.info",
+                "PUT /api/v1/vm.shutdown", "PUT /api/v1/vmm.shutdown"), calls.subList(3, calls.size()));
+        assertTrue(sim.calls().stream().allMatch(c -> c.status() < 300), "every body the plugin sent was accepted");
+        assertTrue(sim.awaitShutdown(Duration.ofSeconds(5)), "vmm.shutdown ends the VMM");
+
+        JsonNode add = body(sim.calls().get(3));
+        assertEquals("disk0", add.get("id").asText());
+        assertEquals(2, add.get("num_queues").asInt(), "one queue per vCPU");
+        assertEquals(1024, add.get("queue_size").asInt(), "Kata's queue size");
+        assertFalse(add.get("readonly").asBoolean());
+        assertEquals("Raw", add.get("image_type").asText());
+        JsonNode create = body(sim.calls().get(1));
+        assertEquals(2, create.at("/cpus/boot_vcpus").asInt());
+        assertEquals(256L << 20, create.at("/memory/size").asLong());
+        assertEquals("console=ttyS0", create.at("/payload/cmdline").asText());
+    }
+
+    @Test
+    void everyBodyThePluginSendsIsValidAgainstTheOpenApiDocument() {
+        Hypervisor vm = running("schema1", 2);
+        vm.requireHotplug().attach(disk("d0").direct(true).queueAffinity(Map.of(0, List.of(0), 1, List.of(1))).build());
+        ClhSimulator sim = simulators.get("schema1");
+        for (ClhSimulator.Call call : sim.calls()) {
+            call.body().ifPresent(b -> {
+                String schema = sim.spec().route(call.path().substring(ClhApiClient.API_ROOT.length()))
+                        .orElseThrow().bodySchema().orElseThrow();
+                assertEquals(List.of(), sim.spec().validate(schema, read(b)), call.request());
+            });
+        }
+        JsonNode add = body(sim.calls().get(3));
+        assertTrue(add.get("direct").asBoolean());
+        assertEquals("[{\"queue_index\":0,\"host_cpus\":[0]},{\"queue_index\":1,\"host_cpus\":[1]}]",
+                add.get("queue_affinity").toString());
+    }
+
+    @Test
+    void aBodyTheSchemaForbidsIsRefusedWith400AndTheVmmsMessages() {
+        Hypervisor vm = running("bad1", 1);
+        ClhApiClient api = ((ClhHypervisor) vm).api();
+        VmmException e = assertThrows(VmmException.class,
+                () -> api.put("/vm.add-disk", read("{\"path\": 42, \"id\": \"d0\"}"), Duration.ofSeconds(1)));
+        assertEquals("400", e.errorClass());
+        assertEquals("PUT /api/v1/vm.add-disk", e.command());
+        assertTrue(e.vmmMessage().startsWith("Failed to deserialize JSON: DiskConfig: /path: integer found, string expected"),
+                e.vmmMessage());
+        VmmException serde = assertThrows(VmmException.class,
+                () -> api.put("/vm.add-disk", read("{\"path\": \"/x\", \"num_queues\": -1}"), Duration.ofSeconds(1)));
+        assertEquals("400", serde.errorClass());
+        assertEquals("Failed to deserialize JSON: invalid value: integer `-1`, expected usize", serde.vmmMessage());
+        VmmException noId = assertThrows(VmmException.class,
+                () -> api.put("/vm.remove-device", read("{}"), Duration.ofSeconds(1)));
+        assertEquals("Failed to deserialize JSON: missing field `id`", noId.vmmMessage());
+    }
+
+    @Test
+    void statusCodesAndErrorBodiesAreCloudHypervisors() {
+        Hypervisor vm = running("codes1", 1);
+        ClhApiClient api = ((ClhHypervisor) vm).api();
+        Duration t = Duration.ofSeconds(1);
+        VmmException notFound = assertThrows(VmmException.class, () -> api.get("/vm.nope", t));
+        assertEquals("404", notFound.errorClass());
+        assertEquals("Not Found", notFound.vmmMessage());
+        VmmException wrongMethod = assertThrows(VmmException.class, () -> api.get("/vm.boot", t));
+        assertEquals("400", wrongMethod.errorClass());
+        assertEquals("Bad Request", wrongMethod.vmmMessage());
+        VmmException bodyless = assertThrows(VmmException.class, () -> api.put("/vm.add-disk", t));
+        assertEquals("400", bodyless.errorClass());
+        VmmException unknownDevice = assertThrows(VmmException.class,
+                () -> api.put("/vm.remove-device", read("{\"id\":\"ghost\"}"), t));
+        assertEquals("500", unknownDevice.errorClass());
+        assertEquals("Error from API: The device could not be removed from the VM: Error from device manager: "
+                + "Failed to find device corresponding to the given identifier", unknownDevice.vmmMessage());
+        Path file = TestVms.disk(tmp, "raw");
+        api.put("/vm.add-disk", read("{\"path\":\"" + file + "\",\"id\":\"dup\"}"), t);
+        VmmException duplicate = assertThrows(VmmException.class,
+                () -> api.put("/vm.add-disk", read("{\"path\":\"" + file + "\",\"id\":\"dup\"}"), t));
+        assertEquals("Error from API: The disk could not be added to the VM: Failed to validate config: "
+                + "Identifier dup is not unique", duplicate.vmmMessage());
+        VmmException smallQueue = assertThrows(VmmException.class,
+                () -> api.put("/vm.add-disk", read("{\"path\":\"" + file + "\",\"id\":\"q\",\"queue_size\":2}"), t));
+        assertTrue(smallQueue.vmmMessage().endsWith("Queue size is smaller than 2: 2"), smallQueue.vmmMessage());
+        VmmException notPowerOfTwo = assertThrows(VmmException.class,
+                () -> api.put("/vm.add-disk", read("{\"path\":\"" + file + "\",\"id\":\"q\",\"queue_size\":1000}"), t));
+        assertEquals("500", notPowerOfTwo.errorClass());
+        VmmException twice = assertThrows(VmmException.class, () -> api.put("/vm.create",
+                read("{\"payload\":{\"kernel\":\"/k\"}}"), t));
+        assertEquals("Error from API: The VM could not be created: VM is already created", twice.vmmMessage());
+    }
+
+    @Test
+    void anErrorBodyFromAnOlderVmmIsKeptAsPlainText() {
+        assertEquals("Error from API: The disk could not be added", io.hvspi.plugin.clh.api.ErrorBodies
+                .join("Error from API: The disk could not be added\n"));
+    }
+
+    @Test
+    void detachWaitsUntilTheGuestHasEjectedTheDevice() {
+        options = options.withEjectDelay(Duration.ofMillis(300));
+        Hypervisor vm = running("eject1", 1);
+        vm.requireHotplug().attach(disk("d0").build());
+        Instant before = Instant.now();
+        vm.requireHotplug().detach("d0", Duration.ofSeconds(5));
+        assertTrue(Duration.between(before, Instant.now()).toMillis() >= 300, "returned only after the ejection");
+        long polls = simulators.get("eject1").calls().stream().filter(c -> c.request().equals("GET /api/v1/vm.info")).count();
+        assertTrue(polls >= 2, "polled vm.info until the device left the device tree, " + polls + " polls");
+        assertTrue(vm.requireHotplug().list().isEmpty());
+    }
+
+    @Test
+    void detachTimesOutWhileAPausedGuestCannotEject() {
+        Hypervisor vm = running("eject2", 1);
+        vm.requireHotplug().attach(disk("d0").build());
+        vm.pause();
+        VmmUnavailableException e = assertThrows(VmmUnavailableException.class,
+                () -> vm.requireHotplug().detach("d0", Duration.ofMillis(200)));
+        assertEquals(VmmUnavailableException.Reason.TIMED_OUT, e.reason());
+        assertEquals(List.of("d0"), vm.requireHotplug().list().stream().map(d -> d.id()).toList(), "still attached");
+        vm.resume();
+        vm.requireHotplug().detach("d0");
+        assertTrue(vm.requireHotplug().list().isEmpty());
+    }
+
+    @Test
+    void aVmmThatNeverAnswersFailsStartWithinTheStartTimeout() throws IOException {
+        Path socket = tmp.resolve("hung.sock");
+        ServerSocketChannel server = ServerSocketChannel.open(java.net.StandardProtocolFamily.UNIX);
+        server.bind(UnixDomainSocketAddress.of(socket));
+        resources.add(server);
+        // accept connections but never answer, like a VMM that hangs
+        Thread.ofPlatform().daemon().start(() -> {
+            List<SocketChannel> held = new ArrayList<>();
+            try {
+                while (true) {
+                    held.add(server.accept());
+                }
+            } catch (IOException e) {
+                // closed by the test
+            }
+        });
+        hostOptions.put(ClhSettings.START_TIMEOUT_KEY, "400");
+        hostOptions.put(ClhSettings.API_TIMEOUT_KEY, "100");
+        DefaultHostContext host = new DefaultHostContext(tmp.resolve("run"), Duration.ofSeconds(10), hostOptions)
+                .withOption("endpoint", socket.toString());
+        Hypervisor vm = new ClhHypervisorFactory().create(TestVms.spec("hung1", binary(), kernel(), 1, Map.of()), host);
+        Instant before = Instant.now();
+        VmmUnavailableException e = assertThrows(VmmUnavailableException.class, vm::start);
+        assertEquals(VmmUnavailableException.Reason.TIMED_OUT, e.reason());
+        assertTrue(Duration.between(before, Instant.now()).toMillis() < 3000, "an error within the timeout, no hang");
+        assertFalse(Files.exists(tmp.resolve("run/hung1")), "a failed start leaves no runtime directory");
+        assertTrue(host.stateStore().load("hung1").isEmpty());
+    }
+
+    @Test
+    void aVmmThatGoesAwayIsReportedAsFailed() {
+        Hypervisor vm = running("gone1", 1);
+        simulators.get("gone1").close();
+        assertEquals(VmState.FAILED, vm.state());
+        VmmUnavailableException e = assertThrows(VmmUnavailableException.class, vm::pause);
+        assertEquals(VmmUnavailableException.Reason.EXITED, e.reason());
+    }
+
+    @Test
+    void timeoutsComeFromTheClhTableAndHostOptions() {
+        Hypervisor fromTable = new ClhHypervisorFactory().create(
+                TestVms.spec("t1", binary(), Optional.empty(), 1, Map.of(ClhSettings.API_TIMEOUT_KEY, 250L)),
+                new DefaultHostContext(tmp.resolve("run"), Duration.ofSeconds(10), Map.of("endpoint", "/x")));
+        assertEquals(Duration.ofMillis(250), ((ClhHypervisor) fromTable).settings().apiTimeout());
+        assertEquals(Duration.ofSeconds(5), ((ClhHypervisor) fromTable).settings().hotplugTimeout(), "Kata's hotplug timeout");
+        Hypervisor overridden = new ClhHypervisorFactory().create(
+                TestVms.spec("t2", binary(), Optional.empty(), 1, Map.of(ClhSettings.API_TIMEOUT_KEY, 250L)),
+                new DefaultHostContext(tmp.resolve("run"), Duration.ofSeconds(10),
+                        Map.of("endpoint", "/x", ClhSettings.API_TIMEOUT_KEY, "2000")));
+        assertEquals(Duration.ofSeconds(2), ((ClhHypervisor) overridden).settings().apiTimeout());
+        ConfigException bad = assertThrows(ConfigException.class, () -> new ClhHypervisorFactory().create(
+                TestVms.spec("t3", binary(), Optional.empty(), 1, Map.of(ClhSettings.HOTPLUG_TIMEOUT_KEY, "soon")),
+                new DefaultHostContext(tmp.resolve("run"), Duration.ofSeconds(10), Map.of("endpoint", "/x"))));
+        assertEquals(Optional.of("hypervisor.clh.hotplug_timeout_ms"), bad.key());
+    }
+
+    @Test
+    void aConfigCloudHypervisorCannotRunIsRefusedAtCreate() {
+        DefaultHostContext spawning = new DefaultHostContext(tmp.resolve("run"), Duration.ofSeconds(10), Map.of());
+        ConfigException noBinary = assertThrows(ConfigException.class, () -> new ClhHypervisorFactory()
+                .create(TestVms.spec("c1", tmp.resolve("absent"), Optional.empty(), 1, Map.of()), spawning));
+        assertEquals(Optional.of("hypervisor.clh.path"), noBinary.key());
+        ConfigException scsi = assertThrows(ConfigException.class, () -> new ClhHypervisorFactory().create(
+                TestVms.spec("c2", binary(), Optional.empty(), 1, Map.of("block_device_driver", "virtio-scsi")),
+                spawning.withOption("endpoint", "/x")));
+        assertEquals(Optional.of("hypervisor.clh.block_device_driver"), scsi.key());
+    }
+
+    private static JsonNode body(ClhSimulator.Call call) {
+        return read(call.body().orElseThrow());
+    }
+
+    private static JsonNode read(String json) {
+        try {
+            return JSON.readTree(json);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+}

@@ -1,0 +1,29 @@
+package io.hvspi.plugin.clh;
+
+import static io.hvspi.tck.CapabilityExpectation.SUPPORTED;
+import static io.hvspi.tck.CapabilityExpectation.UNSUPPORTED;
+
+import io.hvspi.spi.Capability;
+import io.hvspi.tck.CapabilityExpectation;
+import io.hvspi.tck.HypervisorContract;
+import io.hvspi.tck.backend.BaseTckBackend;
+import io.hvspi.tck.backend.SimulatorTckBackend;
+import io.hvspi.tck.backend.TckBackend;
+
+/** The compatibility kit against the Cloud Hypervisor API simulator. */
+class ClhKitTest extends HypervisorContract {
+    @Override
+    protected TckBackend createBackend() {
+        return SimulatorTckBackend.registered(new ClhHypervisorFactory(), BaseTckBackend.tempWorkDir("clh-kit"));
+    }
+
+    @Override
+    protected CapabilityExpectation expect(Capability c) {
+        return switch (c) { // no default: a new capability must be decided here
+            case BLOCK_DEVICE, BLOCK_DEVICE_HOTPLUG, BLOCK_DEVICE_DISCARD, MULTI_QUEUE, NETWORK_DEVICE_HOTPLUG,
+                 FS_SHARING, HYBRID_VSOCK, PER_QUEUE_IO_THREADS, QUEUE_AFFINITY -> SUPPORTED;
+            case GUEST_MEMORY_PROBE, INDEPENDENT_IOTHREADS, IOTHREAD_RUNTIME_ADD, IOTHREAD_POLLING,
+                 IOTHREAD_VQ_MAPPING, IOTHREAD_MOVE -> UNSUPPORTED;
+        };
+    }
+}

@@ -1,0 +1,566 @@
+package io.hvspi.plugin.dragonball;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.hvspi.plugin.dragonball.api.BlockDeviceConfigInfo;
+import io.hvspi.plugin.dragonball.api.BootSourceConfig;
+import io.hvspi.plugin.dragonball.api.VmConfigInfo;
+import io.hvspi.plugin.dragonball.bridge.BridgeClient;
+import io.hvspi.plugin.dragonball.process.Sidecar;
+import io.hvspi.spi.BlockBackend;
+import io.hvspi.spi.BlockDevice;
+import io.hvspi.spi.BlockDeviceSpec;
+import io.hvspi.spi.Capability;
+import io.hvspi.spi.DeviceHotplug;
+import io.hvspi.spi.HostContext;
+import io.hvspi.spi.HostThreads;
+import io.hvspi.spi.Hypervisor;
+import io.hvspi.spi.HvspiException;
+import io.hvspi.spi.IOThreadChoice;
+import io.hvspi.spi.IOThreadProvider;
+import io.hvspi.spi.RequestRejectedException;
+import io.hvspi.spi.RequestRejectedException.Reason;
+import io.hvspi.spi.UnsupportedCapabilityException;
+import io.hvspi.spi.VmEvent;
+import io.hvspi.spi.VmRecord;
+import io.hvspi.spi.VmSpec;
+import io.hvspi.spi.VmState;
+import io.hvspi.spi.VmmException;
+import io.hvspi.spi.VmmUnavailableException;
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.function.Consumer;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One Dragonball VM behind a bridge: lifecycle through {@code ConfigureBootSource},
+ * {@code SetVmConfiguration}, {@code StartMicroVm}, {@code PauseMicroVm} /
+ * {@code ResumeMicroVm} and {@code ShutdownMicroVm}; block hotplug through
+ * {@code InsertBlockDevice}, {@code PrepareRemoveBlockDevice} and
+ * {@code RemoveBlockDevice}. No IOThreads: Dragonball serves each queue on its own
+ * {@code blk_iothread_q<i>} thread, which {@link #hostThreads()} lists.
+ */
+final class DragonballHypervisor implements Hypervisor {
+    static final String TYPE = "dragonball";
+    static final String PCI_DRIVER = "virtio-blk-pci";
+    static final String MMIO_DRIVER = "virtio-blk-mmio";
+    static final String ROOT_DRIVE_ID = "rootfs";
+    static final String SOCKET_NAME = "dragonball-bridge.sock";
+    /** Dragonball takes any string; hvspi keeps drive ids to safe file-name characters. */
+    static final Pattern DRIVE_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,63}");
+    /** Kata retries hotplug every 10 ms while the guest's upcall channel is not up (vmm_instance.rs). */
+    private static final Duration UPCALL_RETRY = Duration.ofMillis(10);
+
+    private static final Logger LOG = LoggerFactory.getLogger(DragonballHypervisor.class);
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final String vmId;
+    private final HostContext host;
+    private final VmSpec spec; // null for a reattached VM: it is never started again
+    private final boolean pciBus;
+    private final Object lock = new Object();
+    private final Map<String, Drive> drives = new LinkedHashMap<>();
+    private final List<Consumer<VmEvent>> listeners = new CopyOnWriteArrayList<>();
+    private final ExecutorService events;
+    private final HostThreadReader threadReader = new HostThreadReader(Path.of("/proc"));
+    private final DragonballHotplug hotplug = new DragonballHotplug();
+
+    private volatile BridgeClient client;
+    private volatile Sidecar sidecar;
+    private volatile Path runtimeDir;
+    private volatile Instant createdAt;
+    private volatile boolean started;
+    private volatile boolean stopped;
+    private volatile VmState knownState = VmState.CREATED;
+
+    DragonballHypervisor(VmSpec spec, HostContext host) {
+        this(spec.vmId(), host, spec, !spec.block().driver().equals(MMIO_DRIVER));
+    }
+
+    private DragonballHypervisor(String vmId, HostContext host, VmSpec spec, boolean pciBus) {
+        this.vmId = vmId;
+        this.host = host;
+        this.spec = spec;
+        this.pciBus = pciBus;
+        this.events = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "dragonball-events-" + vmId);
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    /** Connects to a VM an earlier process started; {@link VmmUnavailableException} when it is gone. */
+    static DragonballHypervisor reattach(VmRecord record, HostContext host) {
+        JsonNode state;
+        try {
+            state = JSON.readTree(record.pluginState());
+        } catch (IOException e) {
+            throw new HvspiException("VM '" + record.vmId() + "': unreadable dragonball plugin state: " + e.getMessage(), e);
+        }
+        DragonballHypervisor vm = new DragonballHypervisor(record.vmId(), host, null,
+                state.path("pci_bus").asBoolean(true));
+        long sidecarPid = state.path("sidecar_pid").asLong(0);
+        if (sidecarPid > 0) {
+            vm.sidecar = Sidecar.adopt(sidecarPid).orElseThrow(() -> new VmmUnavailableException(
+                    VmmUnavailableException.Reason.EXITED, "VM '" + record.vmId() + "' is gone: its bridge sidecar (pid "
+                    + sidecarPid + ") no longer runs"));
+        }
+        vm.runtimeDir = record.runtimeDir();
+        vm.createdAt = record.createdAt();
+        vm.connect(Path.of(state.path("endpoint").asText()));
+        for (JsonNode d : state.path("drives")) {
+            Drive drive = Drive.fromJson(d);
+            vm.drives.put(drive.device().id(), drive);
+        }
+        vm.started = true;
+        vm.knownState = vm.state();
+        return vm;
+    }
+
+    @Override
+    public String vmId() {
+        return vmId;
+    }
+
+    @Override
+    public String type() {
+        return TYPE;
+    }
+
+    // --- lifecycle -------------------------------------------------------------------------------------------
+
+    @Override
+    public void start() {
+        synchronized (lock) {
+            if (started || stopped) {
+                throw new RequestRejectedException(Reason.INVALID_STATE, "VM '" + vmId + "' was already started");
+            }
+            runtimeDir = host.createRuntimeDir(vmId);
+            try {
+                Optional<String> endpoint = host.option("endpoint");
+                if (endpoint.isPresent()) {
+                    connect(Path.of(endpoint.get()));
+                } else {
+                    Path socket = runtimeDir.resolve(SOCKET_NAME);
+                    sidecar = Sidecar.spawn(spec.binary(), socket, runtimeDir.resolve("dragonball-bridge.log"));
+                    sidecar.awaitReady(() -> {
+                        connect(socket);
+                        return client;
+                    }, timeout());
+                }
+                boot();
+                createdAt = Instant.now();
+                started = true;
+                knownState = VmState.RUNNING;
+                persist();
+            } catch (RuntimeException e) {
+                abandonStart();
+                throw e;
+            }
+        }
+    }
+
+    private void boot() {
+        Duration t = timeout();
+        client.call("ConfigureBootSource", new BootSourceConfig(spec.kernel().orElseThrow().toString(),
+                spec.initrd().map(Path::toString),
+                spec.kernelParams().isBlank() ? Optional.empty() : Optional.of(spec.kernelParams())).toJson(), t);
+        client.call("SetVmConfiguration", new VmConfigInfo(spec.vcpus(), maxVcpus(spec), spec.memoryMib(), pciBus)
+                .toJson(), t);
+        if (spec.image().isPresent()) {
+            // Cold-plugged before boot, like Kata's rootfs image: read-only and the root device.
+            client.call("InsertBlockDevice", new BlockDeviceConfigInfo(ROOT_DRIVE_ID, spec.image().get().toString(),
+                    true, true, spec.block().cacheSet() && spec.block().cacheDirect(), 1, pciBus).toJson(), t);
+        }
+        client.call("StartMicroVm", null, t);
+    }
+
+    private static int maxVcpus(VmSpec spec) {
+        Object max = spec.table().get("default_maxvcpus");
+        int asked = max instanceof Number n ? n.intValue() : 0;
+        return Math.max(spec.vcpus(), asked);
+    }
+
+    /** Leaves nothing behind after a failed start: no connection, no sidecar, no runtime directory. */
+    private void abandonStart() {
+        if (client != null) {
+            client.close();
+            client = null;
+        }
+        if (sidecar != null) {
+            sidecar.stop(timeout());
+            sidecar = null;
+        }
+        deleteRuntimeDir();
+    }
+
+    private void connect(Path socket) {
+        BridgeClient c = BridgeClient.connect(socket, timeout());
+        c.onLoss(this::lost);
+        client = c;
+    }
+
+    @Override
+    public void stop() {
+        synchronized (lock) {
+            if (stopped) {
+                return;
+            }
+            stopped = true;
+            BridgeClient c = client;
+            if (c != null && c.isOpen()) {
+                try {
+                    c.call("ShutdownMicroVm", null, timeout());
+                } catch (HvspiException e) {
+                    LOG.warn("VM '{}': ShutdownMicroVm failed, stopping anyway: {}", vmId, e.getMessage());
+                }
+                c.close();
+            }
+            if (sidecar != null) {
+                sidecar.stop(timeout());
+            }
+            deleteRuntimeDir();
+            if (started) {
+                host.stateStore().remove(vmId);
+            }
+            knownState = VmState.STOPPED;
+            events.shutdown();
+        }
+    }
+
+    @Override
+    public void pause() {
+        synchronized (lock) {
+            requireStarted().call("PauseMicroVm", null, timeout());
+            knownState = VmState.PAUSED;
+        }
+    }
+
+    @Override
+    public void resume() {
+        synchronized (lock) {
+            requireStarted().call("ResumeMicroVm", null, timeout());
+            knownState = VmState.RUNNING;
+        }
+    }
+
+    @Override
+    public VmState state() {
+        if (stopped) {
+            return VmState.STOPPED;
+        }
+        BridgeClient c = client;
+        if (!started || c == null) {
+            return started ? VmState.FAILED : VmState.CREATED;
+        }
+        if (!c.isOpen()) {
+            return VmState.FAILED;
+        }
+        try {
+            JsonNode info = c.call("GetInstanceInfo", null, timeout());
+            knownState = fromInstanceState(info.path("state"));
+            return knownState;
+        } catch (HvspiException e) {
+            LOG.debug("VM '{}': GetInstanceInfo failed: {}", vmId, e.getMessage());
+            return VmState.FAILED;
+        }
+    }
+
+    /** Dragonball's {@code InstanceState}: a string, or {@code {"Exited": code}}. */
+    static VmState fromInstanceState(JsonNode state) {
+        if (state.isObject() && state.has("Exited")) {
+            return VmState.STOPPED;
+        }
+        return switch (state.asText()) {
+            case "Uninitialized", "Starting" -> VmState.CREATED;
+            case "Running" -> VmState.RUNNING;
+            case "Paused" -> VmState.PAUSED;
+            case "Halting", "Halted" -> VmState.STOPPED;
+            default -> VmState.FAILED;
+        };
+    }
+
+    @Override
+    public Set<Capability> capabilities() {
+        // Nothing to probe: the bridge reports no features beyond the protocol version.
+        return DragonballHypervisorFactory.DECLARED;
+    }
+
+    @Override
+    public HostThreads hostThreads() {
+        return threadReader.read(requireStarted().call("ListThreads", null, timeout()));
+    }
+
+    @Override
+    public Subscription subscribe(Consumer<VmEvent> listener) {
+        listeners.add(listener);
+        return () -> listeners.remove(listener);
+    }
+
+    @Override
+    public Optional<IOThreadProvider> ioThreads() {
+        return Optional.empty();
+    }
+
+    @Override
+    public Optional<DeviceHotplug> hotplug() {
+        return Optional.of(hotplug);
+    }
+
+    @Override
+    public void close() {
+        BridgeClient c = client;
+        if (c != null) {
+            c.close();
+        }
+        events.shutdown();
+    }
+
+    private void lost(VmmUnavailableException e) {
+        if (stopped) {
+            return;
+        }
+        knownState = VmState.FAILED;
+        VmEvent event = new VmEvent(VmEvent.VMM_EXITED, Instant.now(),
+                Map.of("reason", e.reason().name(), "message", e.getMessage()));
+        for (Consumer<VmEvent> l : listeners) {
+            try {
+                events.execute(() -> l.accept(event));
+            } catch (RejectedExecutionException closed) {
+                return;
+            }
+        }
+    }
+
+    private BridgeClient requireStarted() {
+        BridgeClient c = client;
+        if (!started || stopped || c == null) {
+            throw new RequestRejectedException(Reason.INVALID_STATE, "VM '" + vmId + "' is "
+                    + (stopped ? "stopped" : "not started"));
+        }
+        return c;
+    }
+
+    private Duration timeout() {
+        return host.commandTimeout();
+    }
+
+    // --- state -----------------------------------------------------------------------------------------------
+
+    private void persist() {
+        ObjectNode state = JSON.createObjectNode();
+        state.put("endpoint", client.socket().toString());
+        state.put("sidecar_pid", sidecar == null ? 0 : sidecar.pid());
+        state.put("pci_bus", pciBus);
+        state.put("protocol_version", BridgeClient.VERSION);
+        ArrayNode list = state.putArray("drives");
+        drives.values().forEach(d -> list.add(d.toJson()));
+        long pid = sidecar != null ? sidecar.pid() : client.greeting().pid();
+        host.stateStore().save(new VmRecord(vmId, TYPE, pid, runtimeDir, createdAt, state.toString()));
+    }
+
+    private void deleteRuntimeDir() {
+        Path dir = runtimeDir;
+        if (dir == null || !Files.exists(dir)) {
+            return;
+        }
+        try (Stream<Path> walk = Files.walk(dir)) {
+            for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        } catch (IOException e) {
+            LOG.warn("VM '{}': cannot remove runtime directory {}: {}", vmId, dir, e.getMessage());
+        }
+    }
+
+    // --- hotplug ---------------------------------------------------------------------------------------------
+
+    /** Block hotplug: InsertBlockDevice; PrepareRemoveBlockDevice then RemoveBlockDevice. */
+    private final class DragonballHotplug implements DeviceHotplug {
+
+        @Override
+        public BlockDevice attach(BlockDeviceSpec device) {
+            synchronized (lock) {
+                BridgeClient c = requireStarted();
+                String driver = check(device);
+                Path path = backendPath(device);
+                try {
+                    BlockDeviceConfigInfo config = new BlockDeviceConfigInfo(device.id(), path.toString(), false,
+                            device.readOnly(), device.direct(), 1, driver.equals(PCI_DRIVER));
+                    JsonNode result = callWithUpcallRetry(c, "InsertBlockDevice", config.toJson(),
+                            System.nanoTime() + timeout().toNanos());
+                    JsonNode slot = result.path("slot");
+                    Drive drive = Drive.of(device.id(), driver, device.backend(), path, device.readOnly(),
+                            slot.isIntegralNumber() ? Optional.of(slot.intValue()) : Optional.empty());
+                    drives.put(device.id(), drive);
+                    persist();
+                    return drive.device();
+                } catch (RuntimeException e) {
+                    if (device.backend() instanceof BlockBackend.Null) {
+                        deleteQuietly(path);
+                    }
+                    throw e;
+                }
+            }
+        }
+
+        @Override
+        public void detach(String deviceId, Duration timeout) {
+            synchronized (lock) {
+                BridgeClient c = requireStarted();
+                Drive drive = drives.get(deviceId);
+                if (drive == null) {
+                    throw new RequestRejectedException(Reason.NOT_FOUND, "VM '" + vmId + "' has no hotplugged device '"
+                            + deviceId + "' (attached: " + String.join(", ", drives.keySet()) + ")");
+                }
+                long deadline = System.nanoTime() + timeout.toNanos();
+                try {
+                    // The guest releases the device on PrepareRemoveBlockDevice; only then does Dragonball drop it.
+                    callWithUpcallRetry(c, "PrepareRemoveBlockDevice", BlockDeviceConfigInfo.driveIdOnly(deviceId),
+                            deadline);
+                    c.call("RemoveBlockDevice", BlockDeviceConfigInfo.driveIdOnly(deviceId), timeout());
+                } catch (VmmException e) {
+                    if (e.errorClass().equals("Block.InvalidDeviceId")) {
+                        forget(drive); // Dragonball says it has no such drive: it is gone either way
+                    }
+                    throw e;
+                }
+                forget(drive);
+            }
+        }
+
+        private void forget(Drive drive) {
+            drives.remove(drive.device().id());
+            if (drive.ownsFile()) {
+                deleteQuietly(drive.pathOnHost());
+            }
+            persist();
+        }
+
+        @Override
+        public List<BlockDevice> list() {
+            synchronized (lock) {
+                return new ArrayList<>(drives.values().stream().map(Drive::device).toList());
+            }
+        }
+
+        @Override
+        public BlockDevice move(String deviceId, IOThreadChoice target) {
+            throw new UnsupportedCapabilityException(Capability.IOTHREAD_MOVE, TYPE,
+                    "Dragonball has no IOThreads to move a device between");
+        }
+
+        /** Refuses what Dragonball (or Kata's use of it) cannot do; returns the driver to use. */
+        private String check(BlockDeviceSpec device) {
+            if (!DRIVE_ID.matcher(device.id()).matches()) {
+                throw new RequestRejectedException(Reason.INVALID_ARGUMENT, "drive id '" + device.id()
+                        + "' is not valid: use 1 to 64 letters, digits, '_', '.', '-', starting with a letter or digit");
+            }
+            if (drives.containsKey(device.id()) || (spec != null && spec.image().isPresent()
+                    && device.id().equals(ROOT_DRIVE_ID))) {
+                throw new RequestRejectedException(Reason.DUPLICATE_ID, "VM '" + vmId + "' already has a drive '"
+                        + device.id() + "'");
+            }
+            switch (device.ioThread()) {
+                case IOThreadChoice.Named n -> throw new UnsupportedCapabilityException(
+                        Capability.INDEPENDENT_IOTHREADS, TYPE, "no IOThread '" + n.id() + "': Dragonball has no "
+                        + "IOThreads, each queue runs on its own blk_iothread_q<i> thread");
+                case IOThreadChoice.VqMapped v -> throw new UnsupportedCapabilityException(
+                        Capability.IOTHREAD_VQ_MAPPING, TYPE, "Dragonball has no IOThreads to map queues to");
+                case IOThreadChoice.ByPolicy p -> { }
+                case IOThreadChoice.MainLoop m -> { }
+            }
+            if (device.queues().isPresent() && device.queues().getAsInt() > 1) {
+                throw new UnsupportedCapabilityException(Capability.MULTI_QUEUE, TYPE,
+                        "Kata's runtime-rs gives Dragonball block devices one queue");
+            }
+            if (!device.queueAffinity().isEmpty()) {
+                throw new UnsupportedCapabilityException(Capability.QUEUE_AFFINITY, TYPE,
+                        "Dragonball has no affinity option for blk_iothread_q<i> threads");
+            }
+            if (!device.format().equals("raw")) {
+                throw new RequestRejectedException(Reason.INVALID_ARGUMENT, "Dragonball reads raw images only, not '"
+                        + device.format() + "' (drive '" + device.id() + "')");
+            }
+            String driver = device.driver().orElse(pciBus ? PCI_DRIVER : MMIO_DRIVER);
+            if (!driver.equals(PCI_DRIVER) && !driver.equals(MMIO_DRIVER)) {
+                throw new RequestRejectedException(Reason.INVALID_ARGUMENT, "Dragonball has no block driver '" + driver
+                        + "' (drive '" + device.id() + "'): use " + PCI_DRIVER + " or " + MMIO_DRIVER);
+            }
+            return driver;
+        }
+
+        /** The host path Dragonball opens; a null backend becomes a sparse file of its size. */
+        private Path backendPath(BlockDeviceSpec device) {
+            return switch (device.backend()) {
+                case BlockBackend.HostPath p -> p.path().toAbsolutePath();
+                case BlockBackend.Null n -> {
+                    Path file = runtimeDir.resolve("null-" + device.id() + ".img");
+                    try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "rw")) {
+                        f.setLength(n.sizeBytes());
+                    } catch (IOException e) {
+                        throw new UncheckedIOException("cannot create the sparse file " + file
+                                + " that stands in for a null backend: " + e.getMessage(), e);
+                    }
+                    yield file;
+                }
+            };
+        }
+
+        /**
+         * Sends a hotplug action; while the VM runs and the guest's upcall channel is not up yet
+         * ({@code UpcallServerNotReady}), retries until the deadline as Kata does. A paused guest
+         * cannot answer, so there the first refusal is final.
+         */
+        private JsonNode callWithUpcallRetry(BridgeClient c, String action, JsonNode config, long deadline) {
+            while (true) {
+                Duration left = Duration.ofNanos(Math.max(1, deadline - System.nanoTime()));
+                try {
+                    return c.call(action, config, left);
+                } catch (VmmException e) {
+                    boolean retry = e.errorClass().equals("UpcallServerNotReady") && knownState == VmState.RUNNING
+                            && deadline - System.nanoTime() > UPCALL_RETRY.toNanos();
+                    if (!retry) {
+                        throw e;
+                    }
+                }
+                try {
+                    Thread.sleep(UPCALL_RETRY);
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    throw new VmmUnavailableException(VmmUnavailableException.Reason.TIMED_OUT,
+                            "interrupted while retrying " + action);
+                }
+            }
+        }
+    }
+
+    private static void deleteQuietly(Path file) {
+        try {
+            Files.deleteIfExists(file);
+        } catch (IOException e) {
+            LOG.warn("cannot remove {}: {}", file, e.getMessage());
+        }
+    }
+}

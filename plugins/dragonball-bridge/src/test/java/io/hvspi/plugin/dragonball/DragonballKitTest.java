@@ -1,0 +1,29 @@
+package io.hvspi.plugin.dragonball;
+
+import static io.hvspi.tck.CapabilityExpectation.SUPPORTED;
+import static io.hvspi.tck.CapabilityExpectation.UNSUPPORTED;
+
+import io.hvspi.spi.Capability;
+import io.hvspi.tck.CapabilityExpectation;
+import io.hvspi.tck.HypervisorContract;
+import io.hvspi.tck.backend.BaseTckBackend;
+import io.hvspi.tck.backend.SimulatorTckBackend;
+import io.hvspi.tck.backend.TckBackend;
+
+/** The compatibility kit against the Dragonball bridge simulator. */
+class DragonballKitTest extends HypervisorContract {
+    @Override
+    protected TckBackend createBackend() {
+        return SimulatorTckBackend.registered(new DragonballHypervisorFactory(), BaseTckBackend.tempWorkDir("dragonball-kit"));
+    }
+
+    @Override
+    protected CapabilityExpectation expect(Capability c) {
+        return switch (c) { // no default: a new capability must be decided here
+            case BLOCK_DEVICE, BLOCK_DEVICE_HOTPLUG, BLOCK_DEVICE_DISCARD, FS_SHARING, HYBRID_VSOCK,
+                 GUEST_MEMORY_PROBE, PER_QUEUE_IO_THREADS -> SUPPORTED;
+            case MULTI_QUEUE, NETWORK_DEVICE_HOTPLUG, INDEPENDENT_IOTHREADS, IOTHREAD_RUNTIME_ADD, IOTHREAD_POLLING,
+                 IOTHREAD_VQ_MAPPING, IOTHREAD_MOVE, QUEUE_AFFINITY -> UNSUPPORTED;
+        };
+    }
+}

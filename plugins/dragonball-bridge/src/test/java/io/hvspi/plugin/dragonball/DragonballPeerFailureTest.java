@@ -1,0 +1,135 @@
+package io.hvspi.plugin.dragonball;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.hvspi.core.state.DefaultHostContext;
+import io.hvspi.spi.BlockBackend;
+import io.hvspi.spi.BlockDevice;
+import io.hvspi.spi.BlockDeviceSpec;
+import io.hvspi.spi.Hypervisor;
+import io.hvspi.spi.VmEvent;
+import io.hvspi.spi.VmRecord;
+import io.hvspi.spi.VmState;
+import io.hvspi.spi.VmmUnavailableException;
+import io.hvspi.spi.VmmUnavailableException.Reason;
+import io.hvspi.tck.sim.dragonball.DragonballBridgeSimulator;
+import io.hvspi.tck.sim.dragonball.DragonballBridgeSimulator.Options;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** A bridge that dies or goes silent gives an error within the timeout, an event, and a clean stop. */
+class DragonballPeerFailureTest {
+    private static final Duration NO_HANG = Duration.ofSeconds(10);
+
+    @TempDir
+    Path dir;
+
+    private final DragonballHypervisorFactory factory = new DragonballHypervisorFactory();
+    private DragonballBridgeSimulator sim;
+    private DefaultHostContext host;
+    private Hypervisor vm;
+
+    /** Silence costs one command timeout per call: keep it short here. */
+    private static final Duration COMMAND_TIMEOUT = Duration.ofMillis(500);
+
+    private Hypervisor started(Options options) {
+        sim = DragonballBridgeSimulator.start(dir.resolve("sim"), options);
+        host = TestVms.host(dir.resolve("run"), sim, COMMAND_TIMEOUT);
+        vm = factory.create(TestVms.spec("vm1", TestVms.kernel(dir)), host);
+        vm.start();
+        return vm;
+    }
+
+    @AfterEach
+    void tearDown() {
+        TestVms.stopQuietly(vm);
+        if (sim != null) {
+            sim.close();
+        }
+    }
+
+    @Test
+    void aVmmThatDiesIsReportedAndLaterCallsFailAtOnce() throws InterruptedException {
+        started(Options.defaults());
+        BlockingQueue<VmEvent> events = new LinkedBlockingQueue<>();
+        vm.subscribe(events::add);
+        sim.close(); // the sidecar process goes away
+        VmEvent exited = events.poll(5, TimeUnit.SECONDS);
+        assertEquals(VmEvent.VMM_EXITED, exited.name());
+        assertEquals("EXITED", exited.data().get("reason"));
+        assertEquals(VmState.FAILED, vm.state());
+        VmmUnavailableException e = assertTimeoutPreemptively(NO_HANG, () -> assertThrows(
+                VmmUnavailableException.class, () -> vm.requireHotplug().attach(
+                        BlockDeviceSpec.builder("d0", BlockBackend.nullBackend()).build())));
+        assertEquals(Reason.EXITED, e.reason());
+        vm.stop();
+        assertTrue(host.stateStore().load("vm1").isEmpty(), "stop cleans up after a dead VMM");
+        assertFalse(Files.exists(host.runtimeRoot().resolve("vm1")));
+    }
+
+    @Test
+    void aVmmThatDiesDuringACallFailsThatCall() {
+        started(Options.defaults().withCrashingActions("PauseMicroVm"));
+        VmmUnavailableException e = assertTimeoutPreemptively(NO_HANG,
+                () -> assertThrows(VmmUnavailableException.class, vm::pause));
+        assertEquals(Reason.EXITED, e.reason());
+        assertTrue(e.getMessage().startsWith("PauseMicroVm: "), e.getMessage());
+    }
+
+    @Test
+    void aSilentVmmTimesOutWithinTheCommandTimeout() {
+        started(Options.defaults().withStalledActions("PauseMicroVm", "ListThreads"));
+        VmmUnavailableException pause = assertTimeoutPreemptively(NO_HANG,
+                () -> assertThrows(VmmUnavailableException.class, vm::pause));
+        assertEquals(Reason.TIMED_OUT, pause.reason());
+        assertEquals(Reason.TIMED_OUT, assertThrows(VmmUnavailableException.class, vm::hostThreads).reason());
+        assertEquals(VmState.RUNNING, vm.state(), "a timeout alone does not drop the connection");
+    }
+
+    @Test
+    void stopDoesNotHangOnASilentVmm() {
+        started(Options.defaults().withStalledActions("ShutdownMicroVm"));
+        assertTimeoutPreemptively(NO_HANG, vm::stop);
+        assertEquals(VmState.STOPPED, vm.state());
+        assertTrue(host.stateStore().load("vm1").isEmpty());
+    }
+
+    @Test
+    void reattachSeesTheSameDrivesAndCanDetachThem() {
+        started(Options.defaults());
+        BlockDevice d0 = vm.requireHotplug().attach(BlockDeviceSpec.builder("d0", BlockBackend.nullBackend()).build());
+        vm.close();
+        assertEquals("Running", sim.instanceState(), "close only disconnects");
+
+        VmRecord record = host.stateStore().load("vm1").orElseThrow();
+        vm = factory.reattach(record, host);
+        assertEquals(VmState.RUNNING, vm.state());
+        assertEquals(List.of(d0), vm.requireHotplug().list());
+        vm.requireHotplug().detach("d0");
+        assertEquals(List.of(), sim.driveIds());
+        assertFalse(Files.exists(record.runtimeDir().resolve("null-d0.img")));
+    }
+
+    @Test
+    void reattachingAVmWhoseVmmIsGoneFails() {
+        started(Options.defaults());
+        vm.close();
+        VmRecord record = host.stateStore().load("vm1").orElseThrow();
+        sim.close();
+        VmmUnavailableException e = assertThrows(VmmUnavailableException.class, () -> factory.reattach(record, host));
+        assertEquals(Reason.EXITED, e.reason());
+        vm = null;
+    }
+}

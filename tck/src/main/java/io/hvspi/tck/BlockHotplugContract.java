@@ -1,0 +1,250 @@
+package io.hvspi.tck;
+
+import static io.hvspi.spi.Capability.BLOCK_DEVICE_HOTPLUG;
+import static io.hvspi.spi.Capability.MULTI_QUEUE;
+import static io.hvspi.spi.Capability.PER_QUEUE_IO_THREADS;
+import static io.hvspi.spi.Capability.QUEUE_AFFINITY;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.hvspi.spi.BlockBackend;
+import io.hvspi.spi.BlockDevice;
+import io.hvspi.spi.BlockDeviceSpec;
+import io.hvspi.spi.DeviceHotplug;
+import io.hvspi.spi.HostThreads;
+import io.hvspi.spi.HvspiException;
+import io.hvspi.spi.Hypervisor;
+import io.hvspi.spi.IOThreadInfo;
+import io.hvspi.spi.RequestRejectedException;
+import io.hvspi.spi.RequestRejectedException.Reason;
+import io.hvspi.spi.VmState;
+import io.hvspi.spi.VmmException;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+
+/** Attaching, listing and detaching block devices on a running VM, and what goes wrong. */
+@Contract(value = "hotplug", title = "Block hotplug")
+public abstract class BlockHotplugContract extends ContractBase {
+
+    protected BlockHotplugContract(TckKit kit) {
+        super(kit);
+    }
+
+    /** A path no VMM can open. */
+    static final Path MISSING = Path.of("/nonexistent-hvspi-tck/missing.img");
+
+    @Test
+    @Order(1)
+    @Exercises(BLOCK_DEVICE_HOTPLUG)
+    @DisplayName("attach, list and detach")
+    void attachListAndDetach() {
+        Hypervisor vm = kit.startVm();
+        if (!kit.supports(vm, BLOCK_DEVICE_HOTPLUG, vm::requireHotplug)) {
+            return;
+        }
+        DeviceHotplug hp = hotplug(vm);
+        var specA = disk(vm, "tck-a").build();
+        BlockDevice a = hp.attach(specA);
+        assertEquals("tck-a", a.id());
+        assertEquals(specA.backend(), a.backend());
+        assertFalse(a.driver().isBlank(), "an attached device names its driver");
+        hp.attach(disk(vm, "tck-b").build());
+        assertEquals(List.of("tck-a", "tck-b"), deviceIds(vm), "list() is in attach order");
+        hp.detach("tck-a");
+        assertEquals(List.of("tck-b"), deviceIds(vm));
+        hp.detach("tck-b");
+        assertEquals(List.of(), deviceIds(vm));
+    }
+
+    @Test
+    @Order(2)
+    @Exercises(BLOCK_DEVICE_HOTPLUG)
+    @DisplayName("attach on a paused VM works, or is refused cleanly; the VM stays paused")
+    void attachWhilePaused() {
+        Hypervisor vm = kit.startVm();
+        if (!kit.supports(vm, BLOCK_DEVICE_HOTPLUG, vm::requireHotplug)) {
+            return;
+        }
+        vm.pause();
+        try {
+            hotplug(vm).attach(disk(vm, "tck-p").build());
+            assertEquals(List.of("tck-p"), deviceIds(vm));
+        } catch (VmmException | RequestRejectedException e) {
+            // QEMU hotplugs into a paused VM; Dragonball needs the guest's upcall server,
+            // which does not answer while the vCPUs are stopped: a typed refusal is fine
+            assertOneLine(e);
+            assertTrue(!(e instanceof RequestRejectedException r) || r.reason() == Reason.INVALID_STATE,
+                    () -> "a refusal on a paused VM must be INVALID_STATE: " + e.getMessage());
+            assertEquals(List.of(), deviceIds(vm), "a refused attach must leave no device");
+            kit.note("hvspi.refused", e.getMessage());
+        }
+        assertEquals(VmState.PAUSED, vm.state(), "hotplug must not resume a paused VM");
+    }
+
+    @Test
+    @Order(3)
+    @Exercises(BLOCK_DEVICE_HOTPLUG)
+    @DisplayName("a read-only attach is reported read-only")
+    void readOnlyIsHonoured() {
+        Hypervisor vm = kit.startVm();
+        if (!kit.supports(vm, BLOCK_DEVICE_HOTPLUG, vm::requireHotplug)) {
+            return;
+        }
+        BlockDevice d = hotplug(vm).attach(disk(vm, "tck-ro").readOnly(true).build());
+        assertTrue(d.readOnly());
+        assertTrue(hotplug(vm).list().get(0).readOnly(), "list() keeps the read-only flag");
+    }
+
+    @Test
+    @Order(4)
+    @Exercises(BLOCK_DEVICE_HOTPLUG)
+    @DisplayName("a bad path fails, leaves nothing behind, and the id stays free")
+    void badPathFailsAndLeavesNothing() {
+        Hypervisor vm = kit.startVm();
+        if (!kit.supports(vm, BLOCK_DEVICE_HOTPLUG, vm::requireHotplug)) {
+            return;
+        }
+        Map<String, Integer> loads = loads(vm);
+        HvspiException e = assertThrows(HvspiException.class,
+                () -> hotplug(vm).attach(BlockDeviceSpec.builder("tck-bad", BlockBackend.path(MISSING)).build()),
+                "attaching " + MISSING + " must fail");
+        assertTrue(e instanceof VmmException || e instanceof RequestRejectedException,
+                () -> "a bad path must give VmmException (the VMM's refusal) or RequestRejectedException, got " + e);
+        assertOneLine(e);
+        assertEquals(List.of(), deviceIds(vm), "a failed attach must leave no device");
+        assertEquals(loads, loads(vm), "a failed attach must leave no IOThread reserved");
+        hotplug(vm).attach(disk(vm, "tck-bad").build());
+        assertEquals(List.of("tck-bad"), deviceIds(vm), "the id of a failed attach must be free again");
+    }
+
+    @Test
+    @Order(5)
+    @Exercises(BLOCK_DEVICE_HOTPLUG)
+    @DisplayName("a duplicate id is refused and the first device is untouched")
+    void duplicateIdIsRejected() {
+        Hypervisor vm = kit.startVm();
+        if (!kit.supports(vm, BLOCK_DEVICE_HOTPLUG, vm::requireHotplug)) {
+            return;
+        }
+        BlockDevice first = hotplug(vm).attach(disk(vm, "tck-dup").build());
+        assertRejected(Reason.DUPLICATE_ID, () -> hotplug(vm).attach(disk(vm, "tck-dup", "tck-dup2").build()),
+                "a second device with id 'tck-dup'");
+        assertEquals(List.of(first), hotplug(vm).list());
+    }
+
+    @Test
+    @Order(6)
+    @Exercises(BLOCK_DEVICE_HOTPLUG)
+    @DisplayName("detaching an unknown device is refused")
+    void detachOfAnUnknownDeviceIsRejected() {
+        Hypervisor vm = kit.startVm();
+        if (!kit.supports(vm, BLOCK_DEVICE_HOTPLUG, vm::requireHotplug)) {
+            return;
+        }
+        assertRejected(Reason.NOT_FOUND, () -> hotplug(vm).detach("tck-nothing"), "detaching 'tck-nothing'");
+    }
+
+    @Test
+    @Order(7)
+    @Exercises(BLOCK_DEVICE_HOTPLUG)
+    @DisplayName("an id outside the VMM's id grammar is refused")
+    void invalidIdIsRejected() {
+        Hypervisor vm = kit.startVm();
+        if (!kit.supports(vm, BLOCK_DEVICE_HOTPLUG, vm::requireHotplug)) {
+            return;
+        }
+        assertRejected(Reason.INVALID_ARGUMENT, () -> hotplug(vm).attach(disk(vm, "bad,id=1", "tck-x").build()),
+                "device id 'bad,id=1'");
+        assertEquals(List.of(), deviceIds(vm));
+    }
+
+    @Test
+    @Order(8)
+    @Exercises(MULTI_QUEUE)
+    @DisplayName("a device gets the queues it asks for")
+    void attachWithSeveralQueues() {
+        Hypervisor vm = kit.startVm();
+        if (!kit.supports(vm, MULTI_QUEUE, () -> hotplug(vm).attach(disk(vm, "tck-mq").queues(2).build()))) {
+            return;
+        }
+        BlockDevice d = hotplug(vm).attach(disk(vm, "tck-mq").queues(2).build());
+        assertEquals(2, d.queues());
+        assertEquals(2, hotplug(vm).list().get(0).queues());
+    }
+
+    @Test
+    @Order(9)
+    @Exercises(QUEUE_AFFINITY)
+    @DisplayName("queue affinity is applied at attach")
+    void attachWithQueueAffinity() {
+        Hypervisor vm = kit.startVm();
+        Map<Integer, List<Integer>> affinity = Map.of(0, List.of(0));
+        if (!kit.supports(vm, QUEUE_AFFINITY,
+                () -> hotplug(vm).attach(disk(vm, "tck-aff").queues(1).queueAffinity(affinity).build()))) {
+            return;
+        }
+        hotplug(vm).attach(disk(vm, "tck-aff").queues(1).queueAffinity(affinity).build());
+        assertEquals(List.of("tck-aff"), deviceIds(vm));
+        if (vm.supports(PER_QUEUE_IO_THREADS) && kit.backend().realHostThreads()) {
+            HostThreads threads = vm.hostThreads();
+            HostThreads.HostThread worker = workers(threads, "tck-aff").get(0);
+            assertEquals("0", HostProc.cpusAllowed(threads.pid(), worker.tid()).orElseThrow(),
+                    "queue 0's worker must be pinned to host CPU 0");
+        }
+    }
+
+    @Test
+    @Order(10)
+    @Exercises(PER_QUEUE_IO_THREADS)
+    @DisplayName("per-queue IO workers are listed with real ids, and go with their device")
+    void perQueueWorkersAreListed() {
+        Hypervisor vm = kit.startVm();
+        if (!vm.supports(PER_QUEUE_IO_THREADS)) {
+            // nothing to call that could fail: a VMM without them must simply not list any
+            if (vm.supports(BLOCK_DEVICE_HOTPLUG)) {
+                hotplug(vm).attach(disk(vm, "tck-w").build());
+            }
+            List<HostThreads.HostThread> listed = vm.hostThreads().withRole(HostThreads.Role.QUEUE_WORKER);
+            assertTrue(listed.isEmpty(), () -> "no per-queue IO threads declared, yet listed: " + listed);
+            kit.note(TckKit.PATH_ENTRY, "unsupported:" + PER_QUEUE_IO_THREADS.key());
+            return;
+        }
+        kit.note(TckKit.PATH_ENTRY, "supported");
+        int queues = vm.supports(MULTI_QUEUE) ? 2 : 1;
+        hotplug(vm).attach(disk(vm, "tck-w").queues(queues).build());
+        HostThreads threads = vm.hostThreads();
+        List<HostThreads.HostThread> workers = workers(threads, "tck-w");
+        assertEquals(queues, workers.size(), () -> "one worker per queue for 'tck-w', got " + workers);
+        for (HostThreads.HostThread w : workers) {
+            assertRealName(threads.pid(), w);
+        }
+        hotplug(vm).detach("tck-w");
+        assertTrue(workers(vm.hostThreads(), "tck-w").isEmpty(), "a detached device's workers must not be listed");
+        for (HostThreads.HostThread w : workers) {
+            assertThreadGone(threads.pid(), w.tid(), "worker '" + w.name() + "' of a detached device");
+        }
+    }
+
+    private static List<HostThreads.HostThread> workers(HostThreads threads, String deviceId) {
+        return threads.withRole(HostThreads.Role.QUEUE_WORKER).stream()
+                .filter(t -> t.owner().filter(deviceId::equals).isPresent()).toList();
+    }
+
+    private static Map<String, Integer> loads(Hypervisor vm) {
+        if (vm.ioThreads().isEmpty()) {
+            return Map.of();
+        }
+        Map<String, Integer> loads = new LinkedHashMap<>();
+        for (IOThreadInfo t : vm.ioThreads().get().list()) {
+            loads.put(t.id(), t.load());
+        }
+        return loads;
+    }
+}

@@ -1,0 +1,138 @@
+package io.hvspi.tck;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.hvspi.spi.BlockDeviceSpec;
+import io.hvspi.spi.DeviceHotplug;
+import io.hvspi.spi.HostThreads;
+import io.hvspi.spi.Hypervisor;
+import io.hvspi.spi.IOThreadInfo;
+import io.hvspi.spi.IOThreadProvider;
+import io.hvspi.spi.RequestRejectedException;
+import java.time.Duration;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.TestReporter;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.function.Executable;
+
+/**
+ * The base of every contract class: the kit, a VM cleanup after each test, a
+ * per-test timeout (a hanging VMM fails its test instead of hanging the run),
+ * the assertions the contracts share, and a fixed test order (the report's row order).
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+@Timeout(value = 120, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+public abstract class ContractBase {
+    /** How long the kit waits for a host thread to appear or go. */
+    protected static final Duration THREAD_WAIT = Duration.ofSeconds(10);
+
+    protected final TckKit kit;
+
+    protected ContractBase(TckKit kit) {
+        this.kit = Objects.requireNonNull(kit, "kit: create contract classes through HypervisorContract");
+    }
+
+    @BeforeEach
+    final void bindReporter(TestReporter reporter) {
+        kit.bind(reporter);
+    }
+
+    @AfterEach
+    final void stopVms() {
+        kit.stopAll();
+    }
+
+    /** A disk spec for {@code vm} with the backend's scratch disk; the file name is unique per VM and id. */
+    protected BlockDeviceSpec.Builder disk(Hypervisor vm, String id) {
+        return disk(vm, id, id);
+    }
+
+    /** A disk spec with id {@code id} on the scratch disk {@code file} (for ids that are not file names). */
+    protected BlockDeviceSpec.Builder disk(Hypervisor vm, String id, String file) {
+        return BlockDeviceSpec.builder(id, kit.backend().disk(vm.vmId() + "-" + file));
+    }
+
+    protected static DeviceHotplug hotplug(Hypervisor vm) {
+        return vm.requireHotplug();
+    }
+
+    protected static IOThreadProvider pool(Hypervisor vm) {
+        return vm.requireIoThreads();
+    }
+
+    /** The pool's IOThreads (not the controllers'), in creation order. */
+    protected static List<IOThreadInfo> poolThreads(Hypervisor vm) {
+        return pool(vm).list().stream().filter(t -> t.kind() == IOThreadInfo.Kind.POOL).toList();
+    }
+
+    protected static List<String> poolIds(Hypervisor vm) {
+        return poolThreads(vm).stream().map(IOThreadInfo::id).toList();
+    }
+
+    /** The pool IOThread {@code id}, as listed now. */
+    protected static IOThreadInfo thread(Hypervisor vm, String id) {
+        return pool(vm).list().stream().filter(t -> t.id().equals(id)).findFirst()
+                .orElseThrow(() -> new AssertionError("IOThread '" + id + "' is not listed: " + pool(vm).list()));
+    }
+
+    protected static List<String> deviceIds(Hypervisor vm) {
+        return hotplug(vm).list().stream().map(d -> d.id()).toList();
+    }
+
+    /**
+     * Asserts {@code op} is refused with {@code reason}, in one line, and returns the error.
+     */
+    protected static RequestRejectedException assertRejected(RequestRejectedException.Reason reason, Executable op,
+                                                             String what) {
+        RequestRejectedException e = assertThrows(RequestRejectedException.class, op,
+                () -> what + " must be refused with RequestRejectedException (" + reason + ")");
+        assertEquals(reason, e.reason(), () -> what + ": wrong reason in: " + e.getMessage());
+        assertOneLine(e);
+        return e;
+    }
+
+    /** Errors are one line that says what was wrong. */
+    protected static void assertOneLine(Throwable e) {
+        String m = e.getMessage();
+        assertTrue(m != null && !m.isBlank(), () -> e.getClass().getSimpleName() + " without a message");
+        assertFalse(m.contains("\n"), () -> "an error message must be one line: " + m);
+    }
+
+    /**
+     * A thread the plugin reports must exist in the VMM's process, under the name
+     * the host gives it, when the VMM is a real process.
+     */
+    protected void assertRealThread(long pid, long tid, String what) {
+        assertTrue(tid > 0, () -> what + ": host thread id must be positive, got " + tid);
+        if (kit.backend().realHostThreads()) {
+            assertTrue(HostProc.threadExists(pid, tid),
+                    () -> what + ": thread " + tid + " is not under " + HostProc.task(pid, tid).getParent());
+        }
+    }
+
+    /** Asserts the thread's reported name is its {@code comm}, for a real VMM. */
+    protected void assertRealName(long pid, HostThreads.HostThread t) {
+        assertRealThread(pid, t.tid(), "thread '" + t.name() + "'");
+        if (kit.backend().realHostThreads()) {
+            HostProc.comm(pid, t.tid()).ifPresent(comm -> assertEquals(comm, t.name(),
+                    () -> "thread " + t.tid() + " must be reported under its host name (comm)"));
+        }
+    }
+
+    /** Waits until the thread is gone from a real VMM (a removed IOThread or queue worker). */
+    protected void assertThreadGone(long pid, long tid, String what) {
+        if (kit.backend().realHostThreads()) {
+            assertTrue(HostProc.await(() -> !HostProc.threadExists(pid, tid), THREAD_WAIT),
+                    () -> what + ": thread " + tid + " still exists after " + THREAD_WAIT.toSeconds() + " s");
+        }
+    }
+}

@@ -1,0 +1,164 @@
+package io.hvspi.tck.backend;
+
+import io.hvspi.core.state.DefaultHostContext;
+import io.hvspi.spi.BlockBackend;
+import io.hvspi.spi.Capability;
+import io.hvspi.spi.HostContext;
+import io.hvspi.spi.HypervisorFactory;
+import io.hvspi.spi.IOThreadPolicy;
+import io.hvspi.spi.VmSpec;
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.stream.Stream;
+
+/**
+ * What every backend shares: a private work directory holding the runtime root
+ * and scratch disks, one {@link DefaultHostContext}, sparse raw disk files, and
+ * Kata-like defaults for the {@link VmSpec}.
+ */
+public abstract class BaseTckBackend implements TckBackend {
+    /** Size of the kit's scratch disks: sparse, so they cost no space. */
+    public static final long DISK_BYTES = 64L << 20;
+
+    private final HypervisorFactory factory;
+    private final Path workDir;
+    private final DefaultHostContext host;
+
+    /**
+     * @param factory the plugin under test
+     * @param workDir a directory the backend owns and removes on close; keep it short,
+     *                Unix socket paths live under it (at most 107 bytes)
+     */
+    protected BaseTckBackend(HypervisorFactory factory, Path workDir) {
+        this.factory = factory;
+        this.workDir = workDir.toAbsolutePath();
+        this.host = new DefaultHostContext(this.workDir.resolve("run"), DefaultHostContext.DEFAULT_COMMAND_TIMEOUT,
+                Map.of());
+    }
+
+    /** A fresh private directory under the system temp dir (short, for socket paths); the backend removes it on close. */
+    public static Path tempWorkDir(String prefix) {
+        try {
+            return Files.createTempDirectory(prefix);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create a work directory: " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public HypervisorFactory factory() {
+        return factory;
+    }
+
+    /** The directory the backend owns. */
+    public Path workDir() {
+        return workDir;
+    }
+
+    @Override
+    public Optional<String> unavailableReason() {
+        return Optional.empty();
+    }
+
+    @Override
+    public HostContext host(String vmId) {
+        return host;
+    }
+
+    /** The shared host context (runtime root {@code workDir/run}, no options). */
+    protected DefaultHostContext baseHost() {
+        return host;
+    }
+
+    /** The binary this backend's VMs name in their spec. */
+    protected abstract Path binary();
+
+    /** The accelerator for the spec; the kit's hosts cannot boot KVM guests, so {@code tcg}. */
+    protected String accel() {
+        return "tcg";
+    }
+
+    @Override
+    public VmSpec vmSpec(String vmId, int poolSize, IOThreadPolicy policy) {
+        return defaultSpec(factory, vmId, binary(), accel(), poolSize, policy);
+    }
+
+    /**
+     * A guest-less VM with Kata's defaults where they matter here: q35, two vCPUs (so
+     * that a two-queue disk is valid everywhere: Cloud Hypervisor refuses more queues than vCPUs),
+     * virtio-blk-pci, threads AIO, eight hotplug slots, and IOThreads enabled only
+     * for a plugin that declares a pool (Dragonball refuses {@code enable_iothreads}).
+     */
+    static final int VCPUS = 2;
+
+    public static VmSpec defaultSpec(HypervisorFactory factory, String vmId, Path binary, String accel, int poolSize,
+                                     IOThreadPolicy policy) {
+        boolean pool = factory.declaredCapabilities().contains(Capability.INDEPENDENT_IOTHREADS);
+        Map<String, Object> table = new LinkedHashMap<>();
+        table.put("path", binary.toString());
+        table.put("machine_type", "q35");
+        table.put("default_vcpus", VCPUS);
+        table.put("default_memory", 256);
+        table.put("block_device_driver", "virtio-blk-pci");
+        table.put("block_device_aio", "threads");
+        table.put("accel", accel);
+        if (pool) {
+            table.put("enable_iothreads", true);
+            table.put("indep_iothreads", poolSize);
+            table.put("indep_iothreads_policy", policy.key());
+        }
+        return new VmSpec(vmId, factory.type(), binary, Optional.empty(), Optional.empty(), Optional.empty(), "",
+                VCPUS, 256, "q35", accel,
+                new VmSpec.BlockOptions("virtio-blk-pci", "threads", false, false, false),
+                new VmSpec.IOThreadOptions(pool, pool ? poolSize : 0, policy), 8, table);
+    }
+
+    @Override
+    public BlockBackend disk(String name) {
+        Path file = workDir.resolve("disks").resolve(name + ".img");
+        try {
+            Files.createDirectories(file.getParent());
+            try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "rw")) {
+                raf.setLength(DISK_BYTES);
+            }
+            return BlockBackend.path(file);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create scratch disk " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public boolean realHostThreads() {
+        return true;
+    }
+
+    @Override
+    public void close() {
+        deleteTree(workDir);
+    }
+
+    /** Removes a directory tree; best effort, for cleanup paths that must not throw. */
+    protected static void deleteTree(Path root) {
+        if (!Files.exists(root)) {
+            return;
+        }
+        try (Stream<Path> paths = Files.walk(root)) {
+            paths.sorted(Comparator.reverseOrder()).forEach(p -> {
+                try {
+                    Files.deleteIfExists(p);
+                } catch (IOException ignored) {
+                    // a socket a dying VMM still holds; the parent's removal reports nothing either
+                }
+            });
+        } catch (IOException | UncheckedIOException ignored) {
+            // cleanup must not hide the test's own result
+        }
+    }
+}

@@ -1,0 +1,70 @@
+package io.hvspi.tck.backend;
+
+import io.hvspi.spi.BlockBackend;
+import io.hvspi.spi.HostContext;
+import io.hvspi.spi.HypervisorFactory;
+import io.hvspi.spi.IOThreadPolicy;
+import io.hvspi.spi.VmSpec;
+import java.util.Optional;
+
+/**
+ * How the compatibility kit gets VMs from one plugin: the seam between the
+ * contract tests and a VMM that runs here (a real binary, a simulator, an
+ * in-memory fake). A plugin's kit test supplies one; {@code hvctl compat} picks a
+ * default per type ({@link DefaultBackends}).
+ *
+ * <p>The kit makes a fresh VM for each test ({@link #vmSpec} then
+ * {@link HypervisorFactory#create} with {@link #host}), stops every VM it made,
+ * and closes the backend after the last test.
+ */
+public interface TckBackend extends AutoCloseable {
+
+    /** The plugin under test. */
+    HypervisorFactory factory();
+
+    /** The plugin's hypervisor type. */
+    default String type() {
+        return factory().type();
+    }
+
+    /**
+     * Why no VM can be made here (no binary, no simulator in this build), or
+     * empty when VMs can be made. The kit skips a plugin with a reason instead
+     * of failing it, and the report says "unavailable".
+     */
+    Optional<String> unavailableReason();
+
+    /** One line for the report: what the VMs run on, e.g. {@code qemu-system-x86_64 7.2.19, accel=tcg, no guest}. */
+    String describe();
+
+    /**
+     * A VM to start, with this backend's settings.
+     *
+     * @param vmId a fresh id from the kit
+     * @param poolSize the independent IOThreads to ask for (used only where the plugin declares a pool)
+     * @param policy the pool's placement policy
+     */
+    VmSpec vmSpec(String vmId, int poolSize, IOThreadPolicy policy);
+
+    /**
+     * The host context for the VM {@code vmId}: where its runtime directory and
+     * state record go, and any option the plugin needs (a simulator backend sets
+     * {@code endpoint}). The same id gives the same context (the kit reattaches
+     * with it).
+     */
+    HostContext host(String vmId);
+
+    /** A fresh disk for hotplug tests, named for the test; a backend makes it as its VMM can open it. */
+    BlockBackend disk(String name);
+
+    /**
+     * True when the VMM is a real host process whose thread ids the kit can
+     * check under {@code /proc/<pid>/task} (false for a simulator that only
+     * pretends to have threads).
+     */
+    boolean realHostThreads();
+
+    /** Stops whatever the backend started (simulators) and removes its files. Never throws. */
+    @Override
+    void close();
+}
