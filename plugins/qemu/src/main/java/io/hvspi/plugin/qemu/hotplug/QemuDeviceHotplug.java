@@ -76,6 +76,8 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
     private final QemuVersion version;
     private final Runnable persist;
     private final Map<String, CompletableFuture<Void>> released = new ConcurrentHashMap<>();
+    /** Devices whose removal is being completed, so that it runs once. */
+    private final Set<String> finishing = ConcurrentHashMap.newKeySet();
     private final QmpClient.Subscription events;
 
     /**
@@ -271,6 +273,9 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
      * made a node of that name, the device is unplugged again.
      */
     private void settle(QmpClient.Call device, String deviceId, HvspiException cause) {
+        if (timedOut(cause)) {
+            return;
+        }
         try {
             qmp.await(device);
         } catch (HvspiException expected) {
@@ -288,7 +293,19 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
         }
     }
 
+    /**
+     * A hung QEMU is not asked again: the call must end within one timeout. Should it
+     * recover, it may still carry out what timed out (a node or device hvspi does not know).
+     */
+    private static boolean timedOut(Exception cause) {
+        return cause instanceof VmmUnavailableException u && u.reason() == VmmUnavailableException.Reason.TIMED_OUT;
+    }
+
     private void rollbackNode(String nodeName, Exception cause) {
+        if (timedOut(cause)) {
+            LOG.warn("not removing block node '{}' from a QEMU that does not answer; it may be left behind", nodeName);
+            return;
+        }
         try {
             qmp.execute("blockdev-del", QmpClient.args().put("node-name", nodeName));
         } catch (HvspiException e) {
@@ -372,7 +389,11 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
         }
     }
 
-    /** QEMU removed the device: end a move's wait, or finish a detach (drop the node, free the IOThread and place). */
+    /**
+     * QEMU removed the device: end a move's wait, or finish a detach (drop the node,
+     * free the IOThread and place). Runs once per device even when the event and a
+     * {@code DeviceNotFound} race.
+     */
     private void deviceDeleted(String id) {
         if (table.isMoving(id)) {
             CompletableFuture<Void> f = released.get(id);
@@ -382,18 +403,23 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
             return;
         }
         DeviceState device = table.get(id).orElse(null);
-        if (device == null) {
+        if (device == null || !finishing.add(id)) {
             return;
         }
         try {
-            qmp.execute("blockdev-del", QmpClient.args().put("node-name", device.nodeName()));
-        } catch (HvspiException e) {
-            LOG.warn("device '{}' is gone, but its block node '{}' stays: {}", id, device.nodeName(), e.getMessage());
-        }
-        synchronized (lock) {
-            table.remove(id);
-            pool.unassign(id);
-            persist.run();
+            try {
+                qmp.execute("blockdev-del", QmpClient.args().put("node-name", device.nodeName()));
+            } catch (HvspiException e) {
+                LOG.warn("device '{}' is gone, but its block node '{}' stays: {}", id, device.nodeName(),
+                        e.getMessage());
+            }
+            synchronized (lock) {
+                table.remove(id);
+                pool.unassign(id);
+                persist.run();
+            }
+        } finally {
+            finishing.remove(id);
         }
         CompletableFuture<Void> f = released.remove(id);
         if (f != null) {
