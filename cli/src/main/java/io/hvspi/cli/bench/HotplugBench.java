@@ -8,9 +8,11 @@ import io.hvspi.spi.Hypervisor;
 import io.hvspi.spi.HypervisorFactory;
 import io.hvspi.spi.IOThreadProvider;
 import io.hvspi.spi.RequestRejectedException;
+import io.hvspi.spi.VmSpec;
 import java.io.File;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -25,7 +27,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import io.hvspi.spi.VmSpec;
 
 /**
  * Prices hvspi against a raw QMP client, in one run: hotplug of a null-backed
@@ -267,7 +268,7 @@ public final class HotplugBench {
         try {
             Files.createDirectory(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
             return dir;
-        } catch (java.nio.file.FileAlreadyExistsException e) {
+        } catch (FileAlreadyExistsException e) {
             throw new RequestRejectedException(RequestRejectedException.Reason.DUPLICATE_ID,
                     "benchmark directory " + dir + " exists; remove it or pick another --vm-id");
         } catch (IOException e) {

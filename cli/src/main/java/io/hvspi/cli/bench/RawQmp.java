@@ -10,6 +10,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.concurrent.locks.LockSupport;
 
 /**
@@ -24,7 +25,7 @@ final class RawQmp implements AutoCloseable {
     private final ByteBuffer in = ByteBuffer.allocate(1 << 20);
     private final StringBuilder pending = new StringBuilder();
     /** Events read while waiting for a reply, for {@link #awaitLine}. */
-    private final java.util.ArrayDeque<String> skipped = new java.util.ArrayDeque<>();
+    private final ArrayDeque<String> skipped = new ArrayDeque<>();
     /** The QEMU greeting, as sent. */
     final String greeting;
 

@@ -55,6 +55,7 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.locks.LockSupport;
@@ -424,7 +425,7 @@ public final class QemuHypervisor implements Hypervisor {
     private static Map<String, Object> toMap(JsonNode data) {
         Map<String, Object> m = QmpClient.JSON.convertValue(data, new TypeReference<Map<String, Object>>() {});
         // VmEvent copies the map, and Map.copyOf refuses nulls: JSON null becomes absent
-        m.values().removeIf(java.util.Objects::isNull);
+        m.values().removeIf(Objects::isNull);
         return m;
     }
 

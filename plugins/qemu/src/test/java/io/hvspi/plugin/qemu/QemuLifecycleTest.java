@@ -11,12 +11,14 @@ import io.hvspi.plugin.qemu.state.QemuState;
 import io.hvspi.spi.BlockBackend;
 import io.hvspi.spi.BlockDevice;
 import io.hvspi.spi.BlockDeviceSpec;
+import io.hvspi.spi.Capability;
 import io.hvspi.spi.ConfigException;
 import io.hvspi.spi.Hypervisor;
 import io.hvspi.spi.IOThreadChoice;
 import io.hvspi.spi.IOThreadInfo;
 import io.hvspi.spi.IOThreadPolicy;
 import io.hvspi.spi.RequestRejectedException;
+import io.hvspi.spi.UnsupportedCapabilityException;
 import io.hvspi.spi.VmEvent;
 import io.hvspi.spi.VmRecord;
 import io.hvspi.spi.VmSpec;
@@ -25,8 +27,11 @@ import io.hvspi.spi.VmmUnavailableException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
@@ -118,9 +123,9 @@ class QemuLifecycleTest {
     void withoutEnableIothreadsTheIOThreadFamilyIsAbsent() {
         Hypervisor hv = start(TestVms.spec("noio", 0, IOThreadPolicy.LEAST_LOADED));
         assertTrue(hv.ioThreads().isEmpty());
-        assertFalse(hv.supports(io.hvspi.spi.Capability.INDEPENDENT_IOTHREADS));
-        assertThrows(io.hvspi.spi.UnsupportedCapabilityException.class, hv::requireIoThreads);
-        assertThrows(io.hvspi.spi.UnsupportedCapabilityException.class, () -> hv.requireHotplug().attach(
+        assertFalse(hv.supports(Capability.INDEPENDENT_IOTHREADS));
+        assertThrows(UnsupportedCapabilityException.class, hv::requireIoThreads);
+        assertThrows(UnsupportedCapabilityException.class, () -> hv.requireHotplug().attach(
                 BlockDeviceSpec.builder("d0", BlockBackend.nullBackend()).ioThread(IOThreadChoice.named("x")).build()));
         BlockDevice d = hv.requireHotplug().attach(BlockDeviceSpec.builder("d0", BlockBackend.nullBackend()).build());
         assertTrue(d.onMainLoop(), "by policy without a pool means the main loop, as in Kata");
@@ -219,7 +224,7 @@ class QemuLifecycleTest {
         assertTrue(host.stateStore().load("kill").isEmpty());
         assertFalse(Files.exists(tmp.resolve("run").resolve("kill")));
         assertThrows(VmmUnavailableException.class, () -> factory.reattach(
-                new VmRecord("kill", "qemu", qemu.pid(), tmp.resolve("run/kill"), java.time.Instant.now(),
+                new VmRecord("kill", "qemu", qemu.pid(), tmp.resolve("run/kill"), Instant.now(),
                         stateBefore), host));
     }
 
@@ -232,7 +237,7 @@ class QemuLifecycleTest {
     void aVmQemuCannotStartFailsWithQemusWordsAndLeavesNothing() throws Exception {
         Path notAKernel = Files.createFile(tmp.resolve("empty-kernel"));
         Hypervisor hv = factory.create(TestVms.spec("nokernel", 0, IOThreadPolicy.FIRST)
-                .withGuest(java.util.Optional.of(notAKernel), java.util.Optional.empty(), "console=ttyS0"), host);
+                .withGuest(Optional.of(notAKernel), Optional.empty(), "console=ttyS0"), host);
         VmmUnavailableException e = assertThrows(VmmUnavailableException.class, hv::start);
         assertEquals(VmmUnavailableException.Reason.EXITED, e.reason());
         assertTrue(e.getMessage().contains("could not load kernel"), e.getMessage());
@@ -249,7 +254,7 @@ class QemuLifecycleTest {
             assertEquals("pcie-root-port", hv.monitorCommand("qom-get", QmpClient.args()
                     .put("path", "/machine/peripheral/" + port).put("property", "type")).asText());
         }
-        assertEquals(java.util.Optional.of("rp0:00.0"), hv.requireHotplug().attach(
+        assertEquals(Optional.of("rp0:00.0"), hv.requireHotplug().attach(
                 BlockDeviceSpec.builder("d0", BlockBackend.nullBackend()).build()).address());
     }
 
@@ -258,13 +263,13 @@ class QemuLifecycleTest {
         VmSpec good = TestVms.spec("bad", 1, IOThreadPolicy.FIRST);
         ConfigException machine = assertThrows(ConfigException.class, () -> factory.create(new VmSpec("bad", "qemu",
                 good.binary(), good.kernel(), good.initrd(), good.image(), "", 1, 128, "pc", "tcg", good.block(),
-                good.ioThreads(), 1, java.util.Map.of()), host));
+                good.ioThreads(), 1, Map.of()), host));
         assertEquals("hypervisor.qemu.machine_type", machine.key().orElseThrow());
         ConfigException accel = assertThrows(ConfigException.class,
                 () -> factory.create(good.withAccel("hvf"), host));
         assertEquals("hypervisor.qemu.accel", accel.key().orElseThrow());
         ConfigException kernel = assertThrows(ConfigException.class, () -> factory.create(
-                good.withGuest(java.util.Optional.of(tmp.resolve("no-kernel")), java.util.Optional.empty(), ""), host));
+                good.withGuest(Optional.of(tmp.resolve("no-kernel")), Optional.empty(), ""), host));
         assertEquals("hypervisor.qemu.kernel", kernel.key().orElseThrow());
         assertEquals(RequestRejectedException.Reason.INVALID_ARGUMENT, assertThrows(RequestRejectedException.class,
                 () -> factory.create(good.withVmId("1vm"), host)).reason());
@@ -275,7 +280,7 @@ class QemuLifecycleTest {
     void operationsBeforeStartAreRefused() {
         Hypervisor hv = factory.create(TestVms.spec("early", 2, IOThreadPolicy.FIRST), host);
         assertEquals(VmState.CREATED, hv.state());
-        assertTrue(hv.supports(io.hvspi.spi.Capability.INDEPENDENT_IOTHREADS), "declared, narrowed by config only");
+        assertTrue(hv.supports(Capability.INDEPENDENT_IOTHREADS), "declared, narrowed by config only");
         RequestRejectedException e = assertThrows(RequestRejectedException.class,
                 () -> hv.requireHotplug().list());
         assertEquals(RequestRejectedException.Reason.INVALID_STATE, e.reason());

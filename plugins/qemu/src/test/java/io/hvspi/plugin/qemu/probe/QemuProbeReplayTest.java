@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.hvspi.plugin.qemu.qmp.QemuVersion;
 import io.hvspi.spi.Capability;
 import java.util.EnumSet;
+import java.util.HashSet;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 
@@ -47,7 +48,7 @@ class QemuProbeReplayTest {
     @Test
     void aBinaryWithoutIOThreadsLosesTheWholeFamily() {
         ProbeResult p72 = QemuProbe.probe(RecordedReplies.replay(RecordedReplies.QEMU_7_2));
-        Set<String> props = new java.util.HashSet<>(p72.virtioBlkProperties());
+        Set<String> props = new HashSet<>(p72.virtioBlkProperties());
         props.remove("iothread");
         ProbeResult old = new ProbeResult(new QemuVersion(2, 0, 0), "", p72.commands(), props);
         Set<Capability> effective = old.narrow(DECLARED);

@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.hvspi.spi.VmmException;
 import io.hvspi.spi.VmmUnavailableException;
 import io.hvspi.spi.VmmUnavailableException.Reason;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -219,7 +220,7 @@ class QmpClientTest {
                         c.reply(firstRequest.get(5, TimeUnit.SECONDS),
                                 FakeQmpServer.JSON.getNodeFactory().textNode("version"));
                     } catch (Exception e) {
-                        throw new java.io.IOException(e);
+                        throw new IOException(e);
                     }
                 });
         try (QmpClient qmp = QmpClient.connect(server.socket(), TIMEOUT)) {
