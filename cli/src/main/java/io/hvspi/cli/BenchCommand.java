@@ -24,7 +24,7 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 @Command(name = "bench", description = "Benchmarks: what hvspi costs against a raw client.",
-        subcommands = {BenchCommand.Hotplug.class})
+        subcommands = {BenchCommand.Hotplug.class, BenchScaleCommand.class})
 final class BenchCommand {
     private BenchCommand() {}
 

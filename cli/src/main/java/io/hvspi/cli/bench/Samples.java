@@ -2,12 +2,12 @@ package io.hvspi.cli.bench;
 
 import java.util.Arrays;
 
-/** Durations of one measured step, in nanoseconds, and their summary. */
+/** Durations of one measured step, in nanoseconds, and their summary. Safe to add to from several threads. */
 final class Samples {
     private long[] values = new long[16];
     private int size;
 
-    void add(long nanos) {
+    synchronized void add(long nanos) {
         if (size == values.length) {
             values = Arrays.copyOf(values, size * 2);
         }
@@ -15,15 +15,34 @@ final class Samples {
     }
 
     /** Median, 90th percentile, mean and minimum, in milliseconds. */
-    BenchReport.Figures summary() {
+    synchronized BenchReport.Figures summary() {
+        long[] sorted = sorted();
+        double mean = Arrays.stream(sorted).average().orElse(0);
+        return new BenchReport.Figures(size, ms(sorted[(size - 1) / 2]), ms(rank(sorted, 0.9)), mean / 1e6,
+                ms(sorted[0]));
+    }
+
+    /** Median, 90th and 99th percentile, maximum and mean, in milliseconds. */
+    synchronized ScaleReport.Latency latency() {
+        long[] sorted = sorted();
+        return new ScaleReport.Latency(size, ScaleReport.round(ms(sorted[(size - 1) / 2])),
+                ScaleReport.round(ms(rank(sorted, 0.9))), ScaleReport.round(ms(rank(sorted, 0.99))),
+                ScaleReport.round(ms(sorted[size - 1])),
+                ScaleReport.round(Arrays.stream(sorted).average().orElse(0) / 1e6));
+    }
+
+    private long[] sorted() {
         if (size == 0) {
             throw new IllegalStateException("no samples");
         }
         long[] sorted = Arrays.copyOf(values, size);
         Arrays.sort(sorted);
-        double mean = Arrays.stream(sorted).average().orElse(0);
-        return new BenchReport.Figures(size, ms(sorted[(size - 1) / 2]), ms(sorted[(int) Math.ceil(size * 0.9) - 1]),
-                mean / 1e6, ms(sorted[0]));
+        return sorted;
+    }
+
+    /** The nearest-rank percentile: the smallest sample with at least {@code q} of all at or below it. */
+    private static long rank(long[] sorted, double q) {
+        return sorted[(int) Math.ceil(sorted.length * q) - 1];
     }
 
     private static double ms(long nanos) {

@@ -1,0 +1,129 @@
+package io.hvspi.cli;
+
+import io.hvspi.cli.bench.ScaleBench;
+import io.hvspi.cli.bench.ScaleReport;
+import io.hvspi.core.config.KataConfig;
+import io.hvspi.core.plugin.PluginRegistry;
+import io.hvspi.spi.VmSpec;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code hvctl bench scale}: many guestless VMs from one JVM; see {@link ScaleBench}. */
+@Command(name = "scale", description = {
+        "N guestless VMs driven from one JVM, M null-backed disks hotplugged into each: starts on a bounded pool,",
+        "then one thread per VM attaching its disks one after another, all VMs at once. Reports start and attach",
+        "latency percentiles and throughput, JVM heap and threads per VM, and VMM RSS per VM; writes",
+        "bench-scale.json and bench-scale.md into --out. Every VM is stopped at the end, on error and on Ctrl-C."})
+final class BenchScaleCommand implements Callable<Integer> {
+    @Mixin
+    GlobalOptions global;
+
+    @Parameters(index = "0", arity = "0..1", paramLabel = "CONFIG",
+            description = "A Kata configuration.toml (default: the bundled one).")
+    Path config;
+
+    @Option(names = "--vms", paramLabel = "N", defaultValue = "32", description = "VMs (default: ${DEFAULT-VALUE}).")
+    int vms;
+
+    @Option(names = "--disks", paramLabel = "M", defaultValue = "16",
+            description = "Disks per VM; hotplug slots are raised to M where the config has fewer"
+                    + " (default: ${DEFAULT-VALUE}).")
+    int disks;
+
+    @Option(names = "--start-threads", paramLabel = "P",
+            description = "VMs started (and stopped) at once (default: twice the cores).")
+    Integer startThreads;
+
+    @Option(names = "--memory", paramLabel = "MIB", defaultValue = "128",
+            description = "Guest memory per VM, never touched without a guest (default: ${DEFAULT-VALUE}).")
+    int memoryMib;
+
+    @Option(names = "--accel", paramLabel = "kvm|tcg", description = "Override the config's accel.")
+    String accel;
+
+    @Option(names = "--out", paramLabel = "DIR", defaultValue = "target/bench-scale",
+            description = "Where to write the report (default: ${DEFAULT-VALUE}).")
+    Path out;
+
+    @Option(names = "--json", description = "Print the JSON report.")
+    boolean json;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        int threads = startThreads != null ? startThreads : 2 * Runtime.getRuntime().availableProcessors();
+        if (vms < 1 || disks < 1 || threads < 1 || memoryMib < 1) {
+            throw new ParameterException(spec.commandLine(),
+                    "--vms, --disks, --start-threads and --memory must be at least 1");
+        }
+        if (accel != null && !accel.equals("kvm") && !accel.equals("tcg")) {
+            throw new ParameterException(spec.commandLine(), "--accel must be kvm or tcg, got '" + accel + "'");
+        }
+        Progress progress = new Progress(spec.commandLine().getErr(), true);
+        KataConfig kata = ConfigCommand.Configs.load(config, Map.of());
+        VmSpec vmSpec = kata.toVmSpec("scale");
+        if (accel != null) {
+            vmSpec = vmSpec.withAccel(accel);
+        }
+        progress.step("config " + kata.source() + ": hypervisor " + vmSpec.hypervisorType() + ", accel "
+                + vmSpec.accel() + ", IOThreads " + ConfigCommand.Check.ioThreads(vmSpec));
+        ScaleReport report;
+        try (PluginRegistry registry = global.registry()) {
+            report = ScaleBench.run(registry.factory(vmSpec.hypervisorType()), vmSpec, global.host(),
+                    new ScaleBench.Options(vms, disks, Math.min(threads, vms), memoryMib), progress::step);
+        }
+        List<Path> files = report.writeAll(out);
+        PrintWriter stdout = spec.commandLine().getOut();
+        if (json) {
+            stdout.println(report.toJson());
+        } else {
+            print(stdout, report);
+            stdout.println("wrote " + String.join(", ", files.stream().map(Path::toString).toList()));
+        }
+        stdout.flush();
+        return ExitCode.OK;
+    }
+
+    private static void print(PrintWriter out, ScaleReport r) {
+        ScaleReport.Settings s = r.settings();
+        Table t = new Table("PHASE", "COUNT", "WALL", "RATE", "P50", "P90", "P99", "MAX");
+        phase(t, "VM start", r.start());
+        phase(t, "attach", r.hotplug());
+        phase(t, "VM stop", r.stop());
+        t.print(out);
+        out.println();
+        ScaleReport.Jvm jvm = r.jvm();
+        ScaleReport.ProcessMemory vmm = r.vmm().loaded();
+        out.printf(Locale.ROOT, "per VM (%d VMs x %d disks): JVM heap %.0f KiB, JVM threads %.2f, VMM RSS %.1f MiB"
+                        + " (PSS %.1f MiB, %.1f threads)%n", s.vms(), s.disksPerVm(), jvm.heapPerVmBytes() / 1024.0,
+                jvm.threadsPerVm(), vmm.rssMeanMib(), vmm.pssMeanMib(), vmm.threadsMean());
+        out.println("concurrency: " + s.concurrency());
+        ScaleReport.Machine m = r.machine();
+        out.printf(Locale.ROOT, "machine: %s, %d cores, %d MiB; %s %s, accel %s; Java %s%n", m.cpu(), m.cores(),
+                m.memoryMib(), s.hypervisor(), m.vmm(), s.accel(), m.java());
+    }
+
+    private static void phase(Table t, String name, ScaleReport.Phase p) {
+        ScaleReport.Latency l = p.latency();
+        t.row(name, p.operations(), String.format(Locale.ROOT, "%.2f s", p.wallMs() / 1000),
+                String.format(Locale.ROOT, "%.1f/s", p.perSecond()), ms(l.p50Ms()), ms(l.p90Ms()), ms(l.p99Ms()),
+                ms(l.maxMs()));
+    }
+
+    private static String ms(double v) {
+        return String.format(Locale.ROOT, "%.2f ms", v);
+    }
+}

@@ -1,0 +1,399 @@
+package io.hvspi.cli.bench;
+
+import io.hvspi.spi.BlockBackend;
+import io.hvspi.spi.BlockDeviceSpec;
+import io.hvspi.spi.DeviceHotplug;
+import io.hvspi.spi.HostContext;
+import io.hvspi.spi.HvspiException;
+import io.hvspi.spi.Hypervisor;
+import io.hvspi.spi.HypervisorFactory;
+import io.hvspi.spi.VmSpec;
+import java.lang.management.GarbageCollectorMXBean;
+import java.lang.management.ManagementFactory;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReferenceArray;
+import java.util.function.Consumer;
+import java.util.stream.Collectors;
+
+/**
+ * Many guestless VMs driven from one JVM: N VMs started by a bounded pool, then M
+ * null-backed disks hotplugged into each, all VMs at once, then every VM stopped.
+ * It reports start and attach latency percentiles and throughput, and what the VMs
+ * cost: JVM heap and platform threads per VM, VMM resident memory per VM.
+ *
+ * <p>Concurrency: starts run on a pool of {@code startThreads} platform threads, one
+ * VM per task. Hotplug runs one platform thread per VM, all released together by a
+ * latch; each attaches its own VM's disks one after another, so N attaches are in
+ * flight at any time. That is how a host runs many sandboxes: hotplug is sequential
+ * within a sandbox (Kata serialises it, and QEMU's main loop runs QMP commands one at
+ * a time) and parallel across them.
+ *
+ * <p>Every VM this starts is stopped when it returns or throws, and by a shutdown hook
+ * on Ctrl-C. It sees the plugin only through the SPI.
+ */
+public final class ScaleBench {
+    private static final long DISK_BYTES = 1L << 30;
+
+    /**
+     * @param vms VMs to run at once
+     * @param disks disks to attach to each
+     * @param startThreads VMs started at once (and stopped at once)
+     * @param memoryMib guest memory per VM; nothing touches it without a guest
+     */
+    public record Options(int vms, int disks, int startThreads, int memoryMib) {}
+
+    private final HypervisorFactory factory;
+    private final VmSpec spec;
+    private final HostContext host;
+    private final Options options;
+    private final Consumer<String> progress;
+    private final String idPrefix;
+    private final Fleet fleet = new Fleet();
+
+    private ScaleBench(HypervisorFactory factory, VmSpec spec, HostContext host, Options options,
+                       Consumer<String> progress) {
+        this.factory = factory;
+        this.spec = spec;
+        this.host = host;
+        this.options = options;
+        this.progress = message -> {
+            synchronized (this) {
+                progress.accept(message);
+            }
+        };
+        this.idPrefix = "scale-" + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt());
+    }
+
+    /**
+     * Runs the benchmark. {@code config} gives the binary, accelerator, vCPUs, the
+     * IOThread pool and policy; the guest is dropped, memory is {@code options.memoryMib()}
+     * and each VM gets at least {@code options.disks()} hotplug slots.
+     */
+    public static ScaleReport run(HypervisorFactory factory, VmSpec config, HostContext host, Options options,
+                                  Consumer<String> progress) {
+        VmSpec guestless = new VmSpec(config.vmId(), config.hypervisorType(), config.binary(), Optional.empty(),
+                Optional.empty(), Optional.empty(), "", config.vcpus(), options.memoryMib(), config.machineType(),
+                config.accel(), config.block(), config.ioThreads(), Math.max(config.hotplugSlots(), options.disks()),
+                config.table());
+        return new ScaleBench(factory, guestless, host, options, progress).run();
+    }
+
+    private ScaleReport run() {
+        Thread hook = Thread.ofPlatform().name("bench-scale-cleanup").unstarted(() -> {
+            if (fleet.size() > 0) {
+                progress.accept("interrupted: stopping " + fleet.size() + " VM(s)");
+            }
+            fleet.stopAll();
+        });
+        Runtime.getRuntime().addShutdownHook(hook);
+        try {
+            warmUp();
+            String gc = ManagementFactory.getGarbageCollectorMXBeans().stream()
+                    .map(GarbageCollectorMXBean::getName).collect(Collectors.joining(", "));
+            Footprint.Jvm baseline = Footprint.jvm();
+            progress.accept(String.format("JVM before: %.1f MiB heap after GC, %d platform threads",
+                    baseline.heapUsedBytes() / 1048576.0, baseline.threads()));
+
+            Hypervisor[] vms = new Hypervisor[options.vms()];
+            ScaleReport.Phase start = startAll(vms);
+            long[] pids = new long[vms.length];
+            for (int i = 0; i < vms.length; i++) {
+                pids[i] = vms[i].hostThreads().pid();
+            }
+            Footprint.Jvm started = Footprint.jvm();
+            ScaleReport.ProcessMemory startedVmm = ScaleReport.ProcessMemory.of(processes(pids));
+
+            ScaleReport.Phase hotplug = attachAll(vms);
+            Footprint.Jvm loaded = Footprint.jvm();
+            ScaleReport.ProcessMemory loadedVmm = ScaleReport.ProcessMemory.of(processes(pids));
+            for (Hypervisor vm : vms) {
+                int attached = vm.requireHotplug().list().size();
+                if (attached != options.disks()) {
+                    throw new IllegalStateException("VM '" + vm.vmId() + "' lists " + attached + " devices after "
+                            + options.disks() + " attaches");
+                }
+            }
+            progress.accept(String.format("with %d VMs x %d disks: %.1f MiB heap after GC, %d platform threads;"
+                            + " VMM RSS %.1f MiB per VM", vms.length, options.disks(),
+                    loaded.heapUsedBytes() / 1048576.0, loaded.threads(), loadedVmm.rssMeanMib()));
+
+            progress.accept("stopping " + vms.length + " VMs, " + options.startThreads() + " at a time");
+            ScaleReport.Phase stop = fleet.stopAll().orElseThrow();
+            return report(gc, start, hotplug, stop, baseline, started, loaded, startedVmm, loadedVmm);
+        } catch (RuntimeException e) {
+            try {
+                fleet.stopAll();
+            } catch (RuntimeException stopFailed) {
+                e.addSuppressed(stopFailed);
+            }
+            throw e;
+        } finally {
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException e) {
+                // the JVM is shutting down: the hook runs (and finds nothing left to stop)
+            }
+        }
+    }
+
+    /** One VM started, one disk attached, stopped: loads every class the run needs before the baseline. */
+    private void warmUp() {
+        progress.accept("warm-up: one VM, one disk (loads classes before the baseline)");
+        Hypervisor vm = factory.create(spec.withVmId(idPrefix + "-warm"), host);
+        fleet.add(vm);
+        try {
+            vm.start();
+            vm.requireHotplug().attach(disk("warm"));
+            vm.hostThreads();
+            Footprint.process(vm.hostThreads().pid());
+        } finally {
+            vm.stop();
+            vm.close();
+            fleet.remove(vm);
+        }
+    }
+
+    private ScaleReport.Phase startAll(Hypervisor[] vms) {
+        int n = vms.length;
+        progress.accept("starting " + n + " VMs, " + options.startThreads() + " at a time");
+        Samples samples = new Samples();
+        AtomicInteger done = new AtomicInteger();
+        ExecutorService pool = Executors.newFixedThreadPool(options.startThreads(),
+                Thread.ofPlatform().name("bench-start-", 0).factory());
+        try {
+            long t0 = System.nanoTime();
+            List<Future<?>> tasks = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                int index = i;
+                tasks.add(pool.submit(() -> {
+                    long s = System.nanoTime();
+                    Hypervisor vm = factory.create(spec.withVmId(idPrefix + "-" + index), host);
+                    fleet.add(vm);
+                    vm.start();
+                    samples.add(System.nanoTime() - s);
+                    vms[index] = vm;
+                    tick(done.incrementAndGet(), n, "started", "VMs");
+                    return null;
+                }));
+            }
+            awaitAll(tasks, pool);
+            return ScaleReport.Phase.of(samples, System.nanoTime() - t0);
+        } finally {
+            terminate(pool);
+        }
+    }
+
+    private ScaleReport.Phase attachAll(Hypervisor[] vms) {
+        int total = vms.length * options.disks();
+        progress.accept("attaching " + options.disks() + " disks to each VM: " + vms.length + " threads, one per VM,"
+                + " " + total + " attaches");
+        Samples samples = new Samples();
+        AtomicInteger done = new AtomicInteger();
+        CountDownLatch ready = new CountDownLatch(vms.length);
+        CountDownLatch go = new CountDownLatch(1);
+        ExecutorService workers = Executors.newFixedThreadPool(vms.length,
+                Thread.ofPlatform().name("bench-hotplug-", 0).factory());
+        try {
+            List<Future<?>> tasks = new ArrayList<>();
+            for (Hypervisor vm : vms) {
+                tasks.add(workers.submit((Callable<Void>) () -> {
+                    DeviceHotplug hotplug;
+                    try {
+                        hotplug = vm.requireHotplug();
+                    } finally {
+                        ready.countDown();
+                    }
+                    go.await();
+                    for (int d = 0; d < options.disks(); d++) {
+                        long s = System.nanoTime();
+                        hotplug.attach(disk("disk" + d));
+                        samples.add(System.nanoTime() - s);
+                        tick(done.incrementAndGet(), total, "attached", "disks");
+                    }
+                    return null;
+                }));
+            }
+            await(ready);
+            long t0 = System.nanoTime();
+            go.countDown();
+            awaitAll(tasks, workers);
+            return ScaleReport.Phase.of(samples, System.nanoTime() - t0);
+        } finally {
+            terminate(workers);
+        }
+    }
+
+    private static BlockDeviceSpec disk(String id) {
+        return BlockDeviceSpec.builder(id, new BlockBackend.Null(DISK_BYTES)).build();
+    }
+
+    /** A progress line at each quarter. */
+    private void tick(int done, int total, String verb, String what) {
+        int quarter = Math.max(1, total / 4);
+        if (done % quarter == 0 || done == total) {
+            progress.accept(verb + " " + done + "/" + total + " " + what);
+        }
+    }
+
+    private static List<Footprint.Process> processes(long[] pids) {
+        List<Footprint.Process> out = new ArrayList<>();
+        for (long pid : pids) {
+            out.add(Footprint.process(pid));
+        }
+        return out;
+    }
+
+    private ScaleReport report(String gc, ScaleReport.Phase start, ScaleReport.Phase hotplug, ScaleReport.Phase stop,
+                               Footprint.Jvm baseline, Footprint.Jvm started, Footprint.Jvm loaded,
+                               ScaleReport.ProcessMemory startedVmm, ScaleReport.ProcessMemory loadedVmm) {
+        int n = options.vms();
+        int m = options.disks();
+        ScaleReport.Machine machine = new ScaleReport.Machine(MachineInfo.cpuModel(),
+                Runtime.getRuntime().availableProcessors(), MachineInfo.memoryMib(),
+                MachineInfo.vmmVersion(spec.binary()), Runtime.version().toString(), gc);
+        String concurrency = String.format("starts on a pool of %d platform threads (one VM per task); hotplug on %d"
+                        + " platform threads, one per VM, released together, each attaching its VM's %d disks one"
+                        + " after another (%d attaches in flight); stops on a pool of %d threads",
+                options.startThreads(), n, m, n, options.startThreads());
+        ScaleReport.Settings settings = new ScaleReport.Settings(spec.hypervisorType(), n, m, spec.accel(),
+                spec.vcpus(), spec.memoryMib(), spec.ioThreads().poolSize(), spec.ioThreads().policy().key(),
+                spec.hotplugSlots(), options.startThreads(), concurrency, host.runtimeRoot().toString());
+        ScaleReport.Jvm jvm = new ScaleReport.Jvm(baseline.heapUsedBytes(), started.heapUsedBytes(),
+                loaded.heapUsedBytes(), (loaded.heapUsedBytes() - baseline.heapUsedBytes()) / n,
+                (loaded.heapUsedBytes() - started.heapUsedBytes()) / ((long) n * m), baseline.threads(),
+                loaded.threads(), ScaleReport.round((loaded.threads() - baseline.threads()) / (double) n),
+                loaded.threadsAddedSince(baseline), "Runtime.totalMemory() - freeMemory() after System.gc() repeated"
+                        + " until a collection frees less than 64 KiB (" + gc + "); per VM is the difference to the"
+                        + " baseline (taken after a warm-up VM, so loaded classes and caches cancel out) over the"
+                        + " VM count");
+        double rssPerDisk = ScaleReport.round((loadedVmm.rssMeanMib() - startedVmm.rssMeanMib()) * 1024 / m);
+        return new ScaleReport(machine, settings, start, hotplug, stop, jvm,
+                new ScaleReport.Vmm(startedVmm, loadedVmm, rssPerDisk));
+    }
+
+    private static void awaitAll(List<Future<?>> tasks, ExecutorService pool) {
+        try {
+            for (Future<?> f : tasks) {
+                f.get();
+            }
+        } catch (ExecutionException e) {
+            pool.shutdownNow();
+            throw e.getCause() instanceof RuntimeException r ? r
+                    : new HvspiException("benchmark task failed: " + e.getCause(), e.getCause());
+        } catch (InterruptedException e) {
+            pool.shutdownNow();
+            Thread.currentThread().interrupt();
+            throw new HvspiException("interrupted", e);
+        }
+    }
+
+    private static void await(CountDownLatch latch) {
+        try {
+            latch.await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new HvspiException("interrupted", e);
+        }
+    }
+
+    /** Shuts a pool down and waits for its threads to end, so that they are not counted as the VMs'. */
+    private static void terminate(ExecutorService pool) {
+        pool.shutdownNow();
+        try {
+            if (!pool.awaitTermination(1, TimeUnit.MINUTES)) {
+                throw new HvspiException("benchmark threads did not end within a minute");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
+     * Every VM this run created, so that each is stopped exactly once: at the end of
+     * the run, on an error, or from the shutdown hook, whichever comes first.
+     */
+    private final class Fleet {
+        private final List<Hypervisor> vms = new ArrayList<>();
+        private boolean closed;
+
+        synchronized void add(Hypervisor vm) {
+            if (closed) {
+                vm.close();
+                throw new HvspiException("the benchmark is stopping; VM '" + vm.vmId() + "' not started");
+            }
+            vms.add(vm);
+        }
+
+        synchronized void remove(Hypervisor vm) {
+            vms.remove(vm);
+        }
+
+        synchronized int size() {
+            return vms.size();
+        }
+
+        /**
+         * Stops every VM, {@code startThreads} at a time, the first time it is called;
+         * later calls wait for that one and return empty. Every VM is tried even when
+         * some fail; the first failure is thrown.
+         */
+        synchronized Optional<ScaleReport.Phase> stopAll() {
+            if (closed) {
+                return Optional.empty();
+            }
+            closed = true;
+            if (vms.isEmpty()) {
+                return Optional.empty();
+            }
+            Samples samples = new Samples();
+            AtomicReferenceArray<RuntimeException> failures = new AtomicReferenceArray<>(vms.size());
+            ExecutorService pool = Executors.newFixedThreadPool(Math.min(options.startThreads(), vms.size()),
+                    Thread.ofPlatform().name("bench-stop-", 0).factory());
+            long t0 = System.nanoTime();
+            try {
+                for (int i = 0; i < vms.size(); i++) {
+                    Hypervisor vm = vms.get(i);
+                    int index = i;
+                    pool.execute(() -> {
+                        long s = System.nanoTime();
+                        try {
+                            vm.stop();
+                            samples.add(System.nanoTime() - s);
+                        } catch (RuntimeException e) {
+                            failures.set(index, e);
+                        } finally {
+                            vm.close();
+                        }
+                    });
+                }
+            } finally {
+                pool.shutdown();
+                try {
+                    pool.awaitTermination(Long.MAX_VALUE, TimeUnit.NANOSECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            long wall = System.nanoTime() - t0;
+            vms.clear();
+            for (int i = 0; i < failures.length(); i++) {
+                if (failures.get(i) != null) {
+                    throw failures.get(i);
+                }
+            }
+            return Optional.of(ScaleReport.Phase.of(samples, wall));
+        }
+    }
+}

@@ -1,0 +1,211 @@
+package io.hvspi.cli.bench;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * What {@code hvctl bench scale} measured: many guestless VMs driven from one JVM,
+ * their starts, their concurrent hotplugs, and what they cost the JVM and the host.
+ *
+ * @param machine where it ran
+ * @param settings what ran, and how concurrently
+ * @param start every VM's {@code create} and {@code start()}
+ * @param hotplug every attach
+ * @param stop every VM's {@code stop()}
+ * @param jvm heap and threads of this JVM
+ * @param vmm the VMM processes' memory and threads
+ */
+public record ScaleReport(Machine machine, Settings settings, Phase start, Phase hotplug, Phase stop, Jvm jvm,
+                          Vmm vmm) {
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    /** The JSON file {@link #writeAll} writes. */
+    public static final String JSON_FILE = "bench-scale.json";
+    /** The Markdown summary {@link #writeAll} writes. */
+    public static final String MARKDOWN_FILE = "bench-scale.md";
+
+    /**
+     * @param cpu the CPU model
+     * @param cores the cores the JVM sees
+     * @param memoryMib the host's memory
+     * @param vmm the VMM binary's version
+     * @param java the JVM's version
+     * @param gc the JVM's garbage collectors
+     */
+    public record Machine(String cpu, int cores, long memoryMib, String vmm, String java, String gc) {}
+
+    /**
+     * @param hypervisor the plugin type
+     * @param vms VMs run at once
+     * @param disksPerVm disks attached to each
+     * @param accel the accelerator
+     * @param vcpus vCPUs per VM (and so queues per disk)
+     * @param memoryMib guest memory per VM (mapped, never touched: there is no guest)
+     * @param ioThreadsPerVm the independent IOThread pool of each VM
+     * @param policy how disks are placed on the pool
+     * @param hotplugSlots hotplug slots (QEMU root ports) per VM
+     * @param startThreads VMs started at once
+     * @param concurrency how the work was spread over threads, in words
+     * @param runtimeDir where the runtime directories and state files were
+     */
+    public record Settings(String hypervisor, int vms, int disksPerVm, String accel, int vcpus, int memoryMib,
+                           int ioThreadsPerVm, String policy, int hotplugSlots, int startThreads, String concurrency,
+                           String runtimeDir) {}
+
+    /**
+     * One phase: many operations, some at once.
+     *
+     * @param operations how many
+     * @param wallMs from the first operation's start to the last one's end
+     * @param perSecond operations over wall time
+     * @param latency each operation's own duration
+     */
+    public record Phase(int operations, double wallMs, double perSecond, Latency latency) {
+        static Phase of(Samples samples, long wallNanos) {
+            Latency l = samples.latency();
+            return new Phase(l.count(), round(wallNanos / 1e6), round(l.count() / (wallNanos / 1e9)), l);
+        }
+    }
+
+    /** Durations in milliseconds; percentiles by nearest rank. */
+    public record Latency(int count, double p50Ms, double p90Ms, double p99Ms, double maxMs, double meanMs) {}
+
+    /**
+     * The JVM's heap and platform threads, measured after forced collections at three
+     * points: before any benchmark VM (after a warm-up VM, so classes and caches are
+     * loaded), with every VM started, and with every disk attached.
+     *
+     * @param heapBaselineBytes live heap before
+     * @param heapStartedBytes live heap with the VMs started, no disks
+     * @param heapLoadedBytes live heap with every disk attached
+     * @param heapPerVmBytes (loaded - baseline) / vms
+     * @param heapPerDiskBytes (loaded - started) / (vms * disks)
+     * @param threadsBaseline live platform threads before
+     * @param threadsLoaded live platform threads with every disk attached (benchmark workers gone)
+     * @param threadsPerVm (loaded - baseline) / vms
+     * @param threadsAdded which threads were added, by name (digits as {@code N})
+     * @param method how heap was measured, in words
+     */
+    public record Jvm(long heapBaselineBytes, long heapStartedBytes, long heapLoadedBytes, long heapPerVmBytes,
+                      long heapPerDiskBytes, int threadsBaseline, int threadsLoaded, double threadsPerVm,
+                      Map<String, Integer> threadsAdded, String method) {}
+
+    /**
+     * The VMM processes, with the VMs started and again with every disk attached.
+     *
+     * @param started before any hotplug
+     * @param loaded with every disk attached
+     * @param rssPerDiskKib mean VmRSS growth per attached disk
+     */
+    public record Vmm(ProcessMemory started, ProcessMemory loaded, double rssPerDiskKib) {}
+
+    /**
+     * Per-process figures over all VMM processes.
+     *
+     * @param rssMeanMib mean {@code VmRSS}
+     * @param rssMaxMib largest {@code VmRSS}
+     * @param rssTotalMib sum of {@code VmRSS} (counts shared pages once per process)
+     * @param pssMeanMib mean {@code Pss} (shared pages divided among their users)
+     * @param pssTotalMib sum of {@code Pss}: what the processes really occupy together
+     * @param threadsMean mean thread count of one process
+     */
+    public record ProcessMemory(double rssMeanMib, double rssMaxMib, double rssTotalMib, double pssMeanMib,
+                                double pssTotalMib, double threadsMean) {
+        static ProcessMemory of(List<Footprint.Process> processes) {
+            double n = processes.size();
+            long rss = processes.stream().mapToLong(Footprint.Process::rssKib).sum();
+            long pss = processes.stream().mapToLong(Footprint.Process::pssKib).sum();
+            long rssMax = processes.stream().mapToLong(Footprint.Process::rssKib).max().orElse(0);
+            int threads = processes.stream().mapToInt(Footprint.Process::threads).sum();
+            return new ProcessMemory(mib(rss / n), mib(rssMax), mib(rss), mib(pss / n), mib(pss), round(threads / n));
+        }
+
+        private static double mib(double kib) {
+            return round(kib / 1024);
+        }
+    }
+
+    /** The report as pretty-printed JSON. */
+    public String toJson() {
+        try {
+            return JSON.writeValueAsString(this);
+        } catch (JsonProcessingException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** The report as a short Markdown summary. */
+    public String toMarkdown() {
+        Settings s = settings;
+        StringBuilder md = new StringBuilder();
+        md.append(String.format(Locale.ROOT, "# hvctl bench scale: %d VMs x %d disks%n%n", s.vms(), s.disksPerVm()));
+        md.append(String.format(Locale.ROOT, "%s, %d cores, %d MiB; %s %s, accel %s; Java %s (%s).%n%n",
+                machine.cpu(), machine.cores(), machine.memoryMib(), s.hypervisor(), machine.vmm(), s.accel(),
+                machine.java(), machine.gc()));
+        md.append(String.format(Locale.ROOT, "Each VM: no guest (paused), %d vCPU, %d MiB, %d IOThreads (%s),"
+                + " %d hotplug slots. Disks: null-co virtio-blk-pci. Runtime dir: `%s`.%n%n", s.vcpus(), s.memoryMib(),
+                s.ioThreadsPerVm(), s.policy(), s.hotplugSlots(), s.runtimeDir()));
+        md.append("Concurrency: ").append(s.concurrency()).append("\n\n");
+        md.append("| phase | operations | wall | rate | p50 | p90 | p99 | max |\n|---|---|---|---|---|---|---|---|\n");
+        phaseRow(md, "VM start", start);
+        phaseRow(md, "attach", hotplug);
+        phaseRow(md, "VM stop", stop);
+        md.append("\n| footprint | per VM | detail |\n|---|---|---|\n");
+        md.append(String.format(Locale.ROOT, "| JVM heap | %s | %s before, %s with the VMs started, %s with every"
+                        + " disk attached; %s per disk |%n", kib(jvm.heapPerVmBytes()), mib(jvm.heapBaselineBytes()),
+                mib(jvm.heapStartedBytes()), mib(jvm.heapLoadedBytes()), kib(jvm.heapPerDiskBytes())));
+        md.append(String.format(Locale.ROOT, "| JVM platform threads | %.2f | %d before, %d after; added: %s |%n",
+                jvm.threadsPerVm(), jvm.threadsBaseline(), jvm.threadsLoaded(), jvm.threadsAdded()));
+        ProcessMemory l = vmm.loaded();
+        md.append(String.format(Locale.ROOT, "| VMM RSS | %.1f MiB | max %.1f MiB, total %.0f MiB; %.1f MiB per VM"
+                        + " before hotplug; %.0f KiB per disk |%n", l.rssMeanMib(), l.rssMaxMib(), l.rssTotalMib(),
+                vmm.started().rssMeanMib(), vmm.rssPerDiskKib()));
+        md.append(String.format(Locale.ROOT, "| VMM PSS | %.1f MiB | total %.0f MiB (shared pages counted once) |%n",
+                l.pssMeanMib(), l.pssTotalMib()));
+        md.append(String.format(Locale.ROOT, "| VMM threads | %.1f | %.1f before hotplug |%n", l.threadsMean(),
+                vmm.started().threadsMean()));
+        md.append("\nJVM heap: ").append(jvm.method()).append('\n');
+        return md.toString();
+    }
+
+    private static void phaseRow(StringBuilder md, String name, Phase p) {
+        Latency l = p.latency();
+        md.append(String.format(Locale.ROOT, "| %s | %d | %.2f s | %.1f/s | %.2f ms | %.2f ms | %.2f ms | %.2f ms |%n",
+                name, p.operations(), p.wallMs() / 1000, p.perSecond(), l.p50Ms(), l.p90Ms(), l.p99Ms(), l.maxMs()));
+    }
+
+    /** Writes {@value #JSON_FILE} and {@value #MARKDOWN_FILE} into {@code dir} (made if missing); returns them. */
+    public List<Path> writeAll(Path dir) {
+        try {
+            Files.createDirectories(dir);
+            Path json = dir.resolve(JSON_FILE);
+            Path md = dir.resolve(MARKDOWN_FILE);
+            Files.writeString(json, toJson() + "\n", StandardCharsets.UTF_8);
+            Files.writeString(md, toMarkdown(), StandardCharsets.UTF_8);
+            return List.of(json, md);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write the report into " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    static double round(double v) {
+        return Math.round(v * 1000) / 1000.0;
+    }
+
+    private static String kib(long bytes) {
+        return String.format(Locale.ROOT, "%.0f KiB", bytes / 1024.0);
+    }
+
+    private static String mib(long bytes) {
+        return String.format(Locale.ROOT, "%.1f MiB", bytes / 1048576.0);
+    }
+}
