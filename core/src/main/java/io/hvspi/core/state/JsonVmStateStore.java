@@ -26,15 +26,30 @@ import java.util.Optional;
  * VM records as {@code <root>/<vmId>/vm.json}: written to a temporary file in
  * the same directory, flushed, then renamed over the old one, so a reader (or a
  * crash) sees the old record or the new, never half of one.
+ *
+ * <p>Writes of one VM's record are serialised, so the last save wins; writes of
+ * different VMs run in parallel: a store-wide lock made every VM of a host wait for
+ * every other VM's {@code fsync}.
  */
 public final class JsonVmStateStore implements VmStateStore {
     static final String FILE_NAME = "vm.json";
+    /** Lock stripes: bounded however many VMs come and go; two VMs sharing one only wait for each other. */
+    private static final int STRIPES = 256;
 
     private static final ObjectMapper JSON = new ObjectMapper();
     private final Path root;
+    private final Object[] locks = new Object[STRIPES];
 
     public JsonVmStateStore(Path root) {
         this.root = root;
+        for (int i = 0; i < STRIPES; i++) {
+            locks[i] = new Object();
+        }
+    }
+
+    /** The lock that orders writes of this VM's record. */
+    Object lockFor(String vmId) {
+        return locks[Math.floorMod(vmId.hashCode(), STRIPES)];
     }
 
     public Path root() {
@@ -47,9 +62,8 @@ public final class JsonVmStateStore implements VmStateStore {
     }
 
     @Override
-    public synchronized void save(VmRecord record) {
+    public void save(VmRecord record) {
         Path file = recordFile(record.vmId());
-        RuntimeDirs.createPrivate(file.getParent());
         ObjectNode node = JSON.createObjectNode()
                 .put("vmId", record.vmId())
                 .put("hypervisorType", record.hypervisorType())
@@ -58,19 +72,24 @@ public final class JsonVmStateStore implements VmStateStore {
                 .put("createdAt", record.createdAt().toString());
         try {
             node.set("pluginState", JSON.readTree(record.pluginState()));
-            writeAtomically(file, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(node));
+            byte[] bytes = JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(node);
+            synchronized (lockFor(record.vmId())) {
+                RuntimeDirs.createPrivate(file.getParent());
+                writeAtomically(file, bytes);
+            }
         } catch (IOException e) {
             throw new HvspiException("cannot save state of VM '" + record.vmId() + "' to " + file + ": " + e.getMessage(), e);
         }
     }
 
     @Override
-    public synchronized Optional<VmRecord> load(String vmId) {
+    public Optional<VmRecord> load(String vmId) {
+        // a rename replaces the file whole: a reader needs no lock
         return read(recordFile(vmId));
     }
 
     @Override
-    public synchronized List<VmRecord> list() {
+    public List<VmRecord> list() {
         List<VmRecord> records = new ArrayList<>();
         if (!Files.isDirectory(root)) {
             return records;
@@ -87,9 +106,11 @@ public final class JsonVmStateStore implements VmStateStore {
     }
 
     @Override
-    public synchronized void remove(String vmId) {
+    public void remove(String vmId) {
         try {
-            Files.deleteIfExists(recordFile(vmId));
+            synchronized (lockFor(vmId)) {
+                Files.deleteIfExists(recordFile(vmId));
+            }
         } catch (IOException e) {
             throw new HvspiException("cannot remove state of VM '" + vmId + "': " + e.getMessage(), e);
         }
