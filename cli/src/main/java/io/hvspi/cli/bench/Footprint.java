@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Map;
 import java.util.TreeMap;
 
@@ -15,6 +16,8 @@ final class Footprint {
     /** A forced collection that frees less than this is taken as "nothing left to free". */
     private static final long SETTLED_BYTES = 64 * 1024;
     private static final int MAX_COLLECTIONS = 8;
+    /** {@code /proc/stat} counts in USER_HZ, 100 on every Linux architecture hvspi runs on. */
+    private static final long NANOS_PER_TICK = 10_000_000;
 
     private Footprint() {}
 
@@ -94,6 +97,44 @@ final class Footprint {
         } catch (IOException e) {
             throw new IllegalStateException("cannot read /proc of process " + pid + " (did it exit?): " + e, e);
         }
+    }
+
+    /**
+     * CPU time used so far: by the whole host (all cores, from {@code /proc/stat}), by
+     * this JVM, and by the given VMM processes together.
+     *
+     * @param hostBusyNanos host CPU time not idle (nor waiting for IO), all processes and the kernel
+     * @param hostIdleNanos host CPU time idle or waiting for IO
+     * @param jvmNanos this JVM
+     * @param vmmNanos the VMM processes (those that have exited count nothing)
+     * @param at when, in {@link System#nanoTime()}
+     */
+    record Cpu(long hostBusyNanos, long hostIdleNanos, long jvmNanos, long vmmNanos, long at) {}
+
+    /** How much CPU time has been used so far; see {@link Cpu}. */
+    static Cpu cpu(long... vmmPids) {
+        long busy = 0;
+        long idle = 0;
+        try {
+            String[] f = Files.readAllLines(Path.of("/proc/stat")).get(0).trim().split("\\s+");
+            // cpu user nice system idle iowait irq softirq steal ...; guest time is already in user
+            for (int i = 1; i < Math.min(f.length, 9); i++) {
+                long ticks = Long.parseLong(f[i]);
+                if (i == 4 || i == 5) {
+                    idle += ticks;
+                } else {
+                    busy += ticks;
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // not Linux: host figures stay 0
+        }
+        long vmm = 0;
+        for (long pid : vmmPids) {
+            vmm += ProcessHandle.of(pid).flatMap(h -> h.info().totalCpuDuration()).map(Duration::toNanos).orElse(0L);
+        }
+        long jvm = ProcessHandle.current().info().totalCpuDuration().map(Duration::toNanos).orElse(0L);
+        return new Cpu(busy * NANOS_PER_TICK, idle * NANOS_PER_TICK, jvm, vmm, System.nanoTime());
     }
 
     /** The number after {@code key} on its line ({@code VmRSS:   41236 kB}). */

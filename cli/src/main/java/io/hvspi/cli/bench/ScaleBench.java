@@ -107,15 +107,19 @@ public final class ScaleBench {
                     baseline.heapUsedBytes() / 1048576.0, baseline.threads()));
 
             Hypervisor[] vms = new Hypervisor[options.vms()];
+            Footprint.Cpu cpu0 = Footprint.cpu();
             ScaleReport.Phase start = startAll(vms);
             long[] pids = new long[vms.length];
             for (int i = 0; i < vms.length; i++) {
                 pids[i] = vms[i].hostThreads().pid();
             }
+            ScaleReport.CpuUse startCpu = ScaleReport.CpuUse.between(cpu0, Footprint.cpu(pids));
             Footprint.Jvm started = Footprint.jvm();
             ScaleReport.ProcessMemory startedVmm = ScaleReport.ProcessMemory.of(processes(pids));
 
+            Footprint.Cpu cpu1 = Footprint.cpu(pids);
             ScaleReport.Phase hotplug = attachAll(vms);
+            ScaleReport.CpuUse hotplugCpu = ScaleReport.CpuUse.between(cpu1, Footprint.cpu(pids));
             Footprint.Jvm loaded = Footprint.jvm();
             ScaleReport.ProcessMemory loadedVmm = ScaleReport.ProcessMemory.of(processes(pids));
             for (Hypervisor vm : vms) {
@@ -131,7 +135,8 @@ public final class ScaleBench {
 
             progress.accept("stopping " + vms.length + " VMs, " + options.startThreads() + " at a time");
             ScaleReport.Phase stop = fleet.stopAll().orElseThrow();
-            return report(gc, start, hotplug, stop, baseline, started, loaded, startedVmm, loadedVmm);
+            return report(gc, start, hotplug, stop, startCpu, hotplugCpu, baseline, started, loaded, startedVmm,
+                    loadedVmm);
         } catch (RuntimeException e) {
             try {
                 fleet.stopAll();
@@ -256,7 +261,7 @@ public final class ScaleBench {
     }
 
     private ScaleReport report(String gc, ScaleReport.Phase start, ScaleReport.Phase hotplug, ScaleReport.Phase stop,
-                               Footprint.Jvm baseline, Footprint.Jvm started, Footprint.Jvm loaded,
+                               ScaleReport.CpuUse startCpu, ScaleReport.CpuUse hotplugCpu, Footprint.Jvm baseline, Footprint.Jvm started, Footprint.Jvm loaded,
                                ScaleReport.ProcessMemory startedVmm, ScaleReport.ProcessMemory loadedVmm) {
         int n = options.vms();
         int m = options.disks();
@@ -279,7 +284,7 @@ public final class ScaleBench {
                         + " baseline (taken after a warm-up VM, so loaded classes and caches cancel out) over the"
                         + " VM count");
         double rssPerDisk = ScaleReport.round((loadedVmm.rssMeanMib() - startedVmm.rssMeanMib()) * 1024 / m);
-        return new ScaleReport(machine, settings, start, hotplug, stop, jvm,
+        return new ScaleReport(machine, settings, start, hotplug, stop, startCpu, hotplugCpu, jvm,
                 new ScaleReport.Vmm(startedVmm, loadedVmm, rssPerDisk));
     }
 

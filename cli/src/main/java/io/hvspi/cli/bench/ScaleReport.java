@@ -21,11 +21,13 @@ import java.util.Map;
  * @param start every VM's {@code create} and {@code start()}
  * @param hotplug every attach
  * @param stop every VM's {@code stop()}
+ * @param startCpu where the CPU went while the VMs started
+ * @param hotplugCpu where the CPU went while the disks were attached
  * @param jvm heap and threads of this JVM
  * @param vmm the VMM processes' memory and threads
  */
-public record ScaleReport(Machine machine, Settings settings, Phase start, Phase hotplug, Phase stop, Jvm jvm,
-                          Vmm vmm) {
+public record ScaleReport(Machine machine, Settings settings, Phase start, Phase hotplug, Phase stop,
+                          CpuUse startCpu, CpuUse hotplugCpu, Jvm jvm, Vmm vmm) {
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
     /** The JSON file {@link #writeAll} writes. */
@@ -73,6 +75,30 @@ public record ScaleReport(Machine machine, Settings settings, Phase start, Phase
         static Phase of(Samples samples, long wallNanos) {
             Latency l = samples.latency();
             return new Phase(l.count(), round(wallNanos / 1e6), round(l.count() / (wallNanos / 1e9)), l);
+        }
+    }
+
+    /**
+     * CPU time over one phase, in seconds of one core; the host has {@code cores * wallSeconds}.
+     *
+     * @param wallSeconds the phase's duration
+     * @param jvmSeconds this JVM (hvspi, the benchmark, the JIT and GC)
+     * @param vmmSeconds the VMM processes
+     * @param otherSeconds every other process and the kernel's own work: the rest of the host's busy time
+     * @param idleSeconds nobody
+     */
+    public record CpuUse(double wallSeconds, double jvmSeconds, double vmmSeconds, double otherSeconds,
+                         double idleSeconds) {
+        static CpuUse between(Footprint.Cpu before, Footprint.Cpu after) {
+            long jvm = after.jvmNanos() - before.jvmNanos();
+            long vmm = after.vmmNanos() - before.vmmNanos();
+            long busy = after.hostBusyNanos() - before.hostBusyNanos();
+            return new CpuUse(s(after.at() - before.at()), s(jvm), s(vmm), s(Math.max(0, busy - jvm - vmm)),
+                    s(after.hostIdleNanos() - before.hostIdleNanos()));
+        }
+
+        private static double s(long nanos) {
+            return round(nanos / 1e9);
         }
     }
 
@@ -159,6 +185,10 @@ public record ScaleReport(Machine machine, Settings settings, Phase start, Phase
         phaseRow(md, "VM start", start);
         phaseRow(md, "attach", hotplug);
         phaseRow(md, "VM stop", stop);
+        md.append(String.format(Locale.ROOT, "%n| CPU (core-seconds) | wall | JVM | VMMs | other processes | idle |%n"
+                + "|---|---|---|---|---|---|%n"));
+        cpuRow(md, "VM start", startCpu);
+        cpuRow(md, "attach", hotplugCpu);
         md.append("\n| footprint | per VM | detail |\n|---|---|---|\n");
         md.append(String.format(Locale.ROOT, "| JVM heap | %s | %s before, %s with the VMs started, %s with every"
                         + " disk attached; %s per disk |%n", kib(jvm.heapPerVmBytes()), mib(jvm.heapBaselineBytes()),
@@ -181,6 +211,11 @@ public record ScaleReport(Machine machine, Settings settings, Phase start, Phase
         Latency l = p.latency();
         md.append(String.format(Locale.ROOT, "| %s | %d | %.2f s | %.1f/s | %.2f ms | %.2f ms | %.2f ms | %.2f ms |%n",
                 name, p.operations(), p.wallMs() / 1000, p.perSecond(), l.p50Ms(), l.p90Ms(), l.p99Ms(), l.maxMs()));
+    }
+
+    private static void cpuRow(StringBuilder md, String name, CpuUse c) {
+        md.append(String.format(Locale.ROOT, "| %s | %.2f s | %.2f | %.2f | %.2f | %.2f |%n", name, c.wallSeconds(),
+                c.jvmSeconds(), c.vmmSeconds(), c.otherSeconds(), c.idleSeconds()));
     }
 
     /** Writes {@value #JSON_FILE} and {@value #MARKDOWN_FILE} into {@code dir} (made if missing); returns them. */
