@@ -107,9 +107,14 @@ final class BenchScaleCommand implements Callable<Integer> {
         out.println();
         ScaleReport.Jvm jvm = r.jvm();
         ScaleReport.ProcessMemory vmm = r.vmm().loaded();
-        out.printf(Locale.ROOT, "per VM (%d VMs x %d disks): JVM heap %.0f KiB, JVM threads %.2f, VMM RSS %.1f MiB"
-                        + " (PSS %.1f MiB, %.1f threads)%n", s.vms(), s.disksPerVm(), jvm.heapPerVmBytes() / 1024.0,
-                jvm.threadsPerVm(), vmm.rssMeanMib(), vmm.pssMeanMib(), vmm.threadsMean());
+        out.printf(Locale.ROOT, "per VM (%d VMs x %d disks): JVM heap %.0f KiB, JVM threads %.2f, JVM open files"
+                        + " %.2f; VMM RSS %.1f MiB (PSS %.1f MiB, %.1f threads)%n", s.vms(), s.disksPerVm(),
+                jvm.heapPerVmBytes() / 1024.0, jvm.threadsPerVm(), jvm.openFilesPerVm(), vmm.rssMeanMib(),
+                vmm.pssMeanMib(), vmm.threadsMean());
+        ScaleReport.CpuUse cpu = r.hotplugCpu();
+        out.printf(Locale.ROOT, "CPU during attach (core-seconds over %.2f s): JVM %.2f, VMMs %.2f, other processes"
+                        + " %.2f, idle %.2f%n", cpu.wallSeconds(), cpu.jvmSeconds(), cpu.vmmSeconds(),
+                cpu.otherSeconds(), cpu.idleSeconds());
         out.println("concurrency: " + s.concurrency());
         ScaleReport.Machine m = r.machine();
         out.printf(Locale.ROOT, "machine: %s, %d cores, %d MiB; %s %s, accel %s; Java %s%n", m.cpu(), m.cores(),

@@ -7,10 +7,12 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.stream.Stream;
 
 /**
- * What the JVM and a VMM process hold at one moment: the JVM's live heap and
- * platform threads, a process's resident memory and threads from {@code /proc}.
+ * What the JVM and a VMM process hold at one moment: the JVM's live heap,
+ * platform threads and open files, a process's resident memory and threads from
+ * {@code /proc}; and the CPU time used so far.
  */
 final class Footprint {
     /** A forced collection that frees less than this is taken as "nothing left to free". */
@@ -27,8 +29,9 @@ final class Footprint {
      * @param heapUsedBytes heap in use after forced collections: the live objects
      * @param threads live platform threads (virtual threads are not counted: they are heap objects)
      * @param threadsByName the same threads by name, digits replaced by {@code N}
+     * @param openFiles file descriptors the JVM holds ({@code /proc/self/fd}); -1 where unreadable
      */
-    record Jvm(long heapUsedBytes, int threads, Map<String, Integer> threadsByName) {
+    record Jvm(long heapUsedBytes, int threads, Map<String, Integer> threadsByName, int openFiles) {
         /** Per-name thread counts of {@code this} minus {@code before}, zeros left out. */
         Map<String, Integer> threadsAddedSince(Jvm before) {
             Map<String, Integer> diff = new TreeMap<>();
@@ -70,7 +73,15 @@ final class Footprint {
             byName.merge(t.getName().replaceAll("\\d+", "N"), 1, Integer::sum);
         }
         int threads = byName.values().stream().mapToInt(Integer::intValue).sum();
-        return new Jvm(used, threads, byName);
+        return new Jvm(used, threads, byName, openFiles());
+    }
+
+    private static int openFiles() {
+        try (Stream<Path> fds = Files.list(Path.of("/proc/self/fd"))) {
+            return (int) fds.count();
+        } catch (IOException e) {
+            return -1;
+        }
     }
 
     /**

@@ -279,7 +279,8 @@ public final class ScaleBench {
                 loaded.heapUsedBytes(), (loaded.heapUsedBytes() - baseline.heapUsedBytes()) / n,
                 (loaded.heapUsedBytes() - started.heapUsedBytes()) / ((long) n * m), baseline.threads(),
                 loaded.threads(), ScaleReport.round((loaded.threads() - baseline.threads()) / (double) n),
-                loaded.threadsAddedSince(baseline), "Runtime.totalMemory() - freeMemory() after System.gc() repeated"
+                loaded.threadsAddedSince(baseline), baseline.openFiles(), loaded.openFiles(),
+                ScaleReport.round((loaded.openFiles() - baseline.openFiles()) / (double) n), "Runtime.totalMemory() - freeMemory() after System.gc() repeated"
                         + " until a collection frees less than 64 KiB (" + gc + "); per VM is the difference to the"
                         + " baseline (taken after a warm-up VM, so loaded classes and caches cancel out) over the"
                         + " VM count");

@@ -119,11 +119,15 @@ public record ScaleReport(Machine machine, Settings settings, Phase start, Phase
      * @param threadsLoaded live platform threads with every disk attached (benchmark workers gone)
      * @param threadsPerVm (loaded - baseline) / vms
      * @param threadsAdded which threads were added, by name (digits as {@code N})
+     * @param openFilesBaseline file descriptors the JVM held before
+     * @param openFilesLoaded file descriptors the JVM held with every disk attached
+     * @param openFilesPerVm (loaded - baseline) / vms
      * @param method how heap was measured, in words
      */
     public record Jvm(long heapBaselineBytes, long heapStartedBytes, long heapLoadedBytes, long heapPerVmBytes,
                       long heapPerDiskBytes, int threadsBaseline, int threadsLoaded, double threadsPerVm,
-                      Map<String, Integer> threadsAdded, String method) {}
+                      Map<String, Integer> threadsAdded, int openFilesBaseline, int openFilesLoaded,
+                      double openFilesPerVm, String method) {}
 
     /**
      * The VMM processes, with the VMs started and again with every disk attached.
@@ -195,6 +199,8 @@ public record ScaleReport(Machine machine, Settings settings, Phase start, Phase
                 mib(jvm.heapStartedBytes()), mib(jvm.heapLoadedBytes()), kib(jvm.heapPerDiskBytes())));
         md.append(String.format(Locale.ROOT, "| JVM platform threads | %.2f | %d before, %d after; added: %s |%n",
                 jvm.threadsPerVm(), jvm.threadsBaseline(), jvm.threadsLoaded(), jvm.threadsAdded()));
+        md.append(String.format(Locale.ROOT, "| JVM open files | %.2f | %d before, %d after |%n",
+                jvm.openFilesPerVm(), jvm.openFilesBaseline(), jvm.openFilesLoaded()));
         ProcessMemory l = vmm.loaded();
         md.append(String.format(Locale.ROOT, "| VMM RSS | %.1f MiB | max %.1f MiB, total %.0f MiB; %.1f MiB per VM"
                         + " before hotplug; %.0f KiB per disk |%n", l.rssMeanMib(), l.rssMaxMib(), l.rssTotalMib(),
