@@ -49,6 +49,11 @@ final class BenchScaleCommand implements Callable<Integer> {
             description = "Guest memory per VM, never touched without a guest (default: ${DEFAULT-VALUE}).")
     int memoryMib;
 
+    @Option(names = "--warmup", paramLabel = "N", defaultValue = "200",
+            description = "Attach and detach cycles on a warm-up VM before measuring, for the JIT"
+                    + " (default: ${DEFAULT-VALUE}).")
+    int warmup;
+
     @Option(names = "--accel", paramLabel = "kvm|tcg", description = "Override the config's accel.")
     String accel;
 
@@ -65,9 +70,9 @@ final class BenchScaleCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         int threads = startThreads != null ? startThreads : 2 * Runtime.getRuntime().availableProcessors();
-        if (vms < 1 || disks < 1 || threads < 1 || memoryMib < 1) {
+        if (vms < 1 || disks < 1 || threads < 1 || memoryMib < 1 || warmup < 0) {
             throw new ParameterException(spec.commandLine(),
-                    "--vms, --disks, --start-threads and --memory must be at least 1");
+                    "--vms, --disks, --start-threads and --memory must be at least 1, --warmup at least 0");
         }
         if (accel != null && !accel.equals("kvm") && !accel.equals("tcg")) {
             throw new ParameterException(spec.commandLine(), "--accel must be kvm or tcg, got '" + accel + "'");
@@ -83,7 +88,7 @@ final class BenchScaleCommand implements Callable<Integer> {
         ScaleReport report;
         try (PluginRegistry registry = global.registry()) {
             report = ScaleBench.run(registry.factory(vmSpec.hypervisorType()), vmSpec, global.host(),
-                    new ScaleBench.Options(vms, disks, Math.min(threads, vms), memoryMib), progress::step);
+                    new ScaleBench.Options(vms, disks, Math.min(threads, vms), memoryMib, warmup), progress::step);
         }
         List<Path> files = report.writeAll(out);
         PrintWriter stdout = spec.commandLine().getOut();

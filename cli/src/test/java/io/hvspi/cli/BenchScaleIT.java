@@ -50,7 +50,8 @@ class BenchScaleIT {
     void benchScaleReportsEveryPhaseAndFootprintAndLeavesNothing() throws IOException {
         Path runtime = tmp.resolve("run");
         Path out = tmp.resolve("out");
-        HvctlRunner.Result r = hvctl("bench", "scale", "--vms", "2", "--disks", "2", "--accel", "tcg", "--json",
+        HvctlRunner.Result r = hvctl("bench", "scale", "--vms", "2", "--disks", "2", "--warmup", "2", "--accel", "tcg",
+                "--json",
                 "--out", out.toString(), "--runtime-dir", runtime.toString());
         assertEquals(0, r.exit(), r::toString);
         JsonNode doc = new ObjectMapper().readTree(r.out());
@@ -89,7 +90,7 @@ class BenchScaleIT {
         try (PluginRegistry registry = PluginRegistry.load(HvctlRunner.home().resolve("plugins"))) {
             // the progress line before hotplug fails the run with three VMs up
             IllegalStateException e = assertThrows(IllegalStateException.class, () -> ScaleBench.run(
-                    registry.factory("qemu"), spec, host, new ScaleBench.Options(3, 2, 2, 128), line -> {
+                    registry.factory("qemu"), spec, host, new ScaleBench.Options(3, 2, 2, 128, 1), line -> {
                         if (line.startsWith("attaching")) {
                             throw new IllegalStateException("injected failure");
                         }
@@ -103,7 +104,7 @@ class BenchScaleIT {
     void terminatingHvctlMidRunStopsEveryVm() throws Exception {
         Path runtime = tmp.resolve("run");
         ProcessBuilder pb = new ProcessBuilder(HvctlRunner.home().resolve("bin/hvctl").toString(), "bench", "scale",
-                "--vms", "4", "--disks", "64", "--accel", "tcg", "--out", tmp.resolve("out").toString(),
+                "--vms", "4", "--disks", "64", "--warmup", "1", "--accel", "tcg", "--out", tmp.resolve("out").toString(),
                 "--runtime-dir", runtime.toString()).redirectOutput(ProcessBuilder.Redirect.DISCARD);
         pb.environment().put("HVSPI_JAVA_HOME", System.getProperty("java.home"));
         Process p = pb.start();

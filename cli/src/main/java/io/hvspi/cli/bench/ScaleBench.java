@@ -51,8 +51,9 @@ public final class ScaleBench {
      * @param disks disks to attach to each
      * @param startThreads VMs started at once (and stopped at once)
      * @param memoryMib guest memory per VM; nothing touches it without a guest
+     * @param warmup attach and detach cycles on a warm-up VM before anything is measured
      */
-    public record Options(int vms, int disks, int startThreads, int memoryMib) {}
+    public record Options(int vms, int disks, int startThreads, int memoryMib, int warmup) {}
 
     private final HypervisorFactory factory;
     private final VmSpec spec;
@@ -153,15 +154,22 @@ public final class ScaleBench {
         }
     }
 
-    /** One VM started, one disk attached, stopped: loads every class the run needs before the baseline. */
+    /**
+     * One VM, {@code warmup} attaches each followed by a detach, then stopped: loads every
+     * class the run needs before the baseline, and lets the JIT compile the hot paths, so
+     * that the phases measure a long-running host rather than a cold JVM.
+     */
     private void warmUp() {
-        progress.accept("warm-up: one VM, one disk (loads classes before the baseline)");
+        progress.accept("warm-up: one VM, " + options.warmup() + " attach and detach cycles");
         Hypervisor vm = factory.create(spec.withVmId(idPrefix + "-warm"), host);
         fleet.add(vm);
         try {
             vm.start();
-            vm.requireHotplug().attach(disk("warm"));
-            vm.hostThreads();
+            DeviceHotplug hotplug = vm.requireHotplug();
+            for (int i = 0; i < options.warmup(); i++) {
+                hotplug.attach(disk("warm"));
+                hotplug.detach("warm");
+            }
             Footprint.process(vm.hostThreads().pid());
         } finally {
             vm.stop();
