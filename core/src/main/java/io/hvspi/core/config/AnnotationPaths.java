@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
@@ -76,7 +77,9 @@ final class AnnotationPaths {
         try {
             real = realPath(Path.of(value), true);
         } catch (IOException e) {
-            return Optional.of(Locator.show(value) + " cannot be resolved to check it against " + listKey + ": " + e);
+            String why = e instanceof NoSuchFileException ? e.getMessage() : e.toString();
+            return Optional.of(Locator.show(value) + " cannot be resolved to check it against " + listKey + ": "
+                    + why);
         }
         if (real.toString().equals(value)) {
             return Optional.empty();
@@ -92,8 +95,8 @@ final class AnnotationPaths {
 
     /**
      * {@code path} with every symbolic link resolved, for its longest part that
-     * exists; the rest is appended as written. With {@code strict}, a link whose
-     * target does not exist is an {@link IOException}.
+     * exists; the rest is appended as written. With {@code strict}, a link that
+     * leads nowhere is a {@link NoSuchFileException}.
      */
     static Path realPath(Path path, boolean strict) throws IOException {
         Path existing = path;
@@ -105,7 +108,8 @@ final class AnnotationPaths {
         }
         if (!Files.exists(existing)) {
             if (strict) {
-                throw new IOException(existing + " is a symbolic link whose target does not exist");
+                throw new NoSuchFileException(existing.toString(), null,
+                        "a symbolic link that leads nowhere (its target does not exist, or links loop)");
             }
             return path;
         }
