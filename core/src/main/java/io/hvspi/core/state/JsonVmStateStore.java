@@ -7,29 +7,42 @@ import io.hvspi.spi.HvspiException;
 import io.hvspi.spi.VmRecord;
 import io.hvspi.spi.VmStateStore;
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * VM records as {@code <root>/<vmId>/vm.json}: written to a temporary file in
  * the same directory, flushed, then renamed over the old one, so a reader (or a
  * crash) sees the old record or the new, never half of one.
+ *
+ * <p>A record is trusted only from where this user put it: the VM directory
+ * must be a real directory (not a symbolic link) owned by this process's user
+ * (a save also sets its mode to 0700), and {@code vm.json} a regular file of
+ * the same user, opened without following links. A record kept under another name than its VM id's
+ * is corrupt. {@link #list()} skips, with a warning, entries of the root that
+ * are not such directories.
  */
 public final class JsonVmStateStore implements VmStateStore {
     static final String FILE_NAME = "vm.json";
 
+    private static final Logger LOG = LoggerFactory.getLogger(JsonVmStateStore.class);
     private static final ObjectMapper JSON = new ObjectMapper();
     private final Path root;
 
@@ -44,6 +57,13 @@ public final class JsonVmStateStore implements VmStateStore {
     /** Where a VM's record lives. */
     public Path recordFile(String vmId) {
         return root.resolve(RuntimeDirs.checkVmId(vmId)).resolve(FILE_NAME);
+    }
+
+    /** The VM's directory when it exists (checked to be private), else empty. */
+    private static Optional<Path> existingVmDir(Path file) {
+        Path dir = file.getParent();
+        return Files.exists(dir, LinkOption.NOFOLLOW_LINKS) ? Optional.of(RuntimeDirs.checkPrivate(dir))
+                : Optional.empty();
     }
 
     @Override
@@ -66,7 +86,8 @@ public final class JsonVmStateStore implements VmStateStore {
 
     @Override
     public synchronized Optional<VmRecord> load(String vmId) {
-        return read(recordFile(vmId));
+        Path file = recordFile(vmId);
+        return existingVmDir(file).isEmpty() ? Optional.empty() : read(file, vmId);
     }
 
     @Override
@@ -75,9 +96,18 @@ public final class JsonVmStateStore implements VmStateStore {
         if (!Files.isDirectory(root)) {
             return records;
         }
-        try (DirectoryStream<Path> dirs = Files.newDirectoryStream(root, Files::isDirectory)) {
+        try (DirectoryStream<Path> dirs = Files.newDirectoryStream(root,
+                p -> Files.isDirectory(p) || Files.isSymbolicLink(p))) {
             for (Path dir : dirs) {
-                read(dir.resolve(FILE_NAME)).ifPresent(records::add);
+                String name = dir.getFileName().toString();
+                try {
+                    RuntimeDirs.checkVmId(name);
+                    RuntimeDirs.checkPrivate(dir);
+                } catch (HvspiException e) {
+                    LOG.warn("skipping {} in the VM state root: {}", dir, e.getMessage());
+                    continue;
+                }
+                read(dir.resolve(FILE_NAME), name).ifPresent(records::add);
             }
         } catch (IOException e) {
             throw new HvspiException("cannot list VM records in " + root + ": " + e.getMessage(), e);
@@ -88,24 +118,50 @@ public final class JsonVmStateStore implements VmStateStore {
 
     @Override
     public synchronized void remove(String vmId) {
+        Path file = recordFile(vmId);
+        if (existingVmDir(file).isEmpty()) {
+            return;
+        }
         try {
-            Files.deleteIfExists(recordFile(vmId));
+            // deleting a link removes the link, never its target
+            Files.deleteIfExists(file);
         } catch (IOException e) {
             throw new HvspiException("cannot remove state of VM '" + vmId + "': " + e.getMessage(), e);
         }
     }
 
-    private static Optional<VmRecord> read(Path file) {
+    private static Optional<VmRecord> read(Path file, String vmId) {
+        byte[] bytes;
         try {
-            JsonNode n = JSON.readTree(Files.readAllBytes(file));
-            return Optional.of(new VmRecord(n.path("vmId").asText(), n.path("hypervisorType").asText(),
-                    n.path("pid").asLong(), Path.of(n.path("runtimeDir").asText()),
-                    Instant.parse(n.path("createdAt").asText()), JSON.writeValueAsString(n.path("pluginState"))));
+            BasicFileAttributes a = Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+            if (!a.isRegularFile()) {
+                throw new HvspiException("refusing VM record " + file + ": it is "
+                        + (a.isSymbolicLink() ? "a symbolic link" : "not a regular file")
+                        + "; hvspi reads only records it wrote itself");
+            }
+            RuntimeDirs.checkOwner(file);
+            try (InputStream in = Files.newInputStream(file, LinkOption.NOFOLLOW_LINKS)) {
+                bytes = in.readAllBytes();
+            }
         } catch (NoSuchFileException e) {
             return Optional.empty();
+        } catch (IOException e) {
+            throw new HvspiException("cannot read VM record " + file + ": " + e.getMessage(), e);
+        }
+        VmRecord record;
+        try {
+            JsonNode n = JSON.readTree(bytes);
+            record = new VmRecord(n.path("vmId").asText(), n.path("hypervisorType").asText(),
+                    n.path("pid").asLong(), Path.of(n.path("runtimeDir").asText()),
+                    Instant.parse(n.path("createdAt").asText()), JSON.writeValueAsString(n.path("pluginState")));
         } catch (IOException | RuntimeException e) {
             throw new HvspiException("corrupt VM record " + file + ": " + e.getMessage(), e);
         }
+        if (!record.vmId().equals(vmId)) {
+            throw new HvspiException("corrupt VM record " + file + ": it is for VM '" + record.vmId()
+                    + "', kept under '" + vmId + "'");
+        }
+        return Optional.of(record);
     }
 
     static void writeAtomically(Path file, byte[] bytes) throws IOException {

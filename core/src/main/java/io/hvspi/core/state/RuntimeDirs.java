@@ -1,16 +1,23 @@
 package io.hvspi.core.state;
 
+import com.sun.security.auth.module.UnixSystem;
+import io.hvspi.spi.HvspiException;
 import io.hvspi.spi.RequestRejectedException;
 import java.io.IOException;
-import java.io.UncheckedIOException;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Set;
 import java.util.regex.Pattern;
 
-/** Private runtime directories: where they live by default, and how they are made (0700, checked names). */
+/**
+ * Private runtime directories: where they live by default, and how they are
+ * made (0700, checked names) and checked (a real directory this user owns).
+ */
 public final class RuntimeDirs {
     /** A VM id is a safe file name and a valid QEMU id: a letter first, then letters, digits, '-', '_', '.'. */
     public static final Pattern VM_ID = Pattern.compile("[A-Za-z][A-Za-z0-9_.-]{0,63}");
@@ -48,14 +55,73 @@ public final class RuntimeDirs {
         return vmId;
     }
 
-    /** Creates {@code dir} and its missing parents with mode 0700, and forces 0700 on {@code dir} itself. */
+    /**
+     * Creates {@code dir} and its missing parents with mode 0700, checks it as
+     * {@link #checkPrivate} does, and sets its mode to exactly 0700 (a wider
+     * one left from before is narrowed). A directory that another user made
+     * first (in {@code /tmp}, say), or a symbolic link planted where it should
+     * be, is refused rather than used.
+     *
+     * @throws HvspiException when it cannot be created or is not private
+     */
     public static Path createPrivate(Path dir) {
         try {
             Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(DIR_MODE));
+        } catch (FileAlreadyExistsException e) {
+            // createDirectories follows a link to a directory, so this is a file or a link to nothing
+            throw notPrivate(dir, Files.isSymbolicLink(dir) ? "it is a symbolic link" : "it is not a directory");
+        } catch (IOException e) {
+            throw new HvspiException("cannot create private directory " + dir + ": " + e.getMessage(), e);
+        }
+        checkPrivate(dir);
+        try {
+            // lstat showed a directory of ours; only we can swap it, in a directory of ours or a sticky /tmp
             Files.setPosixFilePermissions(dir, DIR_MODE);
+        } catch (IOException e) {
+            throw new HvspiException("cannot make " + dir + " private: " + e.getMessage(), e);
+        }
+        return dir;
+    }
+
+    /**
+     * Checks, without changing anything, that {@code dir} is a real directory
+     * (looked at with {@code lstat}: a symbolic link is refused, not followed)
+     * that belongs to this process's user. Returns {@code dir}.
+     *
+     * @throws HvspiException when it is not
+     */
+    public static Path checkPrivate(Path dir) {
+        try {
+            BasicFileAttributes a = Files.readAttributes(dir, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+            if (a.isSymbolicLink()) {
+                throw notPrivate(dir, "it is a symbolic link to " + Files.readSymbolicLink(dir));
+            }
+            if (!a.isDirectory()) {
+                throw notPrivate(dir, "it is not a directory");
+            }
+            checkOwner(dir);
             return dir;
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot create private directory " + dir + ": " + e.getMessage(), e);
+            throw new HvspiException("cannot check private directory " + dir + ": " + e.getMessage(), e);
         }
+    }
+
+    /** Throws unless {@code path} itself (not a link's target) belongs to this process's user. */
+    static void checkOwner(Path path) throws IOException {
+        int owner = (Integer) Files.getAttribute(path, "unix:uid", LinkOption.NOFOLLOW_LINKS);
+        long me = currentUid();
+        if (owner != me) {
+            throw notPrivate(path, "it belongs to uid " + owner + ", not to this process's user (uid " + me + ")");
+        }
+    }
+
+    /** The user id of this process; files it creates belong to it. */
+    static long currentUid() {
+        return new UnixSystem().getUid();
+    }
+
+    private static HvspiException notPrivate(Path path, String why) {
+        return new HvspiException("refusing " + path + " as private runtime state: " + why
+                + "; hvspi keeps VM state only in directories and files of its own user, mode 0700 and 0600");
     }
 }
