@@ -70,7 +70,7 @@ final class AnnotationPaths {
      * anything; {@code value} is already well spelled.
      */
     static Optional<String> allowListProblem(String value, String listKey, List<String> globs) {
-        if (globs.stream().noneMatch(g -> Glob.compile(g).matcher(value).matches())) {
+        if (globs.stream().noneMatch(g -> Glob.compile(g).matches(value))) {
             return Optional.of(Locator.show(value) + " matches no glob of " + listKey + " " + AnnotationPolicy.quoted(globs));
         }
         Path real;
@@ -85,7 +85,7 @@ final class AnnotationPaths {
             return Optional.empty();
         }
         for (String glob : globs) {
-            if (Glob.compile(resolvedGlob(glob)).matcher(real.toString()).matches()) {
+            if (Glob.compile(resolvedGlob(glob)).matches(real.toString())) {
                 return Optional.empty();
             }
         }

@@ -78,7 +78,7 @@ class AnnotationFuzzTest {
             String listKey = HypervisorReader.GUARDED_PATHS.get(name);
             if (listKey != null) {
                 assertTrue(value.startsWith("/") && Path.of(value).normalize().toString().equals(value), value);
-                assertTrue(h.validPaths(listKey).stream().anyMatch(g -> Glob.compile(g).matcher(value).matches()),
+                assertTrue(h.validPaths(listKey).stream().anyMatch(g -> Glob.compile(g).matches(value)),
                         value);
             }
         }
@@ -171,7 +171,7 @@ class AnnotationFuzzTest {
         Arbitrary<String> random = Arbitraries.oneOf(Arbitraries.strings().all().ofMaxLength(40),
                 Arbitraries.strings().withChars(".*+?()[]{}|^$\\/,=-\n\t ").ofMaxLength(20));
         Arbitrary<String> huge = Arbitraries.of("a", "/", "1", "*", " ", "x=").flatMap(s ->
-                Arbitraries.integers().between(1_000, 200_000).map(n -> "/usr/bin/" + s.repeat(n)));
+                Arbitraries.integers().between(5_000, 50_000).map(n -> "/usr/bin/" + s.repeat(n)));
         return Arbitraries.frequencyOf(Tuple.of(5, paths), Tuple.of(3, numbers), Tuple.of(3, words),
                 Tuple.of(3, random), Tuple.of(1, huge));
     }
