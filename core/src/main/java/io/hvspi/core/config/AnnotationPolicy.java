@@ -28,13 +28,19 @@ import java.util.stream.Collectors;
  *     with {@link java.util.regex.Matcher#matches()} rather than by adding
  *     {@code ^...$}, which {@code "a|b"} would escape;</li>
  * <li>hvspi applies that annotation (see {@link #SUPPORTED});</li>
+ * <li>its value is printable: no control, format (bidi override, zero-width) or
+ *     line-separator character;</li>
  * <li>its value has the right type and range: {@code indep_iothreads} within
  *     1..50 (the Go runtime's rule), {@code default_memory} at least 256 MiB,
- *     {@code default_vcpus} above 0 and at most the host's CPUs;</li>
- * <li>a path value is absolute, has no {@code ..} component, and, for the six
- *     guarded keys, matches a glob of its {@code valid_*} list (an empty list
- *     refuses every value).</li>
+ *     {@code default_vcpus} above 0 and at most the host's CPUs,
+ *     {@code machine_type} a QEMU machine name;</li>
+ * <li>a path value is absolute and in normal form ({@link AnnotationPaths}),
+ *     and, for the six guarded keys, matches a glob of its {@code valid_*} list
+ *     (an empty list refuses every value), as written and through symbolic links.</li>
  * </ol>
+ * A refusal names the annotation; its message is one printable line (control
+ * characters escaped, long values cut), so a pod cannot forge or flood a
+ * runtime's log through it.
  * An applied annotation replaces the typed value, except {@code kernel_params},
  * which is merged as Kata merges it: a parameter with the same name is replaced,
  * the others are appended.
