@@ -18,6 +18,7 @@ import picocli.CommandLine.Command;
                 RunCommand.class,
                 VmCommand.class,
                 CompatCommand.class,
+                BenchCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Hvctl {
 

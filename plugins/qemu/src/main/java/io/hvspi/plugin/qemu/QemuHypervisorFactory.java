@@ -2,20 +2,35 @@ package io.hvspi.plugin.qemu;
 
 import static io.hvspi.spi.Capability.*;
 
+import io.hvspi.plugin.qemu.cmdline.QemuCommandLine;
+import io.hvspi.plugin.qemu.cmdline.QemuIds;
 import io.hvspi.spi.Capability;
+import io.hvspi.spi.ConfigException;
 import io.hvspi.spi.HostContext;
 import io.hvspi.spi.Hypervisor;
 import io.hvspi.spi.HypervisorFactory;
-import io.hvspi.spi.PluginException;
 import io.hvspi.spi.VmRecord;
 import io.hvspi.spi.VmSpec;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.EnumSet;
+import java.util.Optional;
 import java.util.Set;
 import org.pf4j.Extension;
 
-/** QEMU, driven over QMP, with Kata's independent IOThread pool and hvspi's placement. */
+/**
+ * QEMU, driven over QMP, with Kata's independent IOThread pool and hvspi's
+ * placement policies. {@link #create} validates a {@link VmSpec} and returns a
+ * {@link QemuHypervisor} that starts nothing until {@code start()};
+ * {@link #reattach} connects to a VM another process started.
+ *
+ * <p>Host options: {@code endpoint} connects to that QMP socket instead of
+ * spawning QEMU (a QMP simulator, or a QEMU started by someone else).
+ */
 @Extension
 public final class QemuHypervisorFactory implements HypervisorFactory {
+    /** The Kata table key. */
+    public static final String TYPE = "qemu";
 
     /** Kata's QEMU bits (runtime-rs, plus the Go runtime's multi-queue) and the IOThread family. */
     static final Set<Capability> DECLARED = Set.copyOf(EnumSet.of(
@@ -25,7 +40,7 @@ public final class QemuHypervisorFactory implements HypervisorFactory {
 
     @Override
     public String type() {
-        return "qemu";
+        return TYPE;
     }
 
     @Override
@@ -40,11 +55,53 @@ public final class QemuHypervisorFactory implements HypervisorFactory {
 
     @Override
     public Hypervisor create(VmSpec spec, HostContext host) {
-        throw new PluginException("qemu: VM operations are not implemented yet");
+        validate(spec, host.option("endpoint").isPresent());
+        return QemuHypervisor.create(spec, host);
     }
 
     @Override
     public Hypervisor reattach(VmRecord record, HostContext host) {
-        throw new PluginException("qemu: VM operations are not implemented yet");
+        return QemuHypervisor.reattach(record, host);
+    }
+
+    /** Refuses what QEMU cannot run as asked, naming the Kata key. */
+    static void validate(VmSpec spec, boolean endpoint) {
+        QemuIds.check(spec.vmId(), "VM");
+        if (!endpoint && !Files.isExecutable(spec.binary())) {
+            throw problem("path", "QEMU binary " + spec.binary() + " does not exist or is not executable");
+        }
+        if (!"q35".equals(spec.machineType())) {
+            throw problem("machine_type", "hvspi's QEMU plugin hotplugs onto PCIe root ports and needs q35, got '"
+                    + spec.machineType() + "'");
+        }
+        if (!"kvm".equals(spec.accel()) && !"tcg".equals(spec.accel())) {
+            throw problem("accel", "expected kvm or tcg, got '" + spec.accel() + "'");
+        }
+        if (spec.vcpus() < 1) {
+            throw problem("default_vcpus", "expected at least 1, got " + spec.vcpus());
+        }
+        if (spec.memoryMib() < 16) {
+            throw problem("default_memory", "expected at least 16 (MiB), got " + spec.memoryMib());
+        }
+        if (spec.ioThreads().independent() < 0) {
+            throw problem("indep_iothreads", "expected 0 or more, got " + spec.ioThreads().independent());
+        }
+        if (spec.hotplugSlots() < 0 || spec.hotplugSlots() > QemuCommandLine.MAX_ROOT_PORTS) {
+            throw problem("hotplug_slots", "expected 0 to " + QemuCommandLine.MAX_ROOT_PORTS
+                    + " root ports (eight per slot on eight pcie.0 slots), got " + spec.hotplugSlots());
+        }
+        checkFile("kernel", spec.kernel());
+        checkFile("initrd", spec.initrd());
+        checkFile("image", spec.image());
+    }
+
+    private static void checkFile(String key, Optional<Path> file) {
+        if (file.isPresent() && !Files.isRegularFile(file.get())) {
+            throw problem(key, file.get() + " does not exist or is not a regular file");
+        }
+    }
+
+    private static ConfigException problem(String key, String problem) {
+        return new ConfigException(null, 0, 0, "hypervisor.qemu." + key, problem);
     }
 }

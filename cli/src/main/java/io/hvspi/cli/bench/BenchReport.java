@@ -1,0 +1,45 @@
+package io.hvspi.cli.bench;
+
+import java.util.List;
+
+/**
+ * What {@code hvctl bench hotplug} measured: each step through hvspi and through
+ * the raw client, in the same run, on the same machine.
+ *
+ * @param machine where it ran
+ * @param metrics one entry per measured step
+ */
+public record BenchReport(Machine machine, List<Metric> metrics) {
+    public BenchReport {
+        metrics = List.copyOf(metrics);
+    }
+
+    /**
+     * @param cpu the CPU model
+     * @param cores the cores the JVM sees
+     * @param qemu QEMU's version and package, from its greeting
+     * @param accel the accelerator the VMs used
+     * @param java the JVM's version
+     * @param iterations measured iterations per hotplug and round-trip step
+     * @param warmup unmeasured iterations before them
+     * @param starts measured VM starts per side
+     */
+    public record Machine(String cpu, int cores, String qemu, String accel, String java, int iterations, int warmup,
+                         int starts) {}
+
+    /**
+     * @param name a short key, e.g. {@code hotplug}
+     * @param description what one sample is, on each side
+     * @param framework through hvspi's SPI
+     * @param raw through the raw client
+     */
+    public record Metric(String name, String description, Figures framework, Figures raw) {
+        /** Framework median over raw median. */
+        public double ratio() {
+            return framework.medianMs() / raw.medianMs();
+        }
+    }
+
+    /** One side's figures, in milliseconds. */
+    public record Figures(int count, double medianMs, double p90Ms, double meanMs, double minMs) {}
+}

@@ -1,0 +1,334 @@
+package io.hvspi.cli.bench;
+
+import io.hvspi.spi.BlockBackend;
+import io.hvspi.spi.BlockDeviceSpec;
+import io.hvspi.spi.DeviceHotplug;
+import io.hvspi.spi.HostContext;
+import io.hvspi.spi.Hypervisor;
+import io.hvspi.spi.HypervisorFactory;
+import io.hvspi.spi.IOThreadProvider;
+import io.hvspi.spi.RequestRejectedException;
+import io.hvspi.spi.VmSpec;
+import java.io.File;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileVisitResult;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Prices hvspi against a raw QMP client, in one run: hotplug of a null-backed
+ * virtio-blk-pci disk onto an IOThread, a QMP round trip, and VM start to QMP
+ * ready. Both sides run a guestless QEMU (paused, no kernel) built from the same
+ * settings, and their samples alternate so that machine noise hits both alike.
+ * It sees the plugin only through the SPI, as any host does.
+ */
+public final class HotplugBench {
+    private static final Pattern QEMU_VERSION = Pattern.compile(
+            "\"micro\":\\s*(\\d+),\\s*\"minor\":\\s*(\\d+),\\s*\"major\":\\s*(\\d+)\\},\\s*\"package\":\\s*\"([^\"]*)\"");
+    private static final long DISK_BYTES = 1L << 30;
+
+    /**
+     * @param iterations measured hotplug and round-trip samples per side
+     * @param warmup unmeasured samples before them (JIT, caches)
+     * @param starts measured VM starts per side
+     */
+    public record Options(int iterations, int warmup, int starts) {}
+
+    private final HypervisorFactory factory;
+    private final VmSpec spec;
+    private final HostContext host;
+    private final Options options;
+    private final Consumer<String> progress;
+    private final Duration timeout;
+
+    private HotplugBench(HypervisorFactory factory, VmSpec spec, HostContext host, Options options,
+                         Consumer<String> progress) {
+        this.factory = factory;
+        this.spec = spec;
+        this.host = host;
+        this.options = options;
+        this.progress = progress;
+        this.timeout = host.commandTimeout();
+    }
+
+    /**
+     * Runs the benchmark. {@code config} gives binary, accelerator, vCPUs, memory,
+     * the IOThread pool and the root ports; the guest is dropped (both sides run
+     * without one).
+     */
+    public static BenchReport run(HypervisorFactory factory, VmSpec config, HostContext host, Options options,
+                                  Consumer<String> progress) {
+        VmSpec guestless = new VmSpec(config.vmId(), config.hypervisorType(), config.binary(), Optional.empty(),
+                Optional.empty(), Optional.empty(), "", config.vcpus(), config.memoryMib(), config.machineType(),
+                config.accel(), config.block(), config.ioThreads(), Math.max(1, config.hotplugSlots()),
+                config.table());
+        return new HotplugBench(factory, guestless, host, options, progress).run();
+    }
+
+    private BenchReport run() {
+        Samples fwStart = new Samples();
+        Samples rawStart = new Samples();
+        progress.accept("VM start to QMP ready: " + options.starts() + " starts per side");
+        for (int i = -1; i < options.starts(); i++) {
+            // one unmeasured start per side first: the first spawn pays for cold caches
+            long fw = frameworkStart(spec.vmId() + "-s" + (i + 1));
+            long raw = rawStart(spec.vmId() + "-rs" + (i + 1));
+            if (i >= 0) {
+                fwStart.add(fw);
+                rawStart.add(raw);
+            }
+        }
+
+        Hypervisor vm = factory.create(spec, host);
+        Hypervisor unstored = factory.create(spec.withVmId(spec.vmId() + "-m"), new MemoryHost(host));
+        Path rawDir = privateDir(spec.vmId() + "-raw");
+        Process rawQemu = null;
+        List<BenchReport.Metric> metrics = new ArrayList<>();
+        try {
+            vm.start();
+            unstored.start();
+            rawQemu = spawnRaw(rawDir, spec.vmId() + "-raw");
+            try (RawQmp raw = RawQmp.connect(rawDir.resolve("qmp.sock"), timeout)) {
+                String qemu = qemuVersion(raw.greeting);
+                progress.accept("hotplug: " + options.warmup() + " warm-up and " + options.iterations()
+                        + " measured attaches per side (each followed by a detach)");
+                metrics.addAll(hotplug(vm.requireHotplug(), unstored.requireHotplug(), raw));
+                Optional<IOThreadProvider> pool = vm.ioThreads();
+                if (pool.isPresent()) {
+                    progress.accept("QMP round trip: " + options.iterations() + " per side");
+                    metrics.add(roundTrip(pool.get(), raw));
+                } else {
+                    progress.accept("QMP round trip: skipped (the VM has no IOThread pool to list)");
+                }
+                metrics.add(new BenchReport.Metric("start",
+                        "hvspi: create and start() until the VM is recorded; raw: spawn, connect, greeting,"
+                                + " qmp_capabilities", fwStart.summary(), rawStart.summary()));
+                return new BenchReport(machine(qemu), metrics);
+            }
+        } finally {
+            for (Hypervisor h : List.of(vm, unstored)) {
+                h.stop();
+                h.close();
+            }
+            if (rawQemu != null) {
+                rawQemu.destroyForcibly();
+                waitFor(rawQemu);
+            }
+            deleteTree(rawDir);
+        }
+    }
+
+    /** Attach latency with the state file, without it (in-memory store), and raw; samples interleaved. */
+    private List<BenchReport.Metric> hotplug(DeviceHotplug hotplug, DeviceHotplug unstored, RawQmp raw) {
+        Samples fw = new Samples();
+        Samples mem = new Samples();
+        Samples rw = new Samples();
+        List<String> pool = poolIds();
+        int queues = spec.vcpus();
+        for (int i = 0; i < options.warmup() + options.iterations(); i++) {
+            long fwNanos = attachAndDetach(hotplug);
+            long memNanos = attachAndDetach(unstored);
+
+            String node = "raw-node" + i;
+            String iothread = pool.isEmpty() ? "" : ",\"iothread\":\"" + pool.get(i % pool.size()) + "\"";
+            long t0 = System.nanoTime();
+            raw.execute("{\"execute\":\"blockdev-add\",\"arguments\":{\"driver\":\"null-co\",\"node-name\":\"" + node
+                    + "\",\"size\":" + DISK_BYTES + ",\"read-zeroes\":true,\"read-only\":false,\"discard\":\"unmap\","
+                    + "\"cache\":{\"direct\":false,\"no-flush\":false}}}");
+            raw.execute("{\"execute\":\"device_add\",\"arguments\":{\"driver\":\"virtio-blk-pci\",\"id\":\"raw-disk\","
+                    + "\"drive\":\"" + node + "\",\"bus\":\"rp0\",\"num-queues\":" + queues
+                    + ",\"serial\":\"raw-disk\"" + iothread + "}}");
+            long rawNanos = System.nanoTime() - t0;
+            raw.execute("{\"execute\":\"device_del\",\"arguments\":{\"id\":\"raw-disk\"}}");
+            raw.execute("{\"execute\":\"system_reset\"}");
+            raw.awaitLine("\"device\": \"raw-disk\"");
+            raw.execute("{\"execute\":\"blockdev-del\",\"arguments\":{\"node-name\":\"" + node + "\"}}");
+            if (i >= options.warmup()) {
+                fw.add(fwNanos);
+                mem.add(memNanos);
+                rw.add(rawNanos);
+            }
+        }
+        BenchReport.Figures rawFigures = rw.summary();
+        return List.of(
+                new BenchReport.Metric("hotplug", "attach of a null-co virtio-blk-pci disk onto an IOThread:"
+                        + " hvspi's DeviceHotplug.attach (policy, reservation, blockdev-add and device_add, state file"
+                        + " written) vs raw blockdev-add then device_add", fw.summary(), rawFigures),
+                new BenchReport.Metric("hotplug-no-state-file", "the same attach through hvspi with an in-memory"
+                        + " state store: the plugin's own cost, without the host's state file", mem.summary(),
+                        rawFigures));
+    }
+
+    private static long attachAndDetach(DeviceHotplug hotplug) {
+        long t0 = System.nanoTime();
+        hotplug.attach(BlockDeviceSpec.builder("bench-disk", new BlockBackend.Null(DISK_BYTES)).build());
+        long nanos = System.nanoTime() - t0;
+        hotplug.detach("bench-disk");
+        return nanos;
+    }
+
+    private BenchReport.Metric roundTrip(IOThreadProvider pool, RawQmp raw) {
+        Samples fw = new Samples();
+        Samples rw = new Samples();
+        for (int i = 0; i < options.warmup() + options.iterations(); i++) {
+            long t0 = System.nanoTime();
+            pool.list();
+            long fwNanos = System.nanoTime() - t0;
+            t0 = System.nanoTime();
+            raw.execute("{\"execute\":\"query-iothreads\"}");
+            long rawNanos = System.nanoTime() - t0;
+            if (i >= options.warmup()) {
+                fw.add(fwNanos);
+                rw.add(rawNanos);
+            }
+        }
+        return new BenchReport.Metric("qmp-round-trip",
+                "hvspi's IOThreadProvider.list() (one query-iothreads, joined with the accounting) vs raw"
+                        + " query-iothreads", fw.summary(), rw.summary());
+    }
+
+    private long frameworkStart(String vmId) {
+        long t0 = System.nanoTime();
+        Hypervisor vm = factory.create(spec.withVmId(vmId), host);
+        try {
+            vm.start();
+            return System.nanoTime() - t0;
+        } finally {
+            vm.stop();
+            vm.close();
+        }
+    }
+
+    private long rawStart(String vmId) {
+        Path dir = privateDir(vmId);
+        Process qemu = null;
+        try {
+            long t0 = System.nanoTime();
+            qemu = spawnRaw(dir, vmId);
+            try (RawQmp raw = RawQmp.connect(dir.resolve("qmp.sock"), timeout)) {
+                long nanos = System.nanoTime() - t0;
+                raw.execute("{\"execute\":\"quit\"}");
+                return nanos;
+            }
+        } finally {
+            if (qemu != null) {
+                waitFor(qemu);
+            }
+            deleteTree(dir);
+        }
+    }
+
+    /** The raw side's QEMU: the same settings as the plugin's command line, minus the serial console. */
+    private Process spawnRaw(Path dir, String name) {
+        List<String> argv = new ArrayList<>(List.of(spec.binary().toString(), "-name", name + ",debug-threads=on",
+                "-machine", spec.machineType() + ",accel=" + spec.accel(), "-smp", Integer.toString(spec.vcpus()),
+                "-m", spec.memoryMib() + "M", "-nodefaults", "-no-user-config", "-display", "none", "-S",
+                "-chardev", "socket,id=qmp,path=" + dir.resolve("qmp.sock").toString().replace(",", ",,")
+                        + ",server=on,wait=off",
+                "-mon", "chardev=qmp,mode=control"));
+        for (String id : poolIds()) {
+            argv.addAll(List.of("-object", "iothread,id=" + id));
+        }
+        for (int i = 0; i < spec.hotplugSlots(); i++) {
+            argv.addAll(List.of("-device", "pcie-root-port,id=rp" + i + ",bus=pcie.0,chassis=" + (i + 1)
+                    + ",addr=" + Integer.toHexString(8 + i / 8) + "." + i % 8
+                    + (i % 8 == 0 && i + 1 < spec.hotplugSlots() ? ",multifunction=on" : "")));
+        }
+        try {
+            return new ProcessBuilder(argv).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+                    .redirectOutput(dir.resolve("qemu.log").toFile()).redirectErrorStream(true).start();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot start " + argv.get(0) + ": " + e.getMessage(), e);
+        }
+    }
+
+    private List<String> poolIds() {
+        List<String> ids = new ArrayList<>();
+        for (int i = 0; i < spec.ioThreads().poolSize(); i++) {
+            ids.add("indep_iothread_" + i);
+        }
+        return ids;
+    }
+
+    private Path privateDir(String name) {
+        Path dir = host.runtimeRoot().resolve(name);
+        try {
+            Files.createDirectory(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+            return dir;
+        } catch (FileAlreadyExistsException e) {
+            throw new RequestRejectedException(RequestRejectedException.Reason.DUPLICATE_ID,
+                    "benchmark directory " + dir + " exists; remove it or pick another --vm-id");
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    private void waitFor(Process p) {
+        try {
+            if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+                p.destroyForcibly();
+                p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            p.destroyForcibly();
+        }
+    }
+
+    private static void deleteTree(Path dir) {
+        if (!Files.exists(dir)) {
+            return;
+        }
+        try {
+            Files.walkFileTree(dir, new SimpleFileVisitor<>() {
+                @Override
+                public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
+                    Files.delete(file);
+                    return FileVisitResult.CONTINUE;
+                }
+
+                @Override
+                public FileVisitResult postVisitDirectory(Path d, IOException exc) throws IOException {
+                    Files.delete(d);
+                    return FileVisitResult.CONTINUE;
+                }
+            });
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot remove " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    private BenchReport.Machine machine(String qemu) {
+        String cpu = "unknown";
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
+                if (line.startsWith("model name")) {
+                    cpu = line.substring(line.indexOf(':') + 1).strip();
+                    break;
+                }
+            }
+        } catch (IOException e) {
+            // keep "unknown"
+        }
+        return new BenchReport.Machine(cpu, Runtime.getRuntime().availableProcessors(), qemu, spec.accel(),
+                Runtime.version().toString(), options.iterations(), options.warmup(), options.starts());
+    }
+
+    private static String qemuVersion(String greeting) {
+        Matcher m = QEMU_VERSION.matcher(greeting);
+        return m.find() ? m.group(3) + "." + m.group(2) + "." + m.group(1) + " (" + m.group(4) + ")" : greeting;
+    }
+}

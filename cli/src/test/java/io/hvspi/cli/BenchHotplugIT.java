@@ -1,0 +1,43 @@
+package io.hvspi.cli;
+
+import static io.hvspi.cli.HvctlRunner.hvctl;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code hvctl bench hotplug}, a few iterations: it runs, reports every step, and cleans up. No speed is asserted. */
+class BenchHotplugIT {
+    @TempDir
+    Path tmp;
+
+    @Test
+    void benchHotplugReportsEachStepAgainstTheRawClientAndLeavesNothing() throws IOException {
+        Path runtime = tmp.resolve("run");
+        HvctlRunner.Result r = hvctl("bench", "hotplug", "--accel", "tcg", "--iterations", "3", "--warmup", "1",
+                "--starts", "1", "--json", "--runtime-dir", runtime.toString());
+        assertEquals(0, r.exit(), r::toString);
+        JsonNode doc = new ObjectMapper().readTree(r.out());
+        List<String> steps = new ArrayList<>();
+        for (JsonNode m : doc.get("metrics")) {
+            steps.add(m.get("name").asText());
+            assertTrue(m.get("ratio").asDouble() > 0, m.toString());
+            assertEquals(m.get("name").asText().equals("start") ? 1 : 3, m.get("hvspi").get("count").asInt());
+            assertTrue(m.get("raw").get("medianMs").asDouble() > 0, m.toString());
+        }
+        assertEquals(List.of("hotplug", "hotplug-no-state-file", "qmp-round-trip", "start"), steps);
+        assertTrue(doc.get("machine").get("qemu").asText().startsWith("7.2"), doc.get("machine").toString());
+        try (Stream<Path> left = Files.list(runtime)) {
+            assertEquals(List.of(), left.toList(), "every VM's runtime directory is gone");
+        }
+    }
+}

@@ -1,0 +1,552 @@
+package io.hvspi.plugin.qemu.hotplug;
+
+import io.hvspi.plugin.qemu.cmdline.BlockDriver;
+import io.hvspi.plugin.qemu.cmdline.QemuIds;
+import io.hvspi.plugin.qemu.iothread.IOThreadPool;
+import io.hvspi.plugin.qemu.iothread.IOThreadPool.Reservation;
+import io.hvspi.plugin.qemu.qmp.QemuVersion;
+import io.hvspi.plugin.qemu.qmp.QmpClient;
+import io.hvspi.plugin.qemu.qmp.QmpEvent;
+import io.hvspi.plugin.qemu.qmp.QmpListener;
+import io.hvspi.plugin.qemu.state.DeviceState;
+import io.hvspi.plugin.qemu.state.QemuSettings;
+import io.hvspi.spi.BlockBackend;
+import io.hvspi.spi.BlockDevice;
+import io.hvspi.spi.BlockDeviceSpec;
+import io.hvspi.spi.Capability;
+import io.hvspi.spi.DeviceHotplug;
+import io.hvspi.spi.HvspiException;
+import io.hvspi.spi.IOThreadChoice;
+import io.hvspi.spi.RequestRejectedException;
+import io.hvspi.spi.RequestRejectedException.Reason;
+import io.hvspi.spi.UnsupportedCapabilityException;
+import io.hvspi.spi.VmmException;
+import io.hvspi.spi.VmmUnavailableException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Block hotplug on a q35 QEMU.
+ *
+ * <ul>
+ *   <li>Attach: {@code blockdev-add}, then {@code device_add} onto a free root port
+ *       (virtio-blk-pci, with its IOThread) or onto the virtio-scsi bus (scsi-hd);
+ *       {@code blockdev-del} when the device fails. The IOThread and the place are
+ *       reserved first and become the device's only when QEMU confirmed it.</li>
+ *   <li>Detach: {@code device_del}, then QEMU's {@code DEVICE_DELETED}, then
+ *       {@code blockdev-del}. A PCIe unplug needs the guest's consent; a VM without
+ *       a guest cannot give it, and QEMU 7.2 completes the pending unplug only on a
+ *       reset, so hvspi sends {@code system_reset} there (nothing runs that a reset
+ *       could disturb).</li>
+ *   <li>Move: the same unplug, then {@code device_add} of the same node with the new
+ *       IOThread. Never {@code x-blockdev-set-iothread}: QEMU 7.2 refuses it on an
+ *       attached node, and aborts when a node moved that way is attached to a device
+ *       on another IOThread.</li>
+ * </ul>
+ * A {@code DEVICE_DELETED} that arrives after a detach timed out still completes the
+ * detach, so the accounting follows QEMU.
+ */
+public final class QemuDeviceHotplug implements DeviceHotplug {
+    private static final Logger LOG = LoggerFactory.getLogger(QemuDeviceHotplug.class);
+    private static final Pattern FORMAT = Pattern.compile("[a-z0-9]+");
+    /** VIRTIO_QUEUE_MAX: QEMU 7.2 aborts on a virtio-blk-pci device_add with more queues. */
+    public static final int MAX_QUEUES = 1024;
+
+    private final String type;
+    private final QmpClient qmp;
+    private final Object lock;
+    private final IOThreadPool pool;
+    private final DeviceTable table;
+    private final QemuSettings settings;
+    private final Optional<String> scsiIoThread;
+    private final Set<Capability> capabilities;
+    private final QemuVersion version;
+    private final Runnable persist;
+    private final Map<String, CompletableFuture<Void>> released = new ConcurrentHashMap<>();
+    /** Devices whose removal is being completed, so that it runs once. */
+    private final Set<String> finishing = ConcurrentHashMap.newKeySet();
+    private final QmpClient.Subscription events;
+
+    /**
+     * @param type the hypervisor type, for errors
+     * @param lock the monitor {@code pool} and {@code table} share
+     * @param persist saves the VM's state; called with {@code lock} held after each confirmed change
+     */
+    public QemuDeviceHotplug(String type, QmpClient qmp, Object lock, IOThreadPool pool, DeviceTable table,
+                             QemuSettings settings, Optional<String> scsiIoThread, Set<Capability> capabilities,
+                             QemuVersion version, Runnable persist) {
+        this.type = type;
+        this.qmp = qmp;
+        this.lock = lock;
+        this.pool = pool;
+        this.table = table;
+        this.settings = settings;
+        this.scsiIoThread = scsiIoThread;
+        this.capabilities = Set.copyOf(capabilities);
+        this.version = version;
+        this.persist = persist;
+        this.events = qmp.subscribe(new QmpListener() {
+            @Override
+            public void onEvent(QmpEvent event) {
+                onQmpEvent(event);
+            }
+
+            @Override
+            public void onDisconnect(VmmUnavailableException cause) {
+                released.values().forEach(f -> f.completeExceptionally(cause));
+            }
+        });
+    }
+
+    /** Stops listening for QEMU's events. */
+    public void close() {
+        events.close();
+    }
+
+    @Override
+    public BlockDevice attach(BlockDeviceSpec spec) {
+        QemuIds.check(spec.id(), "device");
+        String driverName = spec.driver().orElse(settings.blockDriver());
+        BlockDriver driver = BlockDriver.fromName(driverName).orElseThrow(() -> new RequestRejectedException(
+                Reason.INVALID_ARGUMENT, "hvspi hotplugs virtio-blk-pci and virtio-scsi disks, not '" + driverName
+                        + "'"));
+        if (!spec.queueAffinity().isEmpty()) {
+            throw new UnsupportedCapabilityException(Capability.QUEUE_AFFINITY, type,
+                    "QEMU queues run on IOThreads; place those instead");
+        }
+        checkChoice(spec.ioThread(), driver);
+        if (!FORMAT.matcher(spec.format()).matches()) {
+            throw new RequestRejectedException(Reason.INVALID_ARGUMENT, "invalid image format '" + spec.format() + "'");
+        }
+        boolean hostDevice = checkBackend(spec);
+        int queues = queues(spec, driver);
+
+        DeviceTable.Slot slot;
+        Reservation reservation;
+        synchronized (lock) {
+            slot = table.reserve(spec.id(), driver);
+            try {
+                reservation = driver == BlockDriver.SCSI_HD ? null : pool.reserve(spec.ioThread());
+            } catch (RuntimeException e) {
+                table.release(slot);
+                throw e;
+            }
+        }
+        List<String> ioThreads = reservation != null ? reservation.ioThreads() : scsiIoThread.stream().toList();
+        try {
+            DeviceArgs.NodeOptions options = new DeviceArgs.NodeOptions(spec.format(), spec.readOnly(),
+                    spec.direct() || settings.cacheDirect(), settings.cacheNoflush(), settings.aio());
+            // both commands in flight at once: QEMU runs them in order, and a device_add whose node
+            // QEMU refused fails on its own ("can't find value"), so nothing is lost by not waiting
+            QmpClient.Call node = qmp.submit("blockdev-add",
+                    DeviceArgs.blockdevAdd(slot.nodeName(), spec.backend(), hostDevice, options));
+            QmpClient.Call device = qmp.submit("device_add", driver == BlockDriver.SCSI_HD
+                    ? DeviceArgs.scsiHd(spec.id(), slot.nodeName(), slot.bus(), slot.lun())
+                    : DeviceArgs.virtioBlkPci(spec.id(), slot.nodeName(), slot.bus(), ioThreads, queues));
+            try {
+                qmp.await(node);
+            } catch (HvspiException e) {
+                settle(device, spec.id(), e);
+                throw e;
+            }
+            try {
+                qmp.await(device);
+            } catch (HvspiException e) {
+                rollbackNode(slot.nodeName(), e);
+                throw e;
+            }
+        } catch (RuntimeException e) {
+            synchronized (lock) {
+                if (reservation != null) {
+                    pool.release(reservation);
+                }
+                table.release(slot);
+            }
+            throw e;
+        }
+        DeviceState device = new DeviceState(spec.id(), driver.qemuDriver(), slot.nodeName(),
+                spec.backend() instanceof BlockBackend.Null ? DeviceState.BACKEND_NULL : DeviceState.BACKEND_PATH,
+                spec.backend() instanceof BlockBackend.HostPath p ? p.path().toString() : null,
+                spec.backend() instanceof BlockBackend.Null n ? n.sizeBytes() : 0, spec.format(), spec.readOnly(),
+                spec.direct() || settings.cacheDirect(), ioThreads, queues, slot.bus(), slot.lun(), false);
+        synchronized (lock) {
+            if (reservation != null) {
+                pool.confirm(reservation, spec.id());
+            } else {
+                pool.restore(spec.id(), ioThreads);
+            }
+            table.confirm(slot, device);
+            persist.run();
+        }
+        return toBlockDevice(device);
+    }
+
+    private void checkChoice(IOThreadChoice choice, BlockDriver driver) {
+        boolean pooled = choice instanceof IOThreadChoice.Named || choice instanceof IOThreadChoice.VqMapped;
+        if (pooled && !capabilities.contains(Capability.INDEPENDENT_IOTHREADS)) {
+            throw new UnsupportedCapabilityException(Capability.INDEPENDENT_IOTHREADS, type,
+                    settings.ioThreadsEnabled() ? "this QEMU has no IOThreads" : "enable_iothreads is false");
+        }
+        if (choice instanceof IOThreadChoice.VqMapped && !capabilities.contains(Capability.IOTHREAD_VQ_MAPPING)) {
+            throw new UnsupportedCapabilityException(Capability.IOTHREAD_VQ_MAPPING, type,
+                    "QEMU " + version + " has no iothread-vq-mapping on virtio-blk-pci (added in QEMU 9.0)");
+        }
+        if (driver == BlockDriver.SCSI_HD && !(choice instanceof IOThreadChoice.ByPolicy)) {
+            throw new RequestRejectedException(Reason.INVALID_ARGUMENT,
+                    "a scsi-hd disk runs on its virtio-scsi controller's "
+                            + scsiIoThread.map(t -> "IOThread '" + t + "'").orElse("main loop")
+                            + "; only the default IOThread choice applies");
+        }
+    }
+
+    /** Checks a host path backend; true when it is a block device. */
+    private static boolean checkBackend(BlockDeviceSpec spec) {
+        switch (spec.backend()) {
+            case BlockBackend.Null n -> {
+                if (!spec.format().equals("raw")) {
+                    throw new RequestRejectedException(Reason.INVALID_ARGUMENT,
+                            "the null backend has no image format; got '" + spec.format() + "'");
+                }
+                return false;
+            }
+            case BlockBackend.HostPath p -> {
+                Path path = p.path();
+                if (!path.isAbsolute()) {
+                    throw new RequestRejectedException(Reason.INVALID_ARGUMENT,
+                            "backend path " + path + " is not absolute");
+                }
+                if (Files.isRegularFile(path)) {
+                    return false;
+                }
+                if (!Files.exists(path)) {
+                    throw new RequestRejectedException(Reason.NOT_FOUND, "backend " + path + " does not exist");
+                }
+                if (Files.isDirectory(path)) {
+                    throw new RequestRejectedException(Reason.INVALID_ARGUMENT, "backend " + path + " is a directory");
+                }
+                return true;
+            }
+        }
+    }
+
+    private int queues(BlockDeviceSpec spec, BlockDriver driver) {
+        if (driver == BlockDriver.SCSI_HD) {
+            if (spec.queues().isPresent()) {
+                throw new RequestRejectedException(Reason.INVALID_ARGUMENT,
+                        "a scsi-hd disk has no queues of its own; they belong to the virtio-scsi controller");
+            }
+            return 1;
+        }
+        int mapped = spec.ioThread() instanceof IOThreadChoice.VqMapped v ? v.ids().size() : 1;
+        // Kata's default: one queue per vCPU
+        int queues = spec.queues().orElse(Math.max(settings.vcpus(), mapped));
+        if (queues > 1 && !capabilities.contains(Capability.MULTI_QUEUE)) {
+            throw new UnsupportedCapabilityException(Capability.MULTI_QUEUE, type);
+        }
+        if (queues > MAX_QUEUES) {
+            throw new RequestRejectedException(Reason.INVALID_ARGUMENT, "a virtio-blk-pci device has at most "
+                    + MAX_QUEUES + " queues, got " + queues);
+        }
+        if (queues < mapped) {
+            throw new RequestRejectedException(Reason.INVALID_ARGUMENT, "vq-mapping over " + mapped
+                    + " IOThreads needs at least as many queues, got " + queues);
+        }
+        return queues;
+    }
+
+    /**
+     * Collects the reply of a {@code device_add} sent behind a {@code blockdev-add} that
+     * failed. It fails too, since its node does not exist; should another client have
+     * made a node of that name, the device is unplugged again.
+     */
+    private void settle(QmpClient.Call device, String deviceId, HvspiException cause) {
+        if (timedOut(cause)) {
+            return;
+        }
+        try {
+            qmp.await(device);
+        } catch (HvspiException expected) {
+            cause.addSuppressed(expected);
+            return;
+        }
+        LOG.error("device '{}' was added on a block node hvspi did not create; unplugging it", deviceId);
+        try {
+            qmp.execute("device_del", QmpClient.args().put("id", deviceId));
+            if (settings.guestless()) {
+                qmp.execute("system_reset");
+            }
+        } catch (HvspiException e) {
+            cause.addSuppressed(e);
+        }
+    }
+
+    /**
+     * A hung QEMU is not asked again: the call must end within one timeout. Should it
+     * recover, it may still carry out what timed out (a node or device hvspi does not know).
+     */
+    private static boolean timedOut(Exception cause) {
+        return cause instanceof VmmUnavailableException u && u.reason() == VmmUnavailableException.Reason.TIMED_OUT;
+    }
+
+    private void rollbackNode(String nodeName, Exception cause) {
+        if (timedOut(cause)) {
+            LOG.warn("not removing block node '{}' from a QEMU that does not answer; it may be left behind", nodeName);
+            return;
+        }
+        try {
+            qmp.execute("blockdev-del", QmpClient.args().put("node-name", nodeName));
+        } catch (HvspiException e) {
+            cause.addSuppressed(e);
+        }
+    }
+
+    @Override
+    public void detach(String deviceId, Duration timeout) {
+        DeviceState device;
+        CompletableFuture<Void> gone;
+        synchronized (lock) {
+            device = table.require(deviceId);
+            if (table.isMoving(deviceId)) {
+                throw new RequestRejectedException(Reason.INVALID_STATE, "device '" + deviceId + "' is being moved");
+            }
+            gone = released.computeIfAbsent(deviceId, k -> new CompletableFuture<>());
+            if (!device.unplugging()) {
+                table.replace(device.withUnplugging(true));
+                persist.run();
+            }
+        }
+        try {
+            requestUnplug(device);
+        } catch (RuntimeException e) {
+            synchronized (lock) {
+                released.remove(deviceId, gone);
+                table.get(deviceId).ifPresent(d -> table.replace(d.withUnplugging(false)));
+                persist.run();
+            }
+            throw e;
+        }
+        await(gone, deviceId, timeout, "detach");
+    }
+
+    /** {@code device_del}, and on a VM without a guest the reset that makes QEMU complete it. */
+    private void requestUnplug(DeviceState device) {
+        try {
+            qmp.execute("device_del", QmpClient.args().put("id", device.id()));
+        } catch (VmmException e) {
+            if ("DeviceNotFound".equals(e.errorClass())) {
+                // gone already (an earlier unplug completed, or someone else removed it)
+                deviceDeleted(device.id());
+                return;
+            }
+            if (!e.vmmMessage().contains("already in the process of unplug")) {
+                throw e;
+            }
+            // QEMU keeps the first request pending; waiting for DEVICE_DELETED is all there is to do
+        }
+        if (settings.guestless() && device.driver().equals(BlockDriver.VIRTIO_BLK_PCI.qemuDriver())) {
+            // without a guest nobody answers the PCIe attention button; QEMU 7.2 completes pending unplugs on reset
+            qmp.execute("system_reset");
+        }
+    }
+
+    private void await(CompletableFuture<Void> gone, String deviceId, Duration timeout, String what) {
+        try {
+            gone.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+        } catch (TimeoutException e) {
+            throw new VmmUnavailableException(VmmUnavailableException.Reason.TIMED_OUT, what + " of device '"
+                    + deviceId + "': QEMU did not report DEVICE_DELETED within " + timeout.toMillis()
+                    + " ms (the guest has not released it); the unplug stays pending and completes when it does");
+        } catch (ExecutionException e) {
+            throw e.getCause() instanceof VmmUnavailableException u
+                    ? new VmmUnavailableException(u.reason(), what + " of device '" + deviceId + "': " + u.getMessage(), u)
+                    : new HvspiException(what + " of device '" + deviceId + "' failed: " + e.getCause(), e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new HvspiException("interrupted during " + what + " of device '" + deviceId + "'", e);
+        }
+    }
+
+    private void onQmpEvent(QmpEvent event) {
+        if (!"DEVICE_DELETED".equals(event.name())) {
+            return;
+        }
+        String id = event.data().path("device").asText(null);
+        if (id != null && table.get(id).isPresent()) {
+            deviceDeleted(id);
+        }
+    }
+
+    /**
+     * QEMU removed the device: end a move's wait, or finish a detach (drop the node,
+     * free the IOThread and place). Runs once per device even when the event and a
+     * {@code DeviceNotFound} race.
+     */
+    private void deviceDeleted(String id) {
+        if (table.isMoving(id)) {
+            CompletableFuture<Void> f = released.get(id);
+            if (f != null) {
+                f.complete(null);
+            }
+            return;
+        }
+        DeviceState device = table.get(id).orElse(null);
+        if (device == null || !finishing.add(id)) {
+            return;
+        }
+        try {
+            try {
+                qmp.execute("blockdev-del", QmpClient.args().put("node-name", device.nodeName()));
+            } catch (HvspiException e) {
+                LOG.warn("device '{}' is gone, but its block node '{}' stays: {}", id, device.nodeName(),
+                        e.getMessage());
+            }
+            synchronized (lock) {
+                table.remove(id);
+                pool.unassign(id);
+                persist.run();
+            }
+        } finally {
+            finishing.remove(id);
+        }
+        CompletableFuture<Void> f = released.remove(id);
+        if (f != null) {
+            f.complete(null);
+        }
+    }
+
+    @Override
+    public List<BlockDevice> list() {
+        return table.list().stream().map(QemuDeviceHotplug::toBlockDevice).toList();
+    }
+
+    @Override
+    public BlockDevice move(String deviceId, IOThreadChoice target) {
+        if (!capabilities.contains(Capability.IOTHREAD_MOVE)) {
+            throw new UnsupportedCapabilityException(Capability.IOTHREAD_MOVE, type);
+        }
+        DeviceState device = table.require(deviceId);
+        if (!device.driver().equals(BlockDriver.VIRTIO_BLK_PCI.qemuDriver())) {
+            throw new RequestRejectedException(Reason.INVALID_ARGUMENT, "device '" + deviceId + "' is a "
+                    + device.driver() + "; only virtio-blk-pci devices have an IOThread of their own");
+        }
+        checkChoice(target, BlockDriver.VIRTIO_BLK_PCI);
+        Reservation reservation;
+        CompletableFuture<Void> gone = new CompletableFuture<>();
+        synchronized (lock) {
+            device = table.require(deviceId);
+            if (device.unplugging() || !table.beginMove(deviceId)) {
+                throw new RequestRejectedException(Reason.INVALID_STATE,
+                        "device '" + deviceId + "' is being " + (device.unplugging() ? "detached" : "moved"));
+            }
+            try {
+                reservation = pool.reserve(target);
+            } catch (RuntimeException e) {
+                table.endMove(deviceId);
+                throw e;
+            }
+            if (reservation.ioThreads().equals(device.ioThreads())) {
+                pool.release(reservation);
+                table.endMove(deviceId);
+                return toBlockDevice(device);
+            }
+            if (target instanceof IOThreadChoice.VqMapped && device.queues() < reservation.ioThreads().size()) {
+                pool.release(reservation);
+                table.endMove(deviceId);
+                throw new RequestRejectedException(Reason.INVALID_ARGUMENT, "device '" + deviceId + "' has "
+                        + device.queues() + " queue(s), fewer than the " + reservation.ioThreads().size()
+                        + " IOThreads to map them to");
+            }
+            released.put(deviceId, gone);
+        }
+        try {
+            requestUnplug(device);
+            await(gone, deviceId, DEFAULT_DETACH_TIMEOUT, "move");
+        } catch (RuntimeException e) {
+            synchronized (lock) {
+                pool.release(reservation);
+                released.remove(deviceId, gone);
+                table.endMove(deviceId);
+                if (e instanceof VmmUnavailableException u && u.reason() == VmmUnavailableException.Reason.TIMED_OUT) {
+                    // the unplug stays pending in QEMU: from now on it is a detach
+                    table.get(deviceId).ifPresent(d -> table.replace(d.withUnplugging(true)));
+                    released.put(deviceId, new CompletableFuture<>());
+                    persist.run();
+                }
+            }
+            throw e;
+        }
+        try {
+            qmp.execute("device_add", DeviceArgs.virtioBlkPci(deviceId, device.nodeName(), device.bus(),
+                    reservation.ioThreads(), device.queues()));
+        } catch (HvspiException e) {
+            synchronized (lock) {
+                pool.release(reservation);
+            }
+            throw restoreAfterFailedMove(device, e);
+        }
+        DeviceState moved = device.withIoThreads(reservation.ioThreads());
+        synchronized (lock) {
+            pool.unassign(deviceId);
+            pool.confirm(reservation, deviceId);
+            table.replace(moved);
+            table.endMove(deviceId);
+            released.remove(deviceId, gone);
+            persist.run();
+        }
+        return toBlockDevice(moved);
+    }
+
+    /** Plugs the device back where it was; if even that fails, drops it and says so. */
+    private HvspiException restoreAfterFailedMove(DeviceState device, HvspiException cause) {
+        try {
+            qmp.execute("device_add", DeviceArgs.virtioBlkPci(device.id(), device.nodeName(), device.bus(),
+                    device.ioThreads(), device.queues()));
+            synchronized (lock) {
+                table.endMove(device.id());
+                released.remove(device.id());
+            }
+            return new HvspiException("move of device '" + device.id() + "' failed, it is back on "
+                    + describe(device.ioThreads()) + ": " + cause.getMessage(), cause);
+        } catch (HvspiException e) {
+            cause.addSuppressed(e);
+            rollbackNode(device.nodeName(), cause);
+            synchronized (lock) {
+                table.remove(device.id());
+                pool.unassign(device.id());
+                released.remove(device.id());
+                persist.run();
+            }
+            return new HvspiException("move of device '" + device.id() + "' failed and it could not be plugged back;"
+                    + " it is detached: " + cause.getMessage(), cause);
+        }
+    }
+
+    private static String describe(List<String> ioThreads) {
+        return ioThreads.isEmpty() ? "the main loop" : "IOThread(s) " + String.join(", ", ioThreads);
+    }
+
+    /** The SPI view of a recorded device. */
+    public static BlockDevice toBlockDevice(DeviceState d) {
+        BlockBackend backend = DeviceState.BACKEND_NULL.equals(d.backend())
+                ? new BlockBackend.Null(d.sizeBytes()) : new BlockBackend.HostPath(Path.of(d.path()));
+        String address = d.driver().equals(BlockDriver.SCSI_HD.qemuDriver())
+                ? d.bus() + ":" + d.lun() / DeviceTable.LUNS_PER_TARGET + ":" + d.lun() % DeviceTable.LUNS_PER_TARGET
+                : d.bus() + ":00.0";
+        return new BlockDevice(d.id(), d.driver(), backend, d.readOnly(), d.ioThreads(), d.queues(),
+                Optional.of(address));
+    }
+
+}

@@ -1,0 +1,151 @@
+package io.hvspi.plugin.qemu.iothread;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.hvspi.plugin.qemu.cmdline.QemuIds;
+import io.hvspi.plugin.qemu.qmp.QmpClient;
+import io.hvspi.spi.Capability;
+import io.hvspi.spi.IOThreadInfo;
+import io.hvspi.spi.IOThreadInfo.Kind;
+import io.hvspi.spi.IOThreadPolicy;
+import io.hvspi.spi.IOThreadProvider;
+import io.hvspi.spi.PollingParams;
+import io.hvspi.spi.RequestRejectedException;
+import io.hvspi.spi.RequestRejectedException.Reason;
+import io.hvspi.spi.UnsupportedCapabilityException;
+import io.hvspi.spi.VmmException;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.Set;
+
+/**
+ * The IOThread pool of a running QEMU. Host thread ids and polling parameters
+ * come from {@code query-iothreads} on every {@link #list()}; which devices use
+ * which IOThread comes from hvspi's accounting, which changes only on QEMU's
+ * confirmation. {@link #remove} refuses an IOThread in use: QEMU 7.2 itself would
+ * delete it from under its devices.
+ */
+public final class QemuIOThreads implements IOThreadProvider {
+    private final String type;
+    private final QmpClient qmp;
+    private final Object lock;
+    private final IOThreadPool pool;
+    private final Set<Capability> capabilities;
+    private final Runnable persist;
+
+    /**
+     * @param lock the monitor the pool shares with the device table
+     * @param persist saves the VM's state; called with {@code lock} held after each confirmed change
+     */
+    public QemuIOThreads(String type, QmpClient qmp, Object lock, IOThreadPool pool, Set<Capability> capabilities,
+                         Runnable persist) {
+        this.type = type;
+        this.qmp = qmp;
+        this.lock = lock;
+        this.pool = pool;
+        this.capabilities = Set.copyOf(capabilities);
+        this.persist = persist;
+    }
+
+    /** What {@code query-iothreads} says about one IOThread. */
+    public record Live(long threadId, PollingParams polling) {}
+
+    /** {@code query-iothreads}, by id. */
+    public static Map<String, Live> query(QmpClient qmp) {
+        Map<String, Live> out = new HashMap<>();
+        for (JsonNode t : qmp.execute("query-iothreads")) {
+            out.put(t.path("id").asText(), new Live(t.path("thread-id").asLong(),
+                    new PollingParams(t.path("poll-max-ns").asLong(), t.path("poll-grow").asLong(),
+                            t.path("poll-shrink").asLong())));
+        }
+        return out;
+    }
+
+    @Override
+    public List<IOThreadInfo> list() {
+        Map<String, Live> live = query(qmp);
+        return pool.members().stream().map(m -> info(m.id(), m.kind(), live.get(m.id()))).toList();
+    }
+
+    private IOThreadInfo info(String id, Kind kind, Live live) {
+        return new IOThreadInfo(id, kind, live == null ? OptionalLong.empty() : OptionalLong.of(live.threadId()),
+                pool.devicesOn(id), live == null ? Optional.empty() : Optional.of(live.polling()));
+    }
+
+    @Override
+    public IOThreadPolicy policy() {
+        return pool.policy();
+    }
+
+    @Override
+    public String choose() {
+        return pool.choose();
+    }
+
+    @Override
+    public IOThreadInfo add(String id) {
+        require(Capability.IOTHREAD_RUNTIME_ADD);
+        QemuIds.check(id, "IOThread");
+        if (pool.kind(id).isPresent()) {
+            throw new RequestRejectedException(Reason.DUPLICATE_ID, "IOThread '" + id + "' exists");
+        }
+        try {
+            qmp.execute("object-add", QmpClient.args().put("qom-type", "iothread").put("id", id));
+        } catch (VmmException e) {
+            if (e.vmmMessage().contains("duplicate")) {
+                // an object of another kind (or another client's IOThread) has the id
+                throw new RequestRejectedException(Reason.DUPLICATE_ID,
+                        "QEMU already has an object '" + id + "': " + e.vmmMessage());
+            }
+            throw e;
+        }
+        synchronized (lock) {
+            pool.add(id, Kind.POOL);
+            persist.run();
+        }
+        return info(id, Kind.POOL, query(qmp).get(id));
+    }
+
+    @Override
+    public void remove(String id) {
+        require(Capability.IOTHREAD_RUNTIME_ADD);
+        pool.beginRemove(id);
+        boolean deleted = false;
+        try {
+            qmp.execute("object-del", QmpClient.args().put("id", id));
+            deleted = true;
+        } finally {
+            synchronized (lock) {
+                pool.finishRemove(id, deleted);
+                if (deleted) {
+                    persist.run();
+                }
+            }
+        }
+    }
+
+    @Override
+    public void setPolling(String id, PollingParams polling) {
+        require(Capability.IOTHREAD_POLLING);
+        if (pool.kind(id).isEmpty()) {
+            throw new RequestRejectedException(Reason.NOT_FOUND, "no IOThread '" + id + "'");
+        }
+        String path = "/objects/" + id;
+        // poll-max-ns last: with grow and shrink in place before polling starts at the new ceiling
+        qomSet(path, "poll-grow", polling.grow());
+        qomSet(path, "poll-shrink", polling.shrink());
+        qomSet(path, "poll-max-ns", polling.maxNs());
+    }
+
+    private void qomSet(String path, String property, long value) {
+        qmp.execute("qom-set", QmpClient.args().put("path", path).put("property", property).put("value", value));
+    }
+
+    private void require(Capability c) {
+        if (!capabilities.contains(c)) {
+            throw new UnsupportedCapabilityException(c, type);
+        }
+    }
+}

@@ -1,0 +1,2 @@
+/** The independent IOThread pool: accounting with reservations, and the SPI's IOThreadProvider. */
+package io.hvspi.plugin.qemu.iothread;

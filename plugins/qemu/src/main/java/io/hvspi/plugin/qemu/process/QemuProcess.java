@@ -1,0 +1,184 @@
+package io.hvspi.plugin.qemu.process;
+
+import io.hvspi.spi.HvspiException;
+import io.hvspi.spi.VmmUnavailableException;
+import io.hvspi.spi.VmmUnavailableException.Reason;
+import java.io.File;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.FileVisitResult;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * A QEMU process: spawned from an argument list (stdin from {@code /dev/null},
+ * stdout and stderr appended to the runtime directory's log), or adopted by pid
+ * when another process started it. QEMU is a plain child, not daemonised, so its
+ * exit is seen at once; it outlives the JVM when hvspi exits without stopping it.
+ */
+public final class QemuProcess {
+    private final ProcessHandle handle;
+    private final RuntimeLayout layout;
+
+    private QemuProcess(ProcessHandle handle, RuntimeLayout layout) {
+        this.handle = handle;
+        this.layout = layout;
+    }
+
+    /** Starts QEMU; the runtime directory must exist. */
+    public static QemuProcess spawn(List<String> argv, RuntimeLayout layout) {
+        ProcessBuilder pb = new ProcessBuilder(argv)
+                .directory(layout.dir().toFile())
+                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(layout.qemuLog().toFile()))
+                .redirectErrorStream(true);
+        try {
+            Files.deleteIfExists(layout.qemuLog());
+            Files.createFile(layout.qemuLog(), PosixFilePermissions.asFileAttribute(
+                    PosixFilePermissions.fromString("rw-------")));
+            return new QemuProcess(pb.start().toHandle(), layout);
+        } catch (IOException e) {
+            throw new HvspiException("cannot start " + argv.get(0) + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * The QEMU process with this pid, if it is alive and really serves this
+     * runtime directory (its command line names the QMP socket), so that a reused
+     * pid is never mistaken for it.
+     */
+    public static Optional<QemuProcess> adopt(long pid, RuntimeLayout layout) {
+        if (pid <= 0) {
+            return Optional.empty();
+        }
+        return ProcessHandle.of(pid)
+                .filter(ProcessHandle::isAlive)
+                .filter(h -> commandLine(pid).contains(layout.qmpSocket().toString()))
+                .map(h -> new QemuProcess(h, layout));
+    }
+
+    private static String commandLine(long pid) {
+        try {
+            return new String(Files.readAllBytes(Path.of("/proc", Long.toString(pid), "cmdline")),
+                    StandardCharsets.UTF_8).replace('\0', ' ');
+        } catch (IOException e) {
+            return "";
+        }
+    }
+
+    public long pid() {
+        return handle.pid();
+    }
+
+    public boolean isAlive() {
+        return handle.isAlive();
+    }
+
+    /**
+     * Waits until the QMP socket exists, then makes it private (0600). Fails at once
+     * when QEMU exits first (with the last line QEMU printed), or after {@code timeout}.
+     */
+    public void awaitSocket(Duration timeout) {
+        Path socket = layout.qmpSocket();
+        long deadline = System.nanoTime() + timeout.toNanos();
+        long pause = 100_000; // 0.1 ms, doubling up to 5 ms: QEMU opens the socket about 20 ms after spawn
+        while (!Files.exists(socket)) {
+            if (!handle.isAlive()) {
+                throw new VmmUnavailableException(Reason.EXITED,
+                        "QEMU exited before opening its QMP socket: " + lastLogLine());
+            }
+            if (System.nanoTime() > deadline) {
+                throw new VmmUnavailableException(Reason.TIMED_OUT,
+                        "QEMU did not open its QMP socket " + socket + " within " + timeout.toMillis() + " ms");
+            }
+            LockSupport.parkNanos(pause);
+            pause = Math.min(pause * 2, 5_000_000);
+        }
+        makePrivate(socket);
+    }
+
+    /** Sets a socket or file QEMU created to 0600: QEMU uses the umask's mode; the 0700 directory already shuts others out. */
+    public static void makePrivate(Path file) {
+        try {
+            Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot make " + file + " private: " + e.getMessage(), e);
+        }
+    }
+
+    /** Waits up to {@code timeout} for the process to end; true when it did. */
+    public boolean waitForExit(Duration timeout) {
+        try {
+            handle.onExit().get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+            return true;
+        } catch (TimeoutException e) {
+            return false;
+        } catch (ExecutionException e) {
+            return !handle.isAlive();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return !handle.isAlive();
+        }
+    }
+
+    /** SIGKILL, then waits up to {@code timeout} for the process to go. */
+    public boolean kill(Duration timeout) {
+        handle.destroyForcibly();
+        return waitForExit(timeout);
+    }
+
+    /** The last non-empty line QEMU wrote to its log, or a note that there is none. */
+    public String lastLogLine() {
+        return lastLogLine(layout.qemuLog());
+    }
+
+    /** The last non-empty line of a QEMU log file. */
+    public static String lastLogLine(Path log) {
+        try {
+            List<String> lines = Files.readAllLines(log, StandardCharsets.UTF_8);
+            for (int i = lines.size() - 1; i >= 0; i--) {
+                if (!lines.get(i).isBlank()) {
+                    return lines.get(i).strip();
+                }
+            }
+        } catch (IOException e) {
+            // fall through: no log to quote
+        }
+        return "(no output in " + log + ")";
+    }
+
+    /** Deletes a runtime directory and everything in it; no error when it is gone. */
+    public static void deleteTree(Path dir) {
+        try {
+            Files.walkFileTree(dir, new SimpleFileVisitor<>() {
+                @Override
+                public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
+                    Files.deleteIfExists(file);
+                    return FileVisitResult.CONTINUE;
+                }
+
+                @Override
+                public FileVisitResult postVisitDirectory(Path d, IOException exc) throws IOException {
+                    Files.deleteIfExists(d);
+                    return FileVisitResult.CONTINUE;
+                }
+            });
+        } catch (NoSuchFileException e) {
+            // already gone
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot remove " + dir + ": " + e.getMessage(), e);
+        }
+    }
+}

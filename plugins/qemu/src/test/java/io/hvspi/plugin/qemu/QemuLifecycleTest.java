@@ -1,0 +1,290 @@
+package io.hvspi.plugin.qemu;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.hvspi.core.state.DefaultHostContext;
+import io.hvspi.plugin.qemu.qmp.QmpClient;
+import io.hvspi.plugin.qemu.state.QemuState;
+import io.hvspi.spi.BlockBackend;
+import io.hvspi.spi.BlockDevice;
+import io.hvspi.spi.BlockDeviceSpec;
+import io.hvspi.spi.Capability;
+import io.hvspi.spi.ConfigException;
+import io.hvspi.spi.Hypervisor;
+import io.hvspi.spi.IOThreadChoice;
+import io.hvspi.spi.IOThreadInfo;
+import io.hvspi.spi.IOThreadPolicy;
+import io.hvspi.spi.RequestRejectedException;
+import io.hvspi.spi.UnsupportedCapabilityException;
+import io.hvspi.spi.VmEvent;
+import io.hvspi.spi.VmRecord;
+import io.hvspi.spi.VmSpec;
+import io.hvspi.spi.VmState;
+import io.hvspi.spi.VmmUnavailableException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.BooleanSupplier;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Start, stop, failure and reattach of real QEMU 7.2 VMs; each test has its own VM(s). */
+class QemuLifecycleTest {
+    private final QemuHypervisorFactory factory = new QemuHypervisorFactory();
+    private final List<Hypervisor> started = new ArrayList<>();
+    private final List<Long> pids = new ArrayList<>();
+    private DefaultHostContext host;
+
+    @TempDir
+    Path tmp;
+
+    @BeforeEach
+    void host() {
+        host = TestVms.host(tmp);
+    }
+
+    @AfterEach
+    void leaveNothingRunning() {
+        for (Hypervisor hv : started) {
+            try {
+                hv.stop();
+            } catch (RuntimeException e) {
+                // the test already failed, or closed this handle on purpose
+            }
+        }
+        for (long pid : pids) {
+            ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+        }
+    }
+
+    private Hypervisor start(VmSpec spec) {
+        Hypervisor hv = factory.create(spec, host);
+        started.add(hv);
+        hv.start();
+        pids.add(record(spec.vmId()).pid());
+        return hv;
+    }
+
+    private VmRecord record(String vmId) {
+        return host.stateStore().load(vmId).orElseThrow();
+    }
+
+    private static void await(BooleanSupplier condition, String what) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("timed out waiting until " + what);
+            }
+            LockSupport.parkNanos(1_000_000);
+        }
+    }
+
+    @Test
+    void stopEndsQemuAndRemovesRuntimeDirAndRecord() {
+        Hypervisor hv = start(TestVms.spec("life", 2, IOThreadPolicy.LEAST_LOADED));
+        VmRecord record = record("life");
+        assertTrue(ProcessHandle.of(record.pid()).orElseThrow().isAlive());
+        assertEquals("qemu", record.hypervisorType());
+        hv.requireHotplug().attach(BlockDeviceSpec.builder("d0", BlockBackend.nullBackend()).build());
+        hv.stop();
+        assertEquals(VmState.STOPPED, hv.state());
+        assertTrue(ProcessHandle.of(record.pid()).map(p -> !p.isAlive()).orElse(true));
+        assertFalse(Files.exists(record.runtimeDir()));
+        assertTrue(host.stateStore().load("life").isEmpty());
+        hv.stop(); // idempotent
+    }
+
+    @Test
+    void pauseAndResumeFollowQemu() {
+        QemuHypervisor hv = (QemuHypervisor) start(TestVms.spec("pr", 0, IOThreadPolicy.LEAST_LOADED));
+        assertEquals(VmState.PAUSED, hv.state());
+        hv.resume();
+        assertEquals(VmState.RUNNING, hv.state());
+        assertTrue(hv.monitorCommand("query-status", null).path("running").asBoolean());
+        hv.pause();
+        assertEquals(VmState.PAUSED, hv.state());
+        assertFalse(hv.monitorCommand("query-status", null).path("running").asBoolean());
+    }
+
+    @Test
+    void withoutEnableIothreadsTheIOThreadFamilyIsAbsent() {
+        Hypervisor hv = start(TestVms.spec("noio", 0, IOThreadPolicy.LEAST_LOADED));
+        assertTrue(hv.ioThreads().isEmpty());
+        assertFalse(hv.supports(Capability.INDEPENDENT_IOTHREADS));
+        assertThrows(UnsupportedCapabilityException.class, hv::requireIoThreads);
+        assertThrows(UnsupportedCapabilityException.class, () -> hv.requireHotplug().attach(
+                BlockDeviceSpec.builder("d0", BlockBackend.nullBackend()).ioThread(IOThreadChoice.named("x")).build()));
+        BlockDevice d = hv.requireHotplug().attach(BlockDeviceSpec.builder("d0", BlockBackend.nullBackend()).build());
+        assertTrue(d.onMainLoop(), "by policy without a pool means the main loop, as in Kata");
+    }
+
+    @Test
+    void reattachFromASecondInstanceSeesTheSameDevicesAndPool() {
+        Hypervisor first = start(TestVms.spec("re", 3, IOThreadPolicy.ROUND_ROBIN));
+        for (int i = 0; i < 5; i++) {
+            first.requireHotplug().attach(BlockDeviceSpec.builder("d" + i, BlockBackend.nullBackend()).build());
+        }
+        first.requireIoThreads().add("extra");
+        // a node with the next name the first instance would have used, e.g. left by a failed rollback
+        ((QemuHypervisor) first).monitorCommand("blockdev-add", QmpClient.args().put("driver", "null-co")
+                .put("node-name", "hvspi-node5").put("size", 4096));
+        List<BlockDevice> devices = first.requireHotplug().list();
+        List<IOThreadInfo> pool = first.requireIoThreads().list();
+        first.close();
+        assertTrue(ProcessHandle.of(record("re").pid()).orElseThrow().isAlive(), "close only disconnects");
+
+        Hypervisor second = factory.reattach(record("re"), host);
+        started.add(second);
+        assertEquals(devices, second.requireHotplug().list());
+        assertEquals(pool, second.requireIoThreads().list());
+        assertEquals(VmState.PAUSED, second.state());
+        // round-robin continues where the first instance stopped: d0..d4 took 0,1,2,0,1; the sixth placement
+        // goes to index 5 mod 4 of the pool that now has "extra" too
+        assertEquals("indep_iothread_1", second.requireIoThreads().choose());
+        second.requireHotplug().detach("d2");
+        assertEquals(4, second.requireHotplug().list().size());
+        second.requireHotplug().attach(BlockDeviceSpec.builder("d5", BlockBackend.nullBackend()).build());
+        second.stop();
+        assertTrue(host.stateStore().load("re").isEmpty());
+    }
+
+    @Test
+    void reattachForgetsAnUnplugThatCompletedWhileNobodyListened() {
+        Hypervisor first = start(TestVms.spec("gone", 1, IOThreadPolicy.FIRST));
+        first.requireHotplug().attach(BlockDeviceSpec.builder("d0", BlockBackend.nullBackend()).build());
+        first.requireHotplug().attach(BlockDeviceSpec.builder("d1", BlockBackend.nullBackend()).build());
+        Path socket = Path.of(QemuState.fromJson(record("gone").pluginState()).qmpSocket());
+        first.close();
+        // another client removes d1 behind hvspi's back
+        try (QmpClient qmp = QmpClient.connect(socket, Duration.ofSeconds(10))) {
+            qmp.execute("device_del", QmpClient.args().put("id", "d1"));
+            qmp.execute("system_reset");
+        }
+        Hypervisor second = factory.reattach(record("gone"), host);
+        started.add(second);
+        assertEquals(List.of("d0"), second.requireHotplug().list().stream().map(BlockDevice::id).toList());
+        assertEquals(List.of("d0"), second.requireIoThreads().list().get(0).devices());
+        assertEquals(1, QemuState.fromJson(record("gone").pluginState()).devices().size());
+    }
+
+    @Test
+    void sigkillDuringAnAttachFailsTheCallAndLeavesPoolAndStateConsistent() throws Exception {
+        Hypervisor hv = start(TestVms.spec("kill", 2, IOThreadPolicy.LEAST_LOADED));
+        hv.requireHotplug().attach(BlockDeviceSpec.builder("d0", BlockBackend.nullBackend()).build());
+        String stateBefore = record("kill").pluginState();
+        CompletableFuture<VmEvent> exited = new CompletableFuture<>();
+        hv.subscribe(e -> {
+            if (e.name().equals(VmEvent.VMM_EXITED)) {
+                exited.complete(e);
+            }
+        });
+        ProcessHandle qemu = ProcessHandle.of(record("kill").pid()).orElseThrow();
+        // freeze QEMU so that the attach is surely waiting for a reply when QEMU dies
+        new ProcessBuilder("kill", "-STOP", Long.toString(qemu.pid())).start().waitFor();
+        CompletableFuture<Throwable> attach = new CompletableFuture<>();
+        Thread caller = new Thread(() -> {
+            try {
+                hv.requireHotplug().attach(BlockDeviceSpec.builder("d1", BlockBackend.nullBackend()).build());
+                attach.complete(null);
+            } catch (Throwable t) {
+                attach.complete(t);
+            }
+        });
+        caller.start();
+        await(() -> caller.getState() == Thread.State.TIMED_WAITING && List.of(caller.getStackTrace()).stream()
+                .anyMatch(f -> f.getMethodName().equals("await") && f.getClassName().endsWith("QmpClient")),
+                "the attach waits for QEMU's reply");
+        qemu.destroyForcibly();
+
+        Throwable failure = attach.get(10, TimeUnit.SECONDS);
+        VmmUnavailableException e = assertInstanceOf(VmmUnavailableException.class, failure);
+        assertEquals(VmmUnavailableException.Reason.EXITED, e.reason(), "QEMU's exit, not the 10 s timeout");
+        assertEquals(VmEvent.VMM_EXITED, exited.get(10, TimeUnit.SECONDS).name());
+        await(() -> hv.state() == VmState.FAILED, "the VM is marked failed");
+        assertFalse(qemu.isAlive());
+        assertEquals(stateBefore, record("kill").pluginState(), "the state file still says what QEMU confirmed");
+        assertEquals(List.of("d0"), hv.requireHotplug().list().stream().map(BlockDevice::id).toList());
+        assertEquals(List.of("d0"), QemuState.fromJson(record("kill").pluginState()).devices().stream()
+                .map(d -> d.id()).toList());
+
+        hv.stop();
+        assertTrue(host.stateStore().load("kill").isEmpty());
+        assertFalse(Files.exists(tmp.resolve("run").resolve("kill")));
+        assertThrows(VmmUnavailableException.class, () -> factory.reattach(
+                new VmRecord("kill", "qemu", qemu.pid(), tmp.resolve("run/kill"), Instant.now(),
+                        stateBefore), host));
+    }
+
+    private static <T> T assertInstanceOf(Class<T> type, Throwable t) {
+        assertTrue(type.isInstance(t), "expected " + type.getSimpleName() + ", got " + t);
+        return type.cast(t);
+    }
+
+    @Test
+    void aVmQemuCannotStartFailsWithQemusWordsAndLeavesNothing() throws Exception {
+        Path notAKernel = Files.createFile(tmp.resolve("empty-kernel"));
+        Hypervisor hv = factory.create(TestVms.spec("nokernel", 0, IOThreadPolicy.FIRST)
+                .withGuest(Optional.of(notAKernel), Optional.empty(), "console=ttyS0"), host);
+        VmmUnavailableException e = assertThrows(VmmUnavailableException.class, hv::start);
+        assertEquals(VmmUnavailableException.Reason.EXITED, e.reason());
+        assertTrue(e.getMessage().contains("could not load kernel"), e.getMessage());
+        assertEquals(VmState.FAILED, hv.state());
+        assertFalse(Files.exists(tmp.resolve("run").resolve("nokernel")));
+        assertTrue(host.stateStore().load("nokernel").isEmpty());
+    }
+
+    @Test
+    void sixtyFourRootPortsFitOnPcie0EightPerSlot() {
+        QemuHypervisor hv = (QemuHypervisor) start(TestVms.spec("ports", 0, IOThreadPolicy.FIRST, "virtio-blk-pci",
+                64));
+        for (String port : List.of("rp0", "rp63")) {
+            assertEquals("pcie-root-port", hv.monitorCommand("qom-get", QmpClient.args()
+                    .put("path", "/machine/peripheral/" + port).put("property", "type")).asText());
+        }
+        assertEquals(Optional.of("rp0:00.0"), hv.requireHotplug().attach(
+                BlockDeviceSpec.builder("d0", BlockBackend.nullBackend()).build()).address());
+    }
+
+    @Test
+    void createRefusesWhatQemuCannotRunNamingTheKey() {
+        VmSpec good = TestVms.spec("bad", 1, IOThreadPolicy.FIRST);
+        ConfigException machine = assertThrows(ConfigException.class, () -> factory.create(new VmSpec("bad", "qemu",
+                good.binary(), good.kernel(), good.initrd(), good.image(), "", 1, 128, "pc", "tcg", good.block(),
+                good.ioThreads(), 1, Map.of()), host));
+        assertEquals("hypervisor.qemu.machine_type", machine.key().orElseThrow());
+        ConfigException accel = assertThrows(ConfigException.class,
+                () -> factory.create(good.withAccel("hvf"), host));
+        assertEquals("hypervisor.qemu.accel", accel.key().orElseThrow());
+        ConfigException kernel = assertThrows(ConfigException.class, () -> factory.create(
+                good.withGuest(Optional.of(tmp.resolve("no-kernel")), Optional.empty(), ""), host));
+        assertEquals("hypervisor.qemu.kernel", kernel.key().orElseThrow());
+        assertEquals(RequestRejectedException.Reason.INVALID_ARGUMENT, assertThrows(RequestRejectedException.class,
+                () -> factory.create(good.withVmId("1vm"), host)).reason());
+        assertTrue(host.stateStore().list().isEmpty(), "create starts nothing");
+    }
+
+    @Test
+    void operationsBeforeStartAreRefused() {
+        Hypervisor hv = factory.create(TestVms.spec("early", 2, IOThreadPolicy.FIRST), host);
+        assertEquals(VmState.CREATED, hv.state());
+        assertTrue(hv.supports(Capability.INDEPENDENT_IOTHREADS), "declared, narrowed by config only");
+        RequestRejectedException e = assertThrows(RequestRejectedException.class,
+                () -> hv.requireHotplug().list());
+        assertEquals(RequestRejectedException.Reason.INVALID_STATE, e.reason());
+        hv.stop();
+        assertEquals(VmState.STOPPED, hv.state());
+    }
+}

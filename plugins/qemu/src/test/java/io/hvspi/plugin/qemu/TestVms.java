@@ -1,0 +1,38 @@
+package io.hvspi.plugin.qemu;
+
+import io.hvspi.core.state.DefaultHostContext;
+import io.hvspi.spi.IOThreadPolicy;
+import io.hvspi.spi.VmSpec;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Optional;
+
+/** VM specs and host contexts for tests, built by hand (no Kata config loader involved). */
+public final class TestVms {
+    /** Debian's QEMU 7.2. */
+    public static final Path QEMU = Path.of("/usr/bin/qemu-system-x86_64");
+
+    private TestVms() {}
+
+    /**
+     * A guestless q35 VM under TCG: starts paused ({@code -S}, no kernel), in about 20 ms.
+     *
+     * @param pool the independent IOThreads ({@code indep_iothreads} with {@code enable_iothreads = true});
+     *             0 turns IOThreads off
+     */
+    public static VmSpec spec(String vmId, int pool, IOThreadPolicy policy) {
+        return spec(vmId, pool, policy, "virtio-blk-pci", 8);
+    }
+
+    public static VmSpec spec(String vmId, int pool, IOThreadPolicy policy, String blockDriver, int rootPorts) {
+        return new VmSpec(vmId, "qemu", QEMU, Optional.empty(), Optional.empty(), Optional.empty(), "", 2, 128,
+                "q35", "tcg", new VmSpec.BlockOptions(blockDriver, "io_uring", false, false, false),
+                new VmSpec.IOThreadOptions(pool > 0, pool, policy), rootPorts, Map.of());
+    }
+
+    /** A host context rooted in a test's temporary directory. */
+    public static DefaultHostContext host(Path root) {
+        return new DefaultHostContext(root.resolve("run"), Duration.ofSeconds(10), Map.of());
+    }
+}

@@ -1,0 +1,255 @@
+package io.hvspi.plugin.qemu.qmp;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.hvspi.spi.VmmException;
+import io.hvspi.spi.VmmUnavailableException;
+import io.hvspi.spi.VmmUnavailableException.Reason;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The QMP client against a scripted server: the failure modes real QEMU does not produce on demand. */
+class QmpClientTest {
+    private static final Duration TIMEOUT = Duration.ofSeconds(5);
+
+    @TempDir
+    Path dir;
+
+    private FakeQmpServer server;
+
+    private FakeQmpServer server(String greeting) {
+        server = new FakeQmpServer(dir.resolve("qmp.sock"), greeting);
+        return server;
+    }
+
+    @AfterEach
+    void closeServer() {
+        if (server != null) {
+            server.close();
+        }
+    }
+
+    @Test
+    void connectChecksTheGreetingAndNegotiatesCapabilitiesFirst() {
+        server(FakeQmpServer.GREETING_7_2).reply("query-status",
+                FakeQmpServer.JSON.createObjectNode().put("status", "prelaunch"));
+        try (QmpClient qmp = QmpClient.connect(server.socket(), TIMEOUT)) {
+            assertEquals(new QemuVersion(7, 2, 22), qmp.greeting().version());
+            assertEquals("prelaunch", qmp.execute("query-status").path("status").asText());
+            List<JsonNode> requests = server.requests();
+            assertEquals("qmp_capabilities", requests.get(0).path("execute").asText());
+            assertFalse(requests.get(0).has("arguments"), "no optional capability (oob) is enabled");
+            assertTrue(requests.get(1).path("id").asText().startsWith("hvspi-"));
+            assertTrue(!requests.get(0).path("id").asText().equals(requests.get(1).path("id").asText()));
+        }
+    }
+
+    @Test
+    void aFirstMessageThatIsNotAGreetingIsAProtocolError() {
+        server("{\"hello\": \"world\"}");
+        VmmUnavailableException e = assertThrows(VmmUnavailableException.class,
+                () -> QmpClient.connect(server.socket(), TIMEOUT));
+        assertEquals(Reason.PROTOCOL_ERROR, e.reason());
+        assertTrue(e.getMessage().contains("expected a QMP greeting"), e.getMessage());
+    }
+
+    @Test
+    void aSilentServerTimesOutTheGreetingAndHintsAtAnotherClient() {
+        server(null);
+        VmmUnavailableException e = assertThrows(VmmUnavailableException.class,
+                () -> QmpClient.connect(server.socket(), Duration.ofMillis(200)));
+        assertEquals(Reason.TIMED_OUT, e.reason());
+        assertTrue(e.getMessage().contains("another client"), e.getMessage());
+    }
+
+    @Test
+    void nothingListeningIsExited() {
+        VmmUnavailableException e = assertThrows(VmmUnavailableException.class,
+                () -> QmpClient.connect(dir.resolve("nobody.sock"), TIMEOUT));
+        assertEquals(Reason.EXITED, e.reason());
+    }
+
+    @Test
+    void garbageEndsTheConnectionWithAProtocolError() {
+        server(FakeQmpServer.GREETING_7_2).on("query-status", (req, c) -> c.line("this is not JSON"));
+        try (QmpClient qmp = QmpClient.connect(server.socket(), TIMEOUT)) {
+            VmmUnavailableException e = assertThrows(VmmUnavailableException.class, () -> qmp.execute("query-status"));
+            assertEquals(Reason.PROTOCOL_ERROR, e.reason());
+            assertTrue(e.getMessage().contains("this is not JSON"), e.getMessage());
+            assertFalse(qmp.isConnected());
+            // later calls fail at once with the same cause
+            assertEquals(Reason.PROTOCOL_ERROR,
+                    assertThrows(VmmUnavailableException.class, () -> qmp.execute("query-version")).reason());
+        }
+    }
+
+    @Test
+    void truncatedJsonIsAProtocolError() {
+        server(FakeQmpServer.GREETING_7_2).on("query-status", (req, c) -> c.line("{\"return\": {\"status\": "));
+        try (QmpClient qmp = QmpClient.connect(server.socket(), TIMEOUT)) {
+            assertEquals(Reason.PROTOCOL_ERROR,
+                    assertThrows(VmmUnavailableException.class, () -> qmp.execute("query-status")).reason());
+        }
+    }
+
+    @Test
+    void aLineOverTheCapIsRefused() {
+        server(FakeQmpServer.GREETING_7_2).on("query-status", (req, c) -> c.raw("{\"return\": \"" + "x".repeat(5000)));
+        try (QmpClient qmp = QmpClient.connect(server.socket(), TIMEOUT, 1024)) {
+            VmmUnavailableException e = assertThrows(VmmUnavailableException.class, () -> qmp.execute("query-status"));
+            assertEquals(Reason.PROTOCOL_ERROR, e.reason());
+            assertTrue(e.getMessage().contains("longer than 1024 bytes"), e.getMessage());
+        }
+    }
+
+    @Test
+    void aReplyWithAnUnknownIdIsIgnored() {
+        server(FakeQmpServer.GREETING_7_2).on("query-status", (req, c) -> {
+            c.line("{\"return\": {\"status\": \"stale\"}, \"id\": \"not-ours\"}");
+            c.line("{\"return\": {\"status\": \"no id\"}}");
+            c.reply(req, FakeQmpServer.JSON.createObjectNode().put("status", "running"));
+        });
+        try (QmpClient qmp = QmpClient.connect(server.socket(), TIMEOUT)) {
+            assertEquals("running", qmp.execute("query-status").path("status").asText());
+            assertTrue(qmp.isConnected());
+        }
+    }
+
+    @Test
+    void aConnectionClosedMidReplyFailsTheCallAsExitedAtOnce() {
+        server(FakeQmpServer.GREETING_7_2).on("query-status", (req, c) -> {
+            c.raw("{\"return\": {\"sta");
+            c.close();
+        });
+        // a long timeout: the failure must come from the close, not from the clock
+        try (QmpClient qmp = QmpClient.connect(server.socket(), Duration.ofMinutes(5))) {
+            VmmUnavailableException e = assertThrows(VmmUnavailableException.class, () -> qmp.execute("query-status"));
+            assertEquals(Reason.EXITED, e.reason());
+            assertTrue(e.getMessage().contains("middle of a QMP message"), e.getMessage());
+        }
+    }
+
+    @Test
+    void silenceTimesOutTheCallAndALateReplyIsDropped() {
+        CountDownLatch asked = new CountDownLatch(1);
+        server(FakeQmpServer.GREETING_7_2).on("query-status", (req, c) -> asked.countDown());
+        try (QmpClient qmp = QmpClient.connect(server.socket(), TIMEOUT)) {
+            VmmUnavailableException e = assertThrows(VmmUnavailableException.class,
+                    () -> qmp.execute("query-status", null, Duration.ofMillis(100)));
+            assertEquals(Reason.TIMED_OUT, e.reason());
+            assertTrue(e.getMessage().contains("query-status"), e.getMessage());
+            assertEquals(0, qmp.pendingCount());
+            assertTrue(qmp.isConnected(), "a timeout does not end the connection");
+            assertEquals("{}", qmp.execute("query-version").toString());
+        }
+    }
+
+    @Test
+    void qemuErrorClassAndTextAreKept() {
+        server(FakeQmpServer.GREETING_7_2).on("device_del",
+                (req, c) -> c.error(req, "DeviceNotFound", "Device 'd9' not found"));
+        try (QmpClient qmp = QmpClient.connect(server.socket(), TIMEOUT)) {
+            VmmException e = assertThrows(VmmException.class,
+                    () -> qmp.execute("device_del", QmpClient.args().put("id", "d9")));
+            assertEquals("DeviceNotFound", e.errorClass());
+            assertEquals("Device 'd9' not found", e.vmmMessage());
+            assertEquals("device_del", e.command());
+        }
+    }
+
+    @Test
+    void eventsReachSubscribersWhileACommandWaits() throws Exception {
+        CountDownLatch replyNow = new CountDownLatch(1);
+        server(FakeQmpServer.GREETING_7_2).on("device_del", (req, c) -> {
+            c.event("DEVICE_DELETED", FakeQmpServer.JSON.createObjectNode().put("device", "d0"));
+            try {
+                replyNow.await(5, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            c.reply(req, FakeQmpServer.JSON.createObjectNode());
+        });
+        LinkedBlockingQueue<QmpEvent> seen = new LinkedBlockingQueue<>();
+        CountDownLatch blockSlowOne = new CountDownLatch(1);
+        try (QmpClient qmp = QmpClient.connect(server.socket(), TIMEOUT)) {
+            qmp.subscribe(e -> {
+                try {
+                    blockSlowOne.await(); // a stuck subscriber must delay neither others nor replies
+                } catch (InterruptedException ex) {
+                    Thread.currentThread().interrupt();
+                }
+            });
+            qmp.subscribe(seen::add);
+            CompletableFuture<QmpEvent> deleted = qmp.nextEvent(e -> e.isDeviceDeleted("d0"));
+            CompletableFuture<JsonNode> call = CompletableFuture.supplyAsync(
+                    () -> qmp.execute("device_del", QmpClient.args().put("id", "d0")));
+            QmpEvent event = seen.poll(5, TimeUnit.SECONDS);
+            assertEquals("DEVICE_DELETED", event.name());
+            assertEquals("d0", deleted.get(5, TimeUnit.SECONDS).data().path("device").asText());
+            assertFalse(call.isDone(), "the command still waits for its reply");
+            replyNow.countDown();
+            assertEquals("{}", call.get(5, TimeUnit.SECONDS).toString());
+        } finally {
+            blockSlowOne.countDown();
+        }
+    }
+
+    @Test
+    void repliesFindTheirCallsByIdInAnyOrder() throws Exception {
+        CompletableFuture<JsonNode> firstRequest = new CompletableFuture<>();
+        server(FakeQmpServer.GREETING_7_2)
+                .on("query-version", (req, c) -> firstRequest.complete(req))
+                .on("query-status", (req, c) -> {
+                    // answer the second call first, then the first
+                    c.reply(req, FakeQmpServer.JSON.getNodeFactory().textNode("status"));
+                    try {
+                        c.reply(firstRequest.get(5, TimeUnit.SECONDS),
+                                FakeQmpServer.JSON.getNodeFactory().textNode("version"));
+                    } catch (Exception e) {
+                        throw new IOException(e);
+                    }
+                });
+        try (QmpClient qmp = QmpClient.connect(server.socket(), TIMEOUT)) {
+            CompletableFuture<JsonNode> version = CompletableFuture.supplyAsync(() -> qmp.execute("query-version"));
+            firstRequest.get(5, TimeUnit.SECONDS);
+            assertEquals("status", qmp.execute("query-status").asText());
+            assertEquals("version", version.get(5, TimeUnit.SECONDS).asText());
+        }
+    }
+
+    @Test
+    void theEndOfTheConnectionReachesEventWaitersAndSubscribers() throws Exception {
+        server(FakeQmpServer.GREETING_7_2);
+        CompletableFuture<VmmUnavailableException> disconnected = new CompletableFuture<>();
+        try (QmpClient qmp = QmpClient.connect(server.socket(), TIMEOUT)) {
+            qmp.subscribe(new QmpListener() {
+                @Override
+                public void onEvent(QmpEvent event) {}
+
+                @Override
+                public void onDisconnect(VmmUnavailableException cause) {
+                    disconnected.complete(cause);
+                }
+            });
+            CompletableFuture<QmpEvent> never = qmp.nextEvent(e -> false);
+            server.conn().close();
+            ExecutionException e = assertThrows(ExecutionException.class, () -> never.get(5, TimeUnit.SECONDS));
+            assertEquals(Reason.EXITED, ((VmmUnavailableException) e.getCause()).reason());
+            assertEquals(Reason.EXITED, disconnected.get(5, TimeUnit.SECONDS).reason());
+        }
+    }
+}

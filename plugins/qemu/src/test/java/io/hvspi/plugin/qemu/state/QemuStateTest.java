@@ -1,0 +1,47 @@
+package io.hvspi.plugin.qemu.state;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.hvspi.spi.HvspiException;
+import io.hvspi.spi.IOThreadInfo.Kind;
+import io.hvspi.spi.IOThreadPolicy;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class QemuStateTest {
+    private static QemuState sample() {
+        QemuSettings settings = new QemuSettings("/usr/bin/qemu-system-x86_64", "tcg", 2, true, "virtio-blk-pci",
+                "io_uring", false, false, true, IOThreadPolicy.ROUND_ROBIN, true);
+        DeviceState d = new DeviceState("d0", "virtio-blk-pci", "hvspi-node0", DeviceState.BACKEND_NULL, null,
+                1 << 30, "raw", false, false, List.of("indep_iothread_1"), 2, "rp0", 0, false);
+        return new QemuState(QemuState.FORMAT, settings, "/run/hvspi/vm/qmp.sock", false,
+                List.of(new QemuState.IOThreadState("indep_iothread_0", Kind.POOL),
+                        new QemuState.IOThreadState("indep_iothread_1", Kind.POOL)),
+                List.of("rp0", "rp1"), false, 1, 1, List.of(d));
+    }
+
+    @Test
+    void roundTripsThroughJson() {
+        QemuState s = sample();
+        assertEquals(s, QemuState.fromJson(s.toJson()));
+        assertTrue(s.toJson().contains("\"policy\":\"ROUND_ROBIN\""), s.toJson());
+    }
+
+    @Test
+    void unknownFieldsFromANewerWriterAreIgnored() {
+        String json = sample().toJson().replaceFirst("\\{", "{\"futureField\":[1,2],");
+        assertEquals(sample(), QemuState.fromJson(json));
+    }
+
+    @Test
+    void anotherFormatOrGarbageIsAClearError() {
+        String other = sample().toJson().replace("\"format\":1", "\"format\":2");
+        assertTrue(assertThrows(HvspiException.class, () -> QemuState.fromJson(other)).getMessage()
+                .contains("format 2"));
+        assertTrue(assertThrows(HvspiException.class, () -> QemuState.fromJson("{\"format\": 1}")).getMessage()
+                .startsWith("unreadable QEMU plugin state"));
+        assertThrows(HvspiException.class, () -> QemuState.fromJson("not json"));
+    }
+}
