@@ -71,7 +71,8 @@ final class AnnotationPaths {
      */
     static Optional<String> allowListProblem(String value, String listKey, List<String> globs) {
         if (globs.stream().noneMatch(g -> Glob.compile(g).matches(value))) {
-            return Optional.of(Locator.show(value) + " matches no glob of " + listKey + " " + AnnotationPolicy.quoted(globs));
+            return Optional.of(Locator.show(value) + " matches no glob of " + listKey + " "
+                    + AnnotationPolicy.quoted(globs));
         }
         Path real;
         try {
@@ -89,8 +90,9 @@ final class AnnotationPaths {
                 return Optional.empty();
             }
         }
-        return Optional.of(Locator.show(value) + " leads through a symbolic link to " + Locator.show(real.toString())
-                + ", which matches no glob of " + listKey + " " + AnnotationPolicy.quoted(globs));
+        return Optional.of(Locator.show(value) + " leads through a symbolic link to "
+                + Locator.show(real.toString()) + ", which matches no glob of " + listKey + " "
+                + AnnotationPolicy.quoted(globs));
     }
 
     /**

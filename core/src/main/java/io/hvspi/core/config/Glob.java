@@ -10,11 +10,11 @@ import java.util.List;
  * not used because its {@code **} and {@code {a,b}} would widen what an
  * administrator's list allows.
  *
- * <p>Matching takes time linear in the path for each {@code *} of a component
- * at most (the classic backtrack-to-the-last-star match, per component), never
- * the exponential backtracking a regular expression would do: the path comes
- * from a pod's annotation, the glob from the administrator, and neither may
- * stall the runtime.
+ * <p>Matching a component takes at most (pattern length × component length)
+ * steps (the classic match that backtracks only to the last {@code *}), never
+ * the exponential backtracking of a regular expression: the path comes from a
+ * pod's annotation, the glob from the administrator, and neither may stall the
+ * runtime.
  */
 final class Glob {
     /** One element of a pattern; a pattern is split into components at its literal {@code /}. */

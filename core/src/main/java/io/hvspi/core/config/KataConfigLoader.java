@@ -42,7 +42,7 @@ public final class KataConfigLoader {
         try {
             bytes = Files.readAllBytes(file);
         } catch (IOException e) {
-            throw new ConfigException(file, 0, 0, null, "cannot read the file: " + e);
+            throw Locator.configError(file, 0, 0, null, "cannot read the file: " + e);
         }
         return parse(decode(bytes, file), file);
     }
@@ -110,8 +110,8 @@ public final class KataConfigLoader {
         for (String key : raw.keySet()) {
             if (!known.contains(key)) {
                 String hint = KnownKeys.closest(type, key).map(k -> "; did you mean " + k + "?").orElse("");
-                unknown.add(at.note(key, "unknown key: neither Kata nor hvspi reads it in [hypervisor." + Locator.tomlKey(type) + "]"
-                        + hint));
+                unknown.add(at.note(key, "unknown key: neither Kata nor hvspi reads it in [hypervisor."
+                        + Locator.tomlKey(type) + "]" + hint));
             }
         }
         return KataConfig.create(nameForMessages, type, raw, origins, unknown, Map.of());
@@ -154,7 +154,7 @@ public final class KataConfigLoader {
         if (names.isEmpty()) {
             String problem = "no [hypervisor.NAME] table: expected one, e.g. [hypervisor.qemu]";
             if (hypervisors == null) {
-                throw new ConfigException(file, 0, 0, null, problem);
+                throw Locator.configError(file, 0, 0, null, problem);
             }
             throw error(file, lines, toml.inputPositionOf(List.of("hypervisor")), "hypervisor", problem);
         }
