@@ -195,12 +195,14 @@ public final class IoBench {
                         Duration.ofSeconds(options.runtimeSeconds()).plus(FIO_SLACK));
                 double window = (System.nanoTime() - w0) / 1e9;
                 Map<Long, Long> after = sample(threads);
+                double load = ThreadCpu.loadAverage();
 
-                IoBenchReport.Case result = result(mode, disks, fio, boot, window, placement, threads, before, after);
+                IoBenchReport.Case result = result(mode, disks, fio, boot, window, load, placement, threads, before,
+                        after);
                 IoBenchReport.Cpu cpu = result.cpu();
                 progress.accept(String.format(Locale.ROOT,
-                        "%s: %,d IOPS; CPU in %.1f s: vCPU %.2f s, IOThreads %.2f s, main loop %.2f s", label,
-                        fio.iops(), window, cpu.vcpu(), cpu.ioThreads(), cpu.main()));
+                        "%s: %,d IOPS; CPU in %.1f s: vCPU %.2f s, IOThreads %.2f s, main loop %.2f s; host load %.1f",
+                        label, fio.iops(), window, cpu.vcpu(), cpu.ioThreads(), cpu.main(), load));
                 return result;
             }
         } finally {
@@ -245,7 +247,7 @@ public final class IoBench {
     }
 
     private static IoBenchReport.Case result(IoMode mode, int disks, FioResult fio, double boot, double window,
-                                             Map<String, List<String>> placement, HostThreads threads,
+                                             double load, Map<String, List<String>> placement, HostThreads threads,
                                              Map<Long, Long> before, Map<Long, Long> after) {
         List<IoBenchReport.ThreadUsage> usage = new ArrayList<>();
         double vcpu = 0;
@@ -267,7 +269,7 @@ public final class IoBench {
             }
         }
         return new IoBenchReport.Case(mode.key(), disks, fio.iops(), fio.bandwidthKib(), fio.readLatencyMicros(),
-                fio.runtimeMillis(), round(boot), round(window), placement,
+                fio.runtimeMillis(), round(boot), round(window), load, placement,
                 new IoBenchReport.Cpu(round(vcpu), round(io), round(main), round(other)), usage);
     }
 

@@ -56,12 +56,15 @@ public record IoBenchReport(Machine machine, Settings settings, List<Case> cases
      * @param fioMillis how long fio ran
      * @param bootSeconds QEMU spawn to the guest's READY line
      * @param windowSeconds wall time between the two CPU samples: the fio command's round trip, fio's start in the guest included
+     * @param hostLoad the host's 1-minute load average when fio ended (this run's QEMU included): on a shared
+     *                 machine, how much else wanted the cores
      * @param placement each disk's IOThreads as hvspi attached it (empty: the main loop)
      * @param cpu CPU seconds of QEMU's threads by role during the window
      * @param threads every QEMU thread's CPU seconds during the window
      */
     public record Case(String mode, int disks, long iops, long bandwidthKib, double latencyMicros, long fioMillis,
-                       double bootSeconds, double windowSeconds, Map<String, List<String>> placement, Cpu cpu,
+                       double bootSeconds, double windowSeconds, double hostLoad, Map<String, List<String>> placement,
+                       Cpu cpu,
                        List<ThreadUsage> threads) {
         public Case {
             placement = Collections.unmodifiableMap(new LinkedHashMap<>(placement));

@@ -7,7 +7,7 @@ import java.nio.file.Path;
 import java.util.OptionalLong;
 
 /**
- * A host thread's CPU time, from {@code /proc/<pid>/task/<tid>/stat}: user plus
+ * A host thread's CPU time, and the host's load, from {@code /proc/<pid>/task/<tid>/stat}: user plus
  * system time ({@code utime} and {@code stime}, fields 14 and 15), in clock ticks of
  * {@value #TICKS_PER_SECOND} per second ({@code USER_HZ}, which Linux fixes at 100
  * for {@code /proc} on x86 whatever the kernel's own tick rate).
@@ -45,5 +45,15 @@ final class ThreadCpu {
 
     static double seconds(long ticks) {
         return (double) ticks / TICKS_PER_SECOND;
+    }
+
+    /** The host's 1-minute load average ({@code /proc/loadavg}), or -1 when unreadable. */
+    static double loadAverage() {
+        try {
+            return Double.parseDouble(Files.readString(Path.of("/proc/loadavg"), StandardCharsets.US_ASCII)
+                    .split(" ", 2)[0]);
+        } catch (IOException | NumberFormatException e) {
+            return -1;
+        }
     }
 }
