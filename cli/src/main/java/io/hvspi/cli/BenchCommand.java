@@ -10,8 +10,8 @@ import io.hvspi.cli.bench.IoMode;
 import io.hvspi.core.config.KataConfig;
 import io.hvspi.core.plugin.PluginRegistry;
 import io.hvspi.core.state.DefaultHostContext;
-import io.hvspi.spi.VmSpec;
 import io.hvspi.spi.ConfigException;
+import io.hvspi.spi.VmSpec;
 import io.hvspi.tck.guest.GuestException;
 import io.hvspi.tck.guest.TestGuest;
 import java.io.IOException;
@@ -25,9 +25,9 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.stream.Collectors;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.stream.Collectors;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -36,7 +36,8 @@ import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
-@Command(name = "bench", description = "Benchmarks: what hvspi costs against a raw client.",
+@Command(name = "bench", description = "Benchmarks: what hvspi costs against a raw client (hotplug); guest IO per"
+        + " IOThread mode (io).",
         subcommands = {BenchCommand.Hotplug.class, BenchCommand.Io.class})
 final class BenchCommand {
     private BenchCommand() {}
