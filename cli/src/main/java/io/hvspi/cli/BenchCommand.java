@@ -138,13 +138,12 @@ final class BenchCommand {
         }
     }
 
-    @Command(name = "io", description = {
-            "Guest IOPS per IOThread mode: for each disk count and mode boots the test guest (Debian kernel,",
-            "busybox, fio; built into target/guest on first use), hotplugs null-co disks, runs fio inside",
-            "(4k random read, iodepth 32, direct, all disks at once) and samples the host CPU time of QEMU's",
-            "vCPU threads and IOThreads. Modes: main (every disk on the main loop), first (Kata's: every disk",
-            "on indep_iothread_0), least-loaded (one IOThread per disk). Writes bench-io.json and",
-            "bench-io.svg into --out. Each case boots a guest: seconds under KVM, about 7 s under TCG."})
+    @Command(name = "io", description = "Guest IOPS per IOThread mode. For each disk count and mode: boots the"
+            + " test guest (Debian kernel, busybox, fio; built into target/guest on first use), hotplugs null-co"
+            + " disks, runs fio inside (4k random read, iodepth 32, direct, all disks at once) and samples the host"
+            + " CPU time of QEMU's vCPU threads and IOThreads. Modes: main (every disk on the main loop), first"
+            + " (Kata's: every disk on indep_iothread_0), least-loaded (one IOThread per disk). Writes bench-io.json"
+            + " and bench-io.svg into --out. Each case boots a guest: about 7 s under TCG on 2 cores.")
     static final class Io implements Callable<Integer> {
         static final String JSON_FILE = "bench-io.json";
         static final String SVG_FILE = "bench-io.svg";
@@ -153,16 +152,16 @@ final class BenchCommand {
         @Mixin
         GlobalOptions global;
 
-        @Parameters(index = "0", arity = "0..1", paramLabel = "CONFIG", description = {
-                "A Kata configuration.toml with a [hypervisor.qemu] table (default: the bundled one): binary,",
-                "accel, vCPUs, memory. The guest, block driver and IOThread pool are the benchmark's."})
+        @Parameters(index = "0", arity = "0..1", paramLabel = "CONFIG", description = "A Kata configuration.toml"
+                + " with a [hypervisor.qemu] table (default: the bundled one) for binary, accel, vCPUs and memory;"
+                + " the guest, block driver and IOThread pool are the benchmark's.")
         Path config;
 
-        @Option(names = "--disks", paramLabel = "N,...", split = ",", defaultValue = "1,2,4",
+        @Option(names = "--disks", paramLabel = "N", split = ",", defaultValue = "1,2,4",
                 description = "Disk counts, 1 to " + MAX_DISKS + " (default: ${DEFAULT-VALUE}).")
         List<Integer> disks;
 
-        @Option(names = "--modes", paramLabel = "MODE,...", split = ",", defaultValue = "main,first,least-loaded",
+        @Option(names = "--modes", paramLabel = "MODE", split = ",", defaultValue = "main,first,least-loaded",
                 description = "Modes: main, first, least-loaded (default: ${DEFAULT-VALUE}).")
         List<String> modes;
 
