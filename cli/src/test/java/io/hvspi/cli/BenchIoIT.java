@@ -67,6 +67,15 @@ class BenchIoIT {
     }
 
     @Test
+    void helpNamesTheOptionsAndTheFilesItWrites() {
+        HvctlRunner.Result r = hvctl("bench", "io", "--help");
+        assertEquals(ExitCode.OK, r.exit(), r::toString);
+        for (String expected : List.of("--disks", "--modes", "--runtime", "--accel", "--out", "bench-io.svg")) {
+            assertTrue(r.out().contains(expected), expected + " in:\n" + r.out());
+        }
+    }
+
+    @Test
     void badModesAndCountsAreUsageErrors() {
         HvctlRunner.Result mode = hvctl("bench", "io", "--modes", "main,fastest");
         assertEquals(ExitCode.USAGE, mode.exit(), mode::toString);

@@ -312,8 +312,8 @@ public final class HotplugBench {
     }
 
     private BenchReport.Machine machine(String qemu) {
-        return new BenchReport.Machine(BenchReport.cpuModel(), Runtime.getRuntime().availableProcessors(), qemu, spec.accel(),
-                Runtime.version().toString(), options.iterations(), options.warmup(), options.starts());
+        return new BenchReport.Machine(BenchReport.cpuModel(), Runtime.getRuntime().availableProcessors(), qemu,
+                spec.accel(), Runtime.version().toString(), options.iterations(), options.warmup(), options.starts());
     }
 
     private static String qemuVersion(String greeting) {

@@ -55,7 +55,18 @@ public final class IoBench {
     static final String CONSOLE_SOCKET = "console.sock";
     static final long DISK_BYTES = 1L << 30;
     /** The fio job, spelled out rather than left to the guest's defaults. */
-    static final Map<String, String> FIO = fioJob("rw=randread", "bs=4k", "iodepth=32", "ioengine=libaio", "direct=1");
+    static final Map<String, String> FIO;
+
+    static {
+        Map<String, String> job = new LinkedHashMap<>();
+        job.put("rw", "randread");
+        job.put("bs", "4k");
+        job.put("iodepth", "32");
+        job.put("ioengine", "libaio");
+        job.put("direct", "1");
+        FIO = Collections.unmodifiableMap(job);
+    }
+
     private static final Duration BOOT_TIMEOUT = Duration.ofSeconds(90);
     private static final Duration STEP = Duration.ofSeconds(30);
     /** fio loads about 60 shared libraries before it starts; under TCG that takes about a second. */
@@ -111,14 +122,6 @@ public final class IoBench {
                         config.block().cacheDirect(), config.block().cacheNoflush()),
                 config.ioThreads(), Math.max(config.hotplugSlots(), options.poolSize()), config.table());
         return new IoBench(factory, base, host, guest, options, progress).run();
-    }
-
-    private static Map<String, String> fioJob(String... options) {
-        Map<String, String> job = new LinkedHashMap<>();
-        for (String o : options) {
-            job.put(o.substring(0, o.indexOf('=')), o.substring(o.indexOf('=') + 1));
-        }
-        return Collections.unmodifiableMap(job);
     }
 
     /** The report as an SVG chart: grouped bars, IOPS by mode for each disk count. */
