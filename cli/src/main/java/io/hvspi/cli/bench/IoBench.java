@@ -180,8 +180,8 @@ public final class IoBench {
                 DeviceHotplug hotplug = vm.requireHotplug();
                 Map<String, List<String>> placement = new LinkedHashMap<>();
                 for (int i = 0; i < disks; i++) {
-                    BlockDevice d = hotplug.attach(BlockDeviceSpec.builder("disk" + i, new BlockBackend.Null(DISK_BYTES))
-                            .driver("virtio-blk-pci").ioThread(mode.choice()).build());
+                    BlockDevice d = hotplug.attach(BlockDeviceSpec.builder("disk" + i,
+                            new BlockBackend.Null(DISK_BYTES)).driver("virtio-blk-pci").ioThread(mode.choice()).build());
                     placement.put(d.id(), d.ioThreads());
                 }
                 List<String> names = new ArrayList<>();
