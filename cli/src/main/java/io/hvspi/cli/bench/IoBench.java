@@ -180,8 +180,9 @@ public final class IoBench {
                 DeviceHotplug hotplug = vm.requireHotplug();
                 Map<String, List<String>> placement = new LinkedHashMap<>();
                 for (int i = 0; i < disks; i++) {
-                    BlockDevice d = hotplug.attach(BlockDeviceSpec.builder("disk" + i,
-                            new BlockBackend.Null(DISK_BYTES)).driver("virtio-blk-pci").ioThread(mode.choice()).build());
+                    BlockDeviceSpec disk = BlockDeviceSpec.builder("disk" + i, new BlockBackend.Null(DISK_BYTES))
+                            .driver("virtio-blk-pci").ioThread(mode.choice()).build();
+                    BlockDevice d = hotplug.attach(disk);
                     placement.put(d.id(), d.ioThreads());
                 }
                 List<String> names = new ArrayList<>();

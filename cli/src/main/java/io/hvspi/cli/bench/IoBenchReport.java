@@ -55,7 +55,8 @@ public record IoBenchReport(Machine machine, Settings settings, List<Case> cases
      * @param latencyMicros fio's mean completion latency per IO
      * @param fioMillis how long fio ran
      * @param bootSeconds QEMU spawn to the guest's READY line
-     * @param windowSeconds wall time between the two CPU samples: the fio command's round trip, fio's start in the guest included
+     * @param windowSeconds wall time between the two CPU samples: the fio command's round trip, fio's start in
+     *                      the guest included
      * @param hostLoad the host's 1-minute load average when fio ended (this run's QEMU included): on a shared
      *                 machine, how much else wanted the cores
      * @param placement each disk's IOThreads as hvspi attached it (empty: the main loop)
