@@ -312,19 +312,8 @@ public final class HotplugBench {
     }
 
     private BenchReport.Machine machine(String qemu) {
-        String cpu = "unknown";
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
-                if (line.startsWith("model name")) {
-                    cpu = line.substring(line.indexOf(':') + 1).strip();
-                    break;
-                }
-            }
-        } catch (IOException e) {
-            // keep "unknown"
-        }
-        return new BenchReport.Machine(cpu, Runtime.getRuntime().availableProcessors(), qemu, spec.accel(),
-                Runtime.version().toString(), options.iterations(), options.warmup(), options.starts());
+        return new BenchReport.Machine(BenchReport.cpuModel(), Runtime.getRuntime().availableProcessors(), qemu,
+                spec.accel(), Runtime.version().toString(), options.iterations(), options.warmup(), options.starts());
     }
 
     private static String qemuVersion(String greeting) {
