@@ -8,6 +8,8 @@ import picocli.CommandLine.Command;
 /** {@code hvctl}: drive VMMs for container sandboxes through hvspi. */
 @Command(name = "hvctl",
         mixinStandardHelpOptions = true,
+        // every subcommand takes --help too, as the error hints promise
+        scope = CommandLine.ScopeType.INHERIT,
         versionProvider = Hvctl.Version.class,
         description = "Drive virtual machine monitors for container sandboxes through hvspi.",
         footer = {"", ExitCode.HELP},

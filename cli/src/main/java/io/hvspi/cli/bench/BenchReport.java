@@ -1,5 +1,8 @@
 package io.hvspi.cli.bench;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 
 /**
@@ -12,6 +15,20 @@ import java.util.List;
 public record BenchReport(Machine machine, List<Metric> metrics) {
     public BenchReport {
         metrics = List.copyOf(metrics);
+    }
+
+    /** The host CPU's model name from {@code /proc/cpuinfo}, or {@code unknown}. */
+    static String cpuModel() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
+                if (line.startsWith("model name")) {
+                    return line.substring(line.indexOf(':') + 1).strip();
+                }
+            }
+        } catch (IOException e) {
+            // not Linux, or /proc is hidden: say so rather than fail the benchmark
+        }
+        return "unknown";
     }
 
     /**

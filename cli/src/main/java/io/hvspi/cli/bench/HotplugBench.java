@@ -312,7 +312,7 @@ public final class HotplugBench {
     }
 
     private BenchReport.Machine machine(String qemu) {
-        return new BenchReport.Machine(MachineInfo.cpuModel(), Runtime.getRuntime().availableProcessors(), qemu,
+        return new BenchReport.Machine(BenchReport.cpuModel(), Runtime.getRuntime().availableProcessors(), qemu,
                 spec.accel(), Runtime.version().toString(), options.iterations(), options.warmup(), options.starts());
     }
 

@@ -11,16 +11,14 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-/** What a benchmark says about the machine it ran on, read from {@code /proc} and the VMM binary. */
+/**
+ * What a benchmark says about the machine it ran on, beyond {@link BenchReport#cpuModel()}: memory from
+ * {@code /proc/meminfo}, and the VMM binary's version.
+ */
 final class MachineInfo {
     private static final Pattern VERSION_LINE = Pattern.compile("version (\\S+)(?: \\(([^)]*)\\))?");
 
     private MachineInfo() {}
-
-    /** The CPU model from {@code /proc/cpuinfo}, or {@code unknown}. */
-    static String cpuModel() {
-        return procField(Path.of("/proc/cpuinfo"), "model name").orElse("unknown");
-    }
 
     /** {@code MemTotal} from {@code /proc/meminfo}, in MiB; 0 when unreadable. */
     static long memoryMib() {

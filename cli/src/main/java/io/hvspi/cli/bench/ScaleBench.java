@@ -62,6 +62,8 @@ public final class ScaleBench {
     private final Consumer<String> progress;
     private final String idPrefix;
     private final Fleet fleet = new Fleet();
+    /** The host's load when the run began, before this run added to it. */
+    private final double loadBefore = ThreadCpu.loadAverage();
 
     private ScaleBench(HypervisorFactory factory, VmSpec spec, HostContext host, Options options,
                        Consumer<String> progress) {
@@ -273,9 +275,10 @@ public final class ScaleBench {
                                ScaleReport.ProcessMemory startedVmm, ScaleReport.ProcessMemory loadedVmm) {
         int n = options.vms();
         int m = options.disks();
-        ScaleReport.Machine machine = new ScaleReport.Machine(MachineInfo.cpuModel(),
+        ScaleReport.Machine machine = new ScaleReport.Machine(BenchReport.cpuModel(),
                 Runtime.getRuntime().availableProcessors(), MachineInfo.memoryMib(),
-                MachineInfo.vmmVersion(spec.binary()), Runtime.version().toString(), gc);
+                MachineInfo.vmmVersion(spec.binary()), Runtime.version().toString(), gc, loadBefore,
+                ThreadCpu.loadAverage());
         String concurrency = String.format("starts on a pool of %d platform threads (one VM per task); hotplug on %d"
                         + " platform threads, one per VM, released together, each attaching its VM's %d disks one"
                         + " after another (%d attaches in flight); stops on a pool of %d threads",

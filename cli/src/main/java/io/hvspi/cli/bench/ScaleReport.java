@@ -42,8 +42,11 @@ public record ScaleReport(Machine machine, Settings settings, Phase start, Phase
      * @param vmm the VMM binary's version
      * @param java the JVM's version
      * @param gc the JVM's garbage collectors
+     * @param loadBefore the host's 1-minute load average when the run began: other work competing for the cores
+     * @param loadAfter the same when it ended (this run's own load included)
      */
-    public record Machine(String cpu, int cores, long memoryMib, String vmm, String java, String gc) {}
+    public record Machine(String cpu, int cores, long memoryMib, String vmm, String java, String gc,
+                          double loadBefore, double loadAfter) {}
 
     /**
      * @param hypervisor the plugin type
@@ -178,9 +181,9 @@ public record ScaleReport(Machine machine, Settings settings, Phase start, Phase
         Settings s = settings;
         StringBuilder md = new StringBuilder();
         md.append(String.format(Locale.ROOT, "# hvctl bench scale: %d VMs x %d disks%n%n", s.vms(), s.disksPerVm()));
-        md.append(String.format(Locale.ROOT, "%s, %d cores, %d MiB; %s %s, accel %s; Java %s (%s).%n%n",
-                machine.cpu(), machine.cores(), machine.memoryMib(), s.hypervisor(), machine.vmm(), s.accel(),
-                machine.java(), machine.gc()));
+        md.append(String.format(Locale.ROOT, "%s, %d cores, %d MiB, load average %.1f before the run; %s %s,"
+                        + " accel %s; Java %s (%s).%n%n", machine.cpu(), machine.cores(), machine.memoryMib(),
+                machine.loadBefore(), s.hypervisor(), machine.vmm(), s.accel(), machine.java(), machine.gc()));
         md.append(String.format(Locale.ROOT, "Each VM: no guest (paused), %d vCPU, %d MiB, %d IOThreads (%s),"
                 + " %d hotplug slots. Disks: null-co virtio-blk-pci. Runtime dir: `%s`.%n%n", s.vcpus(), s.memoryMib(),
                 s.ioThreadsPerVm(), s.policy(), s.hotplugSlots(), s.runtimeDir()));

@@ -209,6 +209,7 @@ public final class QemuHypervisor implements Hypervisor {
                 throw new RequestRejectedException(Reason.INVALID_STATE,
                         "VM '" + vmId + "' cannot be started: it is " + state.name().toLowerCase());
             }
+            QemuHypervisorFactory.checkGuestFiles(s);
             Path dir = host.createRuntimeDir(vmId);
             RuntimeLayout layout = new RuntimeLayout(dir);
             Optional<QemuProcess> process = Optional.empty();

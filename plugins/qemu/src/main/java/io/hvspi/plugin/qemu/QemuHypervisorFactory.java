@@ -90,6 +90,15 @@ public final class QemuHypervisorFactory implements HypervisorFactory {
             throw problem("hotplug_slots", "expected 0 to " + QemuCommandLine.MAX_ROOT_PORTS
                     + " root ports (eight per slot on eight pcie.0 slots), got " + spec.hotplugSlots());
         }
+        checkGuestFiles(spec);
+    }
+
+    /**
+     * Refuses a kernel, initrd or image that is not a regular file. {@code create}
+     * checks it, and {@code start} again: a file removed in between must fail before
+     * QEMU is spawned, not as QEMU's own exit.
+     */
+    static void checkGuestFiles(VmSpec spec) {
         checkFile("kernel", spec.kernel());
         checkFile("initrd", spec.initrd());
         checkFile("image", spec.image());

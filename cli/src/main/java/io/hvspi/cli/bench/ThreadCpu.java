@@ -1,0 +1,59 @@
+package io.hvspi.cli.bench;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.OptionalLong;
+
+/**
+ * A host thread's CPU time, and the host's load, from {@code /proc/<pid>/task/<tid>/stat}: user plus
+ * system time ({@code utime} and {@code stime}, fields 14 and 15), in clock ticks of
+ * {@value #TICKS_PER_SECOND} per second ({@code USER_HZ}, which Linux fixes at 100
+ * for {@code /proc} on x86 whatever the kernel's own tick rate).
+ */
+final class ThreadCpu {
+    static final int TICKS_PER_SECOND = 100;
+
+    private ThreadCpu() {}
+
+    /** The thread's CPU time so far in ticks, or empty when it has ended. */
+    static OptionalLong ticks(long pid, long tid) {
+        Path stat = Path.of("/proc", Long.toString(pid), "task", Long.toString(tid), "stat");
+        try {
+            return OptionalLong.of(parse(Files.readString(stat, StandardCharsets.US_ASCII)));
+        } catch (IOException e) {
+            // ENOENT, or ESRCH for a thread that ends while its file is read
+            return OptionalLong.empty();
+        }
+    }
+
+    /**
+     * utime + stime from a stat line. The second field, the thread's name in
+     * parentheses, may itself hold spaces and parentheses ({@code (CPU 0/TCG)}), so
+     * the fields are counted from the last {@code )}.
+     */
+    static long parse(String stat) {
+        int close = stat.lastIndexOf(')');
+        if (close < 0) {
+            throw new IllegalArgumentException("not a /proc stat line: " + stat);
+        }
+        // after ") ": field 3 (state) is index 0, so utime (14) is index 11 and stime (15) index 12
+        String[] fields = stat.substring(close + 2).strip().split(" ");
+        return Long.parseLong(fields[11]) + Long.parseLong(fields[12]);
+    }
+
+    static double seconds(long ticks) {
+        return (double) ticks / TICKS_PER_SECOND;
+    }
+
+    /** The host's 1-minute load average ({@code /proc/loadavg}), or -1 when unreadable. */
+    static double loadAverage() {
+        try {
+            return Double.parseDouble(Files.readString(Path.of("/proc/loadavg"), StandardCharsets.US_ASCII)
+                    .split(" ", 2)[0]);
+        } catch (IOException | NumberFormatException e) {
+            return -1;
+        }
+    }
+}
