@@ -118,18 +118,31 @@ public final class QemuProcess {
         }
     }
 
-    /** Waits up to {@code timeout} for the process to end; true when it did. */
+    /**
+     * Waits up to {@code timeout} for the process to end; true when it did. An interrupt does not cut
+     * the wait short (a stop from an interrupted thread would take a dying QEMU for a survivor); it is
+     * kept for the caller.
+     */
     public boolean waitForExit(Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        boolean interrupted = false;
         try {
-            handle.onExit().get(timeout.toNanos(), TimeUnit.NANOSECONDS);
-            return true;
+            while (true) {
+                try {
+                    handle.onExit().get(deadline - System.nanoTime(), TimeUnit.NANOSECONDS);
+                    return true;
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
         } catch (TimeoutException e) {
             return false;
         } catch (ExecutionException e) {
             return !handle.isAlive();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return !handle.isAlive();
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
         }
     }
 

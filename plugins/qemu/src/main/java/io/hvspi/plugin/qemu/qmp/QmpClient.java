@@ -12,6 +12,10 @@ import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
+import java.nio.channels.AsynchronousCloseException;
+import java.nio.channels.ReadableByteChannel;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -30,6 +34,7 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -49,6 +54,14 @@ import org.slf4j.LoggerFactory;
  * end of stream (QEMU exited) fails every waiting call at once with
  * {@link Reason#EXITED}, not after its timeout.
  *
+ * <p>Interrupting a caller neither breaks the connection nor abandons a command.
+ * The socket is in non-blocking mode, because a blocking NIO channel closes itself
+ * when a thread inside one of its operations is interrupted, which would cut every
+ * other user of the VM off; callers write into it directly, and the reader waits on
+ * a selector. A caller waits for the reply to a command it sent, up to the timeout,
+ * keeping its interrupt status for later: QEMU carries the command out whether or not
+ * anyone waits, and the caller must know what it did.
+ *
  * <p>Thread-safe. QEMU serves one QMP client per socket at a time: a second
  * client's greeting only arrives after the first disconnects.
  */
@@ -63,6 +76,8 @@ public final class QmpClient implements AutoCloseable {
 
     private final Path socket;
     private final SocketChannel channel;
+    /** The reader waits here until the (non-blocking) socket has something to read. */
+    private final Selector selector;
     private final Duration defaultTimeout;
     private final int maxLineBytes;
     private final Object writeLock = new Object();
@@ -78,9 +93,11 @@ public final class QmpClient implements AutoCloseable {
 
     private record EventWait(Predicate<QmpEvent> match, CompletableFuture<QmpEvent> result) {}
 
-    private QmpClient(Path socket, SocketChannel channel, Duration defaultTimeout, int maxLineBytes) {
+    private QmpClient(Path socket, SocketChannel channel, Selector selector, Duration defaultTimeout,
+                      int maxLineBytes) {
         this.socket = socket;
         this.channel = channel;
+        this.selector = selector;
         this.defaultTimeout = defaultTimeout;
         this.maxLineBytes = maxLineBytes;
     }
@@ -113,8 +130,17 @@ public final class QmpClient implements AutoCloseable {
             throw new VmmUnavailableException(Reason.EXITED,
                     "cannot connect to QMP socket " + socket + ": " + e.getMessage(), e);
         }
-        QmpClient client = new QmpClient(socket, ch, timeout, maxLineBytes);
-        // a platform thread: a virtual one's blocking read goes through the JDK's poller, one more hop per reply
+        Selector selector;
+        try {
+            ch.configureBlocking(false);
+            selector = Selector.open();
+            ch.register(selector, SelectionKey.OP_READ);
+        } catch (IOException e) {
+            closeQuietly(ch);
+            throw new HvspiException("cannot set up the QMP connection to " + socket + ": " + e.getMessage(), e);
+        }
+        QmpClient client = new QmpClient(socket, ch, selector, timeout, maxLineBytes);
+        // a platform thread: a virtual one's wait goes through the JDK's poller, one more hop per reply
         Thread.ofPlatform().daemon().name("qmp-reader " + socket.getFileName()).start(client::readLoop);
         try {
             client.awaitGreeting(timeout);
@@ -220,10 +246,7 @@ public final class QmpClient implements AutoCloseable {
         try {
             byte[] bytes = (JSON.writeValueAsString(msg) + "\n").getBytes(StandardCharsets.UTF_8);
             synchronized (writeLock) {
-                ByteBuffer b = ByteBuffer.wrap(bytes);
-                while (b.hasRemaining()) {
-                    channel.write(b);
-                }
+                send(ByteBuffer.wrap(bytes), command);
             }
         } catch (IOException e) {
             pending.remove(id);
@@ -231,6 +254,9 @@ public final class QmpClient implements AutoCloseable {
             throw cause != null ? copy(cause, command)
                     : new VmmUnavailableException(Reason.EXITED, "cannot send " + command + " to " + socket + ": "
                             + e.getMessage(), e);
+        } catch (VmmUnavailableException e) {
+            pending.remove(id);
+            throw e;
         }
         // the reader may have failed every pending call just before we registered
         if (disconnected != null) {
@@ -244,21 +270,32 @@ public final class QmpClient implements AutoCloseable {
         return await(call, defaultTimeout);
     }
 
-    /** Waits for a submitted command's reply; see {@link #execute(String, ObjectNode, Duration)} for the errors. */
+    /**
+     * Waits for a submitted command's reply; see {@link #execute(String, ObjectNode, Duration)} for the
+     * errors. An interrupt does not end the wait (QEMU runs the command anyway); it is kept for the caller.
+     */
     public JsonNode await(Call call, Duration timeout) {
         String command = call.pending.command();
+        long deadline = System.nanoTime() + timeout.toNanos();
+        boolean interrupted = false;
         try {
-            return call.pending.reply().get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+            while (true) {
+                try {
+                    return call.pending.reply().get(deadline - System.nanoTime(), TimeUnit.NANOSECONDS);
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
         } catch (TimeoutException e) {
             throw new VmmUnavailableException(Reason.TIMED_OUT,
                     "no reply to " + command + " from " + socket + " within " + timeout.toMillis() + " ms");
         } catch (ExecutionException e) {
             throw rethrow(e.getCause());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new HvspiException("interrupted while waiting for the reply to " + command, e);
         } finally {
             pending.remove(call.id);
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
         }
     }
 
@@ -307,8 +344,61 @@ public final class QmpClient implements AutoCloseable {
         disconnect(new VmmUnavailableException(Reason.EXITED, "QMP connection to " + socket + " was closed by hvspi"));
     }
 
+    /**
+     * Writes a whole message. The socket is non-blocking, so a QEMU that stops reading
+     * (its buffer full) gets until the default timeout: then the call times out, and if
+     * part of the message went out, the connection ends, since the stream is cut mid-message.
+     */
+    private void send(ByteBuffer b, String command) throws IOException {
+        long deadline = System.nanoTime() + defaultTimeout.toNanos();
+        while (b.hasRemaining()) {
+            if (channel.write(b) > 0) {
+                continue;
+            }
+            if (System.nanoTime() > deadline) {
+                VmmUnavailableException stuck = new VmmUnavailableException(Reason.TIMED_OUT, "cannot send " + command
+                        + ": QEMU has not read its QMP socket " + socket + " for " + defaultTimeout.toMillis() + " ms");
+                if (b.position() > 0) {
+                    disconnect(stuck);
+                }
+                throw stuck;
+            }
+            LockSupport.parkNanos(1_000_000);
+        }
+    }
+
+    /** A blocking read on the non-blocking socket: waits on the selector while there is nothing to read. */
+    private int readWaiting(ByteBuffer into) throws IOException {
+        while (true) {
+            int n = channel.read(into);
+            if (n != 0) {
+                return n;
+            }
+            selector.select();
+            selector.selectedKeys().clear();
+            if (!channel.isOpen()) {
+                throw new AsynchronousCloseException();
+            }
+        }
+    }
+
     private void readLoop() {
-        LineReader reader = new LineReader(channel, maxLineBytes);
+        LineReader reader = new LineReader(new ReadableByteChannel() {
+            @Override
+            public int read(ByteBuffer into) throws IOException {
+                return readWaiting(into);
+            }
+
+            @Override
+            public boolean isOpen() {
+                return channel.isOpen();
+            }
+
+            @Override
+            public void close() throws IOException {
+                channel.close();
+            }
+        }, maxLineBytes);
         try {
             byte[] line;
             while ((line = reader.readLine()) != null) {
@@ -332,6 +422,12 @@ public final class QmpClient implements AutoCloseable {
             LOG.error("QMP reader for {} failed", socket, e);
             disconnect(new VmmUnavailableException(Reason.PROTOCOL_ERROR,
                     "QMP reader for " + socket + " failed: " + e, e));
+        } finally {
+            try {
+                selector.close();
+            } catch (IOException e) {
+                // nothing to do: the connection is gone
+            }
         }
     }
 
@@ -425,6 +521,7 @@ public final class QmpClient implements AutoCloseable {
             LOG.debug("QMP {}: {}", socket, cause.getMessage());
         }
         closeQuietly(channel);
+        selector.wakeup();
         greeting.completeExceptionally(cause);
         failPending(cause);
         for (EventWait w : waits) {
