@@ -450,6 +450,29 @@ public final class QemuHypervisor implements Hypervisor {
         return requireSession().qmp.execute(command, arguments);
     }
 
+    /**
+     * hvspi's bookkeeping as it stands, read without asking QEMU (so also after QEMU
+     * died): for tests that hold it against QEMU and the state file.
+     */
+    Accounting accounting() {
+        Session s = requireSession();
+        synchronized (model) {
+            return new Accounting(s.table.list(), s.pool.members(), s.pool.assignments(), s.pool.reservations(),
+                    s.table.inFlight());
+        }
+    }
+
+    /**
+     * @param devices the confirmed devices
+     * @param ioThreads the VM's IOThreads
+     * @param assignments which IOThreads each confirmed device uses
+     * @param reservations IOThread reservations of operations in flight
+     * @param inFlight places (root ports, LUNs, ids) reserved by attaches in flight
+     */
+    record Accounting(List<DeviceState> devices, List<QemuState.IOThreadState> ioThreads,
+                      Map<String, List<String>> assignments, Map<String, Integer> reservations,
+                      List<DeviceTable.Slot> inFlight) {}
+
     /** The QEMU binary's probe result, once started or reattached. */
     public Optional<ProbeResult> probe() {
         return Optional.ofNullable(session).map(s -> s.probe);

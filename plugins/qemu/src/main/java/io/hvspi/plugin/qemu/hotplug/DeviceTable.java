@@ -78,6 +78,13 @@ public final class DeviceTable {
         }
     }
 
+    /** The places reserved by attaches in flight; empty when none is. */
+    public List<Slot> inFlight() {
+        synchronized (lock) {
+            return new ArrayList<>(inFlight.values());
+        }
+    }
+
     public Optional<DeviceState> get(String id) {
         synchronized (lock) {
             return Optional.ofNullable(devices.get(id));

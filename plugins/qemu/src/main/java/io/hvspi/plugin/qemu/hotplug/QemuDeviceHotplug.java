@@ -509,29 +509,45 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
         return toBlockDevice(moved);
     }
 
-    /** Plugs the device back where it was; if even that fails, drops it and says so. */
+    /**
+     * Plugs the device back where it was after QEMU refused the replug; if even that
+     * fails, or QEMU can no longer be asked, drops it and says so. A QEMU that died
+     * or broke the protocol makes the error a {@link VmmUnavailableException}, as for
+     * any other call.
+     */
     private HvspiException restoreAfterFailedMove(DeviceState device, HvspiException cause) {
-        try {
-            qmp.execute("device_add", DeviceArgs.virtioBlkPci(device.id(), device.nodeName(), device.bus(),
-                    device.ioThreads(), device.queues()));
-            synchronized (lock) {
-                table.endMove(device.id());
-                released.remove(device.id());
+        HvspiException failure = cause;
+        if (!(cause instanceof VmmUnavailableException)) {
+            try {
+                qmp.execute("device_add", DeviceArgs.virtioBlkPci(device.id(), device.nodeName(), device.bus(),
+                        device.ioThreads(), device.queues()));
+                synchronized (lock) {
+                    table.endMove(device.id());
+                    released.remove(device.id());
+                }
+                return new HvspiException("move of device '" + device.id() + "' failed, it is back on "
+                        + describe(device.ioThreads()) + ": " + cause.getMessage(), cause);
+            } catch (HvspiException e) {
+                cause.addSuppressed(e);
+                if (e instanceof VmmUnavailableException) {
+                    failure = e;
+                }
             }
-            return new HvspiException("move of device '" + device.id() + "' failed, it is back on "
-                    + describe(device.ioThreads()) + ": " + cause.getMessage(), cause);
-        } catch (HvspiException e) {
-            cause.addSuppressed(e);
-            rollbackNode(device.nodeName(), cause);
-            synchronized (lock) {
-                table.remove(device.id());
-                pool.unassign(device.id());
-                released.remove(device.id());
-                persist.run();
-            }
-            return new HvspiException("move of device '" + device.id() + "' failed and it could not be plugged back;"
-                    + " it is detached: " + cause.getMessage(), cause);
         }
+        if (qmp.isConnected()) {
+            rollbackNode(device.nodeName(), failure);
+        }
+        synchronized (lock) {
+            table.remove(device.id());
+            pool.unassign(device.id());
+            released.remove(device.id());
+            persist.run();
+        }
+        String message = "move of device '" + device.id() + "' failed after QEMU unplugged it, and it could not be"
+                + " plugged back; it is detached: " + failure.getMessage();
+        return failure instanceof VmmUnavailableException u
+                ? new VmmUnavailableException(u.reason(), message, cause)
+                : new HvspiException(message, cause);
     }
 
     private static String describe(List<String> ioThreads) {

@@ -116,6 +116,20 @@ public final class IOThreadPool {
         }
     }
 
+    /** Open reservations per IOThread (attaches and moves in flight); empty when none is in flight. */
+    public Map<String, Integer> reservations() {
+        synchronized (lock) {
+            return Map.copyOf(reserved);
+        }
+    }
+
+    /** Which IOThreads each confirmed device uses, in attach order. */
+    public Map<String, List<String>> assignments() {
+        synchronized (lock) {
+            return new LinkedHashMap<>(assigned);
+        }
+    }
+
     /** Round-robin's cursor: placements by policy, confirmed and in flight. */
     public long turn() {
         synchronized (lock) {

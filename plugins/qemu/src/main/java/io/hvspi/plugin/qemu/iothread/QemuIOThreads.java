@@ -13,12 +13,15 @@ import io.hvspi.spi.RequestRejectedException;
 import io.hvspi.spi.RequestRejectedException.Reason;
 import io.hvspi.spi.UnsupportedCapabilityException;
 import io.hvspi.spi.VmmException;
+import io.hvspi.spi.VmmUnavailableException;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The IOThread pool of a running QEMU. Host thread ids and polling parameters
@@ -28,6 +31,7 @@ import java.util.Set;
  * delete it from under its devices.
  */
 public final class QemuIOThreads implements IOThreadProvider {
+    private static final Logger LOG = LoggerFactory.getLogger(QemuIOThreads.class);
     private final String type;
     private final QmpClient qmp;
     private final Object lock;
@@ -105,7 +109,14 @@ public final class QemuIOThreads implements IOThreadProvider {
             pool.add(id, Kind.POOL);
             persist.run();
         }
-        return info(id, Kind.POOL, query(qmp).get(id));
+        Live live = null;
+        try {
+            live = query(qmp).get(id);
+        } catch (VmmUnavailableException e) {
+            // QEMU confirmed the IOThread and was recorded with it: the add happened, only its thread id is unknown
+            LOG.warn("IOThread '{}' was added, but its host thread id could not be read: {}", id, e.getMessage());
+        }
+        return info(id, Kind.POOL, live);
     }
 
     @Override
