@@ -305,18 +305,22 @@ public final class QemuHypervisor implements Hypervisor {
             checkOpen();
             stopping = true;
             Duration timeout = host.commandTimeout();
+            boolean answered = true;
             if (s.qmp.isConnected()) {
                 try {
                     s.qmp.execute("quit", null, timeout);
                 } catch (VmmUnavailableException e) {
                     // QEMU may close the connection before its reply arrives; the exit below is what counts
                     LOG.debug("quit for VM '{}': {}", vmId, e.getMessage());
+                    answered = e.reason() != VmmUnavailableException.Reason.TIMED_OUT;
                 } catch (VmmException e) {
                     LOG.warn("quit for VM '{}' refused: {}", vmId, e.getMessage());
                 }
             }
+            // a QEMU that did not even answer quit (hung, stopped) gets no second timeout before SIGKILL
+            Duration grace = answered ? timeout : Duration.ZERO;
             s.process.ifPresent(p -> {
-                if (!p.waitForExit(timeout) && !p.kill(timeout)) {
+                if (!p.waitForExit(grace) && !p.kill(timeout)) {
                     throw new HvspiException("QEMU of VM '" + vmId + "' (pid " + p.pid() + ") survived SIGKILL");
                 }
             });

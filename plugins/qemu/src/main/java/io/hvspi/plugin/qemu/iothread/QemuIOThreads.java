@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.hvspi.plugin.qemu.cmdline.QemuIds;
 import io.hvspi.plugin.qemu.qmp.QmpClient;
 import io.hvspi.spi.Capability;
+import io.hvspi.spi.HvspiException;
 import io.hvspi.spi.IOThreadInfo;
 import io.hvspi.spi.IOThreadInfo.Kind;
 import io.hvspi.spi.IOThreadPolicy;
@@ -95,8 +96,20 @@ public final class QemuIOThreads implements IOThreadProvider {
         if (pool.kind(id).isPresent()) {
             throw new RequestRejectedException(Reason.DUPLICATE_ID, "IOThread '" + id + "' exists");
         }
+        QmpClient.Call call = qmp.submit("object-add", QmpClient.args().put("qom-type", "iothread").put("id", id));
         try {
-            qmp.execute("object-add", QmpClient.args().put("qom-type", "iothread").put("id", id));
+            qmp.await(call);
+        } catch (VmmUnavailableException e) {
+            if (e.reason() == VmmUnavailableException.Reason.TIMED_OUT) {
+                call.whenDone((reply, error) -> {
+                    if (error == null) {
+                        undoLateAdd(id);
+                    }
+                });
+                throw new VmmUnavailableException(e.reason(), "add of IOThread '" + id + "': " + e.getMessage()
+                        + "; should QEMU still create it, hvspi deletes it again", e);
+            }
+            throw e;
         } catch (VmmException e) {
             if (e.vmmMessage().contains("duplicate")) {
                 // an object of another kind (or another client's IOThread) has the id
@@ -119,20 +132,50 @@ public final class QemuIOThreads implements IOThreadProvider {
         return info(id, Kind.POOL, live);
     }
 
+    /** A timed-out add that QEMU carried out later: a failed call leaves nothing behind. */
+    private void undoLateAdd(String id) {
+        try {
+            qmp.execute("object-del", QmpClient.args().put("id", id));
+            LOG.info("deleted IOThread '{}' that QEMU created after its add timed out", id);
+        } catch (HvspiException e) {
+            LOG.warn("cannot delete IOThread '{}' that QEMU created after its add timed out: {}", id, e.getMessage());
+        }
+    }
+
     @Override
     public void remove(String id) {
         require(Capability.IOTHREAD_RUNTIME_ADD);
         pool.beginRemove(id);
-        boolean deleted = false;
+        QmpClient.Call call;
         try {
-            qmp.execute("object-del", QmpClient.args().put("id", id));
-            deleted = true;
-        } finally {
-            synchronized (lock) {
-                pool.finishRemove(id, deleted);
-                if (deleted) {
-                    persist.run();
-                }
+            call = qmp.submit("object-del", QmpClient.args().put("id", id));
+        } catch (RuntimeException e) {
+            finishRemove(id, false);
+            throw e;
+        }
+        try {
+            qmp.await(call);
+        } catch (VmmUnavailableException e) {
+            if (e.reason() == VmmUnavailableException.Reason.TIMED_OUT) {
+                // QEMU may still delete it: keep it out of placement until QEMU answers, then record the answer
+                call.whenDone((reply, error) -> finishRemove(id, error == null));
+                throw new VmmUnavailableException(e.reason(), "removal of IOThread '" + id + "': " + e.getMessage()
+                        + "; no device is placed on it until QEMU answers", e);
+            }
+            finishRemove(id, false);
+            throw e;
+        } catch (RuntimeException e) {
+            finishRemove(id, false);
+            throw e;
+        }
+        finishRemove(id, true);
+    }
+
+    private void finishRemove(String id, boolean deleted) {
+        synchronized (lock) {
+            pool.finishRemove(id, deleted);
+            if (deleted) {
+                persist.run();
             }
         }
     }
