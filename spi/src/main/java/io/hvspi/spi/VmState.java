@@ -6,7 +6,11 @@ public enum VmState {
     CREATED,
     /** The guest runs. */
     RUNNING,
-    /** vCPUs are stopped; the VMM answers and devices can be hotplugged. */
+    /**
+     * vCPUs are stopped; the VMM answers. Hotplug works where the VMM allows it without the
+     * guest (QEMU does); a VMM that needs the guest to acknowledge it refuses with a one-line
+     * error and leaves nothing behind (Dragonball: its upcall server cannot answer).
+     */
     PAUSED,
     /** Stopped on purpose; the VMM process is gone. */
     STOPPED,

@@ -28,13 +28,19 @@ import java.util.stream.Collectors;
  *     with {@link java.util.regex.Matcher#matches()} rather than by adding
  *     {@code ^...$}, which {@code "a|b"} would escape;</li>
  * <li>hvspi applies that annotation (see {@link #SUPPORTED});</li>
+ * <li>its value is printable: no control, format (bidi override, zero-width) or
+ *     line-separator character;</li>
  * <li>its value has the right type and range: {@code indep_iothreads} within
  *     1..50 (the Go runtime's rule), {@code default_memory} at least 256 MiB,
- *     {@code default_vcpus} above 0 and at most the host's CPUs;</li>
- * <li>a path value is absolute, has no {@code ..} component, and, for the six
- *     guarded keys, matches a glob of its {@code valid_*} list (an empty list
- *     refuses every value).</li>
+ *     {@code default_vcpus} above 0 and at most the host's CPUs,
+ *     {@code machine_type} a QEMU machine name;</li>
+ * <li>a path value is absolute and in normal form ({@link AnnotationPaths}),
+ *     and, for the six guarded keys, matches a glob of its {@code valid_*} list
+ *     (an empty list refuses every value), as written and through symbolic links.</li>
  * </ol>
+ * A refusal names the annotation; its message is one printable line (control
+ * characters escaped, long values cut), so a pod cannot forge or flood a
+ * runtime's log through it.
  * An applied annotation replaces the typed value, except {@code kernel_params},
  * which is merged as Kata merges it: a parameter with the same name is replaced,
  * the others are appended.
@@ -46,10 +52,12 @@ public final class AnnotationPolicy {
     public static final int MIN_INDEP_IOTHREADS = 1;
     public static final int MAX_INDEP_IOTHREADS = 50;
 
-    private enum Kind { BOOL, PATH, GUARDED_PATH, STRING, NON_EMPTY, KERNEL_PARAMS, VCPUS, MEMORY, INDEP_IOTHREADS,
+    private enum Kind { BOOL, PATH, GUARDED_PATH, STRING, MACHINE, KERNEL_PARAMS, VCPUS, MEMORY, INDEP_IOTHREADS,
         ROOT_PORTS, HOTPLUG_SLOTS, BLOCK_DRIVER, BLOCK_AIO, POLICY, ACCEL }
 
     private static final Map<String, Kind> KINDS = kinds();
+    /** QEMU's machine names ({@code q35}, {@code pc-q35-7.2}, {@code s390-ccw-virtio}): never an option list. */
+    private static final Pattern MACHINE_TYPE = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
 
     /** The annotation names (after {@link #PREFIX}) hvspi applies. */
     public static final Set<String> SUPPORTED = Set.copyOf(KINDS.keySet());
@@ -70,7 +78,7 @@ public final class AnnotationPolicy {
         }
         m.put("kernel_params", Kind.KERNEL_PARAMS);
         m.put("kernel_verity_params", Kind.STRING);
-        m.put("machine_type", Kind.NON_EMPTY);
+        m.put("machine_type", Kind.MACHINE);
         m.put("default_vcpus", Kind.VCPUS);
         m.put("default_memory", Kind.MEMORY);
         m.put("indep_iothreads", Kind.INDEP_IOTHREADS);
@@ -103,6 +111,10 @@ public final class AnnotationPolicy {
                 throw refused(key, "hvspi does not apply this annotation (it applies: "
                         + String.join(", ", KINDS.keySet().stream().sorted().toList()) + ")");
             }
+            if (value.codePoints().anyMatch(Locator::invisible)) {
+                throw refused(key, "expected printable characters only (no control, format or line-separator"
+                        + " characters), got " + Locator.show(value));
+            }
             table.put(name, parse(config, key, name, kind, value, table));
             origins.put(name, Origin.annotation(key));
         }
@@ -134,9 +146,10 @@ public final class AnnotationPolicy {
         return switch (kind) {
             case BOOL -> bool(key, value);
             case STRING -> value;
-            case NON_EMPTY -> {
-                if (value.isBlank()) {
-                    throw refused(key, "expected a non-empty value, got \"\"");
+            case MACHINE -> {
+                if (!MACHINE_TYPE.matcher(value).matches()) {
+                    throw refused(key, "expected a machine type name (a letter or digit, then letters, digits, '.',"
+                            + " '_' or '-'), got " + Locator.show(value));
                 }
                 yield value;
             }
@@ -200,19 +213,11 @@ public final class AnnotationPolicy {
         return value;
     }
 
-    /** An absolute path with no {@code ..} component, checked before any glob so that {@code *} cannot climb out. */
+    /** An absolute path in normal form; see {@link AnnotationPaths}. */
     private static String path(String key, String value) {
-        if (!value.startsWith("/")) {
-            throw refused(key, "expected an absolute path, got " + Locator.show(value));
-        }
-        if (value.indexOf('\0') >= 0) {
-            throw refused(key, "expected a path without NUL characters");
-        }
-        for (String part : value.split("/")) {
-            if (part.equals("..")) {
-                throw refused(key, "a path with a \"..\" component is refused, got " + Locator.show(value));
-            }
-        }
+        AnnotationPaths.spellingProblem(value).ifPresent(problem -> {
+            throw refused(key, problem);
+        });
         return value;
     }
 
@@ -224,12 +229,10 @@ public final class AnnotationPolicy {
             throw refused(key, listKey + " in " + config.source() + " is empty or absent, so no " + name
                     + " annotation is accepted");
         }
-        for (String glob : globs) {
-            if (Glob.compile(glob).matcher(value).matches()) {
-                return value;
-            }
-        }
-        throw refused(key, Locator.show(value) + " matches no glob of " + listKey + " " + quoted(globs));
+        AnnotationPaths.allowListProblem(value, listKey, globs).ifPresent(problem -> {
+            throw refused(key, problem);
+        });
+        return value;
     }
 
     /**
@@ -260,11 +263,12 @@ public final class AnnotationPolicy {
         return eq < 0 ? param : param.substring(0, eq);
     }
 
-    private static String quoted(List<String> values) {
+    static String quoted(List<String> values) {
         return values.stream().map(Locator::show).collect(Collectors.joining(", ", "[", "]"));
     }
 
+    /** An error naming the annotation; a key with control characters is named with them escaped. */
     private static ConfigException refused(String key, String problem) {
-        return new ConfigException(null, 0, 0, key, problem);
+        return Locator.configError(null, 0, 0, key, problem);
     }
 }

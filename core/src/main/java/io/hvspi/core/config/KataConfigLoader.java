@@ -2,6 +2,11 @@ package io.hvspi.core.config;
 
 import io.hvspi.spi.ConfigException;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.CharBuffer;
+import java.nio.charset.CharsetDecoder;
+import java.nio.charset.CoderResult;
+import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -33,13 +38,45 @@ public final class KataConfigLoader {
 
     /** Reads and loads {@code file}; a file that cannot be read is a {@link ConfigException} too. */
     public static KataConfig load(Path file) {
-        String toml;
+        byte[] bytes;
         try {
-            toml = Files.readString(file, StandardCharsets.UTF_8);
+            bytes = Files.readAllBytes(file);
         } catch (IOException e) {
-            throw new ConfigException(file, 0, 0, null, "cannot read the file: " + e);
+            throw Locator.configError(file, 0, 0, null, "cannot read the file: " + e);
         }
-        return parse(toml, file);
+        return parse(decode(bytes, file), file);
+    }
+
+    /**
+     * The file's text; bytes that are not UTF-8 (which TOML requires) are an
+     * error at their line and column, not a bare {@code MalformedInputException}.
+     */
+    static String decode(byte[] bytes, Path file) {
+        CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder()
+                .onMalformedInput(CodingErrorAction.REPORT)
+                .onUnmappableCharacter(CodingErrorAction.REPORT);
+        ByteBuffer in = ByteBuffer.wrap(bytes);
+        CharBuffer out = CharBuffer.allocate(bytes.length);
+        CoderResult result = decoder.decode(in, out, true);
+        if (result.isUnderflow()) {
+            result = decoder.flush(out);
+        }
+        if (result.isError()) {
+            int offset = in.position();
+            int line = 1;
+            int lineStart = 0;
+            for (int i = 0; i < offset; i++) {
+                if (bytes[i] == '\n') {
+                    line++;
+                    lineStart = i + 1;
+                }
+            }
+            int column = new String(bytes, lineStart, offset - lineStart, StandardCharsets.UTF_8).length() + 1;
+            throw Locator.configError(file, line, column, null, String.format(
+                    "not UTF-8: byte 0x%02X at offset %d does not start a valid UTF-8 sequence (TOML files are UTF-8)",
+                    bytes[offset] & 0xff, offset));
+        }
+        return out.flip().toString();
     }
 
     /**
@@ -49,11 +86,12 @@ public final class KataConfigLoader {
      * @param nameForMessages the file name errors and {@link KataConfig#source()} carry
      */
     public static KataConfig parse(String toml, Path nameForMessages) {
+        TomlDepth.check(toml, nameForMessages);
         TomlParseResult result = Toml.parse(toml);
         if (result.hasErrors()) {
             TomlParseError e = result.errors().get(0);
             TomlPosition p = e.position();
-            throw new ConfigException(nameForMessages, p == null ? 0 : p.line(), p == null ? 0 : p.column(), null,
+            throw Locator.configError(nameForMessages, p == null ? 0 : p.line(), p == null ? 0 : p.column(), null,
                     "malformed TOML: " + e.getMessage());
         }
         List<String> lines = toml.lines().toList();
@@ -72,8 +110,8 @@ public final class KataConfigLoader {
         for (String key : raw.keySet()) {
             if (!known.contains(key)) {
                 String hint = KnownKeys.closest(type, key).map(k -> "; did you mean " + k + "?").orElse("");
-                unknown.add(at.note(key, "unknown key: neither Kata nor hvspi reads it in [hypervisor." + type + "]"
-                        + hint));
+                unknown.add(at.note(key, "unknown key: neither Kata nor hvspi reads it in [hypervisor."
+                        + Locator.tomlKey(type) + "]" + hint));
             }
         }
         return KataConfig.create(nameForMessages, type, raw, origins, unknown, Map.of());
@@ -95,8 +133,9 @@ public final class KataConfigLoader {
         for (String name : names) {
             Object value = all.get(List.of(name));
             if (!(value instanceof TomlTable)) {
-                throw error(file, lines, all.inputPositionOf(List.of(name)), "hypervisor." + name,
-                        "expected a [hypervisor." + name + "] table, got " + Locator.show(plain(value)));
+                String table = "hypervisor." + Locator.tomlKey(name);
+                throw error(file, lines, all.inputPositionOf(List.of(name)), table,
+                        "expected a [" + table + "] table, got " + Locator.show(plain(value)));
             }
         }
         Object named = toml.get(List.of("runtime", "hypervisor_name"));
@@ -108,21 +147,21 @@ public final class KataConfigLoader {
             }
             if (!names.contains(name)) {
                 throw error(file, lines, where, "runtime.hypervisor_name", Locator.show(name)
-                        + " names no [hypervisor." + name + "] table (" + tablesIn(names) + ")");
+                        + " names no [hypervisor." + Locator.tomlKey(name) + "] table (" + tablesIn(names) + ")");
             }
             return name;
         }
         if (names.isEmpty()) {
             String problem = "no [hypervisor.NAME] table: expected one, e.g. [hypervisor.qemu]";
             if (hypervisors == null) {
-                throw new ConfigException(file, 0, 0, null, problem);
+                throw Locator.configError(file, 0, 0, null, problem);
             }
             throw error(file, lines, toml.inputPositionOf(List.of("hypervisor")), "hypervisor", problem);
         }
         if (names.size() > 1) {
             List<String> sorted = names.stream().sorted().toList();
             throw error(file, lines, all.inputPositionOf(List.of(names.get(1))), "hypervisor",
-                    "several hypervisor tables (" + String.join(", ", sorted)
+                    "several hypervisor tables (" + String.join(", ", sorted.stream().map(Locator::tomlKey).toList())
                             + ") and no [runtime] hypervisor_name to choose one");
         }
         return names.get(0);
@@ -130,13 +169,13 @@ public final class KataConfigLoader {
 
     private static String tablesIn(List<String> names) {
         return names.isEmpty() ? "the file has no [hypervisor.NAME] table"
-                : "tables in the file: " + String.join(", ", names.stream().sorted().toList());
+                : "tables in the file: " + String.join(", ", names.stream().sorted().map(Locator::tomlKey).toList());
     }
 
     private static ConfigException error(Path file, List<String> lines, TomlPosition keyPosition, String key,
                                          String problem) {
         Origin o = valueOrigin(lines, keyPosition);
-        return new ConfigException(file, o.line(), o.column(), key, problem);
+        return Locator.configError(file, o.line(), o.column(), key, problem);
     }
 
     /**

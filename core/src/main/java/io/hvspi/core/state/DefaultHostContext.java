@@ -1,10 +1,10 @@
 package io.hvspi.core.state;
 
 import io.hvspi.spi.HostContext;
+import io.hvspi.spi.HvspiException;
 import io.hvspi.spi.RequestRejectedException;
 import io.hvspi.spi.VmStateStore;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -59,7 +59,7 @@ public final class DefaultHostContext implements HostContext {
             throw new RequestRejectedException(RequestRejectedException.Reason.DUPLICATE_ID,
                     "VM '" + vmId + "' already has a runtime directory " + dir);
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot create runtime directory " + dir + ": " + e.getMessage(), e);
+            throw new HvspiException("cannot create runtime directory " + dir + ": " + e.getMessage(), e);
         }
     }
 

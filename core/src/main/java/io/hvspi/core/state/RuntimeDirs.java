@@ -1,16 +1,24 @@
 package io.hvspi.core.state;
 
+import com.sun.security.auth.module.UnixSystem;
+import io.hvspi.spi.HvspiException;
 import io.hvspi.spi.RequestRejectedException;
 import java.io.IOException;
-import java.io.UncheckedIOException;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Map;
 import java.util.Set;
 import java.util.regex.Pattern;
 
-/** Private runtime directories: where they live by default, and how they are made (0700, checked names). */
+/**
+ * Private runtime directories: where they live by default, and how they are
+ * made (0700, checked names) and checked (a real directory this user owns).
+ */
 public final class RuntimeDirs {
     /** A VM id is a safe file name and a valid QEMU id: a letter first, then letters, digits, '-', '_', '.'. */
     public static final Pattern VM_ID = Pattern.compile("[A-Za-z][A-Za-z0-9_.-]{0,63}");
@@ -48,14 +56,94 @@ public final class RuntimeDirs {
         return vmId;
     }
 
-    /** Creates {@code dir} and its missing parents with mode 0700, and forces 0700 on {@code dir} itself. */
+    /**
+     * Creates {@code dir} and its missing parents with mode 0700, checks it as
+     * {@link #checkPrivate} does, and sets its mode to exactly 0700 (a wider
+     * one left from before is narrowed). A directory that another user made
+     * first (in {@code /tmp}, say), or a symbolic link planted where it should
+     * be, is refused rather than used. On an existing private directory this is
+     * one {@code lstat}: it runs on every state save.
+     *
+     * @throws HvspiException when it cannot be created or is not private
+     */
     public static Path createPrivate(Path dir) {
         try {
-            Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(DIR_MODE));
-            Files.setPosixFilePermissions(dir, DIR_MODE);
+            Map<String, Object> a;
+            try {
+                a = lstat(dir);
+            } catch (NoSuchFileException e) {
+                try {
+                    Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(DIR_MODE));
+                } catch (FileAlreadyExistsException raced) {
+                    // a file, or a link to nothing, appeared there: the check below names it
+                }
+                a = lstat(dir);
+            }
+            check(dir, a);
+            if (((Integer) a.get("mode") & 0777) != 0700) {
+                // lstat showed a directory of ours; only we can swap it, in a directory of ours or a sticky /tmp
+                Files.setPosixFilePermissions(dir, DIR_MODE);
+            }
             return dir;
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot create private directory " + dir + ": " + e.getMessage(), e);
+            throw new HvspiException("cannot create private directory " + dir + ": " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * Checks, without changing anything, that {@code dir} is a real directory
+     * (looked at with {@code lstat}: a symbolic link is refused, not followed)
+     * that belongs to this process's user. Returns {@code dir}.
+     *
+     * @throws HvspiException when it is not
+     */
+    public static Path checkPrivate(Path dir) {
+        try {
+            check(dir, lstat(dir));
+            return dir;
+        } catch (IOException e) {
+            throw new HvspiException("cannot check private directory " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static Map<String, Object> lstat(Path path) throws IOException {
+        return Files.readAttributes(path, "unix:isSymbolicLink,isDirectory,uid,mode", LinkOption.NOFOLLOW_LINKS);
+    }
+
+    private static void check(Path dir, Map<String, Object> a) throws IOException {
+        if ((Boolean) a.get("isSymbolicLink")) {
+            throw notPrivate(dir, "it is a symbolic link to " + Files.readSymbolicLink(dir));
+        }
+        if (!(Boolean) a.get("isDirectory")) {
+            throw notPrivate(dir, "it is not a directory");
+        }
+        checkOwner(dir, (Integer) a.get("uid"));
+    }
+
+    /** Throws unless {@code path} itself (not a link's target) belongs to this process's user. */
+    static void checkOwner(Path path) throws IOException {
+        checkOwner(path, (Integer) Files.getAttribute(path, "unix:uid", LinkOption.NOFOLLOW_LINKS));
+    }
+
+    private static void checkOwner(Path path, int owner) {
+        if (owner != currentUid()) {
+            throw notPrivate(path, "it belongs to uid " + owner + ", not to this process's user (uid "
+                    + currentUid() + ")");
+        }
+    }
+
+    /** The user id of this process; files it creates belong to it. */
+    static long currentUid() {
+        return Uid.VALUE;
+    }
+
+    /** Looked up once: {@code UnixSystem} also resolves groups and the user name. */
+    private static final class Uid {
+        static final long VALUE = new UnixSystem().getUid();
+    }
+
+    private static HvspiException notPrivate(Path path, String why) {
+        return new HvspiException("refusing " + path + " as private runtime state: " + why
+                + "; hvspi keeps VM state only in directories and files of its own user, mode 0700 and 0600");
     }
 }

@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.function.Executable;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -50,10 +51,29 @@ class StateStoreTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"..", "../etc", "a/b", "-rf", "", "9lives", "x,y", "a b"})
+    @ValueSource(strings = {"..", "../etc", "a/b", "-rf", "", "9lives", "x,y", "a b", ".", ".hidden", "vm1/",
+            "vm1/../vm2", "a/../../etc", "vm1\n", "vm1\u0000", "vm\u00e9", "vm1\\..", "/etc/passwd",
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"})
     void unsafeVmIdsAreRefused(String id) {
         RequestRejectedException e = assertThrows(RequestRejectedException.class, () -> host().createRuntimeDir(id));
         assertEquals(RequestRejectedException.Reason.INVALID_ARGUMENT, e.reason());
+    }
+
+    /** Every entry point of the store checks the id before it builds a path from it. */
+    @ParameterizedTest
+    @ValueSource(strings = {"..", "../outside", "a/../../outside", "vm1/", "/tmp/x", "vm1\u0000"})
+    void everyStoreOperationRefusesAnIdThatTriesToLeaveTheRoot(String id) throws Exception {
+        DefaultHostContext host = host();
+        JsonVmStateStore store = (JsonVmStateStore) host.stateStore();
+        VmRecord record = new VmRecord(id, "qemu", 1, tmp, Instant.EPOCH, "{}");
+        for (Executable op : List.<Executable>of(
+                () -> store.save(record), () -> store.load(id), () -> store.remove(id), () -> store.recordFile(id))) {
+            RequestRejectedException e = assertThrows(RequestRejectedException.class, op);
+            assertEquals(RequestRejectedException.Reason.INVALID_ARGUMENT, e.reason());
+        }
+        try (Stream<Path> files = Files.list(tmp)) {
+            assertEquals(List.of(tmp.resolve("run")), files.toList(), "nothing was written outside the root");
+        }
     }
 
     @Test
@@ -74,6 +94,17 @@ class StateStoreTest {
         }
         host.stateStore().remove("vm1");
         assertTrue(host.stateStore().load("vm1").isEmpty());
+    }
+
+    @Test
+    void aRecordKeptUnderAnotherVmsNameIsCorrupt() throws Exception {
+        DefaultHostContext host = host();
+        host.stateStore().save(new VmRecord("vm1", "qemu", 1, tmp, Instant.EPOCH, "{}"));
+        Path vm2 = host.createRuntimeDir("vm2");
+        Files.copy(host.runtimeRoot().resolve("vm1/vm.json"), vm2.resolve("vm.json"));
+        HvspiException e = assertThrows(HvspiException.class, () -> host.stateStore().load("vm2"));
+        assertEquals("corrupt VM record " + vm2.resolve("vm.json") + ": it is for VM 'vm1', kept under 'vm2'",
+                e.getMessage());
     }
 
     @Test

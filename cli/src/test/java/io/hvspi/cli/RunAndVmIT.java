@@ -1,0 +1,145 @@
+package io.hvspi.cli;
+
+import static io.hvspi.cli.HvctlRunner.fixture;
+import static io.hvspi.cli.HvctlRunner.hvctl;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/** hvctl run and hvctl vm on real QEMU 7.2 (tcg, no guest) and on the simulators. */
+class RunAndVmIT {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @TempDir
+    Path runtime;
+
+    private final List<Long> pids = new ArrayList<>();
+
+    private HvctlRunner.Result hv(String... args) {
+        List<String> all = new ArrayList<>(List.of(args));
+        all.add("--runtime-dir");
+        all.add(runtime.toString());
+        return hvctl(all.toArray(String[]::new));
+    }
+
+    private JsonNode json(String... args) throws IOException {
+        HvctlRunner.Result r = hv(args);
+        assertEquals(0, r.exit(), r::toString);
+        return JSON.readTree(r.out());
+    }
+
+    @AfterEach
+    void nothingLeftRunning() {
+        pids.forEach(pid -> ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly));
+    }
+
+    private static List<String> field(JsonNode array, String name) {
+        List<String> values = new ArrayList<>();
+        array.forEach(n -> values.add(n.get(name).asText()));
+        return values;
+    }
+
+    private List<Path> leftovers() throws IOException {
+        try (Stream<Path> files = Files.list(runtime)) {
+            return files.toList();
+        }
+    }
+
+    @Test
+    void runSpreadsFourDisksOverFourIOThreadsAndCleansUp() throws IOException {
+        JsonNode vm = json("run", "--accel", "tcg", "--json");
+        pids.add(vm.get("pid").asLong());
+        JsonNode devices = vm.get("devices");
+        assertEquals(List.of("disk0", "disk1", "disk2", "disk3"), field(devices, "id"));
+        Set<String> servedBy = new HashSet<>(field(devices, "servedBy"));
+        assertEquals(Set.of("indep_iothread_0", "indep_iothread_1", "indep_iothread_2", "indep_iothread_3"), servedBy);
+        devices.forEach(d -> assertTrue(d.get("hostThreadIds").asText().matches("\\d+"), d.toString()));
+        assertFalse(vm.get("kept").asBoolean());
+        assertFalse(ProcessHandle.of(vm.get("pid").asLong()).map(ProcessHandle::isAlive).orElse(false),
+                "QEMU still runs after hvctl run");
+        assertEquals(List.of(), leftovers());
+    }
+
+    @Test
+    void keptVmIsManagedThroughItsStateAndAFreshConnection() throws IOException {
+        JsonNode run = json("run", "--accel", "tcg", "--keep", "--vm-id", "kept1", "--disks", "2", "--policy", "first", "--json");
+        long pid = run.get("pid").asLong();
+        pids.add(pid);
+        assertEquals(List.of("indep_iothread_0", "indep_iothread_0"), field(run.get("devices"), "servedBy"));
+
+        JsonNode list = json("vm", "list", "--json");
+        assertEquals("kept1", list.get(0).get("id").asText());
+        assertTrue(list.get(0).get("alive").asBoolean());
+
+        JsonNode extra = json("vm", "hotplug", "kept1", "--id", "extra", "--null", "64", "--iothread", "indep_iothread_3", "--json");
+        assertEquals("indep_iothread_3", extra.get("servedBy").asText());
+
+        HvctlRunner.Result busy = hv("vm", "iothreads", "kept1", "--remove", "indep_iothread_0");
+        assertEquals(ExitCode.FAILED, busy.exit(), busy::toString);
+        assertTrue(busy.err().contains("indep_iothread_0"), busy.err());
+
+        JsonNode moved = json("vm", "move", "kept1", "disk0", "--iothread", "indep_iothread_2", "--json");
+        assertEquals("indep_iothread_2", moved.get("servedBy").asText());
+
+        HvctlRunner.Result vq = hv("vm", "hotplug", "kept1", "--id", "vq", "--null", "64",
+                "--iothread", "indep_iothread_1,indep_iothread_2");
+        assertEquals(ExitCode.UNSUPPORTED, vq.exit(), vq::toString);
+
+        assertEquals(0, hv("vm", "unplug", "kept1", "extra").exit());
+        JsonNode pool = json("vm", "iothreads", "kept1", "--add", "io9", "--json");
+        assertEquals("io9", pool.get(pool.size() - 1).get("id").asText());
+
+        JsonNode status = json("vm", "status", "kept1", "--json");
+        assertEquals(List.of("disk0", "disk1"), field(status.get("devices"), "id"));
+        assertEquals(List.of("indep_iothread_2", "indep_iothread_0"), field(status.get("devices"), "servedBy"));
+
+        assertEquals(0, hv("vm", "stop", "kept1").exit());
+        assertFalse(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false), "QEMU still runs after vm stop");
+        assertEquals(List.of(), leftovers());
+        assertEquals(ExitCode.FAILED, hv("vm", "status", "kept1").exit());
+    }
+
+    @Test
+    void stoppingAVmWhoseQemuDiedForgetsIt() throws Exception {
+        JsonNode run = json("run", "--accel", "tcg", "--keep", "--vm-id", "dead1", "--disks", "1", "--json");
+        ProcessHandle qemu = ProcessHandle.of(run.get("pid").asLong()).orElseThrow();
+        qemu.destroyForcibly();
+        qemu.onExit().get();
+        HvctlRunner.Result stop = hv("vm", "stop", "dead1");
+        assertEquals(0, stop.exit(), stop::toString);
+        assertTrue(stop.err().contains("was not running"), stop.err());
+        assertEquals(List.of(), leftovers());
+    }
+
+    @ParameterizedTest
+    @CsvSource({"configuration-clh.toml, disk0_q0", "configuration-dragonball.toml, blk_iothread_q0"})
+    void simulatedVmmsShowTheirOwnIoThreads(String config, String firstThread) throws IOException {
+        JsonNode vm = json("run", fixture(config).toString(), "--simulate", "--disks", "2", "--json");
+        assertEquals(List.of("disk0", "disk1"), field(vm.get("devices"), "id"));
+        assertEquals(firstThread, vm.get("devices").get(0).get("servedBy").asText());
+        assertEquals(0, vm.get("iothreads").size());
+        assertEquals(List.of(), leftovers());
+    }
+
+    @Test
+    void keepWithSimulateIsAUsageError() {
+        HvctlRunner.Result r = hv("run", fixture("configuration-clh.toml").toString(), "--simulate", "--keep");
+        assertEquals(ExitCode.USAGE, r.exit(), r::toString);
+    }
+}
