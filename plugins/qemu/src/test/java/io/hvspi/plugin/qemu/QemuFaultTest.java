@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import io.hvspi.core.state.DefaultHostContext;
+import io.hvspi.plugin.qemu.qmp.QmpThreads;
 import io.hvspi.plugin.qemu.state.DeviceState;
 import io.hvspi.plugin.qemu.state.QemuState;
 import io.hvspi.spi.BlockBackend;
@@ -213,6 +214,7 @@ class QemuFaultTest {
         Random random = new Random(SEED + op.ordinal());
         DefaultHostContext host = host();
         int baselineReaders = readerThreads();
+        int baselineThreads = QmpThreads.count();
         List<Long> errorAfterKill = new ArrayList<>();
         List<Long> callTimes = new ArrayList<>();
         int succeeded = 0;
@@ -262,6 +264,7 @@ class QemuFaultTest {
             awaitReaders(baselineReaders);
         }
         wall = System.nanoTime() - wall;
+        QmpThreads.awaitAtMost(baselineThreads, op + ": reader, event and late-reply threads after " + RUNS + " runs");
         Collections.sort(errorAfterKill);
         Collections.sort(callTimes);
         report.put(op, List.of(String.format("%d runs in %d ms (fresh QEMU each), kill window 0..%.2f ms"

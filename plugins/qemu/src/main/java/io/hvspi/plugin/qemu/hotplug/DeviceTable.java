@@ -2,6 +2,7 @@ package io.hvspi.plugin.qemu.hotplug;
 
 import io.hvspi.plugin.qemu.cmdline.BlockDriver;
 import io.hvspi.plugin.qemu.cmdline.QemuCommandLine;
+import io.hvspi.plugin.qemu.cmdline.QemuIds;
 import io.hvspi.plugin.qemu.state.DeviceState;
 import io.hvspi.spi.RequestRejectedException;
 import io.hvspi.spi.RequestRejectedException.Reason;
@@ -97,7 +98,7 @@ public final class DeviceTable {
             DeviceState d = devices.get(id);
             if (d == null) {
                 throw new RequestRejectedException(Reason.NOT_FOUND,
-                        "no hotplugged device '" + id + "' (devices: " + String.join(", ", devices.keySet()) + ")");
+                        "no hotplugged device '" + QemuIds.shown(id) + "' (devices: " + String.join(", ", devices.keySet()) + ")");
             }
             return d;
         }

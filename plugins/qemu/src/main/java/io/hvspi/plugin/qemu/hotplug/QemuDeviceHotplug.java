@@ -121,15 +121,16 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
         QemuIds.check(spec.id(), "device");
         String driverName = spec.driver().orElse(settings.blockDriver());
         BlockDriver driver = BlockDriver.fromName(driverName).orElseThrow(() -> new RequestRejectedException(
-                Reason.INVALID_ARGUMENT, "hvspi hotplugs virtio-blk-pci and virtio-scsi disks, not '" + driverName
-                        + "'"));
+                Reason.INVALID_ARGUMENT, "hvspi hotplugs virtio-blk-pci and virtio-scsi disks, not '"
+                        + QemuIds.shown(driverName) + "'"));
         if (!spec.queueAffinity().isEmpty()) {
             throw new UnsupportedCapabilityException(Capability.QUEUE_AFFINITY, type,
                     "QEMU queues run on IOThreads; place those instead");
         }
         checkChoice(spec.ioThread(), driver);
         if (!FORMAT.matcher(spec.format()).matches()) {
-            throw new RequestRejectedException(Reason.INVALID_ARGUMENT, "invalid image format '" + spec.format() + "'");
+            throw new RequestRejectedException(Reason.INVALID_ARGUMENT,
+                    "invalid image format '" + QemuIds.shown(spec.format()) + "'");
         }
         boolean hostDevice = checkBackend(spec);
         int queues = queues(spec, driver);
@@ -307,16 +308,18 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
                 Path path = p.path();
                 if (!path.isAbsolute()) {
                     throw new RequestRejectedException(Reason.INVALID_ARGUMENT,
-                            "backend path " + path + " is not absolute");
+                            "backend path " + QemuIds.printable(path.toString()) + " is not absolute");
                 }
                 if (Files.isRegularFile(path)) {
                     return false;
                 }
                 if (!Files.exists(path)) {
-                    throw new RequestRejectedException(Reason.NOT_FOUND, "backend " + path + " does not exist");
+                    throw new RequestRejectedException(Reason.NOT_FOUND, "backend "
+                            + QemuIds.printable(path.toString()) + " does not exist");
                 }
                 if (Files.isDirectory(path)) {
-                    throw new RequestRejectedException(Reason.INVALID_ARGUMENT, "backend " + path + " is a directory");
+                    throw new RequestRejectedException(Reason.INVALID_ARGUMENT, "backend "
+                            + QemuIds.printable(path.toString()) + " is a directory");
                 }
                 return true;
             }

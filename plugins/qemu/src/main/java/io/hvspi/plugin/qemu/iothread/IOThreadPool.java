@@ -1,5 +1,6 @@
 package io.hvspi.plugin.qemu.iothread;
 
+import io.hvspi.plugin.qemu.cmdline.QemuIds;
 import io.hvspi.plugin.qemu.state.QemuState.IOThreadState;
 import io.hvspi.spi.IOThreadChoice;
 import io.hvspi.spi.IOThreadInfo.Kind;
@@ -186,7 +187,7 @@ public final class IOThreadPool {
         Kind k = members.get(id);
         if (k == null) {
             throw new RequestRejectedException(Reason.NOT_FOUND,
-                    "no IOThread '" + id + "' in the pool (pool: " + poolIds() + ")");
+                    "no IOThread '" + QemuIds.shown(id) + "' in the pool (pool: " + poolIds() + ")");
         }
         if (k != Kind.POOL) {
             throw new RequestRejectedException(Reason.INVALID_ARGUMENT,

@@ -184,7 +184,7 @@ public final class QemuIOThreads implements IOThreadProvider {
     public void setPolling(String id, PollingParams polling) {
         require(Capability.IOTHREAD_POLLING);
         if (pool.kind(id).isEmpty()) {
-            throw new RequestRejectedException(Reason.NOT_FOUND, "no IOThread '" + id + "'");
+            throw new RequestRejectedException(Reason.NOT_FOUND, "no IOThread '" + QemuIds.shown(id) + "'");
         }
         String path = "/objects/" + id;
         // poll-max-ns last: with grow and shrink in place before polling starts at the new ceiling
