@@ -35,7 +35,7 @@ import net.jqwik.api.constraints.Size;
  * Fixed seeds: a run is reproducible; a failing sample is kept under
  * {@code target/jqwik-database} and tried first next time.
  */
-class IOThreadPoolProperties {
+class IOThreadPoolPropertyTest {
 
     /** One step of a random sequence; numbers pick among what exists when the step runs. */
     sealed interface Step {}
