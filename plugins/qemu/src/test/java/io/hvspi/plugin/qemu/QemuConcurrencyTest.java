@@ -42,7 +42,7 @@ import org.slf4j.LoggerFactory;
 /**
  * Sixteen threads attach and detach on one real QEMU 7.2 VM (TCG, no guest, so
  * every detach ends with a {@code system_reset} that completes every unplug
- * pending at that moment, the other threads' included). Twelve threads place by
+ * pending at that moment, the other threads' included). Thirteen threads place by
  * policy (least-loaded), two name an IOThread, one asks for the main loop, and
  * each reuses its device id every round. At checkpoints (every thread attached,
  * none detached) and at the end, what QEMU reports ({@code qom-list},

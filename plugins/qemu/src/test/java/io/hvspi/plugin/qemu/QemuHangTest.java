@@ -145,6 +145,26 @@ class QemuHangTest {
     }
 
     @Test
+    void aDetachEndsWithinItsOwnTimeoutThoughTheCommandTimeoutIsLonger() {
+        host = new DefaultHostContext(tmp.resolve("run"), Duration.ofSeconds(5), Map.of());
+        vm = (QemuHypervisor) new QemuHypervisorFactory().create(TestVms.spec("hang-own", 1, IOThreadPolicy.FIRST),
+                host);
+        vm.start();
+        qemu = ProcessHandle.of(host.stateStore().load("hang-own").orElseThrow().pid()).orElseThrow();
+        vm.requireHotplug().attach(disk("d0", IOThreadChoice.byPolicy()));
+        signal("STOP");
+        long t0 = System.nanoTime();
+        VmmUnavailableException e = assertThrows(VmmUnavailableException.class,
+                () -> vm.requireHotplug().detach("d0", Duration.ofMillis(300)));
+        long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+        assertEquals(VmmUnavailableException.Reason.TIMED_OUT, e.reason());
+        assertTrue(ms < 2_000, "detach(300 ms) took " + ms + " ms; the command timeout is 5 s");
+        signal("CONT");
+        awaitAgreement("the late device_del completed the detach");
+        assertEquals(List.of(), vm.requireHotplug().list());
+    }
+
+    @Test
     void stopKillsAStoppedQemuWithinItsTimeouts() {
         start("hang-stop");
         VmRecord record = host.stateStore().load("hang-stop").orElseThrow();
