@@ -215,7 +215,8 @@ class QemuConcurrencyTest {
             assertTrue(info.hostThreadId().isPresent());
         }
         assertEquals(qemuThreadOf.values().stream().filter(t -> !t.isEmpty()).count(),
-                listed.stream().mapToInt(IOThreadInfo::load).sum(), when + ": loads add up to the devices on IOThreads");
+                listed.stream().mapToInt(IOThreadInfo::load).sum(),
+                when + ": loads add up to the devices on IOThreads");
 
         // block nodes and the state file
         QemuState saved = QemuState.fromJson(host.stateStore().load("busy").orElseThrow().pluginState());

@@ -79,7 +79,8 @@ class QemuFaultTest {
         ATTACH, DETACH, IOTHREAD_ADD, MOVE;
 
         void prepare(QemuHypervisor vm) {
-            vm.requireHotplug().attach(disk("d0", this == MOVE ? IOThreadChoice.named(IO0) : IOThreadChoice.byPolicy()));
+            IOThreadChoice first = this == MOVE ? IOThreadChoice.named(IO0) : IOThreadChoice.byPolicy();
+            vm.requireHotplug().attach(disk("d0", first));
             if (this == DETACH) {
                 vm.requireHotplug().attach(disk("d1", IOThreadChoice.byPolicy()));
             }
@@ -250,8 +251,8 @@ class QemuFaultTest {
                 } else {
                     if (!(failure instanceof VmmUnavailableException u)
                             || u.reason() != VmmUnavailableException.Reason.EXITED) {
-                        throw new AssertionError(op + " run " + run + " (kill after " + delay / 1000
-                                + " us): expected a result or VmmUnavailableException(EXITED), got " + failure, failure);
+                        throw new AssertionError(op + " run " + run + " (kill after " + delay / 1000 + " us): expected"
+                                + " a result or VmmUnavailableException(EXITED), got " + failure, failure);
                     }
                     errorAfterKill.add(end - killed);
                 }

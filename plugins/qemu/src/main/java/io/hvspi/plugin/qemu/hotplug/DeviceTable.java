@@ -97,8 +97,8 @@ public final class DeviceTable {
         synchronized (lock) {
             DeviceState d = devices.get(id);
             if (d == null) {
-                throw new RequestRejectedException(Reason.NOT_FOUND,
-                        "no hotplugged device '" + QemuIds.shown(id) + "' (devices: " + String.join(", ", devices.keySet()) + ")");
+                throw new RequestRejectedException(Reason.NOT_FOUND, "no hotplugged device '" + QemuIds.shown(id)
+                        + "' (devices: " + String.join(", ", devices.keySet()) + ")");
             }
             return d;
         }

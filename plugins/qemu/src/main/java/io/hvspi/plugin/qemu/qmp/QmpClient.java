@@ -238,8 +238,9 @@ public final class QmpClient implements AutoCloseable {
                 CompletableFuture<Void> written = new CompletableFuture<>();
                 written.orTimeout(defaultTimeout.toNanos(), TimeUnit.NANOSECONDS).exceptionally(t -> {
                     if (t instanceof TimeoutException) {
-                        disconnect(new VmmUnavailableException(Reason.TIMED_OUT, "QEMU on " + socket + " has not read"
-                                + " hvspi's commands for " + defaultTimeout.toMillis() + " ms; the connection is closed"));
+                        disconnect(new VmmUnavailableException(Reason.TIMED_OUT, "QEMU on " + socket
+                                + " has not read hvspi's commands for " + defaultTimeout.toMillis()
+                                + " ms; the connection is closed"));
                     }
                     return null;
                 });
