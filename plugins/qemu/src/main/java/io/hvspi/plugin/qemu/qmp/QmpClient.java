@@ -30,6 +30,7 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BiConsumer;
 import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -196,6 +197,19 @@ public final class QmpClient implements AutoCloseable {
         public String command() {
             return pending.command();
         }
+
+        /**
+         * Calls {@code action} once this command ends, also when {@link #await} gave up
+         * on it: with QEMU's reply (and a null error), with the {@link VmmException}
+         * QEMU answered, or with the {@link VmmUnavailableException} that ended the
+         * connection first. Runs on a virtual thread of its own, never the reader's, so
+         * the action may send commands. For finishing or undoing what a command that
+         * timed out still does when QEMU answers late.
+         */
+        public void whenDone(BiConsumer<JsonNode, HvspiException> action) {
+            pending.reply().whenComplete((reply, error) -> Thread.ofVirtual().name("qmp-late " + command())
+                    .start(() -> action.accept(reply, error == null ? null : failure(error))));
+        }
     }
 
     /**
@@ -220,9 +234,23 @@ public final class QmpClient implements AutoCloseable {
         try {
             byte[] bytes = (JSON.writeValueAsString(msg) + "\n").getBytes(StandardCharsets.UTF_8);
             synchronized (writeLock) {
-                ByteBuffer b = ByteBuffer.wrap(bytes);
-                while (b.hasRemaining()) {
-                    channel.write(b);
+                // a QEMU that stops reading (SIGSTOP) fills the socket buffer and would block this write for ever
+                CompletableFuture<Void> written = new CompletableFuture<>();
+                written.orTimeout(defaultTimeout.toNanos(), TimeUnit.NANOSECONDS).exceptionally(t -> {
+                    if (t instanceof TimeoutException) {
+                        disconnect(new VmmUnavailableException(Reason.TIMED_OUT, "QEMU on " + socket
+                                + " has not read hvspi's commands for " + defaultTimeout.toMillis()
+                                + " ms; the connection is closed"));
+                    }
+                    return null;
+                });
+                try {
+                    ByteBuffer b = ByteBuffer.wrap(bytes);
+                    while (b.hasRemaining()) {
+                        channel.write(b);
+                    }
+                } finally {
+                    written.complete(null);
                 }
             }
         } catch (IOException e) {
@@ -250,6 +278,7 @@ public final class QmpClient implements AutoCloseable {
         try {
             return call.pending.reply().get(timeout.toNanos(), TimeUnit.NANOSECONDS);
         } catch (TimeoutException e) {
+            // the call stays registered: its late reply is matched to it by id (and dropped), never to a later call
             throw new VmmUnavailableException(Reason.TIMED_OUT,
                     "no reply to " + command + " from " + socket + " within " + timeout.toMillis() + " ms");
         } catch (ExecutionException e) {
@@ -257,8 +286,6 @@ public final class QmpClient implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new HvspiException("interrupted while waiting for the reply to " + command, e);
-        } finally {
-            pending.remove(call.id);
         }
     }
 
@@ -295,7 +322,7 @@ public final class QmpClient implements AutoCloseable {
         return disconnected == null;
     }
 
-    /** How many commands wait for a reply now. */
+    /** How many commands QEMU has not answered yet, those whose callers gave up waiting included. */
     public int pendingCount() {
         return pending.size();
     }
@@ -372,9 +399,9 @@ public final class QmpClient implements AutoCloseable {
 
     private void complete(JsonNode msg, byte[] line) {
         JsonNode idNode = msg.get("id");
-        Pending p = idNode == null ? null : pending.get(idNode.asText());
+        Pending p = idNode == null ? null : pending.remove(idNode.asText());
         if (p == null) {
-            // a reply to a call that timed out, or to a message QEMU could not parse (those carry no id)
+            // not an id of ours, or no id at all (QEMU's reply to input it could not parse)
             LOG.warn("QMP {}: ignoring a reply nobody waits for: {}", socket, preview(line));
             return;
         }
@@ -440,8 +467,9 @@ public final class QmpClient implements AutoCloseable {
     }
 
     private void failPending(VmmUnavailableException cause) {
-        for (Pending p : pending.values()) {
-            p.reply().completeExceptionally(cause);
+        for (var it = pending.values().iterator(); it.hasNext(); ) {
+            it.next().reply().completeExceptionally(cause);
+            it.remove();
         }
     }
 
@@ -457,6 +485,11 @@ public final class QmpClient implements AutoCloseable {
             return r;
         }
         return new HvspiException(String.valueOf(t), t);
+    }
+
+    private static HvspiException failure(Throwable t) {
+        RuntimeException r = rethrow(t);
+        return r instanceof HvspiException h ? h : new HvspiException(String.valueOf(r), r);
     }
 
     private static VmmUnavailableException copy(VmmUnavailableException u, String command) {
