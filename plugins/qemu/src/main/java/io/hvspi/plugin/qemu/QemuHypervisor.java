@@ -306,18 +306,22 @@ public final class QemuHypervisor implements Hypervisor {
             checkOpen();
             stopping = true;
             Duration timeout = host.commandTimeout();
+            boolean answered = true;
             if (s.qmp.isConnected()) {
                 try {
                     s.qmp.execute("quit", null, timeout);
                 } catch (VmmUnavailableException e) {
                     // QEMU may close the connection before its reply arrives; the exit below is what counts
                     LOG.debug("quit for VM '{}': {}", vmId, e.getMessage());
+                    answered = e.reason() != VmmUnavailableException.Reason.TIMED_OUT;
                 } catch (VmmException e) {
                     LOG.warn("quit for VM '{}' refused: {}", vmId, e.getMessage());
                 }
             }
+            // a QEMU that did not even answer quit (hung, stopped) gets no second timeout before SIGKILL
+            Duration grace = answered ? timeout : Duration.ZERO;
             s.process.ifPresent(p -> {
-                if (!p.waitForExit(timeout) && !p.kill(timeout)) {
+                if (!p.waitForExit(grace) && !p.kill(timeout)) {
                     throw new HvspiException("QEMU of VM '" + vmId + "' (pid " + p.pid() + ") survived SIGKILL");
                 }
             });
@@ -450,6 +454,29 @@ public final class QemuHypervisor implements Hypervisor {
     public JsonNode monitorCommand(String command, ObjectNode arguments) {
         return requireSession().qmp.execute(command, arguments);
     }
+
+    /**
+     * hvspi's bookkeeping as it stands, read without asking QEMU (so also after QEMU
+     * died): for tests that hold it against QEMU and the state file.
+     */
+    Accounting accounting() {
+        Session s = requireSession();
+        synchronized (model) {
+            return new Accounting(s.table.list(), s.pool.members(), s.pool.assignments(), s.pool.reservations(),
+                    s.table.inFlight());
+        }
+    }
+
+    /**
+     * @param devices the confirmed devices
+     * @param ioThreads the VM's IOThreads
+     * @param assignments which IOThreads each confirmed device uses
+     * @param reservations IOThread reservations of operations in flight
+     * @param inFlight places (root ports, LUNs, ids) reserved by attaches in flight
+     */
+    record Accounting(List<DeviceState> devices, List<QemuState.IOThreadState> ioThreads,
+                      Map<String, List<String>> assignments, Map<String, Integer> reservations,
+                      List<DeviceTable.Slot> inFlight) {}
 
     /** The QEMU binary's probe result, once started or reattached. */
     public Optional<ProbeResult> probe() {

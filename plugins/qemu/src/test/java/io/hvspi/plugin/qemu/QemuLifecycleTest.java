@@ -93,6 +93,19 @@ class QemuLifecycleTest {
     }
 
     @Test
+    void qemuRunsInASessionOfItsOwnSoATerminalsSignalsMissIt() throws Exception {
+        start(TestVms.spec("session", 0, IOThreadPolicy.LEAST_LOADED));
+        long pid = record("session").pid();
+        // /proc/<pid>/stat: "pid (comm) state ppid pgrp session ..."; comm may hold spaces
+        String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+        String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        assertEquals(Long.toString(pid), fields[3], "session id of QEMU: " + stat);
+        assertEquals(ProcessHandle.current().pid(), Long.parseLong(fields[1]), "QEMU is still our child");
+        String cmdline = Files.readString(Path.of("/proc", Long.toString(pid), "cmdline"));
+        assertTrue(cmdline.startsWith("/usr/bin/qemu-system-x86_64\0"), "setsid exec'd QEMU in place: " + cmdline);
+    }
+
+    @Test
     void stopEndsQemuAndRemovesRuntimeDirAndRecord() {
         Hypervisor hv = start(TestVms.spec("life", 2, IOThreadPolicy.LEAST_LOADED));
         VmRecord record = record("life");
@@ -214,7 +227,8 @@ class QemuLifecycleTest {
         assertEquals(VmmUnavailableException.Reason.EXITED, e.reason(), "QEMU's exit, not the 10 s timeout");
         assertEquals(VmEvent.VMM_EXITED, exited.get(10, TimeUnit.SECONDS).name());
         await(() -> hv.state() == VmState.FAILED, "the VM is marked failed");
-        assertFalse(qemu.isAlive());
+        // QMP's EOF can mark the VM failed before the JVM reaps the zombie
+        await(() -> !qemu.isAlive(), "QEMU is gone");
         assertEquals(stateBefore, record("kill").pluginState(), "the state file still says what QEMU confirmed");
         assertEquals(List.of("d0"), hv.requireHotplug().list().stream().map(BlockDevice::id).toList());
         assertEquals(List.of("d0"), QemuState.fromJson(record("kill").pluginState()).devices().stream()

@@ -243,8 +243,15 @@ public final class DragonballBridgeSimulator implements VmmSimulator {
         }
         try {
             server.close();
+            // NIO defers closing a channel another thread is blocked accepting on until that
+            // thread wakes; until then the socket still accepts connections
+            if (Thread.currentThread() != acceptor) {
+                acceptor.join(TimeUnit.SECONDS.toMillis(5));
+            }
         } catch (IOException e) {
             LOG.debug("closing simulator server socket: {}", e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
         connections.forEach(BridgeConnection::close);
         try {

@@ -2,6 +2,7 @@ package io.hvspi.plugin.qemu.hotplug;
 
 import io.hvspi.plugin.qemu.cmdline.BlockDriver;
 import io.hvspi.plugin.qemu.cmdline.QemuCommandLine;
+import io.hvspi.plugin.qemu.cmdline.QemuIds;
 import io.hvspi.plugin.qemu.state.DeviceState;
 import io.hvspi.spi.RequestRejectedException;
 import io.hvspi.spi.RequestRejectedException.Reason;
@@ -78,6 +79,13 @@ public final class DeviceTable {
         }
     }
 
+    /** The places reserved by attaches in flight; empty when none is. */
+    public List<Slot> inFlight() {
+        synchronized (lock) {
+            return new ArrayList<>(inFlight.values());
+        }
+    }
+
     public Optional<DeviceState> get(String id) {
         synchronized (lock) {
             return Optional.ofNullable(devices.get(id));
@@ -89,8 +97,8 @@ public final class DeviceTable {
         synchronized (lock) {
             DeviceState d = devices.get(id);
             if (d == null) {
-                throw new RequestRejectedException(Reason.NOT_FOUND,
-                        "no hotplugged device '" + id + "' (devices: " + String.join(", ", devices.keySet()) + ")");
+                throw new RequestRejectedException(Reason.NOT_FOUND, "no hotplugged device '" + QemuIds.shown(id)
+                        + "' (devices: " + String.join(", ", devices.keySet()) + ")");
             }
             return d;
         }

@@ -121,15 +121,16 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
         QemuIds.check(spec.id(), "device");
         String driverName = spec.driver().orElse(settings.blockDriver());
         BlockDriver driver = BlockDriver.fromName(driverName).orElseThrow(() -> new RequestRejectedException(
-                Reason.INVALID_ARGUMENT, "hvspi hotplugs virtio-blk-pci and virtio-scsi disks, not '" + driverName
-                        + "'"));
+                Reason.INVALID_ARGUMENT, "hvspi hotplugs virtio-blk-pci and virtio-scsi disks, not '"
+                        + QemuIds.shown(driverName) + "'"));
         if (!spec.queueAffinity().isEmpty()) {
             throw new UnsupportedCapabilityException(Capability.QUEUE_AFFINITY, type,
                     "QEMU queues run on IOThreads; place those instead");
         }
         checkChoice(spec.ioThread(), driver);
         if (!FORMAT.matcher(spec.format()).matches()) {
-            throw new RequestRejectedException(Reason.INVALID_ARGUMENT, "invalid image format '" + spec.format() + "'");
+            throw new RequestRejectedException(Reason.INVALID_ARGUMENT,
+                    "invalid image format '" + QemuIds.shown(spec.format()) + "'");
         }
         boolean hostDevice = checkBackend(spec);
         int queues = queues(spec, driver);
@@ -146,35 +147,43 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
             }
         }
         List<String> ioThreads = reservation != null ? reservation.ioThreads() : scsiIoThread.stream().toList();
+        QmpClient.Call nodeCall = null;
+        QmpClient.Call deviceCall = null;
         try {
             DeviceArgs.NodeOptions options = new DeviceArgs.NodeOptions(spec.format(), spec.readOnly(),
                     spec.direct() || settings.cacheDirect(), settings.cacheNoflush(), settings.aio());
             // both commands in flight at once: QEMU runs them in order, and a device_add whose node
             // QEMU refused fails on its own ("can't find value"), so nothing is lost by not waiting
-            QmpClient.Call node = qmp.submit("blockdev-add",
+            nodeCall = qmp.submit("blockdev-add",
                     DeviceArgs.blockdevAdd(slot.nodeName(), spec.backend(), hostDevice, options));
-            QmpClient.Call device = qmp.submit("device_add", driver == BlockDriver.SCSI_HD
+            deviceCall = qmp.submit("device_add", driver == BlockDriver.SCSI_HD
                     ? DeviceArgs.scsiHd(spec.id(), slot.nodeName(), slot.bus(), slot.lun())
                     : DeviceArgs.virtioBlkPci(spec.id(), slot.nodeName(), slot.bus(), ioThreads, queues));
+            // one deadline for the pair: the attach fails within one command timeout
+            long deadline = System.nanoTime() + qmp.defaultTimeout().toNanos();
             try {
-                qmp.await(node);
-            } catch (HvspiException e) {
-                settle(device, spec.id(), e);
+                qmp.await(nodeCall, left(deadline));
+            } catch (VmmException e) {
+                settle(deviceCall, spec.id(), e);
                 throw e;
             }
             try {
-                qmp.await(device);
-            } catch (HvspiException e) {
+                qmp.await(deviceCall, left(deadline));
+            } catch (VmmException e) {
                 rollbackNode(slot.nodeName(), e);
                 throw e;
             }
-        } catch (RuntimeException e) {
-            synchronized (lock) {
-                if (reservation != null) {
-                    pool.release(reservation);
-                }
-                table.release(slot);
+        } catch (VmmUnavailableException e) {
+            if (!timedOut(e) || nodeCall == null || deviceCall == null) {
+                release(slot, reservation);
+                throw e;
             }
+            undoWhenAnswered(slot, reservation, nodeCall, deviceCall);
+            throw new VmmUnavailableException(e.reason(), "attach of device '" + spec.id() + "': " + e.getMessage()
+                    + "; should QEMU still add it, hvspi removes it again, and holds the id and its place until then",
+                    e);
+        } catch (RuntimeException e) {
+            release(slot, reservation);
             throw e;
         }
         DeviceState device = new DeviceState(spec.id(), driver.qemuDriver(), slot.nodeName(),
@@ -192,6 +201,79 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
             persist.run();
         }
         return toBlockDevice(device);
+    }
+
+    private void release(DeviceTable.Slot slot, Reservation reservation) {
+        synchronized (lock) {
+            if (reservation != null) {
+                pool.release(reservation);
+            }
+            table.release(slot);
+        }
+    }
+
+    /** What is left until {@code deadline}, at least a millisecond so that a reply already there is still taken. */
+    private static Duration left(long deadline) {
+        return Duration.ofNanos(Math.max(1_000_000, deadline - System.nanoTime()));
+    }
+
+    /**
+     * QEMU did not answer an attach in time, but may still carry it out when it
+     * wakes up. The device id, its place and IOThread stay reserved, so that nothing
+     * else is put there meanwhile; when QEMU has answered both commands, hvspi
+     * removes what it added (device, then node) and frees them. A failed attach
+     * leaves nothing behind, only later.
+     */
+    private void undoWhenAnswered(DeviceTable.Slot slot, Reservation reservation, QmpClient.Call node,
+                                  QmpClient.Call device) {
+        CompletableFuture<HvspiException> nodeDone = new CompletableFuture<>();
+        node.whenDone((reply, error) -> nodeDone.complete(error));
+        device.whenDone((reply, deviceError) -> {
+            HvspiException nodeError = nodeDone.join(); // QEMU answers in order: the node's reply came first
+            if (deviceError instanceof VmmUnavailableException || nodeError instanceof VmmUnavailableException) {
+                release(slot, reservation); // the connection ended: nothing more to undo or to protect
+                return;
+            }
+            try {
+                if (deviceError == null) {
+                    unplugNow(slot.deviceId());
+                }
+                if (nodeError == null) {
+                    qmp.execute("blockdev-del", QmpClient.args().put("node-name", slot.nodeName()));
+                }
+                LOG.info("undid the attach of device '{}' that QEMU carried out after it timed out", slot.deviceId());
+                release(slot, reservation);
+            } catch (HvspiException e) {
+                if (qmp.isConnected()) {
+                    LOG.error("cannot undo the late attach of device '{}'; its id and place stay reserved: {}",
+                            slot.deviceId(), e.getMessage());
+                } else {
+                    release(slot, reservation);
+                }
+            }
+        });
+    }
+
+    /** Removes a device hvspi does not record (one being undone), waiting for QEMU to confirm. */
+    private void unplugNow(String deviceId) {
+        CompletableFuture<QmpEvent> deleted = qmp.nextEvent(e -> e.isDeviceDeleted(deviceId));
+        try {
+            qmp.execute("device_del", QmpClient.args().put("id", deviceId));
+            if (settings.guestless()) {
+                qmp.execute("system_reset");
+            }
+            deleted.get(DEFAULT_DETACH_TIMEOUT.toNanos(), TimeUnit.NANOSECONDS);
+        } catch (TimeoutException e) {
+            throw new VmmUnavailableException(VmmUnavailableException.Reason.TIMED_OUT, "QEMU did not report"
+                    + " DEVICE_DELETED for '" + deviceId + "' within " + DEFAULT_DETACH_TIMEOUT.toMillis() + " ms");
+        } catch (ExecutionException e) {
+            throw e.getCause() instanceof HvspiException h ? h : new HvspiException(String.valueOf(e.getCause()), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new HvspiException("interrupted while removing device '" + deviceId + "'", e);
+        } finally {
+            deleted.cancel(false);
+        }
     }
 
     private void checkChoice(IOThreadChoice choice, BlockDriver driver) {
@@ -226,16 +308,18 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
                 Path path = p.path();
                 if (!path.isAbsolute()) {
                     throw new RequestRejectedException(Reason.INVALID_ARGUMENT,
-                            "backend path " + path + " is not absolute");
+                            "backend path " + QemuIds.printable(path.toString()) + " is not absolute");
                 }
                 if (Files.isRegularFile(path)) {
                     return false;
                 }
                 if (!Files.exists(path)) {
-                    throw new RequestRejectedException(Reason.NOT_FOUND, "backend " + path + " does not exist");
+                    throw new RequestRejectedException(Reason.NOT_FOUND, "backend "
+                            + QemuIds.printable(path.toString()) + " does not exist");
                 }
                 if (Files.isDirectory(path)) {
-                    throw new RequestRejectedException(Reason.INVALID_ARGUMENT, "backend " + path + " is a directory");
+                    throw new RequestRejectedException(Reason.INVALID_ARGUMENT, "backend "
+                            + QemuIds.printable(path.toString()) + " is a directory");
                 }
                 return true;
             }
@@ -273,9 +357,6 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
      * made a node of that name, the device is unplugged again.
      */
     private void settle(QmpClient.Call device, String deviceId, HvspiException cause) {
-        if (timedOut(cause)) {
-            return;
-        }
         try {
             qmp.await(device);
         } catch (HvspiException expected) {
@@ -315,6 +396,7 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
 
     @Override
     public void detach(String deviceId, Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
         DeviceState device;
         CompletableFuture<Void> gone;
         synchronized (lock) {
@@ -329,37 +411,99 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
             }
         }
         try {
-            requestUnplug(device);
+            requestUnplug(device, deadline);
         } catch (RuntimeException e) {
-            synchronized (lock) {
-                released.remove(deviceId, gone);
-                table.get(deviceId).ifPresent(d -> table.replace(d.withUnplugging(false)));
-                persist.run();
+            if (e instanceof VmmUnavailableException u && timedOut(u)) {
+                // QEMU may still carry out the unplug; requestUnplug finishes it when QEMU answers
+                throw new VmmUnavailableException(u.reason(), "detach of device '" + deviceId + "': "
+                        + u.getMessage() + "; the unplug stays pending and completes when QEMU answers", u);
             }
+            unplugRefused(deviceId, gone);
             throw e;
         }
-        await(gone, deviceId, timeout, "detach");
+        await(gone, deviceId, left(deadline), "detach");
     }
 
-    /** {@code device_del}, and on a VM without a guest the reset that makes QEMU complete it. */
-    private void requestUnplug(DeviceState device) {
+    /** QEMU refused or could not take the unplug: the device stays, and is no longer marked as leaving. */
+    private void unplugRefused(String deviceId, CompletableFuture<Void> gone) {
+        synchronized (lock) {
+            released.remove(deviceId, gone);
+            table.get(deviceId).ifPresent(d -> table.replace(d.withUnplugging(false)));
+            persist.run();
+        }
+    }
+
+    /**
+     * {@code device_del}, and on a VM without a guest the reset that makes QEMU
+     * complete it, each within the deadline (and the command timeout). When QEMU does
+     * not answer {@code device_del} in time, this throws {@code TIMED_OUT} and sends
+     * the reset, or undoes the mark, once QEMU answers; a reset that QEMU runs late
+     * completes the unplug by itself ({@code DEVICE_DELETED}).
+     */
+    private void requestUnplug(DeviceState device, long deadline) {
+        QmpClient.Call del = qmp.submit("device_del", QmpClient.args().put("id", device.id()));
         try {
-            qmp.execute("device_del", QmpClient.args().put("id", device.id()));
+            qmp.await(del, bounded(deadline));
         } catch (VmmException e) {
-            if ("DeviceNotFound".equals(e.errorClass())) {
-                // gone already (an earlier unplug completed, or someone else removed it)
+            if (isGone(e)) {
                 deviceDeleted(device.id());
                 return;
             }
-            if (!e.vmmMessage().contains("already in the process of unplug")) {
+            if (!isUnplugging(e)) {
                 throw e;
             }
-            // QEMU keeps the first request pending; waiting for DEVICE_DELETED is all there is to do
+            // QEMU keeps the first request pending; the reset (without a guest) or the guest completes it
+        } catch (VmmUnavailableException e) {
+            if (timedOut(e)) {
+                del.whenDone((reply, error) -> lateUnplugAnswer(device, error));
+            }
+            throw e;
         }
+        resetIfGuestless(device, bounded(deadline));
+    }
+
+    /** QEMU's answer to {@code device_del} of a device it no longer has (an earlier unplug completed). */
+    private static boolean isGone(VmmException e) {
+        return "DeviceNotFound".equals(e.errorClass());
+    }
+
+    /** QEMU's answer to a second {@code device_del}: it keeps the first request pending. */
+    private static boolean isUnplugging(VmmException e) {
+        return e.vmmMessage().contains("already in the process of unplug");
+    }
+
+    /** QEMU answered a {@code device_del} whose caller had timed out. */
+    private void lateUnplugAnswer(DeviceState device, HvspiException error) {
+        try {
+            if (error instanceof VmmException e && isGone(e)) {
+                deviceDeleted(device.id());
+            } else if (error == null || error instanceof VmmException e && isUnplugging(e)) {
+                resetIfGuestless(device, qmp.defaultTimeout());
+            } else if (error instanceof VmmException) {
+                CompletableFuture<Void> gone = released.get(device.id());
+                if (gone != null) {
+                    unplugRefused(device.id(), gone);
+                }
+                LOG.warn("QEMU refused the unplug of device '{}' after it timed out: {}", device.id(),
+                        error.getMessage());
+            }
+        } catch (HvspiException e) {
+            LOG.warn("cannot complete the unplug of device '{}' after QEMU answered late: {}", device.id(),
+                    e.getMessage());
+        }
+    }
+
+    private void resetIfGuestless(DeviceState device, Duration timeout) {
         if (settings.guestless() && device.driver().equals(BlockDriver.VIRTIO_BLK_PCI.qemuDriver())) {
             // without a guest nobody answers the PCIe attention button; QEMU 7.2 completes pending unplugs on reset
-            qmp.execute("system_reset");
+            qmp.execute("system_reset", null, timeout);
         }
+    }
+
+    /** The command timeout, or what is left until {@code deadline} when that is sooner. */
+    private Duration bounded(long deadline) {
+        Duration left = left(deadline);
+        return left.compareTo(qmp.defaultTimeout()) < 0 ? left : qmp.defaultTimeout();
     }
 
     private void await(CompletableFuture<Void> gone, String deviceId, Duration timeout, String what) {
@@ -471,67 +615,123 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
             }
             released.put(deviceId, gone);
         }
+        long deadline = System.nanoTime() + DEFAULT_DETACH_TIMEOUT.toNanos();
         try {
-            requestUnplug(device);
-            await(gone, deviceId, DEFAULT_DETACH_TIMEOUT, "move");
+            requestUnplug(device, deadline);
+            await(gone, deviceId, left(deadline), "move");
         } catch (RuntimeException e) {
             synchronized (lock) {
-                pool.release(reservation);
-                released.remove(deviceId, gone);
-                table.endMove(deviceId);
-                if (e instanceof VmmUnavailableException u && u.reason() == VmmUnavailableException.Reason.TIMED_OUT) {
-                    // the unplug stays pending in QEMU: from now on it is a detach
-                    table.get(deviceId).ifPresent(d -> table.replace(d.withUnplugging(true)));
-                    released.put(deviceId, new CompletableFuture<>());
-                    persist.run();
+                // DEVICE_DELETED may have come just after the wait gave up: then the move goes on
+                if (!gone.isDone() || gone.isCompletedExceptionally()) {
+                    pool.release(reservation);
+                    released.remove(deviceId, gone);
+                    table.endMove(deviceId);
+                    if (e instanceof VmmUnavailableException u && timedOut(u)) {
+                        // the unplug stays pending in QEMU: from now on it is a detach
+                        table.get(deviceId).ifPresent(d -> table.replace(d.withUnplugging(true)));
+                        released.put(deviceId, new CompletableFuture<>());
+                        persist.run();
+                        throw new VmmUnavailableException(u.reason(), "move of device '" + deviceId + "': "
+                                + u.getMessage() + "; the unplug stays pending, and the move is now a detach", u);
+                    }
+                    throw e;
                 }
             }
-            throw e;
         }
+        QmpClient.Call replug = null;
         try {
-            qmp.execute("device_add", DeviceArgs.virtioBlkPci(deviceId, device.nodeName(), device.bus(),
+            replug = qmp.submit("device_add", DeviceArgs.virtioBlkPci(deviceId, device.nodeName(), device.bus(),
                     reservation.ioThreads(), device.queues()));
+            qmp.await(replug);
+        } catch (VmmUnavailableException e) {
+            if (!timedOut(e) || replug == null) {
+                synchronized (lock) {
+                    pool.release(reservation);
+                }
+                throw restoreAfterFailedMove(device, e);
+            }
+            // QEMU may still plug it: the device stays "being moved", with the new IOThread reserved, until it answers
+            replugWhenAnswered(replug, device, reservation, gone);
+            throw new VmmUnavailableException(e.reason(), "move of device '" + deviceId + "': " + e.getMessage()
+                    + "; hvspi records where the device ends up when QEMU answers", e);
         } catch (HvspiException e) {
             synchronized (lock) {
                 pool.release(reservation);
             }
             throw restoreAfterFailedMove(device, e);
         }
-        DeviceState moved = device.withIoThreads(reservation.ioThreads());
-        synchronized (lock) {
-            pool.unassign(deviceId);
-            pool.confirm(reservation, deviceId);
-            table.replace(moved);
-            table.endMove(deviceId);
-            released.remove(deviceId, gone);
-            persist.run();
-        }
-        return toBlockDevice(moved);
+        return toBlockDevice(confirmMove(device, reservation, gone));
     }
 
-    /** Plugs the device back where it was; if even that fails, drops it and says so. */
-    private HvspiException restoreAfterFailedMove(DeviceState device, HvspiException cause) {
-        try {
-            qmp.execute("device_add", DeviceArgs.virtioBlkPci(device.id(), device.nodeName(), device.bus(),
-                    device.ioThreads(), device.queues()));
-            synchronized (lock) {
-                table.endMove(device.id());
-                released.remove(device.id());
-            }
-            return new HvspiException("move of device '" + device.id() + "' failed, it is back on "
-                    + describe(device.ioThreads()) + ": " + cause.getMessage(), cause);
-        } catch (HvspiException e) {
-            cause.addSuppressed(e);
-            rollbackNode(device.nodeName(), cause);
-            synchronized (lock) {
-                table.remove(device.id());
-                pool.unassign(device.id());
-                released.remove(device.id());
-                persist.run();
-            }
-            return new HvspiException("move of device '" + device.id() + "' failed and it could not be plugged back;"
-                    + " it is detached: " + cause.getMessage(), cause);
+    private DeviceState confirmMove(DeviceState device, Reservation reservation, CompletableFuture<Void> gone) {
+        DeviceState moved = device.withIoThreads(reservation.ioThreads());
+        synchronized (lock) {
+            pool.unassign(device.id());
+            pool.confirm(reservation, device.id());
+            table.replace(moved);
+            table.endMove(device.id());
+            released.remove(device.id(), gone);
+            persist.run();
         }
+        return moved;
+    }
+
+    /** Records the outcome of a replug whose caller timed out, when QEMU answers. */
+    private void replugWhenAnswered(QmpClient.Call replug, DeviceState device, Reservation reservation,
+                                    CompletableFuture<Void> gone) {
+        replug.whenDone((reply, error) -> {
+            if (error == null) {
+                confirmMove(device, reservation, gone);
+                LOG.info("device '{}' was moved to {} after the move timed out", device.id(),
+                        describe(reservation.ioThreads()));
+                return;
+            }
+            synchronized (lock) {
+                pool.release(reservation);
+            }
+            LOG.warn("{}", restoreAfterFailedMove(device, error).getMessage());
+        });
+    }
+
+    /**
+     * Plugs the device back where it was after QEMU refused the replug; if even that
+     * fails, or QEMU can no longer be asked, drops it and says so. A QEMU that died
+     * or broke the protocol makes the error a {@link VmmUnavailableException}, as for
+     * any other call.
+     */
+    private HvspiException restoreAfterFailedMove(DeviceState device, HvspiException cause) {
+        HvspiException failure = cause;
+        if (!(cause instanceof VmmUnavailableException)) {
+            try {
+                qmp.execute("device_add", DeviceArgs.virtioBlkPci(device.id(), device.nodeName(), device.bus(),
+                        device.ioThreads(), device.queues()));
+                synchronized (lock) {
+                    table.endMove(device.id());
+                    released.remove(device.id());
+                }
+                return new HvspiException("move of device '" + device.id() + "' failed, it is back on "
+                        + describe(device.ioThreads()) + ": " + cause.getMessage(), cause);
+            } catch (HvspiException e) {
+                cause.addSuppressed(e);
+                if (e instanceof VmmUnavailableException) {
+                    failure = e;
+                }
+            }
+        }
+        if (qmp.isConnected()) {
+            rollbackNode(device.nodeName(), failure);
+        }
+        synchronized (lock) {
+            table.remove(device.id());
+            pool.unassign(device.id());
+            released.remove(device.id());
+            persist.run();
+        }
+        String message = "move of device '" + device.id() + "' failed after QEMU unplugged it, and it could not be"
+                + " plugged back; it is detached: " + failure.getMessage();
+        return failure instanceof VmmUnavailableException u
+                ? new VmmUnavailableException(u.reason(), message, cause)
+                : new HvspiException(message, cause);
     }
 
     private static String describe(List<String> ioThreads) {

@@ -1,5 +1,6 @@
 package io.hvspi.plugin.qemu.iothread;
 
+import io.hvspi.plugin.qemu.cmdline.QemuIds;
 import io.hvspi.plugin.qemu.state.QemuState.IOThreadState;
 import io.hvspi.spi.IOThreadChoice;
 import io.hvspi.spi.IOThreadInfo.Kind;
@@ -116,6 +117,20 @@ public final class IOThreadPool {
         }
     }
 
+    /** Open reservations per IOThread (attaches and moves in flight); empty when none is in flight. */
+    public Map<String, Integer> reservations() {
+        synchronized (lock) {
+            return Map.copyOf(reserved);
+        }
+    }
+
+    /** Which IOThreads each confirmed device uses, in attach order. */
+    public Map<String, List<String>> assignments() {
+        synchronized (lock) {
+            return new LinkedHashMap<>(assigned);
+        }
+    }
+
     /** Round-robin's cursor: placements by policy, confirmed and in flight. */
     public long turn() {
         synchronized (lock) {
@@ -172,7 +187,7 @@ public final class IOThreadPool {
         Kind k = members.get(id);
         if (k == null) {
             throw new RequestRejectedException(Reason.NOT_FOUND,
-                    "no IOThread '" + id + "' in the pool (pool: " + poolIds() + ")");
+                    "no IOThread '" + QemuIds.shown(id) + "' in the pool (pool: " + poolIds() + ")");
         }
         if (k != Kind.POOL) {
             throw new RequestRejectedException(Reason.INVALID_ARGUMENT,

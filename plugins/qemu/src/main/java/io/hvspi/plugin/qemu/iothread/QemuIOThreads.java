@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.hvspi.plugin.qemu.cmdline.QemuIds;
 import io.hvspi.plugin.qemu.qmp.QmpClient;
 import io.hvspi.spi.Capability;
+import io.hvspi.spi.HvspiException;
 import io.hvspi.spi.IOThreadInfo;
 import io.hvspi.spi.IOThreadInfo.Kind;
 import io.hvspi.spi.IOThreadPolicy;
@@ -13,12 +14,15 @@ import io.hvspi.spi.RequestRejectedException;
 import io.hvspi.spi.RequestRejectedException.Reason;
 import io.hvspi.spi.UnsupportedCapabilityException;
 import io.hvspi.spi.VmmException;
+import io.hvspi.spi.VmmUnavailableException;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The IOThread pool of a running QEMU. Host thread ids and polling parameters
@@ -28,6 +32,7 @@ import java.util.Set;
  * delete it from under its devices.
  */
 public final class QemuIOThreads implements IOThreadProvider {
+    private static final Logger LOG = LoggerFactory.getLogger(QemuIOThreads.class);
     private final String type;
     private final QmpClient qmp;
     private final Object lock;
@@ -91,8 +96,20 @@ public final class QemuIOThreads implements IOThreadProvider {
         if (pool.kind(id).isPresent()) {
             throw new RequestRejectedException(Reason.DUPLICATE_ID, "IOThread '" + id + "' exists");
         }
+        QmpClient.Call call = qmp.submit("object-add", QmpClient.args().put("qom-type", "iothread").put("id", id));
         try {
-            qmp.execute("object-add", QmpClient.args().put("qom-type", "iothread").put("id", id));
+            qmp.await(call);
+        } catch (VmmUnavailableException e) {
+            if (e.reason() == VmmUnavailableException.Reason.TIMED_OUT) {
+                call.whenDone((reply, error) -> {
+                    if (error == null) {
+                        undoLateAdd(id);
+                    }
+                });
+                throw new VmmUnavailableException(e.reason(), "add of IOThread '" + id + "': " + e.getMessage()
+                        + "; should QEMU still create it, hvspi deletes it again", e);
+            }
+            throw e;
         } catch (VmmException e) {
             if (e.vmmMessage().contains("duplicate")) {
                 // an object of another kind (or another client's IOThread) has the id
@@ -105,23 +122,60 @@ public final class QemuIOThreads implements IOThreadProvider {
             pool.add(id, Kind.POOL);
             persist.run();
         }
-        return info(id, Kind.POOL, query(qmp).get(id));
+        Live live = null;
+        try {
+            live = query(qmp).get(id);
+        } catch (VmmUnavailableException e) {
+            // QEMU confirmed the IOThread and was recorded with it: the add happened, only its thread id is unknown
+            LOG.warn("IOThread '{}' was added, but its host thread id could not be read: {}", id, e.getMessage());
+        }
+        return info(id, Kind.POOL, live);
+    }
+
+    /** A timed-out add that QEMU carried out later: a failed call leaves nothing behind. */
+    private void undoLateAdd(String id) {
+        try {
+            qmp.execute("object-del", QmpClient.args().put("id", id));
+            LOG.info("deleted IOThread '{}' that QEMU created after its add timed out", id);
+        } catch (HvspiException e) {
+            LOG.warn("cannot delete IOThread '{}' that QEMU created after its add timed out: {}", id, e.getMessage());
+        }
     }
 
     @Override
     public void remove(String id) {
         require(Capability.IOTHREAD_RUNTIME_ADD);
         pool.beginRemove(id);
-        boolean deleted = false;
+        QmpClient.Call call;
         try {
-            qmp.execute("object-del", QmpClient.args().put("id", id));
-            deleted = true;
-        } finally {
-            synchronized (lock) {
-                pool.finishRemove(id, deleted);
-                if (deleted) {
-                    persist.run();
-                }
+            call = qmp.submit("object-del", QmpClient.args().put("id", id));
+        } catch (RuntimeException e) {
+            finishRemove(id, false);
+            throw e;
+        }
+        try {
+            qmp.await(call);
+        } catch (VmmUnavailableException e) {
+            if (e.reason() == VmmUnavailableException.Reason.TIMED_OUT) {
+                // QEMU may still delete it: keep it out of placement until QEMU answers, then record the answer
+                call.whenDone((reply, error) -> finishRemove(id, error == null));
+                throw new VmmUnavailableException(e.reason(), "removal of IOThread '" + id + "': " + e.getMessage()
+                        + "; no device is placed on it until QEMU answers", e);
+            }
+            finishRemove(id, false);
+            throw e;
+        } catch (RuntimeException e) {
+            finishRemove(id, false);
+            throw e;
+        }
+        finishRemove(id, true);
+    }
+
+    private void finishRemove(String id, boolean deleted) {
+        synchronized (lock) {
+            pool.finishRemove(id, deleted);
+            if (deleted) {
+                persist.run();
             }
         }
     }
@@ -130,7 +184,7 @@ public final class QemuIOThreads implements IOThreadProvider {
     public void setPolling(String id, PollingParams polling) {
         require(Capability.IOTHREAD_POLLING);
         if (pool.kind(id).isEmpty()) {
-            throw new RequestRejectedException(Reason.NOT_FOUND, "no IOThread '" + id + "'");
+            throw new RequestRejectedException(Reason.NOT_FOUND, "no IOThread '" + QemuIds.shown(id) + "'");
         }
         String path = "/objects/" + id;
         // poll-max-ns last: with grow and shrink in place before polling starts at the new ceiling

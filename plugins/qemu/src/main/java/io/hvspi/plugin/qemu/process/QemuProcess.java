@@ -25,8 +25,10 @@ import java.util.concurrent.locks.LockSupport;
 /**
  * A QEMU process: spawned from an argument list (stdin from {@code /dev/null},
  * stdout and stderr appended to the runtime directory's log), or adopted by pid
- * when another process started it. QEMU is a plain child, not daemonised, so its
- * exit is seen at once; it outlives the JVM when hvspi exits without stopping it.
+ * when another process started it. QEMU is a child, not daemonised, so its exit
+ * is seen at once; it runs in a session of its own ({@code setsid}, which execs
+ * QEMU in place), so Ctrl-C or a hang-up meant for a foreground hvctl never
+ * reaches a VM kept with {@code --keep}, and it outlives the JVM.
  */
 public final class QemuProcess {
     private final ProcessHandle handle;
@@ -39,7 +41,7 @@ public final class QemuProcess {
 
     /** Starts QEMU; the runtime directory must exist. */
     public static QemuProcess spawn(List<String> argv, RuntimeLayout layout) {
-        ProcessBuilder pb = new ProcessBuilder(argv)
+        ProcessBuilder pb = new ProcessBuilder(inOwnSession(argv))
                 .directory(layout.dir().toFile())
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(layout.qemuLog().toFile()))
@@ -53,6 +55,19 @@ public final class QemuProcess {
             throw new HvspiException("cannot start " + argv.get(0) + ": " + e.getMessage(), e);
         }
     }
+
+    /** util-linux's setsid execs without forking when, as here, the caller leads no process group. */
+    static List<String> inOwnSession(List<String> argv) {
+        if (!Files.isExecutable(SETSID)) {
+            return argv;
+        }
+        List<String> wrapped = new java.util.ArrayList<>(argv.size() + 1);
+        wrapped.add(SETSID.toString());
+        wrapped.addAll(argv);
+        return wrapped;
+    }
+
+    private static final Path SETSID = Path.of("/usr/bin/setsid");
 
     /**
      * The QEMU process with this pid, if it is alive and really serves this

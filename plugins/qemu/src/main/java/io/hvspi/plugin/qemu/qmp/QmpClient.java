@@ -35,6 +35,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.BiConsumer;
 import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -222,6 +223,19 @@ public final class QmpClient implements AutoCloseable {
         public String command() {
             return pending.command();
         }
+
+        /**
+         * Calls {@code action} once this command ends, also when {@link #await} gave up
+         * on it: with QEMU's reply (and a null error), with the {@link VmmException}
+         * QEMU answered, or with the {@link VmmUnavailableException} that ended the
+         * connection first. Runs on a virtual thread of its own, never the reader's, so
+         * the action may send commands. For finishing or undoing what a command that
+         * timed out still does when QEMU answers late.
+         */
+        public void whenDone(BiConsumer<JsonNode, HvspiException> action) {
+            pending.reply().whenComplete((reply, error) -> Thread.ofVirtual().name("qmp-late " + command())
+                    .start(() -> action.accept(reply, error == null ? null : failure(error))));
+        }
     }
 
     /**
@@ -246,7 +260,7 @@ public final class QmpClient implements AutoCloseable {
         try {
             byte[] bytes = (JSON.writeValueAsString(msg) + "\n").getBytes(StandardCharsets.UTF_8);
             synchronized (writeLock) {
-                send(ByteBuffer.wrap(bytes), command);
+                send(ByteBuffer.wrap(bytes));
             }
         } catch (IOException e) {
             pending.remove(id);
@@ -254,9 +268,6 @@ public final class QmpClient implements AutoCloseable {
             throw cause != null ? copy(cause, command)
                     : new VmmUnavailableException(Reason.EXITED, "cannot send " + command + " to " + socket + ": "
                             + e.getMessage(), e);
-        } catch (VmmUnavailableException e) {
-            pending.remove(id);
-            throw e;
         }
         // the reader may have failed every pending call just before we registered
         if (disconnected != null) {
@@ -270,10 +281,7 @@ public final class QmpClient implements AutoCloseable {
         return await(call, defaultTimeout);
     }
 
-    /**
-     * Waits for a submitted command's reply; see {@link #execute(String, ObjectNode, Duration)} for the
-     * errors. An interrupt does not end the wait (QEMU runs the command anyway); it is kept for the caller.
-     */
+    /** Waits for a submitted command's reply; see {@link #execute(String, ObjectNode, Duration)} for the errors. */
     public JsonNode await(Call call, Duration timeout) {
         String command = call.pending.command();
         long deadline = System.nanoTime() + timeout.toNanos();
@@ -283,16 +291,17 @@ public final class QmpClient implements AutoCloseable {
                 try {
                     return call.pending.reply().get(deadline - System.nanoTime(), TimeUnit.NANOSECONDS);
                 } catch (InterruptedException e) {
+                    // QEMU runs the command whether or not anyone waits: wait on, and keep the interrupt
                     interrupted = true;
                 }
             }
         } catch (TimeoutException e) {
+            // the call stays registered: its late reply is matched to it by id (and dropped), never to a later call
             throw new VmmUnavailableException(Reason.TIMED_OUT,
                     "no reply to " + command + " from " + socket + " within " + timeout.toMillis() + " ms");
         } catch (ExecutionException e) {
             throw rethrow(e.getCause());
         } finally {
-            pending.remove(call.id);
             if (interrupted) {
                 Thread.currentThread().interrupt();
             }
@@ -332,7 +341,7 @@ public final class QmpClient implements AutoCloseable {
         return disconnected == null;
     }
 
-    /** How many commands wait for a reply now. */
+    /** How many commands QEMU has not answered yet, those whose callers gave up waiting included. */
     public int pendingCount() {
         return pending.size();
     }
@@ -345,23 +354,22 @@ public final class QmpClient implements AutoCloseable {
     }
 
     /**
-     * Writes a whole message. The socket is non-blocking, so a QEMU that stops reading
-     * (its buffer full) gets until the default timeout: then the call times out, and if
-     * part of the message went out, the connection ends, since the stream is cut mid-message.
+     * Writes a whole message. A QEMU that stops reading (SIGSTOP) fills the socket buffer;
+     * after the default timeout the connection ends, since half a command may have gone out
+     * and the stream cannot be used again.
      */
-    private void send(ByteBuffer b, String command) throws IOException {
+    private void send(ByteBuffer b) throws IOException {
         long deadline = System.nanoTime() + defaultTimeout.toNanos();
         while (b.hasRemaining()) {
             if (channel.write(b) > 0) {
                 continue;
             }
             if (System.nanoTime() > deadline) {
-                VmmUnavailableException stuck = new VmmUnavailableException(Reason.TIMED_OUT, "cannot send " + command
-                        + ": QEMU has not read its QMP socket " + socket + " for " + defaultTimeout.toMillis() + " ms");
-                if (b.position() > 0) {
-                    disconnect(stuck);
-                }
-                throw stuck;
+                VmmUnavailableException stuck = new VmmUnavailableException(Reason.TIMED_OUT, "QEMU on " + socket
+                        + " has not read hvspi's commands for " + defaultTimeout.toMillis()
+                        + " ms; the connection is closed");
+                disconnect(stuck);
+                throw new IOException(stuck.getMessage(), stuck);
             }
             LockSupport.parkNanos(1_000_000);
         }
@@ -468,9 +476,9 @@ public final class QmpClient implements AutoCloseable {
 
     private void complete(JsonNode msg, byte[] line) {
         JsonNode idNode = msg.get("id");
-        Pending p = idNode == null ? null : pending.get(idNode.asText());
+        Pending p = idNode == null ? null : pending.remove(idNode.asText());
         if (p == null) {
-            // a reply to a call that timed out, or to a message QEMU could not parse (those carry no id)
+            // not an id of ours, or no id at all (QEMU's reply to input it could not parse)
             LOG.warn("QMP {}: ignoring a reply nobody waits for: {}", socket, preview(line));
             return;
         }
@@ -537,8 +545,9 @@ public final class QmpClient implements AutoCloseable {
     }
 
     private void failPending(VmmUnavailableException cause) {
-        for (Pending p : pending.values()) {
-            p.reply().completeExceptionally(cause);
+        for (var it = pending.values().iterator(); it.hasNext(); ) {
+            it.next().reply().completeExceptionally(cause);
+            it.remove();
         }
     }
 
@@ -554,6 +563,11 @@ public final class QmpClient implements AutoCloseable {
             return r;
         }
         return new HvspiException(String.valueOf(t), t);
+    }
+
+    private static HvspiException failure(Throwable t) {
+        RuntimeException r = rethrow(t);
+        return r instanceof HvspiException h ? h : new HvspiException(String.valueOf(r), r);
     }
 
     private static VmmUnavailableException copy(VmmUnavailableException u, String command) {

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.hvspi.spi.VmmException;
 import io.hvspi.spi.VmmUnavailableException;
 import io.hvspi.spi.VmmUnavailableException.Reason;
@@ -19,6 +20,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -30,17 +32,25 @@ class QmpClientTest {
     Path dir;
 
     private FakeQmpServer server;
+    private int threadsBefore;
 
     private FakeQmpServer server(String greeting) {
         server = new FakeQmpServer(dir.resolve("qmp.sock"), greeting);
         return server;
     }
 
+    @BeforeEach
+    void countThreads() {
+        threadsBefore = QmpThreads.count();
+    }
+
+    /** Whatever the peer did, the client's reader, subscriber and late-reply threads end with the connection. */
     @AfterEach
-    void closeServer() {
+    void closeServerAndLeaveNoThreads() {
         if (server != null) {
             server.close();
         }
+        QmpThreads.awaitAtMost(threadsBefore, "after the connection ended");
     }
 
     @Test
@@ -83,14 +93,34 @@ class QmpClientTest {
         assertEquals(Reason.EXITED, e.reason());
     }
 
+    /** The cause a subscriber is told when the connection ends. */
+    private static CompletableFuture<VmmUnavailableException> disconnectOf(QmpClient qmp) {
+        CompletableFuture<VmmUnavailableException> cause = new CompletableFuture<>();
+        qmp.subscribe(new QmpListener() {
+            @Override
+            public void onEvent(QmpEvent event) {}
+
+            @Override
+            public void onDisconnect(VmmUnavailableException e) {
+                cause.complete(e);
+            }
+        });
+        return cause;
+    }
+
     @Test
-    void garbageEndsTheConnectionWithAProtocolError() {
-        server(FakeQmpServer.GREETING_7_2).on("query-status", (req, c) -> c.line("this is not JSON"));
+    void garbageEndsTheConnectionWithAProtocolError() throws Exception {
+        server(FakeQmpServer.GREETING_7_2).on("query-status", (req, c) -> {
+            c.event("RESUME", QmpClient.args());
+            c.line("this is not JSON");
+        });
         try (QmpClient qmp = QmpClient.connect(server.socket(), TIMEOUT)) {
+            CompletableFuture<VmmUnavailableException> told = disconnectOf(qmp);
             VmmUnavailableException e = assertThrows(VmmUnavailableException.class, () -> qmp.execute("query-status"));
             assertEquals(Reason.PROTOCOL_ERROR, e.reason());
             assertTrue(e.getMessage().contains("this is not JSON"), e.getMessage());
             assertFalse(qmp.isConnected());
+            assertEquals(Reason.PROTOCOL_ERROR, told.get(5, TimeUnit.SECONDS).reason());
             // later calls fail at once with the same cause
             assertEquals(Reason.PROTOCOL_ERROR,
                     assertThrows(VmmUnavailableException.class, () -> qmp.execute("query-version")).reason());
@@ -98,21 +128,46 @@ class QmpClientTest {
     }
 
     @Test
-    void truncatedJsonIsAProtocolError() {
+    void aGarbageGreetingFailsTheConnect() {
+        server("\u0000\u0001 SSH-2.0-OpenSSH_9.2");
+        VmmUnavailableException e = assertThrows(VmmUnavailableException.class,
+                () -> QmpClient.connect(server.socket(), TIMEOUT));
+        assertEquals(Reason.PROTOCOL_ERROR, e.reason());
+        assertTrue(e.getMessage().contains("not JSON"), e.getMessage());
+    }
+
+    @Test
+    void truncatedJsonIsAProtocolError() throws Exception {
         server(FakeQmpServer.GREETING_7_2).on("query-status", (req, c) -> c.line("{\"return\": {\"status\": "));
         try (QmpClient qmp = QmpClient.connect(server.socket(), TIMEOUT)) {
-            assertEquals(Reason.PROTOCOL_ERROR,
-                    assertThrows(VmmUnavailableException.class, () -> qmp.execute("query-status")).reason());
+            CompletableFuture<VmmUnavailableException> told = disconnectOf(qmp);
+            VmmUnavailableException e = assertThrows(VmmUnavailableException.class, () -> qmp.execute("query-status"));
+            assertEquals(Reason.PROTOCOL_ERROR, e.reason());
+            assertTrue(e.getMessage().contains("not JSON: {\"return\""), e.getMessage());
+            assertEquals(Reason.PROTOCOL_ERROR, told.get(5, TimeUnit.SECONDS).reason());
         }
     }
 
     @Test
-    void aLineOverTheCapIsRefused() {
+    void aJsonValueThatIsNotAQmpMessageIsAProtocolError() {
+        server(FakeQmpServer.GREETING_7_2).on("query-status", (req, c) -> c.line("{\"hello\": 1}"));
+        try (QmpClient qmp = QmpClient.connect(server.socket(), TIMEOUT)) {
+            VmmUnavailableException e = assertThrows(VmmUnavailableException.class, () -> qmp.execute("query-status"));
+            assertEquals(Reason.PROTOCOL_ERROR, e.reason());
+            assertTrue(e.getMessage().contains("neither a reply nor an event"), e.getMessage());
+        }
+    }
+
+    @Test
+    void aLineOverTheCapIsRefused() throws Exception {
+        // no newline ever: without the cap the client would buffer for as long as the peer sends
         server(FakeQmpServer.GREETING_7_2).on("query-status", (req, c) -> c.raw("{\"return\": \"" + "x".repeat(5000)));
         try (QmpClient qmp = QmpClient.connect(server.socket(), TIMEOUT, 1024)) {
+            CompletableFuture<VmmUnavailableException> told = disconnectOf(qmp);
             VmmUnavailableException e = assertThrows(VmmUnavailableException.class, () -> qmp.execute("query-status"));
             assertEquals(Reason.PROTOCOL_ERROR, e.reason());
             assertTrue(e.getMessage().contains("longer than 1024 bytes"), e.getMessage());
+            assertEquals(Reason.PROTOCOL_ERROR, told.get(5, TimeUnit.SECONDS).reason());
         }
     }
 
@@ -144,17 +199,60 @@ class QmpClientTest {
     }
 
     @Test
-    void silenceTimesOutTheCallAndALateReplyIsDropped() {
-        CountDownLatch asked = new CountDownLatch(1);
-        server(FakeQmpServer.GREETING_7_2).on("query-status", (req, c) -> asked.countDown());
+    void silenceTimesOutTheCallAndItsLateReplyGoesToItNeverToALaterCall() throws Exception {
+        CompletableFuture<JsonNode> silenced = new CompletableFuture<>();
+        server(FakeQmpServer.GREETING_7_2)
+                .on("query-status", (req, c) -> silenced.complete(req))
+                .on("query-version", (req, c) -> {
+                    // the late reply to the call that timed out comes first, then this call's own
+                    c.reply(silenced.join(), FakeQmpServer.JSON.getNodeFactory().textNode("late status"));
+                    c.reply(req, FakeQmpServer.JSON.getNodeFactory().textNode("version"));
+                });
         try (QmpClient qmp = QmpClient.connect(server.socket(), TIMEOUT)) {
+            QmpClient.Call status = qmp.submit("query-status", null);
+            long t0 = System.nanoTime();
             VmmUnavailableException e = assertThrows(VmmUnavailableException.class,
-                    () -> qmp.execute("query-status", null, Duration.ofMillis(100)));
+                    () -> qmp.await(status, Duration.ofMillis(100)));
+            assertTrue(System.nanoTime() - t0 < TimeUnit.SECONDS.toNanos(2), "within the timeout");
             assertEquals(Reason.TIMED_OUT, e.reason());
             assertTrue(e.getMessage().contains("query-status"), e.getMessage());
-            assertEquals(0, qmp.pendingCount());
             assertTrue(qmp.isConnected(), "a timeout does not end the connection");
-            assertEquals("{}", qmp.execute("query-version").toString());
+            assertEquals(1, qmp.pendingCount(), "the timed-out call waits for its late reply");
+            CompletableFuture<JsonNode> late = new CompletableFuture<>();
+            status.whenDone((reply, error) -> late.complete(reply));
+
+            assertEquals("version", qmp.execute("query-version").asText());
+            assertEquals("late status", late.get(5, TimeUnit.SECONDS).asText());
+            assertEquals(0, qmp.pendingCount());
+        }
+    }
+
+    @Test
+    void aPeerThatStopsReadingFailsTheWriteWithinTheTimeoutAndEndsTheConnection() {
+        CountDownLatch resume = new CountDownLatch(1);
+        // QEMU under SIGSTOP: it reads nothing more, so hvspi's writes fill the socket buffer and would block
+        server(FakeQmpServer.GREETING_7_2).on("stop", (req, c) -> {
+            try {
+                resume.await(30, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        try (QmpClient qmp = QmpClient.connect(server.socket(), Duration.ofMillis(300))) {
+            QmpClient.Call stop = qmp.submit("stop", null);
+            ObjectNode big = QmpClient.args().put("path", "/objects/x").put("property", "x")
+                    .put("value", "x".repeat(16 << 20));
+            long t0 = System.nanoTime();
+            VmmUnavailableException e = assertThrows(VmmUnavailableException.class,
+                    () -> qmp.execute("qom-set", big, Duration.ofMinutes(5)));
+            long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+            assertEquals(Reason.TIMED_OUT, e.reason(), e.getMessage());
+            assertTrue(e.getMessage().contains("has not read"), e.getMessage());
+            assertTrue(ms < 300 + 2_000, "the write gave up after " + ms + " ms");
+            assertFalse(qmp.isConnected(), "half a command was written: the stream cannot be used again");
+            assertEquals(Reason.TIMED_OUT, assertThrows(VmmUnavailableException.class, () -> qmp.await(stop)).reason());
+        } finally {
+            resume.countDown();
         }
     }
 

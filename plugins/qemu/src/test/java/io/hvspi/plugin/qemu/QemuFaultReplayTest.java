@@ -1,0 +1,158 @@
+package io.hvspi.plugin.qemu;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.hvspi.core.state.DefaultHostContext;
+import io.hvspi.plugin.qemu.probe.RecordedReplies;
+import io.hvspi.plugin.qemu.qmp.FakeQmpServer;
+import io.hvspi.plugin.qemu.qmp.QmpClient;
+import io.hvspi.plugin.qemu.state.DeviceState;
+import io.hvspi.plugin.qemu.state.QemuState;
+import io.hvspi.spi.BlockBackend;
+import io.hvspi.spi.BlockDeviceSpec;
+import io.hvspi.spi.IOThreadChoice;
+import io.hvspi.spi.IOThreadInfo;
+import io.hvspi.spi.IOThreadPolicy;
+import io.hvspi.spi.VmmUnavailableException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.BooleanSupplier;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Faults at an exact point of an operation's QMP exchange, which killing real QEMU
+ * hits only by chance: a scripted QMP server (host option {@code endpoint}) that
+ * answers as QEMU 7.2 does, and closes the connection, or answers late, on the
+ * command the test names. Each test pins a bug the fault suites found.
+ */
+class QemuFaultReplayTest {
+    private static final Duration TIMEOUT = Duration.ofMillis(300);
+
+    @TempDir
+    Path tmp;
+
+    private FakeQmpServer qemu;
+    private DefaultHostContext host;
+    private QemuHypervisor vm;
+
+    private QemuHypervisor start() {
+        host = new DefaultHostContext(tmp.resolve("run"), TIMEOUT, Map.of("endpoint", qemu.socket().toString()));
+        vm = (QemuHypervisor) new QemuHypervisorFactory().create(TestVms.spec("replay", 2, IOThreadPolicy.FIRST), host);
+        vm.start();
+        return vm;
+    }
+
+    @AfterEach
+    void stop() {
+        if (vm != null) {
+            vm.stop();
+        }
+        if (qemu != null) {
+            qemu.close();
+        }
+    }
+
+    /** A guestless QEMU: the reset completes every pending unplug and reports it. */
+    private void unplugOnReset(String deviceId) {
+        qemu.on("system_reset", (req, c) -> {
+            c.reply(req, QmpClient.args());
+            c.event("DEVICE_DELETED", QmpClient.args().put("device", deviceId)
+                    .put("path", "/machine/peripheral/" + deviceId));
+        });
+    }
+
+    private QemuState saved() {
+        return QemuState.fromJson(host.stateStore().load("replay").orElseThrow().pluginState());
+    }
+
+    private static void await(BooleanSupplier condition, String what) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("timed out waiting until " + what);
+            }
+            LockSupport.parkNanos(1_000_000);
+        }
+    }
+
+    @Test
+    void qemuDyingBetweenAMovesUnplugAndReplugFailsWithExitedAndRecordsTheDeviceAsGone() {
+        qemu = RecordedReplies.server(tmp.resolve("q.sock"), RecordedReplies.QEMU_7_2);
+        unplugOnReset("d0");
+        AtomicInteger adds = new AtomicInteger();
+        qemu.on("device_add", (req, c) -> {
+            if (adds.incrementAndGet() == 1) {
+                c.reply(req, QmpClient.args());
+            } else {
+                c.close(); // QEMU dies as the replug arrives
+            }
+        });
+        start().requireHotplug().attach(BlockDeviceSpec.builder("d0", BlockBackend.nullBackend())
+                .ioThread(IOThreadChoice.named("indep_iothread_0")).build());
+
+        VmmUnavailableException e = assertThrows(VmmUnavailableException.class,
+                () -> vm.requireHotplug().move("d0", IOThreadChoice.named("indep_iothread_1")));
+        assertEquals(VmmUnavailableException.Reason.EXITED, e.reason(), "not a plain HvspiException: " + e);
+        assertTrue(e.getMessage().contains("it is detached"), e.getMessage());
+        assertEquals(List.of(), saved().devices(), "QEMU confirmed the unplug, and never the replug");
+        QemuHypervisor.Accounting books = vm.accounting();
+        assertEquals(List.of(), books.devices());
+        assertEquals(Map.of(), books.reservations());
+    }
+
+    @Test
+    void anIOThreadAddQemuConfirmedReturnsEvenWhenQemuDiesBeforeTheThreadIdIsRead() {
+        qemu = RecordedReplies.server(tmp.resolve("q.sock"), RecordedReplies.QEMU_7_2);
+        qemu.on("query-iothreads", (req, c) -> c.close());
+        IOThreadInfo added = start().requireIoThreads().add("extra");
+        assertEquals("extra", added.id());
+        assertTrue(added.hostThreadId().isEmpty(), "unknown, not guessed");
+        assertEquals(List.of("indep_iothread_0", "indep_iothread_1", "extra"),
+                saved().ioThreads().stream().map(QemuState.IOThreadState::id).toList(),
+                "the call's result and the record agree: QEMU created it");
+    }
+
+    @Test
+    void aReplugQemuAnswersAfterTheMoveTimedOutIsRecordedWhereQemuPutTheDevice() throws Exception {
+        qemu = RecordedReplies.server(tmp.resolve("q.sock"), RecordedReplies.QEMU_7_2);
+        unplugOnReset("d0");
+        CountDownLatch answer = new CountDownLatch(1);
+        AtomicInteger adds = new AtomicInteger();
+        qemu.on("device_add", (req, c) -> {
+            if (adds.incrementAndGet() == 2) {
+                try {
+                    answer.await(10, TimeUnit.SECONDS); // QEMU hangs on the replug, and answers later
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            c.reply(req, QmpClient.args());
+        });
+        start().requireHotplug().attach(BlockDeviceSpec.builder("d0", BlockBackend.nullBackend())
+                .ioThread(IOThreadChoice.named("indep_iothread_0")).build());
+
+        VmmUnavailableException e = assertThrows(VmmUnavailableException.class,
+                () -> vm.requireHotplug().move("d0", IOThreadChoice.named("indep_iothread_1")));
+        assertEquals(VmmUnavailableException.Reason.TIMED_OUT, e.reason());
+        assertEquals(Map.of("indep_iothread_1", 1), vm.accounting().reservations(),
+                "while QEMU has not answered, the new IOThread stays reserved");
+        assertEquals(List.of("indep_iothread_0"), saved().devices().get(0).ioThreads());
+
+        answer.countDown();
+        await(() -> vm.accounting().reservations().isEmpty(), "the late reply is recorded");
+        DeviceState d0 = saved().devices().get(0);
+        assertEquals(List.of("indep_iothread_1"), d0.ioThreads(), "QEMU plugged it onto the new IOThread");
+        assertEquals(Map.of("d0", List.of("indep_iothread_1")), vm.accounting().assignments());
+        assertEquals(List.of("d0"), vm.requireIoThreads().list().get(1).devices());
+    }
+}
