@@ -18,6 +18,7 @@ import io.hvspi.spi.IOThreadInfo;
 import io.hvspi.spi.IOThreadPolicy;
 import io.hvspi.spi.VmRecord;
 import io.hvspi.spi.VmState;
+import io.hvspi.spi.VmmException;
 import io.hvspi.spi.VmmUnavailableException;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -200,8 +201,14 @@ class QemuHangTest {
         for (JsonNode child : vm.monitorCommand("qom-list", QmpClient.args().put("path", "/machine/peripheral"))) {
             String id = child.path("name").asText();
             if (child.path("type").asText().startsWith("child<virtio-blk-pci")) {
-                String thread = vm.monitorCommand("qom-get", QmpClient.args().put("path", "/machine/peripheral/" + id)
-                        .put("property", "iothread")).asText();
+                String thread;
+                try {
+                    thread = vm.monitorCommand("qom-get", QmpClient.args().put("path", "/machine/peripheral/" + id)
+                            .put("property", "iothread")).asText();
+                } catch (VmmException e) {
+                    // a late unplug completed between qom-list and qom-get: look again
+                    return "device " + id + " went away while it was read: " + e.getMessage();
+                }
                 qemuDevices.put(id, thread.substring(thread.lastIndexOf('/') + 1));
             }
         }
