@@ -10,16 +10,19 @@ import io.hvspi.spi.HypervisorFactory;
 import io.hvspi.spi.VmSpec;
 import java.lang.management.GarbageCollectorMXBean;
 import java.lang.management.ManagementFactory;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -185,14 +188,13 @@ public final class ScaleBench {
         progress.accept("starting " + n + " VMs, " + options.startThreads() + " at a time");
         Samples samples = new Samples();
         AtomicInteger done = new AtomicInteger();
-        ExecutorService pool = Executors.newFixedThreadPool(options.startThreads(),
-                Thread.ofPlatform().name("bench-start-", 0).factory());
+        Workers starters = new Workers(options.startThreads(), "bench-start-");
         try {
             long t0 = System.nanoTime();
             List<Future<?>> tasks = new ArrayList<>();
             for (int i = 0; i < n; i++) {
                 int index = i;
-                tasks.add(pool.submit(() -> {
+                tasks.add(starters.pool.submit(() -> {
                     long s = System.nanoTime();
                     Hypervisor vm = factory.create(spec.withVmId(idPrefix + "-" + index), host);
                     fleet.add(vm);
@@ -203,10 +205,10 @@ public final class ScaleBench {
                     return null;
                 }));
             }
-            awaitAll(tasks, pool);
+            awaitAll(tasks, starters.pool);
             return ScaleReport.Phase.of(samples, System.nanoTime() - t0);
         } finally {
-            terminate(pool);
+            starters.close();
         }
     }
 
@@ -218,12 +220,11 @@ public final class ScaleBench {
         AtomicInteger done = new AtomicInteger();
         CountDownLatch ready = new CountDownLatch(vms.length);
         CountDownLatch go = new CountDownLatch(1);
-        ExecutorService workers = Executors.newFixedThreadPool(vms.length,
-                Thread.ofPlatform().name("bench-hotplug-", 0).factory());
+        Workers attachers = new Workers(vms.length, "bench-hotplug-");
         try {
             List<Future<?>> tasks = new ArrayList<>();
             for (Hypervisor vm : vms) {
-                tasks.add(workers.submit((Callable<Void>) () -> {
+                tasks.add(attachers.pool.submit((Callable<Void>) () -> {
                     DeviceHotplug hotplug;
                     try {
                         hotplug = vm.requireHotplug();
@@ -244,10 +245,10 @@ public final class ScaleBench {
             await(ready);
             long t0 = System.nanoTime();
             go.countDown();
-            awaitAll(tasks, workers);
+            awaitAll(tasks, attachers.pool);
             return ScaleReport.Phase.of(samples, System.nanoTime() - t0);
         } finally {
-            terminate(workers);
+            attachers.close();
         }
     }
 
@@ -326,15 +327,36 @@ public final class ScaleBench {
         }
     }
 
-    /** Shuts a pool down and waits for its threads to end, so that they are not counted as the VMs'. */
-    private static void terminate(ExecutorService pool) {
-        pool.shutdownNow();
-        try {
-            if (!pool.awaitTermination(1, TimeUnit.MINUTES)) {
-                throw new HvspiException("benchmark threads did not end within a minute");
+    /**
+     * A fixed pool of platform threads that {@link #close()} shuts down and joins: a pool
+     * reports itself terminated a moment before its threads are gone, and a thread still
+     * alive would be counted as a VM's.
+     */
+    private static final class Workers implements AutoCloseable {
+        private final List<Thread> threads = new CopyOnWriteArrayList<>();
+        final ExecutorService pool;
+
+        Workers(int size, String name) {
+            ThreadFactory platform = Thread.ofPlatform().name(name, 0).factory();
+            pool = Executors.newFixedThreadPool(size, task -> {
+                Thread t = platform.newThread(task);
+                threads.add(t);
+                return t;
+            });
+        }
+
+        @Override
+        public void close() {
+            pool.shutdownNow();
+            try {
+                for (Thread t : threads) {
+                    if (!t.join(Duration.ofMinutes(1))) {
+                        throw new HvspiException("benchmark thread " + t.getName() + " did not end within a minute");
+                    }
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
             }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
         }
     }
 
