@@ -104,8 +104,9 @@ class BenchScaleIT {
     void terminatingHvctlMidRunStopsEveryVm() throws Exception {
         Path runtime = tmp.resolve("run");
         ProcessBuilder pb = new ProcessBuilder(HvctlRunner.home().resolve("bin/hvctl").toString(), "bench", "scale",
-                "--vms", "4", "--disks", "64", "--warmup", "1", "--accel", "tcg", "--out", tmp.resolve("out").toString(),
-                "--runtime-dir", runtime.toString()).redirectOutput(ProcessBuilder.Redirect.DISCARD);
+                "--vms", "4", "--disks", "64", "--warmup", "1", "--accel", "tcg", "--out",
+                tmp.resolve("out").toString(), "--runtime-dir", runtime.toString())
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD);
         pb.environment().put("HVSPI_JAVA_HOME", System.getProperty("java.home"));
         Process p = pb.start();
         StringBuilder err = new StringBuilder();

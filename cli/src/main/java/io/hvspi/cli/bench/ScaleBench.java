@@ -141,8 +141,9 @@ public final class ScaleBench {
 
             progress.accept("stopping " + vms.length + " VMs, " + options.startThreads() + " at a time");
             ScaleReport.Phase stop = fleet.stopAll().orElseThrow();
-            return report(gc, start, hotplug, stop, startCpu, hotplugCpu, baseline, started, loaded, startedVmm,
-                    loadedVmm);
+            return new ScaleReport(machine(gc), settings(), start, hotplug, stop, startCpu, hotplugCpu,
+                    ScaleReport.Jvm.of(baseline, started, loaded, options.vms(), options.disks(), gc),
+                    ScaleReport.Vmm.of(startedVmm, loadedVmm, options.disks()));
         } catch (RuntimeException e) {
             try {
                 fleet.stopAll();
@@ -272,34 +273,21 @@ public final class ScaleBench {
         return out;
     }
 
-    private ScaleReport report(String gc, ScaleReport.Phase start, ScaleReport.Phase hotplug, ScaleReport.Phase stop,
-                               ScaleReport.CpuUse startCpu, ScaleReport.CpuUse hotplugCpu, Footprint.Jvm baseline, Footprint.Jvm started, Footprint.Jvm loaded,
-                               ScaleReport.ProcessMemory startedVmm, ScaleReport.ProcessMemory loadedVmm) {
+    private ScaleReport.Machine machine(String gc) {
+        return new ScaleReport.Machine(BenchReport.cpuModel(), Runtime.getRuntime().availableProcessors(),
+                MachineInfo.memoryMib(), MachineInfo.vmmVersion(spec.binary()), Runtime.version().toString(), gc,
+                loadBefore, ThreadCpu.loadAverage());
+    }
+
+    private ScaleReport.Settings settings() {
         int n = options.vms();
-        int m = options.disks();
-        ScaleReport.Machine machine = new ScaleReport.Machine(BenchReport.cpuModel(),
-                Runtime.getRuntime().availableProcessors(), MachineInfo.memoryMib(),
-                MachineInfo.vmmVersion(spec.binary()), Runtime.version().toString(), gc, loadBefore,
-                ThreadCpu.loadAverage());
         String concurrency = String.format("starts on a pool of %d platform threads (one VM per task); hotplug on %d"
                         + " platform threads, one per VM, released together, each attaching its VM's %d disks one"
                         + " after another (%d attaches in flight); stops on a pool of %d threads",
-                options.startThreads(), n, m, n, options.startThreads());
-        ScaleReport.Settings settings = new ScaleReport.Settings(spec.hypervisorType(), n, m, spec.accel(),
-                spec.vcpus(), spec.memoryMib(), spec.ioThreads().poolSize(), spec.ioThreads().policy().key(),
-                spec.hotplugSlots(), options.startThreads(), concurrency, host.runtimeRoot().toString());
-        ScaleReport.Jvm jvm = new ScaleReport.Jvm(baseline.heapUsedBytes(), started.heapUsedBytes(),
-                loaded.heapUsedBytes(), (loaded.heapUsedBytes() - baseline.heapUsedBytes()) / n,
-                (loaded.heapUsedBytes() - started.heapUsedBytes()) / ((long) n * m), baseline.threads(),
-                loaded.threads(), ScaleReport.round((loaded.threads() - baseline.threads()) / (double) n),
-                loaded.threadsAddedSince(baseline), baseline.openFiles(), loaded.openFiles(),
-                ScaleReport.round((loaded.openFiles() - baseline.openFiles()) / (double) n), "Runtime.totalMemory() - freeMemory() after System.gc() repeated"
-                        + " until a collection frees less than 64 KiB (" + gc + "); per VM is the difference to the"
-                        + " baseline (taken after a warm-up VM, so loaded classes and caches cancel out) over the"
-                        + " VM count");
-        double rssPerDisk = ScaleReport.round((loadedVmm.rssMeanMib() - startedVmm.rssMeanMib()) * 1024 / m);
-        return new ScaleReport(machine, settings, start, hotplug, stop, startCpu, hotplugCpu, jvm,
-                new ScaleReport.Vmm(startedVmm, loadedVmm, rssPerDisk));
+                options.startThreads(), n, options.disks(), n, options.startThreads());
+        return new ScaleReport.Settings(spec.hypervisorType(), n, options.disks(), spec.accel(), spec.vcpus(),
+                spec.memoryMib(), spec.ioThreads().poolSize(), spec.ioThreads().policy().key(), spec.hotplugSlots(),
+                options.startThreads(), concurrency, host.runtimeRoot().toString());
     }
 
     private static void awaitAll(List<Future<?>> tasks, ExecutorService pool) {

@@ -130,7 +130,20 @@ public record ScaleReport(Machine machine, Settings settings, Phase start, Phase
     public record Jvm(long heapBaselineBytes, long heapStartedBytes, long heapLoadedBytes, long heapPerVmBytes,
                       long heapPerDiskBytes, int threadsBaseline, int threadsLoaded, double threadsPerVm,
                       Map<String, Integer> threadsAdded, int openFilesBaseline, int openFilesLoaded,
-                      double openFilesPerVm, String method) {}
+                      double openFilesPerVm, String method) {
+        static Jvm of(Footprint.Jvm baseline, Footprint.Jvm started, Footprint.Jvm loaded, int vms, int disks,
+                      String gc) {
+            long heap = loaded.heapUsedBytes();
+            return new Jvm(baseline.heapUsedBytes(), started.heapUsedBytes(), heap,
+                    (heap - baseline.heapUsedBytes()) / vms, (heap - started.heapUsedBytes()) / ((long) vms * disks),
+                    baseline.threads(), loaded.threads(), round((loaded.threads() - baseline.threads()) / (double) vms),
+                    loaded.threadsAddedSince(baseline), baseline.openFiles(), loaded.openFiles(),
+                    round((loaded.openFiles() - baseline.openFiles()) / (double) vms),
+                    "Runtime.totalMemory() - freeMemory() after System.gc() repeated until a collection frees less"
+                            + " than 64 KiB (" + gc + "); per VM is the difference to the baseline (taken after a"
+                            + " warm-up VM, so loaded classes and caches cancel out) over the VM count");
+        }
+    }
 
     /**
      * The VMM processes, with the VMs started and again with every disk attached.
@@ -139,7 +152,11 @@ public record ScaleReport(Machine machine, Settings settings, Phase start, Phase
      * @param loaded with every disk attached
      * @param rssPerDiskKib mean VmRSS growth per attached disk
      */
-    public record Vmm(ProcessMemory started, ProcessMemory loaded, double rssPerDiskKib) {}
+    public record Vmm(ProcessMemory started, ProcessMemory loaded, double rssPerDiskKib) {
+        static Vmm of(ProcessMemory started, ProcessMemory loaded, int disks) {
+            return new Vmm(started, loaded, round((loaded.rssMeanMib() - started.rssMeanMib()) * 1024 / disks));
+        }
+    }
 
     /**
      * Per-process figures over all VMM processes.
