@@ -281,7 +281,10 @@ public final class QmpClient implements AutoCloseable {
         return await(call, defaultTimeout);
     }
 
-    /** Waits for a submitted command's reply; see {@link #execute(String, ObjectNode, Duration)} for the errors. */
+    /**
+     * Waits for a submitted command's reply; see {@link #execute(String, ObjectNode, Duration)} for the
+     * errors. An interrupt does not cut the wait short (QEMU runs the command anyway); it is kept.
+     */
     public JsonNode await(Call call, Duration timeout) {
         String command = call.pending.command();
         long deadline = System.nanoTime() + timeout.toNanos();
