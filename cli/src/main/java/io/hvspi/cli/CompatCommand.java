@@ -1,5 +1,6 @@
 package io.hvspi.cli;
 
+import io.hvspi.core.state.RuntimeDirs;
 import io.hvspi.core.plugin.PluginRegistry;
 import io.hvspi.spi.PluginException;
 import io.hvspi.tck.compat.CompatReport;
@@ -9,15 +10,12 @@ import io.hvspi.tck.compat.PluginUnderTest;
 import io.hvspi.tck.compat.TestResult;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
-import java.util.stream.Stream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -60,7 +58,7 @@ final class CompatCommand implements Callable<Integer> {
             try {
                 report = CompatRunner.withDefaultBackends(work, progress::step).run(plugins);
             } finally {
-                deleteTree(work);
+                RuntimeDirs.deleteTree(work);
             }
             List<Path> files = report.writeAll(out);
             print(stdout, report);
@@ -94,15 +92,5 @@ final class CompatCommand implements Callable<Integer> {
                     String.format(Locale.ROOT, "%.1fs", run.duration().toMillis() / 1000.0), run.backend());
         }
         table.print(out);
-    }
-
-    private static void deleteTree(Path root) {
-        try (Stream<Path> paths = Files.walk(root)) {
-            for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot remove the kit's work directory " + root + ": " + e.getMessage(), e);
-        }
     }
 }

@@ -69,7 +69,7 @@ final class ConfigCommand {
             }
             if (strict && !config.unknownKeys().isEmpty()) {
                 for (ConfigNote n : config.unknownKeys()) {
-                    err.println("hvctl: error: " + Configs.format(config.source(), n));
+                    err.println("hvctl: error: " + n.format(config.source()));
                 }
                 return ExitCode.CONFIG;
             }
@@ -99,11 +99,11 @@ final class ConfigCommand {
             List<ConfigNote> warnings = config.warnings();
             if (!warnings.isEmpty()) {
                 out.println("warnings:");
-                warnings.forEach(w -> out.println("  " + Configs.format(config.source(), w)));
+                warnings.forEach(w -> out.println("  " + w.format(config.source())));
             }
             if (!config.unknownKeys().isEmpty()) {
                 out.println("unknown keys (kept; --strict makes them errors):");
-                config.unknownKeys().forEach(u -> out.println("  " + Configs.format(config.source(), u)));
+                config.unknownKeys().forEach(u -> out.println("  " + u.format(config.source())));
             }
             out.flush();
         }
@@ -168,8 +168,5 @@ final class ConfigCommand {
             return annotations.isEmpty() ? config : config.withAnnotations(annotations);
         }
 
-        static String format(Path file, ConfigNote note) {
-            return new ConfigException(file, note.line(), note.column(), note.key(), note.message()).getMessage();
-        }
     }
 }

@@ -101,7 +101,7 @@ final class RunCommand implements Callable<Integer> {
             } finally {
                 if (simulator != null) {
                     simulator.close();
-                    VmCommand.deleteTree(simDir);
+                    RuntimeDirs.deleteTree(simDir);
                 }
             }
         }

@@ -1,9 +1,9 @@
 package io.hvspi.cli;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.hvspi.core.plugin.PluginRegistry;
 import io.hvspi.core.state.DefaultHostContext;
+import io.hvspi.core.state.RuntimeDirs;
 import io.hvspi.spi.BlockBackend;
 import io.hvspi.spi.BlockDevice;
 import io.hvspi.spi.BlockDeviceSpec;
@@ -14,17 +14,12 @@ import io.hvspi.spi.PollingParams;
 import io.hvspi.spi.RequestRejectedException;
 import io.hvspi.spi.VmRecord;
 import io.hvspi.spi.VmmUnavailableException;
-import java.io.IOException;
 import java.io.PrintWriter;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.Callable;
-import java.util.stream.Stream;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -277,7 +272,7 @@ final class VmCommand {
                 } catch (VmmUnavailableException e) {
                     // the VMM is already gone: what is left to do is forget it
                     host.stateStore().remove(vmId);
-                    deleteTree(record.runtimeDir());
+                    RuntimeDirs.deleteTree(record.runtimeDir());
                     spec.commandLine().getErr().println("hvctl: VM " + vmId + " was not running (" + e.getMessage()
                             + "); removed its state");
                 }
@@ -306,19 +301,6 @@ final class VmCommand {
         } catch (NumberFormatException e) {
             throw new RequestRejectedException(RequestRejectedException.Reason.INVALID_ARGUMENT,
                     "expected a whole number, got '" + s + "'");
-        }
-    }
-
-    static void deleteTree(Path dir) {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (Stream<Path> files = Files.walk(dir)) {
-            for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot remove " + dir + ": " + e.getMessage(), e);
         }
     }
 }

@@ -1,5 +1,6 @@
 package io.hvspi.cli.bench;
 
+import io.hvspi.core.state.RuntimeDirs;
 import io.hvspi.spi.BlockBackend;
 import io.hvspi.spi.BlockDeviceSpec;
 import io.hvspi.spi.DeviceHotplug;
@@ -13,11 +14,8 @@ import java.io.File;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.FileAlreadyExistsException;
-import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.SimpleFileVisitor;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -127,7 +125,7 @@ public final class HotplugBench {
                 rawQemu.destroyForcibly();
                 waitFor(rawQemu);
             }
-            deleteTree(rawDir);
+            RuntimeDirs.deleteTree(rawDir);
         }
     }
 
@@ -227,7 +225,7 @@ public final class HotplugBench {
             if (qemu != null) {
                 waitFor(qemu);
             }
-            deleteTree(dir);
+            RuntimeDirs.deleteTree(dir);
         }
     }
 
@@ -285,29 +283,6 @@ public final class HotplugBench {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             p.destroyForcibly();
-        }
-    }
-
-    private static void deleteTree(Path dir) {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try {
-            Files.walkFileTree(dir, new SimpleFileVisitor<>() {
-                @Override
-                public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
-                    Files.delete(file);
-                    return FileVisitResult.CONTINUE;
-                }
-
-                @Override
-                public FileVisitResult postVisitDirectory(Path d, IOException exc) throws IOException {
-                    Files.delete(d);
-                    return FileVisitResult.CONTINUE;
-                }
-            });
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot remove " + dir + ": " + e.getMessage(), e);
         }
     }
 

@@ -21,17 +21,6 @@ public record ConfigNote(String key, int line, int column, String message) {
 
     /** The note as one compiler-like line, {@code file:line:col: key: message}, as {@code ConfigException} formats errors. */
     public String format(Path file) {
-        StringBuilder sb = new StringBuilder();
-        if (file != null) {
-            sb.append(file);
-            if (line > 0) {
-                sb.append(':').append(line);
-                if (column > 0) {
-                    sb.append(':').append(column);
-                }
-            }
-            sb.append(": ");
-        }
-        return sb.append(key).append(": ").append(message).toString();
+        return new io.hvspi.spi.ConfigException(file, line, column, key, message).getMessage();
     }
 }

@@ -57,6 +57,25 @@ public final class RuntimeDirs {
     }
 
     /**
+     * Removes a directory tree without following symbolic links out of it; no error
+     * when it is already gone.
+     *
+     * @throws HvspiException naming what could not be removed
+     */
+    public static void deleteTree(Path dir) {
+        if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        try (java.util.stream.Stream<Path> paths = Files.walk(dir)) {
+            for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        } catch (IOException | java.io.UncheckedIOException e) {
+            throw new HvspiException("cannot remove " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
      * Creates {@code dir} and its missing parents with mode 0700, checks it as
      * {@link #checkPrivate} does, and sets its mode to exactly 0700 (a wider
      * one left from before is narrowed). A directory that another user made

@@ -12,11 +12,9 @@ import java.io.RandomAccessFile;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
-import java.util.stream.Stream;
 
 /**
  * What every backend shares: a private work directory holding the runtime root
@@ -149,15 +147,9 @@ public abstract class BaseTckBackend implements TckBackend {
         if (!Files.exists(root)) {
             return;
         }
-        try (Stream<Path> paths = Files.walk(root)) {
-            paths.sorted(Comparator.reverseOrder()).forEach(p -> {
-                try {
-                    Files.deleteIfExists(p);
-                } catch (IOException ignored) {
-                    // a socket a dying VMM still holds; the parent's removal reports nothing either
-                }
-            });
-        } catch (IOException | UncheckedIOException ignored) {
+        try {
+            io.hvspi.core.state.RuntimeDirs.deleteTree(root);
+        } catch (io.hvspi.spi.HvspiException ignored) {
             // cleanup must not hide the test's own result
         }
     }
