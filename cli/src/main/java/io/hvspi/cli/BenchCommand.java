@@ -25,16 +25,12 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.Callable;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.stream.Collectors;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 @Command(name = "bench", description = "Benchmarks: what hvspi costs against a raw client (hotplug); guest IO per"
         + " IOThread mode (io); many VMs from one JVM (scale).",
@@ -46,9 +42,7 @@ final class BenchCommand {
             "Hotplug latency, QMP round trip and VM start to QMP ready, through hvspi and through a raw",
             "stdlib-only QMP client over the same kind of socket, in one run; prints each with the ratio.",
             "Both sides run a guestless QEMU (paused, no kernel) with the config's IOThread pool."})
-    static final class Hotplug implements Callable<Integer> {
-        @Mixin
-        GlobalOptions global;
+    static final class Hotplug extends HvctlCommand {
 
         @Parameters(index = "0", arity = "0..1", paramLabel = "CONFIG",
                 description = "A Kata configuration.toml with a [hypervisor.qemu] table (default: the bundled one).")
@@ -69,12 +63,6 @@ final class BenchCommand {
         @Option(names = "--accel", paramLabel = "kvm|tcg", description = "Override the config's accel.")
         String accel;
 
-        @Option(names = "--json", description = "Print JSON.")
-        boolean json;
-
-        @Spec
-        CommandSpec spec;
-
         @Override
         public Integer call() {
             if (iterations < 1 || warmup < 0 || starts < 1) {
@@ -84,7 +72,7 @@ final class BenchCommand {
             if (accel != null && !accel.equals("kvm") && !accel.equals("tcg")) {
                 throw new ParameterException(spec.commandLine(), "--accel must be kvm or tcg, got '" + accel + "'");
             }
-            Progress progress = new Progress(spec.commandLine().getErr(), true);
+            Progress progress = new Progress(err(), true);
             KataConfig kata = ConfigCommand.Configs.load(config, Map.of());
             VmSpec vmSpec = kata.toVmSpec("bench-" + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt()));
             if (accel != null) {
@@ -96,7 +84,7 @@ final class BenchCommand {
                 DefaultHostContext host = global.host();
                 BenchReport report = HotplugBench.run(registry.factory(vmSpec.hypervisorType()), vmSpec, host,
                         new HotplugBench.Options(iterations, warmup, starts), progress::step);
-                print(spec.commandLine().getOut(), report);
+                print(out(), report);
             }
             return ExitCode.OK;
         }
@@ -144,13 +132,10 @@ final class BenchCommand {
             + " CPU time of QEMU's vCPU threads and IOThreads. Modes: main (every disk on the main loop), first"
             + " (Kata's: every disk on indep_iothread_0), least-loaded (one IOThread per disk). Writes bench-io.json"
             + " and bench-io.svg into --out. Each case boots a guest: about 7 s under TCG on 2 cores.")
-    static final class Io implements Callable<Integer> {
+    static final class Io extends HvctlCommand {
         static final String JSON_FILE = "bench-io.json";
         static final String SVG_FILE = "bench-io.svg";
         private static final int MAX_DISKS = 16;
-
-        @Mixin
-        GlobalOptions global;
 
         @Parameters(index = "0", arity = "0..1", paramLabel = "CONFIG", description = "A Kata configuration.toml"
                 + " with a [hypervisor.qemu] table (default: the bundled one) for binary, accel, vCPUs and memory;"
@@ -176,19 +161,13 @@ final class BenchCommand {
                 description = "Where bench-io.json and bench-io.svg go (default: ${DEFAULT-VALUE}).")
         Path out;
 
-        @Option(names = "--json", description = "Print the report as JSON instead of a table.")
-        boolean json;
-
-        @Spec
-        CommandSpec spec;
-
         @Override
         public Integer call() {
             IoBench.Options options = options();
             if (accel != null && !accel.equals("kvm") && !accel.equals("tcg")) {
                 throw new ParameterException(spec.commandLine(), "--accel must be kvm or tcg, got '" + accel + "'");
             }
-            Progress progress = new Progress(spec.commandLine().getErr(), true);
+            Progress progress = new Progress(err(), true);
             KataConfig kata = ConfigCommand.Configs.load(config, Map.of());
             VmSpec vmSpec = kata.toVmSpec("bench-io");
             if (accel != null) {
@@ -211,7 +190,7 @@ final class BenchCommand {
             }
             write(report);
             progress.step("wrote " + out.resolve(JSON_FILE) + " and " + out.resolve(SVG_FILE));
-            print(spec.commandLine().getOut(), report);
+            print(out(), report);
             return ExitCode.OK;
         }
 

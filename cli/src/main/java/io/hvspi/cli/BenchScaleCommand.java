@@ -10,14 +10,10 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 /** {@code hvctl bench scale}: many guestless VMs from one JVM; see {@link ScaleBench}. */
 @Command(name = "scale", description = {
@@ -25,9 +21,7 @@ import picocli.CommandLine.Spec;
         "then one thread per VM attaching its disks one after another, all VMs at once. Reports start and attach",
         "latency percentiles and throughput, JVM heap and threads per VM, and VMM RSS per VM; writes",
         "bench-scale.json and bench-scale.md into --out. Every VM is stopped at the end, on error and on Ctrl-C."})
-final class BenchScaleCommand implements Callable<Integer> {
-    @Mixin
-    GlobalOptions global;
+final class BenchScaleCommand extends HvctlCommand {
 
     @Parameters(index = "0", arity = "0..1", paramLabel = "CONFIG",
             description = "A Kata configuration.toml (default: the bundled one).")
@@ -61,12 +55,6 @@ final class BenchScaleCommand implements Callable<Integer> {
             description = "Where to write the report (default: ${DEFAULT-VALUE}).")
     Path out;
 
-    @Option(names = "--json", description = "Print the JSON report.")
-    boolean json;
-
-    @Spec
-    CommandSpec spec;
-
     @Override
     public Integer call() {
         int threads = startThreads != null ? startThreads : 2 * Runtime.getRuntime().availableProcessors();
@@ -77,7 +65,7 @@ final class BenchScaleCommand implements Callable<Integer> {
         if (accel != null && !accel.equals("kvm") && !accel.equals("tcg")) {
             throw new ParameterException(spec.commandLine(), "--accel must be kvm or tcg, got '" + accel + "'");
         }
-        Progress progress = new Progress(spec.commandLine().getErr(), true);
+        Progress progress = new Progress(err(), true);
         KataConfig kata = ConfigCommand.Configs.load(config, Map.of());
         VmSpec vmSpec = kata.toVmSpec("scale");
         if (accel != null) {
@@ -91,7 +79,7 @@ final class BenchScaleCommand implements Callable<Integer> {
                     new ScaleBench.Options(vms, disks, Math.min(threads, vms), memoryMib, warmup), progress::step);
         }
         List<Path> files = report.writeAll(out);
-        PrintWriter stdout = spec.commandLine().getOut();
+        PrintWriter stdout = out();
         if (json) {
             stdout.println(report.toJson());
         } else {

@@ -6,27 +6,14 @@ import io.hvspi.spi.Capability;
 import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
 
 @Command(name = "capabilities", description = "The matrix of declared capabilities by installed plugin.")
-final class CapabilitiesCommand implements Callable<Integer> {
-    @Mixin
-    GlobalOptions global;
-
-    @Option(names = "--json", description = "Print JSON.")
-    boolean json;
-
-    @Spec
-    CommandSpec spec;
+final class CapabilitiesCommand extends HvctlCommand {
 
     @Override
     public Integer call() {
-        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter out = out();
         try (PluginRegistry registry = global.registry()) {
             List<PluginRegistry.Entry> entries = registry.entries();
             if (json) {

@@ -14,13 +14,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 @Command(name = "config", description = "Work with Kata configuration files.",
         subcommands = ConfigCommand.Check.class)
@@ -29,9 +25,7 @@ final class ConfigCommand {
     @Command(name = "check", description = {
             "Load a Kata configuration.toml, apply annotations, and report the selected hypervisor,",
             "the effective IOThread settings and warnings. Exit 0 when valid."})
-    static final class Check implements Callable<Integer> {
-        @Mixin
-        GlobalOptions global;
+    static final class Check extends HvctlCommand {
 
         @Parameters(arity = "0..1", paramLabel = "FILE", description = "The configuration (default: the bundled one).")
         Path file;
@@ -43,16 +37,10 @@ final class ConfigCommand {
         @Option(names = "--strict", description = "Treat keys that neither Kata nor hvspi knows as errors.")
         boolean strict;
 
-        @Option(names = "--json", description = "Print JSON.")
-        boolean json;
-
-        @Spec
-        CommandSpec spec;
-
         @Override
         public Integer call() {
-            PrintWriter out = spec.commandLine().getOut();
-            PrintWriter err = spec.commandLine().getErr();
+            PrintWriter out = out();
+            PrintWriter err = err();
             KataConfig config;
             try {
                 config = Configs.load(file, annotations);

@@ -5,28 +5,15 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.hvspi.core.plugin.PluginRegistry;
 import io.hvspi.spi.Capability;
 import java.io.PrintWriter;
-import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 @Command(name = "plugins", description = "List the installed hypervisor plugins and what they declare.")
-final class PluginsCommand implements Callable<Integer> {
-    @Mixin
-    GlobalOptions global;
-
-    @Option(names = "--json", description = "Print JSON.")
-    boolean json;
-
-    @Spec
-    CommandSpec spec;
+final class PluginsCommand extends HvctlCommand {
 
     @Override
     public Integer call() {
-        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter out = out();
         try (PluginRegistry registry = global.registry()) {
             if (json) {
                 ObjectNode doc = Json.object().put("pluginsDir", registry.directory().toString());

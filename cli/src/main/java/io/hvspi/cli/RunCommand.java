@@ -22,22 +22,16 @@ import java.nio.file.Path;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.concurrent.Callable;
 import java.util.concurrent.ThreadLocalRandom;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 @Command(name = "run", description = {
         "Start a VM from a Kata configuration, hotplug disks onto its IOThreads, and print each device",
         "with the IO thread serving it and that thread's host id. Stops and cleans up unless --keep."})
-final class RunCommand implements Callable<Integer> {
-    @Mixin
-    GlobalOptions global;
+final class RunCommand extends HvctlCommand {
 
     @Parameters(arity = "0..1", paramLabel = "CONFIG",
             description = "A Kata configuration.toml (default: the bundled QEMU one with 4 independent IOThreads).")
@@ -69,17 +63,11 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--keep", description = "Leave the VM running; manage it with hvctl vm.")
     boolean keep;
 
-    @Option(names = "--json", description = "Print JSON.")
-    boolean json;
-
-    @Spec
-    CommandSpec spec;
-
     @Override
     public Integer call() {
-        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter out = out();
         checkArguments();
-        Progress progress = new Progress(spec.commandLine().getErr(), true);
+        Progress progress = new Progress(err(), true);
         KataConfig kata = ConfigCommand.Configs.load(config, annotations);
         String id = vmId != null ? RuntimeDirs.checkVmId(vmId) : "hvctl-" + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt());
         VmSpec vmSpec = effectiveSpec(kata.toVmSpec(id));

@@ -19,14 +19,10 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 @Command(name = "vm", description = "Manage VMs kept running by hvctl run --keep (through their state and a fresh connection).",
         subcommands = {VmCommand.ListVms.class, VmCommand.Status.class, VmCommand.IoThreads.class,
@@ -35,19 +31,7 @@ final class VmCommand {
     private VmCommand() {}
 
     /** What every vm subcommand shares: options, output, and reattaching to a recorded VM. */
-    abstract static class VmAction implements Callable<Integer> {
-        @Mixin
-        GlobalOptions global;
-
-        @Option(names = "--json", description = "Print JSON.")
-        boolean json;
-
-        @Spec
-        CommandSpec spec;
-
-        PrintWriter out() {
-            return spec.commandLine().getOut();
-        }
+    abstract static class VmAction extends HvctlCommand {
 
         static VmRecord record(DefaultHostContext host, String vmId) {
             return host.stateStore().load(vmId).orElseThrow(() -> new RequestRejectedException(
@@ -273,7 +257,7 @@ final class VmCommand {
                     // the VMM is already gone: what is left to do is forget it
                     host.stateStore().remove(vmId);
                     RuntimeDirs.deleteTree(record.runtimeDir());
-                    spec.commandLine().getErr().println("hvctl: VM " + vmId + " was not running (" + e.getMessage()
+                    err().println("hvctl: VM " + vmId + " was not running (" + e.getMessage()
                             + "); removed its state");
                 }
             }
