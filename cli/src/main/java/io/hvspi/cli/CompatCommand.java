@@ -76,7 +76,7 @@ final class CompatCommand implements Callable<Integer> {
                     return registry.entry(type).orElseThrow();
                 }).toList();
         if (entries.isEmpty()) {
-            throw new PluginException("no plugins installed in " + registry.directory());
+            throw new PluginException("no plugins installed in " + registry.sources());
         }
         return entries.stream().map(e -> new PluginUnderTest(e.pluginId(), e.version(), e.factory())).toList();
     }

@@ -16,7 +16,7 @@ final class PluginsCommand extends HvctlCommand {
         PrintWriter out = out();
         try (PluginRegistry registry = global.registry()) {
             if (json) {
-                ObjectNode doc = Json.object().put("pluginsDir", registry.directory().toString());
+                ObjectNode doc = Json.object().put("pluginsDir", registry.directory().map(Path::toString).orElse(null));
                 ArrayNode plugins = doc.putArray("plugins");
                 for (PluginRegistry.Entry e : registry.entries()) {
                     ObjectNode p = plugins.addObject()
