@@ -5,7 +5,6 @@ import io.hvspi.spi.HvspiException;
 import io.hvspi.spi.Hypervisor;
 import io.hvspi.spi.HypervisorFactory;
 import io.hvspi.spi.IOThreadProvider;
-import io.hvspi.spi.PluginException;
 import io.hvspi.spi.VmEvent;
 import java.lang.reflect.InvocationHandler;
 import java.lang.reflect.InvocationTargetException;
@@ -22,7 +21,7 @@ import org.slf4j.LoggerFactory;
 /**
  * The boundary between hvspi and plugin code. Whatever escapes a plugin that is
  * not one of the SPI's own errors ({@link HvspiException}) is the plugin's bug,
- * not hvspi's: it becomes a {@link PluginException} naming the plugin, where it
+ * not hvspi's: it becomes a {@link PluginFaultException} naming the plugin, where it
  * came from and the SPI method, e.g.
  * {@code plugin 'acme' (plugins/acme-1.0.jar) failed in Hypervisor.start: IllegalStateException: boom}.
  *
@@ -89,7 +88,7 @@ final class PluginGuard implements InvocationHandler {
         if (t instanceof VirtualMachineError v) {
             throw v;
         }
-        return new PluginException(blame + " failed in " + where + ": " + PluginChecks.oneLine(t), t);
+        return new PluginFaultException(blame + " failed in " + where + ": " + PluginChecks.oneLine(t), where, t);
     }
 
     @SuppressWarnings("unchecked")
@@ -124,7 +123,7 @@ final class PluginGuard implements InvocationHandler {
             return result;
         }
         if (result == null) {
-            throw new PluginException(blame + " broke the SPI in " + where + ": it returned null");
+            throw new PluginFaultException(blame + " broke the SPI in " + where + ": it returned null", where, null);
         }
         if (GUARDED.contains(type)) {
             return wrap((Class) type, result, blame);

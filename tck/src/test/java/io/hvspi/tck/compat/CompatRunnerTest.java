@@ -195,7 +195,11 @@ class CompatRunnerTest {
     @Test
     void backendsCleanUpTheirWorkDirectories() throws Exception {
         try (var dirs = Files.list(work)) {
-            for (Path dir : dirs.toList()) {
+            List<Path> found = dirs.sorted().toList();
+            // one per plugin: an empty work root would pass the loop below without checking anything
+            assertEquals(List.of("broken", "ghost", "memvm", "memvm-liar", "memvm-queues", "stub"),
+                    found.stream().map(p -> p.getFileName().toString()).toList());
+            for (Path dir : found) {
                 try (var left = Files.list(dir)) {
                     assertEquals(List.of(), left.toList(), () -> dir + " was left with files");
                 }
