@@ -77,7 +77,11 @@ final class CompatCommand implements Callable<Integer> {
             }
             stdout.flush();
             report.conflicts().forEach(c -> spec.commandLine().getErr().println("hvctl: error: " + c.message()));
-            if (!report.conflicts().isEmpty()) {
+            if (plugins.isEmpty() && report.conflicts().isEmpty()) {
+                spec.commandLine().getErr().println("hvctl: error: no plugin in " + registry.sources()
+                        + " could be tested; the report lists why each did not load");
+            }
+            if (!report.conflicts().isEmpty() || plugins.isEmpty()) {
                 return ExitCode.PLUGIN;
             }
             return report.exitCode() == 0 ? ExitCode.OK : ExitCode.COMPAT_FAILED;
