@@ -37,7 +37,7 @@ final class RunCommand extends HvctlCommand {
             description = "A Kata configuration.toml (default: the bundled QEMU one with 4 independent IOThreads).")
     Path config;
 
-    @Option(names = "--disks", paramLabel = "N", defaultValue = "4", description = "Disks to hotplug (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--disks", paramLabel = "N", defaultValue = "4", converter = NumericOptions.CountOrZero.class, description = "Disks to hotplug (default: ${DEFAULT-VALUE}).")
     int disks;
 
     @Option(names = "--accel", paramLabel = "kvm|tcg", description = "Override the configured accelerator.")

@@ -17,14 +17,19 @@ final class TestProcesses {
     /** A paused q35 QEMU with no guest whose QMP socket is {@code <dir>/qmp.sock}; returns once the socket exists. */
     static Process qemu(Path dir) throws Exception {
         Path sock = dir.resolve("qmp.sock");
-        Process p = new ProcessBuilder(List.of(QEMU, "-machine", "q35", "-accel", "tcg", "-S", "-display", "none",
-                "-nodefaults", "-no-user-config", "-qmp", "unix:" + sock + ",server=on,wait=off"))
-                .redirectErrorStream(true).redirectOutput(dir.resolve("qemu.log").toFile()).start();
+        Process p = qemuStarting(dir);
         awaitTrue(() -> Files.exists(sock) || !p.isAlive(), Duration.ofSeconds(30));
         if (!p.isAlive()) {
             throw new IOException("QEMU exited: " + Files.readString(dir.resolve("qemu.log")));
         }
         return p;
+    }
+
+    /** The same QEMU, returned as soon as it is spawned (its command line is QEMU's by then). */
+    static Process qemuStarting(Path dir) throws IOException {
+        return new ProcessBuilder(List.of(QEMU, "-machine", "q35", "-accel", "tcg", "-S", "-display", "none",
+                "-nodefaults", "-no-user-config", "-qmp", "unix:" + dir.resolve("qmp.sock") + ",server=on,wait=off"))
+                .redirectErrorStream(true).redirectOutput(dir.resolve("qemu.log").toFile()).start();
     }
 
     /**

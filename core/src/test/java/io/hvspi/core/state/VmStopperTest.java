@@ -79,8 +79,9 @@ class VmStopperTest {
         }
     }
 
-    private void assertStoppedAndCleaned() {
-        assertFalse(qemu.isAlive(), "QEMU is gone");
+    private void assertStoppedAndCleaned() throws InterruptedException {
+        // the stop proved QEMU exited (a zombie counts); the JDK's reaper may still be collecting it
+        assertTrue(qemu.waitFor(30, TimeUnit.SECONDS), "QEMU is gone");
         assertFalse(Files.exists(dir), "the runtime directory is gone");
         assertTrue(store.entries().isEmpty());
     }
@@ -103,7 +104,7 @@ class VmStopperTest {
     }
 
     @Test
-    void aPluginStopThatWorksNeedsNoSignal() {
+    void aPluginStopThatWorksNeedsNoSignal() throws Exception {
         VmStopper.Outcome o = stop(Optional.of(qmpQuit()));
         assertTrue(o.pluginStopped());
         // QEMU may still be exiting after quit answered: then it is signalled, which is also right
@@ -181,6 +182,33 @@ class VmStopperTest {
         VmStopper.Outcome o = stop(Optional.empty());
         assertEquals(List.of(qemu.pid()), o.signalled());
         assertStoppedAndCleaned();
+    }
+
+    @Test
+    void aVmmLeftRunningKeepsTheRecordAndTheDirectoryAndFailsTheStop() throws Exception {
+        // a second QEMU on the VM's directory that appears while the stop runs: the final scan must see it
+        Path late = dir.resolve("late");
+        Files.createDirectory(late);
+        Process[] second = new Process[1];
+        Runnable pluginStop = () -> {
+            try {
+                // start() returns after exec: its command line already names the directory
+                second[0] = TestProcesses.qemuStarting(late);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        };
+        try (VmLock lock = VmLock.acquire(root, "vm1", Duration.ofSeconds(5))) {
+            io.hvspi.spi.HvspiException e = assertThrows(io.hvspi.spi.HvspiException.class,
+                    () -> stopper.stop(lock, Optional.of(pluginStop)));
+            others.add(second[0]);
+            assertEquals("cannot stop VM 'vm1': VMM pid " + second[0].pid() + " (/usr/bin/qemu-system-x86_64)"
+                    + " still runs after SIGTERM and SIGKILL; kept its record and " + dir, e.getMessage());
+        }
+        assertTrue(qemu.waitFor(30, TimeUnit.SECONDS), "the VMM found first was ended");
+        assertTrue(second[0].isAlive(), "the late one was never verified, so never signalled");
+        assertTrue(Files.exists(store.recordFile("vm1")), "the record is kept");
+        assertTrue(Files.isDirectory(dir), "the runtime directory is kept");
     }
 
     @Test
