@@ -30,15 +30,16 @@ public final class Hvctl {
     boolean debug;
 
     public static void main(String[] args) {
+        if (DebugMode.requested(args)) {
+            // here, not in execute(): system properties outlive the call, and tests run hvctl in one JVM
+            DebugMode.enableLogging();
+        }
         System.exit(execute(new PrintWriter(System.out, true), new PrintWriter(System.err, true), args));
     }
 
     /** Runs hvctl with the given streams and returns the exit code (tests call this). */
     public static int execute(PrintWriter out, PrintWriter err, String... args) {
         boolean debug = DebugMode.requested(args);
-        if (debug) {
-            DebugMode.enableLogging();
-        }
         CommandLine cli = new CommandLine(new Hvctl());
         cli.setOut(out);
         cli.setErr(err);

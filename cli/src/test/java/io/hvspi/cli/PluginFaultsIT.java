@@ -9,8 +9,13 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.hvspi.tck.plugin.PluginJar;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -47,7 +52,7 @@ class PluginFaultsIT {
     private static HvctlRunner.Result run(String type, String... more) throws IOException {
         String[] args = {"run", config(type).toString(), "--plugins-dir", plugins.toString(),
                 "--runtime-dir", tmp.resolve("run").toString(), "--disks", "1"};
-        String[] all = java.util.Arrays.copyOf(args, args.length + more.length);
+        String[] all = Arrays.copyOf(args, args.length + more.length);
         System.arraycopy(more, 0, all, args.length, more.length);
         return hvctl(all);
     }
@@ -75,6 +80,25 @@ class PluginFaultsIT {
         assertTrue(r.err().contains("io.hvspi.core.plugin.PluginFaultException: plugin 'faulty'"), r::toString);
         assertTrue(r.err().contains("Caused by: java.lang.IllegalStateException: boom"), r::toString);
         assertTrue(r.err().contains("at com.example.faulty.FaultyVm.start("), r::toString);
+    }
+
+    /** stderr of the installed launcher, in its own JVM: logging is set up once per process. */
+    private static String launcherStderr(String... args) throws Exception {
+        List<String> command = new ArrayList<>(List.of(
+                HvctlRunner.home().resolve("bin/hvctl").toString()));
+        command.addAll(List.of(args));
+        Process p = new ProcessBuilder(command).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS), err);
+        return err;
+    }
+
+    @Test
+    void pf4jsInfoLinesShowOnlyWithDebug() throws Exception {
+        String quiet = launcherStderr("plugins", "--plugins-dir", plugins.toString());
+        assertFalse(quiet.contains("INFO"), quiet);
+        String loud = launcherStderr("--debug", "plugins", "--plugins-dir", plugins.toString());
+        assertTrue(loud.contains("INFO Plugin 'faulty@1.0.0' resolved"), loud);
     }
 
     @Test
