@@ -122,7 +122,7 @@ public final class VmLock implements AutoCloseable {
      */
     public static VmLock acquire(Path runtimeRoot, String vmId, Duration timeout) {
         Path path = lockFile(runtimeRoot, vmId);
-        long deadline = System.nanoTime() + Math.max(0, timeout.toNanos());
+        long deadline = deadline(timeout);
         LockFile file = IN_JVM.computeIfAbsent(path, LockFile::new);
         try {
             if (!file.threads.tryAcquire(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
@@ -156,6 +156,13 @@ public final class VmLock implements AutoCloseable {
             file.threads.release();
             throw e;
         }
+    }
+
+    /** Now plus the timeout, saturated so that a huge timeout neither throws nor wraps around. */
+    static long deadline(Duration timeout) {
+        long nanos = timeout.isNegative() ? 0
+                : timeout.compareTo(Duration.ofDays(365)) > 0 ? Duration.ofDays(365).toNanos() : timeout.toNanos();
+        return System.nanoTime() + nanos;
     }
 
     private static Object inodeOf(Path path) throws IOException {

@@ -161,6 +161,24 @@ class VmLockTest {
     }
 
     @Test
+    void aPlantedLinkInPlaceOfTheLockDirectoryIsRefused() throws Exception {
+        Path elsewhere = Files.createDirectory(root.resolve("elsewhere"));
+        Files.createSymbolicLink(root.resolve(".locks"), elsewhere);
+        Exception e = assertThrows(io.hvspi.spi.HvspiException.class, () -> VmLock.acquire(root, "vm1", SHORT));
+        assertTrue(e.getMessage().contains("symbolic link"), e.getMessage());
+        try (var files = Files.list(elsewhere)) {
+            assertEquals(0, files.count());
+        }
+    }
+
+    @Test
+    void aHugeTimeoutNeitherOverflowsNorWaits() {
+        try (VmLock lock = VmLock.acquire(root, "vm1", Duration.ofSeconds(Long.MAX_VALUE))) {
+            assertEquals("vm1", lock.vmId());
+        }
+    }
+
+    @Test
     void anInvalidVmIdIsRejectedBeforeAnyFileIsMade() {
         assertThrows(RequestRejectedException.class, () -> VmLock.acquire(root, "../x", SHORT));
         assertFalse(Files.exists(root.resolve(".locks")));
