@@ -22,7 +22,7 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The packaged distribution copied out of the checkout and run as a user would,
  * from another directory, with nothing pointing back at the source tree (no
- * {@code hvspi.*} properties, no {@code HVSPI_FIXTURES}): every resource it
+ * {@code hvspi.*} properties, no {@code HVSPI_*} variables): every resource it
  * needs is inside its jars. The Kata configurations are copied next to it first.
  */
 class DistributionAnywhereIT {
