@@ -74,7 +74,7 @@ bind() { # SOURCE TARGET [ro]
     [[ ${3:-} != ro ]] || mount -o remount,bind,ro "$2"
     mounted+=("$2")
 }
-for d in "$root"/proc "$root"/sys "$root"/dev "$root$HVSPI_JDK"; do
+for d in "$root"/proc "$root"/sys "$root"/dev "$root$HVSPI_JDK" "$root$(dirname "$inside")/shared"; do
     mountpoint -q "$d" && die "$d is already mounted (another check running, or one left over: umount -R it)"
 done
 mkdir -p "$root/proc"
@@ -83,6 +83,9 @@ mounted+=("$root/proc")
 bind /sys "$root/sys"
 bind /dev "$root/dev"          # with /dev/pts and /dev/shm
 bind "$HVSPI_JDK" "$root$HVSPI_JDK" ro
+# Tests read shared fixtures from ../shared next to the checkout, when it exists.
+shared=$(dirname "$repo")/shared
+[[ -d $shared ]] && bind "$shared" "$root$(dirname "$inside")/shared" ro
 cp -L /etc/resolv.conf "$root/etc/resolv.conf"
 
 if [[ -d $HOME/.m2/repository && ! -d $root/root/.m2/repository ]]; then
