@@ -12,6 +12,7 @@ packages=(
     busybox-static        # the test guest's userland
     fio                   # guest IO in end-to-end tests and hvctl bench io
     ca-certificates       # apt-get download of the guest kernel over https mirrors
+    procps                # kill(1), which the fault tests use (a minimal Debian 13 lacks it)
 )
 
 missing=()

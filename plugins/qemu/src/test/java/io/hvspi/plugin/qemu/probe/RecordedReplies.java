@@ -3,19 +3,30 @@ package io.hvspi.plugin.qemu.probe;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.hvspi.plugin.qemu.qmp.FakeQmpServer;
+import io.hvspi.plugin.qemu.qmp.QemuVersion;
 import io.hvspi.plugin.qemu.qmp.QmpClient;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
 import java.util.function.BiFunction;
 
 /** QMP replies recorded (or written) per QEMU version, under {@code src/test/resources/probe/}. */
 public final class RecordedReplies {
     public static final String QEMU_7_2 = "qemu-7.2.22";
     public static final String QEMU_9_2 = "qemu-9.2.0";
+    /** Every recording made from a real binary, by {@link ProbeRecorder}. */
+    public static final List<String> RECORDED = List.of(QEMU_7_2);
 
     private RecordedReplies() {}
+
+    /** The recording of this major.minor, if there is one. */
+    public static Optional<String> recordedFor(QemuVersion version) {
+        String prefix = "qemu-" + version.major() + "." + version.minor() + ".";
+        return RECORDED.stream().filter(v -> v.startsWith(prefix)).findFirst();
+    }
 
     public static JsonNode load(String version, String name) {
         String resource = "/probe/" + version + "/" + name + ".json";
