@@ -13,12 +13,12 @@ import java.util.List;
 import java.util.Optional;
 import java.util.function.BiFunction;
 
-/** QMP replies recorded (or written) per QEMU version, under {@code src/test/resources/probe/}. */
+/** QMP replies recorded from real QEMU binaries, one directory per version under {@code src/test/resources/probe/}. */
 public final class RecordedReplies {
     public static final String QEMU_7_2 = "qemu-7.2.22";
-    public static final String QEMU_9_2 = "qemu-9.2.0";
-    /** Every recording made from a real binary, by {@link ProbeRecorder}. */
-    public static final List<String> RECORDED = List.of(QEMU_7_2);
+    public static final String QEMU_10_0 = "qemu-10.0.13";
+    /** Every recording, each made from a real binary (see the README next to them). */
+    public static final List<String> RECORDED = List.of(QEMU_7_2, QEMU_10_0);
 
     private RecordedReplies() {}
 
