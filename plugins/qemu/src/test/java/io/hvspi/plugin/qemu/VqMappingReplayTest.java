@@ -18,6 +18,7 @@ import io.hvspi.spi.Hypervisor;
 import io.hvspi.spi.IOThreadChoice;
 import io.hvspi.spi.IOThreadPolicy;
 import io.hvspi.spi.UnsupportedCapabilityException;
+import io.hvspi.spi.VmmException;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -45,7 +46,10 @@ class VqMappingReplayTest {
 
     @Test
     void onQemu10ADeviceSpreadsItsQueuesOverSeveralIOThreads() throws Exception {
-        try (FakeQmpServer qemu10 = RecordedReplies.server(tmp.resolve("q10.sock"), RecordedReplies.QEMU_10_0)) {
+        try (FakeQmpServer qemu10 = RecordedReplies.acceptsHotplug(
+                RecordedReplies.server(tmp.resolve("q10.sock"), RecordedReplies.QEMU_10_0))) {
+            RecordedReplies.iothreads(qemu10, List.of("indep_iothread_0", "indep_iothread_1", "indep_iothread_2",
+                    "indep_iothread_3"));
             // a guestless VM: QEMU reports the unplug after the reset that completes it
             qemu10.on("system_reset", (req, c) -> {
                 c.reply(req, QmpClient.args());
@@ -78,6 +82,21 @@ class VqMappingReplayTest {
                                                  {"iothread": "indep_iothread_3", "vqs": [2]}]}"""), replug);
                 assertEquals(1, qemu10.argumentsOf("blockdev-add").size(), "a move keeps the block node");
                 assertTrue(qemu10.argumentsOf("x-blockdev-set-iothread").isEmpty());
+            } finally {
+                vm.stop();
+            }
+        }
+    }
+
+    @Test
+    void theReplayRefusesACommandItWasNotGivenAsQemuRefusesOneItLacks() {
+        try (FakeQmpServer qemu10 = RecordedReplies.server(tmp.resolve("q10.sock"), RecordedReplies.QEMU_10_0)) {
+            QemuHypervisor vm = (QemuHypervisor) vmOn(qemu10);
+            try {
+                VmmException e = assertThrows(VmmException.class, () -> vm.monitorCommand("blockdev-add",
+                        QmpClient.args().put("driver", "null-co").put("node-name", "n0")));
+                assertEquals("CommandNotFound", e.errorClass());
+                assertEquals("The command blockdev-add has not been found", e.vmmMessage());
             } finally {
                 vm.stop();
             }
