@@ -87,7 +87,7 @@ class QemuFaultReplayTest {
 
     @Test
     void qemuDyingBetweenAMovesUnplugAndReplugFailsWithExitedAndRecordsTheDeviceAsGone() {
-        qemu = RecordedReplies.server(tmp.resolve("q.sock"), RecordedReplies.QEMU_7_2);
+        qemu = RecordedReplies.acceptsHotplug(RecordedReplies.server(tmp.resolve("q.sock"), RecordedReplies.QEMU_7_2));
         unplugOnReset("d0");
         AtomicInteger adds = new AtomicInteger();
         qemu.on("device_add", (req, c) -> {
@@ -112,7 +112,7 @@ class QemuFaultReplayTest {
 
     @Test
     void anIOThreadAddQemuConfirmedReturnsEvenWhenQemuDiesBeforeTheThreadIdIsRead() {
-        qemu = RecordedReplies.server(tmp.resolve("q.sock"), RecordedReplies.QEMU_7_2);
+        qemu = RecordedReplies.acceptsHotplug(RecordedReplies.server(tmp.resolve("q.sock"), RecordedReplies.QEMU_7_2));
         qemu.on("query-iothreads", (req, c) -> c.close());
         IOThreadInfo added = start().requireIoThreads().add("extra");
         assertEquals("extra", added.id());
@@ -124,7 +124,8 @@ class QemuFaultReplayTest {
 
     @Test
     void aReplugQemuAnswersAfterTheMoveTimedOutIsRecordedWhereQemuPutTheDevice() throws Exception {
-        qemu = RecordedReplies.server(tmp.resolve("q.sock"), RecordedReplies.QEMU_7_2);
+        qemu = RecordedReplies.acceptsHotplug(RecordedReplies.server(tmp.resolve("q.sock"), RecordedReplies.QEMU_7_2));
+        RecordedReplies.iothreads(qemu, List.of("indep_iothread_0", "indep_iothread_1"));
         unplugOnReset("d0");
         CountDownLatch answer = new CountDownLatch(1);
         AtomicInteger adds = new AtomicInteger();
