@@ -23,7 +23,7 @@ import java.util.Set;
  */
 public final class DeviceTable {
     /** virtio-scsi addresses Kata's way: target {@code index / 256}, LUN {@code index % 256}. */
-    static final int LUNS_PER_TARGET = 256;
+    public static final int LUNS_PER_TARGET = 256;
     private static final int MAX_SCSI_DISKS = 256 * LUNS_PER_TARGET;
     /** Block nodes hvspi makes are {@code hvspi-node<n>}, n counting up for the VM's whole life. */
     public static final String NODE_PREFIX = "hvspi-node";
