@@ -76,8 +76,10 @@ import org.slf4j.LoggerFactory;
  * resumes it when there is a guest (unless the host option
  * {@value #OPTION_START_PAUSED} is {@code true}). The guest's serial console is the
  * socket {@code console.sock} in the runtime directory, logged to {@code console.log}. The plugin state (QMP socket, IOThreads,
- * root ports, devices) is saved through the host's state store after every change
- * QEMU confirmed, so that {@code reattach} sees what this instance saw.
+ * root ports, devices) is saved through the host's state store right after QEMU is
+ * spawned and after every change QEMU confirmed; each operation also saves its
+ * intent before its first QMP command, so that {@code reattach} can settle what a
+ * process that died left half done (see {@link Reconciler}).
  */
 public final class QemuHypervisor implements Hypervisor {
     private static final Logger LOG = LoggerFactory.getLogger(QemuHypervisor.class);

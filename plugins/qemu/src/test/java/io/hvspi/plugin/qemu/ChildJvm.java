@@ -75,8 +75,13 @@ final class ChildJvm implements AutoCloseable {
         return process.waitFor();
     }
 
+    /** Kills the child if it still runs; an interrupt of the wait is kept for the caller. */
     @Override
-    public void close() throws InterruptedException {
-        kill();
+    public void close() {
+        try {
+            kill();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 }

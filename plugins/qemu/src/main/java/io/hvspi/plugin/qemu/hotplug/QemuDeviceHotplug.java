@@ -173,26 +173,12 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
         return toBlockDevice(device);
     }
 
-    /** Saves the intent before the operation's first QMP command. */
     private void begin(Intent intent) {
-        synchronized (lock) {
-            intents.begin(intent);
-            try {
-                persist.run();
-            } catch (RuntimeException e) {
-                intents.end(intent);
-                throw e;
-            }
-        }
+        intents.beginAndSave(intent, persist);
     }
 
-    /** Clears an intent the operation's outcome did not already clear (a failure), and saves. */
     private void end(Intent intent) {
-        synchronized (lock) {
-            if (intents.end(intent)) {
-                persist.run();
-            }
-        }
+        intents.endAndSave(intent, persist);
     }
 
     private void attach(BlockDeviceSpec spec, BlockDriver driver, boolean hostDevice, int queues,

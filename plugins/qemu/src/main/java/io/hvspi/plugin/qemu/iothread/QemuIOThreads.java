@@ -111,26 +111,12 @@ public final class QemuIOThreads implements IOThreadProvider {
         }
     }
 
-    /** Saves the intent before the operation's QMP command. */
     private void begin(Intent intent) {
-        synchronized (lock) {
-            intents.begin(intent);
-            try {
-                persist.run();
-            } catch (RuntimeException e) {
-                intents.end(intent);
-                throw e;
-            }
-        }
+        intents.beginAndSave(intent, persist);
     }
 
-    /** Clears an intent the outcome's save did not already clear (a failure), and saves. */
     private void end(Intent intent) {
-        synchronized (lock) {
-            if (intents.end(intent)) {
-                persist.run();
-            }
-        }
+        intents.endAndSave(intent, persist);
     }
 
     private IOThreadInfo add(String id, Intent intent) {

@@ -129,7 +129,7 @@ public final class Reconciler {
         List<String> detach = new ArrayList<>();
         boolean movePresent = false;
         for (Intent i : intents) {
-            if (live.devices().containsKey(i.id()) && i.op() == Intent.Op.DETACH) {
+            if (i.op() == Intent.Op.DETACH && live.devices().containsKey(i.id())) {
                 detach.add(i.id());
             }
             movePresent |= i.op() == Intent.Op.MOVE && live.devices().containsKey(i.id());
@@ -144,7 +144,7 @@ public final class Reconciler {
                 // already pending, or gone meanwhile: either way the reset below settles it
             }
         }
-        boolean pciDevice = intents.stream().filter(i -> live.devices().containsKey(i.id()))
+        boolean pciDevice = intents.stream().filter(i -> i.aboutDevice() && live.devices().containsKey(i.id()))
                 .anyMatch(i -> i.device().driver().equals(BlockDriver.VIRTIO_BLK_PCI.qemuDriver()));
         if (guestless && pciDevice) {
             qmp.execute("system_reset");

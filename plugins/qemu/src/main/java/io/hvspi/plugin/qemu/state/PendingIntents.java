@@ -33,6 +33,31 @@ public final class PendingIntents {
         }
     }
 
+    /**
+     * Records an intent and saves the state ({@code save} runs with the lock held), before
+     * the operation's first QMP command; when the save fails the intent is forgotten again.
+     */
+    public void beginAndSave(Intent intent, Runnable save) {
+        synchronized (lock) {
+            begin(intent);
+            try {
+                save.run();
+            } catch (RuntimeException e) {
+                end(intent);
+                throw e;
+            }
+        }
+    }
+
+    /** Clears an intent that the save of the operation's outcome did not already clear (a failure), and saves. */
+    public void endAndSave(Intent intent, Runnable save) {
+        synchronized (lock) {
+            if (end(intent)) {
+                save.run();
+            }
+        }
+    }
+
     /** Forgets this very intent; true when it was still there (so the caller saves). */
     public boolean end(Intent intent) {
         synchronized (lock) {
