@@ -37,7 +37,8 @@ final class ChildJvm implements AutoCloseable {
      *
      * @param umask000 runs it under {@code umask 000}, to check the modes of the files it creates
      */
-    static ChildJvm start(Path root, String vmId, String op, Path log, boolean umask000) throws IOException {
+    static ChildJvm start(Path root, String vmId, String op, Path log, boolean umask000, String... extra)
+            throws IOException {
         List<String> argv = new ArrayList<>();
         if (umask000) {
             // the JVM cannot set its own umask; a fixed script with the command as its arguments can
@@ -47,6 +48,7 @@ final class ChildJvm implements AutoCloseable {
                 "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xshare:auto",
                 "-cp", System.getProperty("java.class.path"), ChildOperation.class.getName(),
                 root.toString(), vmId, op));
+        argv.addAll(List.of(extra));
         return new ChildJvm(new ProcessBuilder(argv).redirectErrorStream(false)
                 .redirectError(ProcessBuilder.Redirect.appendTo(log.toFile())).start());
     }

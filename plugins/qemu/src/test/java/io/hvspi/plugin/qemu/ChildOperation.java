@@ -20,7 +20,8 @@ import java.util.Map;
  *
  * <p>Arguments: the runtime root, the VM id, and the operation ({@code attach},
  * {@code detach}, {@code move}, {@code iothread-add}, {@code iothread-remove}, or
- * {@code start}, which starts a new guestless VM of that id instead).
+ * {@code start}, which starts a new guestless VM of that id instead); an optional
+ * fourth argument is the id of the disk to attach (default {@value #DISK}).
  */
 public final class ChildOperation {
     static final String DISK = "d1";
@@ -47,8 +48,8 @@ public final class ChildOperation {
             System.out.println("ready");
             System.out.flush();
             switch (args[2]) {
-                case "attach" -> vm.requireHotplug().attach(BlockDeviceSpec.builder(DISK, BlockBackend.nullBackend())
-                        .build());
+                case "attach" -> vm.requireHotplug().attach(BlockDeviceSpec.builder(args.length > 3 ? args[3] : DISK,
+                        BlockBackend.nullBackend()).build());
                 case "detach" -> vm.requireHotplug().detach(DISK, Duration.ofSeconds(5));
                 case "move" -> vm.requireHotplug().move(MOVED, IOThreadChoice.named(
                         onIo0(record) ? IO1 : IO0));

@@ -128,7 +128,7 @@ class CrossProcessFaultTest {
             Map<String, Integer> outcomes = new TreeMap<>();
             for (int run = 0; run < RUNS; run++) {
                 String where = op + " run " + run;
-                withVm(host, vmId, op::prepare);
+                onVm(host, vmId, op::prepare);
                 long delay = (long) (random.nextDouble() * window);
                 boolean finished;
                 try (ChildJvm child = ChildJvm.start(host.runtimeRoot(), vmId, op.arg, log, false)) {
@@ -171,7 +171,7 @@ class CrossProcessFaultTest {
     private long calibrate(DefaultHostContext host, String vmId, Op op, Path log) throws Exception {
         List<Long> times = new ArrayList<>();
         for (int i = 0; i < 3; i++) {
-            withVm(host, vmId, op::prepare);
+            onVm(host, vmId, op::prepare);
             try (ChildJvm child = ChildJvm.start(host.runtimeRoot(), vmId, op.arg, log, false)) {
                 assertTrue(child.awaitLine("ready", 60_000), "calibration: the child did not reattach (see " + log
                         + ")");
@@ -196,7 +196,7 @@ class CrossProcessFaultTest {
         }
     }
 
-    private static void withVm(DefaultHostContext host, String vmId, java.util.function.Consumer<QemuHypervisor> a)
+    private static void onVm(DefaultHostContext host, String vmId, java.util.function.Consumer<QemuHypervisor> a)
             throws Exception {
         withVm(host, vmId, vm -> {
             a.accept(vm);

@@ -115,6 +115,23 @@ class ReconciliationTest {
     }
 
     @Test
+    void eightProcessesHotpluggingOneAfterAnotherGetEightRootPorts() throws Exception {
+        start().close();
+        for (int i = 0; i < 8; i++) {
+            try (ChildJvm child = ChildJvm.start(host.runtimeRoot(), "r", "attach", tmp.resolve("child.log"), false,
+                    "p" + i)) {
+                assertTrue(child.awaitLine("done", 60_000), "process " + i + " failed (see child.log)");
+                assertEquals(0, child.waitFor());
+            }
+        }
+        vm = QemuHypervisor.reattach(record(), host);
+        QemuTruth.assertRecordEqualsQemu(vm, saved(), "after 8 processes");
+        assertEquals(8, saved().devices().size());
+        assertEquals(8, saved().devices().stream().map(DeviceState::bus).distinct().count());
+        assertEquals(List.of(), vm.reconciliation(), "nothing to settle after processes that ended well");
+    }
+
+    @Test
     void adoptsWhatHvspiMadeButDidNotRecordAndDropsWhatVanished() {
         start().requireHotplug().attach(disk("d0"));
         vm.requireIoThreads().add("gone");
