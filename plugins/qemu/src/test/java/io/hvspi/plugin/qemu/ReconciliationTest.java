@@ -115,6 +115,21 @@ class ReconciliationTest {
     }
 
     @Test
+    void aReattachToAVmThatAgreesWithItsRecordChangesNothingWithScsiDisksToo() {
+        host = TestVms.host(tmp);
+        vm = (QemuHypervisor) new QemuHypervisorFactory().create(TestVms.spec("r", 1, IOThreadPolicy.FIRST,
+                "virtio-scsi", 4), host);
+        vm.start();
+        for (int i = 0; i < 3; i++) {
+            vm.requireHotplug().attach(disk("s" + i));
+        }
+        String before = record().pluginState();
+        reattach();
+        assertEquals(List.of(), vm.reconciliation());
+        assertEquals(before, record().pluginState(), "a reattach with nothing to settle rewrote the record");
+    }
+
+    @Test
     void eightProcessesHotpluggingOneAfterAnotherGetEightRootPorts() throws Exception {
         start().close();
         for (int i = 0; i < 8; i++) {

@@ -74,12 +74,12 @@ public record LiveVm(Map<String, LiveDevice> devices, Map<String, LiveNode> node
             String bus = parent.substring(parent.lastIndexOf('/') + 1);
             if (driver == BlockDriver.SCSI_HD) {
                 int lun = get(qmp, path, "scsi-id").asInt() * DeviceTable.LUNS_PER_TARGET + get(qmp, path, "lun").asInt();
-                return Optional.of(new LiveDevice(id, driver.qemuDriver(), drive, bus, lun, List.of(), 1));
+                // a scsi-hd runs on its controller's IOThread: the controller owns the bus
+                String controller = parent.substring(0, parent.lastIndexOf('/'));
+                return Optional.of(new LiveDevice(id, driver.qemuDriver(), drive, bus, lun,
+                        ioThread(qmp, controller), 1));
             }
-            String ioThread = get(qmp, path, "iothread").asText("");
-            List<String> ioThreads = ioThread.isEmpty() ? List.of()
-                    : List.of(ioThread.substring(ioThread.lastIndexOf('/') + 1));
-            return Optional.of(new LiveDevice(id, driver.qemuDriver(), drive, bus, 0, ioThreads,
+            return Optional.of(new LiveDevice(id, driver.qemuDriver(), drive, bus, 0, ioThread(qmp, path),
                     get(qmp, path, "num-queues").asInt()));
         } catch (VmmException e) {
             if ("DeviceNotFound".equals(e.errorClass())) {
@@ -87,6 +87,12 @@ public record LiveVm(Map<String, LiveDevice> devices, Map<String, LiveNode> node
             }
             throw e;
         }
+    }
+
+    /** The object's {@code iothread} link as an id; none for the main loop. */
+    private static List<String> ioThread(QmpClient qmp, String path) {
+        String link = get(qmp, path, "iothread").asText("");
+        return link.isEmpty() ? List.of() : List.of(link.substring(link.lastIndexOf('/') + 1));
     }
 
     private static JsonNode get(QmpClient qmp, String path, String property) {
