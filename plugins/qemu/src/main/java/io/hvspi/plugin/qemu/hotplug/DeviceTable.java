@@ -176,6 +176,13 @@ public final class DeviceTable {
         }
     }
 
+    /** True while this attach's reservation stands (neither confirmed nor released). */
+    public boolean isReserved(Slot slot) {
+        synchronized (lock) {
+            return inFlight.get(slot.deviceId()) == slot;
+        }
+    }
+
     /** Replaces a device's record (same id). */
     public void replace(DeviceState device) {
         synchronized (lock) {

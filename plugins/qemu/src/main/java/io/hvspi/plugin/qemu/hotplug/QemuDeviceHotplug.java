@@ -168,7 +168,10 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
         try {
             attach(spec, driver, hostDevice, queues, slot, reservation, device, intent);
         } finally {
-            end(intent);
+            // an attach QEMU may still carry out keeps its place, and its intent, until QEMU answers
+            if (!table.isReserved(slot)) {
+                end(intent);
+            }
         }
         return toBlockDevice(device);
     }
@@ -215,7 +218,7 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
                 release(slot, reservation);
                 throw e;
             }
-            undoWhenAnswered(slot, reservation, nodeCall, deviceCall);
+            undoWhenAnswered(slot, reservation, nodeCall, deviceCall, intent);
             throw new VmmUnavailableException(e.reason(), "attach of device '" + spec.id() + "': " + e.getMessage()
                     + "; should QEMU still add it, hvspi removes it again, and holds the id and its place until then",
                     e);
@@ -257,13 +260,15 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
      * leaves nothing behind, only later.
      */
     private void undoWhenAnswered(DeviceTable.Slot slot, Reservation reservation, QmpClient.Call node,
-                                  QmpClient.Call device) {
+                                  QmpClient.Call device, Intent intent) {
         CompletableFuture<HvspiException> nodeDone = new CompletableFuture<>();
         node.whenDone((reply, error) -> nodeDone.complete(error));
         device.whenDone((reply, deviceError) -> {
             HvspiException nodeError = nodeDone.join(); // QEMU answers in order: the node's reply came first
             if (deviceError instanceof VmmUnavailableException || nodeError instanceof VmmUnavailableException) {
-                release(slot, reservation); // the connection ended: nothing more to undo or to protect
+                // the connection ended: nothing more to undo or to protect here; the intent stays in the
+                // record, and the next reattach adopts or rolls back what QEMU did
+                release(slot, reservation);
                 return;
             }
             try {
@@ -275,12 +280,13 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
                 }
                 LOG.info("undid the attach of device '{}' that QEMU carried out after it timed out", slot.deviceId());
                 release(slot, reservation);
+                end(intent);
             } catch (HvspiException e) {
                 if (qmp.isConnected()) {
                     LOG.error("cannot undo the late attach of device '{}'; its id and place stay reserved: {}",
                             slot.deviceId(), e.getMessage());
                 } else {
-                    release(slot, reservation);
+                    release(slot, reservation); // the intent stays for the next reattach, as above
                 }
             }
         });
