@@ -219,6 +219,11 @@ public final class GuestConsole implements AutoCloseable {
         return new BlockRead(device, m.required("sha256"), m.required("text"));
     }
 
+    /** The number of blk-mq hardware queues the guest made for {@code device} ({@code /sys/block/DEV/mq/}). */
+    public int queues(String device, Duration timeout) {
+        return Math.toIntExact(request("queues " + device, timeout).requiredLong("count"));
+    }
+
     /**
      * Runs fio on {@code devices} for {@code runtime} (whole seconds), one job per disk,
      * by default 4k random reads at iodepth 32 with libaio and O_DIRECT; {@code options}

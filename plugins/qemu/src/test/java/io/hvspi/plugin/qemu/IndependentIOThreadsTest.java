@@ -50,7 +50,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The independent IOThread pool on the installed real QEMU (7.2 on Debian 12, 10.0 on
- * Debian 13; TCG, no guest), checked through
+ * Debian 13; TCG, no guest; {@link IndependentIOThreadsOnOtherQemuTest} runs the same on
+ * the other release's QEMU), checked through
  * QEMU itself ({@code query-iothreads}, {@code qom-get}) and the host ({@code /proc}),
  * not only through hvspi's records. One VM serves the class; each test detaches
  * what it attached.
@@ -67,12 +68,17 @@ class IndependentIOThreadsTest {
     private DeviceHotplug hotplug;
     private IOThreadProvider pool;
 
+    /** The QEMU this class runs on; a subclass runs it on the other one. */
+    QemuBinary qemu() {
+        return QemuBinary.system();
+    }
+
     @BeforeAll
     void startVm(@TempDir Path dir) {
         tmp = dir;
         host = TestVms.host(tmp);
         vm = (QemuHypervisor) new QemuHypervisorFactory().create(
-                TestVms.spec("iothreads", 4, IOThreadPolicy.LEAST_LOADED), host);
+                TestVms.spec(qemu().path(), "iothreads", 4, IOThreadPolicy.LEAST_LOADED), host);
         vm.start();
         hotplug = vm.requireHotplug();
         pool = vm.requireIoThreads();
@@ -273,8 +279,8 @@ class IndependentIOThreadsTest {
      */
     @Test
     void vqMappingSpreadsTheQueuesWhereQemuHasItAndIsRefusedWhereNotLeavingNothingBehind() {
-        QemuVersion installed = TestVms.installedQemu();
-        boolean present = installed.atLeast(9, 0);
+        QemuVersion installed = qemu().version();
+        boolean present = qemu().hasVqMapping();
         assertEquals(present, vm.supports(Capability.IOTHREAD_VQ_MAPPING), "the probe agrees with QEMU " + installed);
         Set<String> nodes = blockNodes();
         BlockDeviceSpec spec = BlockDeviceSpec.builder("vq", BlockBackend.nullBackend())
