@@ -283,6 +283,9 @@ public final class QemuHypervisor implements Hypervisor {
                     host.stateStore().save(new VmRecord(vmId, QemuHypervisorFactory.TYPE, process.get().pid(), dir,
                             createdAt, initial.toJson()));
                     process.get().awaitSocket(host.commandTimeout());
+                    // QEMU runs now: a wrapper as the binary (a script that execs QEMU, e.g. through
+                    // chroot) has been replaced by QEMU itself, whose executable is what a reattach sees
+                    initial = initial.withQemu(process.get().runningIdentity(s.binary()));
                 }
                 qmp = connect(socket, process);
                 session = new Session(layout, process, qmp, QemuProbe.probe(qmp), initial, createdAt);

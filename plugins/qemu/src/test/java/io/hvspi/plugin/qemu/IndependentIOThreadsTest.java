@@ -293,19 +293,59 @@ class IndependentIOThreadsTest {
         } else {
             BlockDevice d = hotplug.attach(spec);
             assertEquals(POOL.subList(2, 4), d.ioThreads());
-            Map<String, List<Integer>> mapping = new HashMap<>();
-            for (JsonNode entry : vm.monitorCommand("qom-get", QmpClient.args()
-                    .put("path", "/machine/peripheral/vq").put("property", "iothread-vq-mapping"))) {
-                List<Integer> vqs = new ArrayList<>();
-                entry.path("vqs").forEach(q -> vqs.add(q.asInt()));
-                mapping.put(entry.path("iothread").asText(), vqs);
-            }
-            assertEquals(Map.of(POOL.get(2), List.of(0, 2), POOL.get(3), List.of(1, 3)), mapping,
+            assertEquals(Map.of(POOL.get(2), List.of(0, 2), POOL.get(3), List.of(1, 3)), vqMapping("vq"),
                     "QEMU's view of the queues");
+            for (String id : POOL.subList(2, 4)) {
+                assertEquals(List.of("vq"), pool.list().get(POOL.indexOf(id)).devices(), id + " serves vq");
+            }
             hotplug.detach("vq");
         }
         assertEquals(nodes, blockNodes());
         assertFalse(peripherals().contains("vq"));
+    }
+
+    /** QEMU's own view of a device's queues: IOThread to virtqueues ({@code qom-get iothread-vq-mapping}). */
+    private Map<String, List<Integer>> vqMapping(String deviceId) {
+        Map<String, List<Integer>> mapping = new HashMap<>();
+        for (JsonNode entry : vm.monitorCommand("qom-get", QmpClient.args()
+                .put("path", "/machine/peripheral/" + deviceId).put("property", "iothread-vq-mapping"))) {
+            List<Integer> vqs = new ArrayList<>();
+            entry.path("vqs").forEach(q -> vqs.add(q.asInt()));
+            mapping.put(entry.path("iothread").asText(), vqs);
+        }
+        return mapping;
+    }
+
+    /**
+     * A move onto a vq-mapping replugs the same node with its queues spread (QEMU 9.0+), and
+     * back onto one IOThread; where QEMU has no vq-mapping the move is refused and the device
+     * stays where it was.
+     */
+    @Test
+    void aMoveOntoAVqMappingSpreadsTheQueuesWhereQemuHasItAndIsRefusedWhereNot() {
+        hotplug.attach(BlockDeviceSpec.builder("vqmv", BlockBackend.nullBackend())
+                .ioThread(IOThreadChoice.named(POOL.get(0))).queues(4).build());
+        IOThreadChoice spread = IOThreadChoice.vqMapped(POOL.subList(2, 4));
+        if (!qemu().hasVqMapping()) {
+            UnsupportedCapabilityException e = assertThrows(UnsupportedCapabilityException.class,
+                    () -> hotplug.move("vqmv", spread));
+            assertEquals(Capability.IOTHREAD_VQ_MAPPING, e.capability());
+            assertEquals(POOL.get(0), iothreadOf("vqmv"), "the device stays on its IOThread");
+            assertEquals(List.of(POOL.get(0)), hotplug.list().get(0).ioThreads());
+            return;
+        }
+        String node = savedState().devices().get(0).nodeName();
+        BlockDevice spreadOut = hotplug.move("vqmv", spread);
+        assertEquals(POOL.subList(2, 4), spreadOut.ioThreads());
+        assertEquals(Map.of(POOL.get(2), List.of(0, 2), POOL.get(3), List.of(1, 3)), vqMapping("vqmv"));
+        assertEquals(List.of(), pool.list().get(0).devices());
+        assertEquals(node, savedState().devices().get(0).nodeName(), "the same block node was kept");
+
+        BlockDevice back = hotplug.move("vqmv", IOThreadChoice.named(POOL.get(1)));
+        assertEquals(List.of(POOL.get(1)), back.ioThreads());
+        assertEquals(POOL.get(1), iothreadOf("vqmv"));
+        assertEquals(Map.of(), vqMapping("vqmv"), "no mapping left on the replugged device");
+        assertEquals(List.of(), pool.list().get(2).devices());
     }
 
     @Test

@@ -114,6 +114,16 @@ public final class QemuProcess {
         return new QemuState.QemuIdentity(startTime(pid()).orElse(-1), realPath(binary));
     }
 
+    /**
+     * As {@link #identity}, with the executable the process runs now ({@code /proc/PID/exe}):
+     * once QEMU opened its sockets, that is QEMU even when {@code binary} is a wrapper that
+     * execs it. Falls back to {@code binary}'s real path when {@code /proc} cannot tell.
+     */
+    public QemuState.QemuIdentity runningIdentity(Path binary) {
+        String exe = executable(pid());
+        return new QemuState.QemuIdentity(startTime(pid()).orElse(-1), exe.isEmpty() ? realPath(binary) : exe);
+    }
+
     /** Field 22 of {@code /proc/PID/stat}: the start time in clock ticks after boot. */
     static OptionalLong startTime(long pid) {
         try {
