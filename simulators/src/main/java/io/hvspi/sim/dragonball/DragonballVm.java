@@ -62,6 +62,8 @@ final class DragonballVm {
     private final List<SimThread> vcpus = new ArrayList<>();
     private final Set<Integer> usedSlots = new TreeSet<>();
     private int upcallNotReadyLeft;
+    /** Hotplug requests that needed the guest's upcall channel, answered or refused. */
+    private int upcallRequests;
 
     DragonballVm(String instanceId, String vmmVersion, long pid, long masterTid, int upcallNotReadyAfterStart) {
         this.instanceId = instanceId;
@@ -296,7 +298,12 @@ final class DragonballVm {
         return slotResult(drive.slot);
     }
 
+    int upcallRequests() {
+        return upcallRequests;
+    }
+
     private void checkUpcall() throws ActionError {
+        upcallRequests++;
         // A paused guest cannot answer the hotplug upcall; a just-booted one has not connected it yet.
         if (state == InstanceState.Paused) {
             throw ActionError.upcallServerNotReady();

@@ -45,7 +45,7 @@ class DragonballCapabilitiesTest {
 
     @AfterAll
     static void stopVm() {
-        TestVms.stopQuietly(vm);
+        TestVms.stopInTeardown(vm);
         sim.close();
     }
 

@@ -53,7 +53,7 @@ class DragonballHotplugTest {
 
     @AfterEach
     void tearDown() {
-        TestVms.stopQuietly(vm);
+        TestVms.stopInTeardown(vm);
         if (sim != null) {
             sim.close();
         }
@@ -200,6 +200,8 @@ class DragonballHotplugTest {
         DeviceHotplug hotplug = started(Options.defaults().withUpcallNotReadyAfterStart(3),
                 DragonballHypervisor.PCI_DRIVER);
         assertEquals("d0", hotplug.attach(nullDisk("d0")).id());
+        assertEquals(4, sim.upcallRequests(), "three requests refused (upcall not ready), the fourth answered");
+        assertEquals(List.of("d0"), hotplug.list().stream().map(BlockDevice::id).toList());
     }
 
     @Test

@@ -47,7 +47,7 @@ class DragonballLifecycleTest {
 
     @AfterEach
     void tearDown() {
-        TestVms.stopQuietly(vm);
+        TestVms.stopInTeardown(vm);
         sim.close();
     }
 

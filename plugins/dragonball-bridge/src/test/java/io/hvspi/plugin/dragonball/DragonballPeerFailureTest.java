@@ -54,7 +54,7 @@ class DragonballPeerFailureTest {
 
     @AfterEach
     void tearDown() {
-        TestVms.stopQuietly(vm);
+        TestVms.stopInTeardown(vm);
         if (sim != null) {
             sim.close();
         }

@@ -67,7 +67,7 @@ class DragonballSidecarTest {
 
     @AfterEach
     void tearDown() {
-        TestVms.stopQuietly(vm);
+        TestVms.stopInTeardown(vm);
     }
 
     private VmSpec spec() {
