@@ -16,6 +16,9 @@
 # Prints the wrapper's path on stdout. Exit 0 when the wrapper works; 3 when it cannot be
 # made here (not root, no debootstrap, no network), with the reason on stderr.
 #
+# The mounts stay (they are made once, not per VM); `other-qemu.sh --unmount` removes them
+# (the next run of the wrapper makes them again).
+#
 # Environment: DEBIAN_MIRROR (default http://deb.debian.org/debian),
 #              HVSPI_OTHER_QEMU_RELEASE (bookworm|trixie; default: the release this host is not)
 set -euo pipefail
@@ -36,6 +39,13 @@ root=$cache/qemu-$release-root
 wrapper=$cache/qemu-$release
 guests=$cache/guest
 
+if [[ ${1:-} == --unmount ]]; then
+    for d in "$root"/{dev,proc,sys,tmp,run} "$root$guests"; do
+        ! mountpoint -q "$d" || umount -R "$d" || umount -lR "$d"
+    done
+    exit 0
+fi
+[[ $# == 0 ]] || { echo "other-qemu: usage: other-qemu.sh [--unmount]" >&2; exit 2; }
 [[ $(id -u) == 0 ]] || cannot "needs root (debootstrap, chroot, mount)"
 mkdir -p "$cache"
 exec 9>"$cache/qemu-$release.lock"
