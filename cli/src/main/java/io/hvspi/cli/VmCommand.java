@@ -1,9 +1,8 @@
 package io.hvspi.cli;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
-import io.hvspi.core.plugin.PluginRegistry;
-import io.hvspi.core.state.DefaultHostContext;
-import io.hvspi.core.state.RuntimeDirs;
+import io.hvspi.core.host.HvspiHost;
+import io.hvspi.core.host.VmHandle;
 import io.hvspi.spi.BlockBackend;
 import io.hvspi.spi.BlockDevice;
 import io.hvspi.spi.BlockDeviceSpec;
@@ -13,7 +12,6 @@ import io.hvspi.spi.IOThreadInfo;
 import io.hvspi.spi.PollingParams;
 import io.hvspi.spi.RequestRejectedException;
 import io.hvspi.spi.VmRecord;
-import io.hvspi.spi.VmmUnavailableException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -33,12 +31,6 @@ final class VmCommand {
     /** What every vm subcommand shares: options, output, and reattaching to a recorded VM. */
     abstract static class VmAction extends HvctlCommand {
 
-        static VmRecord record(DefaultHostContext host, String vmId) {
-            return host.stateStore().load(vmId).orElseThrow(() -> new RequestRejectedException(
-                    RequestRejectedException.Reason.NOT_FOUND,
-                    "no VM '" + vmId + "' recorded in " + host.runtimeRoot() + " (see: hvctl vm list)"));
-        }
-
         /** Prints one device exactly as run and status show it. */
         void printDevice(Hypervisor vm, BlockDevice d) {
             if (json) {
@@ -52,13 +44,10 @@ final class VmCommand {
             VmView.printDevices(out(), VmView.devices(vm).stream().filter(r -> r.device().id().equals(d.id())).toList());
         }
 
-        /** Runs {@code action} on the reattached VM, then disconnects; the VM keeps running. */
+        /** Runs {@code action} on the reattached VM under its lock, then disconnects; the VM keeps running. */
         int withVm(String vmId, java.util.function.Function<Hypervisor, Integer> action) {
-            DefaultHostContext host = global.host();
-            VmRecord record = record(host, vmId);
-            try (PluginRegistry registry = global.registry();
-                 Hypervisor vm = registry.factory(record.hypervisorType()).reattach(record, host)) {
-                return action.apply(vm);
+            try (HvspiHost host = global.host(); VmHandle vm = host.reattach(vmId)) {
+                return action.apply(vm.hypervisor());
             }
         }
     }
@@ -73,7 +62,10 @@ final class VmCommand {
     static final class ListVms extends VmAction {
         @Override
         public Integer call() {
-            List<VmRecord> records = global.host().stateStore().list();
+            List<VmRecord> records;
+            try (HvspiHost host = global.host()) {
+                records = host.list();
+            }
             if (json) {
                 ArrayNode array = Json.array();
                 records.forEach(r -> array.addObject().put("id", r.vmId()).put("type", r.hypervisorType())
@@ -248,18 +240,9 @@ final class VmCommand {
     static final class Stop extends OneVm {
         @Override
         public Integer call() {
-            DefaultHostContext host = global.host();
-            VmRecord record = record(host, vmId);
-            try (PluginRegistry registry = global.registry()) {
-                try (Hypervisor vm = registry.factory(record.hypervisorType()).reattach(record, host)) {
-                    vm.stop();
-                } catch (VmmUnavailableException e) {
-                    // the VMM is already gone: what is left to do is forget it
-                    host.stateStore().remove(vmId);
-                    RuntimeDirs.deleteTree(record.runtimeDir());
-                    err().println("hvctl: VM " + vmId + " was not running (" + e.getMessage()
-                            + "); removed its state");
-                }
+            try (HvspiHost host = global.host()) {
+                host.stop(vmId).vmmWasGone().ifPresent(why -> err().println("hvctl: VM " + vmId
+                        + " was not running (" + why + "); removed its state"));
             }
             if (json) {
                 Json.print(out(), Json.object().put("stopped", vmId));

@@ -1,12 +1,12 @@
 package io.hvspi.cli.bench;
 
+import io.hvspi.core.host.HvspiHost;
+import io.hvspi.core.host.VmHandle;
 import io.hvspi.core.state.RuntimeDirs;
 import io.hvspi.spi.BlockBackend;
 import io.hvspi.spi.BlockDeviceSpec;
 import io.hvspi.spi.DeviceHotplug;
-import io.hvspi.spi.HostContext;
 import io.hvspi.spi.Hypervisor;
-import io.hvspi.spi.HypervisorFactory;
 import io.hvspi.spi.IOThreadProvider;
 import io.hvspi.spi.RequestRejectedException;
 import io.hvspi.spi.VmSpec;
@@ -45,16 +45,13 @@ public final class HotplugBench {
      */
     public record Options(int iterations, int warmup, int starts) {}
 
-    private final HypervisorFactory factory;
+    private final HvspiHost host;
     private final VmSpec spec;
-    private final HostContext host;
     private final Options options;
     private final Consumer<String> progress;
     private final Duration timeout;
 
-    private HotplugBench(HypervisorFactory factory, VmSpec spec, HostContext host, Options options,
-                         Consumer<String> progress) {
-        this.factory = factory;
+    private HotplugBench(HvspiHost host, VmSpec spec, Options options, Consumer<String> progress) {
         this.spec = spec;
         this.host = host;
         this.options = options;
@@ -67,13 +64,9 @@ public final class HotplugBench {
      * the IOThread pool and the root ports; the guest is dropped (both sides run
      * without one).
      */
-    public static BenchReport run(HypervisorFactory factory, VmSpec config, HostContext host, Options options,
-                                  Consumer<String> progress) {
-        VmSpec guestless = new VmSpec(config.vmId(), config.hypervisorType(), config.binary(), Optional.empty(),
-                Optional.empty(), Optional.empty(), "", config.vcpus(), config.memoryMib(), config.machineType(),
-                config.accel(), config.block(), config.ioThreads(), Math.max(1, config.hotplugSlots()),
-                config.table());
-        return new HotplugBench(factory, guestless, host, options, progress).run();
+    public static BenchReport run(HvspiHost host, VmSpec config, Options options, Consumer<String> progress) {
+        VmSpec guestless = config.toBuilder().guestless().hotplugSlots(Math.max(1, config.hotplugSlots())).build();
+        return new HotplugBench(host, guestless, options, progress).run();
     }
 
     private BenchReport run() {
@@ -90,13 +83,14 @@ public final class HotplugBench {
             }
         }
 
-        Hypervisor vm = factory.create(spec, host);
-        Hypervisor unstored = factory.create(spec.withVmId(spec.vmId() + "-m"), new MemoryHost(host));
+        // the unstored VM is the plugin alone, without the host's state file: it bypasses the host API on purpose
+        Hypervisor unstored = host.factory(spec.hypervisorType()).create(spec.withVmId(spec.vmId() + "-m"),
+                new MemoryHost(host.context()));
         Path rawDir = privateDir(spec.vmId() + "-raw");
         Process rawQemu = null;
         List<BenchReport.Metric> metrics = new ArrayList<>();
-        try {
-            vm.start();
+        try (VmHandle handle = host.start(spec)) {
+            Hypervisor vm = handle.hypervisor();
             unstored.start();
             rawQemu = spawnRaw(rawDir, spec.vmId() + "-raw");
             try (RawQmp raw = RawQmp.connect(rawDir.resolve("qmp.sock"), timeout)) {
@@ -117,10 +111,8 @@ public final class HotplugBench {
                 return new BenchReport(machine(qemu), metrics);
             }
         } finally {
-            for (Hypervisor h : List.of(vm, unstored)) {
-                h.stop();
-                h.close();
-            }
+            unstored.stop();
+            unstored.close();
             if (rawQemu != null) {
                 rawQemu.destroyForcibly();
                 waitFor(rawQemu);
@@ -200,13 +192,8 @@ public final class HotplugBench {
 
     private long frameworkStart(String vmId) {
         long t0 = System.nanoTime();
-        Hypervisor vm = factory.create(spec.withVmId(vmId), host);
-        try {
-            vm.start();
+        try (VmHandle vm = host.start(spec.withVmId(vmId))) {
             return System.nanoTime() - t0;
-        } finally {
-            vm.stop();
-            vm.close();
         }
     }
 
