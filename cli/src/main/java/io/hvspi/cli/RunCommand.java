@@ -21,8 +21,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -38,6 +40,7 @@ import picocli.CommandLine.Parameters;
 final class RunCommand extends HvctlCommand {
     /** umask can only narrow a mode given at creation: 0600 is exact whatever it is. */
     private static final Set<PosixFilePermission> PRIVATE_FILE = PosixFilePermissions.fromString("rw-------");
+    private static final Set<PosixFilePermission> PRIVATE_DIR = PosixFilePermissions.fromString("rwx------");
 
     @Parameters(arity = "0..1", paramLabel = "CONFIG",
             description = "A Kata configuration.toml (default: the bundled QEMU one with 4 independent IOThreads).")
@@ -110,11 +113,11 @@ final class RunCommand extends HvctlCommand {
             progress.step("VM " + vm.vmId() + " is " + vm.state().name().toLowerCase(java.util.Locale.ROOT)
                     + ", VMM pid " + vm.hostThreads().pid());
             DeviceHotplug hotplug = handle.hotplug();
-            Path diskDir = RuntimeDirs.createPrivate(host.runtimeRoot().resolve(vm.vmId()).resolve("disks"));
+            List<BlockBackend> backends = diskBackends(host.runtimeRoot().resolve(vm.vmId()));
             for (int i = 0; i < disks; i++) {
                 String deviceId = "disk" + i;
                 long t0 = System.nanoTime();
-                BlockDevice device = hotplug.attach(BlockDeviceSpec.builder(deviceId, diskBackend(diskDir, deviceId)).build());
+                BlockDevice device = hotplug.attach(BlockDeviceSpec.builder(deviceId, backends.get(i)).build());
                 progress.step(String.format("attached %s (%s) in %.1f ms", device.id(),
                         device.onMainLoop() ? "no IOThread" : "IOThread " + String.join(",", device.ioThreads()),
                         (System.nanoTime() - t0) / 1e6));
@@ -157,21 +160,31 @@ final class RunCommand extends HvctlCommand {
         return spec.toBuilder().kernel(Optional.of(kernel)).initrd(Optional.empty()).image(Optional.empty()).build();
     }
 
-    /** A sparse 64 MiB image, created 0600 whatever the umask (it holds the guest's data). */
-    private BlockBackend diskBackend(Path dir, String deviceId) {
+    /**
+     * One backend per disk. Files are sparse 64 MiB images in {@code VMDIR/disks}, created 0600 whatever
+     * the umask (they hold the guest's data), all at once and never with missing parents: a VM stopped
+     * meanwhile (a signal's shutdown hook) makes this fail rather than re-create its runtime directory.
+     */
+    private List<BlockBackend> diskBackends(Path vmDir) {
         if (backend.equals("null")) {
-            return BlockBackend.nullBackend();
+            return java.util.Collections.nCopies(disks, BlockBackend.nullBackend());
         }
-        Path file = dir.resolve(deviceId + ".img");
+        Path dir = vmDir.resolve("disks");
         try {
-            Files.createFile(file, PosixFilePermissions.asFileAttribute(PRIVATE_FILE));
-            try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "rw")) {
-                raf.setLength(64L << 20); // sparse: costs no disk until written
+            Files.createDirectory(dir, PosixFilePermissions.asFileAttribute(PRIVATE_DIR));
+            List<BlockBackend> result = new ArrayList<>();
+            for (int i = 0; i < disks; i++) {
+                Path file = Files.createFile(dir.resolve("disk" + i + ".img"),
+                        PosixFilePermissions.asFileAttribute(PRIVATE_FILE));
+                try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "rw")) {
+                    raf.setLength(64L << 20); // sparse: costs no disk until written
+                }
+                result.add(BlockBackend.path(file));
             }
+            return result;
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot create disk image " + file + ": " + e.getMessage(), e);
+            throw new UncheckedIOException("cannot create disk images in " + dir + ": " + e.getMessage(), e);
         }
-        return BlockBackend.path(file);
     }
 
     private VmSpec effectiveSpec(VmSpec base) {
