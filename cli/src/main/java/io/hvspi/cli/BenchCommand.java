@@ -78,7 +78,7 @@ final class BenchCommand {
             }
             Progress progress = new Progress(err(), true);
             try (HvspiHost host = global.host()) {
-                LoadedConfig kata = RunCommand.loadConfig(host, config, Map.of());
+                LoadedConfig kata = loadConfig(host, config, Map.of());
                 VmSpec vmSpec = withAccel(kata.spec("bench-"
                         + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt())), accel);
                 progress.step("config " + kata.source() + ": hypervisor " + vmSpec.hypervisorType() + ", accel "
@@ -171,7 +171,7 @@ final class BenchCommand {
             Progress progress = new Progress(err(), true);
             IoBenchReport report;
             try (HvspiHost host = global.host()) {
-                LoadedConfig kata = RunCommand.loadConfig(host, config, Map.of());
+                LoadedConfig kata = loadConfig(host, config, Map.of());
                 report = run(host, withAccel(kata.spec("bench-io"), accel), kata, options, progress);
             }
             write(report);

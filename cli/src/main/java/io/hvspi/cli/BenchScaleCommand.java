@@ -68,7 +68,7 @@ final class BenchScaleCommand extends HvctlCommand {
         Progress progress = new Progress(err(), true);
         ScaleReport report;
         try (HvspiHost host = global.host()) {
-            LoadedConfig kata = RunCommand.loadConfig(host, config, Map.of());
+            LoadedConfig kata = loadConfig(host, config, Map.of());
             VmSpec vmSpec = BenchCommand.withAccel(kata.spec("scale"), accel);
             progress.step("config " + kata.source() + ": hypervisor " + vmSpec.hypervisorType() + ", accel "
                     + vmSpec.accel() + ", IOThreads " + ConfigCommand.Check.ioThreads(vmSpec));

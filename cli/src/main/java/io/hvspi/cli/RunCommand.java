@@ -99,11 +99,6 @@ final class RunCommand extends HvctlCommand {
         }
     }
 
-    /** Loads CONFIG (default: the distribution's) through the host API. */
-    static LoadedConfig loadConfig(HvspiHost host, Path file, Map<String, String> annotations) {
-        return host.loadConfig(file != null ? file : Home.defaultConfig(), annotations);
-    }
-
     private int runVm(HvspiHost host, VmSpec vmSpec, Map<String, String> vmOptions, Progress progress,
                       PrintWriter out) {
         progress.step("starting VM " + vmSpec.vmId() + " (" + vmSpec.hypervisorType() + ")");

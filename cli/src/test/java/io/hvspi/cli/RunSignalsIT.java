@@ -20,7 +20,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /**
- * SIGTERM and SIGINT to the distribution's {@code hvctl run} (without --keep) at random
+ * SIGTERM, SIGINT and SIGHUP to the distribution's {@code hvctl run} (without --keep) at random
  * points of start and hotplug, in separate processes: afterwards no QEMU of the run is
  * alive and its runtime root holds no VM directory.
  */
@@ -34,7 +34,7 @@ class RunSignalsIT {
     Path tmp;
 
     @ParameterizedTest
-    @CsvSource({"TERM, 143, 1", "INT, 130, 2"})
+    @CsvSource({"TERM, 143, 1", "INT, 130, 2", "HUP, 129, 3"})
     void aSignalDuringStartOrHotplugLeavesNothingBehind(String signal, int signalExit, long seed) throws Exception {
         Random random = new Random(seed);
         int interrupted = 0;
