@@ -11,8 +11,8 @@ import io.hvspi.core.host.HvspiHost;
 import io.hvspi.core.host.LoadedConfig;
 import io.hvspi.spi.ConfigException;
 import io.hvspi.spi.VmSpec;
-import io.hvspi.tck.guest.GuestException;
-import io.hvspi.tck.guest.TestGuest;
+import io.hvspi.guest.GuestException;
+import io.hvspi.guest.TestGuest;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
@@ -52,15 +52,15 @@ final class BenchCommand {
                 description = "A Kata configuration.toml with a [hypervisor.qemu] table (default: the bundled one).")
         Path config;
 
-        @Option(names = "--iterations", paramLabel = "N", defaultValue = "200",
+        @Option(names = "--iterations", paramLabel = "N", defaultValue = "200", converter = NumericOptions.Count.class,
                 description = "Measured hotplugs and round trips per side (default: ${DEFAULT-VALUE}).")
         int iterations;
 
-        @Option(names = "--warmup", paramLabel = "N", defaultValue = "50",
+        @Option(names = "--warmup", paramLabel = "N", defaultValue = "50", converter = NumericOptions.CountOrZero.class,
                 description = "Unmeasured iterations first, per side (default: ${DEFAULT-VALUE}).")
         int warmup;
 
-        @Option(names = "--starts", paramLabel = "N", defaultValue = "10",
+        @Option(names = "--starts", paramLabel = "N", defaultValue = "10", converter = NumericOptions.Count.class,
                 description = "Measured VM starts per side (default: ${DEFAULT-VALUE}).")
         int starts;
 
@@ -143,7 +143,8 @@ final class BenchCommand {
                 + " the guest, block driver and IOThread pool are the benchmark's.")
         Path config;
 
-        @Option(names = "--disks", paramLabel = "N", split = ",", defaultValue = "1,2,4",
+        @Option(names = "--disks", paramLabel = "N", split = NumericOptions.LIST_SPLIT, splitSynopsisLabel = ",",
+                defaultValue = "1,2,4", converter = NumericOptions.Count.class,
                 description = "Disk counts, 1 to " + MAX_DISKS + " (default: ${DEFAULT-VALUE}).")
         List<Integer> disks;
 
@@ -151,7 +152,7 @@ final class BenchCommand {
                 description = "Modes: main, first, least-loaded (default: ${DEFAULT-VALUE}).")
         List<String> modes;
 
-        @Option(names = "--runtime", paramLabel = "SECONDS", defaultValue = "5",
+        @Option(names = "--runtime", paramLabel = "SECONDS", defaultValue = "5", converter = NumericOptions.WholeSeconds.class,
                 description = "fio's runtime per case (default: ${DEFAULT-VALUE}).")
         int runtime;
 

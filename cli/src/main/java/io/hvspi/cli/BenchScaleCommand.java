@@ -27,23 +27,23 @@ final class BenchScaleCommand extends HvctlCommand {
             description = "A Kata configuration.toml (default: the bundled one).")
     Path config;
 
-    @Option(names = "--vms", paramLabel = "N", defaultValue = "32", description = "VMs (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--vms", paramLabel = "N", converter = NumericOptions.Count.class, defaultValue = "32", description = "VMs (default: ${DEFAULT-VALUE}).")
     int vms;
 
-    @Option(names = "--disks", paramLabel = "M", defaultValue = "16",
+    @Option(names = "--disks", paramLabel = "M", converter = NumericOptions.Count.class, defaultValue = "16",
             description = "Disks per VM; hotplug slots are raised to M where the config has fewer"
                     + " (default: ${DEFAULT-VALUE}).")
     int disks;
 
-    @Option(names = "--start-threads", paramLabel = "P",
+    @Option(names = "--start-threads", paramLabel = "P", converter = NumericOptions.Count.class,
             description = "VMs started (and stopped) at once (default: twice the cores).")
     Integer startThreads;
 
-    @Option(names = "--memory", paramLabel = "MIB", defaultValue = "128",
+    @Option(names = "--memory", paramLabel = "MIB", converter = NumericOptions.MemoryMib.class, defaultValue = "128",
             description = "Guest memory per VM, never touched without a guest (default: ${DEFAULT-VALUE}).")
     int memoryMib;
 
-    @Option(names = "--warmup", paramLabel = "N", defaultValue = "200",
+    @Option(names = "--warmup", paramLabel = "N", converter = NumericOptions.CountOrZero.class, defaultValue = "200",
             description = "Attach and detach cycles on a warm-up VM before measuring, for the JIT"
                     + " (default: ${DEFAULT-VALUE}).")
     int warmup;

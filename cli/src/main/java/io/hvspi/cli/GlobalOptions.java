@@ -18,7 +18,7 @@ final class GlobalOptions {
                     + " (default: $HVSPI_RUNTIME_DIR, /run/hvspi for root, else $XDG_RUNTIME_DIR/hvspi).")
     Path runtimeDir;
 
-    @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "10",
+    @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "10", converter = NumericOptions.Seconds.class,
             description = "Timeout for one command to the VMM (default: ${DEFAULT-VALUE}).")
     double timeoutSeconds;
 

@@ -11,8 +11,8 @@ import io.hvspi.spi.DeviceHotplug;
 import io.hvspi.spi.Hypervisor;
 import io.hvspi.spi.IOThreadPolicy;
 import io.hvspi.spi.VmSpec;
-import io.hvspi.tck.sim.VmmSimulator;
-import io.hvspi.tck.sim.VmmSimulators;
+import io.hvspi.sim.VmmSimulator;
+import io.hvspi.sim.VmmSimulators;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.RandomAccessFile;
@@ -46,7 +46,7 @@ final class RunCommand extends HvctlCommand {
             description = "A Kata configuration.toml (default: the bundled QEMU one with 4 independent IOThreads).")
     Path config;
 
-    @Option(names = "--disks", paramLabel = "N", defaultValue = "4", description = "Disks to hotplug (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--disks", paramLabel = "N", defaultValue = "4", converter = NumericOptions.CountOrZero.class, description = "Disks to hotplug (default: ${DEFAULT-VALUE}).")
     int disks;
 
     @Option(names = "--accel", paramLabel = "kvm|tcg", description = "Override the configured accelerator.")

@@ -119,7 +119,7 @@ final class VmCommand {
         @Option(names = "--remove", paramLabel = "ID", description = "Remove an IOThread no device uses.")
         String remove;
 
-        @Option(names = "--poll", paramLabel = "ID:MAX_NS[:GROW:SHRINK]", description = "Set adaptive polling of an IOThread.")
+        @Option(names = "--poll", paramLabel = "ID:MAX_NS[:GROW:SHRINK]", converter = NumericOptions.Poll.class, description = "Set adaptive polling of an IOThread.")
         String poll;
 
         @Override
@@ -164,18 +164,18 @@ final class VmCommand {
             @Option(names = "--path", paramLabel = "FILE", description = "A host file or block device.")
             Path path;
 
-            @Option(names = "--null", paramLabel = "MIB", description = "A null device of this size in MiB (QEMU null-co).")
+            @Option(names = "--null", paramLabel = "MIB", converter = NumericOptions.NullMib.class, description = "A null device of this size in MiB (QEMU null-co).")
             Long nullMib;
         }
 
-        @Option(names = "--iothread", paramLabel = "CHOICE", defaultValue = "policy",
+        @Option(names = "--iothread", paramLabel = "CHOICE", defaultValue = "policy", converter = NumericOptions.IoThreadChoice.class,
                 description = "policy (default), none (main loop), an IOThread id, or id,id,... for vq-mapping.")
         String ioThread;
 
         @Option(names = "--read-only", description = "Attach read-only.")
         boolean readOnly;
 
-        @Option(names = "--queues", paramLabel = "N", description = "Queue count (default: the VMM's).")
+        @Option(names = "--queues", paramLabel = "N", converter = NumericOptions.Queues.class, description = "Queue count (default: the VMM's).")
         Integer queues;
 
         @Override
@@ -200,7 +200,7 @@ final class VmCommand {
         @Parameters(index = "1", paramLabel = "DEVICE", description = "The device's id.")
         String deviceId;
 
-        @Option(names = "--wait", paramLabel = "SECONDS", defaultValue = "10",
+        @Option(names = "--wait", paramLabel = "SECONDS", defaultValue = "10", converter = NumericOptions.Seconds.class,
                 description = "How long to wait for the device to go (default: ${DEFAULT-VALUE}).")
         double waitSeconds;
 
@@ -223,7 +223,7 @@ final class VmCommand {
         @Parameters(index = "1", paramLabel = "DEVICE", description = "The device's id.")
         String deviceId;
 
-        @Option(names = "--iothread", required = true, paramLabel = "CHOICE",
+        @Option(names = "--iothread", required = true, paramLabel = "CHOICE", converter = NumericOptions.IoThreadChoice.class,
                 description = "policy, none, an IOThread id, or id,id,... for vq-mapping.")
         String ioThread;
 

@@ -7,13 +7,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.hvspi.tck.plugin.PluginJar;
-import io.hvspi.tck.sim.VmmSimulators;
+import io.hvspi.sim.VmmSimulators;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -24,10 +23,10 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class CompatCommandIT {
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final Path MEMVM_SOURCES = Path.of(System.getProperty("hvspi.projectRoot"),
-            "tck", "src", "test", "java", "io", "hvspi", "tck", "example", "memvm");
-    private static final Set<String> FLAVOURS =
-            Set.of("MemVmHypervisorFactory.java", "MemVmQueuesFactory.java", "MemVmLiarFactory.java");
+    private static final Path MEMVM = Path.of(System.getProperty("hvspi.projectRoot"), "examples", "memvm-plugin");
+    private static final Path MEMVM_SOURCES = MEMVM.resolve("src/main/java/io/hvspi/example/memvm");
+    private static final Path MEMVM_FLAVOURS = MEMVM.resolve("src/test/java/io/hvspi/example/memvm");
+    private static final String HONEST = "MemVmHypervisorFactory.java";
 
     @TempDir
     Path tmp;
@@ -35,8 +34,8 @@ class CompatCommandIT {
     /** memvm's shared classes plus one flavour's factory, as plugin {@code pluginId}. */
     private Path install(String pluginId, String factorySource, Path plugins) {
         return PluginJar.builder(pluginId, "1.0.0")
-                .sources(MEMVM_SOURCES, p -> !FLAVOURS.contains(p.getFileName().toString())
-                        || p.getFileName().toString().equals(factorySource))
+                .sources(MEMVM_SOURCES, p -> factorySource.equals(HONEST) || !p.getFileName().toString().equals(HONEST))
+                .sources(MEMVM_FLAVOURS, p -> p.getFileName().toString().equals(factorySource))
                 .build(plugins.resolve(pluginId + ".jar"), tmp.resolve("build"));
     }
 

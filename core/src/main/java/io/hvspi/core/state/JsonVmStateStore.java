@@ -25,6 +25,8 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -53,6 +55,11 @@ public final class JsonVmStateStore implements VmStateStore {
     private static final ObjectMapper JSON = new ObjectMapper();
     private final Path root;
     private final Object[] locks = new Object[STRIPES];
+    /**
+     * Each VM's VMM identity, read from /proc once (at the first save with a pid) or taken
+     * from the record on load, so that saves after every hotplug add no /proc reads.
+     */
+    private final ConcurrentMap<String, VmmIdentity> identities = new ConcurrentHashMap<>();
 
     public JsonVmStateStore(Path root) {
         this.root = root;
@@ -86,7 +93,7 @@ public final class JsonVmStateStore implements VmStateStore {
     public void save(VmRecord record) {
         Path file = recordFile(record.vmId());
         try {
-            byte[] bytes = encode(record);
+            byte[] bytes = encode(record, identityFor(record));
             synchronized (lockFor(record.vmId())) {
                 RuntimeDirs.createPrivate(file.getParent());
                 writeAtomically(file, bytes);
@@ -96,12 +103,26 @@ public final class JsonVmStateStore implements VmStateStore {
         }
     }
 
+    /** The identity to record with {@code record}: cached, or read once for a new pid. */
+    private Optional<VmmIdentity> identityFor(VmRecord record) {
+        if (record.pid() <= 0) {
+            return Optional.empty();
+        }
+        VmmIdentity known = identities.get(record.vmId());
+        if (known != null && known.pid() == record.pid()) {
+            return Optional.of(known);
+        }
+        Optional<VmmIdentity> read = VmmIdentity.ofPid(record.pid());
+        read.ifPresent(id -> identities.put(record.vmId(), id));
+        return read;
+    }
+
     /**
      * Compact JSON with the plugin's state copied token by token: it is checked to be
      * one well-formed JSON value (a torn or invalid record would break reattach) without
      * building a tree, since this runs after every hotplug.
      */
-    private static byte[] encode(VmRecord record) throws IOException {
+    private static byte[] encode(VmRecord record, Optional<VmmIdentity> vmm) throws IOException {
         ByteArrayOutputStream out = new ByteArrayOutputStream(256 + record.pluginState().length());
         try (JsonGenerator g = JSON.getFactory().createGenerator(out);
              JsonParser state = JSON.getFactory().createParser(record.pluginState())) {
@@ -111,6 +132,13 @@ public final class JsonVmStateStore implements VmStateStore {
             g.writeNumberField("pid", record.pid());
             g.writeStringField("runtimeDir", record.runtimeDir().toString());
             g.writeStringField("createdAt", record.createdAt().toString());
+            if (vmm.isPresent()) {
+                g.writeObjectFieldStart("vmm");
+                g.writeNumberField("pid", vmm.get().pid());
+                g.writeNumberField("startTime", vmm.get().startTime());
+                g.writeStringField("exe", vmm.get().exe().toString());
+                g.writeEndObject();
+            }
             g.writeFieldName("pluginState");
             if (state.nextToken() == null) {
                 throw new IOException("plugin state is empty");
@@ -126,21 +154,53 @@ public final class JsonVmStateStore implements VmStateStore {
 
     @Override
     public Optional<VmRecord> load(String vmId) {
+        return loadStored(vmId).map(Stored::record);
+    }
+
+    /**
+     * The VM's record with its VMM identity, validated: {@code runtimeDir} must be
+     * {@code <root>/<vmId>} and {@code pid} not negative.
+     *
+     * @throws HvspiException naming the file and the field when the record is corrupt
+     */
+    public Optional<Stored> loadStored(String vmId) {
         // a rename replaces the file whole: a reader needs no lock
         Path file = recordFile(vmId);
         return existingVmDir(file).isEmpty() ? Optional.empty() : read(file, vmId);
     }
 
+    /** Every recorded VM; a corrupt record is skipped with a warning so it cannot hide the others. */
     @Override
     public List<VmRecord> list() {
         List<VmRecord> records = new ArrayList<>();
+        for (VmEntry e : entries()) {
+            if (e instanceof VmEntry.Recorded r) {
+                records.add(r.record());
+            } else if (e instanceof VmEntry.Corrupt c) {
+                LOG.warn("skipping VM '{}': {}", c.vmId(), c.reason());
+            }
+        }
+        return records;
+    }
+
+    /**
+     * One entry per VM directory of the root, oldest first, then the unusable ones by id: a
+     * record with its VMM identity and whether that VMM is verified alive, a directory
+     * without a record, or the reason the record cannot be used. One bad record never hides the others.
+     */
+    public List<VmEntry> entries() {
+        List<VmEntry.Recorded> good = new ArrayList<>();
+        List<VmEntry> bad = new ArrayList<>();
         if (!Files.isDirectory(root)) {
-            return records;
+            return List.of();
         }
         try (DirectoryStream<Path> dirs = Files.newDirectoryStream(root,
-                p -> Files.isDirectory(p) || Files.isSymbolicLink(p))) {
+                p -> Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS) || Files.isSymbolicLink(p))) {
             for (Path dir : dirs) {
                 String name = dir.getFileName().toString();
+                if (name.startsWith(".")) {
+                    continue; // hvspi's own (the VM locks); VM ids start with a letter
+                }
                 try {
                     RuntimeDirs.checkVmId(name);
                     RuntimeDirs.checkPrivate(dir);
@@ -148,18 +208,32 @@ public final class JsonVmStateStore implements VmStateStore {
                     LOG.warn("skipping {} in the VM state root: {}", dir, e.getMessage());
                     continue;
                 }
-                read(dir.resolve(FILE_NAME), name).ifPresent(records::add);
+                try {
+                    Optional<Stored> s = read(dir.resolve(FILE_NAME), name);
+                    if (s.isEmpty()) {
+                        bad.add(new VmEntry.Unrecorded(name, dir));
+                    } else {
+                        good.add(new VmEntry.Recorded(s.get().record(), s.get().identity(),
+                                s.get().identity().map(id -> new VmmProcess(id, dir).isAlive()).orElse(false)));
+                    }
+                } catch (HvspiException e) {
+                    bad.add(new VmEntry.Corrupt(name, dir, e.getMessage()));
+                }
             }
         } catch (IOException e) {
             throw new HvspiException("cannot list VM records in " + root + ": " + e.getMessage(), e);
         }
-        records.sort(Comparator.comparing(VmRecord::createdAt).thenComparing(VmRecord::vmId));
-        return records;
+        good.sort(Comparator.comparing((VmEntry.Recorded r) -> r.record().createdAt()).thenComparing(VmEntry::vmId));
+        bad.sort(Comparator.comparing(VmEntry::vmId));
+        List<VmEntry> all = new ArrayList<>(good);
+        all.addAll(bad);
+        return all;
     }
 
     @Override
     public void remove(String vmId) {
         Path file = recordFile(vmId);
+        identities.remove(vmId);
         if (existingVmDir(file).isEmpty()) {
             return;
         }
@@ -173,7 +247,14 @@ public final class JsonVmStateStore implements VmStateStore {
         }
     }
 
-    private static Optional<VmRecord> read(Path file, String vmId) {
+    /**
+     * A validated record and the identity of its VMM.
+     *
+     * @param identity present when the record holds one whose pid is the record's pid
+     */
+    public record Stored(VmRecord record, Optional<VmmIdentity> identity) {}
+
+    private Optional<Stored> read(Path file, String vmId) {
         byte[] bytes;
         try {
             BasicFileAttributes a = Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
@@ -191,20 +272,57 @@ public final class JsonVmStateStore implements VmStateStore {
         } catch (IOException e) {
             throw new HvspiException("cannot read VM record " + file + ": " + e.getMessage(), e);
         }
-        VmRecord record;
+        Stored stored;
         try {
             JsonNode n = JSON.readTree(bytes);
-            record = new VmRecord(n.path("vmId").asText(), n.path("hypervisorType").asText(),
+            if (n == null || !n.isObject()) {
+                throw new IOException("not a JSON object");
+            }
+            if (!n.path("pid").isIntegralNumber()) {
+                throw new IOException("field pid is missing or not an integer");
+            }
+            VmRecord record = new VmRecord(n.path("vmId").asText(), n.path("hypervisorType").asText(),
                     n.path("pid").asLong(), Path.of(n.path("runtimeDir").asText()),
                     Instant.parse(n.path("createdAt").asText()), JSON.writeValueAsString(n.path("pluginState")));
+            stored = new Stored(record, identityOf(n.path("vmm"), record.pid()));
         } catch (IOException | RuntimeException e) {
-            throw new HvspiException("corrupt VM record " + file + ": " + e.getMessage(), e);
+            throw new HvspiException("corrupt VM record " + file + ": " + oneLine(e), e);
         }
+        validate(file, vmId, stored.record());
+        stored.identity().ifPresent(id -> identities.put(vmId, id));
+        return Optional.of(stored);
+    }
+
+    /** Records are data, not authority: fields that steer signals or deletions must be where hvspi puts them. */
+    private void validate(Path file, String vmId, VmRecord record) {
         if (!record.vmId().equals(vmId)) {
             throw new HvspiException("corrupt VM record " + file + ": it is for VM '" + record.vmId()
                     + "', kept under '" + vmId + "'");
         }
-        return Optional.of(record);
+        Path expected = root.toAbsolutePath().normalize().resolve(vmId);
+        if (!record.runtimeDir().equals(expected)) {
+            throw new HvspiException("corrupt VM record " + file + ": field runtimeDir is '" + record.runtimeDir()
+                    + "', expected '" + expected + "'");
+        }
+        if (record.pid() < 0) {
+            throw new HvspiException("corrupt VM record " + file + ": field pid is " + record.pid()
+                    + ", expected 0 or a process id");
+        }
+    }
+
+    /** The recorded identity, if any and consistent with the record's pid; a bad one is ignored, not trusted. */
+    private static Optional<VmmIdentity> identityOf(JsonNode vmm, long pid) {
+        if (!vmm.isObject() || !vmm.path("pid").canConvertToLong() || vmm.path("pid").asLong() != pid || pid <= 0
+                || !vmm.path("startTime").canConvertToLong() || !vmm.path("exe").isTextual()) {
+            return Optional.empty();
+        }
+        return Optional.of(new VmmIdentity(pid, vmm.path("startTime").asLong(), Path.of(vmm.path("exe").asText())));
+    }
+
+    private static String oneLine(Throwable e) {
+        String m = String.valueOf(e.getMessage());
+        int nl = m.indexOf('\n');
+        return nl < 0 ? m : m.substring(0, nl);
     }
 
     static void writeAtomically(Path file, byte[] bytes) throws IOException {

@@ -1,7 +1,7 @@
 package io.hvspi.tck.backend;
 
 import io.hvspi.spi.HypervisorFactory;
-import io.hvspi.tck.sim.VmmSimulators;
+import io.hvspi.sim.VmmSimulators;
 import java.nio.file.Path;
 import java.util.Optional;
 import java.util.Set;
@@ -29,7 +29,7 @@ public final class DefaultBackends {
         }
         if (SIMULATED.contains(type)) {
             return new UnavailableBackend(factory, workDir, "no " + type + " simulator in this build"
-                    + " (io.hvspi.tck.sim.VmmSimulators has none for it)");
+                    + " (io.hvspi.sim.VmmSimulators has none for it)");
         }
         return new GenericTckBackend(factory, workDir);
     }

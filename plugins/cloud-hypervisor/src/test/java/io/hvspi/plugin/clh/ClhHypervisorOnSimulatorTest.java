@@ -15,7 +15,7 @@ import io.hvspi.spi.Hypervisor;
 import io.hvspi.spi.VmState;
 import io.hvspi.spi.VmmException;
 import io.hvspi.spi.VmmUnavailableException;
-import io.hvspi.tck.sim.clh.ClhSimulator;
+import io.hvspi.sim.clh.ClhSimulator;
 import java.io.IOException;
 import java.net.UnixDomainSocketAddress;
 import java.nio.channels.ServerSocketChannel;

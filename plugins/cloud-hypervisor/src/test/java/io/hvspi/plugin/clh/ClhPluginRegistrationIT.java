@@ -13,7 +13,7 @@ import io.hvspi.spi.Hypervisor;
 import io.hvspi.spi.HypervisorFactory;
 import io.hvspi.spi.SpiVersion;
 import io.hvspi.spi.VmState;
-import io.hvspi.tck.sim.clh.ClhSimulator;
+import io.hvspi.sim.clh.ClhSimulator;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -52,7 +52,7 @@ class ClhPluginRegistrationIT {
             assertTrue(jar.getEntry("org/eclipse/jetty/client/HttpClient.class") != null, "Jetty's client is shaded in");
             assertTrue(jar.getEntry("com/fasterxml/jackson/databind/ObjectMapper.class") != null, "Jackson is shaded in");
             for (String hostOwned : List.of("io/hvspi/spi/Hypervisor.class", "org/pf4j/Extension.class",
-                    "org/slf4j/Logger.class", "io/hvspi/tck/sim/clh/ClhSimulator.class")) {
+                    "org/slf4j/Logger.class", "io/hvspi/sim/clh/ClhSimulator.class")) {
                 assertTrue(jar.getEntry(hostOwned) == null, hostOwned + " must come from the host");
             }
         }

@@ -12,7 +12,7 @@ import io.hvspi.spi.HostThreads.Role;
 import io.hvspi.spi.Hypervisor;
 import io.hvspi.spi.IOThreadChoice;
 import io.hvspi.spi.UnsupportedCapabilityException;
-import io.hvspi.tck.sim.dragonball.DragonballBridgeSimulator;
+import io.hvspi.sim.dragonball.DragonballBridgeSimulator;
 import java.nio.file.Path;
 import java.util.EnumSet;
 import java.util.List;

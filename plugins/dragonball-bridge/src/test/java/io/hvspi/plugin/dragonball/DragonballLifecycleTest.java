@@ -18,7 +18,7 @@ import io.hvspi.spi.VmRecord;
 import io.hvspi.spi.VmSpec;
 import io.hvspi.spi.VmState;
 import io.hvspi.spi.VmmException;
-import io.hvspi.tck.sim.dragonball.DragonballBridgeSimulator;
+import io.hvspi.sim.dragonball.DragonballBridgeSimulator;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

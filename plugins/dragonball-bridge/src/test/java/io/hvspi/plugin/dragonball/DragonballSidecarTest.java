@@ -17,7 +17,7 @@ import io.hvspi.spi.Hypervisor;
 import io.hvspi.spi.VmEvent;
 import io.hvspi.spi.VmSpec;
 import io.hvspi.spi.VmmUnavailableException;
-import io.hvspi.tck.sim.dragonball.DragonballBridgeSimulator;
+import io.hvspi.sim.dragonball.DragonballBridgeSimulator;
 import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;

@@ -5,7 +5,7 @@ import io.hvspi.spi.HvspiException;
 import io.hvspi.spi.Hypervisor;
 import io.hvspi.spi.IOThreadPolicy;
 import io.hvspi.spi.VmSpec;
-import io.hvspi.tck.sim.dragonball.DragonballBridgeSimulator;
+import io.hvspi.sim.dragonball.DragonballBridgeSimulator;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;

@@ -1,0 +1,159 @@
+package io.hvspi.core.state;
+
+import io.hvspi.spi.HvspiException;
+import io.hvspi.spi.RequestRejectedException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.FutureTask;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Stops a VM and proves it: the record and the runtime directory go only once no
+ * process is left that is the VM's VMM.
+ *
+ * <p>The VMM is whatever {@link VmmProcess} can prove: the record's identity when it
+ * is verified alive, and every plausible VMM process that a {@code /proc} scan finds
+ * naming the VM's runtime directory, which is always {@code <root>/<vmId>} and never
+ * a path read from the record. So a corrupt record, a record without a pid, or a pid
+ * edited to another process still stops the right one, and nothing else is signalled
+ * or deleted. The order is: the plugin's own stop (bounded), then SIGTERM and SIGKILL
+ * of each VMM still verified alive, then a fresh scan; only when that finds nothing
+ * are the record and the directory removed, else this throws and keeps both.
+ *
+ * <p>The caller holds the VM's {@link VmLock} (it is a parameter to say so), so no
+ * other hvspi process works on the VM meanwhile.
+ */
+public final class VmStopper {
+    private static final Logger LOG = LoggerFactory.getLogger(VmStopper.class);
+
+    private final JsonVmStateStore store;
+    private final Duration pluginStopTimeout;
+    private final Duration signalGrace;
+
+    /**
+     * @param pluginStopTimeout how long the plugin's stop may take before it is abandoned
+     * @param signalGrace how long to wait after SIGTERM, and again after SIGKILL
+     */
+    public VmStopper(JsonVmStateStore store, Duration pluginStopTimeout, Duration signalGrace) {
+        this.store = store;
+        this.pluginStopTimeout = pluginStopTimeout;
+        this.signalGrace = signalGrace;
+    }
+
+    /** What a stop did. */
+    public record Outcome(String vmId, boolean pluginStopped, List<Long> signalled, Optional<String> pluginFailure) {
+        /** One line for an operator. */
+        public String describe() {
+            StringBuilder s = new StringBuilder("stopped VM '" + vmId + "'");
+            if (!signalled.isEmpty()) {
+                s.append(": signalled VMM pid ").append(signalled.stream().map(String::valueOf)
+                        .collect(java.util.stream.Collectors.joining(", ")));
+                pluginFailure.ifPresent(f -> s.append(" after the plugin's stop failed (").append(f).append(')'));
+            }
+            return s.toString();
+        }
+    }
+
+    /**
+     * Stops the VM of {@code lock}.
+     *
+     * @param pluginStop the plugin's own stop (reattach and stop), run first when present;
+     *        bounded by the plugin stop timeout, its failure only leads to signals
+     * @throws RequestRejectedException (NOT_FOUND) when there is no record, no directory and no VMM
+     * @throws HvspiException when a VMM is still running afterwards; record and directory are kept
+     */
+    public Outcome stop(VmLock lock, Optional<Runnable> pluginStop) {
+        String vmId = lock.vmId();
+        Path dir = store.root().toAbsolutePath().normalize().resolve(RuntimeDirs.checkVmId(vmId));
+        Optional<VmmIdentity> recorded = recordedIdentity(vmId);
+        boolean exists = Files.exists(dir, LinkOption.NOFOLLOW_LINKS);
+        // found before the plugin runs: its stop may remove the record while the VMM lives on
+        Map<Long, VmmProcess> vmms = findVmms(dir, recorded);
+        if (!exists && vmms.isEmpty()) {
+            throw new RequestRejectedException(RequestRejectedException.Reason.NOT_FOUND, "no VM '" + vmId
+                    + "' under " + store.root());
+        }
+        Optional<String> pluginFailure = pluginStop.flatMap(this::runBounded);
+        List<Long> signalled = new ArrayList<>();
+        for (VmmProcess vmm : vmms.values()) {
+            if (vmm.isAlive()) {
+                signalled.add(vmm.identity().pid());
+                LOG.info("VM '{}': ending {} by signal", vmId, vmm);
+                vmm.terminate(signalGrace);
+            }
+        }
+        List<String> survivors = new ArrayList<>();
+        for (VmmProcess vmm : vmms.values()) {
+            if (vmm.isAlive()) {
+                survivors.add(vmm.toString());
+            }
+        }
+        for (VmmProcess vmm : findVmms(dir, recorded).values()) {
+            if (!vmms.containsKey(vmm.identity().pid())) {
+                survivors.add(vmm.toString());
+            }
+        }
+        if (!survivors.isEmpty()) {
+            throw new HvspiException("cannot stop VM '" + vmId + "': " + String.join(", ", survivors)
+                    + " still runs after SIGTERM and SIGKILL; kept its record and " + dir);
+        }
+        store.remove(vmId);
+        RuntimeDirs.deleteTree(dir);
+        return new Outcome(vmId, pluginStop.isPresent() && pluginFailure.isEmpty(), signalled, pluginFailure);
+    }
+
+    /** The identity from a valid record, else empty (a corrupt record is reported, not trusted). */
+    private Optional<VmmIdentity> recordedIdentity(String vmId) {
+        try {
+            return store.loadStored(vmId).flatMap(JsonVmStateStore.Stored::identity);
+        } catch (HvspiException e) {
+            LOG.warn("VM '{}': {}; looking for its VMM through /proc", vmId, e.getMessage());
+            return Optional.empty();
+        }
+    }
+
+    /**
+     * The recorded VMM when verified alive, and every VMM a scan finds for {@code dir}:
+     * with the recorded executable when it is a plausible VMM, else plausible ones only.
+     */
+    private static Map<Long, VmmProcess> findVmms(Path dir, Optional<VmmIdentity> recorded) {
+        Map<Long, VmmProcess> found = new LinkedHashMap<>();
+        recorded.map(id -> new VmmProcess(id, dir)).filter(VmmProcess::isAlive)
+                .ifPresent(v -> found.put(v.identity().pid(), v));
+        Optional<java.nio.file.Path> exe = recorded.map(VmmIdentity::exe).filter(VmmProcess::isPlausibleVmm);
+        for (VmmProcess v : VmmProcess.findByRuntimeDir(dir, exe)) {
+            found.putIfAbsent(v.identity().pid(), v);
+        }
+        return found;
+    }
+
+    /** Runs the plugin's stop on its own thread, abandoned past the timeout; the failure as one line, if any. */
+    private Optional<String> runBounded(Runnable pluginStop) {
+        FutureTask<Void> task = new FutureTask<>(pluginStop, null);
+        Thread t = Thread.ofPlatform().daemon().name("hvspi-plugin-stop").start(task);
+        try {
+            task.get(pluginStopTimeout.toNanos(), TimeUnit.NANOSECONDS);
+            return Optional.empty();
+        } catch (TimeoutException e) {
+            t.interrupt();
+            return Optional.of("no answer within " + pluginStopTimeout.toMillis() + " ms");
+        } catch (ExecutionException e) {
+            return Optional.of(String.valueOf(e.getCause().getMessage()));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            t.interrupt();
+            return Optional.of("interrupted");
+        }
+    }
+}
