@@ -3,6 +3,8 @@ package io.hvspi.cli;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import io.hvspi.core.host.HvspiHost;
 import io.hvspi.core.host.VmHandle;
+import io.hvspi.core.state.VmEntry;
+import io.hvspi.core.state.VmStopper;
 import io.hvspi.spi.BlockBackend;
 import io.hvspi.spi.BlockDevice;
 import io.hvspi.spi.BlockDeviceSpec;
@@ -11,7 +13,6 @@ import io.hvspi.spi.IOThreadChoice;
 import io.hvspi.spi.IOThreadInfo;
 import io.hvspi.spi.PollingParams;
 import io.hvspi.spi.RequestRejectedException;
-import io.hvspi.spi.VmRecord;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -58,31 +59,45 @@ final class VmCommand {
         String vmId;
     }
 
-    @Command(name = "list", description = "The recorded VMs and whether their VMM process still runs.")
+    @Command(name = "list", description = "The VMs under the runtime root and whether their VMM process still runs;"
+            + " a corrupt record is one row marked corrupt.")
     static final class ListVms extends VmAction {
         @Override
         public Integer call() {
-            List<VmRecord> records;
+            List<VmEntry> entries;
             try (HvspiHost host = global.host()) {
-                records = host.list();
+                entries = host.list();
             }
             if (json) {
                 ArrayNode array = Json.array();
-                records.forEach(r -> array.addObject().put("id", r.vmId()).put("type", r.hypervisorType())
-                        .put("pid", r.pid()).put("alive", alive(r)).put("createdAt", r.createdAt().toString())
-                        .put("runtimeDir", r.runtimeDir().toString()));
+                for (VmEntry e : entries) {
+                    var node = array.addObject().put("id", e.vmId());
+                    switch (e) {
+                        case VmEntry.Recorded r -> node.put("type", r.record().hypervisorType())
+                                .put("pid", r.record().pid()).put("alive", r.vmmAlive())
+                                .put("createdAt", r.record().createdAt().toString())
+                                .put("runtimeDir", r.record().runtimeDir().toString());
+                        case VmEntry.Unrecorded u -> node.put("unrecorded", true).put("runtimeDir", u.dir().toString());
+                        case VmEntry.Corrupt c -> node.put("corrupt", c.reason()).put("runtimeDir", c.dir().toString());
+                    }
+                }
                 Json.print(out(), array);
                 return ExitCode.OK;
             }
             Table table = new Table("VM", "TYPE", "PID", "ALIVE", "CREATED", "RUNTIME DIR");
-            records.forEach(r -> table.row(r.vmId(), r.hypervisorType(), r.pid(), alive(r) ? "yes" : "no",
-                    r.createdAt(), r.runtimeDir()));
+            for (VmEntry e : entries) {
+                switch (e) {
+                    case VmEntry.Recorded r -> table.row(r.vmId(), r.record().hypervisorType(), r.record().pid(),
+                            r.vmmAlive() ? "yes" : "no", r.record().createdAt(), r.record().runtimeDir());
+                    case VmEntry.Unrecorded u -> table.row(u.vmId(), "-", "-", "no record", "-", u.dir());
+                    case VmEntry.Corrupt c -> {
+                        table.row(c.vmId(), "-", "-", "corrupt", "-", c.dir());
+                        err().println("hvctl: warning: " + c.reason());
+                    }
+                }
+            }
             table.print(out());
             return ExitCode.OK;
-        }
-
-        private static boolean alive(VmRecord r) {
-            return r.pid() > 0 && ProcessHandle.of(r.pid()).map(ProcessHandle::isAlive).orElse(false);
         }
     }
 
@@ -241,8 +256,13 @@ final class VmCommand {
         @Override
         public Integer call() {
             try (HvspiHost host = global.host()) {
-                host.stop(vmId).vmmWasGone().ifPresent(why -> err().println("hvctl: VM " + vmId
-                        + " was not running (" + why + "); removed its state"));
+                VmStopper.Outcome outcome = host.stop(vmId);
+                if (outcome.signalled().isEmpty()) {
+                    outcome.pluginFailure().ifPresent(why -> err().println("hvctl: VM " + vmId
+                            + " was not running (" + why + "); removed its state"));
+                } else {
+                    err().println("hvctl: " + outcome.describe());
+                }
             }
             if (json) {
                 Json.print(out(), Json.object().put("stopped", vmId));

@@ -8,10 +8,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.hvspi.core.host.HvspiHost;
 import io.hvspi.core.host.LoadedConfig;
 import io.hvspi.core.host.VmHandle;
+import io.hvspi.core.state.VmEntry;
+import io.hvspi.core.state.VmStopper;
 import io.hvspi.spi.BlockBackend;
 import io.hvspi.spi.BlockDeviceSpec;
 import io.hvspi.spi.IOThreadInfo;
-import io.hvspi.spi.VmRecord;
+import io.hvspi.core.state.VmEntry;
+import io.hvspi.core.state.VmStopper;
 import io.hvspi.spi.VmState;
 import io.hvspi.spi.VmmUnavailableException;
 import java.nio.file.Files;
@@ -66,9 +69,13 @@ class HostApiIT {
                             busy.getMessage());
                 }
             }
-            assertEquals(List.of(id), first.list().stream().map(VmRecord::vmId).toList(), "reattach kept it");
-            long pid = first.list().getFirst().pid();
-            assertTrue(first.stop(id).vmmWasGone().isEmpty());
+            assertEquals(List.of(id), first.list().stream().map(VmEntry::vmId).toList(), "reattach kept it");
+            VmEntry.Recorded entry = (VmEntry.Recorded) first.list().getFirst();
+            assertTrue(entry.vmmAlive());
+            long pid = entry.record().pid();
+            VmStopper.Outcome stopped = first.stop(id);
+            assertTrue(stopped.pluginStopped(), stopped::describe);
+            assertEquals(List.of(), stopped.signalled(), "QEMU quit when asked");
             assertFalse(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false), "QEMU is gone");
             assertTrue(first.list().isEmpty());
             assertFalse(Files.exists(runtime.resolve(id)));

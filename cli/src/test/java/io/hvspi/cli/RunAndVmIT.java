@@ -128,6 +128,24 @@ class RunAndVmIT {
         assertEquals(List.of(), leftovers());
     }
 
+    @Test
+    void aCorruptRecordIsOneRowOfTheListAndCanStillBeStopped() throws IOException {
+        Path dir = Files.createDirectory(runtime.resolve("broken"),
+                java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                        java.nio.file.attribute.PosixFilePermissions.fromString("rwx------")));
+        Files.writeString(dir.resolve("vm.json"), "{\"vmId\": \"broken\", garbage");
+        JsonNode list = json("vm", "list", "--json");
+        assertEquals(1, list.size(), list.toString());
+        assertEquals("broken", list.get(0).get("id").asText());
+        assertTrue(list.get(0).get("corrupt").asText().contains("vm.json"), list.toString());
+        HvctlRunner.Result table = hv("vm", "list");
+        assertEquals(0, table.exit(), table::toString);
+        assertTrue(table.out().contains("corrupt"), table::toString);
+        HvctlRunner.Result stop = hv("vm", "stop", "broken");
+        assertEquals(0, stop.exit(), stop::toString);
+        assertEquals(List.of(), leftovers());
+    }
+
     @ParameterizedTest
     @CsvSource({"configuration-clh.toml, disk0_q0", "configuration-dragonball.toml, blk_iothread_q0"})
     void simulatedVmmsShowTheirOwnIoThreads(String config, String firstThread) throws IOException {

@@ -4,9 +4,13 @@ import io.hvspi.core.config.KataConfig;
 import io.hvspi.core.config.KataConfigLoader;
 import io.hvspi.core.plugin.PluginRegistry;
 import io.hvspi.core.state.DefaultHostContext;
+import io.hvspi.core.state.JsonVmStateStore;
 import io.hvspi.core.state.RuntimeDirs;
+import io.hvspi.core.state.VmEntry;
 import io.hvspi.core.state.VmLock;
+import io.hvspi.core.state.VmStopper;
 import io.hvspi.spi.HostContext;
+import io.hvspi.spi.HvspiException;
 import io.hvspi.spi.Hypervisor;
 import io.hvspi.spi.HypervisorFactory;
 import io.hvspi.spi.RequestRejectedException;
@@ -27,7 +31,7 @@ import java.util.function.Supplier;
 /**
  * hvspi for a program that embeds it (and for {@code hvctl}, which is one): loads
  * plugins and Kata configurations, starts VMs, reattaches to them by id, lists and
- * stops them. Every VM operation holds the VM's cross-process lock
+ * stops them. Every VM operation but listing holds the VM's cross-process lock
  * ({@link VmLock}), so several processes and threads can work on one host.
  *
  * <pre>{@code
@@ -46,6 +50,7 @@ public final class HvspiHost implements AutoCloseable {
     private PluginRegistry registry;
     private final DefaultHostContext context;
     private final Duration lockTimeout;
+    private final VmStopper stopper;
     private final Set<VmHandle> open = ConcurrentHashMap.newKeySet();
 
     private HvspiHost(Supplier<PluginRegistry> loader, boolean ownsRegistry, DefaultHostContext context,
@@ -54,6 +59,9 @@ public final class HvspiHost implements AutoCloseable {
         this.ownsRegistry = ownsRegistry;
         this.context = context;
         this.lockTimeout = lockTimeout;
+        // the plugin's stop sends quit, waits for the exit, then kills: up to three command timeouts
+        this.stopper = new VmStopper((JsonVmStateStore) context.stateStore(),
+                context.commandTimeout().multipliedBy(3), context.commandTimeout());
     }
 
     public static Builder builder() {
@@ -147,32 +155,44 @@ public final class HvspiHost implements AutoCloseable {
         }
     }
 
-    /** What {@link #stop(String)} found. */
-    public record Stopped(String vmId, Optional<String> vmmWasGone) {}
-
     /**
-     * Stops a recorded VM: its VMM, runtime directory and record. When its VMM is
-     * already gone, forgets it and says why in {@link Stopped#vmmWasGone()}.
+     * Stops a VM and proves it ({@link VmStopper}): the plugin's stop first (reattach
+     * and stop) when the record is usable, then SIGTERM and SIGKILL of whatever is
+     * still verifiably the VM's VMM, found through its record or through {@code /proc}
+     * by its runtime directory (so a corrupt record does not prevent stopping). The
+     * record and directory go only once no VMM is left.
+     *
+     * @throws RequestRejectedException (NOT_FOUND) when there is no such VM
+     * @throws io.hvspi.spi.HvspiException when a VMM survives; its record and directory are kept
      */
-    public Stopped stop(String vmId) {
+    public VmStopper.Outcome stop(String vmId) {
         try (VmLock lock = VmLock.acquire(context.runtimeRoot(), vmId, lockTimeout)) {
-            VmRecord record = record(vmId);
-            try (Hypervisor vm = factory(record.hypervisorType()).reattach(record, context)) {
-                vm.stop();
-                return new Stopped(vmId, Optional.empty());
-            } catch (VmmUnavailableException e) {
-                // the VMM is already gone: what is left to do is forget it. The directory removed is the one
-                // the id names, never one the record points to (a record is data, not authority).
-                context.stateStore().remove(vmId);
-                RuntimeDirs.deleteTree(context.runtimeRoot().resolve(vmId));
-                return new Stopped(vmId, Optional.of(e.getMessage()));
-            }
+            return stopper.stop(lock, pluginStop(vmId));
         }
     }
 
-    /** Every recorded VM, whether or not its VMM still runs, oldest first. */
-    public List<VmRecord> list() {
-        return context.stateStore().list();
+    /** The plugin's own stop, when the record can be read; its failures are the stopper's to report. */
+    private Optional<Runnable> pluginStop(String vmId) {
+        Optional<VmRecord> record;
+        try {
+            record = context.stateStore().load(vmId);
+        } catch (HvspiException corrupt) {
+            return Optional.empty(); // the stopper reports it and finds the VMM through /proc
+        }
+        return record.map(r -> () -> {
+            try (Hypervisor vm = factory(r.hypervisorType()).reattach(r, context)) {
+                vm.stop();
+            }
+        });
+    }
+
+    /**
+     * Every VM directory under the runtime root: a usable record (with whether its
+     * VMM is verified alive), a directory without a record, or a corrupt record with
+     * the reason; one bad record never hides the others. Takes no lock and changes nothing.
+     */
+    public List<VmEntry> list() {
+        return ((JsonVmStateStore) context.stateStore()).entries();
     }
 
     private VmRecord record(String vmId) {

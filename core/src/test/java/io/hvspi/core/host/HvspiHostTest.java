@@ -15,6 +15,7 @@ import static org.mockito.Mockito.when;
 
 import io.hvspi.core.plugin.PluginRegistry;
 import io.hvspi.core.state.VmLock;
+import io.hvspi.core.state.VmStopper;
 import io.hvspi.spi.HostContext;
 import io.hvspi.spi.Hypervisor;
 import io.hvspi.spi.HypervisorFactory;
@@ -26,6 +27,7 @@ import io.hvspi.spi.VmmUnavailableException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -175,8 +177,9 @@ class HvspiHostTest {
         host.context().stateStore().save(record);
         when(factory.reattach(any(VmRecord.class), any(HostContext.class))).thenThrow(
                 new VmmUnavailableException(VmmUnavailableException.Reason.EXITED, "QEMU is gone"));
-        HvspiHost.Stopped stopped = host.stop("vm1");
-        assertEquals("QEMU is gone", stopped.vmmWasGone().orElseThrow());
+        VmStopper.Outcome stopped = host.stop("vm1");
+        assertEquals("QEMU is gone", stopped.pluginFailure().orElseThrow());
+        assertEquals(List.of(), stopped.signalled());
         assertTrue(host.list().isEmpty());
         assertFalse(root.resolve("vm1").toFile().exists());
     }
