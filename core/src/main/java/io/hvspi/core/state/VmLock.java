@@ -9,11 +9,15 @@ import java.nio.channels.FileLock;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.OpenOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
+import java.util.Arrays;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -32,7 +36,7 @@ import java.util.concurrent.locks.LockSupport;
  * does not exist before the VM is created, and stop deletes it while holding the
  * lock; a waiter that had opened a file inside it would then lock an unlinked
  * file while a newcomer locks a fresh one, and both would "hold" the lock. Lock
- * files are therefore never deleted: one empty-ish file per VM id ever used, in
+ * files are therefore never deleted: one small file per VM id ever used, in
  * a private directory on the runtime root (a tmpfs under {@code /run} by default).
  *
  * <p>{@code fcntl} locks belong to the process, so two threads of one JVM would
@@ -40,8 +44,14 @@ import java.util.concurrent.locks.LockSupport;
  * semaphore per lock file orders the threads first. The lock is not reentrant.
  * Waiting polls with a deadline: nothing blocks without bound.
  *
+ * <p>Each lock file is opened once per JVM and its channel kept, which makes an
+ * uncontended acquire and release four system calls. Nothing else in the JVM may
+ * open the file: closing any descriptor of a file drops the process's
+ * {@code fcntl} locks on it. If the file is deleted or replaced behind hvspi's
+ * back, the next acquire notices (its inode changed) and locks the new one.
+ *
  * <p>The holder writes its pid into the file after taking the lock, so a waiter
- * that gives up can say who holds it.
+ * in another process that gives up can say who holds it.
  */
 public final class VmLock implements AutoCloseable {
     static final String LOCK_DIR = ".locks";
@@ -49,19 +59,52 @@ public final class VmLock implements AutoCloseable {
     private static final long MAX_POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
     private static final Set<OpenOption> OPEN = Set.of(StandardOpenOption.CREATE, StandardOpenOption.READ,
             StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS);
-    /** One semaphore per lock file, kept for the JVM's life: a few bytes per VM id used. */
-    private static final ConcurrentMap<Path, Semaphore> IN_JVM = new ConcurrentHashMap<>();
+    /** A pid is at most 7 digits on Linux; the field is fixed so that no truncate is needed. */
+    private static final int PID_FIELD = 20;
+    /** One entry per lock file, kept for the JVM's life: a semaphore and an open descriptor per VM id used. */
+    private static final ConcurrentMap<Path, LockFile> IN_JVM = new ConcurrentHashMap<>();
+
+    /** A lock file as this JVM holds it open; the channel is used only by the thread holding the semaphore. */
+    private static final class LockFile {
+        final Path path;
+        final Semaphore threads = new Semaphore(1);
+        FileChannel channel;
+        Object inode;
+
+        LockFile(Path path) {
+            this.path = path;
+        }
+
+        FileChannel channel() throws IOException {
+            if (channel == null || !channel.isOpen()) {
+                // one lstat when it exists: refuses a link or another user's directory in its place
+                RuntimeDirs.createPrivate(path.getParent());
+                // the mode applies when the file is created; NOFOLLOW_LINKS refuses a planted link
+                channel = FileChannel.open(path, OPEN, PosixFilePermissions.asFileAttribute(RuntimeDirs.FILE_MODE));
+                inode = inodeOf(path);
+            }
+            return channel;
+        }
+
+        /** Whether the path still names the file this channel has open. */
+        boolean current() throws IOException {
+            return Objects.equals(inode, inodeOf(path));
+        }
+
+        void drop() {
+            closeQuietly(channel);
+            channel = null;
+        }
+    }
 
     private final String vmId;
-    private final Semaphore threads;
-    private final FileChannel channel;
+    private final LockFile file;
     private final FileLock lock;
     private boolean closed;
 
-    private VmLock(String vmId, Semaphore threads, FileChannel channel, FileLock lock) {
+    private VmLock(String vmId, LockFile file, FileLock lock) {
         this.vmId = vmId;
-        this.threads = threads;
-        this.channel = channel;
+        this.file = file;
         this.lock = lock;
     }
 
@@ -78,43 +121,56 @@ public final class VmLock implements AutoCloseable {
      * @throws HvspiException when the lock file cannot be created or opened
      */
     public static VmLock acquire(Path runtimeRoot, String vmId, Duration timeout) {
-        Path file = lockFile(runtimeRoot, vmId);
-        long deadline = System.nanoTime() + Math.max(0, timeout.toNanos());
-        Semaphore threads = IN_JVM.computeIfAbsent(file, f -> new Semaphore(1));
+        Path path = lockFile(runtimeRoot, vmId);
+        long deadline = deadline(timeout);
+        LockFile file = IN_JVM.computeIfAbsent(path, LockFile::new);
         try {
-            if (!threads.tryAcquire(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
-                throw timedOut(file, vmId, timeout);
+            if (!file.threads.tryAcquire(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
+                throw timedOut(vmId, "this process (pid " + ProcessHandle.current().pid() + ")", timeout);
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new VmmUnavailableException(VmmUnavailableException.Reason.TIMED_OUT,
                     "interrupted while waiting for the lock of VM '" + vmId + "'", e);
         }
-        FileChannel channel = null;
         try {
-            channel = open(file);
-            FileLock lock = lockUntil(channel, deadline);
-            if (lock == null) {
-                throw timedOut(file, vmId, timeout);
+            while (true) {
+                FileChannel channel = file.channel();
+                FileLock lock = lockUntil(channel, deadline);
+                if (lock == null) {
+                    throw timedOut(vmId, readHolder(channel).map(pid -> "pid " + pid)
+                            .orElse("a process that has not written its pid yet"), timeout);
+                }
+                if (!file.current()) {
+                    file.drop(); // deleted or replaced since it was opened: lock the file that is there now
+                    continue;
+                }
+                writePid(channel, ProcessHandle.current().pid());
+                return new VmLock(vmId, file, lock);
             }
-            writePid(channel);
-            return new VmLock(vmId, threads, channel, lock);
         } catch (IOException e) {
-            closeQuietly(channel);
-            threads.release();
-            throw new HvspiException("cannot lock VM '" + vmId + "' with " + file + ": " + e.getMessage(), e);
+            file.drop();
+            file.threads.release();
+            throw new HvspiException("cannot lock VM '" + vmId + "' with " + path + ": " + e.getMessage(), e);
         } catch (RuntimeException e) {
-            closeQuietly(channel);
-            threads.release();
+            file.threads.release();
             throw e;
         }
     }
 
-    private static FileChannel open(Path file) throws IOException {
-        // one lstat when it exists: refuses a link or another user's directory in its place
-        RuntimeDirs.createPrivate(file.getParent());
-        // the mode applies when the file is created; NOFOLLOW_LINKS refuses a planted link
-        return FileChannel.open(file, OPEN, PosixFilePermissions.asFileAttribute(RuntimeDirs.FILE_MODE));
+    /** Now plus the timeout, saturated so that a huge timeout neither throws nor wraps around. */
+    static long deadline(Duration timeout) {
+        long nanos = timeout.isNegative() ? 0
+                : timeout.compareTo(Duration.ofDays(365)) > 0 ? Duration.ofDays(365).toNanos() : timeout.toNanos();
+        return System.nanoTime() + nanos;
+    }
+
+    private static Object inodeOf(Path path) throws IOException {
+        try {
+            return Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).fileKey();
+        } catch (NoSuchFileException e) {
+            return null;
+        }
     }
 
     private static FileLock lockUntil(FileChannel channel, long deadline) throws IOException {
@@ -133,28 +189,61 @@ public final class VmLock implements AutoCloseable {
         }
     }
 
-    private static void writePid(FileChannel channel) throws IOException {
-        byte[] pid = (ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.US_ASCII);
-        channel.truncate(0);
-        channel.write(ByteBuffer.wrap(pid), 0);
+    /** Writes the pid, or blanks for none, into a fixed-width field at the start of the file. */
+    private static void writePid(FileChannel channel, long pid) throws IOException {
+        byte[] field = new byte[PID_FIELD];
+        Arrays.fill(field, (byte) ' ');
+        field[PID_FIELD - 1] = '\n';
+        if (pid > 0) {
+            byte[] digits = Long.toString(pid).getBytes(StandardCharsets.US_ASCII);
+            System.arraycopy(digits, 0, field, 0, digits.length);
+        }
+        ByteBuffer b = ByteBuffer.wrap(field);
+        while (b.hasRemaining()) {
+            channel.write(b, b.position());
+        }
     }
 
-    private static VmmUnavailableException timedOut(Path file, String vmId, Duration timeout) {
-        String holder = holderPid(file).map(pid -> pid == ProcessHandle.current().pid()
-                        ? "this process (pid " + pid + ")" : "pid " + pid)
-                .orElse("a process that has not written its pid yet");
+    /** The holder's pid, read through the waiter's own descriptor (another open and close would drop locks). */
+    private static Optional<Long> readHolder(FileChannel channel) {
+        try {
+            ByteBuffer b = ByteBuffer.allocate(PID_FIELD);
+            channel.read(b, 0);
+            return parsePid(new String(b.array(), 0, b.position(), StandardCharsets.US_ASCII));
+        } catch (IOException e) {
+            return Optional.empty();
+        }
+    }
+
+    private static Optional<Long> parsePid(String text) {
+        try {
+            String t = text.strip();
+            return t.isEmpty() ? Optional.empty() : Optional.of(Long.parseLong(t));
+        } catch (NumberFormatException e) {
+            return Optional.empty();
+        }
+    }
+
+    /**
+     * The pid the holder wrote, if any. For tests and diagnostics from another process
+     * only: it opens and closes the file, which in a process holding the lock would drop it.
+     */
+    static Optional<Long> holderPid(Path file) {
+        try {
+            return parsePid(Files.readString(file, StandardCharsets.US_ASCII));
+        } catch (IOException e) {
+            return Optional.empty();
+        }
+    }
+
+    private static VmmUnavailableException timedOut(String vmId, String holder, Duration timeout) {
         return new VmmUnavailableException(VmmUnavailableException.Reason.TIMED_OUT,
                 "VM '" + vmId + "' is locked by " + holder + "; gave up after " + timeout.toMillis() + " ms");
     }
 
-    /** The pid the holder wrote, if any; reading needs no lock. */
-    static Optional<Long> holderPid(Path file) {
-        try {
-            String text = Files.readString(file, StandardCharsets.US_ASCII).trim();
-            return text.isEmpty() ? Optional.empty() : Optional.of(Long.parseLong(text));
-        } catch (IOException | NumberFormatException e) {
-            return Optional.empty();
-        }
+    /** The pid written into the lock file, read through the held descriptor. */
+    Optional<Long> writtenPid() {
+        return readHolder(file.channel);
     }
 
     public String vmId() {
@@ -172,17 +261,13 @@ public final class VmLock implements AutoCloseable {
         }
         try {
             // cleared so a later waiter does not name a holder that has left
-            channel.truncate(0);
-        } catch (IOException ignored) {
-            // the file keeps a stale pid: only the timeout message can show it
-        }
-        try {
+            writePid(file.channel, 0);
             lock.release();
-        } catch (IOException ignored) {
-            // closing the channel below releases it as well
+        } catch (IOException | RuntimeException e) {
+            // the lock may be kept with the descriptor: close it, which releases it
+            file.drop();
         }
-        closeQuietly(channel);
-        threads.release();
+        file.threads.release();
     }
 
     private static void closeQuietly(FileChannel channel) {

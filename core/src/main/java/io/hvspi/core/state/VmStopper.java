@@ -143,7 +143,7 @@ public final class VmStopper {
         FutureTask<Void> task = new FutureTask<>(pluginStop, null);
         Thread t = Thread.ofPlatform().daemon().name("hvspi-plugin-stop").start(task);
         try {
-            task.get(pluginStopTimeout.toNanos(), TimeUnit.NANOSECONDS);
+            task.get(Math.max(0, VmLock.deadline(pluginStopTimeout) - System.nanoTime()), TimeUnit.NANOSECONDS);
             return Optional.empty();
         } catch (TimeoutException e) {
             t.interrupt();

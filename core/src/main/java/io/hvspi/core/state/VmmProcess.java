@@ -120,7 +120,7 @@ public final class VmmProcess {
 
     /** Polls until {@link #verify} is no longer {@code state}, up to {@code timeout}. */
     private boolean awaitNot(Verdict state, Duration timeout) {
-        long deadline = System.nanoTime() + timeout.toNanos();
+        long deadline = VmLock.deadline(timeout);
         long pause = TimeUnit.MICROSECONDS.toNanos(500);
         while (verify() == state) {
             long left = deadline - System.nanoTime();

@@ -63,7 +63,7 @@ class VmLockTest {
             CompletableFuture<VmLock> waiter = CompletableFuture.supplyAsync(() -> VmLock.acquire(root, "vm1", LONG));
             child.send("release");
             try (VmLock lock = waiter.get(60, TimeUnit.SECONDS)) {
-                assertEquals(ProcessHandle.current().pid(), VmLock.holderPid(VmLock.lockFile(root, "vm1")).orElseThrow());
+                assertEquals(ProcessHandle.current().pid(), lock.writtenPid().orElseThrow());
             }
             assertEquals("released", child.readLine());
         }
@@ -78,7 +78,7 @@ class VmLockTest {
         child.process.waitFor();
         try (VmLock lock = VmLock.acquire(root, "vm1", LONG)) {
             // the dead holder's pid was overwritten by ours
-            assertEquals(ProcessHandle.current().pid(), VmLock.holderPid(VmLock.lockFile(root, "vm1")).orElseThrow());
+            assertEquals(ProcessHandle.current().pid(), lock.writtenPid().orElseThrow());
         }
     }
 
@@ -145,6 +145,37 @@ class VmLockTest {
         Exception e = assertThrows(Exception.class, () -> VmLock.acquire(root, "vm1", SHORT));
         assertTrue(e.getMessage().contains("vm1.lock"), e.getMessage());
         assertEquals(0, Files.size(target));
+    }
+
+    @Test
+    void aLockFileDeletedBehindHvspisBackIsRecreatedAndStillExcludes() throws Exception {
+        VmLock.acquire(root, "vm1", SHORT).close(); // this JVM now keeps the old file open
+        Files.delete(VmLock.lockFile(root, "vm1"));
+        try (ChildJvm child = holder("vm1")) { // the child creates and locks a new file
+            VmmUnavailableException e = assertThrows(VmmUnavailableException.class,
+                    () -> VmLock.acquire(root, "vm1", SHORT));
+            assertEquals("VM 'vm1' is locked by pid " + child.pid() + "; gave up after 150 ms", e.getMessage());
+            child.send("release");
+            assertEquals("released", child.readLine());
+        }
+    }
+
+    @Test
+    void aPlantedLinkInPlaceOfTheLockDirectoryIsRefused() throws Exception {
+        Path elsewhere = Files.createDirectory(root.resolve("elsewhere"));
+        Files.createSymbolicLink(root.resolve(".locks"), elsewhere);
+        Exception e = assertThrows(io.hvspi.spi.HvspiException.class, () -> VmLock.acquire(root, "vm1", SHORT));
+        assertTrue(e.getMessage().contains("symbolic link"), e.getMessage());
+        try (var files = Files.list(elsewhere)) {
+            assertEquals(0, files.count());
+        }
+    }
+
+    @Test
+    void aHugeTimeoutNeitherOverflowsNorWaits() {
+        try (VmLock lock = VmLock.acquire(root, "vm1", Duration.ofSeconds(Long.MAX_VALUE))) {
+            assertEquals("vm1", lock.vmId());
+        }
     }
 
     @Test
