@@ -108,7 +108,9 @@ final class RunCommand extends HvctlCommand {
             progress.step("VM " + vm.vmId() + " is " + vm.state().name().toLowerCase(java.util.Locale.ROOT)
                     + ", VMM pid " + vm.hostThreads().pid());
             DeviceHotplug hotplug = handle.hotplug();
-            List<BlockBackend> backends = diskBackends(host.runtimeRoot().resolve(vm.vmId()));
+            // created while no stop (a signal's shutdown hook) can be removing the VM's directory
+            Path vmDir = host.runtimeRoot().resolve(vm.vmId());
+            List<BlockBackend> backends = handle.whileRunning(() -> diskBackends(vmDir));
             for (int i = 0; i < disks; i++) {
                 String deviceId = "disk" + i;
                 long t0 = System.nanoTime();
@@ -157,8 +159,8 @@ final class RunCommand extends HvctlCommand {
 
     /**
      * One backend per disk. Files are sparse 64 MiB images in {@code VMDIR/disks}, created 0600 whatever
-     * the umask (they hold the guest's data), all at once and never with missing parents: a VM stopped
-     * meanwhile (a signal's shutdown hook) makes this fail rather than re-create its runtime directory.
+     * the umask (they hold the guest's data), never with missing parents: a VM already stopped makes this
+     * fail rather than re-create its runtime directory.
      */
     private List<BlockBackend> diskBackends(Path vmDir) {
         if (backend.equals("null")) {

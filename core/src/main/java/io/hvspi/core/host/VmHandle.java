@@ -5,9 +5,12 @@ import io.hvspi.spi.DeviceHotplug;
 import io.hvspi.spi.HostThreads;
 import io.hvspi.spi.Hypervisor;
 import io.hvspi.spi.IOThreadProvider;
+import io.hvspi.spi.RequestRejectedException;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 
 /**
  * One VM as {@link HvspiHost} handed it out, holding the VM's cross-process lock
@@ -28,6 +31,9 @@ public final class VmHandle implements AutoCloseable {
     private final boolean startedHere;
     private final Consumer<VmHandle> onClose;
     private final AtomicBoolean closed = new AtomicBoolean();
+    /** Readers are {@link #whileRunning} actions; a stop takes the write side once to end them. */
+    private final ReentrantReadWriteLock running = new ReentrantReadWriteLock();
+    private boolean stopping;
     private volatile boolean keep;
 
     VmHandle(Hypervisor vm, VmLock lock, boolean startedHere, Consumer<VmHandle> onClose) {
@@ -48,20 +54,27 @@ public final class VmHandle implements AutoCloseable {
 
     /**
      * The VM itself, for everything the SPI offers (state, capabilities, events,
-     * pause and resume). Leave closing and stopping to this handle.
+     * pause and resume). Leave closing and stopping to this handle, and prefer its
+     * {@link #hotplug()} and {@link #ioThreads()}, which a stop waits for.
      */
     public Hypervisor hypervisor() {
         return vm;
     }
 
-    /** Block device hotplug, or the uniform unsupported error. */
+    /**
+     * Block device hotplug, or the uniform unsupported error. Changes through this view
+     * and a stop through this handle never overlap (see {@link #whileRunning}).
+     */
     public DeviceHotplug hotplug() {
-        return vm.requireHotplug();
+        return new GuardedViews.Hotplug(vm.requireHotplug(), this);
     }
 
-    /** The independent IOThread pool, or the uniform unsupported error. */
+    /**
+     * The independent IOThread pool, or the uniform unsupported error. Changes through
+     * this view and a stop through this handle never overlap (see {@link #whileRunning}).
+     */
     public IOThreadProvider ioThreads() {
-        return vm.requireIoThreads();
+        return new GuardedViews.IoThreads(vm.requireIoThreads(), this);
     }
 
     /** The VMM's process and threads, with host thread ids. */
@@ -89,15 +102,50 @@ public final class VmHandle implements AutoCloseable {
         return this;
     }
 
+    /**
+     * Runs {@code action} unless this VM is being stopped through this handle (close,
+     * {@link #stop()}, or the JVM's exit), and keeps such a stop waiting until it ends.
+     * For files the caller creates in the VM's runtime directory (disk images): the
+     * stop's removal of that directory then never races their creation.
+     *
+     * @throws RequestRejectedException (INVALID_STATE) when the stop has begun
+     */
+    public <T> T whileRunning(Supplier<T> action) {
+        running.readLock().lock();
+        try {
+            if (stopping) {
+                throw new RequestRejectedException(RequestRejectedException.Reason.INVALID_STATE,
+                        "VM '" + vmId() + "' is stopping");
+            }
+            return action.get();
+        } finally {
+            running.readLock().unlock();
+        }
+    }
+
     /** Stops the VM now (the VMM, its runtime directory and its record). Idempotent. */
     public void stop() {
+        beginStop();
         vm.stop();
+    }
+
+    /** Waits for running {@link #whileRunning} actions and refuses new ones. */
+    private void beginStop() {
+        if (running.getReadHoldCount() > 0) {
+            throw new IllegalStateException("VM '" + vmId() + "' cannot be stopped from inside whileRunning");
+        }
+        running.writeLock().lock();
+        try {
+            stopping = true;
+        } finally {
+            running.writeLock().unlock();
+        }
     }
 
     /** Called by the JVM's shutdown hook: stops a VM started here and not kept. */
     void stopOnExit() {
         if (!keepsRunning()) {
-            vm.stop();
+            stop();
         }
     }
 
@@ -109,7 +157,7 @@ public final class VmHandle implements AutoCloseable {
         }
         try {
             if (!keepsRunning()) {
-                vm.stop();
+                stop();
             }
         } finally {
             try {

@@ -151,6 +151,47 @@ class HvspiHostTest {
     }
 
     @Test
+    void aStopWaitsForAnActionOnTheVmsFilesAndLaterActionsAreRefused() throws Exception {
+        VmHandle handle = host.start(spec("vm1"));
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        Thread[] stopper = new Thread[1];
+        Thread action = Thread.ofPlatform().start(() -> handle.whileRunning(() -> {
+            stopper[0] = Thread.ofPlatform().start(handle::stop);
+            long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+            while (stopper[0].getState() != Thread.State.WAITING && System.nanoTime() < deadline) {
+                Thread.onSpinWait();
+            }
+            verify(vm, never()).stop();
+            release.countDown();
+            return null;
+        }));
+        assertTrue(release.await(20, java.util.concurrent.TimeUnit.SECONDS), "the action ran");
+        action.join();
+        stopper[0].join();
+        verify(vm).stop();
+        RequestRejectedException late = assertThrows(RequestRejectedException.class,
+                () -> handle.whileRunning(() -> "disk image"));
+        assertEquals(RequestRejectedException.Reason.INVALID_STATE, late.reason());
+        handle.close();
+    }
+
+    @Test
+    void changesThroughTheHandlesViewsAreRefusedOnceItsStopBegan() {
+        io.hvspi.spi.DeviceHotplug hotplug = mock(io.hvspi.spi.DeviceHotplug.class);
+        when(vm.requireHotplug()).thenReturn(hotplug);
+        io.hvspi.spi.BlockDeviceSpec disk = io.hvspi.spi.BlockDeviceSpec.builder("d0",
+                io.hvspi.spi.BlockBackend.nullBackend()).build();
+        VmHandle handle = host.start(spec("vm1"));
+        handle.hotplug().attach(disk);
+        verify(hotplug).attach(disk);
+        handle.stop();
+        assertThrows(RequestRejectedException.class, () -> handle.hotplug().attach(disk));
+        assertThrows(RequestRejectedException.class, () -> handle.hotplug().detach("d0"));
+        verify(hotplug, org.mockito.Mockito.times(1)).attach(disk);
+        handle.close();
+    }
+
+    @Test
     void reattachedHandleOnlyDisconnects() {
         VmRecord record = new VmRecord("vm1", "fake", 0, root.resolve("vm1"), Instant.now(), "{}");
         host.context().stateStore().save(record);
