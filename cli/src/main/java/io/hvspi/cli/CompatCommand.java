@@ -5,6 +5,7 @@ import io.hvspi.core.plugin.PluginRegistry;
 import io.hvspi.spi.PluginException;
 import io.hvspi.tck.compat.CompatReport;
 import io.hvspi.tck.compat.CompatRunner;
+import io.hvspi.tck.compat.JsonReportWriter;
 import io.hvspi.tck.compat.PluginRun;
 import io.hvspi.tck.compat.PluginUnderTest;
 import io.hvspi.tck.compat.TestResult;
@@ -25,7 +26,8 @@ import picocli.CommandLine.Spec;
         "Run the compatibility kit against every installed plugin (each on its default backend: real QEMU",
         "with accel=tcg, hvspi's simulators for clh and dragonball, a third party's own defaults) and write",
         "the matrix as compat.json, compat.md and compat.html. A plugin whose backend cannot run here is",
-        "reported unavailable, not passed. Exits 7 when a contract test fails."})
+        "reported unavailable, not passed; jars that did not load are listed with the reason. Exits 7 when a",
+        "contract test fails, 4 when two plugins claim one hypervisor type (neither is tested)."})
 final class CompatCommand implements Callable<Integer> {
     @Option(names = "--plugins-dir", paramLabel = "DIR",
             description = "Where plugin jars are (default: the distribution's plugins/).")
@@ -42,6 +44,9 @@ final class CompatCommand implements Callable<Integer> {
     @Option(names = "--quiet", description = "No progress lines on stderr.")
     boolean quiet;
 
+    @Option(names = "--json", description = "Print the report's JSON (as in compat.json) instead of the table.")
+    boolean json;
+
     @Spec
     CommandSpec spec;
 
@@ -56,16 +61,41 @@ final class CompatCommand implements Callable<Integer> {
             Path work = Files.createTempDirectory("hvspi-compat-");
             CompatReport report;
             try {
-                report = CompatRunner.withDefaultBackends(work, progress::step).run(plugins);
+                report = CompatRunner.withDefaultBackends(work, progress::step).run(plugins, notLoaded(registry),
+                        conflicts(registry));
             } finally {
                 RuntimeDirs.deleteTree(work);
             }
             List<Path> files = report.writeAll(out);
-            print(stdout, report);
-            stdout.println("wrote " + String.join(", ", files.stream().map(Path::toString).toList()));
+            String wrote = "wrote " + String.join(", ", files.stream().map(Path::toString).toList());
+            if (json) {
+                stdout.print(JsonReportWriter.write(report));
+                progress.step(wrote);
+            } else {
+                print(stdout, report);
+                stdout.println(wrote);
+            }
             stdout.flush();
+            report.conflicts().forEach(c -> spec.commandLine().getErr().println("hvctl: error: " + c.message()));
+            if (plugins.isEmpty() && report.conflicts().isEmpty()) {
+                spec.commandLine().getErr().println("hvctl: error: no plugin in " + registry.sources()
+                        + " could be tested; the report lists why each did not load");
+            }
+            if (!report.conflicts().isEmpty() || plugins.isEmpty()) {
+                return ExitCode.PLUGIN;
+            }
             return report.exitCode() == 0 ? ExitCode.OK : ExitCode.COMPAT_FAILED;
         }
+    }
+
+    private static List<CompatReport.NotLoaded> notLoaded(PluginRegistry registry) {
+        return registry.skipped().stream().map(s -> new CompatReport.NotLoaded(s.file().toString(), s.reason())).toList();
+    }
+
+    private static List<CompatReport.Conflict> conflicts(PluginRegistry registry) {
+        return registry.conflicts().stream().map(c -> new CompatReport.Conflict(c.type(),
+                c.claimants().stream().map(e -> "'" + e.pluginId() + "' (" + e.origin() + ")").toList(),
+                c.message())).toList();
     }
 
     private List<PluginUnderTest> select(PluginRegistry registry) {
@@ -75,10 +105,11 @@ final class CompatCommand implements Callable<Integer> {
                     registry.factory(type); // "no plugin installed for hypervisor 'x' (installed: ...)"
                     return registry.entry(type).orElseThrow();
                 }).toList();
-        if (entries.isEmpty()) {
-            throw new PluginException("no plugins installed in " + registry.directory());
+        if (entries.isEmpty() && registry.skipped().isEmpty() && registry.conflicts().isEmpty()) {
+            throw new PluginException("no plugins installed in " + registry.sources());
         }
-        return entries.stream().map(e -> new PluginUnderTest(e.pluginId(), e.version(), e.factory())).toList();
+        // the plugin's own factory, not the guarded one: the kit must see exactly what the plugin throws
+        return entries.stream().map(e -> new PluginUnderTest(e.pluginId(), e.version(), e.pluginFactory())).toList();
     }
 
     private static void print(PrintWriter out, CompatReport report) {

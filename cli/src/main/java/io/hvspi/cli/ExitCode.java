@@ -1,5 +1,6 @@
 package io.hvspi.cli;
 
+import io.hvspi.core.plugin.PluginFaultException;
 import io.hvspi.spi.ConfigException;
 import io.hvspi.spi.PluginException;
 import io.hvspi.spi.UnsupportedCapabilityException;
@@ -14,7 +15,7 @@ public final class ExitCode {
     public static final int USAGE = 2;
     /** The configuration file, a value or an annotation is wrong. */
     public static final int CONFIG = 3;
-    /** No plugin for the configured hypervisor, or a plugin could not be loaded. */
+    /** No plugin for the configured hypervisor, two claim it, a plugin could not be loaded, or its code failed. */
     public static final int PLUGIN = 4;
     /** The VMM exited, hung past the timeout, or spoke garbage. */
     public static final int VMM_UNAVAILABLE = 5;
@@ -31,7 +32,7 @@ public final class ExitCode {
               1   the operation failed (the VMM refused it, or hvspi rejected it)
               2   bad command-line arguments
               3   configuration error (file, value or annotation)
-              4   plugin error (none for the hypervisor, or it failed to load)
+              4   plugin error (none or two for the hypervisor, it failed to load, or its code failed)
               5   the VMM is unavailable (exited, timed out, protocol error)
               6   the hypervisor does not support the operation
               7   compat: a declared capability failed its contract tests
@@ -58,6 +59,8 @@ public final class ExitCode {
     static String hint(Throwable e) {
         if (e instanceof ConfigException) {
             return "check the file with: hvctl config check FILE";
+        } else if (e instanceof PluginFaultException) {
+            return "a bug in the plugin, not in hvspi: report it to the plugin's author (--debug shows its stack trace)";
         } else if (e instanceof PluginException) {
             return "list what is installed with: hvctl plugins";
         } else if (e instanceof VmmUnavailableException) {

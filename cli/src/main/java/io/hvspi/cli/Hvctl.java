@@ -4,6 +4,7 @@ import io.hvspi.spi.HvspiException;
 import java.io.PrintWriter;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 /** {@code hvctl}: drive VMMs for container sandboxes through hvspi. */
 @Command(name = "hvctl",
@@ -23,18 +24,27 @@ import picocli.CommandLine.Command;
                 BenchCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Hvctl {
+    // read before parsing (DebugMode.requested): logging must be set up before the first logger exists
+    @Option(names = "--debug", scope = CommandLine.ScopeType.INHERIT,
+            description = "Print the stack trace of any error, and log hvspi at DEBUG and pf4j at INFO.")
+    boolean debug;
 
     public static void main(String[] args) {
+        if (DebugMode.requested(args)) {
+            // here, not in execute(): system properties outlive the call, and tests run hvctl in one JVM
+            DebugMode.enableLogging();
+        }
         System.exit(execute(new PrintWriter(System.out, true), new PrintWriter(System.err, true), args));
     }
 
     /** Runs hvctl with the given streams and returns the exit code (tests call this). */
     public static int execute(PrintWriter out, PrintWriter err, String... args) {
+        boolean debug = DebugMode.requested(args);
         CommandLine cli = new CommandLine(new Hvctl());
         cli.setOut(out);
         cli.setErr(err);
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
-            report(commandLine.getErr(), e);
+            report(commandLine.getErr(), e, debug);
             return ExitCode.of(e);
         });
         cli.setParameterExceptionHandler((e, args1) -> {
@@ -46,9 +56,12 @@ public final class Hvctl {
         return cli.execute(args);
     }
 
-    static void report(PrintWriter err, Throwable e) {
+    static void report(PrintWriter err, Throwable e, boolean debug) {
         if (e instanceof HvspiException) {
             err.println("hvctl: error: " + e.getMessage());
+            if (debug) {
+                e.printStackTrace(err);
+            }
         } else {
             err.println("hvctl: internal error: " + e);
             e.printStackTrace(err);

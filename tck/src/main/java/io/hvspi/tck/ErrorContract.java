@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.hvspi.spi.BlockBackend;
 import io.hvspi.spi.BlockDeviceSpec;
+import io.hvspi.spi.DeviceHotplug;
 import io.hvspi.spi.HvspiException;
 import io.hvspi.spi.Hypervisor;
 import io.hvspi.spi.IOThreadPolicy;
@@ -63,13 +64,14 @@ public abstract class ErrorContract extends ContractBase {
     @DisplayName("a stopped VM refuses operations promptly, in one line")
     void stoppedVmRefusesOperations() {
         Hypervisor vm = kit.startVm();
-        boolean hotplug = vm.supports(BLOCK_DEVICE_HOTPLUG);
+        // the view is taken while the VM runs: a missing one aborts here, not inside the assertions below
+        DeviceHotplug hotplug = vm.supports(BLOCK_DEVICE_HOTPLUG) ? hotplug(vm) : null;
         vm.stop();
         assertNotRunning(assertThrows(HvspiException.class, vm::pause, "pause on a stopped VM"));
         assertNotRunning(assertThrows(HvspiException.class, vm::resume, "resume on a stopped VM"));
-        if (hotplug) {
+        if (hotplug != null) {
             assertNotRunning(assertThrows(HvspiException.class,
-                    () -> hotplug(vm).attach(disk(vm, "tck-late").build()), "attach on a stopped VM"));
+                    () -> hotplug.attach(disk(vm, "tck-late").build()), "attach on a stopped VM"));
         }
         assertEquals(VmState.STOPPED, vm.state());
     }

@@ -111,4 +111,12 @@ public abstract class HypervisorContract {
             super(HypervisorContract.this.kit);
         }
     }
+
+    @Nested
+    @Order(6)
+    class Events extends EventContract {
+        Events() {
+            super(HypervisorContract.this.kit);
+        }
+    }
 }

@@ -22,6 +22,7 @@ import io.hvspi.spi.PollingParams;
 import io.hvspi.spi.RequestRejectedException.Reason;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.DisplayName;
@@ -250,7 +251,8 @@ public abstract class IOThreadContract extends ContractBase {
         }
         String id = poolIds(vm).get(0);
         pool(vm).setPolling(id, polling);
-        thread(vm, id).polling().ifPresent(p -> assertEquals(polling, p, "the pool must report what was set"));
+        assertEquals(Optional.of(polling), thread(vm, id).polling(),
+                "a plugin that declares polling must report what was set in list(), not ignore it");
         assertRejected(Reason.NOT_FOUND, () -> pool(vm).setPolling("tck_nothing", polling),
                 "polling of IOThread 'tck_nothing'");
     }

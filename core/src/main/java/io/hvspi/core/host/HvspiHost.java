@@ -280,7 +280,10 @@ public final class HvspiHost implements AutoCloseable {
             return this;
         }
 
-        /** Also loads the plugins found on the class path (plugin jars as ordinary dependencies). */
+        /**
+         * Also finds the plugins on the class path that loaded hvspi (plugin jars as ordinary
+         * dependencies, found through their {@code META-INF/extensions.idx}).
+         */
         public Builder classpathPlugins() {
             this.classpathPlugins = true;
             return this;
@@ -331,11 +334,14 @@ public final class HvspiHost implements AutoCloseable {
         }
 
         private static PluginRegistry loadPlugins(Path dir, boolean classpath) {
-            if (classpath) {
-                // integration point: PluginRegistry's class path loading (branch kit) is wired here
-                throw new UnsupportedOperationException("class path plugins are not available in this build");
+            PluginRegistry.Builder plugins = PluginRegistry.builder();
+            if (dir != null) {
+                plugins.directory(dir);
             }
-            return PluginRegistry.load(dir);
+            if (classpath) {
+                plugins.classpath();
+            }
+            return plugins.load();
         }
 
         private static Duration positive(Duration d, String name) {

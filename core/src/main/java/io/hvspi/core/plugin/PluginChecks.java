@@ -9,13 +9,72 @@ import java.util.jar.JarFile;
 import java.util.jar.Manifest;
 import java.util.regex.Pattern;
 import java.util.zip.ZipException;
+import org.pf4j.CompoundPluginDescriptorFinder;
+import org.pf4j.DefaultVersionManager;
+import org.pf4j.ManifestPluginDescriptorFinder;
+import org.pf4j.PluginDescriptor;
+import org.pf4j.PropertiesPluginDescriptorFinder;
+import org.pf4j.VersionManager;
 
 /** The checks pf4j does not make, or makes only with a log line instead of a reason. */
 final class PluginChecks {
     /** Kata's table keys are lower-case words; a type is used in file names and messages. */
     private static final Pattern TYPE = Pattern.compile("[a-z][a-z0-9_-]{0,31}");
 
+    /** The descriptor finders pf4j's DefaultPluginManager uses, in its order. */
+    private static final CompoundPluginDescriptorFinder DESCRIPTORS = new CompoundPluginDescriptorFinder()
+            .add(new PropertiesPluginDescriptorFinder()).add(new ManifestPluginDescriptorFinder());
+    private static final VersionManager VERSIONS = new DefaultVersionManager();
+
     private PluginChecks() {}
+
+    /**
+     * The jar's pf4j descriptor, read before pf4j loads it, so that a malformed
+     * one gives one line instead of pf4j's internals.
+     */
+    static PluginDescriptor descriptor(Path jar) {
+        try {
+            return DESCRIPTORS.find(jar);
+        } catch (RuntimeException e) {
+            throw new PluginException("unreadable plugin descriptor: " + describe(e), e);
+        }
+    }
+
+    /**
+     * The SPI range the plugin was built for must be stated and must hold this
+     * SPI. A missing or {@code *} range is refused: pf4j would load such a plugin
+     * on any SPI version, and a plugin built for another major version then fails
+     * at run time with linkage errors instead of being skipped with a reason.
+     */
+    static void checkRequires(PluginDescriptor descriptor, String spiVersion) {
+        String requires = descriptor.getRequires() == null ? "" : descriptor.getRequires().strip();
+        if (requires.isEmpty() || requires.equals("*")) {
+            throw new PluginException("Plugin-Requires is missing or '*', which would accept any SPI version;"
+                    + " state the SPI range the plugin was built for, e.g. Plugin-Requires: " + exampleRange(spiVersion));
+        }
+        boolean satisfied;
+        try {
+            satisfied = VERSIONS.checkVersionConstraint(spiVersion, requires);
+        } catch (RuntimeException e) {
+            throw new PluginException("Plugin-Requires '" + requires + "' is not a version range (expected e.g. "
+                    + exampleRange(spiVersion) + ")");
+        }
+        if (!satisfied) {
+            throw new PluginException("requires SPI " + requires + ", but this host has SPI " + spiVersion);
+        }
+    }
+
+    private static String exampleRange(String spiVersion) {
+        int major = Integer.parseInt(spiVersion.split("\\.")[0]);
+        return ">=" + major + ".0.0 & <" + (major + 1) + ".0.0";
+    }
+
+    /** The exception's type and message, on one line: what a plugin error says about the plugin's own throwable. */
+    static String oneLine(Throwable t) {
+        String message = t.getMessage() == null || t.getMessage().isBlank() ? t.getClass().getSimpleName()
+                : t.getClass().getSimpleName() + ": " + t.getMessage();
+        return message.lines().map(String::strip).filter(l -> !l.isEmpty()).reduce((a, b) -> a + " " + b).orElse(message);
+    }
 
     /** A readable jar with a pf4j descriptor that does not bundle the SPI (pf4j would find its extensions "not assignable"). */
     static void checkArchive(Path jar) {
@@ -70,8 +129,6 @@ final class PluginChecks {
         if (root instanceof InvocationTargetException ite && ite.getTargetException() != null) {
             root = ite.getTargetException();
         }
-        String message = root.getMessage() == null ? root.getClass().getSimpleName()
-                : root.getClass().getSimpleName() + ": " + root.getMessage();
-        return message.replace('\n', ' ');
+        return oneLine(root);
     }
 }

@@ -7,12 +7,15 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.TreeMap;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.pf4j.DefaultPluginManager;
+import org.pf4j.PluginDescriptor;
 import org.pf4j.PluginManager;
 import org.pf4j.PluginState;
 import org.pf4j.PluginWrapper;
@@ -20,62 +23,179 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The hypervisor plugins installed in one directory, loaded with pf4j.
+ * The hypervisor plugins installed in a directory of jars (loaded with pf4j, each
+ * jar in its own class loader) and, when asked, the factories on the
+ * application's class path.
  *
  * <p>Each {@code .jar} is loaded on its own, so one bad jar (corrupt, no
- * descriptor, built for another SPI version, bundling its own SPI, a factory that
- * throws, a type already taken) is skipped with a reason naming the file while
- * the others still load.
+ * descriptor, a malformed, missing or unsatisfied {@code Plugin-Requires}, a
+ * plugin id already taken, bundling its own SPI, a factory that throws) is
+ * skipped with a reason naming the file while the others still load. A
+ * hypervisor type claimed by two plugins is a {@link Conflict}: neither is used,
+ * and {@link #factory} refuses the type naming both.
+ *
+ * <p>The factories handed out ({@link #factory}, {@link Entry#factory()}) are
+ * guarded: whatever escapes plugin code that is not an {@link io.hvspi.spi.HvspiException}
+ * becomes a {@link PluginException} naming the plugin, its jar and the SPI method,
+ * and so do the VMs and views they make.
  */
 public final class PluginRegistry implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(PluginRegistry.class);
 
-    /** One hypervisor type provided by one plugin. */
-    public record Entry(String pluginId, String version, String requires, Path file, HypervisorFactory factory) {
+    /**
+     * One hypervisor type provided by one plugin.
+     *
+     * @param pluginId the pf4j plugin id (for a class path factory: its jar's {@code Plugin-Id}, else its type)
+     * @param file the plugin's jar (for a class path factory: the jar or class directory it came from)
+     * @param classpath whether it was found on the application's class path rather than in the plugins directory
+     * @param factory the factory behind hvspi's guard: use this one
+     * @param pluginFactory the plugin's own object, unguarded: for the compatibility kit, which must see
+     *                      exactly what the plugin throws
+     */
+    public record Entry(String pluginId, String version, String requires, Path file, boolean classpath,
+                        HypervisorFactory factory, HypervisorFactory pluginFactory) {
+
+        static Entry of(String pluginId, String version, String requires, Path file, boolean classpath,
+                        HypervisorFactory pluginFactory) {
+            String blame = "plugin '" + pluginId + "' (" + (classpath ? "class path: " : "") + file + ")";
+            return new Entry(pluginId, version, requires, file, classpath,
+                    PluginGuard.guard(pluginFactory, blame), pluginFactory);
+        }
+
         public String type() {
             return factory.type();
+        }
+
+        /** Where it came from, for people: the jar, or {@code class path: LOCATION}. */
+        public String origin() {
+            return (classpath ? "class path: " : "") + file;
         }
     }
 
     /** A file that was not loaded, and why. */
     public record Skipped(Path file, String reason) {}
 
-    private final Path directory;
+    /** A hypervisor type claimed by more than one plugin: none of them is used. */
+    public record Conflict(String type, List<Entry> claimants) {
+        public Conflict {
+            claimants = List.copyOf(claimants);
+        }
+
+        /** One line naming every claimant and where it came from. */
+        public String message() {
+            return "hypervisor type '" + type + "' is claimed by " + claimants.size() + " plugins: "
+                    + claimants.stream().map(e -> "'" + e.pluginId() + "' (" + e.origin() + ")")
+                            .collect(Collectors.joining(" and "))
+                    + "; remove all but one";
+        }
+    }
+
+    /** Where to look for plugins: a directory of jars, the class path, or both. */
+    public static final class Builder {
+        private Path directory;
+        private ClassLoader classpath;
+
+        private Builder() {}
+
+        /** Loads every {@code .jar} in {@code dir}, which must exist. */
+        public Builder directory(Path dir) {
+            this.directory = dir;
+            return this;
+        }
+
+        /** Also finds the factories on the class path that loaded hvspi (through their {@code META-INF/extensions.idx}). */
+        public Builder classpath() {
+            return classpath(PluginRegistry.class.getClassLoader());
+        }
+
+        /** Also finds the factories that {@code loader} sees. */
+        public Builder classpath(ClassLoader loader) {
+            this.classpath = loader;
+            return this;
+        }
+
+        public PluginRegistry load() {
+            return PluginRegistry.load(Optional.ofNullable(directory), Optional.ofNullable(classpath));
+        }
+    }
+
+    private final Optional<Path> directory;
+    private final boolean searchedClasspath;
     private final PluginManager manager;
     private final List<Entry> entries;
     private final List<Skipped> skipped;
+    private final List<Conflict> conflicts;
 
-    private PluginRegistry(Path directory, PluginManager manager, List<Entry> entries, List<Skipped> skipped) {
+    private PluginRegistry(Optional<Path> directory, boolean searchedClasspath, PluginManager manager,
+                           List<Entry> entries, List<Skipped> skipped, List<Conflict> conflicts) {
         this.directory = directory;
+        this.searchedClasspath = searchedClasspath;
         this.manager = manager;
         this.entries = List.copyOf(entries);
         this.skipped = List.copyOf(skipped);
+        this.conflicts = List.copyOf(conflicts);
     }
 
     /** Loads every {@code .jar} in {@code directory}; throws {@link PluginException} if the directory is missing. */
     public static PluginRegistry load(Path directory) {
-        if (!Files.isDirectory(directory)) {
-            throw new PluginException("plugins directory " + directory + " does not exist");
-        }
-        DefaultPluginManager manager = new DefaultPluginManager(List.of(directory));
-        manager.setSystemVersion(SpiVersion.CURRENT);
-        List<Entry> entries = new ArrayList<>();
-        List<Skipped> skipped = new ArrayList<>();
-        for (Path jar : jars(directory)) {
-            try {
-                entries.addAll(loadOne(manager, jar, entries));
-            } catch (RuntimeException | LinkageError e) {
-                String reason = PluginChecks.describe(e);
-                LOG.warn("skipping plugin {}: {}", jar, reason);
-                skipped.add(new Skipped(jar, reason));
-            }
-        }
-        entries.sort(Comparator.comparing(Entry::type));
-        return new PluginRegistry(directory, manager, entries, skipped);
+        return builder().directory(directory).load();
     }
 
-    private static List<Entry> loadOne(DefaultPluginManager manager, Path jar, List<Entry> loaded) {
+    /** A registry over a directory of jars and/or the class path: {@code builder().directory(d).classpath().load()}. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    private static PluginRegistry load(Optional<Path> directory, Optional<ClassLoader> classpath) {
+        directory.filter(d -> !Files.isDirectory(d)).ifPresent(d -> {
+            throw new PluginException("plugins directory " + d + " does not exist");
+        });
+        DefaultPluginManager manager = new DefaultPluginManager(directory.map(List::of).orElse(List.of()));
+        manager.setSystemVersion(SpiVersion.CURRENT);
+        List<Entry> found = new ArrayList<>();
+        List<Skipped> skipped = new ArrayList<>();
+        classpath.ifPresent(loader -> {
+            ClasspathPlugins.Found onClasspath = ClasspathPlugins.find(loader);
+            found.addAll(onClasspath.entries());
+            onClasspath.skipped().forEach(s -> skip(skipped, s.file(), s.reason()));
+        });
+        Map<String, Path> ids = new HashMap<>();
+        for (Path jar : directory.map(PluginRegistry::jars).orElse(List.of())) {
+            try {
+                found.addAll(loadOne(manager, jar, ids));
+            } catch (RuntimeException | LinkageError e) {
+                skip(skipped, jar, PluginChecks.describe(e));
+            }
+        }
+        List<Conflict> conflicts = new ArrayList<>();
+        List<Entry> entries = new ArrayList<>();
+        found.stream().collect(Collectors.groupingBy(e -> e.pluginFactory().type(), TreeMap::new, Collectors.toList()))
+                .forEach((type, claimants) -> {
+                    if (claimants.size() == 1) {
+                        entries.add(claimants.get(0));
+                    } else {
+                        Conflict conflict = new Conflict(type, claimants);
+                        LOG.warn("{}", conflict.message());
+                        conflicts.add(conflict);
+                    }
+                });
+        return new PluginRegistry(directory, classpath.isPresent(), manager, entries, skipped, conflicts);
+    }
+
+    private static void skip(List<Skipped> skipped, Path file, String reason) {
+        LOG.warn("skipping plugin {}: {}", file, reason);
+        skipped.add(new Skipped(file, reason));
+    }
+
+    private static List<Entry> loadOne(DefaultPluginManager manager, Path jar, Map<String, Path> ids) {
         PluginChecks.checkArchive(jar);
+        PluginDescriptor descriptor = PluginChecks.descriptor(jar);
+        Path first = ids.get(descriptor.getPluginId());
+        if (first != null) {
+            throw new PluginException("plugin id '" + descriptor.getPluginId() + "' is already used by "
+                    + first.getFileName() + "; keep one of the two jars");
+        }
+        PluginChecks.checkRequires(descriptor, SpiVersion.CURRENT);
         String id = manager.loadPlugin(jar);
         PluginWrapper plugin = manager.getPlugin(id);
         try {
@@ -96,17 +216,12 @@ public final class PluginRegistry implements AutoCloseable {
             for (Class<? extends HypervisorFactory> factoryClass : classes) {
                 // instantiated here rather than by pf4j, which would log a failing constructor and drop it silently
                 HypervisorFactory factory = PluginChecks.instantiate(factoryClass);
-                String type = PluginChecks.checkType(factory);
-                Optional<Entry> taken = Stream.concat(loaded.stream(), result.stream())
-                        .filter(e -> e.type().equals(type)).findFirst();
-                if (taken.isPresent()) {
-                    throw new PluginException("hypervisor type '" + type + "' is already provided by plugin '"
-                            + taken.get().pluginId() + "' (" + taken.get().file().getFileName() + ")");
-                }
+                PluginChecks.checkType(factory);
                 factory.declaredCapabilities(); // a factory that cannot say what it supports is unusable
-                result.add(new Entry(id, plugin.getDescriptor().getVersion(), plugin.getDescriptor().getRequires(),
-                        jar, factory));
+                result.add(Entry.of(id, plugin.getDescriptor().getVersion(), plugin.getDescriptor().getRequires(),
+                        jar, false, factory));
             }
+            ids.put(id, jar);
             return result;
         } catch (RuntimeException | LinkageError e) {
             manager.unloadPlugin(id);
@@ -123,11 +238,22 @@ public final class PluginRegistry implements AutoCloseable {
         }
     }
 
-    public Path directory() {
+    /** The directory of plugin jars, when one was given. */
+    public Optional<Path> directory() {
         return directory;
     }
 
-    /** The loaded hypervisor types, sorted by type. */
+    /** Where plugins were looked for, for people: {@code plugins/ and the class path}. */
+    public String sources() {
+        List<String> parts = new ArrayList<>();
+        directory.ifPresent(d -> parts.add(d.toString()));
+        if (searchedClasspath) {
+            parts.add("the class path");
+        }
+        return parts.isEmpty() ? "nowhere" : String.join(" and ", parts);
+    }
+
+    /** The usable hypervisor types, sorted by type (types in conflict are not among them). */
     public List<Entry> entries() {
         return entries;
     }
@@ -135,6 +261,11 @@ public final class PluginRegistry implements AutoCloseable {
     /** The files that were not loaded, with reasons. */
     public List<Skipped> skipped() {
         return skipped;
+    }
+
+    /** The types claimed by more than one plugin, sorted by type. */
+    public List<Conflict> conflicts() {
+        return conflicts;
     }
 
     /** The installed types, sorted. */
@@ -146,8 +277,16 @@ public final class PluginRegistry implements AutoCloseable {
         return entries.stream().filter(e -> e.type().equals(type)).findFirst();
     }
 
-    /** The factory for a Kata hypervisor type, or a {@link PluginException} listing what is installed. */
+    /**
+     * The guarded factory for a Kata hypervisor type, or a {@link PluginException}
+     * naming the plugins that claim it or listing what is installed.
+     */
     public HypervisorFactory factory(String type) {
+        for (Conflict conflict : conflicts) {
+            if (conflict.type().equals(type)) {
+                throw new PluginException(conflict.message());
+            }
+        }
         return entry(type).map(Entry::factory).orElseThrow(() -> new PluginException(
                 "no plugin installed for hypervisor '" + type + "' (installed: "
                         + (entries.isEmpty() ? "none" : entries.stream().map(Entry::type).collect(Collectors.joining(", ")))

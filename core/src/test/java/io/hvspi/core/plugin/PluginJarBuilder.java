@@ -32,7 +32,15 @@ final class PluginJarBuilder {
     PluginJarBuilder descriptor(String id, String version, String requires) {
         manifest.put("Plugin-Id", id);
         manifest.put("Plugin-Version", version);
-        manifest.put("Plugin-Requires", requires);
+        if (requires != null) {
+            manifest.put("Plugin-Requires", requires);
+        }
+        return this;
+    }
+
+    /** A source file {@code pkg/Name.java}, compiled with the others. */
+    PluginJarBuilder source(String pkg, String name, String code) {
+        sources.put(pkg.replace('.', '/') + "/" + name + ".java", code);
         return this;
     }
 

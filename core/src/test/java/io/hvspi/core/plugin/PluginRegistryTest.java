@@ -9,7 +9,11 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import io.hvspi.core.plugin.classpath.ClasspathFactory;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.NullSource;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 class PluginRegistryTest {
@@ -112,14 +116,95 @@ class PluginRegistryTest {
     }
 
     @Test
-    void secondPluginForATakenTypeIsSkippedNamingTheFirst() {
+    void aTypeClaimedByTwoJarsIsAConflictNamingBothAndIsRefused() {
         good("a-qemu", "qemu");
-        Path second = good("b-qemu", "qemu");
+        good("b-qemu", "qemu");
+        good("acme", "acme");
         try (PluginRegistry registry = PluginRegistry.load(dir)) {
-            assertEquals("a-qemu", registry.entry("qemu").orElseThrow().pluginId());
+            assertEquals(List.of("acme"), registry.types(), "neither claimant is used");
+            assertEquals(List.of(), registry.skipped());
+            PluginRegistry.Conflict conflict = registry.conflicts().get(0);
+            assertEquals(List.of("a-qemu", "b-qemu"), conflict.claimants().stream().map(PluginRegistry.Entry::pluginId).toList());
+            String expected = "hypervisor type 'qemu' is claimed by 2 plugins: 'a-qemu' (" + dir.resolve("a-qemu.jar")
+                    + ") and 'b-qemu' (" + dir.resolve("b-qemu.jar") + "); remove all but one";
+            assertEquals(expected, conflict.message());
+            PluginException e = assertThrows(PluginException.class, () -> registry.factory("qemu"));
+            assertEquals(expected, e.getMessage());
+        }
+    }
+
+    @Test
+    void aSecondJarWithATakenPluginIdIsSkippedInOneLine() {
+        good("acme", "acme");
+        Path second = new PluginJarBuilder().descriptor("acme", "2.0.0", OK)
+                .factory("com.example.acme2", "Factory", "acme2", "").build(dir.resolve("zz-acme.jar"));
+        try (PluginRegistry registry = PluginRegistry.load(dir)) {
+            assertEquals(List.of("acme"), registry.types());
             PluginRegistry.Skipped s = onlySkipped(registry);
             assertEquals(second, s.file());
-            assertEquals("hypervisor type 'qemu' is already provided by plugin 'a-qemu' (a-qemu.jar)", s.reason());
+            assertEquals("plugin id 'acme' is already used by acme.jar; keep one of the two jars", s.reason());
+        }
+    }
+
+    @Test
+    void aMalformedPluginRequiresIsOneHvspiLine() {
+        new PluginJarBuilder().descriptor("odd", "1.0.0", ">=1.0 &&& <<2")
+                .factory("com.example.odd", "Factory", "odd", "").build(dir.resolve("odd.jar"));
+        try (PluginRegistry registry = PluginRegistry.load(dir)) {
+            assertEquals(List.of(), registry.types());
+            assertEquals("Plugin-Requires '>=1.0 &&& <<2' is not a version range (expected e.g. >=1.0.0 & <2.0.0)",
+                    onlySkipped(registry).reason());
+        }
+    }
+
+    @ParameterizedTest
+    @NullSource
+    @ValueSource(strings = {"*", " "})
+    void aMissingOrWildcardPluginRequiresIsRefused(String requires) {
+        good("acme", "acme");
+        new PluginJarBuilder().descriptor("any", "1.0.0", requires)
+                .factory("com.example.any", "Factory", "any", "").build(dir.resolve("any.jar"));
+        try (PluginRegistry registry = PluginRegistry.load(dir)) {
+            assertEquals(List.of("acme"), registry.types());
+            assertEquals("Plugin-Requires is missing or '*', which would accept any SPI version; state the SPI range"
+                    + " the plugin was built for, e.g. Plugin-Requires: >=1.0.0 & <2.0.0", onlySkipped(registry).reason());
+        }
+    }
+
+    @Test
+    void factoriesOnTheClassPathAreFoundBesideTheJars() {
+        good("acme", "acme");
+        try (PluginRegistry registry = PluginRegistry.builder().directory(dir).classpath().load()) {
+            assertEquals(List.of("acme", ClasspathFactory.TYPE), registry.types());
+            PluginRegistry.Entry e = registry.entry(ClasspathFactory.TYPE).orElseThrow();
+            assertTrue(e.classpath());
+            assertEquals(ClasspathFactory.class, e.pluginFactory().getClass());
+            assertTrue(e.origin().startsWith("class path: "), e.origin());
+            assertEquals(ClasspathPlugins.location(ClasspathFactory.class), e.file());
+            assertEquals(dir + " and the class path", registry.sources());
+            // guarded like a jar's
+            PluginException fault = assertThrows(PluginException.class, () -> registry.factory(ClasspathFactory.TYPE).create(null, null));
+            assertEquals("plugin 'cpvmm' (" + e.origin() + ") failed in HypervisorFactory.create:"
+                    + " IllegalStateException: class path factory: create", fault.getMessage());
+        }
+    }
+
+    @Test
+    void theClassPathIsSearchedOnlyWhenAsked() {
+        try (PluginRegistry registry = PluginRegistry.load(dir)) {
+            assertEquals(List.of(), registry.types());
+        }
+    }
+
+    @Test
+    void aTypeOnTheClassPathAndInAJarIsAConflict() {
+        good("jar-cpvmm", ClasspathFactory.TYPE);
+        try (PluginRegistry registry = PluginRegistry.builder().directory(dir).classpath().load()) {
+            assertEquals(List.of(), registry.types());
+            PluginException e = assertThrows(PluginException.class, () -> registry.factory(ClasspathFactory.TYPE));
+            assertTrue(e.getMessage().startsWith("hypervisor type 'cpvmm' is claimed by 2 plugins: 'cpvmm' (class path: "),
+                    e.getMessage());
+            assertTrue(e.getMessage().contains("'jar-cpvmm' (" + dir.resolve("jar-cpvmm.jar") + ")"), e.getMessage());
         }
     }
 

@@ -46,7 +46,7 @@ class ThirdPartyPluginTest {
 
     private static List<PluginUnderTest> underTest(PluginRegistry registry) {
         List<PluginUnderTest> out = new ArrayList<>();
-        registry.entries().forEach(e -> out.add(new PluginUnderTest(e.pluginId(), e.version(), e.factory())));
+        registry.entries().forEach(e -> out.add(new PluginUnderTest(e.pluginId(), e.version(), e.pluginFactory())));
         return out;
     }
 
@@ -63,8 +63,8 @@ class ThirdPartyPluginTest {
             assertEquals(jar, e.file());
             assertTrue(e.factory().declaredCapabilities().contains(Capability.INDEPENDENT_IOTHREADS));
             // from the jar's own class loader, not this test's class path
-            assertNotSame(getClass().getClassLoader(), e.factory().getClass().getClassLoader());
-            assertNotSame(io.hvspi.example.memvm.MemVmHypervisorFactory.class, e.factory().getClass());
+            assertNotSame(getClass().getClassLoader(), e.pluginFactory().getClass().getClassLoader());
+            assertNotSame(io.hvspi.example.memvm.MemVmHypervisorFactory.class, e.pluginFactory().getClass());
         }
     }
 

@@ -18,9 +18,11 @@ import java.util.Optional;
  * @param host the machine, for people (kernel, architecture, Java)
  * @param tests every contract test in the kit, in the kit's order
  * @param plugins one run per plugin, in the order given
+ * @param notLoaded the plugin jars that did not load, with the reason: not tested, but reported
+ * @param conflicts the hypervisor types claimed by more than one plugin: none of the claimants is tested
  */
 public record CompatReport(Instant generatedAt, String spiVersion, String host, List<TestCase> tests,
-                           List<PluginRun> plugins) {
+                           List<PluginRun> plugins, List<NotLoaded> notLoaded, List<Conflict> conflicts) {
 
     /** The report files {@link #writeAll} writes. */
     public static final List<String> FILE_NAMES = List.of("compat.json", "compat.md", "compat.html");
@@ -28,6 +30,29 @@ public record CompatReport(Instant generatedAt, String spiVersion, String host, 
     public CompatReport {
         tests = List.copyOf(tests);
         plugins = List.copyOf(plugins);
+        notLoaded = List.copyOf(notLoaded);
+        conflicts = List.copyOf(conflicts);
+    }
+
+    /** A report of the plugins that loaded, with nothing else found. */
+    public CompatReport(Instant generatedAt, String spiVersion, String host, List<TestCase> tests,
+                        List<PluginRun> plugins) {
+        this(generatedAt, spiVersion, host, tests, plugins, List.of(), List.of());
+    }
+
+    /** A plugin file that did not load, and why (from the registry). */
+    public record NotLoaded(String file, String reason) {}
+
+    /**
+     * A hypervisor type claimed by several plugins.
+     *
+     * @param claimants each claimant as {@code 'id' (where it came from)}
+     * @param message the registry's one line
+     */
+    public record Conflict(String type, List<String> claimants, String message) {
+        public Conflict {
+            claimants = List.copyOf(claimants);
+        }
     }
 
     /**
@@ -90,9 +115,13 @@ public record CompatReport(Instant generatedAt, String spiVersion, String host, 
         return Arrays.stream(Capability.values()).filter(c -> testsFor(c).isEmpty()).toList();
     }
 
-    /** 0 when every plugin that ran passed its contract; 1 when a test failed or a run broke. Unavailable plugins do not fail the run. */
+    /**
+     * 0 when every plugin that ran passed its contract; 1 when a test failed, a
+     * run broke, or two plugins claim one type. Unavailable plugins and jars that
+     * did not load do not fail the run (they are reported).
+     */
     public int exitCode() {
-        return plugins.stream().anyMatch(PluginRun::failed) ? 1 : 0;
+        return plugins.stream().anyMatch(PluginRun::failed) || !conflicts.isEmpty() ? 1 : 0;
     }
 
     /** Writes {@code compat.json}, {@code compat.md} and {@code compat.html} into {@code dir}; returns their paths. */

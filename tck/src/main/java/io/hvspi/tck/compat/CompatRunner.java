@@ -65,13 +65,19 @@ public final class CompatRunner {
 
     /** Runs the kit against each plugin, in order. */
     public CompatReport run(List<PluginUnderTest> plugins) {
+        return run(plugins, List.of(), List.of());
+    }
+
+    /** Runs the kit against each plugin, in order; the report also lists what did not load and the type conflicts. */
+    public CompatReport run(List<PluginUnderTest> plugins, List<CompatReport.NotLoaded> notLoaded,
+                            List<CompatReport.Conflict> conflicts) {
         Launcher launcher = launcher();
         List<TestCase> tests = ResultCollector.catalogue(launcher.discover(request()));
         List<PluginRun> runs = new ArrayList<>();
         for (PluginUnderTest plugin : plugins) {
             runs.add(runOne(launcher, plugin));
         }
-        return new CompatReport(Instant.now(), SpiVersion.CURRENT, hostDescription(), tests, runs);
+        return new CompatReport(Instant.now(), SpiVersion.CURRENT, hostDescription(), tests, runs, notLoaded, conflicts);
     }
 
     private PluginRun runOne(Launcher launcher, PluginUnderTest plugin) {

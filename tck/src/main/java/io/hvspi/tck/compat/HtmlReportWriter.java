@@ -58,6 +58,7 @@ public final class HtmlReportWriter {
             .kata{font-size:10px;color:var(--muted);border:1px solid var(--line);border-radius:4px;padding:0 4px;margin-left:4px}
             .note{color:var(--muted);max-width:900px}
             ul.legend{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:10px 18px}
+            ul.problems li{color:var(--fail)}
             ol.slow{margin:4px 0;padding-left:20px;color:var(--muted)} ol.slow b{color:var(--fg);font-weight:500}
             """;
 
@@ -79,6 +80,17 @@ public final class HtmlReportWriter {
             card(h, run);
         }
         h.append("</section>\n");
+        if (!report.conflicts().isEmpty()) {
+            h.append("<h2>Conflicts (not tested)</h2>\n<ul class=\"problems\">\n");
+            report.conflicts().forEach(c -> h.append("<li>").append(esc(c.message())).append("</li>\n"));
+            h.append("</ul>\n");
+        }
+        if (!report.notLoaded().isEmpty()) {
+            h.append("<h2>Not loaded</h2>\n<table><thead><tr><th>file</th><th>reason</th></tr></thead><tbody>\n");
+            report.notLoaded().forEach(n -> h.append("<tr><td><code>").append(esc(n.file())).append("</code></td><td>")
+                    .append(esc(n.reason())).append("</td></tr>\n"));
+            h.append("</tbody></table>\n");
+        }
 
         h.append("<h2>Capabilities</h2>\n<div class=\"scroll\"><table><thead><tr><th>capability</th>");
         runs.forEach(r -> h.append("<th>").append(esc(r.type())).append("</th>"));

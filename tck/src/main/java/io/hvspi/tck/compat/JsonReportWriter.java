@@ -12,7 +12,8 @@ import java.util.Collection;
 /**
  * {@code compat.json}: the matrix for machines. Schema {@code hvspi-compat/1}:
  * {@code plugins} (columns, with status, declared and effective capabilities,
- * counts and time), {@code capabilities} (a verdict per plugin), {@code tests}
+ * counts and time), {@code notLoaded} (jars that did not load, with the reason),
+ * {@code conflicts} (types claimed by several plugins), {@code capabilities} (a verdict per plugin), {@code tests}
  * (rows, with a result per plugin) and {@code exitCode}.
  */
 public final class JsonReportWriter {
@@ -46,6 +47,14 @@ public final class JsonReportWriter {
             p.put("durationMs", run.duration().toMillis());
             ObjectNode counts = p.putObject("counts");
             run.counts().forEach((o, n) -> counts.put(o.key(), n));
+        }
+
+        ArrayNode notLoaded = root.putArray("notLoaded");
+        report.notLoaded().forEach(n -> notLoaded.addObject().put("file", n.file()).put("reason", n.reason()));
+        ArrayNode conflicts = root.putArray("conflicts");
+        for (CompatReport.Conflict c : report.conflicts()) {
+            ObjectNode n = conflicts.addObject().put("type", c.type()).put("message", c.message());
+            c.claimants().forEach(n.putArray("claimants")::add);
         }
 
         ArrayNode caps = root.putArray("capabilities");

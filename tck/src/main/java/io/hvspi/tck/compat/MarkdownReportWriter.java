@@ -33,6 +33,16 @@ public final class MarkdownReportWriter {
                     .append(seconds(run.duration().toMillis())).append(" |\n");
         }
 
+        if (!report.conflicts().isEmpty()) {
+            md.append("\n## Conflicts (not tested)\n\n");
+            report.conflicts().forEach(c -> md.append("- ").append(cell(c.message())).append('\n'));
+        }
+        if (!report.notLoaded().isEmpty()) {
+            md.append("\n## Not loaded\n\n| file | reason |\n|---|---|\n");
+            report.notLoaded().forEach(n -> md.append("| ").append(cell(n.file())).append(" | ")
+                    .append(cell(n.reason())).append(" |\n"));
+        }
+
         md.append("\n## Capabilities\n\n");
         header(md, "capability", runs);
         for (Capability c : Capability.values()) {

@@ -64,6 +64,33 @@ class ReportWritersTest {
                                     STOPPED.id(), new TestResult(TestResult.Outcome.SKIPPED, Optional.of("assumption"),
                                             Duration.ZERO)))));
 
+    /** The same matrix, with a jar that did not load and a type two plugins claim. */
+    static final CompatReport WITH_PROBLEMS = new CompatReport(REPORT.generatedAt(), REPORT.spiVersion(), REPORT.host(),
+            REPORT.tests(), REPORT.plugins(),
+            List.of(new CompatReport.NotLoaded("plugins/old.jar", "requires SPI >=2.0.0, but this host has SPI 1.0.0")),
+            List.of(new CompatReport.Conflict("acme", List.of("'acme' (plugins/acme.jar)", "'acme-fork' (plugins/fork.jar)"),
+                    "hypervisor type 'acme' is claimed by 2 plugins: 'acme' (plugins/acme.jar) and 'acme-fork'"
+                            + " (plugins/fork.jar); remove all but one")));
+
+    @Test
+    void everyFormatListsTheJarsThatDidNotLoadAndTheConflicts() throws Exception {
+        JsonNode doc = new ObjectMapper().readTree(JsonReportWriter.write(WITH_PROBLEMS));
+        assertEquals("plugins/old.jar", doc.get("notLoaded").get(0).get("file").asText());
+        assertEquals("requires SPI >=2.0.0, but this host has SPI 1.0.0", doc.get("notLoaded").get(0).get("reason").asText());
+        assertEquals("acme", doc.get("conflicts").get(0).get("type").asText());
+        assertEquals(2, doc.get("conflicts").get(0).get("claimants").size());
+        assertEquals(1, doc.get("exitCode").asInt(), "a conflict fails the run");
+        String md = MarkdownReportWriter.write(WITH_PROBLEMS);
+        assertTrue(md.contains("| plugins/old.jar | requires SPI >=2.0.0, but this host has SPI 1.0.0 |"), md);
+        assertTrue(md.contains("- hypervisor type 'acme' is claimed by 2 plugins"), md);
+        String html = HtmlReportWriter.write(WITH_PROBLEMS);
+        assertTrue(html.contains("<code>plugins/old.jar</code></td><td>requires SPI &gt;=2.0.0"), html);
+        assertTrue(html.contains("<li>hypervisor type &#39;acme&#39; is claimed by 2 plugins"), html);
+        JsonNode clean = new ObjectMapper().readTree(JsonReportWriter.write(REPORT));
+        assertEquals(0, clean.get("notLoaded").size());
+        assertEquals(0, clean.get("conflicts").size());
+    }
+
     @Test
     void groupsPutLifecycleFirstThenEveryCapabilityThenTheRest() {
         List<String> keys = REPORT.groups().stream().map(CompatReport.Group::key).toList();

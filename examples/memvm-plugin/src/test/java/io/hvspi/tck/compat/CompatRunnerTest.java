@@ -195,7 +195,13 @@ class CompatRunnerTest {
     @Test
     void backendsCleanUpTheirWorkDirectories() throws Exception {
         try (var dirs = Files.list(work)) {
-            for (Path dir : dirs.toList()) {
+            List<Path> found = dirs.sorted().toList();
+            // each of the six plugins got a directory; the five whose backend opened removed it on close, and
+            // only the one whose backend broke before it existed is left (empty): an empty work root must not pass
+            assertEquals(List.of("memvm", "memvm-queues", "memvm-liar", "ghost", "stub", "broken"),
+                    report.plugins().stream().map(PluginRun::pluginId).toList());
+            assertEquals(List.of("broken"), found.stream().map(p -> p.getFileName().toString()).toList());
+            for (Path dir : found) {
                 try (var left = Files.list(dir)) {
                     assertEquals(List.of(), left.toList(), () -> dir + " was left with files");
                 }

@@ -245,6 +245,10 @@ final class DragonballHypervisor implements Hypervisor {
                 host.stateStore().remove(vmId);
             }
             knownState = VmState.STOPPED;
+            if (started) {
+                // as the other plugins do: a subscriber learns that the VMM is gone, whoever ended it
+                publish(new VmEvent(VmEvent.VMM_EXITED, Instant.now(), Map.of("reason", "STOPPED")));
+            }
             events.shutdown();
         }
     }
@@ -342,8 +346,11 @@ final class DragonballHypervisor implements Hypervisor {
             return;
         }
         knownState = VmState.FAILED;
-        VmEvent event = new VmEvent(VmEvent.VMM_EXITED, Instant.now(),
-                Map.of("reason", e.reason().name(), "message", e.getMessage()));
+        publish(new VmEvent(VmEvent.VMM_EXITED, Instant.now(),
+                Map.of("reason", e.reason().name(), "message", e.getMessage())));
+    }
+
+    private void publish(VmEvent event) {
         for (Consumer<VmEvent> l : listeners) {
             try {
                 events.execute(() -> l.accept(event));
