@@ -40,7 +40,6 @@ import picocli.CommandLine.Parameters;
 final class RunCommand extends HvctlCommand {
     /** umask can only narrow a mode given at creation: 0600 is exact whatever it is. */
     private static final Set<PosixFilePermission> PRIVATE_FILE = PosixFilePermissions.fromString("rw-------");
-    private static final Set<PosixFilePermission> PRIVATE_DIR = PosixFilePermissions.fromString("rwx------");
 
     @Parameters(arity = "0..1", paramLabel = "CONFIG",
             description = "A Kata configuration.toml (default: the bundled QEMU one with 4 independent IOThreads).")
@@ -159,16 +158,15 @@ final class RunCommand extends HvctlCommand {
 
     /**
      * One backend per disk. Files are sparse 64 MiB images in {@code VMDIR/disks}, created 0600 whatever
-     * the umask (they hold the guest's data), never with missing parents: a VM already stopped makes this
-     * fail rather than re-create its runtime directory.
+     * the umask (they hold the guest's data). Called inside {@link VmHandle#whileRunning}: no stop removes
+     * the VM's directory meanwhile, and none has yet.
      */
     private List<BlockBackend> diskBackends(Path vmDir) {
         if (backend.equals("null")) {
             return java.util.Collections.nCopies(disks, BlockBackend.nullBackend());
         }
-        Path dir = vmDir.resolve("disks");
+        Path dir = RuntimeDirs.createPrivate(vmDir.resolve("disks"));
         try {
-            Files.createDirectory(dir, PosixFilePermissions.asFileAttribute(PRIVATE_DIR));
             List<BlockBackend> result = new ArrayList<>();
             for (int i = 0; i < disks; i++) {
                 Path file = Files.createFile(dir.resolve("disk" + i + ".img"),
