@@ -32,7 +32,7 @@ export JAVA_HOME=$HVCTL_JAVA_HOME
 mvn=(mvn -B -q -o -Dmaven.repo.local="$repo")
 
 echo "run.sh: building hvspi $version into $repo" >&2
-"${mvn[@]}" -f "$root/pom.xml" -DskipTests install
+"${mvn[@]}" -f "$root/pom.xml" -DskipTests -Dmaven.javadoc.skip=true install
 echo "run.sh: building the example" >&2
 "${mvn[@]}" -f "$here/pom.xml" -Dhvspi.version="$version" package
 
