@@ -84,7 +84,10 @@ class BenchIoIT {
         assertTrue(mode.err().contains("unknown mode 'fastest' (expected main, first or least-loaded)"), mode.err());
         HvctlRunner.Result disks = hvctl("bench", "io", "--disks", "0");
         assertEquals(ExitCode.USAGE, disks.exit(), disks::toString);
-        assertTrue(disks.err().contains("--disks: each count must be 1 to 16, got 0"), disks.err());
+        assertTrue(disks.err().contains("--disks") && disks.err().contains("'0' is out of range"), disks.err());
+        HvctlRunner.Result many = hvctl("bench", "io", "--disks", "17");
+        assertEquals(ExitCode.USAGE, many.exit(), many::toString);
+        assertTrue(many.err().contains("--disks: each count must be 1 to 16, got 17"), many.err());
     }
 
     @Test
