@@ -3,6 +3,7 @@ package io.hvspi.cli.bench;
 import io.hvspi.core.host.HvspiHost;
 import io.hvspi.core.host.VmHandle;
 import io.hvspi.core.state.RuntimeDirs;
+import io.hvspi.core.state.VmLock;
 import io.hvspi.spi.BlockBackend;
 import io.hvspi.spi.BlockDeviceSpec;
 import io.hvspi.spi.DeviceHotplug;
@@ -124,13 +125,20 @@ public final class HotplugBench {
     /** Attach latency with the state file, without it (in-memory store), and raw; samples interleaved. */
     private List<BenchReport.Metric> hotplug(DeviceHotplug hotplug, DeviceHotplug unstored, RawQmp raw) {
         Samples fw = new Samples();
+        Samples locked = new Samples();
         Samples mem = new Samples();
         Samples rw = new Samples();
         List<String> pool = poolIds();
+        // the VM's own lock is held by its handle for the whole run; another VM id's lock costs the same
+        String lockId = spec.vmId() + "-lock";
         int queues = spec.vcpus();
         for (int i = 0; i < options.warmup() + options.iterations(); i++) {
             long fwNanos = attachAndDetach(hotplug);
             long memNanos = attachAndDetach(unstored);
+            long l0 = System.nanoTime();
+            // what every hvctl process and host API call pays around its work on a VM
+            VmLock.acquire(host.context().runtimeRoot(), lockId, timeout).close();
+            long lockNanos = System.nanoTime() - l0;
 
             String node = "raw-node" + i;
             String iothread = pool.isEmpty() ? "" : ",\"iothread\":\"" + pool.get(i % pool.size()) + "\"";
@@ -148,6 +156,7 @@ public final class HotplugBench {
             raw.execute("{\"execute\":\"blockdev-del\",\"arguments\":{\"node-name\":\"" + node + "\"}}");
             if (i >= options.warmup()) {
                 fw.add(fwNanos);
+                locked.add(fwNanos + lockNanos);
                 mem.add(memNanos);
                 rw.add(rawNanos);
             }
@@ -157,6 +166,9 @@ public final class HotplugBench {
                 new BenchReport.Metric("hotplug", "attach of a null-co virtio-blk-pci disk onto an IOThread:"
                         + " hvspi's DeviceHotplug.attach (policy, reservation, blockdev-add and device_add, state file"
                         + " written) vs raw blockdev-add then device_add", fw.summary(), rawFigures),
+                new BenchReport.Metric("hotplug-with-lock", "the same attach plus one acquire and release of a"
+                        + " VM's cross-process lock (VmLock), as every hvctl process and host API call takes it",
+                        locked.summary(), rawFigures),
                 new BenchReport.Metric("hotplug-no-state-file", "the same attach through hvspi with an in-memory"
                         + " state store: the plugin's own cost, without the host's state file", mem.summary(),
                         rawFigures));
