@@ -27,9 +27,10 @@ if [ ! -d "$repo" ]; then
     mv "$repo.tmp" "$repo"
 fi
 . "$root/cli/src/dist/bin/find-java"
-hvctl_find_java
+hvctl_find_java --jdk
 export JAVA_HOME=$HVCTL_JAVA_HOME
-mvn=(mvn -B -q -o -Dmaven.repo.local="$repo")
+# online: a fresh machine may lack a build plugin that the tests never needed (install, dependency)
+mvn=(mvn -B -q -Dmaven.repo.local="$repo")
 
 echo "run.sh: building hvspi $version into $repo" >&2
 "${mvn[@]}" -f "$root/pom.xml" -DskipTests -Dmaven.javadoc.skip=true install
