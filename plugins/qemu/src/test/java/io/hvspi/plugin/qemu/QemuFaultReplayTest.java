@@ -117,6 +117,7 @@ class QemuFaultReplayTest {
     @Test
     void everyOperationSavesItsIntentBeforeItsFirstQmpCommandAndClearsItAfterItsLast() {
         qemu = RecordedReplies.acceptsHotplug(RecordedReplies.server(tmp.resolve("q.sock"), RecordedReplies.QEMU_7_2));
+        RecordedReplies.iothreads(qemu, List.of("indep_iothread_0", "indep_iothread_1", "x1"));
         unplugOnReset("d0");
         Map<String, List<Intent.Op>> seen = new java.util.concurrent.ConcurrentHashMap<>();
         for (String command : List.of("blockdev-add", "device_del", "object-add", "object-del")) {

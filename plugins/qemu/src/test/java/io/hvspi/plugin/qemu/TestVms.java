@@ -7,7 +7,6 @@ import io.hvspi.spi.VmSpec;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
-import java.util.Optional;
 
 /** VM specs and host contexts for tests, built by hand (no Kata config loader involved). */
 public final class TestVms {
@@ -37,9 +36,10 @@ public final class TestVms {
 
     public static VmSpec spec(Path binary, String vmId, int pool, IOThreadPolicy policy, String blockDriver,
                               int rootPorts) {
-        return new VmSpec(vmId, "qemu", binary, Optional.empty(), Optional.empty(), Optional.empty(), "", 2, 128,
-                "q35", "tcg", new VmSpec.BlockOptions(blockDriver, "io_uring", false, false, false),
-                new VmSpec.IOThreadOptions(pool > 0, pool, policy), rootPorts, Map.of());
+        return VmSpec.builder().vmId(vmId).hypervisorType("qemu").binary(binary).vcpus(2).memoryMib(128)
+                .machineType("q35").accel("tcg")
+                .block(new VmSpec.BlockOptions(blockDriver, "io_uring", false, false, false))
+                .ioThreads(new VmSpec.IOThreadOptions(pool > 0, pool, policy)).hotplugSlots(rootPorts).build();
     }
 
     /** The installed QEMU's version, from {@code --version}; see {@link QemuBinary#system()}. */

@@ -51,11 +51,9 @@ class UnansweredUnplugTest {
 
     private void check(QemuBinary qemu) {
         TestGuest guest = TestGuest.get();
-        VmSpec base = TestVms.spec(qemu.path(), "unanswered", 1, IOThreadPolicy.FIRST);
-        VmSpec spec = new VmSpec(base.vmId(), base.hypervisorType(), base.binary(), Optional.of(guest.kernel()),
-                Optional.of(guest.initrd()), Optional.empty(), TestGuest.KERNEL_PARAMS, base.vcpus(),
-                base.memoryMib(), base.machineType(), base.accel(), base.block(), base.ioThreads(),
-                base.hotplugSlots(), base.table());
+        VmSpec spec = TestVms.spec(qemu.path(), "unanswered", 1, IOThreadPolicy.FIRST).toBuilder()
+                .kernel(Optional.of(guest.kernel())).initrd(Optional.of(guest.initrd()))
+                .kernelParams(TestGuest.KERNEL_PARAMS).build();
         DefaultHostContext host = TestVms.host(tmp).withOption(QemuHypervisor.OPTION_START_PAUSED, "true");
         QemuHypervisor vm = (QemuHypervisor) new QemuHypervisorFactory().create(spec, host);
         List<VmEvent> events = new CopyOnWriteArrayList<>();
