@@ -7,17 +7,15 @@
 # from Debian's archive (about 360 MB, about a minute), cached in
 # ${XDG_CACHE_HOME:-$HOME/.cache}/hvspi/qemu-<release>-root, and a wrapper beside it
 # (.../qemu-<release>) that runs the root's /usr/bin/qemu-system-x86_64 through chroot.
-# The wrapper bind-mounts, once, the host paths a VM's QEMU opens at the same paths
-# inside the root: /dev, /proc, /sys (read-only), /tmp, /run and the test guest cache
-# (read-only). Runtime directories must lie under /tmp or /run (tests use /tmp; hvctl's
+# The wrapper runs QEMU in a mount namespace of its own, where the host paths a VM's QEMU
+# opens are bind-mounted at the same paths inside the root: /dev, /proc, /sys (read-only),
+# /tmp, /run and the test guest cache (read-only). They go away with QEMU: the host never
+# has /dev or /tmp mounted under the cache directory (where an rm -rf could reach them). Runtime directories must lie under /tmp or /run (tests use /tmp; hvctl's
 # default is /run/hvspi). The pid namespace is shared: pids and thread ids are the host's.
 #
 # Idempotent and serialised (flock): later runs only check the root and print the path.
 # Prints the wrapper's path on stdout. Exit 0 when the wrapper works; 3 when it cannot be
 # made here (not root, no debootstrap, no network), with the reason on stderr.
-#
-# The mounts stay (they are made once, not per VM); `other-qemu.sh --unmount` removes them
-# (the next run of the wrapper makes them again).
 #
 # Environment: DEBIAN_MIRROR (default http://deb.debian.org/debian),
 #              HVSPI_OTHER_QEMU_RELEASE (bookworm|trixie; default: the release this host is not)
@@ -39,13 +37,7 @@ root=$cache/qemu-$release-root
 wrapper=$cache/qemu-$release
 guests=$cache/guest
 
-if [[ ${1:-} == --unmount ]]; then
-    for d in "$root"/{dev,proc,sys,tmp,run} "$root$guests"; do
-        ! mountpoint -q "$d" || umount -R "$d" || umount -lR "$d"
-    done
-    exit 0
-fi
-[[ $# == 0 ]] || { echo "other-qemu: usage: other-qemu.sh [--unmount]" >&2; exit 2; }
+[[ $# == 0 ]] || { echo "other-qemu: usage: other-qemu.sh (no arguments)" >&2; exit 2; }
 [[ $(id -u) == 0 ]] || cannot "needs root (debootstrap, chroot, mount)"
 mkdir -p "$cache"
 exec 9>"$cache/qemu-$release.lock"
@@ -73,22 +65,21 @@ fi
 cat >"$wrapper.new" <<EOF
 #!/bin/sh
 # Debian $major's QEMU from $root, made by hvspi's scripts/other-qemu.sh.
-# Bind-mounts (once, under a lock) the host paths QEMU opens, at the same paths.
-root='$root'
-if ! mountpoint -q "\$root/tmp" || ! mountpoint -q "\$root/proc"; then
-    exec 9>'$cache/qemu-$release.mount-lock'
-    flock 9
-    for d in /dev /proc /sys /tmp /run '$guests'; do
+# In a mount namespace of its own (the mounts end with QEMU, and nothing on the host
+# ever sees the host's /dev or /tmp under the cache directory), the host paths QEMU
+# opens are bind-mounted at the same paths. unshare, sh and chroot exec: QEMU keeps this pid.
+exec unshare --mount --propagation private /bin/sh -c '
+    root=\$1
+    shift
+    for d in /dev /proc /sys /tmp /run "$guests"; do
         [ -d "\$d" ] || continue
-        mountpoint -q "\$root\$d" && continue
         mkdir -p "\$root\$d"
-        mount --rbind "\$d" "\$root\$d"
-        mount --make-rslave "\$root\$d"
-        case \$d in /sys|'$guests') mount -o remount,bind,ro "\$root\$d" ;; esac
+        mount --rbind "\$d" "\$root\$d" || exit 125
     done
-    exec 9>&-
-fi
-exec chroot "\$root" /usr/bin/qemu-system-x86_64 "\$@"
+    mount -o remount,bind,ro "\$root/sys" || exit 125
+    [ ! -d "$guests" ] || mount -o remount,bind,ro "\$root$guests" || exit 125
+    exec chroot "\$root" /usr/bin/qemu-system-x86_64 "\$@"
+' other-qemu '$root' "\$@"
 EOF
 chmod 755 "$wrapper.new"
 mv "$wrapper.new" "$wrapper"
