@@ -3,6 +3,7 @@ package io.hvspi.kit.lifecycle;
 import io.hvspi.spi.RequestRejectedException;
 import io.hvspi.spi.RequestRejectedException.Reason;
 import io.hvspi.spi.VmState;
+import io.hvspi.spi.VmmUnavailableException;
 import java.util.Locale;
 
 /**
@@ -107,11 +108,17 @@ public final class Lifecycle {
     }
 
     /**
-     * Refuses {@code action} unless the VM runs or is paused.
+     * Refuses {@code action} unless the VM runs or is paused: {@code INVALID_STATE} before
+     * the start and after the stop; {@link VmmUnavailableException} ({@code EXITED}) once the
+     * VMM died, as a call to it would.
      *
      * @param action what the caller tried, as a verb phrase: {@code "pause"}, {@code "attach 'd1' to"}
      */
     public synchronized void requireStarted(String action) {
+        if (state == VmState.FAILED) {
+            throw new VmmUnavailableException(VmmUnavailableException.Reason.EXITED, type + ": cannot " + action
+                    + " VM '" + vmId + "': its VMM is gone");
+        }
         if (!isStarted()) {
             throw new RequestRejectedException(Reason.INVALID_STATE, type + ": cannot " + action + " VM '" + vmId
                     + "': it is " + (state == VmState.CREATED ? "not started" : name(state)));
