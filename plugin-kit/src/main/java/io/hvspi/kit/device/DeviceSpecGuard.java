@@ -5,7 +5,7 @@ import io.hvspi.spi.Capability;
 import io.hvspi.spi.IOThreadChoice;
 import io.hvspi.spi.UnsupportedCapabilityException;
 import java.util.EnumMap;
-import java.util.EnumSet;
+import java.util.LinkedHashSet;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -54,9 +54,13 @@ public final class DeviceSpecGuard {
         return spec;
     }
 
-    /** The capabilities {@code spec} needs beyond a plain block device. */
+    /**
+     * The capabilities {@code spec} needs beyond a plain block device, the IOThread choice
+     * first: it is the root of the others (a vq-mapping asks for queues too), so the error
+     * names it.
+     */
     public static Set<Capability> asked(BlockDeviceSpec spec) {
-        Set<Capability> asked = EnumSet.noneOf(Capability.class);
+        Set<Capability> asked = new LinkedHashSet<>();
         switch (spec.ioThread()) {
             case IOThreadChoice.Named n -> asked.add(Capability.INDEPENDENT_IOTHREADS);
             case IOThreadChoice.VqMapped v -> asked.add(Capability.IOTHREAD_VQ_MAPPING);

@@ -41,6 +41,9 @@ class DeviceSpecGuardTest {
         assertEquals(Capability.INDEPENDENT_IOTHREADS, e.capability());
         assertEquals("toy", e.hypervisorType());
         assertTrue(e.getMessage().endsWith("device 'd1': toy has no IOThreads"), e.getMessage());
+        UnsupportedCapabilityException vq = assertThrows(UnsupportedCapabilityException.class, () -> guard.check(
+                disk().queues(2).ioThread(IOThreadChoice.vqMapped(List.of("a", "b"))).build()));
+        assertEquals(Capability.IOTHREAD_VQ_MAPPING, vq.capability(), "the IOThread choice is the root cause");
         assertEquals(Capability.QUEUE_AFFINITY, assertThrows(UnsupportedCapabilityException.class,
                 () -> guard.check(disk().queueAffinity(Map.of(0, List.of(0))).build())).capability());
     }

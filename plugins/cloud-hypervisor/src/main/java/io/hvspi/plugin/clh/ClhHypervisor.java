@@ -163,7 +163,12 @@ final class ClhHypervisor implements Hypervisor {
         VmSpec vmSpec = spec.orElseThrow();
         closed = false;
         exitPublished.set(false);
-        runtimeDir = host.createRuntimeDir(vmId);
+        try {
+            runtimeDir = host.createRuntimeDir(vmId);
+        } catch (RuntimeException e) {
+            life.startFailed(); // taken or unsafe id: nothing of ours to undo
+            throw e;
+        }
         try {
             socket = host.option("endpoint").map(Path::of).orElse(runtimeDir.resolve(SOCKET_NAME));
             checkSocketPath(socket);

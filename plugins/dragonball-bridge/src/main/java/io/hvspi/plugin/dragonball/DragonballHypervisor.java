@@ -164,7 +164,12 @@ final class DragonballHypervisor implements Hypervisor {
     public void start() {
         synchronized (lock) {
             life.beginStart();
-            runtimeDir = host.createRuntimeDir(vmId);
+            try {
+                runtimeDir = host.createRuntimeDir(vmId);
+            } catch (RuntimeException e) {
+                life.startFailed(); // taken or unsafe id: nothing of ours to undo
+                throw e;
+            }
             try {
                 Optional<String> endpoint = host.option("endpoint");
                 if (endpoint.isPresent()) {
