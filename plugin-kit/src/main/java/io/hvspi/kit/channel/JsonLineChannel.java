@@ -74,16 +74,23 @@ public final class JsonLineChannel implements AutoCloseable {
 
     /**
      * @param peer how errors name the other side, e.g. {@code "the Dragonball bridge at /run/x.sock"}
-     * @param maxLineBytes the longest line read or written, without its newline
+     * @param maxReadBytes the longest line read, without its newline: a longer one is a protocol error
+     * @param maxWriteBytes the longest line written: a longer message is refused before anything is sent
      * @param mapper parses and writes the JSON (its features decide how strict parsing is)
      */
-    public record Options(String peer, int maxLineBytes, ObjectMapper mapper) {
+    public record Options(String peer, int maxReadBytes, int maxWriteBytes, ObjectMapper mapper) {
         public Options {
             Objects.requireNonNull(peer, "peer");
             Objects.requireNonNull(mapper, "mapper");
-            if (maxLineBytes < 1) {
-                throw new IllegalArgumentException("maxLineBytes must be positive, not " + maxLineBytes);
+            if (maxReadBytes < 1 || maxWriteBytes < 1) {
+                throw new IllegalArgumentException("line caps must be positive, not " + maxReadBytes + " and "
+                        + maxWriteBytes);
             }
+        }
+
+        /** The same cap both ways, as a protocol with a line limit for both sides has. */
+        public static Options of(String peer, int maxLineBytes, ObjectMapper mapper) {
+            return new Options(peer, maxLineBytes, maxLineBytes, mapper);
         }
     }
 
@@ -158,9 +165,9 @@ public final class JsonLineChannel implements AutoCloseable {
             throw new IllegalArgumentException("cannot encode a message to " + options.peer() + ": "
                     + e.getOriginalMessage(), e);
         }
-        if (line.length - 1 > options.maxLineBytes()) {
+        if (line.length - 1 > options.maxWriteBytes()) {
             throw new IllegalArgumentException("a message to " + options.peer() + " is " + (line.length - 1)
-                    + " bytes, over the " + options.maxLineBytes() + "-byte line limit");
+                    + " bytes, over the " + options.maxWriteBytes() + "-byte line limit");
         }
         synchronized (writeLock) {
             requireOpen();
@@ -265,7 +272,7 @@ public final class JsonLineChannel implements AutoCloseable {
             public void close() throws IOException {
                 channel.close();
             }
-        }, options.maxLineBytes());
+        }, options.maxReadBytes());
         try {
             byte[] line;
             while ((line = reader.readLine()) != null) {
@@ -294,12 +301,14 @@ public final class JsonLineChannel implements AutoCloseable {
     }
 
     private ObjectNode parse(byte[] line) {
+        JsonNode node;
         try {
-            if (options.mapper().readTree(line) instanceof ObjectNode node) {
-                return node;
-            }
+            node = options.mapper().readTree(line);
         } catch (IOException e) {
-            // fall through: not the protocol
+            throw new ProtocolViolation(options.peer() + " sent a line that is not JSON: " + preview(line));
+        }
+        if (node instanceof ObjectNode object) {
+            return object;
         }
         throw new ProtocolViolation(options.peer() + " sent a line that is not a JSON object: " + preview(line));
     }

@@ -75,7 +75,7 @@ class JsonLineChannelTest {
                 // the channel went away first
             }
         });
-        return JsonLineChannel.connect(socket, new JsonLineChannel.Options("the test peer", CAP, JSON),
+        return JsonLineChannel.connect(socket, JsonLineChannel.Options.of("the test peer", CAP, JSON),
                 new JsonLineChannel.Handler() {
                     @Override
                     public void onMessage(ObjectNode message) {
@@ -198,6 +198,17 @@ class JsonLineChannelTest {
     }
 
     @Test
+    void aLineThatIsNotJsonIsAProtocolErrorQuotingIt() throws Exception {
+        connect((in, out) -> {
+            write(out, "{\"return\": {");
+            release.await();
+        });
+        VmmUnavailableException e = awaitEnd();
+        assertEquals(Reason.PROTOCOL_ERROR, e.reason());
+        assertTrue(e.getMessage().contains("not JSON: {\"return\""), e.getMessage());
+    }
+
+    @Test
     void aHandlerRefusingAMessageIsAProtocolError() throws Exception {
         connect((in, out) -> {
             write(out, "{\"bad\":true}");
@@ -219,7 +230,7 @@ class JsonLineChannelTest {
     @Test
     void nothingListeningIsExited() {
         VmmUnavailableException e = assertThrows(VmmUnavailableException.class, () -> JsonLineChannel.connect(
-                dir.resolve("nobody.sock"), new JsonLineChannel.Options("nobody", CAP, JSON),
+                dir.resolve("nobody.sock"), JsonLineChannel.Options.of("nobody", CAP, JSON),
                 new JsonLineChannel.Handler() {
                     @Override
                     public void onMessage(ObjectNode message) {

@@ -89,7 +89,7 @@ public final class BridgeClient implements AutoCloseable {
     public static BridgeClient connect(Path socket, Duration timeout) {
         BridgeClient client = new BridgeClient(socket);
         client.channel = JsonLineChannel.connect(socket,
-                new JsonLineChannel.Options(client.peer, MAX_LINE_BYTES, MAPPER), client.new Handler());
+                JsonLineChannel.Options.of(client.peer, MAX_LINE_BYTES, MAPPER), client.new Handler());
         try {
             client.handshake(timeout);
             return client;
