@@ -4,7 +4,8 @@
 # serial console (docs/test-guest.md).
 #
 # Usage: scripts/build-guest.sh [--check] [CACHE_DIR]
-#   CACHE_DIR  where the guest is built (default: <repo>/target/guest; never committed)
+#   CACHE_DIR  where the guest is built (default: ${XDG_CACHE_HOME:-$HOME/.cache}/hvspi/guest,
+#              outside the checkout, so `mvn clean` and fresh worktrees keep it)
 #   --check    build nothing: exit 0 (and print as below) if the cache is up to date,
 #              1 if a build is needed
 #
@@ -13,9 +14,11 @@
 # Progress and errors go to stderr. Exit codes: 0 ok (or up to date), 1 cache stale
 # (--check only), 2 missing Debian packages or tools, 3 build failed.
 #
-# Needs, on Debian 12: busybox-static and fio installed, plus apt, dpkg,
-# util-linux (flock), coreutils and gzip (all on every Debian system), and a
-# reachable Debian mirror for `apt-get download` of the kernel package on a cold
+# Works on Debian 12 (kernel 6.1, modules as plain .ko under /lib/modules) and
+# Debian 13 (kernel 6.12, modules as .ko.xz under /usr/lib/modules): the kernel is
+# the one the machine's own apt offers. Needs busybox-static and fio installed,
+# plus apt, dpkg, util-linux (flock), coreutils and gzip (all on every Debian
+# system), and a reachable Debian mirror for `apt-get download` of the kernel package on a cold
 # cache. The kernel package is downloaded and unpacked, never installed.
 set -euo pipefail
 
@@ -43,7 +46,7 @@ done
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(dirname "$here")
-cache=${cache:-$repo/target/guest}
+cache=${cache:-${XDG_CACHE_HOME:-$HOME/.cache}/hvspi/guest}
 sources=("$here/build-guest.sh" "$here/guest/init")
 
 # Tools first, each named with the Debian package that provides it.
@@ -151,17 +154,35 @@ vmlinuz=$(find "$work/pkg/boot" -maxdepth 1 -name 'vmlinuz-*' -print | head -n1)
 config=$(find "$work/pkg/boot" -maxdepth 1 -name 'config-*' -print | head -n1)
 [[ -n $vmlinuz && -n $config ]] || die 3 "$deb has no /boot/vmlinuz-* or /boot/config-*"
 kver=${vmlinuz##*/vmlinuz-}
-moddir=$work/pkg/lib/modules/$kver
-[[ -d $moddir ]] || die 3 "$deb has no /lib/modules/$kver"
+# Debian 12 ships modules in /lib/modules, Debian 13 (merged /usr) in /usr/lib/modules.
+moddir=
+for dir in "$work/pkg/lib/modules/$kver" "$work/pkg/usr/lib/modules/$kver"; do
+    [[ -d $dir ]] && { moddir=$dir; break; }
+done
+[[ -n $moddir ]] || die 3 "$deb has no /lib/modules/$kver or /usr/lib/modules/$kver"
 for opt in "${REQUIRED_CONFIG[@]}"; do
     grep -q "^$opt=y\$" "$config" || die 3 "kernel $kver lacks $opt=y, which the test guest needs"
 done
 
-# Module name (dashes as underscores) -> path, from modules.order.
+# Module name (dashes as underscores) -> path of its file, from modules.order. The list
+# names plain .ko files even where the package ships them compressed (Debian 13: .ko.xz).
 declare -A modpath=()
 while read -r rel; do
-    name=${rel##*/}; name=${name%%.ko*}; modpath[${name//-/_}]=$rel
+    name=${rel##*/}; name=${name%%.ko*}; rel=${rel%.ko*}.ko
+    for ext in "" .xz .gz .zst; do
+        if [[ -f $moddir/$rel$ext ]]; then modpath[${name//-/_}]=$rel$ext; break; fi
+    done
 done <"$moddir/modules.order"
+# A module as a plain ELF object on stdout: the guest's busybox insmod reads only those.
+module_contents() {
+    case $1 in
+        *.ko) cat "$moddir/$1" ;;
+        *.ko.xz) busybox xzcat "$moddir/$1" ;;
+        *.ko.gz) gzip -dc "$moddir/$1" ;;
+        *.ko.zst) command -v zstd >/dev/null || die 2 "module $1 is zstd-compressed: install zstd"
+                  zstd -q -dc "$moddir/$1" ;;
+    esac
+}
 declare -A seen=()
 load_order=()
 add_module() {
@@ -173,7 +194,10 @@ add_module() {
         log "module $name is built in"
         return 0
     fi
-    for dep in $(tr '\0' '\n' <"$moddir/${modpath[$name]}" | sed -n 's/^depends=//p' | tr ',' ' '); do
+    local info
+    info=$(module_contents "${modpath[$name]}" | tr '\0' '\n' | sed -n 's/^depends=//p') \
+        || die 3 "cannot read module $name (${modpath[$name]})"
+    for dep in ${info//,/ }; do
         add_module "$dep"
     done
     load_order+=("$name")
@@ -190,10 +214,7 @@ for applet in $("$root/bin/busybox" --list); do
 done
 install -m 0755 "$here/guest/init" "$root/init"
 for m in "${load_order[@]}"; do
-    case ${modpath[$m]} in
-        *.ko) cp "$moddir/${modpath[$m]}" "$root/lib/modules/$kver/$m.ko" ;;
-        *) die 3 "module $m is compressed (${modpath[$m]}); the guest's insmod needs plain .ko files" ;;
-    esac
+    module_contents "${modpath[$m]}" >"$root/lib/modules/$kver/$m.ko" || die 3 "cannot unpack module $m (${modpath[$m]})"
 done
 printf '%s\n' "${load_order[@]}" >"$root/etc/hvspi-modules"
 

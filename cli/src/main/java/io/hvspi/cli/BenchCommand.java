@@ -127,7 +127,7 @@ final class BenchCommand {
     }
 
     @Command(name = "io", description = "Guest IOPS per IOThread mode. For each disk count and mode: boots the"
-            + " test guest (Debian kernel, busybox, fio; built into target/guest on first use), hotplugs null-co"
+            + " test guest (Debian kernel, busybox, fio; built into ~/.cache/hvspi/guest on first use), hotplugs null-co"
             + " disks, runs fio inside (4k random read, iodepth 32, direct, all disks at once) and samples the host"
             + " CPU time of QEMU's vCPU threads and IOThreads. Modes: main (every disk on the main loop), first"
             + " (Kata's: every disk on indep_iothread_0), least-loaded (one IOThread per disk). Writes bench-io.json"
@@ -231,7 +231,7 @@ final class BenchCommand {
                 }
                 for (Path dir = Home.dir().toAbsolutePath(); dir != null; dir = dir.getParent()) {
                     if (Files.isRegularFile(dir.resolve(TestGuest.SCRIPT))) {
-                        return TestGuest.build(dir, TestGuest.defaultCache(dir));
+                        return TestGuest.build(dir, TestGuest.defaultCache());
                     }
                 }
                 throw new GuestException(notFromHere.getMessage() + "; bench io needs a source checkout (run it"

@@ -22,9 +22,9 @@ import org.slf4j.LoggerFactory;
 /**
  * The hvspi test guest: a Debian kernel and a busybox initramfs with the virtio-blk
  * modules and fio, whose {@code /init} speaks the HVSPI line protocol on ttyS0
- * (docs/test-guest.md). {@code scripts/build-guest.sh} builds it into a cache under
- * {@code target/}; this class runs the script when the cache is cold and hands out
- * the paths.
+ * (docs/test-guest.md). {@code scripts/build-guest.sh} builds it into a cache in the
+ * user cache directory (outside the checkout, so {@code mvn clean} and every worktree
+ * share it); this class runs the script when the cache is cold and hands out the paths.
  *
  * @param kernel the kernel image (bzImage)
  * @param initrd the initramfs (gzip-compressed cpio)
@@ -56,14 +56,14 @@ public record TestGuest(Path kernel, Path initrd, String kernelVersion) {
     }
 
     /**
-     * The guest in the default cache ({@code target/guest} under the repository root),
-     * built if the cache is cold; checked once per JVM.
+     * The guest in the {@linkplain #defaultCache() default cache}, built if the cache is
+     * cold; checked once per JVM.
      *
      * @throws GuestException if it cannot be built, e.g. a Debian package is missing
      */
     public static TestGuest get() {
         Path repo = repoRoot();
-        return BUILT.computeIfAbsent(defaultCache(repo), cache -> build(repo, cache));
+        return BUILT.computeIfAbsent(defaultCache(), cache -> build(repo, cache));
     }
 
     /**
@@ -92,9 +92,17 @@ public record TestGuest(Path kernel, Path initrd, String kernelVersion) {
         return run(repoRoot, cacheDir, true).exitCode() == 0;
     }
 
-    /** The default cache: {@code target/guest} under the repository root. */
-    public static Path defaultCache(Path repoRoot) {
-        return repoRoot.resolve("target").resolve("guest");
+    /**
+     * The default cache, the one {@value #SCRIPT} uses without an argument:
+     * {@code $XDG_CACHE_HOME/hvspi/guest}, or {@code ~/.cache/hvspi/guest} when
+     * {@code XDG_CACHE_HOME} is unset or empty.
+     */
+    public static Path defaultCache() {
+        String xdg = System.getenv("XDG_CACHE_HOME");
+        Path base = xdg == null || xdg.isEmpty()
+                ? Path.of(System.getProperty("user.home"), ".cache")
+                : Path.of(xdg);
+        return base.toAbsolutePath().resolve("hvspi").resolve("guest");
     }
 
     /**

@@ -17,7 +17,7 @@ import org.junit.jupiter.api.io.TempDir;
 @Tag("guest")
 class TestGuestBuildTest {
     private final Path repo = TestGuest.repoRoot();
-    private final Path cache = TestGuest.defaultCache(repo);
+    private final Path cache = TestGuest.defaultCache();
 
     @Test
     void warmCacheIsReusedWithoutRebuilding() throws IOException {

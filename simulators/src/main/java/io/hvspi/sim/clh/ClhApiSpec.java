@@ -2,7 +2,7 @@ package io.hvspi.sim.clh;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.networknt.schema.Error;
 import com.networknt.schema.Schema;
 import com.networknt.schema.SchemaLocation;
@@ -11,13 +11,11 @@ import com.networknt.schema.dialect.Dialect;
 import com.networknt.schema.dialect.Dialects;
 import com.networknt.schema.keyword.NonValidationKeyword;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.UncheckedIOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -26,119 +24,104 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.stream.Stream;
 
 /**
- * Cloud Hypervisor's OpenAPI document, read from the fixture file: which
- * endpoints exist, which methods and request bodies they take, and a JSON-schema
- * validator (networknt, OpenAPI 3.0 dialect) for every component schema. The
- * simulator derives its routes from it, so an endpoint the document lacks is a
- * 404 here exactly as in the real VMM.
+ * The Cloud Hypervisor API the simulator serves, from hvspi's own description
+ * ({@value #RESOURCE}, inside this jar): which endpoints exist, which of them
+ * the simulator implements, their methods and bodies, and a JSON-schema
+ * validator (networknt, OpenAPI 3.0 dialect) for every body schema. The
+ * simulator derives its routes from it, so an endpoint the real VMM lacks is a
+ * 404 here exactly as there. {@code ClhApiConformanceTest} checks the
+ * description against Cloud Hypervisor's published OpenAPI document.
  */
 public final class ClhApiSpec {
     /** Where the API lives under the socket, as in Cloud Hypervisor's {@code HTTP_ROOT}. */
     public static final String API_ROOT = "/api/v1";
+    /** The description, a class-path resource next to this class. */
+    public static final String RESOURCE = "cloud-hypervisor-api.json";
 
     // a name for the document inside the validator's registry; never fetched
-    private static final String DOCUMENT_IRI = "https://hvspi.invalid/cloud-hypervisor/openapi.json";
+    private static final String DOCUMENT_IRI = "https://hvspi.invalid/cloud-hypervisor/api.json";
+    private static final String SCHEMAS = "#/schemas/";
 
     /**
-     * One endpoint of the document.
+     * One endpoint.
      *
      * @param path e.g. {@code /vm.add-disk} (without {@link #API_ROOT})
-     * @param methods the HTTP methods the document lists, upper case
-     * @param bodySchema the component schema of the request body, when it takes one
-     * @param bodyRequired whether the document marks the body required
-     * @param okSchema the component schema of a 200 reply's body, when the document gives one
+     * @param methods the HTTP methods it takes, upper case
+     * @param bodySchema the schema of the request body, when it takes one (always required)
+     * @param okSchema the schema of a 200 reply's body, when it has one
+     * @param simulated false for an endpoint the real VMM has and the simulator does not implement
      */
-    public record Route(String path, Set<String> methods, Optional<String> bodySchema, boolean bodyRequired,
-                        Optional<String> okSchema) {}
+    public record Route(String path, Set<String> methods, Optional<String> bodySchema, Optional<String> okSchema,
+                        boolean simulated) {}
 
-    private final Path file;
+    private static final class Bundled {
+        static final ClhApiSpec SPEC = read();
+    }
+
+    private final String version;
     private final JsonNode schemas;
     private final Map<String, Route> routes;
-    private final Set<String> schemaNames;
     private final SchemaRegistry registry;
     private final Map<String, Schema> validators = new ConcurrentHashMap<>();
 
-    private ClhApiSpec(Path file, JsonNode schemas, Map<String, Route> routes, Set<String> schemaNames,
-                       SchemaRegistry registry) {
-        this.file = file;
+    private ClhApiSpec(String version, JsonNode schemas, Map<String, Route> routes, SchemaRegistry registry) {
+        this.version = version;
         this.schemas = schemas;
         this.routes = Map.copyOf(routes);
-        this.schemaNames = Set.copyOf(schemaNames);
         this.registry = registry;
     }
 
-    // parsed documents by file: every simulator of a test run shares one (validators are thread-safe)
-    private static final Map<Path, ClhApiSpec> LOADED = new ConcurrentHashMap<>();
-
-    /**
-     * Reads and checks the document (once per file and JVM); fails with the file
-     * name when it is not an OpenAPI 3.0 document with paths.
-     */
-    public static ClhApiSpec load(Path file) {
-        return LOADED.computeIfAbsent(file.toAbsolutePath().normalize(), ClhApiSpec::read);
+    /** The description in this jar, read once per JVM (validators are thread-safe, so every simulator shares it). */
+    public static ClhApiSpec bundled() {
+        return Bundled.SPEC;
     }
 
-    private static ClhApiSpec read(Path file) {
+    private static ClhApiSpec read() {
         JsonNode doc;
-        try {
-            doc = new YAMLMapper().readTree(Files.readAllBytes(file));
+        try (InputStream in = ClhApiSpec.class.getResourceAsStream(RESOURCE)) {
+            if (in == null) {
+                throw new IllegalStateException(RESOURCE + " is missing from the simulators jar");
+            }
+            doc = new ObjectMapper().readTree(in);
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot read Cloud Hypervisor OpenAPI document " + file + ": " + e.getMessage(), e);
-        }
-        if (doc == null || !doc.path("openapi").asText().startsWith("3.0") || !doc.path("paths").isObject()) {
-            throw new IllegalArgumentException(file + ": not an OpenAPI 3.0 document with paths");
+            throw new UncheckedIOException("cannot read " + RESOURCE + ": " + e.getMessage(), e);
         }
         Map<String, Route> routes = new HashMap<>();
-        for (Iterator<Map.Entry<String, JsonNode>> it = doc.path("paths").fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> e = it.next();
-            Set<String> methods = new TreeSet<>();
-            Optional<String> body = Optional.empty();
-            Optional<String> ok = Optional.empty();
-            boolean required = false;
-            for (Iterator<Map.Entry<String, JsonNode>> ops = e.getValue().fields(); ops.hasNext(); ) {
-                Map.Entry<String, JsonNode> op = ops.next();
-                methods.add(op.getKey().toUpperCase(Locale.ROOT));
-                JsonNode rb = op.getValue().path("requestBody");
-                if (!rb.isMissingNode()) {
-                    String ref = rb.path("content").path("application/json").path("schema").path("$ref").asText();
-                    body = Optional.of(refName(ref));
-                    required = rb.path("required").asBoolean(false);
-                }
-                String okRef = op.getValue().path("responses").path("200").path("content").path("application/json")
-                        .path("schema").path("$ref").asText();
-                if (!okRef.isEmpty()) {
-                    ok = Optional.of(refName(okRef));
-                }
-            }
-            routes.put(e.getKey(), new Route(e.getKey(), methods, body, required, ok));
-        }
-        Set<String> names = new TreeSet<>();
-        doc.path("components").path("schemas").fieldNames().forEachRemaining(names::add);
-        String json;
-        try {
-            json = new ObjectMapper().writeValueAsString(doc);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-        // the document's top-level members are not schema keywords; say so, or the validator warns about each
+        doc.path("endpoints").fields().forEachRemaining(e -> routes.put(e.getKey(), new Route(e.getKey(),
+                methods(e.getValue().path("methods")), text(e.getValue().path("body")),
+                text(e.getValue().path("ok")), true)));
+        doc.path("notSimulated").fields().forEachRemaining(e -> routes.put(e.getKey(),
+                new Route(e.getKey(), methods(e.getValue()), Optional.empty(), Optional.empty(), false)));
+        // the description's other top-level members are not schema keywords; say so, or the validator warns about each
         Dialect dialect = Dialect.builder(Dialects.getOpenApi30())
-                .keywords(Stream.of("openapi", "info", "servers", "paths", "components")
-                        .map(NonValidationKeyword::new).toList())
+                .keywords(Stream.of("$comment", "vmm", "version", "apiRoot", "endpoints", "notSimulated", "schemas",
+                        "$comment-notSimulated").map(NonValidationKeyword::new).toList())
                 .build();
-        SchemaRegistry registry = SchemaRegistry.withDefaultDialect(dialect, b -> b.schemas(Map.of(DOCUMENT_IRI, json)));
-        return new ClhApiSpec(file, doc.path("components").path("schemas"), routes, names, registry);
+        SchemaRegistry registry = SchemaRegistry.withDefaultDialect(dialect,
+                b -> b.schemas(Map.of(DOCUMENT_IRI, doc.toString())));
+        return new ClhApiSpec(doc.path("version").asText(), doc.path("schemas"), routes, registry);
+    }
+
+    private static Set<String> methods(JsonNode list) {
+        Set<String> methods = new TreeSet<>();
+        list.forEach(m -> methods.add(m.asText()));
+        return methods;
+    }
+
+    private static Optional<String> text(JsonNode node) {
+        return node.isTextual() ? Optional.of(node.asText()) : Optional.empty();
     }
 
     private static String refName(String ref) {
         return ref.substring(ref.lastIndexOf('/') + 1);
     }
 
-    /** The file it was read from. */
-    public Path file() {
-        return file;
+    /** The Cloud Hypervisor version it describes, e.g. {@code v51.1}. */
+    public String version() {
+        return version;
     }
 
-    /** The endpoint at {@code path} (without {@link #API_ROOT}), if the document has it. */
+    /** The endpoint at {@code path} (without {@link #API_ROOT}), if the real VMM has it. */
     public Optional<Route> route(String path) {
         return Optional.ofNullable(routes.get(path));
     }
@@ -148,29 +131,29 @@ public final class ClhApiSpec {
     }
 
     /**
-     * Validates {@code node} against the component schema {@code schemaName}
+     * Validates {@code node} against the schema {@code schemaName}
      * ({@code DiskConfig}, {@code VmConfig}, ...), following its {@code $ref}s.
      *
      * @return the violations as one-line messages, empty when it is valid
      */
     public List<String> validate(String schemaName, JsonNode node) {
-        if (!schemaNames.contains(schemaName)) {
-            throw new IllegalArgumentException("no schema '" + schemaName + "' in " + file);
+        if (!schemas.has(schemaName)) {
+            throw new IllegalArgumentException("no schema '" + schemaName + "' in " + RESOURCE);
         }
         Schema schema = validators.computeIfAbsent(schemaName,
-                n -> registry.getSchema(SchemaLocation.of(DOCUMENT_IRI + "#/components/schemas/" + n)));
+                n -> registry.getSchema(SchemaLocation.of(DOCUMENT_IRI + SCHEMAS + n)));
         return schema.validate(node).stream().map(Error::toString).toList();
     }
 
     /**
      * Fills in the {@code default} of every member {@code schemaName} declares and
      * {@code node} lacks, recursing into members that are objects or arrays of a
-     * component schema: what serde's {@code #[serde(default)]} does when the VMM
+     * described schema: what serde's {@code #[serde(default)]} does when the VMM
      * reads the body, and so what {@code vm.info} later shows.
      */
     public void fillDefaults(String schemaName, JsonNode node) {
         JsonNode properties = schemas.path(schemaName).path("properties");
-        if (!(node instanceof com.fasterxml.jackson.databind.node.ObjectNode object) || !properties.isObject()) {
+        if (!(node instanceof ObjectNode object) || !properties.isObject()) {
             return;
         }
         for (Iterator<Map.Entry<String, JsonNode>> it = properties.fields(); it.hasNext(); ) {

@@ -14,7 +14,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
@@ -40,16 +39,18 @@ import org.slf4j.LoggerFactory;
  * its REST API over a Unix socket, for machines where the real VMM cannot run.
  *
  * <p>What it does like the real VMM: the endpoints, methods and request bodies
- * of the real OpenAPI document (read from the fixture file, never copied);
- * every request body is validated against that document's schema with a JSON
- * schema validator, and against the stricter Rust types where the document is
- * looser; VM and device state (create, boot, pause, resume, shutdown, delete,
+ * of its REST API, from hvspi's description of it inside this jar
+ * ({@link ClhApiSpec}, checked against the published OpenAPI document by the
+ * tests); every request body is validated against that description's schema
+ * with a JSON schema validator, and against the stricter Rust types where the
+ * document is looser; VM and device state (create, boot, pause, resume, shutdown, delete,
  * disk hotplug with PCI addresses, device removal with guest ejection);
  * Cloud Hypervisor's status codes and error bodies (a JSON array of messages);
  * real named threads {@code vcpu<i>} and {@code <id>_q<i>} in this JVM so that
  * {@code /proc} shows what it shows for the real VMM. What it does not do: run
- * a guest, read disk contents, or implement endpoints beyond the VM lifecycle
- * and disk hotplug (those answer 500 naming the simulator).
+ * a guest, read disk contents, implement endpoints beyond the VM lifecycle
+ * and disk hotplug (those answer 500 naming the simulator), or take body
+ * members it does not model (400, where the real VMM would act on them).
  *
  * <p>Start one per VM: {@code ClhSimulator.start(dir)}; point the plugin at
  * {@link #endpoint()} (the host option {@code endpoint}); {@link #close()} when
@@ -58,8 +59,6 @@ import org.slf4j.LoggerFactory;
 public final class ClhSimulator implements VmmSimulator {
     /** The API socket's file name inside the simulator's directory. */
     public static final String SOCKET_NAME = "clh-api.sock";
-    /** The fixture file, relative to the fixtures directory. */
-    public static final String SPEC_FIXTURE = "cloud-hypervisor/cloud-hypervisor-v51.1.openapi.yaml";
 
     private static final Logger LOG = LoggerFactory.getLogger(ClhSimulator.class);
     private static final ObjectMapper JSON = new ObjectMapper()
@@ -69,37 +68,30 @@ public final class ClhSimulator implements VmmSimulator {
     /**
      * How the simulator behaves.
      *
-     * @param openApiSpec the OpenAPI document to serve and validate against
      * @param buildVersion what {@code vmm.ping} reports as {@code build_version}
      * @param version what {@code vmm.ping} reports as {@code version}
      * @param ejectDelay how long the simulated guest runs before it ejects a removed device
      * @param checkBootFiles whether {@code vm.boot} opens the kernel, initramfs and cold-plugged disks as the
      *     real VMM does; off only to demonstrate a Kata configuration whose guest files are not on this machine
      */
-    public record Options(Path openApiSpec, String buildVersion, String version, Duration ejectDelay,
-                          boolean checkBootFiles) {
+    public record Options(String buildVersion, String version, Duration ejectDelay, boolean checkBootFiles) {
         public Options {
-            Objects.requireNonNull(openApiSpec, "openApiSpec");
             Objects.requireNonNull(buildVersion, "buildVersion");
             Objects.requireNonNull(version, "version");
             Objects.requireNonNull(ejectDelay, "ejectDelay");
         }
 
-        /** The fixture document found by {@link #defaultOpenApiSpec()}, version v51.1, immediate ejection, files checked. */
+        /** Version v51.1 (the one the bundled description is of), immediate ejection, files checked. */
         public static Options defaults() {
-            return new Options(defaultOpenApiSpec(), "v51.1", "51.1.0", Duration.ZERO, true);
-        }
-
-        public Options withOpenApiSpec(Path spec) {
-            return new Options(spec, buildVersion, version, ejectDelay, checkBootFiles);
+            return new Options("v51.1", "51.1.0", Duration.ZERO, true);
         }
 
         public Options withEjectDelay(Duration delay) {
-            return new Options(openApiSpec, buildVersion, version, delay, checkBootFiles);
+            return new Options(buildVersion, version, delay, checkBootFiles);
         }
 
         public Options withCheckBootFiles(boolean check) {
-            return new Options(openApiSpec, buildVersion, version, ejectDelay, check);
+            return new Options(buildVersion, version, ejectDelay, check);
         }
     }
 
@@ -163,7 +155,7 @@ public final class ClhSimulator implements VmmSimulator {
 
     /** Starts a simulator serving exactly {@code socket} (mode 0600), replacing a stale socket file there. */
     public static ClhSimulator serve(Path socket, Options options) {
-        ClhApiSpec spec = ClhApiSpec.load(options.openApiSpec());
+        ClhApiSpec spec = ClhApiSpec.bundled();
         Path path = socket.toAbsolutePath();
         if (path.toString().getBytes(StandardCharsets.UTF_8).length > UnixDomainServerConnector.MAX_UNIX_DOMAIN_PATH_LENGTH) {
             throw new IllegalArgumentException("socket path " + path + " is longer than a Unix socket allows ("
@@ -182,42 +174,8 @@ public final class ClhSimulator implements VmmSimulator {
             sim.close();
             throw new IllegalStateException("cannot start the Cloud Hypervisor simulator on " + path + ": " + e.getMessage(), e);
         }
-        LOG.debug("Cloud Hypervisor simulator serving {} ({})", path, options.openApiSpec());
+        LOG.debug("Cloud Hypervisor {} simulator serving {}", spec.version(), path);
         return sim;
-    }
-
-    /**
-     * The OpenAPI fixture: the system property {@code hvspi.clh.openapi} (a file),
-     * else {@value #SPEC_FIXTURE} under the system property {@code hvspi.fixtures},
-     * the environment variable {@code HVSPI_FIXTURES}, or the first
-     * {@code shared/fixtures} found walking up from the project root
-     * ({@code hvspi.projectRoot}) or the working directory.
-     */
-    public static Path defaultOpenApiSpec() {
-        String explicit = System.getProperty("hvspi.clh.openapi");
-        if (explicit != null && !explicit.isBlank()) {
-            return Path.of(explicit);
-        }
-        List<Path> tried = new ArrayList<>();
-        for (String dir : new String[] {System.getProperty("hvspi.fixtures"), System.getenv("HVSPI_FIXTURES")}) {
-            if (dir != null && !dir.isBlank()) {
-                Path candidate = Path.of(dir).resolve(SPEC_FIXTURE);
-                if (Files.isRegularFile(candidate)) {
-                    return candidate;
-                }
-                tried.add(candidate);
-            }
-        }
-        String root = System.getProperty("hvspi.projectRoot", System.getProperty("user.dir"));
-        for (Path p = Path.of(root).toAbsolutePath(); p != null; p = p.getParent()) {
-            Path candidate = p.resolve("shared/fixtures").resolve(SPEC_FIXTURE);
-            if (Files.isRegularFile(candidate)) {
-                return candidate;
-            }
-        }
-        tried.add(Path.of(root, "..", "shared/fixtures", SPEC_FIXTURE));
-        throw new IllegalStateException("Cloud Hypervisor OpenAPI fixture not found (tried " + tried
-                + " and shared/fixtures above " + root + "); set -Dhvspi.fixtures=DIR or HVSPI_FIXTURES");
     }
 
     @Override
@@ -235,7 +193,7 @@ public final class ClhSimulator implements VmmSimulator {
         return socket;
     }
 
-    /** The OpenAPI document it serves. */
+    /** The API it serves. */
     public ClhApiSpec spec() {
         return spec;
     }
@@ -334,6 +292,9 @@ public final class ClhSimulator implements VmmSimulator {
             boolean knownMethod = "GET".equals(method) || "PUT".equals(method);
             return knownMethod || CUSTOM_HANDLERS.contains(endpoint) ? ApiReply.badRequest() : ApiReply.bare(400);
         }
+        if (!route.simulated()) {
+            return notSimulated(method, endpoint);
+        }
         Optional<JsonNode> json = Optional.empty();
         if (route.bodySchema().isPresent()) {
             if (body.isEmpty()) {
@@ -384,9 +345,12 @@ public final class ClhSimulator implements VmmSimulator {
             case "/vm.delete" -> vmm.delete();
             case "/vm.add-disk" -> vmm.addDisk((ObjectNode) body.orElseThrow());
             case "/vm.remove-device" -> vmm.removeDevice(body.orElseThrow().get("id").asText());
-            default -> ApiReply.apiError("hvspi simulator: " + method + " " + ClhApiSpec.API_ROOT + endpoint
-                    + " is not simulated");
+            default -> notSimulated(method, endpoint);
         };
+    }
+
+    private static ApiReply notSimulated(String method, String endpoint) {
+        return ApiReply.apiError("hvspi simulator: " + method + " " + ClhApiSpec.API_ROOT + endpoint + " is not simulated");
     }
 
     private static JsonNode readReply(ApiReply reply) {

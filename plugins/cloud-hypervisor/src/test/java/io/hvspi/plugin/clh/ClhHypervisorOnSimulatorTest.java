@@ -150,6 +150,20 @@ class ClhHypervisorOnSimulatorTest extends ClhHypervisorBehaviour {
     }
 
     @Test
+    void anEndpointOrMemberTheSimulatorDoesNotModelIsRefusedNamingIt() {
+        Hypervisor vm = running("model1", 1);
+        ClhApiClient api = ((ClhHypervisor) vm).api();
+        Duration t = Duration.ofSeconds(1);
+        VmmException net = assertThrows(VmmException.class, () -> api.put("/vm.add-net", read("{\"tap\":\"t0\"}"), t));
+        assertEquals("500", net.errorClass());
+        assertTrue(net.vmmMessage().contains("PUT /api/v1/vm.add-net is not simulated"), net.vmmMessage());
+        VmmException member = assertThrows(VmmException.class,
+                () -> api.put("/vm.add-disk", read("{\"path\":\"/x\",\"vhost_mode\":\"Client\"}"), t));
+        assertEquals("400", member.errorClass());
+        assertTrue(member.vmmMessage().contains("vhost_mode"), member.vmmMessage());
+    }
+
+    @Test
     void statusCodesAndErrorBodiesAreCloudHypervisors() {
         Hypervisor vm = running("codes1", 1);
         ClhApiClient api = ((ClhHypervisor) vm).api();

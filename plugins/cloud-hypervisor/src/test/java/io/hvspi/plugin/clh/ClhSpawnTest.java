@@ -12,7 +12,6 @@ import io.hvspi.spi.VmEvent;
 import io.hvspi.spi.VmRecord;
 import io.hvspi.spi.VmState;
 import io.hvspi.spi.VmmUnavailableException;
-import io.hvspi.sim.clh.ClhSimulator;
 import io.hvspi.sim.clh.ClhSimulatorMain;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -58,8 +57,8 @@ class ClhSpawnTest {
     /** A stand-in binary: exec java with this test's class path and the simulator's main class. */
     private Path simulatorBinary() throws IOException {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        return script("cloud-hypervisor", "exec '" + java + "' -cp '" + System.getProperty("java.class.path") + "' '-Dhvspi.fixtures="
-                + ClhSimulator.defaultOpenApiSpec().getParent().getParent() + "' " + ClhSimulatorMain.class.getName() + " \"$@\"");
+        return script("cloud-hypervisor", "exec '" + java + "' -cp '" + System.getProperty("java.class.path") + "' "
+                + ClhSimulatorMain.class.getName() + " \"$@\"");
     }
 
     private Hypervisor start(Path binary, String vmId, DefaultHostContext host) throws IOException {

@@ -12,10 +12,14 @@ import io.hvspi.plugin.qemu.probe.ProbeResult;
 import io.hvspi.plugin.qemu.probe.QemuProbe;
 import io.hvspi.plugin.qemu.process.QemuProcess;
 import io.hvspi.plugin.qemu.process.RuntimeLayout;
+import io.hvspi.plugin.qemu.process.SocketGuard;
+import io.hvspi.plugin.qemu.reconcile.Reconciler;
 import io.hvspi.plugin.qemu.qmp.QmpClient;
 import io.hvspi.plugin.qemu.qmp.QmpEvent;
 import io.hvspi.plugin.qemu.qmp.QmpListener;
 import io.hvspi.plugin.qemu.state.DeviceState;
+import io.hvspi.plugin.qemu.state.Intent;
+import io.hvspi.plugin.qemu.state.PendingIntents;
 import io.hvspi.plugin.qemu.state.QemuSettings;
 import io.hvspi.plugin.qemu.state.QemuState;
 import io.hvspi.spi.BlockDevice;
@@ -52,7 +56,6 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -60,8 +63,6 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -75,8 +76,10 @@ import org.slf4j.LoggerFactory;
  * resumes it when there is a guest (unless the host option
  * {@value #OPTION_START_PAUSED} is {@code true}). The guest's serial console is the
  * socket {@code console.sock} in the runtime directory, logged to {@code console.log}. The plugin state (QMP socket, IOThreads,
- * root ports, devices) is saved through the host's state store after every change
- * QEMU confirmed, so that {@code reattach} sees what this instance saw.
+ * root ports, devices) is saved through the host's state store right after QEMU is
+ * spawned and after every change QEMU confirmed; each operation also saves its
+ * intent before its first QMP command, so that {@code reattach} can settle what a
+ * process that died left half done (see {@link Reconciler}).
  */
 public final class QemuHypervisor implements Hypervisor {
     private static final Logger LOG = LoggerFactory.getLogger(QemuHypervisor.class);
@@ -90,8 +93,6 @@ public final class QemuHypervisor implements Hypervisor {
             Capability.IOTHREAD_RUNTIME_ADD, Capability.IOTHREAD_POLLING, Capability.IOTHREAD_VQ_MAPPING,
             Capability.IOTHREAD_MOVE);
 
-    private static final Pattern NODE_NAME = Pattern.compile(DeviceTable.NODE_PREFIX + "(\\d+)");
-
     private final String vmId;
     private final HostContext host;
     private final Optional<VmSpec> spec;
@@ -104,6 +105,10 @@ public final class QemuHypervisor implements Hypervisor {
     private final DeviceHotplug hotplugView = new HotplugView();
     private volatile VmState state;
     private volatile Session session;
+    /** Set instead of {@link #session} by a reattach that verified QEMU but could not reach QMP. */
+    private volatile Unreachable unreachable;
+    /** What the reattach's reconciliation changed, one line each. */
+    private volatile List<String> reconciliation = List.of();
     private volatile boolean closed;
     private volatile boolean stopping;
 
@@ -122,23 +127,62 @@ public final class QemuHypervisor implements Hypervisor {
         return new QemuHypervisor(spec.vmId(), host, Optional.of(spec), settings(spec), VmState.CREATED);
     }
 
-    /** Connects to a running VM from its record. */
+    /**
+     * Connects to a running VM from its record, after checking the record against
+     * the machine: the runtime directory must be {@code <root>/<vmId>}, the pid must
+     * be QEMU's (start time, executable, command line), and the QMP socket a socket
+     * in that directory, not a link. Then the record is reconciled with what QEMU has
+     * (see {@link Reconciler}), intents left by a process that died included.
+     *
+     * <p>When the process checks out but QMP cannot be reached (the socket is gone or
+     * refused, another client holds it, QEMU is stopped), the handle is returned
+     * without a connection: {@link #stop()} works (by signals to the verified process),
+     * everything else fails with the reason QMP could not be reached.
+     */
     static QemuHypervisor reattach(VmRecord record, HostContext host) {
         QemuState saved = QemuState.fromJson(record.pluginState());
+        checkRuntimeDir(record, host);
         QemuHypervisor hv = new QemuHypervisor(record.vmId(), host, Optional.empty(), saved.settings(),
                 VmState.CREATED);
         RuntimeLayout layout = new RuntimeLayout(record.runtimeDir());
         Optional<QemuProcess> process = Optional.empty();
         if (!saved.endpoint()) {
-            process = Optional.of(QemuProcess.adopt(record.pid(), layout).orElseThrow(() ->
+            process = Optional.of(QemuProcess.adopt(record.pid(), layout, Optional.ofNullable(saved.qemu()),
+                    Path.of(saved.settings().binary())).orElseThrow(() ->
                     new VmmUnavailableException(VmmUnavailableException.Reason.EXITED,
-                            "QEMU of VM '" + record.vmId() + "' (pid " + record.pid() + ") is not running")));
+                            "QEMU of VM '" + record.vmId() + "' (pid " + record.pid() + ") is not running"
+                                    + " (no live QEMU with that pid, start time and executable serves "
+                                    + layout.qmpSocket() + ")")));
         }
-        QmpClient qmp = QmpClient.connect(Path.of(saved.qmpSocket()), host.commandTimeout());
+        QmpClient qmp;
         try {
-            hv.session = hv.new Session(layout, process, qmp, QemuProbe.probe(qmp), withNodeCounterPast(saved, qmp),
-                    record.createdAt());
-            hv.session.reconcile();
+            Path socket = Path.of(saved.qmpSocket());
+            qmp = saved.endpoint() ? QmpClient.connect(socket, host.commandTimeout())
+                    : SocketGuard.connect(socket, layout.dir(), "qmpSocket",
+                    () -> QmpClient.connect(socket, host.commandTimeout()));
+        } catch (HvspiException e) {
+            if (process.isEmpty()) {
+                throw e;
+            }
+            LOG.warn("VM '{}': QEMU (pid {}) runs, but QMP cannot be reached: {}", record.vmId(),
+                    record.pid(), e.getMessage());
+            hv.unreachable = new Unreachable(layout, process.get(), e);
+            hv.state = VmState.FAILED;
+            return hv;
+        }
+        process.ifPresent(p -> makeSocketsPrivate(layout));
+        try {
+            ProbeResult probe = QemuProbe.probe(qmp);
+            Reconciler.Result settled = new Reconciler(qmp, saved.settings().guestless(), host.commandTimeout())
+                    .reconcile(saved);
+            settled.notes().forEach(n -> LOG.warn("VM '{}': {}", record.vmId(), n));
+            hv.reconciliation = settled.notes();
+            hv.session = hv.new Session(layout, process, qmp, probe, settled.state(), record.createdAt());
+            if (settled.changed()) {
+                synchronized (hv.model) {
+                    hv.session.persist();
+                }
+            }
             hv.state = hv.session.queryState();
             return hv;
         } catch (RuntimeException e) {
@@ -150,22 +194,25 @@ public final class QemuHypervisor implements Hypervisor {
         }
     }
 
-    /**
-     * Moves the node counter past every {@code hvspi-node<n>} QEMU has: a node whose
-     * {@code blockdev-del} failed, or one made after the last saved state, must never
-     * have its name handed out again.
-     */
-    private static QemuState withNodeCounterPast(QemuState saved, QmpClient qmp) {
-        long next = saved.nextNode();
-        for (JsonNode node : qmp.execute("query-named-block-nodes", QmpClient.args().put("flat", true))) {
-            Matcher m = NODE_NAME.matcher(node.path("node-name").asText());
-            if (m.matches()) {
-                next = Math.max(next, Long.parseLong(m.group(1)) + 1);
+    /** A record is data: its runtime directory must be where this host keeps the VM's, nowhere else. */
+    private static void checkRuntimeDir(VmRecord record, HostContext host) {
+        Path expected = host.runtimeRoot().resolve(record.vmId()).toAbsolutePath().normalize();
+        if (!record.runtimeDir().toAbsolutePath().normalize().equals(expected)) {
+            throw new HvspiException("refusing the VM record's runtimeDir " + record.runtimeDir() + ": VM '"
+                    + record.vmId() + "' lives in " + expected);
+        }
+    }
+
+    /** QEMU binds its sockets with the umask's mode; a start that was cut short may have left them so. */
+    private static void makeSocketsPrivate(RuntimeLayout layout) {
+        for (Path socket : List.of(layout.qmpSocket(), layout.consoleSocket())) {
+            try {
+                SocketGuard.check(socket, layout.dir(), socket.getFileName().toString());
+                QemuProcess.makePrivate(socket);
+            } catch (RuntimeException e) {
+                LOG.debug("not changing the mode of {}: {}", socket, e.getMessage());
             }
         }
-        return next == saved.nextNode() ? saved : new QemuState(saved.format(), saved.settings(), saved.qmpSocket(),
-                saved.endpoint(), saved.ioThreads(), saved.rootPorts(), saved.scsiController(), saved.policyTurn(),
-                next, saved.devices());
     }
 
     static QemuSettings settings(VmSpec spec) {
@@ -221,27 +268,26 @@ public final class QemuHypervisor implements Hypervisor {
                 }
                 QemuCommandLine.Plan plan = QemuCommandLine.build(s, layout);
                 Optional<String> endpoint = host.option("endpoint");
-                Path socket;
-                if (endpoint.isPresent()) {
-                    socket = Path.of(endpoint.get());
-                } else {
-                    LOG.debug("starting VM '{}': {}", vmId, plan.argv());
-                    process = Optional.of(QemuProcess.spawn(plan.argv(), layout));
-                    process.get().awaitSocket(host.commandTimeout());
-                    socket = layout.qmpSocket();
-                }
-                qmp = connect(socket, process);
+                Path socket = endpoint.map(Path::of).orElse(layout.qmpSocket());
                 List<QemuState.IOThreadState> ioThreads = new ArrayList<>();
                 plan.pool().forEach(id -> ioThreads.add(new QemuState.IOThreadState(id, Kind.POOL)));
                 plan.scsiIoThread().ifPresent(id -> ioThreads.add(new QemuState.IOThreadState(id, Kind.CONTROLLER)));
                 QemuState initial = new QemuState(QemuState.FORMAT, settings, socket.toString(), endpoint.isPresent(),
                         ioThreads, plan.rootPorts(), plan.scsiController(), 0, 0, List.of());
-                session = new Session(layout, process, qmp, QemuProbe.probe(qmp), initial, Instant.now());
+                Instant createdAt = Instant.now();
+                if (endpoint.isEmpty()) {
+                    LOG.debug("starting VM '{}': {}", vmId, plan.argv());
+                    process = Optional.of(QemuProcess.spawn(plan.argv(), layout));
+                    initial = initial.withQemu(process.get().identity(s.binary()));
+                    // recorded at once: a starter killed from here on leaves a VM that can be listed and stopped
+                    host.stateStore().save(new VmRecord(vmId, QemuHypervisorFactory.TYPE, process.get().pid(), dir,
+                            createdAt, initial.toJson()));
+                    process.get().awaitSocket(host.commandTimeout());
+                }
+                qmp = connect(socket, process);
+                session = new Session(layout, process, qmp, QemuProbe.probe(qmp), initial, createdAt);
                 synchronized (model) {
                     session.persist();
-                }
-                if (process.isPresent()) {
-                    QemuProcess.makePrivate(layout.consoleSocket());
                 }
                 if (!settings.guestless() && !host.option(OPTION_START_PAUSED).map(Boolean::parseBoolean)
                         .orElse(false)) {
@@ -292,6 +338,13 @@ public final class QemuHypervisor implements Hypervisor {
         QemuProcess.deleteTree(layout.dir());
     }
 
+    /**
+     * Ends QEMU and then forgets the VM: {@code quit} over QMP when it can be reached,
+     * then SIGTERM, then SIGKILL, each only to the process verified at start or
+     * reattach (pid and start time). The record and the runtime directory are removed
+     * only once QEMU is gone; when that cannot be proven this throws
+     * {@link VmmUnavailableException} and keeps both.
+     */
     @Override
     public void stop() {
         synchronized (lifecycle) {
@@ -299,15 +352,17 @@ public final class QemuHypervisor implements Hypervisor {
                 return;
             }
             Session s = session;
-            if (s == null) {
+            Unreachable u = unreachable;
+            if (s == null && u == null) {
                 state = VmState.STOPPED;
                 return;
             }
             checkOpen();
             stopping = true;
             Duration timeout = host.commandTimeout();
-            boolean answered = true;
-            if (s.qmp.isConnected()) {
+            boolean answered = false;
+            if (s != null && s.qmp.isConnected()) {
+                answered = true;
                 try {
                     s.qmp.execute("quit", null, timeout);
                 } catch (VmmUnavailableException e) {
@@ -318,19 +373,38 @@ public final class QemuHypervisor implements Hypervisor {
                     LOG.warn("quit for VM '{}' refused: {}", vmId, e.getMessage());
                 }
             }
-            // a QEMU that did not even answer quit (hung, stopped) gets no second timeout before SIGKILL
+            Optional<QemuProcess> process = s != null ? s.process : Optional.of(u.process());
+            // a QEMU that did not even answer quit (hung, stopped) gets no second timeout
             Duration grace = answered ? timeout : Duration.ZERO;
-            s.process.ifPresent(p -> {
-                if (!p.waitForExit(grace) && !p.kill(timeout)) {
-                    throw new HvspiException("QEMU of VM '" + vmId + "' (pid " + p.pid() + ") survived SIGKILL");
+            process.ifPresent(p -> {
+                if (!endProcess(p, grace, timeout)) {
+                    stopping = false;
+                    throw new VmmUnavailableException(VmmUnavailableException.Reason.TIMED_OUT, "QEMU of VM '"
+                            + vmId + "' (pid " + p.pid() + ") is still running after quit, SIGTERM and SIGKILL;"
+                            + " its record and runtime directory are kept");
                 }
             });
-            s.close();
+            if (s != null) {
+                s.close();
+            }
             session = null;
+            unreachable = null;
             host.stateStore().remove(vmId);
-            QemuProcess.deleteTree(s.layout.dir());
+            QemuProcess.deleteTree((s != null ? s.layout : u.layout()).dir());
             state = VmState.STOPPED;
         }
+    }
+
+    /** Waits out {@code grace}, then SIGTERM (not to a stopped QEMU: it would wait for SIGCONT), then SIGKILL. */
+    private boolean endProcess(QemuProcess p, Duration grace, Duration timeout) {
+        if (p.waitForExit(grace)) {
+            return true;
+        }
+        if (!p.isStopped() && p.terminate(timeout)) {
+            return true;
+        }
+        LOG.warn("VM '{}': QEMU (pid {}) did not end on quit or SIGTERM; sending SIGKILL", vmId, p.pid());
+        return p.kill(timeout);
     }
 
     @Override
@@ -463,7 +537,7 @@ public final class QemuHypervisor implements Hypervisor {
         Session s = requireSession();
         synchronized (model) {
             return new Accounting(s.table.list(), s.pool.members(), s.pool.assignments(), s.pool.reservations(),
-                    s.table.inFlight());
+                    s.table.inFlight(), s.intents.list());
         }
     }
 
@@ -473,10 +547,11 @@ public final class QemuHypervisor implements Hypervisor {
      * @param assignments which IOThreads each confirmed device uses
      * @param reservations IOThread reservations of operations in flight
      * @param inFlight places (root ports, LUNs, ids) reserved by attaches in flight
+     * @param intents operations begun and not finished
      */
     record Accounting(List<DeviceState> devices, List<QemuState.IOThreadState> ioThreads,
                       Map<String, List<String>> assignments, Map<String, Integer> reservations,
-                      List<DeviceTable.Slot> inFlight) {}
+                      List<DeviceTable.Slot> inFlight, List<Intent> intents) {}
 
     /** The QEMU binary's probe result, once started or reattached. */
     public Optional<ProbeResult> probe() {
@@ -505,10 +580,28 @@ public final class QemuHypervisor implements Hypervisor {
         checkOpen();
         Session s = session;
         if (s == null) {
+            Unreachable u = unreachable;
+            if (u != null) {
+                String message = "VM '" + vmId + "' cannot be reached over QMP (only stop works): "
+                        + u.cause().getMessage();
+                throw u.cause() instanceof VmmUnavailableException e
+                        ? new VmmUnavailableException(e.reason(), message, e) : new HvspiException(message, u.cause());
+            }
             throw new RequestRejectedException(Reason.INVALID_STATE, "VM '" + vmId + "' is " + state.name()
                     .toLowerCase() + ", not started");
         }
         return s;
+    }
+
+    /** A verified QEMU process whose QMP socket cannot be reached, and why. */
+    private record Unreachable(RuntimeLayout layout, QemuProcess process, HvspiException cause) {}
+
+    /**
+     * What the last reattach found QEMU to have that the record did not say (or the
+     * reverse), and the intents it settled: one line each; empty when they agreed.
+     */
+    public List<String> reconciliation() {
+        return reconciliation;
     }
 
     /** A started or reattached VM: its process, QMP connection, probe result and accounting. */
@@ -526,6 +619,8 @@ public final class QemuHypervisor implements Hypervisor {
         final QemuDeviceHotplug hotplug;
         final QemuIOThreads ioThreads;
         final QmpClient.Subscription stateEvents;
+        final PendingIntents intents = new PendingIntents(model);
+        final QemuState.QemuIdentity identity;
 
         Session(RuntimeLayout layout, Optional<QemuProcess> process, QmpClient qmp, ProbeResult probe,
                 QemuState saved, Instant createdAt) {
@@ -537,6 +632,7 @@ public final class QemuHypervisor implements Hypervisor {
             this.qmpSocket = saved.qmpSocket();
             this.endpoint = saved.endpoint();
             this.createdAt = createdAt;
+            this.identity = saved.qemu();
             this.pool = new IOThreadPool(model, saved.ioThreads(), settings.policy(), saved.policyTurn());
             this.table = new DeviceTable(model, saved.rootPorts(), saved.scsiController(), saved.nextNode(),
                     saved.devices());
@@ -544,9 +640,9 @@ public final class QemuHypervisor implements Hypervisor {
             Optional<String> scsiIoThread = saved.ioThreads().stream().filter(t -> t.kind() == Kind.CONTROLLER)
                     .map(QemuState.IOThreadState::id).findFirst();
             this.hotplug = new QemuDeviceHotplug(QemuHypervisorFactory.TYPE, qmp, model, pool, table, settings,
-                    scsiIoThread, capabilities, probe.version(), this::persist);
+                    scsiIoThread, capabilities, probe.version(), intents, this::persist);
             this.ioThreads = new QemuIOThreads(QemuHypervisorFactory.TYPE, qmp, model, pool, capabilities,
-                    this::persist);
+                    intents, this::persist);
             this.stateEvents = qmp.subscribe(new QmpListener() {
                 @Override
                 public void onEvent(QmpEvent event) {
@@ -570,7 +666,8 @@ public final class QemuHypervisor implements Hypervisor {
         /** Saves the plugin state; the caller holds {@code model}. */
         void persist() {
             QemuState s = new QemuState(QemuState.FORMAT, settings, qmpSocket, endpoint, pool.members(),
-                    table.rootPorts(), table.scsiController(), pool.placedByPolicy(), table.nextNode(), table.list());
+                    table.rootPorts(), table.scsiController(), pool.placedByPolicy(), table.nextNode(), table.list(),
+                    intents.list(), identity);
             host.stateStore().save(new VmRecord(vmId, QemuHypervisorFactory.TYPE, process.map(QemuProcess::pid)
                     .orElse(0L), layout.dir(), createdAt, s.toJson()));
         }
@@ -578,41 +675,6 @@ public final class QemuHypervisor implements Hypervisor {
         VmState queryState() {
             JsonNode status = qmp.execute("query-status");
             return status.path("running").asBoolean() ? VmState.RUNNING : VmState.PAUSED;
-        }
-
-        /**
-         * After reattach: drops recorded devices QEMU no longer has (an unplug that
-         * completed while nobody listened), releasing their block nodes.
-         */
-        void reconcile() {
-            Set<String> present = new HashSet<>();
-            for (JsonNode child : qmp.execute("qom-list", QmpClient.args().put("path", "/machine/peripheral"))) {
-                present.add(child.path("name").asText());
-            }
-            boolean changed = false;
-            for (DeviceState d : table.list()) {
-                if (present.contains(d.id())) {
-                    continue;
-                }
-                if (!d.unplugging()) {
-                    LOG.warn("VM '{}': device '{}' is recorded but QEMU no longer has it; forgetting it", vmId, d.id());
-                }
-                try {
-                    qmp.execute("blockdev-del", QmpClient.args().put("node-name", d.nodeName()));
-                } catch (VmmException e) {
-                    LOG.debug("block node '{}' of gone device '{}': {}", d.nodeName(), d.id(), e.getMessage());
-                }
-                synchronized (model) {
-                    table.remove(d.id());
-                    pool.unassign(d.id());
-                }
-                changed = true;
-            }
-            if (changed) {
-                synchronized (model) {
-                    persist();
-                }
-            }
         }
 
         void close() {

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.hvspi.core.state.DefaultHostContext;
+import io.hvspi.plugin.qemu.qmp.QemuVersion;
 import io.hvspi.plugin.qemu.qmp.QmpClient;
 import io.hvspi.plugin.qemu.state.QemuState;
 import io.hvspi.spi.BlockBackend;
@@ -48,7 +49,8 @@ import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The independent IOThread pool on real QEMU 7.2 (TCG, no guest), checked through
+ * The independent IOThread pool on the installed real QEMU (7.2 on Debian 12, 10.0 on
+ * Debian 13; TCG, no guest), checked through
  * QEMU itself ({@code query-iothreads}, {@code qom-get}) and the host ({@code /proc}),
  * not only through hvspi's records. One VM serves the class; each test detaches
  * what it attached.
@@ -264,14 +266,38 @@ class IndependentIOThreadsTest {
         assertTrue(hotplug.list().get(0).onMainLoop());
     }
 
+    /**
+     * vq-mapping follows the binary: QEMU 9.0 added {@code iothread-vq-mapping}, so on
+     * Debian 13's QEMU 10 the queues are spread and QEMU's own {@code qom-get} shows
+     * them; on Debian 12's QEMU 7.2 the attach is refused before QEMU is touched.
+     */
     @Test
-    void vqMappingIsUnsupportedOnQemu72AndLeavesNothingBehind() {
-        assertFalse(vm.supports(Capability.IOTHREAD_VQ_MAPPING));
+    void vqMappingSpreadsTheQueuesWhereQemuHasItAndIsRefusedWhereNotLeavingNothingBehind() {
+        QemuVersion installed = TestVms.installedQemu();
+        boolean present = installed.atLeast(9, 0);
+        assertEquals(present, vm.supports(Capability.IOTHREAD_VQ_MAPPING), "the probe agrees with QEMU " + installed);
         Set<String> nodes = blockNodes();
-        UnsupportedCapabilityException e = assertThrows(UnsupportedCapabilityException.class,
-                () -> hotplug.attach(disk("vq", IOThreadChoice.vqMapped(POOL.subList(0, 2)))));
-        assertEquals(Capability.IOTHREAD_VQ_MAPPING, e.capability());
-        assertTrue(e.getMessage().contains("7.2"), e.getMessage());
+        BlockDeviceSpec spec = BlockDeviceSpec.builder("vq", BlockBackend.nullBackend())
+                .ioThread(IOThreadChoice.vqMapped(POOL.subList(2, 4))).queues(4).build();
+        if (!present) {
+            UnsupportedCapabilityException e = assertThrows(UnsupportedCapabilityException.class,
+                    () -> hotplug.attach(spec));
+            assertEquals(Capability.IOTHREAD_VQ_MAPPING, e.capability());
+            assertTrue(e.getMessage().contains(installed.major() + "." + installed.minor()), e.getMessage());
+        } else {
+            BlockDevice d = hotplug.attach(spec);
+            assertEquals(POOL.subList(2, 4), d.ioThreads());
+            Map<String, List<Integer>> mapping = new HashMap<>();
+            for (JsonNode entry : vm.monitorCommand("qom-get", QmpClient.args()
+                    .put("path", "/machine/peripheral/vq").put("property", "iothread-vq-mapping"))) {
+                List<Integer> vqs = new ArrayList<>();
+                entry.path("vqs").forEach(q -> vqs.add(q.asInt()));
+                mapping.put(entry.path("iothread").asText(), vqs);
+            }
+            assertEquals(Map.of(POOL.get(2), List.of(0, 2), POOL.get(3), List.of(1, 3)), mapping,
+                    "QEMU's view of the queues");
+            hotplug.detach("vq");
+        }
         assertEquals(nodes, blockNodes());
         assertFalse(peripherals().contains("vq"));
     }

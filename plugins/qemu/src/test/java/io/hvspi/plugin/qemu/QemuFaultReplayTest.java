@@ -9,6 +9,7 @@ import io.hvspi.plugin.qemu.probe.RecordedReplies;
 import io.hvspi.plugin.qemu.qmp.FakeQmpServer;
 import io.hvspi.plugin.qemu.qmp.QmpClient;
 import io.hvspi.plugin.qemu.state.DeviceState;
+import io.hvspi.plugin.qemu.state.Intent;
 import io.hvspi.plugin.qemu.state.QemuState;
 import io.hvspi.spi.BlockBackend;
 import io.hvspi.spi.BlockDeviceSpec;
@@ -86,8 +87,8 @@ class QemuFaultReplayTest {
     }
 
     @Test
-    void qemuDyingBetweenAMovesUnplugAndReplugFailsWithExitedAndRecordsTheDeviceAsGone() {
-        qemu = RecordedReplies.server(tmp.resolve("q.sock"), RecordedReplies.QEMU_7_2);
+    void qemuDyingBetweenAMovesUnplugAndReplugFailsWithExitedAndKeepsTheMoveAsAnIntent() {
+        qemu = RecordedReplies.acceptsHotplug(RecordedReplies.server(tmp.resolve("q.sock"), RecordedReplies.QEMU_7_2));
         unplugOnReset("d0");
         AtomicInteger adds = new AtomicInteger();
         qemu.on("device_add", (req, c) -> {
@@ -103,16 +104,42 @@ class QemuFaultReplayTest {
         VmmUnavailableException e = assertThrows(VmmUnavailableException.class,
                 () -> vm.requireHotplug().move("d0", IOThreadChoice.named("indep_iothread_1")));
         assertEquals(VmmUnavailableException.Reason.EXITED, e.reason(), "not a plain HvspiException: " + e);
-        assertTrue(e.getMessage().contains("it is detached"), e.getMessage());
-        assertEquals(List.of(), saved().devices(), "QEMU confirmed the unplug, and never the replug");
+        assertTrue(e.getMessage().contains("the next reattach plugs the device in again"), e.getMessage());
+        // the disk is not forgotten: the record keeps it, with the move as an intent the next reattach settles
+        assertEquals(List.of("d0"), saved().devices().stream().map(d -> d.id()).toList());
+        assertEquals(List.of(Intent.Op.MOVE), saved().intents().stream().map(Intent::op).toList());
+        assertEquals(List.of("indep_iothread_1"), saved().intents().get(0).target());
         QemuHypervisor.Accounting books = vm.accounting();
-        assertEquals(List.of(), books.devices());
+        assertEquals(saved().devices(), books.devices());
         assertEquals(Map.of(), books.reservations());
     }
 
     @Test
+    void everyOperationSavesItsIntentBeforeItsFirstQmpCommandAndClearsItAfterItsLast() {
+        qemu = RecordedReplies.acceptsHotplug(RecordedReplies.server(tmp.resolve("q.sock"), RecordedReplies.QEMU_7_2));
+        RecordedReplies.iothreads(qemu, List.of("indep_iothread_0", "indep_iothread_1", "x1"));
+        unplugOnReset("d0");
+        Map<String, List<Intent.Op>> seen = new java.util.concurrent.ConcurrentHashMap<>();
+        for (String command : List.of("blockdev-add", "device_del", "object-add", "object-del")) {
+            qemu.on(command, (req, c) -> {
+                seen.put(command, saved().intents().stream().map(Intent::op).toList());
+                c.reply(req, QmpClient.args());
+            });
+        }
+        start().requireHotplug().attach(BlockDeviceSpec.builder("d0", BlockBackend.nullBackend()).build());
+        assertEquals(List.of(), saved().intents(), "cleared after the attach");
+        vm.requireIoThreads().add("x1");
+        vm.requireIoThreads().remove("x1");
+        vm.requireHotplug().detach("d0", TIMEOUT);
+        assertEquals(List.of(Intent.Op.ATTACH), seen.get("blockdev-add"));
+        assertEquals(List.of(Intent.Op.IOTHREAD_ADD), seen.get("object-add"));
+        assertEquals(List.of(Intent.Op.IOTHREAD_REMOVE), seen.get("object-del"));
+        assertTrue(saved().devices().isEmpty() && saved().intents().isEmpty(), saved().toString());
+    }
+
+    @Test
     void anIOThreadAddQemuConfirmedReturnsEvenWhenQemuDiesBeforeTheThreadIdIsRead() {
-        qemu = RecordedReplies.server(tmp.resolve("q.sock"), RecordedReplies.QEMU_7_2);
+        qemu = RecordedReplies.acceptsHotplug(RecordedReplies.server(tmp.resolve("q.sock"), RecordedReplies.QEMU_7_2));
         qemu.on("query-iothreads", (req, c) -> c.close());
         IOThreadInfo added = start().requireIoThreads().add("extra");
         assertEquals("extra", added.id());
@@ -124,7 +151,8 @@ class QemuFaultReplayTest {
 
     @Test
     void aReplugQemuAnswersAfterTheMoveTimedOutIsRecordedWhereQemuPutTheDevice() throws Exception {
-        qemu = RecordedReplies.server(tmp.resolve("q.sock"), RecordedReplies.QEMU_7_2);
+        qemu = RecordedReplies.acceptsHotplug(RecordedReplies.server(tmp.resolve("q.sock"), RecordedReplies.QEMU_7_2));
+        RecordedReplies.iothreads(qemu, List.of("indep_iothread_0", "indep_iothread_1"));
         unplugOnReset("d0");
         CountDownLatch answer = new CountDownLatch(1);
         AtomicInteger adds = new AtomicInteger();

@@ -229,7 +229,9 @@ class QemuLifecycleTest {
         await(() -> hv.state() == VmState.FAILED, "the VM is marked failed");
         // QMP's EOF can mark the VM failed before the JVM reaps the zombie
         await(() -> !qemu.isAlive(), "QEMU is gone");
-        assertEquals(stateBefore, record("kill").pluginState(), "the state file still says what QEMU confirmed");
+        // the failed attach's node name stays used up (nextNode), so that it is never handed out twice
+        assertEquals(QemuState.fromJson(stateBefore).withNextNode(2), QemuState.fromJson(record("kill").pluginState()),
+                "the state file still says what QEMU confirmed, with no intent left");
         assertEquals(List.of("d0"), hv.requireHotplug().list().stream().map(BlockDevice::id).toList());
         assertEquals(List.of("d0"), QemuState.fromJson(record("kill").pluginState()).devices().stream()
                 .map(d -> d.id()).toList());

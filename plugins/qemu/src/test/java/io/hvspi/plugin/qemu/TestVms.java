@@ -1,17 +1,25 @@
 package io.hvspi.plugin.qemu;
 
 import io.hvspi.core.state.DefaultHostContext;
+import io.hvspi.plugin.qemu.qmp.QemuVersion;
 import io.hvspi.spi.IOThreadPolicy;
 import io.hvspi.spi.VmSpec;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /** VM specs and host contexts for tests, built by hand (no Kata config loader involved). */
 public final class TestVms {
-    /** Debian's QEMU 7.2. */
+    /** Debian's QEMU: 7.2 on Debian 12, 10.0 on Debian 13. */
     public static final Path QEMU = Path.of("/usr/bin/qemu-system-x86_64");
+    private static final Pattern VERSION = Pattern.compile("QEMU emulator version (\\d+)\\.(\\d+)\\.(\\d+)");
+    private static QemuVersion installed;
 
     private TestVms() {}
 
@@ -29,6 +37,32 @@ public final class TestVms {
         return new VmSpec(vmId, "qemu", QEMU, Optional.empty(), Optional.empty(), Optional.empty(), "", 2, 128,
                 "q35", "tcg", new VmSpec.BlockOptions(blockDriver, "io_uring", false, false, false),
                 new VmSpec.IOThreadOptions(pool > 0, pool, policy), rootPorts, Map.of());
+    }
+
+    /**
+     * The installed QEMU's version, from {@code --version} (not from hvspi's probe, which
+     * the tests check against it). Tests whose outcome depends on the version branch on it.
+     */
+    public static synchronized QemuVersion installedQemu() {
+        if (installed == null) {
+            try {
+                Process p = new ProcessBuilder(QEMU.toString(), "--version").redirectErrorStream(true).start();
+                String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                p.waitFor();
+                Matcher m = VERSION.matcher(out);
+                if (!m.find()) {
+                    throw new IllegalStateException(QEMU + " --version printed no version: " + out);
+                }
+                installed = new QemuVersion(Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2)),
+                        Integer.parseInt(m.group(3)));
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException(e);
+            }
+        }
+        return installed;
     }
 
     /** A host context rooted in a test's temporary directory. */

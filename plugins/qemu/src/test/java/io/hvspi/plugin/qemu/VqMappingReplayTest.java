@@ -18,6 +18,7 @@ import io.hvspi.spi.Hypervisor;
 import io.hvspi.spi.IOThreadChoice;
 import io.hvspi.spi.IOThreadPolicy;
 import io.hvspi.spi.UnsupportedCapabilityException;
+import io.hvspi.spi.VmmException;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -25,7 +26,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * vq-mapping, replayed: the plugin connects (host option {@code endpoint}) to a
- * scripted QMP server that answers as QEMU 9.2 or 7.2 would, and the test checks
+ * scripted QMP server that answers the probe with replies recorded from QEMU 10.0 or 7.2, and the test checks
  * the exact {@code device_add} QEMU would receive.
  */
 class VqMappingReplayTest {
@@ -44,21 +45,24 @@ class VqMappingReplayTest {
     }
 
     @Test
-    void onQemu92ADeviceSpreadsItsQueuesOverSeveralIOThreads() throws Exception {
-        try (FakeQmpServer qemu92 = RecordedReplies.server(tmp.resolve("q92.sock"), RecordedReplies.QEMU_9_2)) {
+    void onQemu10ADeviceSpreadsItsQueuesOverSeveralIOThreads() throws Exception {
+        try (FakeQmpServer qemu10 = RecordedReplies.acceptsHotplug(
+                RecordedReplies.server(tmp.resolve("q10.sock"), RecordedReplies.QEMU_10_0))) {
+            RecordedReplies.iothreads(qemu10, List.of("indep_iothread_0", "indep_iothread_1", "indep_iothread_2",
+                    "indep_iothread_3"));
             // a guestless VM: QEMU reports the unplug after the reset that completes it
-            qemu92.on("system_reset", (req, c) -> {
+            qemu10.on("system_reset", (req, c) -> {
                 c.reply(req, QmpClient.args());
                 c.event("DEVICE_DELETED", QmpClient.args().put("device", "vq0").put("path", "/machine/peripheral/vq0"));
             });
-            Hypervisor vm = vmOn(qemu92);
+            Hypervisor vm = vmOn(qemu10);
             try {
                 assertTrue(vm.supports(Capability.IOTHREAD_VQ_MAPPING));
                 BlockDevice d = vm.requireHotplug().attach(BlockDeviceSpec.builder("vq0", BlockBackend.nullBackend())
                         .queues(4).ioThread(IOThreadChoice.vqMapped(List.of("indep_iothread_0", "indep_iothread_1")))
                         .build());
                 assertEquals(List.of("indep_iothread_0", "indep_iothread_1"), d.ioThreads());
-                JsonNode add = qemu92.argumentsOf("device_add").get(0);
+                JsonNode add = qemu10.argumentsOf("device_add").get(0);
                 assertEquals(json("""
                         {"driver": "virtio-blk-pci", "id": "vq0", "drive": "hvspi-node0", "bus": "rp0",
                          "num-queues": 4, "serial": "vq0",
@@ -69,15 +73,30 @@ class VqMappingReplayTest {
 
                 vm.requireHotplug().move("vq0", IOThreadChoice.vqMapped(
                         List.of("indep_iothread_1", "indep_iothread_2", "indep_iothread_3")));
-                JsonNode replug = qemu92.argumentsOf("device_add").get(1);
+                JsonNode replug = qemu10.argumentsOf("device_add").get(1);
                 assertEquals(json("""
                         {"driver": "virtio-blk-pci", "id": "vq0", "drive": "hvspi-node0", "bus": "rp0",
                          "num-queues": 4, "serial": "vq0",
                          "iothread-vq-mapping": [{"iothread": "indep_iothread_1", "vqs": [0, 3]},
                                                  {"iothread": "indep_iothread_2", "vqs": [1]},
                                                  {"iothread": "indep_iothread_3", "vqs": [2]}]}"""), replug);
-                assertEquals(1, qemu92.argumentsOf("blockdev-add").size(), "a move keeps the block node");
-                assertTrue(qemu92.argumentsOf("x-blockdev-set-iothread").isEmpty());
+                assertEquals(1, qemu10.argumentsOf("blockdev-add").size(), "a move keeps the block node");
+                assertTrue(qemu10.argumentsOf("x-blockdev-set-iothread").isEmpty());
+            } finally {
+                vm.stop();
+            }
+        }
+    }
+
+    @Test
+    void theReplayRefusesACommandItWasNotGivenAsQemuRefusesOneItLacks() {
+        try (FakeQmpServer qemu10 = RecordedReplies.server(tmp.resolve("q10.sock"), RecordedReplies.QEMU_10_0)) {
+            QemuHypervisor vm = (QemuHypervisor) vmOn(qemu10);
+            try {
+                VmmException e = assertThrows(VmmException.class, () -> vm.monitorCommand("blockdev-add",
+                        QmpClient.args().put("driver", "null-co").put("node-name", "n0")));
+                assertEquals("CommandNotFound", e.errorClass());
+                assertEquals("The command blockdev-add has not been found", e.vmmMessage());
             } finally {
                 vm.stop();
             }

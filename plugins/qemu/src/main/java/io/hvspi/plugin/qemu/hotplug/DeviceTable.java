@@ -23,7 +23,7 @@ import java.util.Set;
  */
 public final class DeviceTable {
     /** virtio-scsi addresses Kata's way: target {@code index / 256}, LUN {@code index % 256}. */
-    static final int LUNS_PER_TARGET = 256;
+    public static final int LUNS_PER_TARGET = 256;
     private static final int MAX_SCSI_DISKS = 256 * LUNS_PER_TARGET;
     /** Block nodes hvspi makes are {@code hvspi-node<n>}, n counting up for the VM's whole life. */
     public static final String NODE_PREFIX = "hvspi-node";
@@ -173,6 +173,13 @@ public final class DeviceTable {
     public void release(Slot slot) {
         synchronized (lock) {
             inFlight.remove(slot.deviceId(), slot);
+        }
+    }
+
+    /** True while this attach's reservation stands (neither confirmed nor released). */
+    public boolean isReserved(Slot slot) {
+        synchronized (lock) {
+            return inFlight.get(slot.deviceId()) == slot;
         }
     }
 

@@ -9,6 +9,8 @@ import io.hvspi.plugin.qemu.qmp.QmpClient;
 import io.hvspi.plugin.qemu.qmp.QmpEvent;
 import io.hvspi.plugin.qemu.qmp.QmpListener;
 import io.hvspi.plugin.qemu.state.DeviceState;
+import io.hvspi.plugin.qemu.state.Intent;
+import io.hvspi.plugin.qemu.state.PendingIntents;
 import io.hvspi.plugin.qemu.state.QemuSettings;
 import io.hvspi.spi.BlockBackend;
 import io.hvspi.spi.BlockDevice;
@@ -74,6 +76,7 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
     private final Optional<String> scsiIoThread;
     private final Set<Capability> capabilities;
     private final QemuVersion version;
+    private final PendingIntents intents;
     private final Runnable persist;
     private final Map<String, CompletableFuture<Void>> released = new ConcurrentHashMap<>();
     /** Devices whose removal is being completed, so that it runs once. */
@@ -83,11 +86,13 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
     /**
      * @param type the hypervisor type, for errors
      * @param lock the monitor {@code pool} and {@code table} share
+     * @param intents the VM's operations in flight; each operation records its intent there and saves before
+     *                its first QMP command, and ends it in the save that records its outcome
      * @param persist saves the VM's state; called with {@code lock} held after each confirmed change
      */
     public QemuDeviceHotplug(String type, QmpClient qmp, Object lock, IOThreadPool pool, DeviceTable table,
                              QemuSettings settings, Optional<String> scsiIoThread, Set<Capability> capabilities,
-                             QemuVersion version, Runnable persist) {
+                             QemuVersion version, PendingIntents intents, Runnable persist) {
         this.type = type;
         this.qmp = qmp;
         this.lock = lock;
@@ -97,6 +102,7 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
         this.scsiIoThread = scsiIoThread;
         this.capabilities = Set.copyOf(capabilities);
         this.version = version;
+        this.intents = intents;
         this.persist = persist;
         this.events = qmp.subscribe(new QmpListener() {
             @Override
@@ -147,6 +153,40 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
             }
         }
         List<String> ioThreads = reservation != null ? reservation.ioThreads() : scsiIoThread.stream().toList();
+        DeviceState device = new DeviceState(spec.id(), driver.qemuDriver(), slot.nodeName(),
+                spec.backend() instanceof BlockBackend.Null ? DeviceState.BACKEND_NULL : DeviceState.BACKEND_PATH,
+                spec.backend() instanceof BlockBackend.HostPath p ? p.path().toString() : null,
+                spec.backend() instanceof BlockBackend.Null n ? n.sizeBytes() : 0, spec.format(), spec.readOnly(),
+                spec.direct() || settings.cacheDirect(), ioThreads, queues, slot.bus(), slot.lun(), false);
+        Intent intent = Intent.attach(device);
+        try {
+            begin(intent);
+        } catch (RuntimeException e) {
+            release(slot, reservation);
+            throw e;
+        }
+        try {
+            attach(spec, driver, hostDevice, queues, slot, reservation, device, intent);
+        } finally {
+            // an attach QEMU may still carry out keeps its place, and its intent, until QEMU answers
+            if (!table.isReserved(slot)) {
+                end(intent);
+            }
+        }
+        return toBlockDevice(device);
+    }
+
+    private void begin(Intent intent) {
+        intents.beginAndSave(intent, persist);
+    }
+
+    private void end(Intent intent) {
+        intents.endAndSave(intent, persist);
+    }
+
+    private void attach(BlockDeviceSpec spec, BlockDriver driver, boolean hostDevice, int queues,
+                        DeviceTable.Slot slot, Reservation reservation, DeviceState device, Intent intent) {
+        List<String> ioThreads = device.ioThreads();
         QmpClient.Call nodeCall = null;
         QmpClient.Call deviceCall = null;
         try {
@@ -178,7 +218,7 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
                 release(slot, reservation);
                 throw e;
             }
-            undoWhenAnswered(slot, reservation, nodeCall, deviceCall);
+            undoWhenAnswered(slot, reservation, nodeCall, deviceCall, intent);
             throw new VmmUnavailableException(e.reason(), "attach of device '" + spec.id() + "': " + e.getMessage()
                     + "; should QEMU still add it, hvspi removes it again, and holds the id and its place until then",
                     e);
@@ -186,11 +226,6 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
             release(slot, reservation);
             throw e;
         }
-        DeviceState device = new DeviceState(spec.id(), driver.qemuDriver(), slot.nodeName(),
-                spec.backend() instanceof BlockBackend.Null ? DeviceState.BACKEND_NULL : DeviceState.BACKEND_PATH,
-                spec.backend() instanceof BlockBackend.HostPath p ? p.path().toString() : null,
-                spec.backend() instanceof BlockBackend.Null n ? n.sizeBytes() : 0, spec.format(), spec.readOnly(),
-                spec.direct() || settings.cacheDirect(), ioThreads, queues, slot.bus(), slot.lun(), false);
         synchronized (lock) {
             if (reservation != null) {
                 pool.confirm(reservation, spec.id());
@@ -198,9 +233,9 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
                 pool.restore(spec.id(), ioThreads);
             }
             table.confirm(slot, device);
+            intents.end(intent);
             persist.run();
         }
-        return toBlockDevice(device);
     }
 
     private void release(DeviceTable.Slot slot, Reservation reservation) {
@@ -225,13 +260,15 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
      * leaves nothing behind, only later.
      */
     private void undoWhenAnswered(DeviceTable.Slot slot, Reservation reservation, QmpClient.Call node,
-                                  QmpClient.Call device) {
+                                  QmpClient.Call device, Intent intent) {
         CompletableFuture<HvspiException> nodeDone = new CompletableFuture<>();
         node.whenDone((reply, error) -> nodeDone.complete(error));
         device.whenDone((reply, deviceError) -> {
             HvspiException nodeError = nodeDone.join(); // QEMU answers in order: the node's reply came first
             if (deviceError instanceof VmmUnavailableException || nodeError instanceof VmmUnavailableException) {
-                release(slot, reservation); // the connection ended: nothing more to undo or to protect
+                // the connection ended: nothing more to undo or to protect here; the intent stays in the
+                // record, and the next reattach adopts or rolls back what QEMU did
+                release(slot, reservation);
                 return;
             }
             try {
@@ -243,12 +280,13 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
                 }
                 LOG.info("undid the attach of device '{}' that QEMU carried out after it timed out", slot.deviceId());
                 release(slot, reservation);
+                end(intent);
             } catch (HvspiException e) {
                 if (qmp.isConnected()) {
                     LOG.error("cannot undo the late attach of device '{}'; its id and place stay reserved: {}",
                             slot.deviceId(), e.getMessage());
                 } else {
-                    release(slot, reservation);
+                    release(slot, reservation); // the intent stays for the next reattach, as above
                 }
             }
         });
@@ -406,6 +444,7 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
             }
             gone = released.computeIfAbsent(deviceId, k -> new CompletableFuture<>());
             if (!device.unplugging()) {
+                // the mark is the detach's intent: saved before device_del, cleared with the device
                 table.replace(device.withUnplugging(true));
                 persist.run();
             }
@@ -551,11 +590,18 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
             return;
         }
         try {
-            try {
-                qmp.execute("blockdev-del", QmpClient.args().put("node-name", device.nodeName()));
-            } catch (HvspiException e) {
-                LOG.warn("device '{}' is gone, but its block node '{}' stays: {}", id, device.nodeName(),
-                        e.getMessage());
+            if (!device.unplugging() && !released.containsKey(id)) {
+                // no command of hvspi asked for this (the guest ejected it, or an unplug another process asked
+                // for completed): the device is gone, its data is not deleted
+                LOG.warn("device '{}' was removed without a detach; its block node '{}' is kept", id,
+                        device.nodeName());
+            } else {
+                try {
+                    qmp.execute("blockdev-del", QmpClient.args().put("node-name", device.nodeName()));
+                } catch (HvspiException e) {
+                    LOG.warn("device '{}' is gone, but its block node '{}' stays: {}", id, device.nodeName(),
+                            e.getMessage());
+                }
             }
             synchronized (lock) {
                 table.remove(id);
@@ -615,6 +661,30 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
             }
             released.put(deviceId, gone);
         }
+        Intent intent = Intent.move(device, reservation.ioThreads());
+        try {
+            begin(intent);
+        } catch (RuntimeException e) {
+            synchronized (lock) {
+                pool.release(reservation);
+                released.remove(deviceId, gone);
+                table.endMove(deviceId);
+            }
+            throw e;
+        }
+        try {
+            return move(device, reservation, gone, intent);
+        } finally {
+            // a replug QEMU may still answer keeps its intent until it does (replugWhenAnswered)
+            if (!table.isMoving(deviceId)) {
+                end(intent);
+            }
+        }
+    }
+
+    private BlockDevice move(DeviceState device, Reservation reservation, CompletableFuture<Void> gone,
+                             Intent intent) {
+        String deviceId = device.id();
         long deadline = System.nanoTime() + DEFAULT_DETACH_TIMEOUT.toNanos();
         try {
             requestUnplug(device, deadline);
@@ -625,6 +695,13 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
                 if (!gone.isDone() || gone.isCompletedExceptionally()) {
                     pool.release(reservation);
                     released.remove(deviceId, gone);
+                    if (e instanceof VmmUnavailableException u && !timedOut(u)) {
+                        // QEMU can no longer say whether it unplugged the device: the device stays "being
+                        // moved" and the intent stays in the record, for the next reattach to settle
+                        throw new VmmUnavailableException(u.reason(), "move of device '" + deviceId + "': "
+                                + u.getMessage() + "; the move stays recorded as unfinished, and the next reattach"
+                                + " settles it (the disk stays attached)", u);
+                    }
                     table.endMove(deviceId);
                     if (e instanceof VmmUnavailableException u && timedOut(u)) {
                         // the unplug stays pending in QEMU: from now on it is a detach
@@ -651,7 +728,7 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
                 throw restoreAfterFailedMove(device, e);
             }
             // QEMU may still plug it: the device stays "being moved", with the new IOThread reserved, until it answers
-            replugWhenAnswered(replug, device, reservation, gone);
+            replugWhenAnswered(replug, device, reservation, gone, intent);
             throw new VmmUnavailableException(e.reason(), "move of device '" + deviceId + "': " + e.getMessage()
                     + "; hvspi records where the device ends up when QEMU answers", e);
         } catch (HvspiException e) {
@@ -660,10 +737,11 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
             }
             throw restoreAfterFailedMove(device, e);
         }
-        return toBlockDevice(confirmMove(device, reservation, gone));
+        return toBlockDevice(confirmMove(device, reservation, gone, intent));
     }
 
-    private DeviceState confirmMove(DeviceState device, Reservation reservation, CompletableFuture<Void> gone) {
+    private DeviceState confirmMove(DeviceState device, Reservation reservation, CompletableFuture<Void> gone,
+                                    Intent intent) {
         DeviceState moved = device.withIoThreads(reservation.ioThreads());
         synchronized (lock) {
             pool.unassign(device.id());
@@ -671,6 +749,7 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
             table.replace(moved);
             table.endMove(device.id());
             released.remove(device.id(), gone);
+            intents.end(intent);
             persist.run();
         }
         return moved;
@@ -678,10 +757,10 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
 
     /** Records the outcome of a replug whose caller timed out, when QEMU answers. */
     private void replugWhenAnswered(QmpClient.Call replug, DeviceState device, Reservation reservation,
-                                    CompletableFuture<Void> gone) {
+                                    CompletableFuture<Void> gone, Intent intent) {
         replug.whenDone((reply, error) -> {
             if (error == null) {
-                confirmMove(device, reservation, gone);
+                confirmMove(device, reservation, gone, intent);
                 LOG.info("device '{}' was moved to {} after the move timed out", device.id(),
                         describe(reservation.ioThreads()));
                 return;
@@ -690,14 +769,19 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
                 pool.release(reservation);
             }
             LOG.warn("{}", restoreAfterFailedMove(device, error).getMessage());
+            if (!table.isMoving(device.id())) {
+                end(intent);
+            }
         });
     }
 
     /**
-     * Plugs the device back where it was after QEMU refused the replug; if even that
-     * fails, or QEMU can no longer be asked, drops it and says so. A QEMU that died
-     * or broke the protocol makes the error a {@link VmmUnavailableException}, as for
-     * any other call.
+     * Plugs the device back where it was after QEMU refused the replug. When QEMU can
+     * no longer be asked (it died, hung, or the connection broke), the device stays
+     * recorded, still being moved, and the move's intent stays in the record: the next
+     * reattach plugs it in again (see {@code Reconciler}), so the disk is not lost; the
+     * error is a {@link VmmUnavailableException}, as for any other call. Only when QEMU
+     * refuses both places is the device dropped, and its block node is still kept.
      */
     private HvspiException restoreAfterFailedMove(DeviceState device, HvspiException cause) {
         HvspiException failure = cause;
@@ -713,13 +797,16 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
                         + describe(device.ioThreads()) + ": " + cause.getMessage(), cause);
             } catch (HvspiException e) {
                 cause.addSuppressed(e);
-                if (e instanceof VmmUnavailableException) {
-                    failure = e;
-                }
+                failure = e;
             }
         }
-        if (qmp.isConnected()) {
-            rollbackNode(device.nodeName(), failure);
+        if (failure instanceof VmmUnavailableException u) {
+            synchronized (lock) {
+                released.remove(device.id());
+            }
+            return new VmmUnavailableException(u.reason(), "move of device '" + device.id() + "' was cut off after"
+                    + " QEMU unplugged it: " + u.getMessage() + "; the move stays recorded as unfinished, and the next"
+                    + " reattach plugs the device in again", cause);
         }
         synchronized (lock) {
             table.remove(device.id());
@@ -727,11 +814,9 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
             released.remove(device.id());
             persist.run();
         }
-        String message = "move of device '" + device.id() + "' failed after QEMU unplugged it, and it could not be"
-                + " plugged back; it is detached: " + failure.getMessage();
-        return failure instanceof VmmUnavailableException u
-                ? new VmmUnavailableException(u.reason(), message, cause)
-                : new HvspiException(message, cause);
+        return new HvspiException("move of device '" + device.id() + "' failed after QEMU unplugged it, and QEMU"
+                + " refused to plug it in again; it is detached, its block node '" + device.nodeName() + "' is kept: "
+                + failure.getMessage(), cause);
     }
 
     private static String describe(List<String> ioThreads) {

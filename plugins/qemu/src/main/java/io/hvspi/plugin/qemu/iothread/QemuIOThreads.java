@@ -3,6 +3,8 @@ package io.hvspi.plugin.qemu.iothread;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.hvspi.plugin.qemu.cmdline.QemuIds;
 import io.hvspi.plugin.qemu.qmp.QmpClient;
+import io.hvspi.plugin.qemu.state.Intent;
+import io.hvspi.plugin.qemu.state.PendingIntents;
 import io.hvspi.spi.Capability;
 import io.hvspi.spi.HvspiException;
 import io.hvspi.spi.IOThreadInfo;
@@ -38,19 +40,23 @@ public final class QemuIOThreads implements IOThreadProvider {
     private final Object lock;
     private final IOThreadPool pool;
     private final Set<Capability> capabilities;
+    private final PendingIntents intents;
     private final Runnable persist;
 
     /**
      * @param lock the monitor the pool shares with the device table
+     * @param intents the VM's operations in flight: an add or removal records its intent there and saves
+     *                before its QMP command, and ends it in the save that records the outcome
      * @param persist saves the VM's state; called with {@code lock} held after each confirmed change
      */
     public QemuIOThreads(String type, QmpClient qmp, Object lock, IOThreadPool pool, Set<Capability> capabilities,
-                         Runnable persist) {
+                         PendingIntents intents, Runnable persist) {
         this.type = type;
         this.qmp = qmp;
         this.lock = lock;
         this.pool = pool;
         this.capabilities = Set.copyOf(capabilities);
+        this.intents = intents;
         this.persist = persist;
     }
 
@@ -96,6 +102,24 @@ public final class QemuIOThreads implements IOThreadProvider {
         if (pool.kind(id).isPresent()) {
             throw new RequestRejectedException(Reason.DUPLICATE_ID, "IOThread '" + id + "' exists");
         }
+        Intent intent = Intent.ioThreadAdd(id);
+        begin(intent);
+        try {
+            return add(id, intent);
+        } finally {
+            end(intent);
+        }
+    }
+
+    private void begin(Intent intent) {
+        intents.beginAndSave(intent, persist);
+    }
+
+    private void end(Intent intent) {
+        intents.endAndSave(intent, persist);
+    }
+
+    private IOThreadInfo add(String id, Intent intent) {
         QmpClient.Call call = qmp.submit("object-add", QmpClient.args().put("qom-type", "iothread").put("id", id));
         try {
             qmp.await(call);
@@ -120,6 +144,7 @@ public final class QemuIOThreads implements IOThreadProvider {
         }
         synchronized (lock) {
             pool.add(id, Kind.POOL);
+            intents.end(intent);
             persist.run();
         }
         Live live = null;
@@ -146,6 +171,23 @@ public final class QemuIOThreads implements IOThreadProvider {
     public void remove(String id) {
         require(Capability.IOTHREAD_RUNTIME_ADD);
         pool.beginRemove(id);
+        Intent intent = Intent.ioThreadRemove(id);
+        try {
+            begin(intent);
+        } catch (RuntimeException e) {
+            synchronized (lock) {
+                pool.finishRemove(id, false);
+            }
+            throw e;
+        }
+        try {
+            remove(id, intent);
+        } finally {
+            end(intent);
+        }
+    }
+
+    private void remove(String id, Intent intent) {
         QmpClient.Call call;
         try {
             call = qmp.submit("object-del", QmpClient.args().put("id", id));
@@ -175,6 +217,7 @@ public final class QemuIOThreads implements IOThreadProvider {
         synchronized (lock) {
             pool.finishRemove(id, deleted);
             if (deleted) {
+                intents.end(Intent.ioThreadRemove(id));
                 persist.run();
             }
         }

@@ -1,5 +1,6 @@
 package io.hvspi.plugin.qemu.process;
 
+import io.hvspi.plugin.qemu.state.QemuState;
 import io.hvspi.spi.HvspiException;
 import io.hvspi.spi.VmmUnavailableException;
 import io.hvspi.spi.VmmUnavailableException.Reason;
@@ -17,6 +18,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -47,14 +49,27 @@ public final class QemuProcess {
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(layout.qemuLog().toFile()))
                 .redirectErrorStream(true);
         try {
-            Files.deleteIfExists(layout.qemuLog());
-            Files.createFile(layout.qemuLog(), PosixFilePermissions.asFileAttribute(
-                    PosixFilePermissions.fromString("rw-------")));
+            createPrivateFile(layout.qemuLog());
+            // QEMU opens the console log with the umask's mode, but keeps the mode of a file that exists
+            createPrivateFile(layout.consoleLog());
             return new QemuProcess(pb.start().toHandle(), layout);
         } catch (IOException e) {
             throw new HvspiException("cannot start " + argv.get(0) + ": " + e.getMessage(), e);
         }
     }
+
+    /**
+     * Creates an empty file of mode 0600 whatever the umask: created with that mode
+     * (which the umask can only narrow), then set exactly. An existing file is replaced.
+     */
+    public static void createPrivateFile(Path file) throws IOException {
+        Files.deleteIfExists(file);
+        Files.createFile(file, PosixFilePermissions.asFileAttribute(PRIVATE_FILE));
+        Files.setPosixFilePermissions(file, PRIVATE_FILE);
+    }
+
+    private static final java.util.Set<java.nio.file.attribute.PosixFilePermission> PRIVATE_FILE =
+            PosixFilePermissions.fromString("rw-------");
 
     /** util-linux's setsid execs without forking when, as here, the caller leads no process group. */
     static List<String> inOwnSession(List<String> argv) {
@@ -70,18 +85,74 @@ public final class QemuProcess {
     private static final Path SETSID = Path.of("/usr/bin/setsid");
 
     /**
-     * The QEMU process with this pid, if it is alive and really serves this
-     * runtime directory (its command line names the QMP socket), so that a reused
-     * pid is never mistaken for it.
+     * The QEMU process with this pid, if it is alive and really is the one this
+     * runtime directory's VM runs: the same start time ({@code /proc/PID/stat}) when
+     * one was recorded, the expected executable ({@code /proc/PID/exe}), and a command
+     * line that names the QMP socket. A reused pid, or another process whose command
+     * line merely mentions the socket, is never mistaken for it.
+     *
+     * @param identity the recorded start time and executable; empty for a record that has none (format 1),
+     *                 when only the executable is checked, against {@code binary}
+     * @param binary the QEMU binary the VM was started with
      */
-    public static Optional<QemuProcess> adopt(long pid, RuntimeLayout layout) {
+    public static Optional<QemuProcess> adopt(long pid, RuntimeLayout layout, Optional<QemuState.QemuIdentity> identity,
+                                              Path binary) {
         if (pid <= 0) {
             return Optional.empty();
         }
         return ProcessHandle.of(pid)
                 .filter(ProcessHandle::isAlive)
+                .filter(h -> identity.map(i -> startTime(pid).orElse(-1) == i.startTime()).orElse(true))
+                .filter(h -> executable(pid).equals(identity.map(QemuState.QemuIdentity::executable)
+                        .orElseGet(() -> realPath(binary))))
                 .filter(h -> commandLine(pid).contains(layout.qmpSocket().toString()))
                 .map(h -> new QemuProcess(h, layout));
+    }
+
+    /** This process's identity, for the state: its start time and the binary's real path. */
+    public QemuState.QemuIdentity identity(Path binary) {
+        return new QemuState.QemuIdentity(startTime(pid()).orElse(-1), realPath(binary));
+    }
+
+    /** Field 22 of {@code /proc/PID/stat}: the start time in clock ticks after boot. */
+    static OptionalLong startTime(long pid) {
+        try {
+            String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"), StandardCharsets.UTF_8);
+            // the command name (field 2) is in parentheses and may hold spaces: count from the last ')'
+            String[] rest = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+            return OptionalLong.of(Long.parseLong(rest[19]));
+        } catch (IOException | RuntimeException e) {
+            return OptionalLong.empty();
+        }
+    }
+
+    /** True when the process is stopped (SIGSTOP; state {@code T}): SIGTERM would wait for a SIGCONT. */
+    public boolean isStopped() {
+        try {
+            String stat = Files.readString(Path.of("/proc", Long.toString(pid()), "stat"), StandardCharsets.UTF_8);
+            char state = stat.charAt(stat.lastIndexOf(')') + 2);
+            return state == 'T' || state == 't';
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
+    }
+
+    /** The real path of the process's executable; a binary replaced on disk since counts as the same path. */
+    static String executable(long pid) {
+        try {
+            String exe = Files.readSymbolicLink(Path.of("/proc", Long.toString(pid), "exe")).toString();
+            return exe.endsWith(" (deleted)") ? exe.substring(0, exe.length() - " (deleted)".length()) : exe;
+        } catch (IOException | RuntimeException e) {
+            return "";
+        }
+    }
+
+    private static String realPath(Path binary) {
+        try {
+            return binary.toRealPath().toString();
+        } catch (IOException e) {
+            return binary.toAbsolutePath().normalize().toString();
+        }
     }
 
     private static String commandLine(long pid) {
@@ -102,26 +173,33 @@ public final class QemuProcess {
     }
 
     /**
-     * Waits until the QMP socket exists, then makes it private (0600). Fails at once
-     * when QEMU exits first (with the last line QEMU printed), or after {@code timeout}.
+     * Waits until the QMP and console sockets exist, then makes them private (0600):
+     * QEMU binds them with the umask's mode. Fails at once when QEMU exits first (with
+     * the last line QEMU printed), or after {@code timeout}.
      */
     public void awaitSocket(Duration timeout) {
-        Path socket = layout.qmpSocket();
+        awaitSocket(layout.qmpSocket(), timeout);
+        // QEMU creates its chardevs in command-line order: the console's right after the QMP one
+        awaitSocket(layout.consoleSocket(), timeout);
+        makePrivate(layout.qmpSocket());
+        makePrivate(layout.consoleSocket());
+    }
+
+    private void awaitSocket(Path socket, Duration timeout) {
         long deadline = System.nanoTime() + timeout.toNanos();
         long pause = 100_000; // 0.1 ms, doubling up to 5 ms: QEMU opens the socket about 20 ms after spawn
         while (!Files.exists(socket)) {
             if (!handle.isAlive()) {
                 throw new VmmUnavailableException(Reason.EXITED,
-                        "QEMU exited before opening its QMP socket: " + lastLogLine());
+                        "QEMU exited before opening its socket " + socket.getFileName() + ": " + lastLogLine());
             }
             if (System.nanoTime() > deadline) {
                 throw new VmmUnavailableException(Reason.TIMED_OUT,
-                        "QEMU did not open its QMP socket " + socket + " within " + timeout.toMillis() + " ms");
+                        "QEMU did not open its socket " + socket + " within " + timeout.toMillis() + " ms");
             }
             LockSupport.parkNanos(pause);
             pause = Math.min(pause * 2, 5_000_000);
         }
-        makePrivate(socket);
     }
 
     /** Sets a socket or file QEMU created to 0600: QEMU uses the umask's mode; the 0700 directory already shuts others out. */
@@ -161,9 +239,19 @@ public final class QemuProcess {
         }
     }
 
-    /** SIGKILL, then waits up to {@code timeout} for the process to go. */
+    /**
+     * SIGKILL, then waits up to {@code timeout} for the process to go. The handle
+     * carries the start time the JDK read when it was made, and the JDK signals only
+     * a process with that pid and that start time: a pid reused since is left alone.
+     */
     public boolean kill(Duration timeout) {
         handle.destroyForcibly();
+        return waitForExit(timeout);
+    }
+
+    /** SIGTERM (QEMU exits cleanly on it), then waits up to {@code timeout}; as safe as {@link #kill}. */
+    public boolean terminate(Duration timeout) {
+        handle.destroy();
         return waitForExit(timeout);
     }
 

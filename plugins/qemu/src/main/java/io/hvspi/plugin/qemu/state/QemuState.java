@@ -22,11 +22,16 @@ import java.util.Objects;
  * @param policyTurn how many devices were placed by policy (round-robin's cursor)
  * @param nextNode the number of the next block node name
  * @param devices the hotplugged devices, in attach order
+ * @param intents operations begun and not finished (format 2; none in format 1)
+ * @param qemu who the QEMU process is, to verify a pid before signalling it; {@code null} when hvspi did not
+ *             spawn QEMU, or in format 1
  */
 public record QemuState(int format, QemuSettings settings, String qmpSocket, boolean endpoint,
                         List<IOThreadState> ioThreads, List<String> rootPorts, boolean scsiController, long policyTurn,
-                        long nextNode, List<DeviceState> devices) {
-    public static final int FORMAT = 1;
+                        long nextNode, List<DeviceState> devices, List<Intent> intents, QemuIdentity qemu) {
+    /** Format 2 added {@code intents} and {@code qemu}; format 1 documents are read as having none. */
+    public static final int FORMAT = 2;
+    private static final int OLDEST_READABLE = 1;
 
     private static final ObjectMapper JSON = new ObjectMapper()
             .configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
@@ -37,6 +42,46 @@ public record QemuState(int format, QemuSettings settings, String qmpSocket, boo
         ioThreads = List.copyOf(ioThreads);
         rootPorts = List.copyOf(rootPorts);
         devices = List.copyOf(devices);
+        intents = intents == null ? List.of() : List.copyOf(intents);
+    }
+
+    /** A state with no intents and no process identity (as format 1 had). */
+    public QemuState(int format, QemuSettings settings, String qmpSocket, boolean endpoint,
+                     List<IOThreadState> ioThreads, List<String> rootPorts, boolean scsiController, long policyTurn,
+                     long nextNode, List<DeviceState> devices) {
+        this(format, settings, qmpSocket, endpoint, ioThreads, rootPorts, scsiController, policyTurn, nextNode, devices,
+                List.of(), null);
+    }
+
+    /**
+     * Who the QEMU process is: its start time ({@code /proc/PID/stat} field 22, clock
+     * ticks since boot) and its executable, so that a recorded pid that now belongs to
+     * another process is never signalled.
+     *
+     * @param startTime the process's start time in clock ticks after boot
+     * @param executable the real path of the QEMU binary it runs
+     */
+    public record QemuIdentity(long startTime, String executable) {
+        public QemuIdentity {
+            Objects.requireNonNull(executable, "executable");
+        }
+    }
+
+    public QemuState withNextNode(long next) {
+        return new QemuState(format, settings, qmpSocket, endpoint, ioThreads, rootPorts, scsiController, policyTurn,
+                next, devices, intents, qemu);
+    }
+
+    public QemuState withQemu(QemuIdentity identity) {
+        return new QemuState(format, settings, qmpSocket, endpoint, ioThreads, rootPorts, scsiController, policyTurn,
+                nextNode, devices, intents, identity);
+    }
+
+    /** This state with other devices, IOThreads and intents (what reconciliation changes). */
+    public QemuState with(List<DeviceState> newDevices, List<IOThreadState> newIoThreads, List<Intent> newIntents,
+                          long newNextNode) {
+        return new QemuState(FORMAT, settings, qmpSocket, endpoint, newIoThreads, rootPorts, scsiController,
+                policyTurn, newNextNode, newDevices, newIntents, qemu);
     }
 
     /** One IOThread the VM owns. */
@@ -58,8 +103,9 @@ public record QemuState(int format, QemuSettings settings, String qmpSocket, boo
         } catch (JsonProcessingException | IllegalArgumentException | NullPointerException e) {
             throw new HvspiException("unreadable QEMU plugin state: " + e.getMessage(), e);
         }
-        if (s.format() != FORMAT) {
-            throw new HvspiException("QEMU plugin state has format " + s.format() + ", this plugin reads " + FORMAT);
+        if (s.format() < OLDEST_READABLE || s.format() > FORMAT) {
+            throw new HvspiException("QEMU plugin state has format " + s.format() + ", this plugin reads "
+                    + OLDEST_READABLE + " to " + FORMAT);
         }
         return s;
     }

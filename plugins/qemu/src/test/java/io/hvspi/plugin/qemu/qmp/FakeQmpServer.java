@@ -25,8 +25,9 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * A scripted QMP server on a Unix socket, for what real QEMU never does (garbage,
  * truncation, silence) and for QEMU versions that are not installed (replies
  * recorded or written per version). It greets, answers {@code qmp_capabilities},
- * answers commands from canned replies ({@code {}} for the rest), and lets a test
- * take over any command with a script.
+ * answers commands from canned replies ({@code {}} for the rest, or, once
+ * {@link #refuseUnknown()} is called, QEMU's {@code CommandNotFound} error), and lets a
+ * test take over any command with a script.
  */
 public final class FakeQmpServer implements AutoCloseable {
     public static final ObjectMapper JSON = new ObjectMapper();
@@ -93,6 +94,7 @@ public final class FakeQmpServer implements AutoCloseable {
     private final List<JsonNode> requests = new CopyOnWriteArrayList<>();
     private final List<Conn> conns = new CopyOnWriteArrayList<>();
     private final Thread acceptor;
+    private volatile boolean refuseUnknown;
 
     public FakeQmpServer(Path socket, String greeting) {
         this.socket = socket;
@@ -119,6 +121,16 @@ public final class FakeQmpServer implements AutoCloseable {
     /** Answers {@code command} by running the script. */
     public FakeQmpServer on(String command, Script script) {
         scripts.put(command, script);
+        return this;
+    }
+
+    /**
+     * Answers a command that has neither a reply nor a script as QEMU answers one it does
+     * not have: {@code {"error": {"class": "CommandNotFound", "desc": "The command X has
+     * not been found"}}}. Replays use this, so that a test only passes on what it was given.
+     */
+    public FakeQmpServer refuseUnknown() {
+        refuseUnknown = true;
         return this;
     }
 
@@ -165,6 +177,8 @@ public final class FakeQmpServer implements AutoCloseable {
                 Script s = scripts.get(cmd);
                 if (s != null) {
                     s.on(req, c);
+                } else if (refuseUnknown && !replies.containsKey(cmd) && !"qmp_capabilities".equals(cmd)) {
+                    c.error(req, "CommandNotFound", "The command " + cmd + " has not been found");
                 } else {
                     c.reply(req, replies.getOrDefault(cmd, JSON.createObjectNode()));
                 }

@@ -36,10 +36,30 @@ class QemuStateTest {
     }
 
     @Test
+    void formatOneIsReadWithNoIntentsAndNoIdentity() {
+        String v1 = sample().toJson().replace("\"format\":2", "\"format\":1")
+                .replaceFirst(",\"intents\":\\[\\]", "").replaceFirst(",\"qemu\":null", "");
+        QemuState read = QemuState.fromJson(v1);
+        assertEquals(1, read.format());
+        assertEquals(List.of(), read.intents());
+        assertEquals(null, read.qemu());
+        assertEquals(sample().devices(), read.devices());
+    }
+
+    @Test
+    void intentsAndIdentityRoundTrip() {
+        QemuState s = sample();
+        DeviceState d = s.devices().get(0);
+        QemuState withIntents = s.with(s.devices(), s.ioThreads(), List.of(Intent.move(d, List.of("indep_iothread_0")),
+                Intent.ioThreadAdd("x1")), s.nextNode()).withQemu(new QemuState.QemuIdentity(123, "/usr/bin/qemu"));
+        assertEquals(withIntents, QemuState.fromJson(withIntents.toJson()));
+    }
+
+    @Test
     void anotherFormatOrGarbageIsAClearError() {
-        String other = sample().toJson().replace("\"format\":1", "\"format\":2");
+        String other = sample().toJson().replace("\"format\":2", "\"format\":3");
         assertTrue(assertThrows(HvspiException.class, () -> QemuState.fromJson(other)).getMessage()
-                .contains("format 2"));
+                .contains("format 3"));
         assertTrue(assertThrows(HvspiException.class, () -> QemuState.fromJson("{\"format\": 1}")).getMessage()
                 .startsWith("unreadable QEMU plugin state"));
         assertThrows(HvspiException.class, () -> QemuState.fromJson("not json"));

@@ -1,0 +1,55 @@
+package io.hvspi.plugin.qemu.state;
+
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * An operation that has begun to change QEMU and has not finished: saved with the
+ * VM's state before its first QMP command, cleared with the save after its last.
+ * Whoever reattaches next and finds it settles it against what QEMU really has
+ * (see {@code reconcile.Reconciler}): finished, or rolled back.
+ *
+ * @param op what was being done
+ * @param id the device or IOThread concerned
+ * @param device for {@link Op#ATTACH} the device as it will be recorded once QEMU confirms it; for
+ *               {@link Op#DETACH} and {@link Op#MOVE} the device as recorded before; {@code null} for IOThreads
+ * @param target for {@link Op#MOVE} the IOThread(s) the device goes to (empty: the main loop); else empty
+ */
+public record Intent(Op op, String id, DeviceState device, List<String> target) {
+    /** The operations that write intents. */
+    public enum Op { ATTACH, DETACH, MOVE, IOTHREAD_ADD, IOTHREAD_REMOVE }
+
+    public Intent {
+        Objects.requireNonNull(op, "op");
+        Objects.requireNonNull(id, "id");
+        target = target == null ? List.of() : List.copyOf(target);
+        if ((op == Op.ATTACH || op == Op.DETACH || op == Op.MOVE) && device == null) {
+            throw new IllegalArgumentException(op + " intent of '" + id + "' names no device");
+        }
+    }
+
+    public static Intent attach(DeviceState planned) {
+        return new Intent(Op.ATTACH, planned.id(), planned, List.of());
+    }
+
+    public static Intent detach(DeviceState device) {
+        return new Intent(Op.DETACH, device.id(), device, List.of());
+    }
+
+    public static Intent move(DeviceState device, List<String> target) {
+        return new Intent(Op.MOVE, device.id(), device, target);
+    }
+
+    public static Intent ioThreadAdd(String id) {
+        return new Intent(Op.IOTHREAD_ADD, id, null, List.of());
+    }
+
+    public static Intent ioThreadRemove(String id) {
+        return new Intent(Op.IOTHREAD_REMOVE, id, null, List.of());
+    }
+
+    /** True for intents about a device, false for IOThread ones. */
+    public boolean aboutDevice() {
+        return device != null;
+    }
+}

@@ -1,0 +1,181 @@
+package io.hvspi.plugin.qemu;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.hvspi.core.state.DefaultHostContext;
+import io.hvspi.plugin.qemu.qmp.QmpClient;
+import io.hvspi.plugin.qemu.state.DeviceState;
+import io.hvspi.plugin.qemu.state.Intent;
+import io.hvspi.plugin.qemu.state.QemuState;
+import io.hvspi.spi.BlockBackend;
+import io.hvspi.spi.BlockDevice;
+import io.hvspi.spi.BlockDeviceSpec;
+import io.hvspi.spi.IOThreadChoice;
+import io.hvspi.spi.IOThreadPolicy;
+import io.hvspi.spi.VmRecord;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Reattach makes the record say what QEMU has (real QEMU 7.2): it adopts what
+ * hvspi made but did not record, drops what vanished without deleting anything,
+ * and settles intents, so that root ports and IOThreads are handed out by what
+ * QEMU really uses.
+ */
+class ReconciliationTest {
+    @TempDir
+    Path tmp;
+
+    private DefaultHostContext host;
+    private QemuHypervisor vm;
+
+    private QemuHypervisor start() {
+        host = TestVms.host(tmp);
+        vm = (QemuHypervisor) new QemuHypervisorFactory().create(TestVms.spec("r", 2, IOThreadPolicy.FIRST), host);
+        vm.start();
+        return vm;
+    }
+
+    @AfterEach
+    void stop() {
+        if (vm != null) {
+            vm.close();
+            QemuHypervisor.reattach(record(), host).stop();
+        }
+    }
+
+    private VmRecord record() {
+        return host.stateStore().load("r").orElseThrow();
+    }
+
+    private QemuState saved() {
+        return QemuState.fromJson(record().pluginState());
+    }
+
+    private QemuHypervisor reattach() {
+        vm.close();
+        vm = QemuHypervisor.reattach(record(), host);
+        return vm;
+    }
+
+    /** QMP commands from another client, as a process that died before recording would have sent them. */
+    private void fromAnotherProcess(String... commandsAndIds) {
+        vm.close();
+        try (QmpClient qmp = QmpClient.connect(record().runtimeDir().resolve("qmp.sock"), Duration.ofSeconds(5))) {
+            for (int i = 0; i < commandsAndIds.length; i += 2) {
+                qmp.execute(commandsAndIds[i], commandsAndIds[i + 1].isEmpty() ? null
+                        : QmpClient.args().put("id", commandsAndIds[i + 1]));
+            }
+        }
+    }
+
+    private static BlockDeviceSpec disk(String id) {
+        return BlockDeviceSpec.builder(id, BlockBackend.nullBackend()).build();
+    }
+
+    @Test
+    void aPlainReattachAfterAMoveCutOffBetweenUnplugAndReplugDeletesNothing() {
+        start().requireHotplug().attach(disk("d0"));
+        // what a format-1 process killed between a move's unplug and replug left: no intent, device gone
+        fromAnotherProcess("device_del", "d0", "system_reset", "");
+        vm = QemuHypervisor.reattach(record(), host);
+        assertTrue(QemuTruth.nodes(vm).contains("hvspi-node0"), "the block node was deleted: the disk is lost");
+        assertEquals(List.of(), saved().devices());
+        assertTrue(vm.reconciliation().stream().anyMatch(n -> n.contains("'d0'") && n.contains("kept")),
+                vm.reconciliation().toString());
+        // and again: a reattach with nothing to settle changes nothing
+        reattach();
+        assertTrue(QemuTruth.nodes(vm).contains("hvspi-node0"));
+        vm.requireHotplug().attach(disk("d1"));
+        assertNotEquals("hvspi-node0", saved().devices().get(0).nodeName(), "a node name handed out twice");
+    }
+
+    @Test
+    void aMoveIntentWhoseDeviceIsGoneEndsWithTheDiskAttachedOnItsTarget() {
+        start().requireHotplug().attach(BlockDeviceSpec.builder("d0", BlockBackend.nullBackend())
+                .ioThread(IOThreadChoice.named("indep_iothread_0")).build());
+        DeviceState d0 = saved().devices().get(0);
+        fromAnotherProcess("device_del", "d0", "system_reset", "");
+        QemuState s = saved();
+        host.stateStore().save(record().withPluginState(s.with(s.devices(), s.ioThreads(),
+                List.of(Intent.move(d0, List.of("indep_iothread_1"))), s.nextNode()).toJson()));
+        vm = QemuHypervisor.reattach(record(), host);
+        QemuTruth.assertRecordEqualsQemu(vm, saved(), "after the reattach");
+        assertEquals(List.of("indep_iothread_1"), saved().devices().get(0).ioThreads());
+        assertEquals("hvspi-node0", saved().devices().get(0).nodeName());
+    }
+
+    @Test
+    void aReattachToAVmThatAgreesWithItsRecordChangesNothingWithScsiDisksToo() {
+        host = TestVms.host(tmp);
+        vm = (QemuHypervisor) new QemuHypervisorFactory().create(TestVms.spec("r", 1, IOThreadPolicy.FIRST,
+                "virtio-scsi", 4), host);
+        vm.start();
+        for (int i = 0; i < 3; i++) {
+            vm.requireHotplug().attach(disk("s" + i));
+        }
+        String before = record().pluginState();
+        reattach();
+        assertEquals(List.of(), vm.reconciliation());
+        assertEquals(before, record().pluginState(), "a reattach with nothing to settle rewrote the record");
+    }
+
+    @Test
+    void eightProcessesHotpluggingOneAfterAnotherGetEightRootPorts() throws Exception {
+        start().close();
+        for (int i = 0; i < 8; i++) {
+            try (ChildJvm child = ChildJvm.start(host.runtimeRoot(), "r", "attach", tmp.resolve("child.log"), false,
+                    "p" + i)) {
+                assertTrue(child.awaitLine("done", 60_000), "process " + i + " failed (see child.log)");
+                assertEquals(0, child.waitFor());
+            }
+        }
+        vm = QemuHypervisor.reattach(record(), host);
+        QemuTruth.assertRecordEqualsQemu(vm, saved(), "after 8 processes");
+        assertEquals(8, saved().devices().size());
+        assertEquals(8, saved().devices().stream().map(DeviceState::bus).distinct().count());
+        assertEquals(List.of(), vm.reconciliation(), "nothing to settle after processes that ended well");
+    }
+
+    @Test
+    void adoptsWhatHvspiMadeButDidNotRecordAndDropsWhatVanished() {
+        start().requireHotplug().attach(disk("d0"));
+        vm.requireIoThreads().add("gone");
+        // another process made these and died before recording them
+        vm.monitorCommand("blockdev-add", QmpClient.args().put("driver", "null-co").put("node-name", "hvspi-node7")
+                .put("size", 1 << 20));
+        vm.monitorCommand("device_add", QmpClient.args().put("driver", "virtio-blk-pci").put("id", "dx")
+                .put("drive", "hvspi-node7").put("bus", "rp1").put("iothread", "indep_iothread_1"));
+        vm.monitorCommand("object-add", QmpClient.args().put("qom-type", "iothread").put("id", "xt1"));
+        vm.monitorCommand("object-del", QmpClient.args().put("id", "gone"));
+        reattach();
+        QemuTruth.assertRecordEqualsQemu(vm, saved(), "after the reattach");
+        DeviceState dx = saved().devices().stream().filter(d -> d.id().equals("dx")).findFirst().orElseThrow();
+        assertEquals("rp1", dx.bus());
+        assertEquals(List.of("indep_iothread_1"), dx.ioThreads());
+        assertEquals(List.of("dx"), vm.requireIoThreads().list().stream()
+                .filter(t -> t.id().equals("indep_iothread_1")).findFirst().orElseThrow().devices());
+        assertTrue(saved().ioThreads().stream().anyMatch(t -> t.id().equals("xt1")));
+        assertFalse(saved().ioThreads().stream().anyMatch(t -> t.id().equals("gone")));
+        // root ports are handed out by what QEMU uses: never rp0 (d0) or rp1 (dx) again, never hvspi-node7
+        Set<String> ports = new HashSet<>(List.of("rp0", "rp1"));
+        for (int i = 2; i < 6; i++) {
+            vm.requireHotplug().attach(disk("d" + i));
+        }
+        QemuTruth.assertRecordEqualsQemu(vm, saved(), "after more attaches");
+        for (BlockDevice d : vm.requireHotplug().list()) {
+            if (!d.id().equals("d0") && !d.id().equals("dx")) {
+                assertTrue(ports.add(d.address().orElseThrow().split(":")[0]), "root port used twice: " + d);
+            }
+        }
+    }
+}
