@@ -7,9 +7,8 @@ import io.hvspi.cli.bench.HotplugBench;
 import io.hvspi.cli.bench.IoBench;
 import io.hvspi.cli.bench.IoBenchReport;
 import io.hvspi.cli.bench.IoMode;
-import io.hvspi.core.config.KataConfig;
-import io.hvspi.core.plugin.PluginRegistry;
-import io.hvspi.core.state.DefaultHostContext;
+import io.hvspi.core.host.HvspiHost;
+import io.hvspi.core.host.LoadedConfig;
 import io.hvspi.spi.ConfigException;
 import io.hvspi.spi.VmSpec;
 import io.hvspi.guest.GuestException;
@@ -37,6 +36,11 @@ import picocli.CommandLine.Parameters;
         subcommands = {BenchCommand.Hotplug.class, BenchCommand.Io.class, BenchScaleCommand.class})
 final class BenchCommand {
     private BenchCommand() {}
+
+    /** The spec with --accel applied, if given. */
+    static VmSpec withAccel(VmSpec spec, String accel) {
+        return accel == null ? spec : spec.toBuilder().accel(accel).build();
+    }
 
     @Command(name = "hotplug", description = {
             "Hotplug latency, QMP round trip and VM start to QMP ready, through hvspi and through a raw",
@@ -73,16 +77,13 @@ final class BenchCommand {
                 throw new ParameterException(spec.commandLine(), "--accel must be kvm or tcg, got '" + accel + "'");
             }
             Progress progress = new Progress(err(), true);
-            KataConfig kata = ConfigCommand.Configs.load(config, Map.of());
-            VmSpec vmSpec = kata.toVmSpec("bench-" + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt()));
-            if (accel != null) {
-                vmSpec = vmSpec.withAccel(accel);
-            }
-            progress.step("config " + kata.source() + ": hypervisor " + vmSpec.hypervisorType() + ", accel "
-                    + vmSpec.accel() + ", IOThreads " + ConfigCommand.Check.ioThreads(vmSpec));
-            try (PluginRegistry registry = global.registry()) {
-                DefaultHostContext host = global.host();
-                BenchReport report = HotplugBench.run(registry.factory(vmSpec.hypervisorType()), vmSpec, host,
+            try (HvspiHost host = global.host()) {
+                LoadedConfig kata = loadConfig(host, config, Map.of());
+                VmSpec vmSpec = withAccel(kata.spec("bench-"
+                        + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt())), accel);
+                progress.step("config " + kata.source() + ": hypervisor " + vmSpec.hypervisorType() + ", accel "
+                        + vmSpec.accel() + ", IOThreads " + ConfigCommand.Check.ioThreads(vmSpec));
+                BenchReport report = HotplugBench.run(host, vmSpec,
                         new HotplugBench.Options(iterations, warmup, starts), progress::step);
                 print(out(), report);
             }
@@ -169,11 +170,19 @@ final class BenchCommand {
                 throw new ParameterException(spec.commandLine(), "--accel must be kvm or tcg, got '" + accel + "'");
             }
             Progress progress = new Progress(err(), true);
-            KataConfig kata = ConfigCommand.Configs.load(config, Map.of());
-            VmSpec vmSpec = kata.toVmSpec("bench-io");
-            if (accel != null) {
-                vmSpec = vmSpec.withAccel(accel);
+            IoBenchReport report;
+            try (HvspiHost host = global.host()) {
+                LoadedConfig kata = loadConfig(host, config, Map.of());
+                report = run(host, withAccel(kata.spec("bench-io"), accel), kata, options, progress);
             }
+            write(report);
+            progress.step("wrote " + out.resolve(JSON_FILE) + " and " + out.resolve(SVG_FILE));
+            print(out(), report);
+            return ExitCode.OK;
+        }
+
+        private IoBenchReport run(HvspiHost host, VmSpec vmSpec, LoadedConfig kata, IoBench.Options options,
+                                  Progress progress) {
             if (!vmSpec.hypervisorType().equals("qemu")) {
                 throw new ConfigException(kata.source(), 0, 0, null, "bench io needs independent IOThreads, which"
                         + " only the qemu hypervisor has; this config selects '" + vmSpec.hypervisorType() + "'");
@@ -184,15 +193,7 @@ final class BenchCommand {
             int cases = options.disks().size() * options.modes().size();
             progress.step(String.format(Locale.ROOT, "guest kernel %s; %d case%s, accel %s, fio %d s each",
                     guest.kernelVersion(), cases, cases == 1 ? "" : "s", vmSpec.accel(), runtime));
-            IoBenchReport report;
-            try (PluginRegistry registry = global.registry()) {
-                report = IoBench.run(registry.factory(vmSpec.hypervisorType()), vmSpec, global.host(), guest,
-                        options, progress::step);
-            }
-            write(report);
-            progress.step("wrote " + out.resolve(JSON_FILE) + " and " + out.resolve(SVG_FILE));
-            print(out(), report);
-            return ExitCode.OK;
+            return IoBench.run(host, vmSpec, guest, options, progress::step);
         }
 
         private IoBench.Options options() {

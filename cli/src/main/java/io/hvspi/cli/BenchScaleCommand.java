@@ -2,8 +2,8 @@ package io.hvspi.cli;
 
 import io.hvspi.cli.bench.ScaleBench;
 import io.hvspi.cli.bench.ScaleReport;
-import io.hvspi.core.config.KataConfig;
-import io.hvspi.core.plugin.PluginRegistry;
+import io.hvspi.core.host.HvspiHost;
+import io.hvspi.core.host.LoadedConfig;
 import io.hvspi.spi.VmSpec;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -66,16 +66,13 @@ final class BenchScaleCommand extends HvctlCommand {
             throw new ParameterException(spec.commandLine(), "--accel must be kvm or tcg, got '" + accel + "'");
         }
         Progress progress = new Progress(err(), true);
-        KataConfig kata = ConfigCommand.Configs.load(config, Map.of());
-        VmSpec vmSpec = kata.toVmSpec("scale");
-        if (accel != null) {
-            vmSpec = vmSpec.withAccel(accel);
-        }
-        progress.step("config " + kata.source() + ": hypervisor " + vmSpec.hypervisorType() + ", accel "
-                + vmSpec.accel() + ", IOThreads " + ConfigCommand.Check.ioThreads(vmSpec));
         ScaleReport report;
-        try (PluginRegistry registry = global.registry()) {
-            report = ScaleBench.run(registry.factory(vmSpec.hypervisorType()), vmSpec, global.host(),
+        try (HvspiHost host = global.host()) {
+            LoadedConfig kata = loadConfig(host, config, Map.of());
+            VmSpec vmSpec = BenchCommand.withAccel(kata.spec("scale"), accel);
+            progress.step("config " + kata.source() + ": hypervisor " + vmSpec.hypervisorType() + ", accel "
+                    + vmSpec.accel() + ", IOThreads " + ConfigCommand.Check.ioThreads(vmSpec));
+            report = ScaleBench.run(host, vmSpec,
                     new ScaleBench.Options(vms, disks, Math.min(threads, vms), memoryMib, warmup), progress::step);
         }
         List<Path> files = report.writeAll(out);

@@ -1,11 +1,10 @@
 package io.hvspi.cli;
 
 import io.hvspi.core.plugin.PluginRegistry;
-import io.hvspi.core.state.DefaultHostContext;
+import io.hvspi.core.host.HvspiHost;
 import io.hvspi.core.state.RuntimeDirs;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Map;
 import picocli.CommandLine.Option;
 
 /** Options every command that touches plugins or VMs shares. */
@@ -27,8 +26,14 @@ final class GlobalOptions {
         return PluginRegistry.load(pluginsDir != null ? pluginsDir : Home.pluginsDir());
     }
 
-    DefaultHostContext host() {
-        return new DefaultHostContext(runtimeDir != null ? runtimeDir : RuntimeDirs.defaultRoot(),
-                Duration.ofMillis((long) (timeoutSeconds * 1000)), Map.of());
+    /** The host API with these options; plugins load when a command first needs one. */
+    HvspiHost host() {
+        return hostBuilder().build();
+    }
+
+    HvspiHost.Builder hostBuilder() {
+        return HvspiHost.builder().pluginsDir(pluginsDir != null ? pluginsDir : Home.pluginsDir())
+                .runtimeRoot(runtimeDir != null ? runtimeDir : RuntimeDirs.defaultRoot())
+                .commandTimeout(Duration.ofMillis((long) (timeoutSeconds * 1000)));
     }
 }

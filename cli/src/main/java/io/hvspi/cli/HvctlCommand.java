@@ -1,6 +1,10 @@
 package io.hvspi.cli;
 
+import io.hvspi.core.host.HvspiHost;
+import io.hvspi.core.host.LoadedConfig;
 import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -17,6 +21,11 @@ abstract class HvctlCommand implements Callable<Integer> {
 
     @Spec
     CommandSpec spec;
+
+    /** Loads CONFIG (default: the distribution's) through the host API. */
+    static LoadedConfig loadConfig(HvspiHost host, Path file, Map<String, String> annotations) {
+        return host.loadConfig(file != null ? file : Home.defaultConfig(), annotations);
+    }
 
     PrintWriter out() {
         return spec.commandLine().getOut();

@@ -1,15 +1,14 @@
 package io.hvspi.cli;
 
-import io.hvspi.core.config.KataConfig;
-import io.hvspi.core.plugin.PluginRegistry;
-import io.hvspi.core.state.DefaultHostContext;
+import io.hvspi.core.host.HvspiHost;
+import io.hvspi.core.host.LoadedConfig;
+import io.hvspi.core.host.VmHandle;
 import io.hvspi.core.state.RuntimeDirs;
 import io.hvspi.spi.BlockBackend;
 import io.hvspi.spi.BlockDevice;
 import io.hvspi.spi.BlockDeviceSpec;
 import io.hvspi.spi.DeviceHotplug;
 import io.hvspi.spi.Hypervisor;
-import io.hvspi.spi.HypervisorFactory;
 import io.hvspi.spi.IOThreadPolicy;
 import io.hvspi.spi.VmSpec;
 import io.hvspi.sim.VmmSimulator;
@@ -18,10 +17,17 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.RandomAccessFile;
 import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -32,6 +38,8 @@ import picocli.CommandLine.Parameters;
         "Start a VM from a Kata configuration, hotplug disks onto its IOThreads, and print each device",
         "with the IO thread serving it and that thread's host id. Stops and cleans up unless --keep."})
 final class RunCommand extends HvctlCommand {
+    /** umask can only narrow a mode given at creation: 0600 is exact whatever it is. */
+    private static final Set<PosixFilePermission> PRIVATE_FILE = PosixFilePermissions.fromString("rw-------");
 
     @Parameters(arity = "0..1", paramLabel = "CONFIG",
             description = "A Kata configuration.toml (default: the bundled QEMU one with 4 independent IOThreads).")
@@ -68,49 +76,50 @@ final class RunCommand extends HvctlCommand {
         PrintWriter out = out();
         checkArguments();
         Progress progress = new Progress(err(), true);
-        KataConfig kata = ConfigCommand.Configs.load(config, annotations);
-        String id = vmId != null ? RuntimeDirs.checkVmId(vmId) : "hvctl-" + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt());
-        VmSpec vmSpec = effectiveSpec(kata.toVmSpec(id));
-        progress.step("config " + kata.source() + ": hypervisor " + vmSpec.hypervisorType() + ", IOThreads "
-                + ConfigCommand.Check.ioThreads(vmSpec));
-        try (PluginRegistry registry = global.registry()) {
-            HypervisorFactory factory = registry.factory(vmSpec.hypervisorType());
-            DefaultHostContext host = global.host();
-            VmmSimulator simulator = null;
-            Path simDir = host.runtimeRoot().resolve(id + ".sim");
-            if (simulate) {
-                simulator = VmmSimulators.start(vmSpec.hypervisorType(), simDir);
-                host = host.withOption("endpoint", simulator.endpoint());
-                vmSpec = withPlaceholderGuest(vmSpec, simDir);
-                progress.step("started the " + vmSpec.hypervisorType() + " simulator on " + simulator.endpoint());
+        try (HvspiHost host = global.host()) {
+            LoadedConfig kata = loadConfig(host, config, annotations);
+            String id = vmId != null ? RuntimeDirs.checkVmId(vmId)
+                    : "hvctl-" + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt());
+            VmSpec vmSpec = effectiveSpec(kata.spec(id));
+            progress.step("config " + kata.source() + ": hypervisor " + vmSpec.hypervisorType() + ", IOThreads "
+                    + ConfigCommand.Check.ioThreads(vmSpec));
+            host.factory(vmSpec.hypervisorType()); // an unknown type fails before a simulator starts
+            if (!simulate) {
+                return runVm(host, vmSpec, Map.of(), progress, out);
             }
-            try {
-                return runVm(factory.create(vmSpec, host), host, progress, out);
+            Path simDir = host.runtimeRoot().resolve(id + ".sim");
+            try (VmmSimulator simulator = VmmSimulators.start(vmSpec.hypervisorType(), simDir)) {
+                progress.step("started the " + vmSpec.hypervisorType() + " simulator on " + simulator.endpoint());
+                return runVm(host, withPlaceholderGuest(vmSpec, simDir), Map.of("endpoint", simulator.endpoint()),
+                        progress, out);
             } finally {
-                if (simulator != null) {
-                    simulator.close();
-                    RuntimeDirs.deleteTree(simDir);
-                }
+                RuntimeDirs.deleteTree(simDir);
             }
         }
     }
 
-    private int runVm(Hypervisor vm, DefaultHostContext host, Progress progress, PrintWriter out) {
-        boolean stop = !keep;
-        try {
-            progress.step("starting VM " + vm.vmId() + " (" + vm.type() + ")");
-            vm.start();
+    private int runVm(HvspiHost host, VmSpec vmSpec, Map<String, String> vmOptions, Progress progress,
+                      PrintWriter out) {
+        progress.step("starting VM " + vmSpec.vmId() + " (" + vmSpec.hypervisorType() + ")");
+        // the handle stops the VM on close (also on an exception and on SIGINT/SIGTERM/SIGHUP) unless kept
+        try (VmHandle handle = host.start(vmSpec, vmOptions)) {
+            Hypervisor vm = handle.hypervisor();
             progress.step("VM " + vm.vmId() + " is " + vm.state().name().toLowerCase(java.util.Locale.ROOT)
                     + ", VMM pid " + vm.hostThreads().pid());
-            DeviceHotplug hotplug = vm.requireHotplug();
-            Path diskDir = RuntimeDirs.createPrivate(host.runtimeRoot().resolve(vm.vmId()).resolve("disks"));
+            DeviceHotplug hotplug = handle.hotplug();
+            // created while no stop (a signal's shutdown hook) can be removing the VM's directory
+            Path vmDir = host.runtimeRoot().resolve(vm.vmId());
+            List<BlockBackend> backends = handle.whileRunning(() -> diskBackends(vmDir));
             for (int i = 0; i < disks; i++) {
                 String deviceId = "disk" + i;
                 long t0 = System.nanoTime();
-                BlockDevice device = hotplug.attach(BlockDeviceSpec.builder(deviceId, diskBackend(diskDir, deviceId)).build());
+                BlockDevice device = hotplug.attach(BlockDeviceSpec.builder(deviceId, backends.get(i)).build());
                 progress.step(String.format("attached %s (%s) in %.1f ms", device.id(),
                         device.onMainLoop() ? "no IOThread" : "IOThread " + String.join(",", device.ioThreads()),
                         (System.nanoTime() - t0) / 1e6));
+            }
+            if (keep) {
+                handle.keepRunning();
             }
             if (json) {
                 Json.print(out, VmView.json(vm).put("kept", keep));
@@ -126,16 +135,10 @@ final class RunCommand extends HvctlCommand {
                             + "   Stop: hvctl vm stop " + vm.vmId());
                 }
             }
-            return ExitCode.OK;
-        } catch (RuntimeException e) {
-            stop = true;
-            throw e;
-        } finally {
-            if (stop) {
+            if (!keep) {
                 progress.step("stopping VM " + vm.vmId());
-                vm.stop();
             }
-            vm.close();
+            return ExitCode.OK;
         }
     }
 
@@ -146,36 +149,48 @@ final class RunCommand extends HvctlCommand {
     private static VmSpec withPlaceholderGuest(VmSpec spec, Path simDir) {
         Path kernel = simDir.resolve("vmlinux.placeholder");
         try {
-            java.nio.file.Files.write(kernel, new byte[0]);
+            Files.write(kernel, new byte[0]);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot create " + kernel + ": " + e.getMessage(), e);
         }
-        return new VmSpec(spec.vmId(), spec.hypervisorType(), spec.binary(), java.util.Optional.of(kernel),
-                java.util.Optional.empty(), java.util.Optional.empty(), spec.kernelParams(), spec.vcpus(),
-                spec.memoryMib(), spec.machineType(), spec.accel(), spec.block(), spec.ioThreads(),
-                spec.hotplugSlots(), spec.table());
+        return spec.toBuilder().kernel(Optional.of(kernel)).initrd(Optional.empty()).image(Optional.empty()).build();
     }
 
-    private BlockBackend diskBackend(Path dir, String deviceId) {
+    /**
+     * One backend per disk. Files are sparse 64 MiB images in {@code VMDIR/disks}, created 0600 whatever
+     * the umask (they hold the guest's data). Called inside {@link VmHandle#whileRunning}: no stop removes
+     * the VM's directory meanwhile, and none has yet.
+     */
+    private List<BlockBackend> diskBackends(Path vmDir) {
         if (backend.equals("null")) {
-            return BlockBackend.nullBackend();
+            return java.util.Collections.nCopies(disks, BlockBackend.nullBackend());
         }
-        Path file = dir.resolve(deviceId + ".img");
-        try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "rw")) {
-            raf.setLength(64L << 20); // sparse: costs no disk until written
+        Path dir = RuntimeDirs.createPrivate(vmDir.resolve("disks"));
+        try {
+            List<BlockBackend> result = new ArrayList<>();
+            for (int i = 0; i < disks; i++) {
+                Path file = Files.createFile(dir.resolve("disk" + i + ".img"),
+                        PosixFilePermissions.asFileAttribute(PRIVATE_FILE));
+                try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "rw")) {
+                    raf.setLength(64L << 20); // sparse: costs no disk until written
+                }
+                result.add(BlockBackend.path(file));
+            }
+            return result;
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot create disk image " + file + ": " + e.getMessage(), e);
+            throw new UncheckedIOException("cannot create disk images in " + dir + ": " + e.getMessage(), e);
         }
-        return BlockBackend.path(file);
     }
 
     private VmSpec effectiveSpec(VmSpec base) {
-        VmSpec result = accel != null ? base.withAccel(accel) : base;
-        if (policy != null) {
-            VmSpec.IOThreadOptions io = result.ioThreads();
-            result = result.withIoThreads(new VmSpec.IOThreadOptions(io.enabled(), io.independent(), parsePolicy()));
+        VmSpec.Builder result = base.toBuilder();
+        if (accel != null) {
+            result.accel(accel);
         }
-        return result;
+        if (policy != null) {
+            result.ioThreadPolicy(parsePolicy());
+        }
+        return result.build();
     }
 
     private IOThreadPolicy parsePolicy() {

@@ -1,9 +1,10 @@
 package io.hvspi.cli;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
-import io.hvspi.core.plugin.PluginRegistry;
-import io.hvspi.core.state.DefaultHostContext;
-import io.hvspi.core.state.RuntimeDirs;
+import io.hvspi.core.host.HvspiHost;
+import io.hvspi.core.host.VmHandle;
+import io.hvspi.core.state.VmEntry;
+import io.hvspi.core.state.VmStopper;
 import io.hvspi.spi.BlockBackend;
 import io.hvspi.spi.BlockDevice;
 import io.hvspi.spi.BlockDeviceSpec;
@@ -12,8 +13,6 @@ import io.hvspi.spi.IOThreadChoice;
 import io.hvspi.spi.IOThreadInfo;
 import io.hvspi.spi.PollingParams;
 import io.hvspi.spi.RequestRejectedException;
-import io.hvspi.spi.VmRecord;
-import io.hvspi.spi.VmmUnavailableException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -33,12 +32,6 @@ final class VmCommand {
     /** What every vm subcommand shares: options, output, and reattaching to a recorded VM. */
     abstract static class VmAction extends HvctlCommand {
 
-        static VmRecord record(DefaultHostContext host, String vmId) {
-            return host.stateStore().load(vmId).orElseThrow(() -> new RequestRejectedException(
-                    RequestRejectedException.Reason.NOT_FOUND,
-                    "no VM '" + vmId + "' recorded in " + host.runtimeRoot() + " (see: hvctl vm list)"));
-        }
-
         /** Prints one device exactly as run and status show it. */
         void printDevice(Hypervisor vm, BlockDevice d) {
             if (json) {
@@ -52,13 +45,10 @@ final class VmCommand {
             VmView.printDevices(out(), VmView.devices(vm).stream().filter(r -> r.device().id().equals(d.id())).toList());
         }
 
-        /** Runs {@code action} on the reattached VM, then disconnects; the VM keeps running. */
+        /** Runs {@code action} on the reattached VM under its lock, then disconnects; the VM keeps running. */
         int withVm(String vmId, java.util.function.Function<Hypervisor, Integer> action) {
-            DefaultHostContext host = global.host();
-            VmRecord record = record(host, vmId);
-            try (PluginRegistry registry = global.registry();
-                 Hypervisor vm = registry.factory(record.hypervisorType()).reattach(record, host)) {
-                return action.apply(vm);
+            try (HvspiHost host = global.host(); VmHandle vm = host.reattach(vmId)) {
+                return action.apply(vm.hypervisor());
             }
         }
     }
@@ -69,28 +59,45 @@ final class VmCommand {
         String vmId;
     }
 
-    @Command(name = "list", description = "The recorded VMs and whether their VMM process still runs.")
+    @Command(name = "list", description = "The VMs under the runtime root and whether their VMM process still runs;"
+            + " a corrupt record is one row marked corrupt.")
     static final class ListVms extends VmAction {
         @Override
         public Integer call() {
-            List<VmRecord> records = global.host().stateStore().list();
+            List<VmEntry> entries;
+            try (HvspiHost host = global.host()) {
+                entries = host.list();
+            }
             if (json) {
                 ArrayNode array = Json.array();
-                records.forEach(r -> array.addObject().put("id", r.vmId()).put("type", r.hypervisorType())
-                        .put("pid", r.pid()).put("alive", alive(r)).put("createdAt", r.createdAt().toString())
-                        .put("runtimeDir", r.runtimeDir().toString()));
+                for (VmEntry e : entries) {
+                    var node = array.addObject().put("id", e.vmId());
+                    switch (e) {
+                        case VmEntry.Recorded r -> node.put("type", r.record().hypervisorType())
+                                .put("pid", r.record().pid()).put("alive", r.vmmAlive())
+                                .put("createdAt", r.record().createdAt().toString())
+                                .put("runtimeDir", r.record().runtimeDir().toString());
+                        case VmEntry.Unrecorded u -> node.put("unrecorded", true).put("runtimeDir", u.dir().toString());
+                        case VmEntry.Corrupt c -> node.put("corrupt", c.reason()).put("runtimeDir", c.dir().toString());
+                    }
+                }
                 Json.print(out(), array);
                 return ExitCode.OK;
             }
             Table table = new Table("VM", "TYPE", "PID", "ALIVE", "CREATED", "RUNTIME DIR");
-            records.forEach(r -> table.row(r.vmId(), r.hypervisorType(), r.pid(), alive(r) ? "yes" : "no",
-                    r.createdAt(), r.runtimeDir()));
+            for (VmEntry e : entries) {
+                switch (e) {
+                    case VmEntry.Recorded r -> table.row(r.vmId(), r.record().hypervisorType(), r.record().pid(),
+                            r.vmmAlive() ? "yes" : "no", r.record().createdAt(), r.record().runtimeDir());
+                    case VmEntry.Unrecorded u -> table.row(u.vmId(), "-", "-", "no record", "-", u.dir());
+                    case VmEntry.Corrupt c -> {
+                        table.row(c.vmId(), "-", "-", "corrupt", "-", c.dir());
+                        err().println("hvctl: warning: " + c.reason());
+                    }
+                }
+            }
             table.print(out());
             return ExitCode.OK;
-        }
-
-        private static boolean alive(VmRecord r) {
-            return r.pid() > 0 && ProcessHandle.of(r.pid()).map(ProcessHandle::isAlive).orElse(false);
         }
     }
 
@@ -248,17 +255,13 @@ final class VmCommand {
     static final class Stop extends OneVm {
         @Override
         public Integer call() {
-            DefaultHostContext host = global.host();
-            VmRecord record = record(host, vmId);
-            try (PluginRegistry registry = global.registry()) {
-                try (Hypervisor vm = registry.factory(record.hypervisorType()).reattach(record, host)) {
-                    vm.stop();
-                } catch (VmmUnavailableException e) {
-                    // the VMM is already gone: what is left to do is forget it
-                    host.stateStore().remove(vmId);
-                    RuntimeDirs.deleteTree(record.runtimeDir());
-                    err().println("hvctl: VM " + vmId + " was not running (" + e.getMessage()
-                            + "); removed its state");
+            try (HvspiHost host = global.host()) {
+                VmStopper.Outcome outcome = host.stop(vmId);
+                if (outcome.signalled().isEmpty()) {
+                    outcome.pluginFailure().ifPresent(why -> err().println("hvctl: VM " + vmId
+                            + " was not running (" + why + "); removed its state"));
+                } else {
+                    err().println("hvctl: " + outcome.describe());
                 }
             }
             if (json) {

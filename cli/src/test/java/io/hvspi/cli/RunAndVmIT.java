@@ -57,7 +57,8 @@ class RunAndVmIT {
 
     private List<Path> leftovers() throws IOException {
         try (Stream<Path> files = Files.list(runtime)) {
-            return files.toList();
+            // hidden entries are the host's own (.locks: lock files outlive their VMs by design)
+            return files.filter(f -> !f.getFileName().toString().startsWith(".")).toList();
         }
     }
 
@@ -132,6 +133,24 @@ class RunAndVmIT {
         HvctlRunner.Result stop = hv("vm", "stop", "dead1");
         assertEquals(0, stop.exit(), stop::toString);
         assertTrue(stop.err().contains("was not running"), stop.err());
+        assertEquals(List.of(), leftovers());
+    }
+
+    @Test
+    void aCorruptRecordIsOneRowOfTheListAndCanStillBeStopped() throws IOException {
+        Path dir = Files.createDirectory(runtime.resolve("broken"),
+                java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                        java.nio.file.attribute.PosixFilePermissions.fromString("rwx------")));
+        Files.writeString(dir.resolve("vm.json"), "{\"vmId\": \"broken\", garbage");
+        JsonNode list = json("vm", "list", "--json");
+        assertEquals(1, list.size(), list.toString());
+        assertEquals("broken", list.get(0).get("id").asText());
+        assertTrue(list.get(0).get("corrupt").asText().contains("vm.json"), list.toString());
+        HvctlRunner.Result table = hv("vm", "list");
+        assertEquals(0, table.exit(), table::toString);
+        assertTrue(table.out().contains("corrupt"), table::toString);
+        HvctlRunner.Result stop = hv("vm", "stop", "broken");
+        assertEquals(0, stop.exit(), stop::toString);
         assertEquals(List.of(), leftovers());
     }
 

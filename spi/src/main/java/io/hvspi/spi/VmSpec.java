@@ -10,6 +10,10 @@ import java.util.Optional;
  * validated and defaulted by the host, plus the raw table for the plugin's own
  * keys.
  *
+ * <p>Build one with {@link #builder()} or change one with {@link #toBuilder()}.
+ * The accessors are stable API; the canonical constructor is not: a minor SPI
+ * version may add a component (with a builder default), which changes it.
+ *
  * @param vmId the VM's id (letters, digits, {@code -}, {@code _}, {@code .}; at most 64)
  * @param hypervisorType the Kata table key, e.g. {@code qemu}
  * @param binary the VMM binary ({@code path})
@@ -65,27 +69,154 @@ public record VmSpec(String vmId, String hypervisorType, Path binary, Optional<P
         }
     }
 
+    /**
+     * A builder with Kata's defaults for everything but the three required fields
+     * ({@code vmId}, {@code hypervisorType}, {@code binary}): no guest, 1 vCPU, 2048 MiB,
+     * {@code q35}, {@code kvm}, virtio-blk-pci with io_uring, no IOThreads, no hotplug slots.
+     * New settings arrive as builder methods with a default, so a plugin or host built
+     * against an older SPI keeps compiling (see docs/spi-versioning.md).
+     */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** A builder holding every value of this spec, to change a few. */
+    public Builder toBuilder() {
+        return new Builder().vmId(vmId).hypervisorType(hypervisorType).binary(binary).kernel(kernel).initrd(initrd)
+                .image(image).kernelParams(kernelParams).vcpus(vcpus).memoryMib(memoryMib).machineType(machineType)
+                .accel(accel).block(block).ioThreads(ioThreads).hotplugSlots(hotplugSlots).table(table);
+    }
+
     /** A copy with another accelerator. */
     public VmSpec withAccel(String newAccel) {
-        return new VmSpec(vmId, hypervisorType, binary, kernel, initrd, image, kernelParams, vcpus, memoryMib,
-                machineType, newAccel, block, ioThreads, hotplugSlots, table);
+        return toBuilder().accel(newAccel).build();
     }
 
     /** A copy with another VM id. */
     public VmSpec withVmId(String newVmId) {
-        return new VmSpec(newVmId, hypervisorType, binary, kernel, initrd, image, kernelParams, vcpus, memoryMib,
-                machineType, accel, block, ioThreads, hotplugSlots, table);
+        return toBuilder().vmId(newVmId).build();
     }
 
     /** A copy with another guest (kernel, initrd, kernel parameters). */
     public VmSpec withGuest(Optional<Path> newKernel, Optional<Path> newInitrd, String newKernelParams) {
-        return new VmSpec(vmId, hypervisorType, binary, newKernel, newInitrd, image, newKernelParams, vcpus,
-                memoryMib, machineType, accel, block, ioThreads, hotplugSlots, table);
+        return toBuilder().kernel(newKernel).initrd(newInitrd).kernelParams(newKernelParams).build();
     }
 
     /** A copy with other IOThread settings. */
     public VmSpec withIoThreads(IOThreadOptions newIoThreads) {
-        return new VmSpec(vmId, hypervisorType, binary, kernel, initrd, image, kernelParams, vcpus, memoryMib,
-                machineType, accel, block, newIoThreads, hotplugSlots, table);
+        return toBuilder().ioThreads(newIoThreads).build();
+    }
+
+    /** Builds a {@link VmSpec}; see {@link VmSpec#builder()} for the defaults. Not thread-safe. */
+    public static final class Builder {
+        private String vmId;
+        private String hypervisorType;
+        private Path binary;
+        private Optional<Path> kernel = Optional.empty();
+        private Optional<Path> initrd = Optional.empty();
+        private Optional<Path> image = Optional.empty();
+        private String kernelParams = "";
+        private int vcpus = 1;
+        private int memoryMib = 2048;
+        private String machineType = "q35";
+        private String accel = "kvm";
+        private BlockOptions block = new BlockOptions("virtio-blk-pci", "io_uring", false, false, false);
+        private IOThreadOptions ioThreads = new IOThreadOptions(false, 0, IOThreadPolicy.LEAST_LOADED);
+        private int hotplugSlots;
+        private Map<String, Object> table = Map.of();
+
+        private Builder() {}
+
+        public Builder vmId(String value) {
+            this.vmId = Objects.requireNonNull(value, "vmId");
+            return this;
+        }
+
+        public Builder hypervisorType(String value) {
+            this.hypervisorType = Objects.requireNonNull(value, "hypervisorType");
+            return this;
+        }
+
+        public Builder binary(Path value) {
+            this.binary = Objects.requireNonNull(value, "binary");
+            return this;
+        }
+
+        public Builder kernel(Optional<Path> value) {
+            this.kernel = Objects.requireNonNull(value, "kernel");
+            return this;
+        }
+
+        public Builder initrd(Optional<Path> value) {
+            this.initrd = Objects.requireNonNull(value, "initrd");
+            return this;
+        }
+
+        public Builder image(Optional<Path> value) {
+            this.image = Objects.requireNonNull(value, "image");
+            return this;
+        }
+
+        public Builder kernelParams(String value) {
+            this.kernelParams = Objects.requireNonNull(value, "kernelParams");
+            return this;
+        }
+
+        /** No guest at all: no kernel, initrd, image or kernel parameters (a VMM that can starts paused). */
+        public Builder guestless() {
+            return kernel(Optional.empty()).initrd(Optional.empty()).image(Optional.empty()).kernelParams("");
+        }
+
+        public Builder vcpus(int value) {
+            this.vcpus = value;
+            return this;
+        }
+
+        public Builder memoryMib(int value) {
+            this.memoryMib = value;
+            return this;
+        }
+
+        public Builder machineType(String value) {
+            this.machineType = Objects.requireNonNull(value, "machineType");
+            return this;
+        }
+
+        public Builder accel(String value) {
+            this.accel = Objects.requireNonNull(value, "accel");
+            return this;
+        }
+
+        public Builder block(BlockOptions value) {
+            this.block = Objects.requireNonNull(value, "block");
+            return this;
+        }
+
+        public Builder ioThreads(IOThreadOptions value) {
+            this.ioThreads = Objects.requireNonNull(value, "ioThreads");
+            return this;
+        }
+
+        /** Keeps the pool settings and changes only the policy. */
+        public Builder ioThreadPolicy(IOThreadPolicy value) {
+            return ioThreads(new IOThreadOptions(ioThreads.enabled(), ioThreads.independent(),
+                    Objects.requireNonNull(value, "policy")));
+        }
+
+        public Builder hotplugSlots(int value) {
+            this.hotplugSlots = value;
+            return this;
+        }
+
+        public Builder table(Map<String, Object> value) {
+            this.table = Objects.requireNonNull(value, "table");
+            return this;
+        }
+
+        /** The spec; throws {@link NullPointerException} naming a required field that was never set. */
+        public VmSpec build() {
+            return new VmSpec(vmId, hypervisorType, binary, kernel, initrd, image, kernelParams, vcpus, memoryMib,
+                    machineType, accel, block, ioThreads, hotplugSlots, table);
+        }
     }
 }

@@ -1,12 +1,13 @@
 package io.hvspi.cli.bench;
 
+import io.hvspi.core.host.HvspiHost;
+import io.hvspi.core.host.VmHandle;
 import io.hvspi.core.state.RuntimeDirs;
+import io.hvspi.core.state.VmLock;
 import io.hvspi.spi.BlockBackend;
 import io.hvspi.spi.BlockDeviceSpec;
 import io.hvspi.spi.DeviceHotplug;
-import io.hvspi.spi.HostContext;
 import io.hvspi.spi.Hypervisor;
-import io.hvspi.spi.HypervisorFactory;
 import io.hvspi.spi.IOThreadProvider;
 import io.hvspi.spi.RequestRejectedException;
 import io.hvspi.spi.VmSpec;
@@ -45,16 +46,13 @@ public final class HotplugBench {
      */
     public record Options(int iterations, int warmup, int starts) {}
 
-    private final HypervisorFactory factory;
+    private final HvspiHost host;
     private final VmSpec spec;
-    private final HostContext host;
     private final Options options;
     private final Consumer<String> progress;
     private final Duration timeout;
 
-    private HotplugBench(HypervisorFactory factory, VmSpec spec, HostContext host, Options options,
-                         Consumer<String> progress) {
-        this.factory = factory;
+    private HotplugBench(HvspiHost host, VmSpec spec, Options options, Consumer<String> progress) {
         this.spec = spec;
         this.host = host;
         this.options = options;
@@ -67,13 +65,9 @@ public final class HotplugBench {
      * the IOThread pool and the root ports; the guest is dropped (both sides run
      * without one).
      */
-    public static BenchReport run(HypervisorFactory factory, VmSpec config, HostContext host, Options options,
-                                  Consumer<String> progress) {
-        VmSpec guestless = new VmSpec(config.vmId(), config.hypervisorType(), config.binary(), Optional.empty(),
-                Optional.empty(), Optional.empty(), "", config.vcpus(), config.memoryMib(), config.machineType(),
-                config.accel(), config.block(), config.ioThreads(), Math.max(1, config.hotplugSlots()),
-                config.table());
-        return new HotplugBench(factory, guestless, host, options, progress).run();
+    public static BenchReport run(HvspiHost host, VmSpec config, Options options, Consumer<String> progress) {
+        VmSpec guestless = config.toBuilder().guestless().hotplugSlots(Math.max(1, config.hotplugSlots())).build();
+        return new HotplugBench(host, guestless, options, progress).run();
     }
 
     private BenchReport run() {
@@ -90,13 +84,14 @@ public final class HotplugBench {
             }
         }
 
-        Hypervisor vm = factory.create(spec, host);
-        Hypervisor unstored = factory.create(spec.withVmId(spec.vmId() + "-m"), new MemoryHost(host));
+        // the unstored VM is the plugin alone, without the host's state file: it bypasses the host API on purpose
+        Hypervisor unstored = host.factory(spec.hypervisorType()).create(spec.withVmId(spec.vmId() + "-m"),
+                new MemoryHost(host.context()));
         Path rawDir = privateDir(spec.vmId() + "-raw");
         Process rawQemu = null;
         List<BenchReport.Metric> metrics = new ArrayList<>();
-        try {
-            vm.start();
+        try (VmHandle handle = host.start(spec)) {
+            Hypervisor vm = handle.hypervisor();
             unstored.start();
             rawQemu = spawnRaw(rawDir, spec.vmId() + "-raw");
             try (RawQmp raw = RawQmp.connect(rawDir.resolve("qmp.sock"), timeout)) {
@@ -117,10 +112,8 @@ public final class HotplugBench {
                 return new BenchReport(machine(qemu), metrics);
             }
         } finally {
-            for (Hypervisor h : List.of(vm, unstored)) {
-                h.stop();
-                h.close();
-            }
+            unstored.stop();
+            unstored.close();
             if (rawQemu != null) {
                 rawQemu.destroyForcibly();
                 waitFor(rawQemu);
@@ -132,13 +125,20 @@ public final class HotplugBench {
     /** Attach latency with the state file, without it (in-memory store), and raw; samples interleaved. */
     private List<BenchReport.Metric> hotplug(DeviceHotplug hotplug, DeviceHotplug unstored, RawQmp raw) {
         Samples fw = new Samples();
+        Samples locked = new Samples();
         Samples mem = new Samples();
         Samples rw = new Samples();
         List<String> pool = poolIds();
+        // the VM's own lock is held by its handle for the whole run; another VM id's lock costs the same
+        String lockId = spec.vmId() + "-lock";
         int queues = spec.vcpus();
         for (int i = 0; i < options.warmup() + options.iterations(); i++) {
             long fwNanos = attachAndDetach(hotplug);
             long memNanos = attachAndDetach(unstored);
+            long l0 = System.nanoTime();
+            // what every hvctl process and host API call pays around its work on a VM
+            VmLock.acquire(host.context().runtimeRoot(), lockId, timeout).close();
+            long lockNanos = System.nanoTime() - l0;
 
             String node = "raw-node" + i;
             String iothread = pool.isEmpty() ? "" : ",\"iothread\":\"" + pool.get(i % pool.size()) + "\"";
@@ -156,6 +156,7 @@ public final class HotplugBench {
             raw.execute("{\"execute\":\"blockdev-del\",\"arguments\":{\"node-name\":\"" + node + "\"}}");
             if (i >= options.warmup()) {
                 fw.add(fwNanos);
+                locked.add(fwNanos + lockNanos);
                 mem.add(memNanos);
                 rw.add(rawNanos);
             }
@@ -165,6 +166,9 @@ public final class HotplugBench {
                 new BenchReport.Metric("hotplug", "attach of a null-co virtio-blk-pci disk onto an IOThread:"
                         + " hvspi's DeviceHotplug.attach (policy, reservation, blockdev-add and device_add, state file"
                         + " written) vs raw blockdev-add then device_add", fw.summary(), rawFigures),
+                new BenchReport.Metric("hotplug-with-lock", "the same attach plus one acquire and release of a"
+                        + " VM's cross-process lock (VmLock), as every hvctl process and host API call takes it",
+                        locked.summary(), rawFigures),
                 new BenchReport.Metric("hotplug-no-state-file", "the same attach through hvspi with an in-memory"
                         + " state store: the plugin's own cost, without the host's state file", mem.summary(),
                         rawFigures));
@@ -200,13 +204,8 @@ public final class HotplugBench {
 
     private long frameworkStart(String vmId) {
         long t0 = System.nanoTime();
-        Hypervisor vm = factory.create(spec.withVmId(vmId), host);
-        try {
-            vm.start();
+        try (VmHandle vm = host.start(spec.withVmId(vmId))) {
             return System.nanoTime() - t0;
-        } finally {
-            vm.stop();
-            vm.close();
         }
     }
 

@@ -1,6 +1,7 @@
 package io.hvspi.cli.bench;
 
-import io.hvspi.core.state.DefaultHostContext;
+import io.hvspi.core.host.HvspiHost;
+import io.hvspi.core.host.VmHandle;
 import io.hvspi.spi.BlockBackend;
 import io.hvspi.spi.BlockDevice;
 import io.hvspi.spi.BlockDeviceSpec;
@@ -8,7 +9,6 @@ import io.hvspi.spi.DeviceHotplug;
 import io.hvspi.spi.HostThreads;
 import io.hvspi.spi.HostThreads.HostThread;
 import io.hvspi.spi.Hypervisor;
-import io.hvspi.spi.HypervisorFactory;
 import io.hvspi.spi.VmSpec;
 import io.hvspi.spi.VmmUnavailableException;
 import io.hvspi.guest.FioResult;
@@ -31,7 +31,6 @@ import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import java.util.stream.Collectors;
 
@@ -88,20 +87,16 @@ public final class IoBench {
         }
     }
 
-    private final HypervisorFactory factory;
+    private final HvspiHost host;
     private final VmSpec base;
-    private final DefaultHostContext host;
     private final TestGuest guest;
     private final Options options;
     private final Consumer<String> progress;
     private final String runId = HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt());
-    private final AtomicReference<Hypervisor> running = new AtomicReference<>();
 
-    private IoBench(HypervisorFactory factory, VmSpec base, DefaultHostContext host, TestGuest guest,
-                    Options options, Consumer<String> progress) {
-        this.factory = factory;
+    private IoBench(HvspiHost host, VmSpec base, TestGuest guest, Options options, Consumer<String> progress) {
+        this.host = host;
         this.base = base;
-        this.host = host.withOption(START_PAUSED, "true");
         this.guest = guest;
         this.options = options;
         this.progress = progress;
@@ -113,15 +108,14 @@ public final class IoBench {
      * the guest sees as {@code vd*}), the pool (as large as the most disks) and the root
      * ports (at least one per disk) are the benchmark's.
      */
-    public static IoBenchReport run(HypervisorFactory factory, VmSpec config, DefaultHostContext host,
-                                    TestGuest guest, Options options, Consumer<String> progress) {
-        VmSpec base = new VmSpec(config.vmId(), config.hypervisorType(), config.binary(),
-                Optional.of(guest.kernel()), Optional.of(guest.initrd()), Optional.empty(), TestGuest.KERNEL_PARAMS,
-                config.vcpus(), config.memoryMib(), config.machineType(), config.accel(),
-                new VmSpec.BlockOptions("virtio-blk-pci", config.block().aio(), config.block().cacheSet(),
-                        config.block().cacheDirect(), config.block().cacheNoflush()),
-                config.ioThreads(), Math.max(config.hotplugSlots(), options.poolSize()), config.table());
-        return new IoBench(factory, base, host, guest, options, progress).run();
+    public static IoBenchReport run(HvspiHost host, VmSpec config, TestGuest guest, Options options,
+                                    Consumer<String> progress) {
+        VmSpec base = config.toBuilder().kernel(Optional.of(guest.kernel())).initrd(Optional.of(guest.initrd()))
+                .image(Optional.empty()).kernelParams(TestGuest.KERNEL_PARAMS)
+                .block(new VmSpec.BlockOptions("virtio-blk-pci", config.block().aio(), config.block().cacheSet(),
+                        config.block().cacheDirect(), config.block().cacheNoflush()))
+                .hotplugSlots(Math.max(config.hotplugSlots(), options.poolSize())).build();
+        return new IoBench(host, base, guest, options, progress).run();
     }
 
     /** The report as an SVG chart: grouped bars, IOPS by mode for each disk count. */
@@ -130,32 +124,21 @@ public final class IoBench {
     }
 
     private IoBenchReport run() {
-        // a Ctrl-C between boot and stop must not leave a QEMU behind
-        Thread hook = new Thread(() -> Optional.ofNullable(running.get()).ifPresent(Hypervisor::stop),
-                "bench-io cleanup");
-        Runtime.getRuntime().addShutdownHook(hook);
-        try {
-            List<IoBenchReport.Case> cases = new ArrayList<>();
-            int total = options.disks().size() * options.modes().size();
-            for (int disks : options.disks()) {
-                for (IoMode mode : options.modes()) {
-                    cases.add(runCase(mode, disks, cases.size() + 1, total));
-                }
-            }
-            IoBenchReport.Settings settings = new IoBenchReport.Settings(options.disks(),
-                    options.modes().stream().map(IoMode::key).toList(), options.runtimeSeconds(), options.poolSize(),
-                    "null-co, " + (DISK_BYTES >> 30) + " GiB, reads return zeros; virtio-blk-pci, "
-                            + base.vcpus() + " queue(s) per disk (one per vCPU)",
-                    FIO.entrySet().stream().map(e -> e.getKey() + "=" + e.getValue()).collect(Collectors.joining(" "))
-                            + ", one job per disk, all disks at once, time based");
-            return new IoBenchReport(machine(), settings, cases);
-        } finally {
-            try {
-                Runtime.getRuntime().removeShutdownHook(hook);
-            } catch (IllegalStateException e) {
-                // the JVM is already shutting down: the hook runs
+        // a Ctrl-C between boot and stop leaves no QEMU behind: the host API's handle stops its VM on exit
+        List<IoBenchReport.Case> cases = new ArrayList<>();
+        int total = options.disks().size() * options.modes().size();
+        for (int disks : options.disks()) {
+            for (IoMode mode : options.modes()) {
+                cases.add(runCase(mode, disks, cases.size() + 1, total));
             }
         }
+        IoBenchReport.Settings settings = new IoBenchReport.Settings(options.disks(),
+                options.modes().stream().map(IoMode::key).toList(), options.runtimeSeconds(), options.poolSize(),
+                "null-co, " + (DISK_BYTES >> 30) + " GiB, reads return zeros; virtio-blk-pci, "
+                        + base.vcpus() + " queue(s) per disk (one per vCPU)",
+                FIO.entrySet().stream().map(e -> e.getKey() + "=" + e.getValue()).collect(Collectors.joining(" "))
+                        + ", one job per disk, all disks at once, time based");
+        return new IoBenchReport(machine(), settings, cases);
     }
 
     private IoBenchReport.Case runCase(IoMode mode, int disks, int index, int total) {
@@ -165,13 +148,10 @@ public final class IoBench {
         VmSpec spec = base.withVmId(vmId).withIoThreads(new VmSpec.IOThreadOptions(true, options.poolSize(),
                 mode.policy(base.ioThreads().policy())));
         progress.accept(label + ": booting the guest");
-        Hypervisor vm = factory.create(spec, host);
-        running.set(vm);
-        try {
-            long t0 = System.nanoTime();
-            vm.start();
-            Path dir = host.stateStore().load(vmId).orElseThrow(() -> new IllegalStateException(
-                    "VM '" + vmId + "' started but has no state record")).runtimeDir();
+        long t0 = System.nanoTime();
+        try (VmHandle handle = host.start(spec, Map.of(START_PAUSED, "true"))) {
+            Hypervisor vm = handle.hypervisor();
+            Path dir = host.runtimeRoot().resolve(vmId);
             try (GuestConsole console = GuestConsole.connect(dir.resolve(CONSOLE_SOCKET), STEP)) {
                 vm.resume();
                 awaitReady(console);
@@ -208,13 +188,6 @@ public final class IoBench {
                         "%s: %,d IOPS; CPU in %.1f s: vCPU %.2f s, IOThreads %.2f s, main loop %.2f s; host load %.1f",
                         label, fio.iops(), window, cpu.vcpu(), cpu.ioThreads(), cpu.main(), load));
                 return result;
-            }
-        } finally {
-            try {
-                vm.stop();
-            } finally {
-                vm.close();
-                running.set(null);
             }
         }
     }

@@ -1,12 +1,12 @@
 package io.hvspi.cli.bench;
 
+import io.hvspi.core.host.HvspiHost;
+import io.hvspi.core.host.VmHandle;
 import io.hvspi.spi.BlockBackend;
 import io.hvspi.spi.BlockDeviceSpec;
 import io.hvspi.spi.DeviceHotplug;
-import io.hvspi.spi.HostContext;
 import io.hvspi.spi.HvspiException;
 import io.hvspi.spi.Hypervisor;
-import io.hvspi.spi.HypervisorFactory;
 import io.hvspi.spi.VmSpec;
 import java.lang.management.GarbageCollectorMXBean;
 import java.lang.management.ManagementFactory;
@@ -58,9 +58,8 @@ public final class ScaleBench {
      */
     public record Options(int vms, int disks, int startThreads, int memoryMib, int warmup) {}
 
-    private final HypervisorFactory factory;
+    private final HvspiHost host;
     private final VmSpec spec;
-    private final HostContext host;
     private final Options options;
     private final Consumer<String> progress;
     private final String idPrefix;
@@ -68,9 +67,7 @@ public final class ScaleBench {
     /** The host's load when the run began, before this run added to it. */
     private final double loadBefore = ThreadCpu.loadAverage();
 
-    private ScaleBench(HypervisorFactory factory, VmSpec spec, HostContext host, Options options,
-                       Consumer<String> progress) {
-        this.factory = factory;
+    private ScaleBench(HvspiHost host, VmSpec spec, Options options, Consumer<String> progress) {
         this.spec = spec;
         this.host = host;
         this.options = options;
@@ -87,13 +84,10 @@ public final class ScaleBench {
      * IOThread pool and policy; the guest is dropped, memory is {@code options.memoryMib()}
      * and each VM gets at least {@code options.disks()} hotplug slots.
      */
-    public static ScaleReport run(HypervisorFactory factory, VmSpec config, HostContext host, Options options,
-                                  Consumer<String> progress) {
-        VmSpec guestless = new VmSpec(config.vmId(), config.hypervisorType(), config.binary(), Optional.empty(),
-                Optional.empty(), Optional.empty(), "", config.vcpus(), options.memoryMib(), config.machineType(),
-                config.accel(), config.block(), config.ioThreads(), Math.max(config.hotplugSlots(), options.disks()),
-                config.table());
-        return new ScaleBench(factory, guestless, host, options, progress).run();
+    public static ScaleReport run(HvspiHost host, VmSpec config, Options options, Consumer<String> progress) {
+        VmSpec guestless = config.toBuilder().guestless().memoryMib(options.memoryMib())
+                .hotplugSlots(Math.max(config.hotplugSlots(), options.disks())).build();
+        return new ScaleBench(host, guestless, options, progress).run();
     }
 
     private ScaleReport run() {
@@ -167,10 +161,10 @@ public final class ScaleBench {
      */
     private void warmUp() {
         progress.accept("warm-up: one VM, " + options.warmup() + " attach and detach cycles");
-        Hypervisor vm = factory.create(spec.withVmId(idPrefix + "-warm"), host);
-        fleet.add(vm);
+        VmHandle handle = host.start(spec.withVmId(idPrefix + "-warm"));
+        fleet.add(handle);
         try {
-            vm.start();
+            Hypervisor vm = handle.hypervisor();
             DeviceHotplug hotplug = vm.requireHotplug();
             for (int i = 0; i < options.warmup(); i++) {
                 hotplug.attach(disk("warm"));
@@ -178,9 +172,8 @@ public final class ScaleBench {
             }
             Footprint.process(vm.hostThreads().pid());
         } finally {
-            vm.stop();
-            vm.close();
-            fleet.remove(vm);
+            handle.close(); // stops the VM
+            fleet.remove(handle);
         }
     }
 
@@ -197,11 +190,10 @@ public final class ScaleBench {
                 int index = i;
                 tasks.add(starters.pool.submit(() -> {
                     long s = System.nanoTime();
-                    Hypervisor vm = factory.create(spec.withVmId(idPrefix + "-" + index), host);
-                    fleet.add(vm);
-                    vm.start();
+                    VmHandle handle = host.start(spec.withVmId(idPrefix + "-" + index));
                     samples.add(System.nanoTime() - s);
-                    vms[index] = vm;
+                    fleet.add(handle);
+                    vms[index] = handle.hypervisor();
                     tick(done.incrementAndGet(), n, "started", "VMs");
                     return null;
                 }));
@@ -353,18 +345,18 @@ public final class ScaleBench {
      * the run, on an error, or from the shutdown hook, whichever comes first.
      */
     private final class Fleet {
-        private final List<Hypervisor> vms = new ArrayList<>();
+        private final List<VmHandle> vms = new ArrayList<>();
         private boolean closed;
 
-        synchronized void add(Hypervisor vm) {
+        synchronized void add(VmHandle vm) {
             if (closed) {
                 vm.close();
-                throw new HvspiException("the benchmark is stopping; VM '" + vm.vmId() + "' not started");
+                throw new HvspiException("the benchmark is stopping; VM '" + vm.vmId() + "' stopped");
             }
             vms.add(vm);
         }
 
-        synchronized void remove(Hypervisor vm) {
+        synchronized void remove(VmHandle vm) {
             vms.remove(vm);
         }
 
@@ -392,7 +384,7 @@ public final class ScaleBench {
             long t0 = System.nanoTime();
             try {
                 for (int i = 0; i < vms.size(); i++) {
-                    Hypervisor vm = vms.get(i);
+                    VmHandle vm = vms.get(i);
                     int index = i;
                     pool.execute(() -> {
                         long s = System.nanoTime();

@@ -111,11 +111,13 @@ public final class KataConfig {
     public VmSpec toVmSpec(String vmId) {
         RuntimeDirs.checkVmId(vmId);
         HypervisorConfig h = hypervisor;
-        return new VmSpec(vmId, hypervisorName, Path.of(h.path()), h.kernel(), h.initrd(), h.image(), h.kernelParams(),
-                h.vcpus(Runtime.getRuntime().availableProcessors()), h.defaultMemoryMib(), h.machineType(), h.accel(),
-                new VmSpec.BlockOptions(h.blockDriverDevice(), h.blockDeviceAio(), h.blockDeviceCacheSet(),
-                        h.blockDeviceCacheDirect(), h.blockDeviceCacheNoflush()),
-                h.ioThreads(), h.rootPorts(), hypervisorTable);
+        return VmSpec.builder().vmId(vmId).hypervisorType(hypervisorName).binary(Path.of(h.path()))
+                .kernel(h.kernel()).initrd(h.initrd()).image(h.image()).kernelParams(h.kernelParams())
+                .vcpus(h.vcpus(Runtime.getRuntime().availableProcessors())).memoryMib(h.defaultMemoryMib())
+                .machineType(h.machineType()).accel(h.accel())
+                .block(new VmSpec.BlockOptions(h.blockDriverDevice(), h.blockDeviceAio(), h.blockDeviceCacheSet(),
+                        h.blockDeviceCacheDirect(), h.blockDeviceCacheNoflush()))
+                .ioThreads(h.ioThreads()).hotplugSlots(h.rootPorts()).table(hypervisorTable).build();
     }
 
     @Override

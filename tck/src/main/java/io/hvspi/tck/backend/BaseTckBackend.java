@@ -112,10 +112,11 @@ public abstract class BaseTckBackend implements TckBackend {
             table.put("indep_iothreads", poolSize);
             table.put("indep_iothreads_policy", policy.key());
         }
-        return new VmSpec(vmId, factory.type(), binary, Optional.empty(), Optional.empty(), Optional.empty(), "",
-                VCPUS, 256, "q35", accel,
-                new VmSpec.BlockOptions("virtio-blk-pci", "threads", false, false, false),
-                new VmSpec.IOThreadOptions(pool, pool ? poolSize : 0, policy), 8, table);
+        return VmSpec.builder().vmId(vmId).hypervisorType(factory.type()).binary(binary).vcpus(VCPUS).memoryMib(256)
+                .machineType("q35").accel(accel)
+                .block(new VmSpec.BlockOptions("virtio-blk-pci", "threads", false, false, false))
+                .ioThreads(new VmSpec.IOThreadOptions(pool, pool ? poolSize : 0, policy)).hotplugSlots(8).table(table)
+                .build();
     }
 
     @Override

@@ -18,9 +18,10 @@ final class TestVms {
     private TestVms() {}
 
     static VmSpec spec(String vmId, Path binary, Optional<Path> kernel, int vcpus, Map<String, Object> table) {
-        return new VmSpec(vmId, "clh", binary, kernel, Optional.empty(), Optional.empty(), "console=ttyS0", vcpus, 256,
-                "", "kvm", new VmSpec.BlockOptions("virtio-blk-pci", "io_uring", false, false, false),
-                new VmSpec.IOThreadOptions(false, 0, IOThreadPolicy.LEAST_LOADED), 0, table);
+        return VmSpec.builder().vmId(vmId).hypervisorType("clh").binary(binary).kernel(kernel)
+                .kernelParams("console=ttyS0").vcpus(vcpus).memoryMib(256).machineType("").accel("kvm")
+                .block(new VmSpec.BlockOptions("virtio-blk-pci", "io_uring", false, false, false))
+                .ioThreads(new VmSpec.IOThreadOptions(false, 0, IOThreadPolicy.LEAST_LOADED)).table(table).build();
     }
 
     /** A sparse file of 1 MiB: a disk that reads zeros. */

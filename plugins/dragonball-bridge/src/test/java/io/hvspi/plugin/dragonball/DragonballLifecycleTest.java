@@ -23,7 +23,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -196,9 +195,8 @@ class DragonballLifecycleTest {
                 () -> factory.create(TestVms.spec("vm1", kernel), noEndpoint));
         assertEquals("hypervisor.dragonball.path", noPath.key().orElseThrow());
         assertTrue(noPath.problem().contains("bridge sidecar"), noPath.problem());
-        VmSpec notExecutable = new VmSpec("vm1", "dragonball", kernel, Optional.of(kernel), Optional.empty(),
-                Optional.empty(), "", 1, 256, "", "kvm", TestVms.spec("vm1", kernel).block(),
-                TestVms.spec("vm1", kernel).ioThreads(), 0, Map.of());
+        VmSpec notExecutable = TestVms.spec("vm1", kernel).toBuilder().binary(kernel).image(Optional.empty())
+                .kernelParams("").vcpus(1).memoryMib(256).build();
         assertThrows(ConfigException.class, () -> factory.create(notExecutable, noEndpoint));
     }
 }

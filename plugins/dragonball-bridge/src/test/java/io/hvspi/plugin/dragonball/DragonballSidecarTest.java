@@ -24,7 +24,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
-import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -72,8 +71,7 @@ class DragonballSidecarTest {
 
     private VmSpec spec() {
         VmSpec base = TestVms.spec("side", TestVms.kernel(dir));
-        return new VmSpec(base.vmId(), base.hypervisorType(), launcher, base.kernel(), Optional.empty(),
-                Optional.empty(), base.kernelParams(), 1, 256, "", "kvm", base.block(), base.ioThreads(), 0, Map.of());
+        return base.toBuilder().binary(launcher).image(Optional.empty()).vcpus(1).memoryMib(256).build();
     }
 
     @Test

@@ -37,10 +37,10 @@ final class TestVms {
     }
 
     static VmSpec spec(String vmId, Path kernel, String driver, int vcpus, int memoryMib, Optional<Path> image) {
-        return new VmSpec(vmId, "dragonball", Path.of(""), Optional.of(kernel), Optional.empty(), image,
-                "console=ttyS1 agent.log_vport=1025", vcpus, memoryMib, "", "kvm",
-                new VmSpec.BlockOptions(driver, "io_uring", false, false, false),
-                new VmSpec.IOThreadOptions(false, 0, IOThreadPolicy.LEAST_LOADED), 0, Map.of());
+        return VmSpec.builder().vmId(vmId).hypervisorType("dragonball").binary(Path.of("")).kernel(Optional.of(kernel))
+                .image(image).kernelParams("console=ttyS1 agent.log_vport=1025").vcpus(vcpus).memoryMib(memoryMib)
+                .machineType("").accel("kvm").block(new VmSpec.BlockOptions(driver, "io_uring", false, false, false))
+                .ioThreads(new VmSpec.IOThreadOptions(false, 0, IOThreadPolicy.LEAST_LOADED)).build();
     }
 
     static DefaultHostContext host(Path root, DragonballBridgeSimulator sim) {

@@ -180,8 +180,7 @@ class QemuInjectionTest {
         DefaultHostContext host = new DefaultHostContext(root, TestVms.host(tmp).commandTimeout(),
                 Map.of(QemuHypervisor.OPTION_START_PAUSED, "true"));
         VmSpec base = TestVms.spec("commas", 1, IOThreadPolicy.FIRST);
-        VmSpec spec = new VmSpec("commas", "qemu", base.binary(), Optional.empty(), Optional.empty(),
-                Optional.of(image), "", 1, 128, "q35", "tcg", base.block(), base.ioThreads(), 1, Map.of());
+        VmSpec spec = base.toBuilder().image(Optional.of(image)).vcpus(1).hotplugSlots(1).build();
         QemuHypervisor vm = start(spec, host);
         VmRecord record = host.stateStore().load("commas").orElseThrow();
 

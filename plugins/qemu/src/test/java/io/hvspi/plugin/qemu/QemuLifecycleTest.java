@@ -30,7 +30,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -277,9 +276,8 @@ class QemuLifecycleTest {
     @Test
     void createRefusesWhatQemuCannotRunNamingTheKey() {
         VmSpec good = TestVms.spec("bad", 1, IOThreadPolicy.FIRST);
-        ConfigException machine = assertThrows(ConfigException.class, () -> factory.create(new VmSpec("bad", "qemu",
-                good.binary(), good.kernel(), good.initrd(), good.image(), "", 1, 128, "pc", "tcg", good.block(),
-                good.ioThreads(), 1, Map.of()), host));
+        ConfigException machine = assertThrows(ConfigException.class, () -> factory.create(
+                good.toBuilder().machineType("pc").vcpus(1).hotplugSlots(1).build(), host));
         assertEquals("hypervisor.qemu.machine_type", machine.key().orElseThrow());
         ConfigException accel = assertThrows(ConfigException.class,
                 () -> factory.create(good.withAccel("hvf"), host));

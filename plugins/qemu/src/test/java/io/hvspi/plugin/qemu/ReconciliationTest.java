@@ -75,6 +75,29 @@ class ReconciliationTest {
                 qmp.execute(commandsAndIds[i], commandsAndIds[i + 1].isEmpty() ? null
                         : QmpClient.args().put("id", commandsAndIds[i + 1]));
             }
+            // QEMU completes an unplug after the reset returns: wait until the devices are really gone
+            for (int i = 0; i < commandsAndIds.length; i += 2) {
+                if (commandsAndIds[i].equals("device_del")) {
+                    awaitGone(qmp, commandsAndIds[i + 1]);
+                }
+            }
+        }
+    }
+
+    private static void awaitGone(QmpClient qmp, String deviceId) {
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (true) {
+            boolean present = false;
+            for (var child : qmp.execute("qom-list", QmpClient.args().put("path", "/machine/peripheral"))) {
+                present |= child.path("name").asText().equals(deviceId);
+            }
+            if (!present) {
+                return;
+            }
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("QEMU still has device '" + deviceId + "' 10 s after device_del");
+            }
+            java.util.concurrent.locks.LockSupport.parkNanos(2_000_000);
         }
     }
 

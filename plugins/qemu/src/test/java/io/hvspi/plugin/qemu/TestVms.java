@@ -10,7 +10,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
-import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -34,9 +33,10 @@ public final class TestVms {
     }
 
     public static VmSpec spec(String vmId, int pool, IOThreadPolicy policy, String blockDriver, int rootPorts) {
-        return new VmSpec(vmId, "qemu", QEMU, Optional.empty(), Optional.empty(), Optional.empty(), "", 2, 128,
-                "q35", "tcg", new VmSpec.BlockOptions(blockDriver, "io_uring", false, false, false),
-                new VmSpec.IOThreadOptions(pool > 0, pool, policy), rootPorts, Map.of());
+        return VmSpec.builder().vmId(vmId).hypervisorType("qemu").binary(QEMU).vcpus(2).memoryMib(128)
+                .machineType("q35").accel("tcg")
+                .block(new VmSpec.BlockOptions(blockDriver, "io_uring", false, false, false))
+                .ioThreads(new VmSpec.IOThreadOptions(pool > 0, pool, policy)).hotplugSlots(rootPorts).build();
     }
 
     /**

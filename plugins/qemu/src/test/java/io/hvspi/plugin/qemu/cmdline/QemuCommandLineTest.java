@@ -11,7 +11,6 @@ import io.hvspi.spi.RequestRejectedException;
 import io.hvspi.spi.VmSpec;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
 
@@ -59,10 +58,10 @@ class QemuCommandLineTest {
     @Test
     void aGuestWithKernelInitrdImageAndCommasInPaths() {
         VmSpec base = TestVms.spec("guest", 1, IOThreadPolicy.LEAST_LOADED, "virtio-blk-pci", 1);
-        VmSpec spec = new VmSpec("guest", "qemu", Path.of("/opt/qemu,x/bin/qemu-system-x86_64"),
-                Optional.of(Path.of("/boot/vmlinuz,1")), Optional.of(Path.of("/boot/initrd.img")),
-                Optional.of(Path.of("/images/root,ro.img")), "console=ttyS0 quiet", 4, 2048, "q35", "kvm",
-                base.block(), base.ioThreads(), 1, Map.of());
+        VmSpec spec = base.toBuilder().binary(Path.of("/opt/qemu,x/bin/qemu-system-x86_64"))
+                .kernel(Optional.of(Path.of("/boot/vmlinuz,1"))).initrd(Optional.of(Path.of("/boot/initrd.img")))
+                .image(Optional.of(Path.of("/images/root,ro.img"))).kernelParams("console=ttyS0 quiet").vcpus(4)
+                .memoryMib(2048).accel("kvm").build();
         List<String> argv = QemuCommandLine.build(spec, new RuntimeLayout(Path.of("/run/hv,spi/guest"))).argv();
         GoldenArgv.assertMatches("guest-kernel-image-commas", argv);
         // option-list values escape commas; plain-string options (-kernel, -append) and the binary do not

@@ -1,0 +1,121 @@
+package io.hvspi.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * SIGTERM, SIGINT and SIGHUP to the distribution's {@code hvctl run} (without --keep) at random
+ * points of start and hotplug, in separate processes: afterwards no QEMU of the run is
+ * alive and its runtime root holds no VM directory.
+ */
+class RunSignalsIT {
+    /** Progress lines of hvctl run, in order: the signal follows one of them after a random delay. */
+    private static final List<String> MARKERS = List.of("] config ", "] starting VM", ", VMM pid ", "] attached disk0",
+            "] attached disk3", "] attached disk6");
+    private static final int RUNS = 10;
+
+    @TempDir
+    Path tmp;
+
+    @ParameterizedTest
+    @CsvSource({"TERM, 143, 1", "INT, 130, 2", "HUP, 129, 3"})
+    void aSignalDuringStartOrHotplugLeavesNothingBehind(String signal, int signalExit, long seed) throws Exception {
+        Random random = new Random(seed);
+        int interrupted = 0;
+        for (int run = 0; run < RUNS; run++) {
+            String marker = MARKERS.get(random.nextInt(MARKERS.size()));
+            long delayNanos = TimeUnit.MICROSECONDS.toNanos(random.nextInt(30_000));
+            Path runtime = tmp.resolve(signal.toLowerCase() + run);
+            String what = "run " + run + ": SIG" + signal + " " + delayNanos / 1000 + " us after '" + marker + "'";
+            int exit = runAndSignal(runtime, signal, marker, delayNanos, what);
+            assertTrue(exit == signalExit || exit == 0, what + ": exit " + exit);
+            if (exit == signalExit) {
+                interrupted++;
+            }
+            assertNothingLeft(runtime, what);
+        }
+        assertTrue(interrupted >= RUNS / 2, "only " + interrupted + " of " + RUNS + " runs were interrupted");
+    }
+
+    private static int runAndSignal(Path runtime, String signal, String marker, long delayNanos, String what)
+            throws IOException, InterruptedException {
+        ProcessBuilder pb = new ProcessBuilder(HvctlRunner.home().resolve("bin/hvctl").toString(), "run",
+                "--accel", "tcg", "--disks", "8", "--runtime-dir", runtime.toString())
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD);
+        pb.environment().put("HVSPI_JAVA_HOME", System.getProperty("java.home"));
+        Process p = pb.start();
+        StringBuilder err = new StringBuilder();
+        boolean sent = false;
+        try (BufferedReader lines = new BufferedReader(
+                new InputStreamReader(p.getErrorStream(), StandardCharsets.UTF_8))) {
+            String line;
+            while ((line = lines.readLine()) != null) {
+                err.append(line).append('\n');
+                if (!sent && line.contains(marker)) {
+                    // the delay only picks the point; nothing waits for anything here
+                    LockSupport.parkNanos(delayNanos);
+                    kill(signal, p.pid());
+                    sent = true;
+                }
+            }
+            assertTrue(p.waitFor(60, TimeUnit.SECONDS), what + "\n" + err);
+        } finally {
+            p.destroyForcibly();
+        }
+        assertTrue(sent, what + ": the marker never came\n" + err);
+        return p.exitValue();
+    }
+
+    private static void kill(String signal, long pid) throws IOException, InterruptedException {
+        Process kill = new ProcessBuilder("kill", "-" + signal, Long.toString(pid)).inheritIO().start();
+        assertTrue(kill.waitFor(10, TimeUnit.SECONDS));
+    }
+
+    /** No VM directory under the runtime root and no process whose argv names it. */
+    private static void assertNothingLeft(Path runtime, String what) throws IOException {
+        try (Stream<Path> left = Files.list(runtime)) {
+            // hidden entries are the host's own (.locks: lock files outlive their VMs by design)
+            List<Path> vmDirs = left.filter(f -> !f.getFileName().toString().startsWith(".")).toList();
+            if (!vmDirs.isEmpty()) {
+                try (Stream<Path> files = Files.walk(vmDirs.getFirst())) {
+                    // what is left says who wrote it after the stop
+                    assertEquals(List.of(), files.toList(), what + ": every VM directory is gone");
+                }
+            }
+        }
+        Map<Long, String> alive = new java.util.TreeMap<>();
+        try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
+            procs.filter(d -> d.getFileName().toString().chars().allMatch(Character::isDigit)).forEach(d -> {
+                String argv = cmdline(d);
+                if (argv.contains(runtime.toString())) {
+                    alive.put(Long.parseLong(d.getFileName().toString()), argv);
+                }
+            });
+        }
+        assertEquals(Map.of(), alive, what + ": no QEMU of this run is alive");
+    }
+
+    private static String cmdline(Path procDir) {
+        try {
+            return Files.readString(procDir.resolve("cmdline")).replace('\0', ' ');
+        } catch (IOException | RuntimeException e) {
+            return ""; // the process ended meanwhile
+        }
+    }
+}

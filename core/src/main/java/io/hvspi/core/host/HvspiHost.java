@@ -1,0 +1,354 @@
+package io.hvspi.core.host;
+
+import io.hvspi.core.config.KataConfig;
+import io.hvspi.core.config.KataConfigLoader;
+import io.hvspi.core.plugin.PluginRegistry;
+import io.hvspi.core.state.DefaultHostContext;
+import io.hvspi.core.state.JsonVmStateStore;
+import io.hvspi.core.state.RuntimeDirs;
+import io.hvspi.core.state.VmEntry;
+import io.hvspi.core.state.VmLock;
+import io.hvspi.core.state.VmStopper;
+import io.hvspi.spi.HostContext;
+import io.hvspi.spi.HvspiException;
+import io.hvspi.spi.Hypervisor;
+import io.hvspi.spi.HypervisorFactory;
+import io.hvspi.spi.RequestRejectedException;
+import io.hvspi.spi.VmRecord;
+import io.hvspi.spi.VmSpec;
+import io.hvspi.spi.VmmUnavailableException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Supplier;
+
+/**
+ * hvspi for a program that embeds it (and for {@code hvctl}, which is one): loads
+ * plugins and Kata configurations, starts VMs, reattaches to them by id, lists and
+ * stops them. Every VM operation but listing holds the VM's cross-process lock
+ * ({@link VmLock}), so several processes and threads can work on one host.
+ *
+ * <pre>{@code
+ * try (HvspiHost host = HvspiHost.builder().pluginsDir(Path.of("plugins")).build();
+ *      VmHandle vm = host.start(host.loadConfig(Path.of("configuration.toml")).spec("vm1"))) {
+ *     vm.hotplug().attach(BlockDeviceSpec.builder("disk0", BlockBackend.nullBackend()).build());
+ * } // the VM is stopped here, also when an exception leaves the block
+ * }</pre>
+ *
+ * Plugins are loaded on first use. Thread-safe. Closing the host closes every handle it gave out that is still open
+ * (stopping the VMs it started and did not keep), then unloads the plugins it loaded.
+ */
+public final class HvspiHost implements AutoCloseable {
+    private final Supplier<PluginRegistry> loader;
+    private final boolean ownsRegistry;
+    private PluginRegistry registry;
+    private final DefaultHostContext context;
+    private final Duration lockTimeout;
+    private final VmStopper stopper;
+    private final Set<VmHandle> open = ConcurrentHashMap.newKeySet();
+
+    private HvspiHost(Supplier<PluginRegistry> loader, boolean ownsRegistry, DefaultHostContext context,
+                      Duration lockTimeout) {
+        this.loader = loader;
+        this.ownsRegistry = ownsRegistry;
+        this.context = context;
+        this.lockTimeout = lockTimeout;
+        // the plugin's stop sends quit, waits for the exit, then kills: up to three command timeouts
+        this.stopper = new VmStopper((JsonVmStateStore) context.stateStore(),
+                context.commandTimeout().multipliedBy(3), context.commandTimeout());
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** Loads a Kata {@code configuration.toml}; a bad file is a {@code ConfigException} naming key and position. */
+    public LoadedConfig loadConfig(Path file) {
+        return loadConfig(file, Map.of());
+    }
+
+    /**
+     * Loads a Kata configuration and applies pod annotations
+     * ({@code io.katacontainers.config.hypervisor.*}) as Kata's policy allows; a
+     * refused annotation is an error naming it.
+     */
+    public LoadedConfig loadConfig(Path file, Map<String, String> annotations) {
+        return withAnnotations(KataConfigLoader.load(file), annotations);
+    }
+
+    /** Parses configuration text; {@code name} is what messages call it. */
+    public LoadedConfig parseConfig(String toml, Path name, Map<String, String> annotations) {
+        return withAnnotations(KataConfigLoader.parse(toml, name), annotations);
+    }
+
+    private static LoadedConfig withAnnotations(KataConfig config, Map<String, String> annotations) {
+        return new LoadedConfig(annotations.isEmpty() ? config : config.withAnnotations(annotations));
+    }
+
+    /** Creates and starts a VM; see {@link #start(VmSpec, Map)}. */
+    public VmHandle start(VmSpec spec) {
+        return start(spec, Map.of());
+    }
+
+    /**
+     * Creates and starts a VM from {@code spec} with the plugin of its hypervisor
+     * type, holding the VM's lock until the handle closes. The handle stops the VM on
+     * close unless {@link VmHandle#keepRunning()}; if start fails, whatever the
+     * plugin began is stopped before the error is thrown.
+     *
+     * @param vmOptions host options for this VM only, over the host's (e.g. {@code endpoint})
+     */
+    public VmHandle start(VmSpec spec, Map<String, String> vmOptions) {
+        HypervisorFactory factory = factory(spec.hypervisorType());
+        DefaultHostContext host = context;
+        for (Map.Entry<String, String> option : vmOptions.entrySet()) {
+            host = host.withOption(option.getKey(), option.getValue());
+        }
+        VmLock lock = VmLock.acquire(context.runtimeRoot(), spec.vmId(), lockTimeout);
+        VmHandle handle = null;
+        try {
+            Hypervisor vm = factory.create(spec, host);
+            handle = new VmHandle(vm, lock, true, open::remove);
+            open.add(handle);
+            // known to the shutdown hook before the plugin spawns anything
+            StopOnExit.watch(handle);
+            vm.start();
+            return handle;
+        } catch (RuntimeException | Error e) {
+            try {
+                if (handle != null) {
+                    handle.close();
+                } else {
+                    lock.close();
+                }
+            } catch (RuntimeException cleanup) {
+                e.addSuppressed(cleanup);
+            }
+            throw e;
+        }
+    }
+
+    /**
+     * Connects to a running VM that this or another process started and kept,
+     * holding its lock until the handle closes; closing only disconnects.
+     *
+     * @throws RequestRejectedException (NOT_FOUND) when no VM of that id is recorded
+     * @throws VmmUnavailableException when its VMM is gone, or the lock stays taken beyond the timeout
+     */
+    public VmHandle reattach(String vmId) {
+        VmLock lock = VmLock.acquire(context.runtimeRoot(), vmId, lockTimeout);
+        try {
+            VmRecord record = record(vmId);
+            Hypervisor vm = factory(record.hypervisorType()).reattach(record, context);
+            VmHandle handle = new VmHandle(vm, lock, false, open::remove);
+            open.add(handle);
+            return handle;
+        } catch (RuntimeException | Error e) {
+            lock.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Stops a VM and proves it ({@link VmStopper}): the plugin's stop first (reattach
+     * and stop) when the record is usable, then SIGTERM and SIGKILL of whatever is
+     * still verifiably the VM's VMM, found through its record or through {@code /proc}
+     * by its runtime directory (so a corrupt record does not prevent stopping). The
+     * record and directory go only once no VMM is left.
+     *
+     * @throws RequestRejectedException (NOT_FOUND) when there is no such VM
+     * @throws io.hvspi.spi.HvspiException when a VMM survives; its record and directory are kept
+     */
+    public VmStopper.Outcome stop(String vmId) {
+        try (VmLock lock = VmLock.acquire(context.runtimeRoot(), vmId, lockTimeout)) {
+            return stopper.stop(lock, pluginStop(vmId));
+        }
+    }
+
+    /** The plugin's own stop, when the record can be read; its failures are the stopper's to report. */
+    private Optional<Runnable> pluginStop(String vmId) {
+        Optional<VmRecord> record;
+        try {
+            record = context.stateStore().load(vmId);
+        } catch (HvspiException corrupt) {
+            return Optional.empty(); // the stopper reports it and finds the VMM through /proc
+        }
+        return record.map(r -> () -> {
+            try (Hypervisor vm = factory(r.hypervisorType()).reattach(r, context)) {
+                vm.stop();
+            }
+        });
+    }
+
+    /**
+     * Every VM directory under the runtime root: a usable record (with whether its
+     * VMM is verified alive), a directory without a record, or a corrupt record with
+     * the reason; one bad record never hides the others. Takes no lock and changes nothing.
+     */
+    public List<VmEntry> list() {
+        return ((JsonVmStateStore) context.stateStore()).entries();
+    }
+
+    private VmRecord record(String vmId) {
+        return context.stateStore().load(vmId).orElseThrow(() -> new RequestRejectedException(
+                RequestRejectedException.Reason.NOT_FOUND,
+                "no VM '" + vmId + "' recorded in " + context.runtimeRoot() + " (see: hvctl vm list)"));
+    }
+
+    /** The plugins, loaded on first use: listing VMs or loading a configuration needs none. */
+    public synchronized PluginRegistry plugins() {
+        if (registry == null) {
+            registry = loader.get();
+        }
+        return registry;
+    }
+
+    /** The factory of a hypervisor type, or a {@code PluginException} listing what is installed. */
+    public HypervisorFactory factory(String type) {
+        return plugins().factory(type);
+    }
+
+    /** Where VMs keep their runtime directories and records. */
+    public Path runtimeRoot() {
+        return context.runtimeRoot();
+    }
+
+    public Duration commandTimeout() {
+        return context.commandTimeout();
+    }
+
+    /**
+     * What plugins get from this host. Only for tools that drive a factory directly
+     * (hvctl's benchmarks compare the plugin with and without a state store); such
+     * VMs are neither locked nor stopped on exit.
+     */
+    public HostContext context() {
+        return context;
+    }
+
+    @Override
+    public void close() {
+        RuntimeException first = null;
+        for (VmHandle handle : List.copyOf(open)) {
+            try {
+                handle.close();
+            } catch (RuntimeException e) {
+                if (first == null) {
+                    first = e;
+                } else {
+                    first.addSuppressed(e);
+                }
+            }
+        }
+        synchronized (this) {
+            if (ownsRegistry && registry != null) {
+                registry.close();
+            }
+        }
+        if (first != null) {
+            throw first;
+        }
+    }
+
+    /** Builds an {@link HvspiHost}. Plugins must come from at least one source. */
+    public static final class Builder {
+        private Path pluginsDir;
+        private PluginRegistry registry;
+        private boolean classpathPlugins;
+        private Path runtimeRoot;
+        private Duration commandTimeout = DefaultHostContext.DEFAULT_COMMAND_TIMEOUT;
+        private Duration lockTimeout;
+        private final Map<String, String> options = new LinkedHashMap<>();
+
+        private Builder() {}
+
+        /** Loads every plugin jar in this directory (a distribution's {@code plugins/}). */
+        public Builder pluginsDir(Path dir) {
+            this.pluginsDir = Objects.requireNonNull(dir, "dir");
+            return this;
+        }
+
+        /** Uses plugins already loaded; the host does not close this registry. */
+        public Builder plugins(PluginRegistry loaded) {
+            this.registry = Objects.requireNonNull(loaded, "loaded");
+            return this;
+        }
+
+        /**
+         * Also finds the plugins on the class path that loaded hvspi (plugin jars as ordinary
+         * dependencies, found through their {@code META-INF/extensions.idx}).
+         */
+        public Builder classpathPlugins() {
+            this.classpathPlugins = true;
+            return this;
+        }
+
+        /** Where VMs keep runtime directories and records (default: {@link RuntimeDirs#defaultRoot()}). */
+        public Builder runtimeRoot(Path dir) {
+            this.runtimeRoot = Objects.requireNonNull(dir, "dir");
+            return this;
+        }
+
+        /** The timeout of one command to a VMM (default 10 s). */
+        public Builder commandTimeout(Duration timeout) {
+            this.commandTimeout = positive(timeout, "commandTimeout");
+            return this;
+        }
+
+        /** How long to wait for a VM's lock that another process or thread holds (default: the command timeout). */
+        public Builder lockTimeout(Duration timeout) {
+            this.lockTimeout = Objects.requireNonNull(timeout, "timeout");
+            return this;
+        }
+
+        /** A named option plugins read through {@link HostContext#option(String)}. */
+        public Builder option(String key, String value) {
+            options.put(Objects.requireNonNull(key, "key"), Objects.requireNonNull(value, "value"));
+            return this;
+        }
+
+        public HvspiHost build() {
+            if (registry != null && (pluginsDir != null || classpathPlugins)) {
+                throw new IllegalStateException("give either plugins(registry) or pluginsDir/classpathPlugins");
+            }
+            DefaultHostContext context = new DefaultHostContext(
+                    runtimeRoot != null ? runtimeRoot : RuntimeDirs.defaultRoot(), commandTimeout, options);
+            Duration lock = lockTimeout != null ? lockTimeout : commandTimeout;
+            if (registry != null) {
+                PluginRegistry given = registry;
+                return new HvspiHost(() -> given, false, context, lock);
+            }
+            if (!classpathPlugins && pluginsDir == null) {
+                throw new IllegalStateException("no plugin source: call pluginsDir(...), plugins(...) or"
+                        + " classpathPlugins()");
+            }
+            Path dir = pluginsDir;
+            boolean classpath = classpathPlugins;
+            return new HvspiHost(() -> loadPlugins(dir, classpath), true, context, lock);
+        }
+
+        private static PluginRegistry loadPlugins(Path dir, boolean classpath) {
+            PluginRegistry.Builder plugins = PluginRegistry.builder();
+            if (dir != null) {
+                plugins.directory(dir);
+            }
+            if (classpath) {
+                plugins.classpath();
+            }
+            return plugins.load();
+        }
+
+        private static Duration positive(Duration d, String name) {
+            if (d.isNegative() || d.isZero()) {
+                throw new IllegalArgumentException(name + " must be positive, got " + d);
+            }
+            return d;
+        }
+    }
+}

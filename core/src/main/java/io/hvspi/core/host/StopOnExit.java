@@ -1,0 +1,85 @@
+package io.hvspi.core.host;
+
+import io.hvspi.spi.HvspiException;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Stops, when the JVM exits, every VM that a {@link VmHandle} started and did not
+ * keep. The JVM runs shutdown hooks on SIGINT, SIGTERM and SIGHUP as on
+ * {@code System.exit}; it does not on SIGKILL (the plugin's record then lets
+ * {@code hvctl vm stop} clean up).
+ *
+ * <p>A handle is watched before its plugin spawns anything, so a signal during
+ * start is covered: the hook's stop waits for the plugin's start to finish (the
+ * QEMU plugin orders the two on one lock) and then stops what it started. Once the
+ * hook has run, no new VM may be started: {@link #watch} refuses.
+ */
+final class StopOnExit {
+    private static final Logger LOG = LoggerFactory.getLogger(StopOnExit.class);
+    private static final Object LOCK = new Object();
+    private static final Set<VmHandle> HANDLES = new LinkedHashSet<>();
+    private static boolean installed;
+    private static boolean exiting;
+
+    private StopOnExit() {}
+
+    /** Watches a handle whose VM is about to start; throws when the JVM is already exiting. */
+    static void watch(VmHandle handle) {
+        synchronized (LOCK) {
+            if (exiting) {
+                throw new HvspiException("not starting VM '" + handle.vmId() + "': the JVM is shutting down");
+            }
+            if (!installed) {
+                Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().name("hvspi-stop-on-exit")
+                        .unstarted(StopOnExit::stopAll));
+                installed = true;
+            }
+            HANDLES.add(handle);
+        }
+    }
+
+    static void forget(VmHandle handle) {
+        synchronized (LOCK) {
+            HANDLES.remove(handle);
+        }
+    }
+
+    /** The handles still watched (for tests). */
+    static List<VmHandle> watched() {
+        synchronized (LOCK) {
+            return List.copyOf(HANDLES);
+        }
+    }
+
+    /** Stops every watched VM, all at once: each stop is bounded by the plugin's timeouts. */
+    private static void stopAll() {
+        List<VmHandle> handles;
+        synchronized (LOCK) {
+            exiting = true;
+            handles = List.copyOf(HANDLES);
+        }
+        List<Thread> stoppers = new ArrayList<>();
+        for (VmHandle handle : handles) {
+            stoppers.add(Thread.ofPlatform().name("hvspi-stop-" + handle.vmId()).start(() -> {
+                try {
+                    handle.stopOnExit();
+                } catch (RuntimeException e) {
+                    LOG.warn("could not stop VM '{}' on exit: {}", handle.vmId(), e.getMessage());
+                }
+            }));
+        }
+        for (Thread t : stoppers) {
+            try {
+                t.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+}

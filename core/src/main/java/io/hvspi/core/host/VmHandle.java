@@ -1,0 +1,178 @@
+package io.hvspi.core.host;
+
+import io.hvspi.core.state.VmLock;
+import io.hvspi.spi.DeviceHotplug;
+import io.hvspi.spi.HostThreads;
+import io.hvspi.spi.Hypervisor;
+import io.hvspi.spi.IOThreadProvider;
+import io.hvspi.spi.RequestRejectedException;
+import java.util.Objects;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
+
+/**
+ * One VM as {@link HvspiHost} handed it out, holding the VM's cross-process lock
+ * until it is closed. Closing is explicit about the VM's fate:
+ * <ul>
+ *   <li>a handle from {@link HvspiHost#start} <b>stops</b> its VM on close, unless
+ *       {@link #keepRunning()} was called: an exception that leaves a
+ *       try-with-resources block never leaks a VM, and the JVM's shutdown (SIGINT,
+ *       SIGTERM, SIGHUP) stops it too;</li>
+ *   <li>a handle from {@link HvspiHost#reattach} only disconnects: its VM existed
+ *       before and keeps running.</li>
+ * </ul>
+ * Either way close releases the lock and disconnects. Safe for use from several threads.
+ */
+public final class VmHandle implements AutoCloseable {
+    private final Hypervisor vm;
+    private final VmLock lock;
+    private final boolean startedHere;
+    private final Consumer<VmHandle> onClose;
+    private final AtomicBoolean closed = new AtomicBoolean();
+    /** Readers are {@link #whileRunning} actions; a stop takes the write side once to end them. */
+    private final ReentrantReadWriteLock running = new ReentrantReadWriteLock();
+    private boolean stopping;
+    private volatile boolean keep;
+
+    VmHandle(Hypervisor vm, VmLock lock, boolean startedHere, Consumer<VmHandle> onClose) {
+        this.vm = Objects.requireNonNull(vm, "vm");
+        this.lock = Objects.requireNonNull(lock, "lock");
+        this.startedHere = startedHere;
+        this.onClose = onClose;
+    }
+
+    public String vmId() {
+        return vm.vmId();
+    }
+
+    /** The plugin type, e.g. {@code qemu}. */
+    public String type() {
+        return vm.type();
+    }
+
+    /**
+     * The VM itself, for everything the SPI offers (state, capabilities, events,
+     * pause and resume). Leave closing and stopping to this handle, and prefer its
+     * {@link #hotplug()} and {@link #ioThreads()}, which a stop waits for.
+     */
+    public Hypervisor hypervisor() {
+        return vm;
+    }
+
+    /**
+     * Block device hotplug, or the uniform unsupported error. Changes through this view
+     * and a stop through this handle never overlap (see {@link #whileRunning}).
+     */
+    public DeviceHotplug hotplug() {
+        return new GuardedViews.Hotplug(vm.requireHotplug(), this);
+    }
+
+    /**
+     * The independent IOThread pool, or the uniform unsupported error. Changes through
+     * this view and a stop through this handle never overlap (see {@link #whileRunning}).
+     */
+    public IOThreadProvider ioThreads() {
+        return new GuardedViews.IoThreads(vm.requireIoThreads(), this);
+    }
+
+    /** The VMM's process and threads, with host thread ids. */
+    public HostThreads hostThreads() {
+        return vm.hostThreads();
+    }
+
+    /** Whether this handle started the VM (and so stops it on close unless kept). */
+    public boolean startedHere() {
+        return startedHere;
+    }
+
+    /** Whether close leaves the VM running. */
+    public boolean keepsRunning() {
+        return !startedHere || keep;
+    }
+
+    /**
+     * Leave the VM running when this handle closes or the JVM exits; reattach to it
+     * later by id. Returns this handle.
+     */
+    public VmHandle keepRunning() {
+        keep = true;
+        StopOnExit.forget(this);
+        return this;
+    }
+
+    /**
+     * Runs {@code action} unless this VM is being stopped through this handle (close,
+     * {@link #stop()}, or the JVM's exit), and keeps such a stop waiting until it ends.
+     * For files the caller creates in the VM's runtime directory (disk images): the
+     * stop's removal of that directory then never races their creation.
+     *
+     * @throws RequestRejectedException (INVALID_STATE) when the stop has begun
+     */
+    public <T> T whileRunning(Supplier<T> action) {
+        running.readLock().lock();
+        try {
+            if (stopping) {
+                throw new RequestRejectedException(RequestRejectedException.Reason.INVALID_STATE,
+                        "VM '" + vmId() + "' is stopping");
+            }
+            return action.get();
+        } finally {
+            running.readLock().unlock();
+        }
+    }
+
+    /** Stops the VM now (the VMM, its runtime directory and its record). Idempotent. */
+    public void stop() {
+        beginStop();
+        vm.stop();
+    }
+
+    /** Waits for running {@link #whileRunning} actions and refuses new ones. */
+    private void beginStop() {
+        if (running.getReadHoldCount() > 0) {
+            throw new IllegalStateException("VM '" + vmId() + "' cannot be stopped from inside whileRunning");
+        }
+        running.writeLock().lock();
+        try {
+            stopping = true;
+        } finally {
+            running.writeLock().unlock();
+        }
+    }
+
+    /** Called by the JVM's shutdown hook: stops a VM started here and not kept. */
+    void stopOnExit() {
+        if (!keepsRunning()) {
+            stop();
+        }
+    }
+
+    /** Stops the VM if this handle started it and it is not kept; then disconnects and releases the lock. */
+    @Override
+    public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        try {
+            if (!keepsRunning()) {
+                stop();
+            }
+        } finally {
+            try {
+                vm.close();
+            } finally {
+                lock.close();
+                StopOnExit.forget(this);
+                onClose.accept(this);
+            }
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "VmHandle[" + vmId() + ", " + type() + (startedHere ? ", started here" : ", reattached")
+                + (keep ? ", kept" : "") + "]";
+    }
+}

@@ -1,0 +1,275 @@
+package io.hvspi.core.host;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.mockito.ArgumentMatchers.any;
+import static org.mockito.Mockito.doThrow;
+import static org.mockito.Mockito.inOrder;
+import static org.mockito.Mockito.mock;
+import static org.mockito.Mockito.never;
+import static org.mockito.Mockito.verify;
+import static org.mockito.Mockito.when;
+
+import io.hvspi.core.plugin.PluginRegistry;
+import io.hvspi.core.state.VmLock;
+import io.hvspi.core.state.VmStopper;
+import io.hvspi.spi.HostContext;
+import io.hvspi.spi.Hypervisor;
+import io.hvspi.spi.HypervisorFactory;
+import io.hvspi.spi.IOThreadPolicy;
+import io.hvspi.spi.RequestRejectedException;
+import io.hvspi.spi.VmRecord;
+import io.hvspi.spi.VmSpec;
+import io.hvspi.spi.VmmUnavailableException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.mockito.InOrder;
+
+/** The host API's own logic, against mocked plugins: the factory and the VM are the seam. */
+class HvspiHostTest {
+    private static final Duration SHORT = Duration.ofMillis(200);
+
+    @TempDir
+    Path root;
+
+    private final PluginRegistry registry = mock(PluginRegistry.class);
+    private final HypervisorFactory factory = mock(HypervisorFactory.class);
+    private final Hypervisor vm = mock(Hypervisor.class);
+    private HvspiHost host;
+
+    @BeforeEach
+    void setUp() {
+        when(registry.factory("fake")).thenReturn(factory);
+        when(factory.create(any(), any())).thenReturn(vm);
+        when(vm.vmId()).thenReturn("vm1");
+        when(vm.type()).thenReturn("fake");
+        host = newHost();
+    }
+
+    @AfterEach
+    void tearDown() {
+        host.close();
+    }
+
+    private HvspiHost newHost() {
+        return HvspiHost.builder().plugins(registry).runtimeRoot(root).lockTimeout(SHORT).build();
+    }
+
+    private static VmSpec spec(String vmId) {
+        return VmSpec.builder().vmId(vmId).hypervisorType("fake").binary(Path.of("/bin/true")).build();
+    }
+
+    /** The lock is free when another taker gets it at once. */
+    private void assertUnlocked(String vmId) {
+        VmLock.acquire(root, vmId, Duration.ofMillis(1)).close();
+    }
+
+    @Test
+    void createThatThrowsLeavesTheLockFreeAndNothingWatched() {
+        when(factory.create(any(), any())).thenThrow(new NullPointerException("plugin bug"));
+        assertThrows(NullPointerException.class, () -> host.start(spec("vm1")));
+        assertUnlocked("vm1");
+        assertTrue(StopOnExit.watched().stream().noneMatch(h -> h.vmId().equals("vm1")));
+    }
+
+    @Test
+    void startThatThrowsStopsWhatThePluginBeganAndRethrows() {
+        IllegalStateException failure = new IllegalStateException("spawn failed");
+        doThrow(failure).when(vm).start();
+        IllegalStateException thrown = assertThrows(IllegalStateException.class, () -> host.start(spec("vm1")));
+        assertSame(failure, thrown);
+        InOrder order = inOrder(vm);
+        order.verify(vm).start();
+        order.verify(vm).stop();
+        order.verify(vm).close();
+        assertUnlocked("vm1");
+    }
+
+    @Test
+    void aStopThatFailsAfterAFailedStartIsKeptAsSuppressed() {
+        doThrow(new IllegalStateException("spawn failed")).when(vm).start();
+        doThrow(new VmmUnavailableException(VmmUnavailableException.Reason.TIMED_OUT, "no answer")).when(vm).stop();
+        IllegalStateException thrown = assertThrows(IllegalStateException.class, () -> host.start(spec("vm1")));
+        assertEquals("no answer", thrown.getSuppressed()[0].getMessage());
+        verify(vm).close();
+        assertUnlocked("vm1");
+    }
+
+    @Test
+    void anExceptionLeavingTryWithResourcesStopsTheVm() {
+        assertThrows(IllegalArgumentException.class, () -> {
+            try (VmHandle handle = host.start(spec("vm1"))) {
+                assertTrue(StopOnExit.watched().contains(handle), "watched while open");
+                throw new IllegalArgumentException("embedder's bug");
+            }
+        });
+        InOrder order = inOrder(vm);
+        order.verify(vm).start();
+        order.verify(vm).stop();
+        order.verify(vm).close();
+        assertUnlocked("vm1");
+    }
+
+    @Test
+    void aKeptVmOnlyDisconnectsAndIsNotStoppedOnExit() {
+        VmHandle handle = host.start(spec("vm1"));
+        handle.keepRunning();
+        assertFalse(StopOnExit.watched().contains(handle));
+        handle.close();
+        verify(vm, never()).stop();
+        verify(vm).close();
+        assertUnlocked("vm1");
+    }
+
+    @Test
+    void theLockIsHeldFromStartUntilClose() {
+        try (VmHandle handle = host.start(spec("vm1"))) {
+            VmmUnavailableException busy = assertThrows(VmmUnavailableException.class,
+                    () -> VmLock.acquire(root, "vm1", SHORT));
+            assertEquals(VmmUnavailableException.Reason.TIMED_OUT, busy.reason());
+            assertEquals("vm1", handle.vmId());
+        }
+        assertUnlocked("vm1");
+    }
+
+    @Test
+    void aSecondHostWaitingForTheLockGivesUpWithTheHoldersPid() {
+        try (VmHandle ignored = host.start(spec("vm1")); HvspiHost second = newHost()) {
+            VmmUnavailableException busy = assertThrows(VmmUnavailableException.class, () -> second.stop("vm1"));
+            assertTrue(busy.getMessage().contains(Long.toString(ProcessHandle.current().pid())), busy.getMessage());
+        }
+    }
+
+    @Test
+    void aStopWaitsForAnActionOnTheVmsFilesAndLaterActionsAreRefused() throws Exception {
+        VmHandle handle = host.start(spec("vm1"));
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        Thread[] stopper = new Thread[1];
+        Thread action = Thread.ofPlatform().start(() -> handle.whileRunning(() -> {
+            stopper[0] = Thread.ofPlatform().start(handle::stop);
+            long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+            while (stopper[0].getState() != Thread.State.WAITING && System.nanoTime() < deadline) {
+                Thread.onSpinWait();
+            }
+            verify(vm, never()).stop();
+            release.countDown();
+            return null;
+        }));
+        assertTrue(release.await(20, java.util.concurrent.TimeUnit.SECONDS), "the action ran");
+        action.join();
+        stopper[0].join();
+        verify(vm).stop();
+        RequestRejectedException late = assertThrows(RequestRejectedException.class,
+                () -> handle.whileRunning(() -> "disk image"));
+        assertEquals(RequestRejectedException.Reason.INVALID_STATE, late.reason());
+        handle.close();
+    }
+
+    @Test
+    void changesThroughTheHandlesViewsAreRefusedOnceItsStopBegan() {
+        io.hvspi.spi.DeviceHotplug hotplug = mock(io.hvspi.spi.DeviceHotplug.class);
+        when(vm.requireHotplug()).thenReturn(hotplug);
+        io.hvspi.spi.BlockDeviceSpec disk = io.hvspi.spi.BlockDeviceSpec.builder("d0",
+                io.hvspi.spi.BlockBackend.nullBackend()).build();
+        VmHandle handle = host.start(spec("vm1"));
+        handle.hotplug().attach(disk);
+        verify(hotplug).attach(disk);
+        handle.stop();
+        assertThrows(RequestRejectedException.class, () -> handle.hotplug().attach(disk));
+        assertThrows(RequestRejectedException.class, () -> handle.hotplug().detach("d0"));
+        verify(hotplug, org.mockito.Mockito.times(1)).attach(disk);
+        handle.close();
+    }
+
+    @Test
+    void reattachedHandleOnlyDisconnects() {
+        VmRecord record = new VmRecord("vm1", "fake", 0, root.resolve("vm1"), Instant.now(), "{}");
+        host.context().stateStore().save(record);
+        when(factory.reattach(any(VmRecord.class), any(HostContext.class))).thenReturn(vm);
+        try (VmHandle handle = host.reattach("vm1")) {
+            assertFalse(handle.startedHere());
+            assertTrue(handle.keepsRunning());
+        }
+        verify(vm, never()).stop();
+        verify(vm).close();
+        assertUnlocked("vm1");
+    }
+
+    @Test
+    void reattachToAnUnknownIdIsNotFoundAndReleasesTheLock() {
+        RequestRejectedException e = assertThrows(RequestRejectedException.class, () -> host.reattach("ghost"));
+        assertEquals(RequestRejectedException.Reason.NOT_FOUND, e.reason());
+        assertUnlocked("ghost");
+    }
+
+    @Test
+    void stopOfAVmWhoseVmmIsGoneForgetsItAndSaysWhy() {
+        VmRecord record = new VmRecord("vm1", "fake", 0, root.resolve("vm1"), Instant.now(), "{}");
+        host.context().stateStore().save(record);
+        when(factory.reattach(any(VmRecord.class), any(HostContext.class))).thenThrow(
+                new VmmUnavailableException(VmmUnavailableException.Reason.EXITED, "QEMU is gone"));
+        VmStopper.Outcome stopped = host.stop("vm1");
+        assertEquals("QEMU is gone", stopped.pluginFailure().orElseThrow());
+        assertEquals(List.of(), stopped.signalled());
+        assertTrue(host.list().isEmpty());
+        assertFalse(root.resolve("vm1").toFile().exists());
+    }
+
+    @Test
+    void closingTheHostStopsTheVmsItStartedAndDidNotKeep() {
+        Hypervisor kept = mock(Hypervisor.class);
+        when(kept.vmId()).thenReturn("vm2");
+        when(factory.create(any(), any())).thenReturn(vm, kept);
+        host.start(spec("vm1"));
+        host.start(spec("vm2")).keepRunning();
+        host.close();
+        verify(vm).stop();
+        verify(kept, never()).stop();
+        verify(kept).close();
+    }
+
+    @Test
+    void perVmOptionsReachThePluginOverTheHosts() {
+        try (HvspiHost withOption = HvspiHost.builder().plugins(registry).runtimeRoot(root)
+                .option("endpoint", "host-wide").option("other", "x").build();
+             VmHandle ignored = withOption.start(spec("vm1"), Map.of("endpoint", "/tmp/sim.sock"))) {
+            org.mockito.ArgumentCaptor<HostContext> context = org.mockito.ArgumentCaptor.forClass(HostContext.class);
+            verify(factory).create(any(), context.capture());
+            assertEquals("/tmp/sim.sock", context.getValue().option("endpoint").orElseThrow());
+            assertEquals("x", context.getValue().option("other").orElseThrow());
+        }
+    }
+
+    @Test
+    void parsedConfigTellsTypePoolAndWarnings() {
+        LoadedConfig config = host.parseConfig("""
+                [hypervisor.qemu]
+                path = "/usr/bin/qemu-system-x86_64"
+                enable_iothreads = true
+                indep_iothreads = 3
+                indep_iothreads_policy = "round-robin"
+                """, Path.of("inline.toml"), Map.of());
+        assertEquals("qemu", config.hypervisorType());
+        assertEquals(3, config.poolSize());
+        assertEquals(IOThreadPolicy.ROUND_ROBIN, config.ioThreadPolicy());
+        VmSpec spec = config.spec("vm9").toBuilder().accel("tcg").build();
+        assertEquals("tcg", spec.accel());
+        assertEquals(3, spec.ioThreads().poolSize());
+        assertEquals("vm9", spec.vmId());
+    }
+
+    @Test
+    void aHostNeedsAPluginSource() {
+        assertThrows(IllegalStateException.class, () -> HvspiHost.builder().runtimeRoot(root).build());
+    }
+}
