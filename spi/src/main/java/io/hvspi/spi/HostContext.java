@@ -1,8 +1,14 @@
 package io.hvspi.spi;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Comparator;
 import java.util.Optional;
+import java.util.stream.Stream;
 
 /**
  * What the host gives a plugin: where VMs live, where their state is kept,
@@ -18,6 +24,33 @@ public interface HostContext {
      * 0700) and returns it. Refuses an id that is taken or not a safe file name.
      */
     Path createRuntimeDir(String vmId);
+
+    /**
+     * Removes the VM's runtime directory ({@code runtimeRoot/vmId}) and everything in
+     * it, without following symbolic links out of it; nothing when it is gone already.
+     * Plugins call this from {@code stop()} instead of deleting the tree themselves.
+     * Added in SPI 1.1 as a default method (a minor change): hosts built against 1.0
+     * get this implementation.
+     *
+     * @throws HvspiException naming what could not be removed
+     */
+    default void removeRuntimeDir(String vmId) {
+        if (vmId == null || vmId.isEmpty() || vmId.contains("/") || vmId.equals(".") || vmId.equals("..")) {
+            throw new RequestRejectedException(RequestRejectedException.Reason.INVALID_ARGUMENT,
+                    "'" + vmId + "' is not a VM id");
+        }
+        Path dir = runtimeRoot().resolve(vmId);
+        if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        try (Stream<Path> paths = Files.walk(dir)) {
+            for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        } catch (IOException | UncheckedIOException e) {
+            throw new HvspiException("cannot remove runtime directory " + dir + ": " + e.getMessage(), e);
+        }
+    }
 
     VmStateStore stateStore();
 

@@ -64,6 +64,11 @@ public final class DefaultHostContext implements HostContext {
     }
 
     @Override
+    public void removeRuntimeDir(String vmId) {
+        RuntimeDirs.deleteTree(root.resolve(RuntimeDirs.checkVmId(vmId)));
+    }
+
+    @Override
     public VmStateStore stateStore() {
         return store;
     }

@@ -99,6 +99,21 @@ class PrivateStateTest {
         }
     }
 
+    @Test
+    void removeRuntimeDirRemovesTheVmsTreeButNeverALinksTarget() throws Exception {
+        DefaultHostContext host = host();
+        Path vmDir = host.createRuntimeDir("vm1");
+        Files.writeString(Files.createDirectory(vmDir.resolve("sub")).resolve("log"), "x");
+        Files.writeString(elsewhere.resolve("keep"), "x");
+        Files.createSymbolicLink(vmDir.resolve("out"), elsewhere);
+        host.removeRuntimeDir("vm1");
+        assertFalse(Files.exists(vmDir, LinkOption.NOFOLLOW_LINKS));
+        assertTrue(Files.exists(elsewhere.resolve("keep")));
+        host.removeRuntimeDir("vm1"); // gone already: nothing to do
+        assertRefused("VM id", () -> host.removeRuntimeDir("../elsewhere"));
+        assertTrue(Files.exists(elsewhere.resolve("keep")));
+    }
+
     // ---- the runtime root
 
     @Test

@@ -22,20 +22,15 @@ import io.hvspi.spi.VmRecord;
 import io.hvspi.spi.VmSpec;
 import io.hvspi.spi.VmState;
 import io.hvspi.spi.VmmUnavailableException;
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
-import java.util.stream.Stream;
 
 /** One memvm VM, as seen through one connection to its {@link MemVmProcess}. */
 final class MemVm implements Hypervisor {
@@ -100,7 +95,7 @@ final class MemVm implements Hypervisor {
         if (process != null) {
             process.shutdown();
             host.stateStore().remove(vmId);
-            deleteTree(runtimeDir);
+            host.removeRuntimeDir(vmId); // the host's removal: it never follows a link out of the directory
             emit("SHUTDOWN");
         }
         stopped = true;
@@ -175,19 +170,6 @@ final class MemVm implements Hypervisor {
         VmEvent event = new VmEvent(name, Instant.now(), Map.of("vm", vmId));
         // delivered off the caller's thread, as the SPI promises
         Thread.ofVirtual().start(() -> listeners.forEach(l -> l.accept(event)));
-    }
-
-    private static void deleteTree(Path dir) {
-        if (dir == null || !Files.exists(dir)) {
-            return;
-        }
-        try (Stream<Path> paths = Files.walk(dir)) {
-            for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException("memvm: cannot remove " + dir + ": " + e.getMessage(), e);
-        }
     }
 
     private final class Pool implements IOThreadProvider {

@@ -9,6 +9,7 @@ import io.hvspi.plugin.clh.api.Payloads;
 import io.hvspi.plugin.clh.hotplug.ClhDeviceHotplug;
 import io.hvspi.plugin.clh.process.ClhProcess;
 import io.hvspi.plugin.clh.threads.ThreadScanner;
+import io.hvspi.kit.lifecycle.Lifecycle;
 import io.hvspi.spi.BlockBackend;
 import io.hvspi.spi.BlockDevice;
 import io.hvspi.spi.BlockDeviceSpec;
@@ -34,16 +35,13 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
-import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -89,7 +87,7 @@ final class ClhHypervisor implements Hypervisor {
     private volatile Optional<ClhProcess> process = Optional.empty();
     private volatile long pid;
     private volatile boolean booted;
-    private volatile VmState lifecycle = VmState.CREATED;
+    private volatile Lifecycle life;
     private volatile boolean stopping;
     private volatile boolean closed;
     private final AtomicBoolean exitPublished = new AtomicBoolean();
@@ -103,6 +101,7 @@ final class ClhHypervisor implements Hypervisor {
         this.vcpus = spec.vcpus();
         this.cacheDirect = spec.block().cacheSet() && spec.block().cacheDirect();
         this.spawn = host.option("endpoint").isEmpty();
+        this.life = Lifecycle.created(TYPE, vmId);
     }
 
     /** A VM an earlier process started, as its record describes it. */
@@ -118,6 +117,7 @@ final class ClhHypervisor implements Hypervisor {
         this.socket = state.socket();
         this.createdAt = record.createdAt();
         this.pid = record.pid();
+        this.life = Lifecycle.created(TYPE, vmId); // until the VMM answers
     }
 
     /** Connects to the VM of {@code record}; {@link VmmUnavailableException} when its VMM is gone. */
@@ -138,7 +138,7 @@ final class ClhHypervisor implements Hypervisor {
             vm.booted = !"Created".equals(info.path("state").asText());
             vm.hotplug = vm.newHotplug();
             vm.hotplug.restore(devicesFrom(info));
-            vm.lifecycle = vm.booted ? VmState.RUNNING : VmState.PAUSED;
+            vm.life = Lifecycle.reattached(TYPE, vm.vmId, vm.booted ? VmState.RUNNING : VmState.PAUSED);
             vm.watchProcess();
             return vm;
         } catch (RuntimeException e) {
@@ -159,14 +159,16 @@ final class ClhHypervisor implements Hypervisor {
 
     @Override
     public synchronized void start() {
-        if (lifecycle != VmState.CREATED) {
-            throw new RequestRejectedException(RequestRejectedException.Reason.INVALID_STATE,
-                    "clh: VM '" + vmId + "' was already started (state " + lifecycle + ")");
-        }
+        life.beginStart();
         VmSpec vmSpec = spec.orElseThrow();
         closed = false;
         exitPublished.set(false);
-        runtimeDir = host.createRuntimeDir(vmId);
+        try {
+            runtimeDir = host.createRuntimeDir(vmId);
+        } catch (RuntimeException e) {
+            life.startFailed(); // taken or unsafe id: nothing of ours to undo
+            throw e;
+        }
         try {
             socket = host.option("endpoint").map(Path::of).orElse(runtimeDir.resolve(SOCKET_NAME));
             checkSocketPath(socket);
@@ -188,26 +190,23 @@ final class ClhHypervisor implements Hypervisor {
                 api.put("/vm.boot", settings.bootTimeout());
                 booted = true;
             }
-            lifecycle = booted ? VmState.RUNNING : VmState.PAUSED;
+            life.started(booted ? VmState.RUNNING : VmState.PAUSED);
             createdAt = Instant.now();
             saveState();
             watchProcess();
         } catch (RuntimeException e) {
             LOG.debug("start of VM '{}' failed; cleaning up", vmId, e);
             teardown();
-            lifecycle = VmState.CREATED;
+            life.startFailed();
             throw e;
         }
     }
 
     @Override
     public synchronized void stop() {
-        if (lifecycle == VmState.STOPPED || (lifecycle == VmState.CREATED && runtimeDir == null)) {
-            lifecycle = VmState.STOPPED;
-            return;
+        if (life.beginStop() && runtimeDir != null) {
+            teardown();
         }
-        teardown();
-        lifecycle = VmState.STOPPED;
     }
 
     /** Shuts the VM and the VMM down (ignoring a VMM that is already gone), then removes every trace. */
@@ -223,7 +222,7 @@ final class ClhHypervisor implements Hypervisor {
         }
         close();
         if (runtimeDir != null) {
-            deleteTree(runtimeDir);
+            host.removeRuntimeDir(vmId);
             host.stateStore().remove(vmId);
         }
         api = null;
@@ -238,6 +237,7 @@ final class ClhHypervisor implements Hypervisor {
     public synchronized void pause() {
         requireStarted("pause");
         api.put("/vm.pause", settings.apiTimeout());
+        life.paused();
     }
 
     /** Resumes a paused VM; boots one that was created without being booted. */
@@ -247,10 +247,11 @@ final class ClhHypervisor implements Hypervisor {
         if (!booted) {
             api.put("/vm.boot", settings.bootTimeout());
             booted = true;
-            lifecycle = VmState.RUNNING;
+            life.resumed();
             return;
         }
         api.put("/vm.resume", settings.apiTimeout());
+        life.resumed();
     }
 
     /**
@@ -260,7 +261,7 @@ final class ClhHypervisor implements Hypervisor {
      */
     @Override
     public VmState state() {
-        VmState known = lifecycle;
+        VmState known = life.state();
         if (known == VmState.CREATED || known == VmState.STOPPED || known == VmState.FAILED) {
             return known;
         }
@@ -273,7 +274,7 @@ final class ClhHypervisor implements Hypervisor {
             };
         } catch (VmmUnavailableException e) {
             if (e.reason() == VmmUnavailableException.Reason.EXITED) {
-                lifecycle = VmState.FAILED;
+                life.failed();
                 return VmState.FAILED;
             }
             throw e;
@@ -292,7 +293,7 @@ final class ClhHypervisor implements Hypervisor {
      */
     @Override
     public HostThreads hostThreads() {
-        requireStarted("list threads of");
+        requireStarted("list the threads of");
         List<ThreadScanner.Disk> disks = hotplugView.list().stream()
                 .map(d -> new ThreadScanner.Disk(d.id(), d.queues())).toList();
         return ThreadScanner.system().scan(pid, disks);
@@ -416,9 +417,8 @@ final class ClhHypervisor implements Hypervisor {
             if (closed) {
                 return; // disconnected: another instance (or nobody) watches this VM now
             }
-            if (!stopping && lifecycle != VmState.STOPPED) {
+            if (!stopping && life.failed()) {
                 LOG.warn("VM '{}': cloud-hypervisor pid {} exited unexpectedly", vmId, p.pid());
-                lifecycle = VmState.FAILED;
             }
             vmmExited();
         }));
@@ -456,10 +456,7 @@ final class ClhHypervisor implements Hypervisor {
     }
 
     private void requireStarted(String action) {
-        if (lifecycle == VmState.CREATED || lifecycle == VmState.STOPPED || api == null) {
-            throw new RequestRejectedException(RequestRejectedException.Reason.INVALID_STATE,
-                    "clh: cannot " + action + " VM '" + vmId + "': it is " + lifecycle.name().toLowerCase(Locale.ROOT));
-        }
+        life.requireStarted(action);
     }
 
     /** The VMM creates its socket under its umask; hvspi's sockets are 0600 (the 0700 runtime dir guards it too). */
@@ -492,35 +489,26 @@ final class ClhHypervisor implements Hypervisor {
         }
     }
 
-    private static void deleteTree(Path dir) {
-        try (Stream<Path> paths = Files.walk(dir)) {
-            for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        } catch (IOException e) {
-            throw new HvspiException("clh: cannot remove runtime directory " + dir + ": " + e.getMessage(), e);
-        }
-    }
-
     /** The hotplug of the running VMM, or a refusal while there is none (before start, after stop). */
     private final class HotplugView implements DeviceHotplug {
         private ClhDeviceHotplug current(String action) {
             ClhDeviceHotplug current = hotplug;
             if (current == null) {
-                throw new RequestRejectedException(RequestRejectedException.Reason.INVALID_STATE, "clh: cannot " + action
-                        + " on VM '" + vmId + "': it is " + lifecycle.name().toLowerCase(Locale.ROOT));
+                life.requireStarted(action);
+                throw new RequestRejectedException(RequestRejectedException.Reason.INVALID_STATE, "clh: cannot "
+                        + action + " VM '" + vmId + "': it has no API connection");
             }
             return current;
         }
 
         @Override
         public BlockDevice attach(BlockDeviceSpec spec) {
-            return current("attach '" + spec.id() + "'").attach(spec);
+            return current("attach '" + spec.id() + "' to").attach(spec);
         }
 
         @Override
         public void detach(String deviceId, Duration timeout) {
-            current("detach '" + deviceId + "'").detach(deviceId, timeout);
+            current("detach '" + deviceId + "' from").detach(deviceId, timeout);
         }
 
         @Override

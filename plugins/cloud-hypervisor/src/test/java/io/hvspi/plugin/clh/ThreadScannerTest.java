@@ -55,7 +55,7 @@ class ThreadScannerTest {
                 new ThreadScanner.Disk("scratch-volume-a", 1), new ThreadScanner.Disk("scratch-volume-b", 1)));
         assertEquals(List.of(new HostThread(8, "scratch-volume-", Role.QUEUE_WORKER, Optional.empty())),
                 threads.withRole(Role.QUEUE_WORKER));
-        assertEquals("scratch-volume-", ThreadScanner.comm("scratch-volume-a_q0"));
+        assertEquals("scratch-volume-", io.hvspi.kit.threads.ProcTasks.comm("scratch-volume-a_q0"));
     }
 
     @Test

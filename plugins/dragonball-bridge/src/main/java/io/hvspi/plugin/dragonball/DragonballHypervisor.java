@@ -9,6 +9,10 @@ import io.hvspi.plugin.dragonball.api.BootSourceConfig;
 import io.hvspi.plugin.dragonball.api.VmConfigInfo;
 import io.hvspi.plugin.dragonball.bridge.BridgeClient;
 import io.hvspi.plugin.dragonball.process.Sidecar;
+import io.hvspi.kit.device.DeviceIds;
+import io.hvspi.kit.device.DeviceSpecGuard;
+import io.hvspi.kit.lifecycle.Lifecycle;
+import io.hvspi.kit.threads.ProcTasks;
 import io.hvspi.spi.BlockBackend;
 import io.hvspi.spi.BlockDevice;
 import io.hvspi.spi.BlockDeviceSpec;
@@ -37,7 +41,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -48,8 +51,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.function.Consumer;
-import java.util.regex.Pattern;
-import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -67,8 +68,13 @@ final class DragonballHypervisor implements Hypervisor {
     static final String MMIO_DRIVER = "virtio-blk-mmio";
     static final String ROOT_DRIVE_ID = "rootfs";
     static final String SOCKET_NAME = "dragonball-bridge.sock";
-    /** Dragonball takes any string; hvspi keeps drive ids to safe file-name characters. */
-    static final Pattern DRIVE_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,63}");
+    /** What a device spec may not ask of Dragonball, and what it does instead. */
+    private static final DeviceSpecGuard GUARD = DeviceSpecGuard.of(TYPE, DragonballHypervisorFactory.DECLARED)
+            .because(Capability.INDEPENDENT_IOTHREADS, "Dragonball has no IOThreads, each queue runs on its own "
+                    + "blk_iothread_q<i> thread")
+            .because(Capability.IOTHREAD_VQ_MAPPING, "Dragonball has no IOThreads to map queues to")
+            .because(Capability.MULTI_QUEUE, "Kata's runtime-rs gives Dragonball block devices one queue")
+            .because(Capability.QUEUE_AFFINITY, "Dragonball has no affinity option for blk_iothread_q<i> threads");
     /** Kata retries hotplug every 10 ms while the guest's upcall channel is not up (vmm_instance.rs). */
     private static final Duration UPCALL_RETRY = Duration.ofMillis(10);
 
@@ -83,15 +89,15 @@ final class DragonballHypervisor implements Hypervisor {
     private final Map<String, Drive> drives = new LinkedHashMap<>();
     private final List<Consumer<VmEvent>> listeners = new CopyOnWriteArrayList<>();
     private final ExecutorService events;
-    private final HostThreadReader threadReader = new HostThreadReader(Path.of("/proc"));
+    private final HostThreadReader threadReader = new HostThreadReader(ProcTasks.system());
     private final DragonballHotplug hotplug = new DragonballHotplug();
 
     private volatile BridgeClient client;
     private volatile Sidecar sidecar;
     private volatile Path runtimeDir;
     private volatile Instant createdAt;
-    private volatile boolean started;
-    private volatile boolean stopped;
+    private volatile Lifecycle life;
+    /** What Dragonball last reported (FAILED once the bridge is lost): the upcall retry reads it. */
     private volatile VmState knownState = VmState.CREATED;
 
     DragonballHypervisor(VmSpec spec, HostContext host) {
@@ -103,6 +109,7 @@ final class DragonballHypervisor implements Hypervisor {
         this.host = host;
         this.spec = spec;
         this.pciBus = pciBus;
+        this.life = Lifecycle.created(TYPE, vmId);
         this.events = Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "dragonball-events-" + vmId);
             t.setDaemon(true);
@@ -133,8 +140,11 @@ final class DragonballHypervisor implements Hypervisor {
             Drive drive = Drive.fromJson(d);
             vm.drives.put(drive.device().id(), drive);
         }
-        vm.started = true;
+        vm.life = Lifecycle.reattached(TYPE, record.vmId(), VmState.RUNNING);
         vm.knownState = vm.state();
+        if (vm.knownState == VmState.PAUSED) {
+            vm.life.paused();
+        }
         return vm;
     }
 
@@ -153,10 +163,13 @@ final class DragonballHypervisor implements Hypervisor {
     @Override
     public void start() {
         synchronized (lock) {
-            if (started || stopped) {
-                throw new RequestRejectedException(Reason.INVALID_STATE, "VM '" + vmId + "' was already started");
+            life.beginStart();
+            try {
+                runtimeDir = host.createRuntimeDir(vmId);
+            } catch (RuntimeException e) {
+                life.startFailed(); // taken or unsafe id: nothing of ours to undo
+                throw e;
             }
-            runtimeDir = host.createRuntimeDir(vmId);
             try {
                 Optional<String> endpoint = host.option("endpoint");
                 if (endpoint.isPresent()) {
@@ -171,11 +184,12 @@ final class DragonballHypervisor implements Hypervisor {
                 }
                 boot();
                 createdAt = Instant.now();
-                started = true;
+                life.started(VmState.RUNNING);
                 knownState = VmState.RUNNING;
                 persist();
             } catch (RuntimeException e) {
                 abandonStart();
+                life.startFailed();
                 throw e;
             }
         }
@@ -224,10 +238,10 @@ final class DragonballHypervisor implements Hypervisor {
     @Override
     public void stop() {
         synchronized (lock) {
-            if (stopped) {
+            boolean started = life.state() != VmState.CREATED;
+            if (!life.beginStop()) {
                 return;
             }
-            stopped = true;
             BridgeClient c = client;
             if (c != null && c.isOpen()) {
                 try {
@@ -256,7 +270,8 @@ final class DragonballHypervisor implements Hypervisor {
     @Override
     public void pause() {
         synchronized (lock) {
-            requireStarted().call("PauseMicroVm", null, timeout());
+            requireStarted("pause").call("PauseMicroVm", null, timeout());
+            life.paused();
             knownState = VmState.PAUSED;
         }
     }
@@ -264,19 +279,21 @@ final class DragonballHypervisor implements Hypervisor {
     @Override
     public void resume() {
         synchronized (lock) {
-            requireStarted().call("ResumeMicroVm", null, timeout());
+            requireStarted("resume").call("ResumeMicroVm", null, timeout());
+            life.resumed();
             knownState = VmState.RUNNING;
         }
     }
 
     @Override
     public VmState state() {
-        if (stopped) {
-            return VmState.STOPPED;
+        VmState told = life.state();
+        if (told == VmState.STOPPED || told == VmState.CREATED) {
+            return told;
         }
         BridgeClient c = client;
-        if (!started || c == null) {
-            return started ? VmState.FAILED : VmState.CREATED;
+        if (c == null) {
+            return VmState.FAILED;
         }
         if (!c.isOpen()) {
             return VmState.FAILED;
@@ -313,7 +330,7 @@ final class DragonballHypervisor implements Hypervisor {
 
     @Override
     public HostThreads hostThreads() {
-        return threadReader.read(requireStarted().call("ListThreads", null, timeout()));
+        return threadReader.read(requireStarted("list the threads of").call("ListThreads", null, timeout()));
     }
 
     @Override
@@ -342,7 +359,7 @@ final class DragonballHypervisor implements Hypervisor {
     }
 
     private void lost(VmmUnavailableException e) {
-        if (stopped) {
+        if (life.isStopped()) {
             return;
         }
         knownState = VmState.FAILED;
@@ -360,11 +377,13 @@ final class DragonballHypervisor implements Hypervisor {
         }
     }
 
-    private BridgeClient requireStarted() {
+    /** @param action what the caller tried, for the refusal: "pause", "attach 'd1' to" */
+    private BridgeClient requireStarted(String action) {
+        life.requireStarted(action);
         BridgeClient c = client;
-        if (!started || stopped || c == null) {
-            throw new RequestRejectedException(Reason.INVALID_STATE, "VM '" + vmId + "' is "
-                    + (stopped ? "stopped" : "not started"));
+        if (c == null) {
+            throw new RequestRejectedException(Reason.INVALID_STATE, TYPE + ": cannot " + action + " VM '" + vmId
+                    + "': it has no bridge connection");
         }
         return c;
     }
@@ -388,16 +407,13 @@ final class DragonballHypervisor implements Hypervisor {
     }
 
     private void deleteRuntimeDir() {
-        Path dir = runtimeDir;
-        if (dir == null || !Files.exists(dir)) {
+        if (runtimeDir == null) {
             return;
         }
-        try (Stream<Path> walk = Files.walk(dir)) {
-            for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        } catch (IOException e) {
-            LOG.warn("VM '{}': cannot remove runtime directory {}: {}", vmId, dir, e.getMessage());
+        try {
+            host.removeRuntimeDir(vmId);
+        } catch (HvspiException e) {
+            LOG.warn("VM '{}': {}", vmId, e.getMessage());
         }
     }
 
@@ -409,7 +425,7 @@ final class DragonballHypervisor implements Hypervisor {
         @Override
         public BlockDevice attach(BlockDeviceSpec device) {
             synchronized (lock) {
-                BridgeClient c = requireStarted();
+                BridgeClient c = requireStarted("attach '" + device.id() + "' to");
                 String driver = check(device);
                 Path path = backendPath(device);
                 try {
@@ -435,7 +451,7 @@ final class DragonballHypervisor implements Hypervisor {
         @Override
         public void detach(String deviceId, Duration timeout) {
             synchronized (lock) {
-                BridgeClient c = requireStarted();
+                BridgeClient c = requireStarted("detach '" + deviceId + "' from");
                 Drive drive = drives.get(deviceId);
                 if (drive == null) {
                     throw new RequestRejectedException(Reason.NOT_FOUND, "VM '" + vmId + "' has no hotplugged device '"
@@ -480,32 +496,13 @@ final class DragonballHypervisor implements Hypervisor {
 
         /** Refuses what Dragonball (or Kata's use of it) cannot do; returns the driver to use. */
         private String check(BlockDeviceSpec device) {
-            if (!DRIVE_ID.matcher(device.id()).matches()) {
-                throw new RequestRejectedException(Reason.INVALID_ARGUMENT, "drive id '" + device.id()
-                        + "' is not valid: use 1 to 64 letters, digits, '_', '.', '-', starting with a letter or digit");
-            }
+            DeviceIds.checkDeviceId(TYPE, device.id());
             if (drives.containsKey(device.id()) || (spec != null && spec.image().isPresent()
                     && device.id().equals(ROOT_DRIVE_ID))) {
                 throw new RequestRejectedException(Reason.DUPLICATE_ID, "VM '" + vmId + "' already has a drive '"
                         + device.id() + "'");
             }
-            switch (device.ioThread()) {
-                case IOThreadChoice.Named n -> throw new UnsupportedCapabilityException(
-                        Capability.INDEPENDENT_IOTHREADS, TYPE, "no IOThread '" + n.id() + "': Dragonball has no "
-                        + "IOThreads, each queue runs on its own blk_iothread_q<i> thread");
-                case IOThreadChoice.VqMapped v -> throw new UnsupportedCapabilityException(
-                        Capability.IOTHREAD_VQ_MAPPING, TYPE, "Dragonball has no IOThreads to map queues to");
-                case IOThreadChoice.ByPolicy p -> { }
-                case IOThreadChoice.MainLoop m -> { }
-            }
-            if (device.queues().isPresent() && device.queues().getAsInt() > 1) {
-                throw new UnsupportedCapabilityException(Capability.MULTI_QUEUE, TYPE,
-                        "Kata's runtime-rs gives Dragonball block devices one queue");
-            }
-            if (!device.queueAffinity().isEmpty()) {
-                throw new UnsupportedCapabilityException(Capability.QUEUE_AFFINITY, TYPE,
-                        "Dragonball has no affinity option for blk_iothread_q<i> threads");
-            }
+            GUARD.check(device);
             if (!device.format().equals("raw")) {
                 throw new RequestRejectedException(Reason.INVALID_ARGUMENT, "Dragonball reads raw images only, not '"
                         + device.format() + "' (drive '" + device.id() + "')");

@@ -1,12 +1,10 @@
 package io.hvspi.plugin.dragonball;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.hvspi.kit.threads.ProcTasks;
 import io.hvspi.spi.HostThreads;
 import io.hvspi.spi.HostThreads.HostThread;
 import io.hvspi.spi.HostThreads.Role;
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -22,23 +20,22 @@ final class HostThreadReader {
     private static final Pattern VCPU = Pattern.compile("db_vcpu(\\d+)");
     private static final Pattern QUEUE = Pattern.compile("blk_iothread_q(\\d+)");
 
-    private final Path proc;
+    private final ProcTasks proc;
 
-    HostThreadReader(Path proc) {
+    HostThreadReader(ProcTasks proc) {
         this.proc = proc;
     }
 
     HostThreads read(JsonNode listThreads) {
         long pid = listThreads.path("pid").asLong();
-        Path tasks = proc.resolve(Long.toString(pid)).resolve("task");
         // Where the bridge runs in another pid namespace the host view is missing; trust the bridge then.
-        boolean hostView = Files.isDirectory(tasks);
+        boolean hostView = proc.visible(pid);
         List<HostThread> threads = new ArrayList<>();
         for (JsonNode t : listThreads.path("threads")) {
             long tid = t.path("tid").asLong();
             String name = t.path("name").asText();
             if (hostView) {
-                Optional<String> comm = comm(tasks.resolve(Long.toString(tid)));
+                Optional<String> comm = proc.comm(pid, tid);
                 if (comm.isEmpty()) {
                     continue;
                 }
@@ -64,13 +61,5 @@ final class HostThreadReader {
             return new HostThread(tid, name, Role.QUEUE_WORKER, drive);
         }
         return new HostThread(tid, name, Role.OTHER, Optional.empty());
-    }
-
-    private static Optional<String> comm(Path task) {
-        try {
-            return Optional.of(Files.readString(task.resolve("comm")).strip());
-        } catch (IOException e) {
-            return Optional.empty(); // the thread ended
-        }
     }
 }

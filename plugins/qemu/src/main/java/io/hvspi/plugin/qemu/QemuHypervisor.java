@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.hvspi.plugin.qemu.cmdline.QemuCommandLine;
+import io.hvspi.kit.threads.ProcTasks;
 import io.hvspi.plugin.qemu.hotplug.DeviceTable;
 import io.hvspi.plugin.qemu.hotplug.QemuDeviceHotplug;
 import io.hvspi.plugin.qemu.iothread.IOThreadPool;
@@ -47,9 +48,6 @@ import io.hvspi.spi.VmSpec;
 import io.hvspi.spi.VmState;
 import io.hvspi.spi.VmmException;
 import io.hvspi.spi.VmmUnavailableException;
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -63,7 +61,6 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
-import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -83,6 +80,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class QemuHypervisor implements Hypervisor {
     private static final Logger LOG = LoggerFactory.getLogger(QemuHypervisor.class);
+    private static final ProcTasks PROC = ProcTasks.system();
     /**
      * Host option: {@code true} leaves a VM with a guest paused after {@link #start()},
      * so that a client can connect to the console socket before the guest's first
@@ -463,28 +461,17 @@ public final class QemuHypervisor implements Hypervisor {
             }
         }
         if (pid > 0) {
-            try (Stream<Path> tasks = Files.list(Path.of("/proc", Long.toString(pid), "task"))) {
-                tasks.map(p -> Long.parseLong(p.getFileName().toString())).sorted()
-                        .filter(tid -> !known.containsKey(tid))
-                        .forEach(tid -> ordered.add(new HostThread(tid, comm(pid, tid), Role.OTHER, Optional.empty())));
-            } catch (IOException e) {
-                throw new VmmUnavailableException(VmmUnavailableException.Reason.EXITED,
-                        "cannot list the threads of QEMU pid " + pid + ": " + e.getMessage(), e);
+            for (ProcTasks.Task task : PROC.list(pid)) { // EXITED when QEMU is gone
+                if (!known.containsKey(task.tid())) {
+                    ordered.add(new HostThread(task.tid(), task.comm(), Role.OTHER, Optional.empty()));
+                }
             }
         }
         return new HostThreads(pid, ordered);
     }
 
     private static String comm(long pid, long tid) {
-        if (pid <= 0) {
-            return "";
-        }
-        try {
-            return Files.readString(Path.of("/proc", Long.toString(pid), "task", Long.toString(tid), "comm"),
-                    StandardCharsets.UTF_8).strip();
-        } catch (IOException e) {
-            return "";
-        }
+        return pid <= 0 ? "" : PROC.comm(pid, tid).orElse("");
     }
 
     @Override

@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.hvspi.plugin.clh.api.ApiReply;
 import io.hvspi.plugin.clh.api.ClhApiClient;
 import io.hvspi.plugin.clh.api.Payloads;
+import io.hvspi.kit.device.DeviceIds;
+import io.hvspi.kit.device.DeviceSpecGuard;
 import io.hvspi.spi.BlockBackend;
 import io.hvspi.spi.BlockDevice;
 import io.hvspi.spi.BlockDeviceSpec;
@@ -18,6 +20,7 @@ import io.hvspi.spi.VmmUnavailableException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -40,8 +43,16 @@ public final class ClhDeviceHotplug implements DeviceHotplug {
     public static final int QUEUE_SIZE = 1024;
     /** The PCI address Kata accepts: bus 0, function 0 (Cloud Hypervisor uses no bridges). */
     public static final Pattern KATA_BDF = Pattern.compile("0000:00:[0-9a-f]{2}\\.0");
-    /** hvspi's device id grammar: a letter, then letters, digits, '-', '_', '.'; at most 64. */
-    public static final Pattern DEVICE_ID = Pattern.compile("[A-Za-z][A-Za-z0-9_.-]{0,63}");
+    /**
+     * What a device spec may not ask of Cloud Hypervisor: IOThreads. It has multi-queue
+     * and queue affinity, the only other capabilities a spec can ask for.
+     */
+    private static final DeviceSpecGuard GUARD = DeviceSpecGuard.of("clh",
+                    EnumSet.of(Capability.BLOCK_DEVICE, Capability.MULTI_QUEUE, Capability.QUEUE_AFFINITY))
+            .because(Capability.INDEPENDENT_IOTHREADS, "Cloud Hypervisor has none, each disk queue runs on its own "
+                    + "thread <id>_q<i>")
+            .because(Capability.IOTHREAD_VQ_MAPPING, "Cloud Hypervisor has no IOThreads; use queue affinity to place "
+                    + "its queue threads");
 
     private static final Logger LOG = LoggerFactory.getLogger(ClhDeviceHotplug.class);
     private static final String TYPE = "clh";
@@ -77,22 +88,11 @@ public final class ClhDeviceHotplug implements DeviceHotplug {
     @Override
     public synchronized BlockDevice attach(BlockDeviceSpec spec) {
         String id = spec.id();
-        if (!DEVICE_ID.matcher(id).matches()) {
-            throw new RequestRejectedException(Reason.INVALID_ARGUMENT, "clh: invalid device id '" + id
-                    + "': expected a letter, then up to 63 letters, digits, '-', '_' or '.'");
-        }
+        DeviceIds.checkDeviceId(TYPE, id);
         if (devices.containsKey(id)) {
             throw new RequestRejectedException(Reason.DUPLICATE_ID, "clh: device '" + id + "' is already attached");
         }
-        switch (spec.ioThread()) {
-            case IOThreadChoice.ByPolicy p -> { }
-            case IOThreadChoice.MainLoop m -> { }
-            case IOThreadChoice.Named n -> throw new UnsupportedCapabilityException(Capability.INDEPENDENT_IOTHREADS, TYPE,
-                    "device '" + id + "' asked for IOThread '" + n.id() + "'; Cloud Hypervisor has none, "
-                            + "each disk queue runs on its own thread " + id + "_q<i>");
-            case IOThreadChoice.VqMapped v -> throw new UnsupportedCapabilityException(Capability.IOTHREAD_VQ_MAPPING, TYPE,
-                    "device '" + id + "' asked for IOThreads " + v.ids() + "; use queue affinity to place its queue threads");
-        }
+        GUARD.check(spec);
         Path path = switch (spec.backend()) {
             case BlockBackend.HostPath h -> h.path();
             case BlockBackend.Null n -> throw new RequestRejectedException(Reason.INVALID_ARGUMENT, "clh: device '" + id

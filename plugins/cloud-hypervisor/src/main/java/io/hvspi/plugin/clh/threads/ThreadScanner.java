@@ -1,13 +1,10 @@
 package io.hvspi.plugin.clh.threads;
 
+import io.hvspi.kit.threads.ProcTasks;
 import io.hvspi.spi.HostThreads;
 import io.hvspi.spi.HostThreads.HostThread;
 import io.hvspi.spi.HostThreads.Role;
 import io.hvspi.spi.VmmUnavailableException;
-import java.io.IOException;
-import java.nio.file.DirectoryStream;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -20,38 +17,28 @@ import java.util.Set;
 import java.util.regex.Pattern;
 
 /**
- * Finds Cloud Hypervisor's threads in {@code /proc/<pid>/task/<tid>/comm}:
- * the main thread, the vCPUs ({@code vcpu<i>}) and one worker per disk queue
- * ({@code <id>_q<i>}, named by the VMM when the guest activates the disk).
- * Linux keeps only the first 15 bytes of a thread's name, so a long device id
- * is matched by its truncated name; when two devices' truncated names collide,
- * the worker is listed without an owner.
+ * Names Cloud Hypervisor's threads, read by the plugin kit from
+ * {@code /proc/<pid>/task/<tid>/comm}: the main thread, the vCPUs ({@code vcpu<i>})
+ * and one worker per disk queue ({@code <id>_q<i>}, named by the VMM when the guest
+ * activates the disk). Linux keeps only the first 15 bytes of a thread's name, so a
+ * long device id is matched by its truncated name; when two devices' truncated names
+ * collide, the worker is listed without an owner.
  */
 public final class ThreadScanner {
-    /** Linux's TASK_COMM_LEN less the terminating NUL. */
-    public static final int COMM_LENGTH = 15;
-
     private static final Pattern VCPU = Pattern.compile("vcpu(\\d+)");
 
     /** A disk and how many queues it has. */
     public record Disk(String id, int queues) {}
 
-    private final Path proc;
+    private final ProcTasks proc;
 
     public ThreadScanner(Path proc) {
-        this.proc = proc;
+        this.proc = new ProcTasks(proc);
     }
 
     /** Scans the real {@code /proc}. */
     public static ThreadScanner system() {
         return new ThreadScanner(Path.of("/proc"));
-    }
-
-    /** The thread name Linux shows for {@code name}: its first 15 bytes. */
-    public static String comm(String name) {
-        byte[] bytes = name.getBytes(java.nio.charset.StandardCharsets.UTF_8);
-        return bytes.length <= COMM_LENGTH ? name
-                : new String(bytes, 0, COMM_LENGTH, java.nio.charset.StandardCharsets.UTF_8);
     }
 
     /**
@@ -65,7 +52,7 @@ public final class ThreadScanner {
         Set<String> ambiguous = new HashSet<>();
         for (Disk disk : disks) {
             for (int q = 0; q < disk.queues(); q++) {
-                String name = comm(disk.id() + "_q" + q);
+                String name = ProcTasks.comm(disk.id() + "_q" + q);
                 Optional<String> previous = workers.putIfAbsent(name, Optional.of(disk.id()));
                 if (previous != null && !previous.equals(Optional.of(disk.id()))) {
                     ambiguous.add(name);
@@ -76,36 +63,23 @@ public final class ThreadScanner {
         ambiguous.forEach(name -> workers.put(name, Optional.empty()));
 
         List<HostThread> threads = new ArrayList<>();
-        Path tasks = proc.resolve(Long.toString(pid)).resolve("task");
-        try (DirectoryStream<Path> dir = Files.newDirectoryStream(tasks)) {
-            for (Path task : dir) {
-                long tid;
-                try {
-                    tid = Long.parseLong(task.getFileName().toString());
-                } catch (NumberFormatException e) {
-                    continue;
-                }
-                String name;
-                try {
-                    name = Files.readString(task.resolve("comm")).strip();
-                } catch (NoSuchFileException e) {
-                    continue; // the thread ended while we looked
-                }
-                var vcpu = VCPU.matcher(name);
-                if (tid == pid) {
-                    threads.add(new HostThread(tid, name, Role.MAIN, Optional.empty()));
-                } else if (vcpu.matches()) {
-                    threads.add(new HostThread(tid, name, Role.VCPU, Optional.of(vcpu.group(1))));
-                } else if (workers.containsKey(name)) {
-                    threads.add(new HostThread(tid, name, Role.QUEUE_WORKER, workers.get(name)));
-                }
+        List<ProcTasks.Task> tasks;
+        try {
+            tasks = proc.list(pid);
+        } catch (VmmUnavailableException e) {
+            throw new VmmUnavailableException(e.reason(), "clh: " + e.getMessage(), e);
+        }
+        for (ProcTasks.Task task : tasks) {
+            long tid = task.tid();
+            String name = task.comm();
+            var vcpu = VCPU.matcher(name);
+            if (tid == pid) {
+                threads.add(new HostThread(tid, name, Role.MAIN, Optional.empty()));
+            } else if (vcpu.matches()) {
+                threads.add(new HostThread(tid, name, Role.VCPU, Optional.of(vcpu.group(1))));
+            } else if (workers.containsKey(name)) {
+                threads.add(new HostThread(tid, name, Role.QUEUE_WORKER, workers.get(name)));
             }
-        } catch (NoSuchFileException e) {
-            throw new VmmUnavailableException(VmmUnavailableException.Reason.EXITED,
-                    "clh: process " + pid + " is gone (no " + tasks + ")");
-        } catch (IOException e) {
-            throw new VmmUnavailableException(VmmUnavailableException.Reason.EXITED,
-                    "clh: cannot read " + tasks + ": " + e.getMessage(), e);
         }
         threads.sort(Comparator.comparingInt((HostThread t) -> t.role().ordinal())
                 .thenComparingInt(t -> t.role() == Role.VCPU ? Integer.parseInt(t.owner().orElse("0"))

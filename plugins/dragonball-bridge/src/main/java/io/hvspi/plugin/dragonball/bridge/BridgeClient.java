@@ -6,19 +6,12 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.NullNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.hvspi.kit.channel.JsonLineChannel;
+import io.hvspi.kit.channel.JsonLineChannel.ProtocolViolation;
+import io.hvspi.kit.channel.Replies;
 import io.hvspi.spi.VmmException;
 import io.hvspi.spi.VmmUnavailableException;
 import io.hvspi.spi.VmmUnavailableException.Reason;
-import java.io.BufferedInputStream;
-import java.io.ByteArrayOutputStream;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
-import java.net.StandardProtocolFamily;
-import java.net.UnixDomainSocketAddress;
-import java.nio.channels.Channels;
-import java.nio.channels.SocketChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -26,10 +19,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
@@ -37,14 +26,18 @@ import org.slf4j.LoggerFactory;
 
 /**
  * A client of the hvspi Dragonball bridge protocol, version 1: newline-delimited
- * JSON over a Unix socket ({@code docs/dragonball-bridge-protocol.md}).
+ * JSON over a Unix socket ({@code docs/dragonball-bridge-protocol.md}), on the
+ * plugin kit's {@link JsonLineChannel}.
  *
- * <p>One reader thread takes every line the bridge sends and completes the
- * request with the same id, so that callers wait with their own timeouts. The
- * connection is lost, and every waiting call fails with
- * {@link VmmUnavailableException}, when the bridge closes it, when a line is not
- * the protocol, or when a line passes {@link #MAX_LINE_BYTES}. A call that times
- * out leaves the connection open; its late answer is dropped.
+ * <p>The channel's reader completes the request with the same id, so that callers
+ * wait with their own timeouts. Faults behave as on QMP: the connection is lost, and
+ * every waiting call fails with {@link VmmUnavailableException}, when the bridge
+ * closes it ({@code EXITED}), when a line is not the protocol or passes
+ * {@link #MAX_LINE_BYTES} ({@code PROTOCOL_ERROR}), or when the bridge stops reading
+ * and a request cannot be written within the call's timeout ({@code TIMED_OUT}).
+ * A call that times out waiting for its answer leaves the connection open; its late
+ * answer is dropped. An interrupted caller keeps the connection and waits for its
+ * answer (the bridge carries the action out anyway), with its interrupt status kept.
  */
 public final class BridgeClient implements AutoCloseable {
     /** The {@code bridge} member a greeting must carry. */
@@ -68,24 +61,23 @@ public final class BridgeClient implements AutoCloseable {
      */
     public record Greeting(List<Integer> versions, String vmmVersion, long pid) {}
 
+    private record Pending(String action, CompletableFuture<JsonNode> answer) {}
+
     private final Path socket;
-    private final SocketChannel channel;
-    private final OutputStream out;
-    private final Object writeLock = new Object();
+    private final String peer;
     private final AtomicLong ids = new AtomicLong(1);
-    private final Map<Long, CompletableFuture<JsonNode>> pending = new ConcurrentHashMap<>();
+    private final Map<Long, Pending> pending = new ConcurrentHashMap<>();
     // The first two lines are the greeting and the answer to our version; everything after is a response.
     private final CompletableFuture<JsonNode> greetingLine = new CompletableFuture<>();
     private final CompletableFuture<JsonNode> handshakeLine = new CompletableFuture<>();
-    private final AtomicBoolean closing = new AtomicBoolean();
-    private volatile VmmUnavailableException failure;
+    private volatile VmmUnavailableException ended;
     private volatile Consumer<VmmUnavailableException> lossListener = e -> {};
+    private JsonLineChannel channel;
     private Greeting greeting;
 
-    private BridgeClient(Path socket, SocketChannel channel) {
+    private BridgeClient(Path socket) {
         this.socket = socket;
-        this.channel = channel;
-        this.out = Channels.newOutputStream(channel);
+        this.peer = "the Dragonball bridge at " + socket;
     }
 
     /**
@@ -95,23 +87,9 @@ public final class BridgeClient implements AutoCloseable {
      * {@code PROTOCOL_ERROR} when it is not this protocol or refuses the version.
      */
     public static BridgeClient connect(Path socket, Duration timeout) {
-        SocketChannel channel;
-        try {
-            channel = SocketChannel.open(StandardProtocolFamily.UNIX);
-        } catch (IOException e) {
-            throw new VmmUnavailableException(Reason.EXITED, "cannot open a Unix socket: " + e.getMessage(), e);
-        }
-        try {
-            channel.connect(UnixDomainSocketAddress.of(socket));
-        } catch (IOException e) {
-            closeQuietly(channel);
-            throw new VmmUnavailableException(Reason.EXITED,
-                    "cannot connect to the Dragonball bridge at " + socket + ": " + describe(e), e);
-        }
-        BridgeClient client = new BridgeClient(socket, channel);
-        Thread reader = new Thread(client::readLoop, "dragonball-bridge-reader");
-        reader.setDaemon(true);
-        reader.start();
+        BridgeClient client = new BridgeClient(socket);
+        client.channel = JsonLineChannel.connect(socket,
+                JsonLineChannel.Options.of(client.peer, MAX_LINE_BYTES, MAPPER), client.new Handler());
         try {
             client.handshake(timeout);
             return client;
@@ -131,18 +109,17 @@ public final class BridgeClient implements AutoCloseable {
         versions.forEach(v -> offered.add(v.asInt()));
         greeting = new Greeting(List.copyOf(offered), g.path("vmm_version").asText(""), g.path("pid").asLong(0));
         if (!offered.contains(VERSION)) {
-            throw protocolError("the Dragonball bridge at " + socket + " speaks protocol versions " + offered
-                    + ", hvspi speaks " + VERSION);
+            throw protocolError(peer + " speaks protocol versions " + offered + ", hvspi speaks " + VERSION);
         }
-        send(MAPPER.createObjectNode().put("version", VERSION).put("client", "hvspi"));
+        channel.send(MAPPER.createObjectNode().put("version", VERSION).put("client", "hvspi"), timeout);
         JsonNode answer = await(handshakeLine, timeout, "an answer to the version handshake");
         if (answer.has("error")) {
             JsonNode err = answer.path("error");
-            throw protocolError("the Dragonball bridge at " + socket + " refused protocol version " + VERSION + ": "
+            throw protocolError(peer + " refused protocol version " + VERSION + ": "
                     + err.path("kind").asText() + ": " + err.path("message").asText());
         }
         if (answer.path("version").asInt(-1) != VERSION) {
-            throw protocolError("the Dragonball bridge at " + socket + " answered the handshake with " + answer);
+            throw protocolError(peer + " answered the handshake with " + answer);
         }
     }
 
@@ -156,7 +133,7 @@ public final class BridgeClient implements AutoCloseable {
 
     /** True until the connection is lost or closed. */
     public boolean isOpen() {
-        return failure == null && !closing.get();
+        return channel.isOpen();
     }
 
     /** Called once, on the reader thread, when the connection is lost without {@link #close()}. */
@@ -164,238 +141,129 @@ public final class BridgeClient implements AutoCloseable {
         this.lossListener = listener;
     }
 
+    /** How many calls the bridge has not answered yet. */
+    public int pendingCount() {
+        return pending.size();
+    }
+
     /**
-     * Sends one action and waits for its answer.
+     * Sends one action and waits for its answer. The request is written, and the answer
+     * awaited, within {@code timeout} in all. An interrupt does not cut the call short.
      *
      * @param config the action's config object, or null for an action without one
      * @return the response's {@code result} ({@link NullNode} for none)
      * @throws VmmException the bridge answered with an error; its kind is the exception's error class
-     * @throws VmmUnavailableException no answer within {@code timeout}, or the connection is gone
+     * @throws VmmUnavailableException no answer within {@code timeout}, the bridge read nothing for
+     *         {@code timeout} (the connection is closed then), or the connection is gone
      */
     public JsonNode call(String action, JsonNode config, Duration timeout) {
-        VmmUnavailableException lost = failure;
-        if (lost != null) {
-            throw new VmmUnavailableException(lost.reason(), lost.getMessage(), lost);
+        VmmUnavailableException down = ended;
+        if (down != null) {
+            throw new VmmUnavailableException(down.reason(), action + ": " + down.getMessage(), down);
         }
-        if (closing.get()) {
-            throw new VmmUnavailableException(Reason.EXITED, "the connection to the Dragonball bridge at " + socket
-                    + " is closed");
-        }
+        long start = System.nanoTime();
         long id = ids.getAndIncrement();
         CompletableFuture<JsonNode> answer = new CompletableFuture<>();
-        pending.put(id, answer);
+        pending.put(id, new Pending(action, answer)); // before sending, so that no answer can overtake it
         ObjectNode request = MAPPER.createObjectNode().put("id", id).put("action", action);
         if (config != null) {
             request.set("config", config);
         }
         try {
-            send(request);
-            return answer.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
-        } catch (TimeoutException e) {
-            throw new VmmUnavailableException(Reason.TIMED_OUT, "the Dragonball bridge at " + socket
-                    + " did not answer " + action + " within " + timeout.toMillis() + " ms");
-        } catch (ExecutionException e) {
-            if (e.getCause() instanceof BridgeError err) {
-                throw new VmmException(action, err.kind, err.getMessage());
+            try {
+                channel.send(request, timeout);
+            } catch (VmmUnavailableException e) {
+                throw prefixed(action, e);
             }
-            VmmUnavailableException cause = (VmmUnavailableException) e.getCause();
-            throw new VmmUnavailableException(cause.reason(), action + ": " + cause.getMessage(), cause);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new VmmUnavailableException(Reason.TIMED_OUT, "interrupted while waiting for " + action);
+            VmmUnavailableException lost = ended;
+            if (lost != null) {
+                answer.completeExceptionally(lost); // the reader may have failed every call just before we registered
+            }
+            Duration left = timeout.minusNanos(System.nanoTime() - start);
+            try {
+                return Replies.await(answer, left.isNegative() ? Duration.ZERO : left,
+                        () -> new VmmUnavailableException(Reason.TIMED_OUT, peer + " did not answer " + action
+                                + " within " + timeout.toMillis() + " ms"));
+            } catch (VmmUnavailableException e) {
+                // our own timeout names the action already; a lost connection does not
+                throw e.getCause() == null ? e : prefixed(action, e);
+            }
         } finally {
             pending.remove(id);
         }
     }
 
+    private static VmmUnavailableException prefixed(String action, VmmUnavailableException e) {
+        return new VmmUnavailableException(e.reason(), action + ": " + e.getMessage(), e);
+    }
+
     /** Disconnects; waiting calls fail. Never throws. */
     @Override
     public void close() {
-        if (closing.compareAndSet(false, true)) {
-            failAll(new VmmUnavailableException(Reason.EXITED, "the connection to the Dragonball bridge at "
-                    + socket + " was closed"));
-            closeQuietly(channel);
-        }
-    }
-
-    private void send(JsonNode message) {
-        byte[] line;
-        try {
-            line = (MAPPER.writeValueAsString(message) + "\n").getBytes(StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            throw new IllegalStateException("cannot encode a bridge request", e);
-        }
-        if (line.length - 1 > MAX_LINE_BYTES) {
-            throw new IllegalArgumentException("bridge request is " + (line.length - 1) + " bytes, over the "
-                    + MAX_LINE_BYTES + "-byte line limit");
-        }
-        try {
-            synchronized (writeLock) {
-                out.write(line);
-                out.flush();
-            }
-        } catch (IOException e) {
-            VmmUnavailableException lostNow = new VmmUnavailableException(Reason.EXITED,
-                    "cannot write to the Dragonball bridge at " + socket + ": " + describe(e), e);
-            lose(lostNow);
-            throw lostNow;
-        }
+        channel.close();
     }
 
     private JsonNode await(CompletableFuture<JsonNode> line, Duration timeout, String what) {
         try {
-            return line.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
-        } catch (TimeoutException e) {
-            throw new VmmUnavailableException(Reason.TIMED_OUT, "the Dragonball bridge at " + socket + " sent no "
-                    + what + " within " + timeout.toMillis() + " ms");
-        } catch (ExecutionException e) {
-            VmmUnavailableException cause = (VmmUnavailableException) e.getCause();
-            throw new VmmUnavailableException(cause.reason(), "waiting for " + what + ": " + cause.getMessage(), cause);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new VmmUnavailableException(Reason.TIMED_OUT, "interrupted while waiting for " + what);
-        }
-    }
-
-    private void readLoop() {
-        try (InputStream in = new BufferedInputStream(Channels.newInputStream(channel))) {
-            while (true) {
-                byte[] line = readLine(in);
-                if (line == null) {
-                    lose(new VmmUnavailableException(Reason.EXITED, "the Dragonball bridge at " + socket
-                            + " closed the connection"));
-                    return;
-                }
-                if (!isBlank(line)) {
-                    dispatch(parse(line));
-                }
-            }
+            return Replies.await(line, timeout, () -> new VmmUnavailableException(Reason.TIMED_OUT, peer
+                    + " sent no " + what + " within " + timeout.toMillis() + " ms"));
         } catch (VmmUnavailableException e) {
-            lose(e);
-        } catch (IOException e) {
-            lose(new VmmUnavailableException(Reason.EXITED, "lost the Dragonball bridge at " + socket + ": "
-                    + describe(e), e));
+            throw e.reason() == Reason.TIMED_OUT && e.getCause() == null ? e
+                    : new VmmUnavailableException(e.reason(), "waiting for " + what + ": " + e.getMessage(), e);
         }
     }
 
-    private void dispatch(JsonNode message) {
-        if (!greetingLine.isDone()) {
-            greetingLine.complete(message);
-            return;
+    /** What the channel's reader does with each line and with the end of the connection. */
+    private final class Handler implements JsonLineChannel.Handler {
+        @Override
+        public void onMessage(ObjectNode message) {
+            if (!greetingLine.isDone()) {
+                greetingLine.complete(message);
+                return;
+            }
+            if (!handshakeLine.isDone()) {
+                handshakeLine.complete(message);
+                return;
+            }
+            JsonNode id = message.get("id");
+            JsonNode error = message.get("error");
+            if (id == null || id.isNull()) {
+                // Only a request the bridge could not read draws an answer without id; ours are well formed.
+                throw new ProtocolViolation(peer + " rejected a request: " + (error == null ? message
+                        : error.path("kind").asText() + ": " + error.path("message").asText()));
+            }
+            if (!id.canConvertToLong() || !(message.has("result") || error != null)) {
+                throw new ProtocolViolation(peer + " sent a line that is not a response: " + message);
+            }
+            Pending call = pending.remove(id.asLong());
+            if (call == null) {
+                LOG.debug("dropping a late or unknown answer from the Dragonball bridge: {}", message);
+            } else if (error != null) {
+                call.answer().completeExceptionally(new VmmException(call.action(), error.path("kind")
+                        .asText("Bridge.Unknown"), error.path("message").asText("")));
+            } else {
+                call.answer().complete(message.get("result"));
+            }
         }
-        if (!handshakeLine.isDone()) {
-            handshakeLine.complete(message);
-            return;
-        }
-        JsonNode id = message.get("id");
-        JsonNode error = message.get("error");
-        if (id == null || id.isNull()) {
-            // Only a request the bridge could not read draws an answer without id; ours are well formed.
-            throw protocolError("the Dragonball bridge at " + socket + " rejected a request: "
-                    + (error == null ? message : error.path("kind").asText() + ": " + error.path("message").asText()));
-        }
-        if (!id.canConvertToLong() || !(message.has("result") || error != null)) {
-            throw protocolError("the Dragonball bridge at " + socket + " sent a line that is not a response: "
-                    + message);
-        }
-        CompletableFuture<JsonNode> answer = pending.remove(id.asLong());
-        if (answer == null) {
-            LOG.debug("dropping a late or unknown answer from the Dragonball bridge: {}", message);
-        } else if (error != null) {
-            answer.completeExceptionally(new BridgeError(error.path("kind").asText("Bridge.Unknown"),
-                    error.path("message").asText("")));
-        } else {
-            answer.complete(message.get("result"));
-        }
-    }
 
-    private JsonNode parse(byte[] line) {
-        try {
-            JsonNode node = MAPPER.readTree(line);
-            if (node != null && node.isObject()) {
-                return node;
-            }
-        } catch (IOException e) {
-            // fall through: not the protocol
-        }
-        String shown = new String(line, 0, Math.min(line.length, 200), StandardCharsets.UTF_8);
-        throw protocolError("the Dragonball bridge at " + socket + " sent a line that is not a JSON object: " + shown);
-    }
-
-    private byte[] readLine(InputStream in) throws IOException {
-        ByteArrayOutputStream buf = new ByteArrayOutputStream(256);
-        while (true) {
-            int b = in.read();
-            if (b < 0) {
-                return null;
-            }
-            if (b == '\n') {
-                return buf.toByteArray();
-            }
-            if (buf.size() >= MAX_LINE_BYTES) {
-                throw protocolError("the Dragonball bridge at " + socket + " sent a line over " + MAX_LINE_BYTES
-                        + " bytes");
-            }
-            buf.write(b);
-        }
-    }
-
-    private void lose(VmmUnavailableException e) {
-        if (failure != null) {
-            return;
-        }
-        failure = e;
-        failAll(e);
-        closeQuietly(channel);
-        if (!closing.get()) {
-            LOG.debug("lost the Dragonball bridge at {}: {}", socket, e.getMessage());
-            try {
-                lossListener.accept(e);
-            } catch (RuntimeException listenerFailure) {
-                LOG.warn("bridge loss listener failed: {}", listenerFailure.toString());
+        @Override
+        public void onEnd(VmmUnavailableException cause, boolean byUs) {
+            ended = cause;
+            greetingLine.completeExceptionally(cause);
+            handshakeLine.completeExceptionally(cause);
+            pending.values().forEach(p -> p.answer().completeExceptionally(cause));
+            if (!byUs) {
+                LOG.debug("lost {}: {}", peer, cause.getMessage());
+                try {
+                    lossListener.accept(cause);
+                } catch (RuntimeException listenerFailure) {
+                    LOG.warn("bridge loss listener failed: {}", listenerFailure.toString());
+                }
             }
         }
-    }
-
-    private void failAll(VmmUnavailableException e) {
-        greetingLine.completeExceptionally(e);
-        handshakeLine.completeExceptionally(e);
-        pending.values().forEach(f -> f.completeExceptionally(e));
     }
 
     private static VmmUnavailableException protocolError(String message) {
         return new VmmUnavailableException(Reason.PROTOCOL_ERROR, message);
-    }
-
-    private static boolean isBlank(byte[] line) {
-        for (byte b : line) {
-            if (b != ' ' && b != '\t' && b != '\r') {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    private static String describe(IOException e) {
-        return e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
-    }
-
-    private static void closeQuietly(SocketChannel channel) {
-        try {
-            channel.close();
-        } catch (IOException e) {
-            LOG.debug("closing bridge socket: {}", e.getMessage());
-        }
-    }
-
-    /** An error answer, carried from the reader thread to the caller. */
-    private static final class BridgeError extends Exception {
-        private static final long serialVersionUID = 1L;
-        final String kind;
-
-        BridgeError(String kind, String message) {
-            super(message, null, false, false);
-            this.kind = kind;
-        }
     }
 }

@@ -1,23 +1,15 @@
 package io.hvspi.plugin.qemu.qmp;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.hvspi.kit.channel.JsonLineChannel;
+import io.hvspi.kit.channel.JsonLineChannel.ProtocolViolation;
+import io.hvspi.kit.channel.Replies;
 import io.hvspi.spi.HvspiException;
 import io.hvspi.spi.VmmException;
 import io.hvspi.spi.VmmUnavailableException;
 import io.hvspi.spi.VmmUnavailableException.Reason;
-import java.io.IOException;
-import java.net.StandardProtocolFamily;
-import java.net.UnixDomainSocketAddress;
-import java.nio.ByteBuffer;
-import java.nio.channels.AsynchronousCloseException;
-import java.nio.channels.ReadableByteChannel;
-import java.nio.channels.SelectionKey;
-import java.nio.channels.Selector;
-import java.nio.channels.SocketChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -34,7 +26,6 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.locks.LockSupport;
 import java.util.function.BiConsumer;
 import java.util.function.Predicate;
 import org.slf4j.Logger;
@@ -56,12 +47,12 @@ import org.slf4j.LoggerFactory;
  * {@link Reason#EXITED}, not after its timeout.
  *
  * <p>Interrupting a caller neither breaks the connection nor abandons a command.
- * The socket is in non-blocking mode, because a blocking NIO channel closes itself
- * when a thread inside one of its operations is interrupted, which would cut every
- * other user of the VM off; callers write into it directly, and the reader waits on
- * a selector. A caller waits for the reply to a command it sent, up to the timeout,
- * keeping its interrupt status for later: QEMU carries the command out whether or not
- * anyone waits, and the caller must know what it did.
+ * The transport is the plugin kit's {@link JsonLineChannel}: a non-blocking socket
+ * (a blocking NIO channel closes itself when a thread inside one of its operations
+ * is interrupted, which would cut every other user of the VM off), a write timeout
+ * and a line cap. A caller waits for the reply to a command it sent, up to the
+ * timeout, keeping its interrupt status for later: QEMU carries the command out
+ * whether or not anyone waits, and the caller must know what it did.
  *
  * <p>Thread-safe. QEMU serves one QMP client per socket at a time: a second
  * client's greeting only arrives after the first disconnects.
@@ -76,12 +67,8 @@ public final class QmpClient implements AutoCloseable {
     public static final ObjectMapper JSON = new ObjectMapper();
 
     private final Path socket;
-    private final SocketChannel channel;
-    /** The reader waits here until the (non-blocking) socket has something to read. */
-    private final Selector selector;
     private final Duration defaultTimeout;
-    private final int maxLineBytes;
-    private final Object writeLock = new Object();
+    private JsonLineChannel channel;
     private final AtomicLong nextId = new AtomicLong(1);
     private final Map<String, Pending> pending = new ConcurrentHashMap<>();
     private final List<EventSubscription> subscriptions = new CopyOnWriteArrayList<>();
@@ -94,13 +81,9 @@ public final class QmpClient implements AutoCloseable {
 
     private record EventWait(Predicate<QmpEvent> match, CompletableFuture<QmpEvent> result) {}
 
-    private QmpClient(Path socket, SocketChannel channel, Selector selector, Duration defaultTimeout,
-                      int maxLineBytes) {
+    private QmpClient(Path socket, Duration defaultTimeout) {
         this.socket = socket;
-        this.channel = channel;
-        this.selector = selector;
         this.defaultTimeout = defaultTimeout;
-        this.maxLineBytes = maxLineBytes;
     }
 
     /** Connects with the default line cap. */
@@ -118,31 +101,11 @@ public final class QmpClient implements AutoCloseable {
      *         comes, PROTOCOL_ERROR when the first message is not a greeting
      */
     public static QmpClient connect(Path socket, Duration timeout, int maxLineBytes) {
-        SocketChannel ch;
-        try {
-            ch = SocketChannel.open(StandardProtocolFamily.UNIX);
-        } catch (IOException e) {
-            throw new HvspiException("cannot open a Unix socket: " + e.getMessage(), e);
-        }
-        try {
-            ch.connect(UnixDomainSocketAddress.of(socket));
-        } catch (IOException e) {
-            closeQuietly(ch);
-            throw new VmmUnavailableException(Reason.EXITED,
-                    "cannot connect to QMP socket " + socket + ": " + e.getMessage(), e);
-        }
-        Selector selector;
-        try {
-            ch.configureBlocking(false);
-            selector = Selector.open();
-            ch.register(selector, SelectionKey.OP_READ);
-        } catch (IOException e) {
-            closeQuietly(ch);
-            throw new HvspiException("cannot set up the QMP connection to " + socket + ": " + e.getMessage(), e);
-        }
-        QmpClient client = new QmpClient(socket, ch, selector, timeout, maxLineBytes);
-        // a platform thread: a virtual one's wait goes through the JDK's poller, one more hop per reply
-        Thread.ofPlatform().daemon().name("qmp-reader " + socket.getFileName()).start(client::readLoop);
+        QmpClient client = new QmpClient(socket, timeout);
+        // QEMU's input has no line limit (a long qom-set value is legal): only what we read is capped
+        client.channel = JsonLineChannel.connect(socket,
+                new JsonLineChannel.Options("QMP socket " + socket, maxLineBytes, Integer.MAX_VALUE, JSON),
+                client.new Reader());
         try {
             client.awaitGreeting(timeout);
             client.execute("qmp_capabilities");
@@ -160,7 +123,7 @@ public final class QmpClient implements AutoCloseable {
             throw new VmmUnavailableException(Reason.TIMED_OUT, "no QMP greeting on " + socket + " within "
                     + timeout.toMillis() + " ms (another client may hold the connection)");
         } catch (ExecutionException e) {
-            throw rethrow(e.getCause());
+            throw Replies.rethrow(e.getCause());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new HvspiException("interrupted while waiting for the QMP greeting on " + socket, e);
@@ -258,16 +221,11 @@ public final class QmpClient implements AutoCloseable {
         Pending p = new Pending(command, new CompletableFuture<>());
         pending.put(id, p); // before sending, so that no reply can overtake the registration
         try {
-            byte[] bytes = (JSON.writeValueAsString(msg) + "\n").getBytes(StandardCharsets.UTF_8);
-            synchronized (writeLock) {
-                send(ByteBuffer.wrap(bytes));
-            }
-        } catch (IOException e) {
+            // a peer that reads nothing for the default timeout ends the connection: half a command may be out
+            channel.send(msg, defaultTimeout);
+        } catch (VmmUnavailableException e) {
             pending.remove(id);
-            VmmUnavailableException cause = disconnected;
-            throw cause != null ? copy(cause, command)
-                    : new VmmUnavailableException(Reason.EXITED, "cannot send " + command + " to " + socket + ": "
-                            + e.getMessage(), e);
+            throw copy(e, command);
         }
         // the reader may have failed every pending call just before we registered
         if (disconnected != null) {
@@ -287,28 +245,9 @@ public final class QmpClient implements AutoCloseable {
      */
     public JsonNode await(Call call, Duration timeout) {
         String command = call.pending.command();
-        long deadline = System.nanoTime() + timeout.toNanos();
-        boolean interrupted = false;
-        try {
-            while (true) {
-                try {
-                    return call.pending.reply().get(deadline - System.nanoTime(), TimeUnit.NANOSECONDS);
-                } catch (InterruptedException e) {
-                    // QEMU runs the command whether or not anyone waits: wait on, and keep the interrupt
-                    interrupted = true;
-                }
-            }
-        } catch (TimeoutException e) {
-            // the call stays registered: its late reply is matched to it by id (and dropped), never to a later call
-            throw new VmmUnavailableException(Reason.TIMED_OUT,
-                    "no reply to " + command + " from " + socket + " within " + timeout.toMillis() + " ms");
-        } catch (ExecutionException e) {
-            throw rethrow(e.getCause());
-        } finally {
-            if (interrupted) {
-                Thread.currentThread().interrupt();
-            }
-        }
+        // the call stays registered on a timeout: its late reply is matched to it by id (and dropped)
+        return Replies.await(call.pending.reply(), timeout, () -> new VmmUnavailableException(Reason.TIMED_OUT,
+                "no reply to " + command + " from " + socket + " within " + timeout.toMillis() + " ms"));
     }
 
     /**
@@ -353,136 +292,44 @@ public final class QmpClient implements AutoCloseable {
     @Override
     public void close() {
         closedLocally = true;
-        disconnect(new VmmUnavailableException(Reason.EXITED, "QMP connection to " + socket + " was closed by hvspi"));
+        channel.close();
     }
 
-    /**
-     * Writes a whole message. A QEMU that stops reading (SIGSTOP) fills the socket buffer;
-     * after the default timeout the connection ends, since half a command may have gone out
-     * and the stream cannot be used again.
-     */
-    private void send(ByteBuffer b) throws IOException {
-        long deadline = System.nanoTime() + defaultTimeout.toNanos();
-        while (b.hasRemaining()) {
-            if (channel.write(b) > 0) {
-                continue;
+    /** What the channel's reader does with each message and with the end of the connection. */
+    private final class Reader implements JsonLineChannel.Handler {
+        @Override
+        public void onMessage(ObjectNode msg) {
+            if (!greeting.isDone()) {
+                QmpGreeting g = QmpGreeting.parse(msg).orElseThrow(() -> protocolError("expected a QMP greeting, got: "
+                        + preview(msg)));
+                greeting.complete(g);
+                return;
             }
-            if (System.nanoTime() > deadline) {
-                VmmUnavailableException stuck = new VmmUnavailableException(Reason.TIMED_OUT, "QEMU on " + socket
-                        + " has not read hvspi's commands for " + defaultTimeout.toMillis()
-                        + " ms; the connection is closed");
-                disconnect(stuck);
-                throw new IOException(stuck.getMessage(), stuck);
+            if (msg.has("event")) {
+                dispatch(toEvent(msg));
+            } else if (msg.has("return") || msg.has("error")) {
+                complete(msg);
+            } else {
+                throw protocolError("neither a reply nor an event: " + preview(msg));
             }
-            LockSupport.parkNanos(1_000_000);
         }
-    }
 
-    /** A blocking read on the non-blocking socket: waits on the selector while there is nothing to read. */
-    private int readWaiting(ByteBuffer into) throws IOException {
-        while (true) {
-            int n = channel.read(into);
-            if (n != 0) {
-                return n;
-            }
-            selector.select();
-            selector.selectedKeys().clear();
-            if (!channel.isOpen()) {
-                throw new AsynchronousCloseException();
-            }
+        @Override
+        public void onEnd(VmmUnavailableException cause, boolean byUs) {
+            disconnect(cause);
         }
     }
 
-    private void readLoop() {
-        LineReader reader = new LineReader(new ReadableByteChannel() {
-            @Override
-            public int read(ByteBuffer into) throws IOException {
-                return readWaiting(into);
-            }
-
-            @Override
-            public boolean isOpen() {
-                return channel.isOpen();
-            }
-
-            @Override
-            public void close() throws IOException {
-                channel.close();
-            }
-        }, maxLineBytes);
-        try {
-            byte[] line;
-            while ((line = reader.readLine()) != null) {
-                if (line.length == 0) {
-                    continue;
-                }
-                handle(line);
-            }
-            disconnect(new VmmUnavailableException(Reason.EXITED,
-                    "QMP connection to " + socket + " closed by QEMU (did it exit?)"));
-        } catch (LineReader.LineTooLongException e) {
-            disconnect(new VmmUnavailableException(Reason.PROTOCOL_ERROR,
-                    "QMP protocol error on " + socket + ": " + e.getMessage(), e));
-        } catch (ProtocolException e) {
-            disconnect(new VmmUnavailableException(Reason.PROTOCOL_ERROR,
-                    "QMP protocol error on " + socket + ": " + e.getMessage(), e));
-        } catch (IOException e) {
-            disconnect(new VmmUnavailableException(Reason.EXITED,
-                    "QMP connection to " + socket + " lost: " + e.getMessage(), e));
-        } catch (RuntimeException e) {
-            LOG.error("QMP reader for {} failed", socket, e);
-            disconnect(new VmmUnavailableException(Reason.PROTOCOL_ERROR,
-                    "QMP reader for " + socket + " failed: " + e, e));
-        } finally {
-            try {
-                selector.close();
-            } catch (IOException e) {
-                // nothing to do: the connection is gone
-            }
-        }
+    private ProtocolViolation protocolError(String what) {
+        return new ProtocolViolation("QMP protocol error on " + socket + ": " + what);
     }
 
-    private static final class ProtocolException extends IOException {
-        private static final long serialVersionUID = 1L;
-
-        ProtocolException(String message) {
-            super(message);
-        }
-    }
-
-    private void handle(byte[] line) throws ProtocolException {
-        JsonNode msg;
-        try {
-            msg = JSON.readTree(line);
-        } catch (JsonProcessingException e) {
-            throw new ProtocolException("not JSON: " + preview(line));
-        } catch (IOException e) {
-            throw new ProtocolException("unreadable message: " + preview(line));
-        }
-        if (msg == null || !msg.isObject()) {
-            throw new ProtocolException("not a JSON object: " + preview(line));
-        }
-        if (!greeting.isDone()) {
-            QmpGreeting g = QmpGreeting.parse(msg)
-                    .orElseThrow(() -> new ProtocolException("expected a QMP greeting, got: " + preview(line)));
-            greeting.complete(g);
-            return;
-        }
-        if (msg.has("event")) {
-            dispatch(toEvent(msg));
-        } else if (msg.has("return") || msg.has("error")) {
-            complete(msg, line);
-        } else {
-            throw new ProtocolException("neither a reply nor an event: " + preview(line));
-        }
-    }
-
-    private void complete(JsonNode msg, byte[] line) {
+    private void complete(JsonNode msg) {
         JsonNode idNode = msg.get("id");
         Pending p = idNode == null ? null : pending.remove(idNode.asText());
         if (p == null) {
             // not an id of ours, or no id at all (QEMU's reply to input it could not parse)
-            LOG.warn("QMP {}: ignoring a reply nobody waits for: {}", socket, preview(line));
+            LOG.warn("QMP {}: ignoring a reply nobody waits for: {}", socket, preview(msg));
             return;
         }
         if (msg.has("error")) {
@@ -528,11 +375,6 @@ public final class QmpClient implements AutoCloseable {
             }
             disconnected = cause;
         }
-        if (!closedLocally) {
-            LOG.debug("QMP {}: {}", socket, cause.getMessage());
-        }
-        closeQuietly(channel);
-        selector.wakeup();
         greeting.completeExceptionally(cause);
         failPending(cause);
         for (EventWait w : waits) {
@@ -554,22 +396,8 @@ public final class QmpClient implements AutoCloseable {
         }
     }
 
-    private static RuntimeException rethrow(Throwable t) {
-        if (t instanceof VmmUnavailableException u) {
-            return copy(u, null);
-        }
-        if (t instanceof VmmException e) {
-            // a fresh exception, so that the stack trace shows the caller
-            return new VmmException(e.command(), e.errorClass(), e.vmmMessage());
-        }
-        if (t instanceof RuntimeException r) {
-            return r;
-        }
-        return new HvspiException(String.valueOf(t), t);
-    }
-
     private static HvspiException failure(Throwable t) {
-        RuntimeException r = rethrow(t);
+        RuntimeException r = Replies.rethrow(t);
         return r instanceof HvspiException h ? h : new HvspiException(String.valueOf(r), r);
     }
 
@@ -578,17 +406,9 @@ public final class QmpClient implements AutoCloseable {
         return new VmmUnavailableException(u.reason(), msg, u);
     }
 
-    private static String preview(byte[] line) {
-        String s = new String(line, 0, Math.min(line.length, 120), StandardCharsets.UTF_8);
-        return line.length > 120 ? s + "... (" + line.length + " bytes)" : s;
-    }
-
-    private static void closeQuietly(SocketChannel ch) {
-        try {
-            ch.close();
-        } catch (IOException ignored) {
-            // nothing to do: the connection is being abandoned
-        }
+    private static String preview(JsonNode msg) {
+        String s = msg.toString();
+        return s.length() > 120 ? s.substring(0, 120) + "... (" + s.length() + " characters)" : s;
     }
 
     /** An event subscription; closing it stops delivery. */

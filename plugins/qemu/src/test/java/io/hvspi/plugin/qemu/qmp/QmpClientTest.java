@@ -194,7 +194,7 @@ class QmpClientTest {
         try (QmpClient qmp = QmpClient.connect(server.socket(), Duration.ofMinutes(5))) {
             VmmUnavailableException e = assertThrows(VmmUnavailableException.class, () -> qmp.execute("query-status"));
             assertEquals(Reason.EXITED, e.reason());
-            assertTrue(e.getMessage().contains("middle of a QMP message"), e.getMessage());
+            assertTrue(e.getMessage().contains("in the middle of a message"), e.getMessage());
         }
     }
 

@@ -1,4 +1,4 @@
-package io.hvspi.plugin.qemu.qmp;
+package io.hvspi.kit.channel;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -17,7 +17,7 @@ final class LineReader {
         private static final long serialVersionUID = 1L;
 
         LineTooLongException(int cap) {
-            super("QMP message longer than " + cap + " bytes");
+            super("a message longer than " + cap + " bytes");
         }
     }
 
@@ -61,7 +61,7 @@ final class LineReader {
             buf.flip();
             if (n < 0) {
                 if (lineLen > 0) {
-                    throw new IOException("connection closed in the middle of a QMP message (" + lineLen + " bytes)");
+                    throw new IOException("connection closed in the middle of a message (" + lineLen + " bytes)");
                 }
                 return null;
             }

@@ -1,0 +1,351 @@
+package io.hvspi.kit.channel;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.hvspi.spi.VmmUnavailableException;
+import io.hvspi.spi.VmmUnavailableException.Reason;
+import java.io.IOException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.AsynchronousCloseException;
+import java.nio.channels.ReadableByteChannel;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.concurrent.locks.LockSupport;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One connection that carries newline-delimited JSON objects over a Unix socket:
+ * the transport under QMP-like and bridge-like protocols. It knows nothing of
+ * requests and replies; a {@link Handler} gets every object the peer sends, on
+ * the channel's reader thread.
+ *
+ * <p>Fault behaviour, the same for every protocol on top:
+ * <ul>
+ * <li>The socket is non-blocking. A blocking NIO channel closes itself when a thread
+ *     inside one of its operations is interrupted, which would cut every other user
+ *     of the VM off; here an interrupted sender finishes its write and keeps its
+ *     interrupt status.</li>
+ * <li>{@link #send} has a write timeout: a peer that stops reading fills the socket
+ *     buffer, and after the timeout the channel ends with {@link Reason#TIMED_OUT}
+ *     (half a line may have gone out, so the stream cannot be used again).</li>
+ * <li>A line over the cap, or one that is not a JSON object, ends the channel with
+ *     {@link Reason#PROTOCOL_ERROR}; end of stream (the peer exited) with
+ *     {@link Reason#EXITED}, at once.</li>
+ * </ul>
+ * Thread-safe; writes are serialised, so lines never interleave.
+ */
+public final class JsonLineChannel implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(JsonLineChannel.class);
+    private static final long WRITE_RETRY_NANOS = 1_000_000;
+
+    /** What the protocol on top does with what arrives. Both methods run on the reader thread. */
+    public interface Handler {
+        /**
+         * One object from the peer. Throw {@link ProtocolViolation} when it is not the protocol:
+         * the channel then ends with {@link Reason#PROTOCOL_ERROR}.
+         */
+        void onMessage(ObjectNode message);
+
+        /**
+         * The channel ended, once: {@code byUs} when {@link #close()} ended it, else the peer
+         * exited, broke the protocol or stopped reading.
+         */
+        void onEnd(VmmUnavailableException cause, boolean byUs);
+    }
+
+    /** Thrown by a {@link Handler} when a message is not the protocol. */
+    public static final class ProtocolViolation extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        public ProtocolViolation(String message) {
+            super(message);
+        }
+    }
+
+    /**
+     * @param peer how errors name the other side, e.g. {@code "the Dragonball bridge at /run/x.sock"}
+     * @param maxReadBytes the longest line read, without its newline: a longer one is a protocol error
+     * @param maxWriteBytes the longest line written: a longer message is refused before anything is sent
+     * @param mapper parses and writes the JSON (its features decide how strict parsing is)
+     */
+    public record Options(String peer, int maxReadBytes, int maxWriteBytes, ObjectMapper mapper) {
+        public Options {
+            Objects.requireNonNull(peer, "peer");
+            Objects.requireNonNull(mapper, "mapper");
+            if (maxReadBytes < 1 || maxWriteBytes < 1) {
+                throw new IllegalArgumentException("line caps must be positive, not " + maxReadBytes + " and "
+                        + maxWriteBytes);
+            }
+        }
+
+        /** The same cap both ways, as a protocol with a line limit for both sides has. */
+        public static Options of(String peer, int maxLineBytes, ObjectMapper mapper) {
+            return new Options(peer, maxLineBytes, maxLineBytes, mapper);
+        }
+    }
+
+    private final Path socket;
+    private final Options options;
+    private final SocketChannel channel;
+    private final Selector selector;
+    private final Handler handler;
+    private final Object writeLock = new Object();
+    private volatile VmmUnavailableException ended;
+    private volatile boolean closedByUs;
+
+    private JsonLineChannel(Path socket, Options options, SocketChannel channel, Selector selector, Handler handler) {
+        this.socket = socket;
+        this.options = options;
+        this.channel = channel;
+        this.selector = selector;
+        this.handler = handler;
+    }
+
+    /**
+     * Connects and starts the reader.
+     *
+     * @throws VmmUnavailableException {@code EXITED} when nothing listens on {@code socket}
+     */
+    public static JsonLineChannel connect(Path socket, Options options, Handler handler) {
+        SocketChannel ch;
+        try {
+            ch = SocketChannel.open(StandardProtocolFamily.UNIX);
+        } catch (IOException e) {
+            throw new VmmUnavailableException(Reason.EXITED, "cannot open a Unix socket: " + describe(e), e);
+        }
+        Selector selector;
+        try {
+            ch.connect(UnixDomainSocketAddress.of(socket));
+            ch.configureBlocking(false);
+            selector = Selector.open();
+            ch.register(selector, SelectionKey.OP_READ);
+        } catch (IOException e) {
+            closeQuietly(ch);
+            throw new VmmUnavailableException(Reason.EXITED, "cannot connect to " + options.peer() + ": "
+                    + describe(e), e);
+        }
+        JsonLineChannel c = new JsonLineChannel(socket, options, ch, selector, handler);
+        // a platform thread: a virtual one's wait goes through the JDK's poller, one more hop per message
+        Thread.ofPlatform().daemon().name("json-line-reader " + socket.getFileName()).start(c::readLoop);
+        return c;
+    }
+
+    public Path socket() {
+        return socket;
+    }
+
+    /** True until the channel ends. */
+    public boolean isOpen() {
+        return ended == null;
+    }
+
+    /**
+     * Writes one message as one line, within {@code writeTimeout}. Never cut short by an
+     * interrupt (the status is kept for the caller).
+     *
+     * @throws IllegalArgumentException the line would pass the cap (the channel stays usable)
+     * @throws VmmUnavailableException the channel has ended, or the peer read nothing for
+     *         {@code writeTimeout} ({@code TIMED_OUT}; the channel is ended then)
+     */
+    public void send(JsonNode message, Duration writeTimeout) {
+        byte[] line;
+        try {
+            line = (options.mapper().writeValueAsString(message) + "\n").getBytes(StandardCharsets.UTF_8);
+        } catch (JsonProcessingException e) {
+            throw new IllegalArgumentException("cannot encode a message to " + options.peer() + ": "
+                    + e.getOriginalMessage(), e);
+        }
+        if (line.length - 1 > options.maxWriteBytes()) {
+            throw new IllegalArgumentException("a message to " + options.peer() + " is " + (line.length - 1)
+                    + " bytes, over the " + options.maxWriteBytes() + "-byte line limit");
+        }
+        synchronized (writeLock) {
+            requireOpen();
+            // parkNanos returns at once while the interrupt flag is set: clear it for the write, restore it after
+            boolean interrupted = Thread.interrupted();
+            try {
+                write(ByteBuffer.wrap(line), writeTimeout);
+            } finally {
+                if (interrupted) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        }
+    }
+
+    private void write(ByteBuffer b, Duration writeTimeout) {
+        long deadline = System.nanoTime() + writeTimeout.toNanos();
+        try {
+            while (b.hasRemaining()) {
+                if (channel.write(b) > 0) {
+                    continue;
+                }
+                if (System.nanoTime() - deadline > 0) {
+                    VmmUnavailableException stuck = new VmmUnavailableException(Reason.TIMED_OUT, options.peer()
+                            + " has not read hvspi's messages for " + writeTimeout.toMillis()
+                            + " ms (write timeout); the connection is closed");
+                    end(stuck);
+                    throw stuck;
+                }
+                LockSupport.parkNanos(WRITE_RETRY_NANOS);
+            }
+        } catch (IOException e) {
+            VmmUnavailableException gone = ended != null ? ended
+                    : new VmmUnavailableException(Reason.EXITED, "cannot write to " + options.peer() + ": "
+                            + describe(e), e);
+            end(gone);
+            throw copy(gone);
+        }
+    }
+
+    /** Ends the channel; the handler hears of it with {@code byUs}. Idempotent; never throws. */
+    @Override
+    public void close() {
+        closedByUs = true;
+        end(new VmmUnavailableException(Reason.EXITED, "the connection to " + options.peer() + " was closed"));
+    }
+
+    private void requireOpen() {
+        VmmUnavailableException down = ended;
+        if (down != null) {
+            throw copy(down);
+        }
+    }
+
+    private void end(VmmUnavailableException cause) {
+        synchronized (this) {
+            if (ended != null) {
+                return;
+            }
+            ended = cause;
+        }
+        closeQuietly(channel);
+        selector.wakeup();
+        if (!closedByUs) {
+            LOG.debug("{}: {}", socket, cause.getMessage());
+        }
+        try {
+            handler.onEnd(cause, closedByUs);
+        } catch (RuntimeException e) {
+            LOG.warn("{}: handler failed on the end of the connection: {}", socket, e.toString());
+        }
+    }
+
+    /** A blocking read on the non-blocking socket: waits on the selector while there is nothing to read. */
+    private int readWaiting(ByteBuffer into) throws IOException {
+        while (true) {
+            int n = channel.read(into);
+            if (n != 0) {
+                return n;
+            }
+            selector.select();
+            selector.selectedKeys().clear();
+            if (!channel.isOpen()) {
+                throw new AsynchronousCloseException();
+            }
+        }
+    }
+
+    private void readLoop() {
+        LineReader reader = new LineReader(new ReadableByteChannel() {
+            @Override
+            public int read(ByteBuffer into) throws IOException {
+                return readWaiting(into);
+            }
+
+            @Override
+            public boolean isOpen() {
+                return channel.isOpen();
+            }
+
+            @Override
+            public void close() throws IOException {
+                channel.close();
+            }
+        }, options.maxReadBytes());
+        try {
+            byte[] line;
+            while ((line = reader.readLine()) != null) {
+                if (!isBlank(line)) {
+                    handler.onMessage(parse(line));
+                }
+            }
+            end(new VmmUnavailableException(Reason.EXITED, options.peer() + " closed the connection (did it exit?)"));
+        } catch (LineReader.LineTooLongException e) {
+            end(protocolError(options.peer() + " sent " + e.getMessage()));
+        } catch (ProtocolViolation e) {
+            end(protocolError(e.getMessage()));
+        } catch (IOException e) {
+            end(new VmmUnavailableException(Reason.EXITED, "lost " + options.peer() + ": " + describe(e), e));
+        } catch (RuntimeException e) {
+            LOG.error("reader for {} failed", socket, e);
+            end(new VmmUnavailableException(Reason.PROTOCOL_ERROR, "the reader for " + options.peer() + " failed: "
+                    + e, e));
+        } finally {
+            try {
+                selector.close();
+            } catch (IOException e) {
+                // nothing to do: the connection is gone
+            }
+        }
+    }
+
+    private ObjectNode parse(byte[] line) {
+        JsonNode node;
+        try {
+            node = options.mapper().readTree(line);
+        } catch (IOException e) {
+            throw new ProtocolViolation(options.peer() + " sent a line that is not JSON: " + preview(line));
+        }
+        if (node instanceof ObjectNode object) {
+            return object;
+        }
+        throw new ProtocolViolation(options.peer() + " sent a line that is not a JSON object: " + preview(line));
+    }
+
+    private static VmmUnavailableException protocolError(String message) {
+        return new VmmUnavailableException(Reason.PROTOCOL_ERROR, message);
+    }
+
+    /** A fresh exception, so that the stack trace shows the caller. */
+    private static VmmUnavailableException copy(VmmUnavailableException u) {
+        return new VmmUnavailableException(u.reason(), u.getMessage(), u);
+    }
+
+    /** The start of a line, for error messages. */
+    public static String preview(byte[] line) {
+        String s = new String(line, 0, Math.min(line.length, 200), StandardCharsets.UTF_8);
+        return line.length > 200 ? s + "... (" + line.length + " bytes)" : s;
+    }
+
+    private static boolean isBlank(byte[] line) {
+        for (byte b : line) {
+            if (b != ' ' && b != '\t' && b != '\r') {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static String describe(IOException e) {
+        return e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+    }
+
+    private static void closeQuietly(SocketChannel ch) {
+        try {
+            ch.close();
+        } catch (IOException e) {
+            // nothing to do: the connection is being abandoned
+        }
+    }
+}

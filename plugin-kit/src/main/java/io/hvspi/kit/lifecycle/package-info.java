@@ -1,0 +1,2 @@
+/** The SPI's VM lifecycle as one state machine with uniform refusals. */
+package io.hvspi.kit.lifecycle;

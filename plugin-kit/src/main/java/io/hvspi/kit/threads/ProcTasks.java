@@ -1,0 +1,90 @@
+package io.hvspi.kit.threads;
+
+import io.hvspi.spi.VmmUnavailableException;
+import io.hvspi.spi.VmmUnavailableException.Reason;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * A process's threads as the host sees them: {@code /proc/<pid>/task/<tid>/comm}.
+ * A thread that ends while being read is left out. Plugins turn these into
+ * {@link io.hvspi.spi.HostThreads} by their VMM's thread names.
+ */
+public final class ProcTasks {
+    /** Linux's TASK_COMM_LEN less the terminating NUL: names longer than this are cut. */
+    public static final int COMM_LENGTH = 15;
+
+    /** One thread: its id and its (possibly truncated) name. */
+    public record Task(long tid, String comm) {}
+
+    private final Path proc;
+
+    public ProcTasks(Path proc) {
+        this.proc = proc;
+    }
+
+    /** The real {@code /proc}. */
+    public static ProcTasks system() {
+        return new ProcTasks(Path.of("/proc"));
+    }
+
+    /** The name Linux shows for a thread named {@code name}: its first 15 bytes. */
+    public static String comm(String name) {
+        byte[] bytes = name.getBytes(StandardCharsets.UTF_8);
+        return bytes.length <= COMM_LENGTH ? name : new String(bytes, 0, COMM_LENGTH, StandardCharsets.UTF_8);
+    }
+
+    /** False where the process is not visible here (gone, or in another pid namespace). */
+    public boolean visible(long pid) {
+        return Files.isDirectory(tasks(pid));
+    }
+
+    /**
+     * Every thread of {@code pid}, by thread id.
+     *
+     * @throws VmmUnavailableException {@code EXITED} when the process is gone
+     */
+    public List<Task> list(long pid) {
+        Path tasks = tasks(pid);
+        List<Task> found = new ArrayList<>();
+        try (DirectoryStream<Path> dir = Files.newDirectoryStream(tasks)) {
+            for (Path task : dir) {
+                long tid;
+                try {
+                    tid = Long.parseLong(task.getFileName().toString());
+                } catch (NumberFormatException e) {
+                    continue;
+                }
+                comm(pid, tid).ifPresent(name -> found.add(new Task(tid, name)));
+            }
+        } catch (NoSuchFileException e) {
+            throw new VmmUnavailableException(Reason.EXITED, "process " + pid + " is gone (no " + tasks + ")");
+        } catch (IOException e) {
+            throw new VmmUnavailableException(Reason.EXITED, "cannot read " + tasks + ": " + e.getMessage(), e);
+        }
+        found.sort(Comparator.comparingLong(Task::tid));
+        return found;
+    }
+
+    /** The name of one thread, empty when it has ended (or never was). */
+    public Optional<String> comm(long pid, long tid) {
+        try {
+            return Optional.of(Files.readString(tasks(pid).resolve(Long.toString(tid)).resolve("comm"),
+                    StandardCharsets.UTF_8).strip());
+        } catch (IOException e) {
+            return Optional.empty();
+        }
+    }
+
+    private Path tasks(long pid) {
+        return proc.resolve(Long.toString(pid)).resolve("task");
+    }
+}

@@ -1,0 +1,246 @@
+package io.hvspi.kit.channel;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.hvspi.spi.VmmUnavailableException;
+import io.hvspi.spi.VmmUnavailableException.Reason;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.Channels;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The channel against a real Unix socket peer: messages both ways, and every way the peer can fail it. */
+class JsonLineChannelTest {
+    private static final Duration SHORT = Duration.ofMillis(300);
+    private static final Duration NO_HANG = Duration.ofSeconds(20);
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final int CAP = 64 * 1024;
+
+    @TempDir
+    Path dir;
+
+    private final CountDownLatch release = new CountDownLatch(1);
+    private final LinkedBlockingQueue<ObjectNode> received = new LinkedBlockingQueue<>();
+    private final CompletableFuture<VmmUnavailableException> end = new CompletableFuture<>();
+    private final AtomicBoolean endedByUs = new AtomicBoolean();
+    private ServerSocketChannel server;
+    private Thread peer;
+
+    private interface Script {
+        void run(BufferedReader in, OutputStream out) throws Exception;
+    }
+
+    @AfterEach
+    void tearDown() throws Exception {
+        release.countDown();
+        if (server != null) {
+            server.close();
+        }
+        if (peer != null) {
+            peer.join(TimeUnit.SECONDS.toMillis(5));
+        }
+    }
+
+    private JsonLineChannel connect(Script script) throws IOException {
+        Path socket = dir.resolve("peer.sock");
+        server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+        server.bind(UnixDomainSocketAddress.of(socket));
+        peer = Thread.ofPlatform().name("peer").start(() -> {
+            try (SocketChannel ch = server.accept()) {
+                script.run(new BufferedReader(new InputStreamReader(Channels.newInputStream(ch),
+                        StandardCharsets.UTF_8)), Channels.newOutputStream(ch));
+            } catch (Exception e) {
+                // the channel went away first
+            }
+        });
+        return JsonLineChannel.connect(socket, JsonLineChannel.Options.of("the test peer", CAP, JSON),
+                new JsonLineChannel.Handler() {
+                    @Override
+                    public void onMessage(ObjectNode message) {
+                        if (message.has("bad")) {
+                            throw new JsonLineChannel.ProtocolViolation("the test peer sent " + message);
+                        }
+                        received.add(message);
+                    }
+
+                    @Override
+                    public void onEnd(VmmUnavailableException cause, boolean byUs) {
+                        endedByUs.set(byUs);
+                        end.complete(cause);
+                    }
+                });
+    }
+
+    private static void write(OutputStream out, String line) throws IOException {
+        out.write((line + "\n").getBytes(StandardCharsets.UTF_8));
+        out.flush();
+    }
+
+    private VmmUnavailableException awaitEnd() {
+        return assertTimeoutPreemptively(NO_HANG, () -> end.get());
+    }
+
+    @Test
+    void echoesMessagesBothWaysSkippingBlankLines() throws Exception {
+        try (JsonLineChannel ch = connect((in, out) -> {
+            write(out, "");
+            write(out, "{\"hello\":1}\r");
+            String line;
+            while ((line = in.readLine()) != null) {
+                write(out, line);
+            }
+        })) {
+            assertEquals(1, received.poll(10, TimeUnit.SECONDS).path("hello").asInt());
+            ch.send(JSON.createObjectNode().put("n", 2), SHORT);
+            assertEquals(2, received.poll(10, TimeUnit.SECONDS).path("n").asInt());
+            assertTrue(ch.isOpen());
+        }
+        assertEquals(Reason.EXITED, awaitEnd().reason());
+        assertTrue(endedByUs.get(), "close() is reported as ours");
+    }
+
+    @Test
+    void aPeerThatStopsReadingEndsTheChannelAfterTheWriteTimeout() throws Exception {
+        JsonLineChannel ch = connect((in, out) -> release.await());
+        ObjectNode big = JSON.createObjectNode().put("fill", "x".repeat(CAP - 100));
+        VmmUnavailableException e = assertTimeoutPreemptively(NO_HANG, () -> assertThrows(
+                VmmUnavailableException.class, () -> {
+                    while (true) {
+                        ch.send(big, SHORT); // the socket buffers take a few lines; then nothing moves
+                    }
+                }));
+        assertEquals(Reason.TIMED_OUT, e.reason());
+        assertTrue(e.getMessage().contains("write timeout") && e.getMessage().contains("300 ms"), e.getMessage());
+        assertFalse(ch.isOpen());
+        assertEquals(Reason.TIMED_OUT, awaitEnd().reason());
+        assertFalse(endedByUs.get());
+        assertEquals(Reason.TIMED_OUT, assertThrows(VmmUnavailableException.class,
+                () -> ch.send(JSON.createObjectNode(), SHORT)).reason(), "later sends fail at once");
+    }
+
+    @Test
+    void anInterruptedSenderWritesKeepsTheChannelAndItsInterrupt() throws Exception {
+        try (JsonLineChannel ch = connect((in, out) -> {
+            String line;
+            while ((line = in.readLine()) != null) {
+                write(out, line);
+            }
+        })) {
+            AtomicBoolean flagAfter = new AtomicBoolean();
+            Thread sender = Thread.ofPlatform().start(() -> {
+                Thread.currentThread().interrupt();
+                ch.send(JSON.createObjectNode().put("n", 1), SHORT);
+                flagAfter.set(Thread.currentThread().isInterrupted());
+            });
+            sender.join();
+            assertTrue(flagAfter.get(), "the interrupt status is kept");
+            assertEquals(1, received.poll(10, TimeUnit.SECONDS).path("n").asInt());
+            assertTrue(ch.isOpen(), "a blocking channel would have closed itself here");
+            ch.send(JSON.createObjectNode().put("n", 2), SHORT);
+            assertEquals(2, received.poll(10, TimeUnit.SECONDS).path("n").asInt());
+        }
+    }
+
+    @Test
+    void aPeerThatDiesEndsTheChannelAsExited() throws Exception {
+        JsonLineChannel ch = connect((in, out) -> in.readLine());
+        ch.send(JSON.createObjectNode(), SHORT);
+        VmmUnavailableException e = awaitEnd();
+        assertEquals(Reason.EXITED, e.reason());
+        assertTrue(e.getMessage().contains("the test peer closed the connection"), e.getMessage());
+        assertFalse(endedByUs.get());
+        assertEquals(Reason.EXITED, assertThrows(VmmUnavailableException.class,
+                () -> ch.send(JSON.createObjectNode(), SHORT)).reason());
+    }
+
+    @Test
+    void aLineOverTheCapIsAProtocolError() throws Exception {
+        connect((in, out) -> {
+            write(out, "\"" + "x".repeat(CAP) + "\"");
+            release.await();
+        });
+        VmmUnavailableException e = awaitEnd();
+        assertEquals(Reason.PROTOCOL_ERROR, e.reason());
+        assertTrue(e.getMessage().contains("longer than " + CAP + " bytes"), e.getMessage());
+    }
+
+    @Test
+    void aLineThatIsNotAJsonObjectIsAProtocolError() throws Exception {
+        connect((in, out) -> {
+            write(out, "[1,2]");
+            release.await();
+        });
+        VmmUnavailableException e = awaitEnd();
+        assertEquals(Reason.PROTOCOL_ERROR, e.reason());
+        assertTrue(e.getMessage().contains("not a JSON object: [1,2]"), e.getMessage());
+    }
+
+    @Test
+    void aLineThatIsNotJsonIsAProtocolErrorQuotingIt() throws Exception {
+        connect((in, out) -> {
+            write(out, "{\"return\": {");
+            release.await();
+        });
+        VmmUnavailableException e = awaitEnd();
+        assertEquals(Reason.PROTOCOL_ERROR, e.reason());
+        assertTrue(e.getMessage().contains("not JSON: {\"return\""), e.getMessage());
+    }
+
+    @Test
+    void aHandlerRefusingAMessageIsAProtocolError() throws Exception {
+        connect((in, out) -> {
+            write(out, "{\"bad\":true}");
+            release.await();
+        });
+        assertEquals(Reason.PROTOCOL_ERROR, awaitEnd().reason());
+    }
+
+    @Test
+    void aMessageOverTheCapIsRefusedAndTheChannelStaysUsable() throws Exception {
+        try (JsonLineChannel ch = connect((in, out) -> release.await())) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> ch.send(JSON.createObjectNode().put("fill", "x".repeat(CAP)), SHORT));
+            assertTrue(e.getMessage().contains("line limit"), e.getMessage());
+            assertTrue(ch.isOpen());
+        }
+    }
+
+    @Test
+    void nothingListeningIsExited() {
+        VmmUnavailableException e = assertThrows(VmmUnavailableException.class, () -> JsonLineChannel.connect(
+                dir.resolve("nobody.sock"), JsonLineChannel.Options.of("nobody", CAP, JSON),
+                new JsonLineChannel.Handler() {
+                    @Override
+                    public void onMessage(ObjectNode message) {
+                    }
+
+                    @Override
+                    public void onEnd(VmmUnavailableException cause, boolean byUs) {
+                    }
+                }));
+        assertEquals(Reason.EXITED, e.reason());
+        assertTrue(e.getMessage().startsWith("cannot connect to nobody"), e.getMessage());
+    }
+}
