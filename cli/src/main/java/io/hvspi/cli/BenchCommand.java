@@ -1,5 +1,6 @@
 package io.hvspi.cli;
 
+import io.hvspi.core.config.Accelerator;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.hvspi.cli.bench.BenchReport;
@@ -39,7 +40,7 @@ final class BenchCommand {
 
     /** The spec with --accel applied, if given. */
     static VmSpec withAccel(VmSpec spec, String accel) {
-        return accel == null ? spec : spec.toBuilder().accel(accel).build();
+        return accel == null ? spec : spec.toBuilder().accel(Accelerator.choose(accel).accel()).build();
     }
 
     @Command(name = "hotplug", description = {
@@ -64,7 +65,7 @@ final class BenchCommand {
                 description = "Measured VM starts per side (default: ${DEFAULT-VALUE}).")
         int starts;
 
-        @Option(names = "--accel", paramLabel = "kvm|tcg", description = "Override the config's accel.")
+        @Option(names = "--accel", paramLabel = "auto|kvm|tcg", description = "Override the config's accel (auto: KVM where usable, else TCG).")
         String accel;
 
         @Override
@@ -73,8 +74,8 @@ final class BenchCommand {
                 throw new ParameterException(spec.commandLine(),
                         "--iterations and --starts must be at least 1, --warmup at least 0");
             }
-            if (accel != null && !accel.equals("kvm") && !accel.equals("tcg")) {
-                throw new ParameterException(spec.commandLine(), "--accel must be kvm or tcg, got '" + accel + "'");
+            if (accel != null && !Accelerator.KEYS.contains(accel)) {
+                throw new ParameterException(spec.commandLine(), "--accel must be auto, kvm or tcg, got '" + accel + "'");
             }
             Progress progress = new Progress(err(), true);
             try (HvspiHost host = global.host()) {
@@ -156,7 +157,7 @@ final class BenchCommand {
                 description = "fio's runtime per case (default: ${DEFAULT-VALUE}).")
         int runtime;
 
-        @Option(names = "--accel", paramLabel = "kvm|tcg", description = "Override the config's accel.")
+        @Option(names = "--accel", paramLabel = "auto|kvm|tcg", description = "Override the config's accel (auto: KVM where usable, else TCG).")
         String accel;
 
         @Option(names = "--out", paramLabel = "DIR", defaultValue = "target/bench-io",
@@ -166,8 +167,8 @@ final class BenchCommand {
         @Override
         public Integer call() {
             IoBench.Options options = options();
-            if (accel != null && !accel.equals("kvm") && !accel.equals("tcg")) {
-                throw new ParameterException(spec.commandLine(), "--accel must be kvm or tcg, got '" + accel + "'");
+            if (accel != null && !Accelerator.KEYS.contains(accel)) {
+                throw new ParameterException(spec.commandLine(), "--accel must be auto, kvm or tcg, got '" + accel + "'");
             }
             Progress progress = new Progress(err(), true);
             IoBenchReport report;

@@ -1,5 +1,6 @@
 package io.hvspi.cli;
 
+import io.hvspi.core.config.Accelerator;
 import io.hvspi.cli.bench.ScaleBench;
 import io.hvspi.cli.bench.ScaleReport;
 import io.hvspi.core.host.HvspiHost;
@@ -48,7 +49,7 @@ final class BenchScaleCommand extends HvctlCommand {
                     + " (default: ${DEFAULT-VALUE}).")
     int warmup;
 
-    @Option(names = "--accel", paramLabel = "kvm|tcg", description = "Override the config's accel.")
+    @Option(names = "--accel", paramLabel = "auto|kvm|tcg", description = "Override the config's accel (auto: KVM where usable, else TCG).")
     String accel;
 
     @Option(names = "--out", paramLabel = "DIR", defaultValue = "target/bench-scale",
@@ -62,8 +63,8 @@ final class BenchScaleCommand extends HvctlCommand {
             throw new ParameterException(spec.commandLine(),
                     "--vms, --disks, --start-threads and --memory must be at least 1, --warmup at least 0");
         }
-        if (accel != null && !accel.equals("kvm") && !accel.equals("tcg")) {
-            throw new ParameterException(spec.commandLine(), "--accel must be kvm or tcg, got '" + accel + "'");
+        if (accel != null && !Accelerator.KEYS.contains(accel)) {
+            throw new ParameterException(spec.commandLine(), "--accel must be auto, kvm or tcg, got '" + accel + "'");
         }
         Progress progress = new Progress(err(), true);
         ScaleReport report;

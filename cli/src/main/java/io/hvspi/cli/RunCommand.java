@@ -1,5 +1,6 @@
 package io.hvspi.cli;
 
+import io.hvspi.core.config.Accelerator;
 import io.hvspi.core.host.HvspiHost;
 import io.hvspi.core.host.LoadedConfig;
 import io.hvspi.core.host.VmHandle;
@@ -48,7 +49,7 @@ final class RunCommand extends HvctlCommand {
     @Option(names = "--disks", paramLabel = "N", defaultValue = "4", converter = NumericOptions.CountOrZero.class, description = "Disks to hotplug (default: ${DEFAULT-VALUE}).")
     int disks;
 
-    @Option(names = "--accel", paramLabel = "kvm|tcg", description = "Override the configured accelerator.")
+    @Option(names = "--accel", paramLabel = "auto|kvm|tcg", description = "Override the configured accelerator (auto: KVM where usable, else TCG).")
     String accel;
 
     @Option(names = "--policy", paramLabel = "POLICY",
@@ -81,7 +82,9 @@ final class RunCommand extends HvctlCommand {
             String id = vmId != null ? RuntimeDirs.checkVmId(vmId)
                     : "hvctl-" + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt());
             VmSpec vmSpec = effectiveSpec(kata.spec(id));
-            progress.step("config " + kata.source() + ": hypervisor " + vmSpec.hypervisorType() + ", IOThreads "
+            Accelerator.Choice accelerator = accel != null ? Accelerator.choose(accel) : kata.accelerator();
+            progress.step("config " + kata.source() + ": hypervisor " + vmSpec.hypervisorType() + ", accel "
+                    + vmSpec.accel() + " (" + accelerator.reason() + "), IOThreads "
                     + ConfigCommand.Check.ioThreads(vmSpec));
             host.factory(vmSpec.hypervisorType()); // an unknown type fails before a simulator starts
             if (!simulate) {
@@ -185,7 +188,7 @@ final class RunCommand extends HvctlCommand {
     private VmSpec effectiveSpec(VmSpec base) {
         VmSpec.Builder result = base.toBuilder();
         if (accel != null) {
-            result.accel(accel);
+            result.accel(Accelerator.choose(accel).accel());
         }
         if (policy != null) {
             result.ioThreadPolicy(parsePolicy());
@@ -205,8 +208,8 @@ final class RunCommand extends HvctlCommand {
         if (disks < 0 || disks > 64) {
             throw new ParameterException(spec.commandLine(), "--disks must be from 0 to 64, got " + disks);
         }
-        if (accel != null && !accel.equals("kvm") && !accel.equals("tcg")) {
-            throw new ParameterException(spec.commandLine(), "--accel must be kvm or tcg, got '" + accel + "'");
+        if (accel != null && !Accelerator.KEYS.contains(accel)) {
+            throw new ParameterException(spec.commandLine(), "--accel must be auto, kvm or tcg, got '" + accel + "'");
         }
         if (!backend.equals("file") && !backend.equals("null")) {
             throw new ParameterException(spec.commandLine(), "--backend must be file or null, got '" + backend + "'");

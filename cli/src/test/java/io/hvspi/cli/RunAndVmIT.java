@@ -63,6 +63,15 @@ class RunAndVmIT {
     }
 
     @Test
+    void runWithoutAccelTakesKvmOrTcgAsThisHostAllowsAndSaysWhy() {
+        boolean kvm = Files.isReadable(Path.of("/dev/kvm")) && Files.isWritable(Path.of("/dev/kvm"));
+        HvctlRunner.Result r = hv("run", "--disks", "1");
+        assertEquals(0, r.exit(), r::toString);
+        assertTrue(r.err().contains("accel " + (kvm ? "kvm (auto: /dev/kvm is usable)" : "tcg (auto: /dev/kvm is")),
+                r.err());
+    }
+
+    @Test
     void runSpreadsFourDisksOverFourIOThreadsAndCleansUp() throws IOException {
         JsonNode vm = json("run", "--accel", "tcg", "--json");
         pids.add(vm.get("pid").asLong());

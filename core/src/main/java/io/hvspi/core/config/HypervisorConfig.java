@@ -43,7 +43,7 @@ import java.util.Optional;
  *        whole annotation name after {@code io.katacontainers.config.hypervisor.}; empty when absent
  * @param validPaths the six glob lists that guard path annotations, by key
  *        ({@code valid_hypervisor_paths}, ...); every list present, empty when absent
- * @param accel hvspi's {@code accel}: {@code kvm} (default) or {@code tcg}
+ * @param accel hvspi's {@code accel}: {@code auto} (default: KVM where usable, else TCG), {@code kvm} or {@code tcg}
  * @param hotplugSlots hvspi's {@code hotplug_slots}: root ports created at start for hotplug (1..64, default 16)
  */
 public record HypervisorConfig(String path, Optional<Path> kernel, Optional<Path> initrd, Optional<Path> image,

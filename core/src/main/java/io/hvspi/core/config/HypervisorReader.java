@@ -39,7 +39,7 @@ final class HypervisorReader {
     static final List<String> BLOCK_AIO = List.of("io_uring", "native", "threads");
     static final List<String> SHARED_FS = List.of("virtio-fs", "virtio-fs-nydus", "inline-virtio-fs", "virtio-9p",
             "none");
-    static final List<String> ACCELS = List.of("kvm", "tcg");
+    static final List<String> ACCELS = Accelerator.KEYS;
     static final List<String> POLICIES = List.of("first", "round-robin", "least-loaded");
 
     private final Map<String, Object> table;
@@ -110,7 +110,7 @@ final class HypervisorReader {
                 orDefault("entropy_source", "/dev/urandom"),
                 enableAnnotations,
                 validPaths,
-                strictOneOf("accel", "kvm", ACCELS),
+                strictOneOf("accel", Accelerator.AUTO, ACCELS),
                 (int) integer("hotplug_slots", DEFAULT_HOTPLUG_SLOTS, 1, MAX_ROOT_PORTS));
     }
 

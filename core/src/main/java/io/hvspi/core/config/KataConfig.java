@@ -104,7 +104,8 @@ public final class KataConfig {
      * What a plugin needs to start the VM. vCPUs are resolved against this host's
      * CPU count ({@link HypervisorConfig#vcpus(int)}); the block driver carries its
      * QEMU device name ({@link HypervisorConfig#blockDriverDevice()}); hotplug slots
-     * are {@link HypervisorConfig#rootPorts()}.
+     * are {@link HypervisorConfig#rootPorts()}; {@code accel = "auto"} becomes KVM or
+     * TCG as this host allows ({@link Accelerator}).
      *
      * @throws io.hvspi.spi.RequestRejectedException when {@code vmId} is not a valid VM id
      */
@@ -114,7 +115,7 @@ public final class KataConfig {
         return VmSpec.builder().vmId(vmId).hypervisorType(hypervisorName).binary(Path.of(h.path()))
                 .kernel(h.kernel()).initrd(h.initrd()).image(h.image()).kernelParams(h.kernelParams())
                 .vcpus(h.vcpus(Runtime.getRuntime().availableProcessors())).memoryMib(h.defaultMemoryMib())
-                .machineType(h.machineType()).accel(h.accel())
+                .machineType(h.machineType()).accel(Accelerator.choose(h.accel()).accel())
                 .block(new VmSpec.BlockOptions(h.blockDriverDevice(), h.blockDeviceAio(), h.blockDeviceCacheSet(),
                         h.blockDeviceCacheDirect(), h.blockDeviceCacheNoflush()))
                 .ioThreads(h.ioThreads()).hotplugSlots(h.rootPorts()).table(hypervisorTable).build();

@@ -1,5 +1,6 @@
 package io.hvspi.core.host;
 
+import io.hvspi.core.config.Accelerator;
 import io.hvspi.core.config.ConfigNote;
 import io.hvspi.core.config.KataConfig;
 import io.hvspi.spi.IOThreadPolicy;
@@ -37,6 +38,11 @@ public record LoadedConfig(KataConfig kata) {
 
     public IOThreadPolicy ioThreadPolicy() {
         return kata.hypervisor().ioThreads().policy();
+    }
+
+    /** The accelerator VMs of this configuration get ({@code auto} resolved for this host), and why. */
+    public Accelerator.Choice accelerator() {
+        return Accelerator.choose(kata.hypervisor().accel());
     }
 
     /** Warnings about the file (deprecated or ignored keys, clamped values), each one line with its position. */

@@ -147,7 +147,7 @@ class AnnotationPolicyTest {
             "[\".*\"]            | hotplug_slots | 0     | io.katacontainers.config.hypervisor.hotplug_slots: expected an integer from 1 to 64, got \"0\"",
             "[\".*\"]            | block_device_driver | ide | io.katacontainers.config.hypervisor.block_device_driver: expected one of \"virtio-scsi\", \"virtio-blk-pci\", \"virtio-blk-ccw\", \"virtio-blk-mmio\", \"virtio-pmem\", \"nvdimm\", \"virtio-blk\", \"virtio-mmio\", got \"ide\"",
             "[\".*\"]            | indep_iothreads_policy | random | io.katacontainers.config.hypervisor.indep_iothreads_policy: expected one of \"first\", \"round-robin\", \"least-loaded\", got \"random\"",
-            "[\".*\"]            | accel         | xen   | io.katacontainers.config.hypervisor.accel: expected one of \"kvm\", \"tcg\", got \"xen\"",
+            "[\".*\"]            | accel         | xen   | io.katacontainers.config.hypervisor.accel: expected one of \"auto\", \"kvm\", \"tcg\", got \"xen\"",
             "[\".*\"]            | machine_type  | ``    | io.katacontainers.config.hypervisor.machine_type: expected a machine type name (a letter or digit, then letters, digits, '.', '_' or '-'), got \"\"",
     })
     void refusedAnnotationIsAnErrorNamingIt(String enable, String name, String value, String message) {

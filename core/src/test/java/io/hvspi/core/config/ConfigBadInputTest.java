@@ -79,7 +79,7 @@ class ConfigBadInputTest {
     /** A value with a newline was shown raw, so one error printed as two lines. */
     @Test
     void controlCharactersInAValueAreEscapedInTheMessage() {
-        assertEquals("configuration.toml:2:9: hypervisor.qemu.accel: expected one of \"kvm\", \"tcg\", got"
+        assertEquals("configuration.toml:2:9: hypervisor.qemu.accel: expected one of \"auto\", \"kvm\", \"tcg\", got"
                 + " \"kvm\\nWARN forged\\u202e\"", error("[hypervisor.qemu]\naccel = \"kvm\\nWARN forged\\u202e\"\n")
                 .getMessage());
     }
@@ -98,7 +98,7 @@ class ConfigBadInputTest {
     void aLongValueIsCutInTheMessage() {
         String value = "x".repeat(100_000);
         ConfigException e = error("[hypervisor.qemu]\naccel = \"" + value + "\"\n");
-        assertEquals("configuration.toml:2:9: hypervisor.qemu.accel: expected one of \"kvm\", \"tcg\", got \""
+        assertEquals("configuration.toml:2:9: hypervisor.qemu.accel: expected one of \"auto\", \"kvm\", \"tcg\", got \""
                 + "x".repeat(Locator.SHOWN_CHARS) + "\"... (100000 characters)", e.getMessage());
     }
 

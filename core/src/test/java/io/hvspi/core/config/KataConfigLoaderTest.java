@@ -100,7 +100,7 @@ class KataConfigLoaderTest {
             "block_device_cache_set = 1           | 2:26: hypervisor.qemu.block_device_cache_set: expected true or false, got 1",
             "indep_iothreads_policy = \"random\"  | 2:26: hypervisor.qemu.indep_iothreads_policy: expected one of \"first\", \"round-robin\", \"least-loaded\", got \"random\"",
             "indep_iothreads_policy = \"\"        | 2:26: hypervisor.qemu.indep_iothreads_policy: expected one of \"first\", \"round-robin\", \"least-loaded\", got \"\"",
-            "accel = \"xen\"                      | 2:9: hypervisor.qemu.accel: expected one of \"kvm\", \"tcg\", got \"xen\"",
+            "accel = \"xen\"                      | 2:9: hypervisor.qemu.accel: expected one of \"auto\", \"kvm\", \"tcg\", got \"xen\"",
             "hotplug_slots = 0                    | 2:17: hypervisor.qemu.hotplug_slots: expected an integer from 1 to 64, got 0",
             "hotplug_slots = 65                   | 2:17: hypervisor.qemu.hotplug_slots: expected an integer from 1 to 64, got 65",
             "pcie_root_port = 65                  | 2:18: hypervisor.qemu.pcie_root_port: expected an integer from 0 to 64, got 65",
@@ -184,7 +184,7 @@ class KataConfigLoaderTest {
         assertEquals(List.of(), h.enableAnnotations());
         assertEquals(List.of(), h.validPaths("valid_hypervisor_paths"));
         assertEquals(6, h.validPaths().size());
-        assertEquals("kvm", h.accel());
+        assertEquals("auto", h.accel());
         assertEquals(16, h.hotplugSlots());
     }
 

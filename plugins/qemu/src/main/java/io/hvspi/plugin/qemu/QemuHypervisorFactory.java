@@ -64,6 +64,12 @@ public final class QemuHypervisorFactory implements HypervisorFactory {
         return QemuHypervisor.reattach(record, host);
     }
 
+    private static final Path KVM_DEVICE = Path.of("/dev/kvm");
+
+    private static boolean kvmUsable() {
+        return Files.isReadable(KVM_DEVICE) && Files.isWritable(KVM_DEVICE);
+    }
+
     /** Refuses what QEMU cannot run as asked, naming the Kata key. */
     static void validate(VmSpec spec, boolean endpoint) {
         QemuIds.check(spec.vmId(), "VM");
@@ -76,6 +82,11 @@ public final class QemuHypervisorFactory implements HypervisorFactory {
         }
         if (!"kvm".equals(spec.accel()) && !"tcg".equals(spec.accel())) {
             throw problem("accel", "expected kvm or tcg, got '" + spec.accel() + "'");
+        }
+        // an explicit kvm without KVM fails here, in one line, not as QEMU's own exit after spawn
+        if (!endpoint && "kvm".equals(spec.accel()) && !kvmUsable()) {
+            throw problem("accel", "kvm, but " + KVM_DEVICE + " is " + (Files.exists(KVM_DEVICE) ? "not usable by"
+                    + " this user" : "missing") + " on this host; use accel = \"auto\" or \"tcg\" (hvctl run --accel tcg)");
         }
         if (spec.vcpus() < 1) {
             throw problem("default_vcpus", "expected at least 1, got " + spec.vcpus());

@@ -274,6 +274,18 @@ class QemuLifecycleTest {
     }
 
     @Test
+    void anExplicitKvmOnAHostWithoutKvmIsRefusedBeforeQemuStartsWithTheWayOut() {
+        org.junit.jupiter.api.Assumptions.assumeFalse(java.nio.file.Files.exists(Path.of("/dev/kvm")),
+                "this host has /dev/kvm");
+        ConfigException e = assertThrows(ConfigException.class,
+                () -> factory.create(TestVms.spec("kvm1", 1, IOThreadPolicy.FIRST).withAccel("kvm"), host));
+        assertEquals("hypervisor.qemu.accel", e.key().orElseThrow());
+        assertTrue(e.getMessage().contains("/dev/kvm is missing") && e.getMessage().contains("--accel tcg"),
+                e.getMessage());
+        assertTrue(host.stateStore().list().isEmpty(), "create starts nothing");
+    }
+
+    @Test
     void createRefusesWhatQemuCannotRunNamingTheKey() {
         VmSpec good = TestVms.spec("bad", 1, IOThreadPolicy.FIRST);
         ConfigException machine = assertThrows(ConfigException.class, () -> factory.create(
