@@ -241,7 +241,7 @@ public final class Reconciler {
                 qmp.execute("device_add", DeviceArgs.virtioBlkPci(id, d.nodeName(), d.bus(), place, d.queues()));
                 devices.put(id, d.withIoThreads(place).withUnplugging(false));
                 notes.add("move of device '" + id + "' was interrupted between unplug and replug: plugged in on "
-                        + describe(place));
+                        + describe(place) + (last == null ? "" : " (the target was refused: " + last.getMessage() + ")"));
                 return true;
             } catch (VmmException e) {
                 last = e;
