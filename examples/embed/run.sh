@@ -2,17 +2,17 @@
 # Builds hvspi from this checkout, installs its artifacts into a private Maven
 # repository under target/ (never ~/.m2), then builds and runs the embedding
 # example against them: a VM with two hotplugged disks, its IOThreads, stopped.
-#   usage: examples/embed/run.sh [--accel kvm|tcg]
+#   usage: examples/embed/run.sh [--accel auto|kvm|tcg]
 set -euo pipefail
-accel=kvm
+accel=auto
 while [ $# -gt 0 ]; do
     case "$1" in
-        --accel) [ $# -ge 2 ] || { echo "run.sh: --accel needs kvm or tcg" >&2; exit 2; }
+        --accel) [ $# -ge 2 ] || { echo "run.sh: --accel needs auto, kvm or tcg" >&2; exit 2; }
                  accel=$2; shift 2 ;;
-        *) echo "usage: run.sh [--accel kvm|tcg]" >&2; exit 2 ;;
+        *) echo "usage: run.sh [--accel auto|kvm|tcg]" >&2; exit 2 ;;
     esac
 done
-case "$accel" in kvm|tcg) ;; *) echo "run.sh: --accel must be kvm or tcg, got '$accel'" >&2; exit 2 ;; esac
+case "$accel" in auto|kvm|tcg) ;; *) echo "run.sh: --accel must be auto, kvm or tcg, got '$accel'" >&2; exit 2 ;; esac
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)

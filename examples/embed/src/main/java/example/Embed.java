@@ -14,14 +14,14 @@ import java.nio.file.Path;
  * Loads hvspi's bundled plugins and a Kata configuration, starts a VM, hotplugs two
  * disks, prints the IOThreads with their host thread ids, and stops the VM.
  *
- * <p>Arguments: PLUGINS_DIR CONFIG [kvm|tcg]. VMs live under $HVSPI_RUNTIME_DIR
+ * <p>Arguments: PLUGINS_DIR CONFIG [auto|kvm|tcg]. VMs live under $HVSPI_RUNTIME_DIR
  * (default /run/hvspi for root, else $XDG_RUNTIME_DIR/hvspi).
  */
 public final class Embed {
     public static void main(String[] args) {
         Path plugins = Path.of(args[0]);
         Path configFile = Path.of(args[1]);
-        String accel = args.length > 2 ? args[2] : "kvm";
+        String accel = args.length > 2 ? args[2] : "auto";
 
         try (HvspiHost host = HvspiHost.builder().pluginsDir(plugins).build()) {
             LoadedConfig config = host.loadConfig(configFile);

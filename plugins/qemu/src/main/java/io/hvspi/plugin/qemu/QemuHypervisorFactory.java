@@ -55,8 +55,11 @@ public final class QemuHypervisorFactory implements HypervisorFactory {
 
     @Override
     public Hypervisor create(VmSpec spec, HostContext host) {
-        validate(spec, host.option("endpoint").isPresent());
-        return QemuHypervisor.create(spec, host);
+        // a spec that did not come through a Kata config may still say auto: the same rule as the host's
+        VmSpec concrete = "auto".equals(spec.accel()) ? spec.toBuilder().accel(kvmUsable() ? "kvm" : "tcg").build()
+                : spec;
+        validate(concrete, host.option("endpoint").isPresent());
+        return QemuHypervisor.create(concrete, host);
     }
 
     @Override
@@ -81,7 +84,7 @@ public final class QemuHypervisorFactory implements HypervisorFactory {
                     + spec.machineType() + "'");
         }
         if (!"kvm".equals(spec.accel()) && !"tcg".equals(spec.accel())) {
-            throw problem("accel", "expected kvm or tcg, got '" + spec.accel() + "'");
+            throw problem("accel", "expected auto, kvm or tcg, got '" + spec.accel() + "'");
         }
         // an explicit kvm without KVM fails here, in one line, not as QEMU's own exit after spawn
         if (!endpoint && "kvm".equals(spec.accel()) && !kvmUsable()) {
