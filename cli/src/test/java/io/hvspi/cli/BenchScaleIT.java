@@ -71,7 +71,7 @@ class BenchScaleIT {
             assertTrue(doc.get(phase).get("perSecond").asDouble() > 0, phase);
         }
         // each VM holds a QMP connection with its reader thread, and QEMU runs with memory of its own
-        assertTrue(doc.at("/jvm/threadsAdded").toString().contains("qmp-reader"), doc.at("/jvm").toString());
+        assertTrue(doc.at("/jvm/threadsAdded").toString().contains("json-line-reader"), doc.at("/jvm").toString());
         assertTrue(doc.at("/jvm/openFilesPerVm").asDouble() >= 1, doc.at("/jvm").toString());
         assertTrue(doc.at("/vmm/loaded/rssMeanMib").asDouble() > 1, doc.at("/vmm").toString());
         assertTrue(doc.at("/vmm/loaded/threadsMean").asDouble() >= 1, doc.at("/vmm").toString());
