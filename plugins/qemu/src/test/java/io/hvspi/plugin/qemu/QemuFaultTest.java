@@ -324,7 +324,7 @@ class QemuFaultTest {
 
     static int readerThreads() {
         return (int) Thread.getAllStackTraces().keySet().stream()
-                .filter(t -> t.isAlive() && t.getName().startsWith("qmp-reader")).count();
+                .filter(t -> t.isAlive() && t.getName().startsWith("json-line-reader")).count();
     }
 
     private static void awaitReaders(int baseline) {

@@ -12,12 +12,12 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 
 /**
- * Counts the live threads the QMP client starts ({@code qmp-reader} platform
+ * Counts the live threads the QMP client starts ({@code json-line-reader} platform
  * threads; {@code qmp-events} and {@code qmp-late} virtual threads), from a JVM
  * thread dump, which lists virtual threads as well.
  */
 public final class QmpThreads {
-    private static final List<String> PREFIXES = List.of("qmp-reader", "qmp-events", "qmp-late");
+    private static final List<String> PREFIXES = List.of("json-line-reader", "qmp-events", "qmp-late");
 
     private QmpThreads() {}
 
