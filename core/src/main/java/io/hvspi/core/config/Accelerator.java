@@ -30,7 +30,7 @@ public final class Accelerator {
             return new Choice(configured, "accel = \"" + configured + "\" in the configuration");
         }
         if (!Files.exists(kvmDevice)) {
-            return new Choice("tcg", "auto: " + kvmDevice + " is missing, so software emulation (TCG)");
+            return new Choice("tcg", "auto: " + kvmDevice + " is missing, so software emulation");
         }
         if (!Files.isReadable(kvmDevice) || !Files.isWritable(kvmDevice)) {
             return new Choice("tcg", "auto: " + kvmDevice + " is not readable and writable by this user, so TCG");
