@@ -77,6 +77,12 @@ bind() { # SOURCE TARGET [ro]
 for d in "$root"/proc "$root"/sys "$root"/dev "$root$HVSPI_JDK" "$root$(dirname "$inside")/shared"; do
     mountpoint -q "$d" && die "$d is already mounted (another check running, or one left over: umount -R it)"
 done
+mountpoint -q "$root" && die "$root is already a mount point (another check running, or one left over: umount -R it)"
+# The root bound onto itself: inside the chroot, / is then a mount point as on a real
+# Debian 13 host, so scripts/other-qemu.sh's `unshare --propagation private` works there.
+mount --bind "$root" "$root"
+mount --make-rslave "$root"
+mounted+=("$root")
 mkdir -p "$root/proc"
 mount -t proc proc "$root/proc"
 mounted+=("$root/proc")
