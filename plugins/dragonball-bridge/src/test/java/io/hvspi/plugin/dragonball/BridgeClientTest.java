@@ -33,7 +33,10 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** The protocol client: handshake, answers, and every way a peer can fail it. */
 class BridgeClientTest {
+    /** For waits that are meant to time out. */
     private static final Duration SHORT = Duration.ofMillis(300);
+    /** For answers that must come: generous, as the machine may be loaded. */
+    private static final Duration PATIENT = Duration.ofSeconds(10);
     /** A generous bound: the point is "returns", not how fast. */
     private static final Duration NO_HANG = Duration.ofSeconds(10);
 
@@ -61,10 +64,10 @@ class BridgeClientTest {
 
     @Test
     void handshakeAgreesOnVersionOneAndReadsTheGreeting() {
-        try (BridgeClient c = BridgeClient.connect(simulator(Options.defaults().withVersions(1, 2)), SHORT)) {
+        try (BridgeClient c = BridgeClient.connect(simulator(Options.defaults().withVersions(1, 2)), PATIENT)) {
             assertEquals(ProcessHandle.current().pid(), c.greeting().pid());
             assertEquals(java.util.List.of(1, 2), c.greeting().versions());
-            assertEquals("Uninitialized", c.call("GetInstanceInfo", null, SHORT).path("state").asText());
+            assertEquals("Uninitialized", c.call("GetInstanceInfo", null, PATIENT).path("state").asText());
         }
     }
 
@@ -109,19 +112,19 @@ class BridgeClientTest {
     @Test
     void aStalledActionTimesOutAndTheConnectionStaysUsable() {
         try (BridgeClient c = BridgeClient.connect(simulator(Options.defaults()
-                .withStalledActions("GetVmConfiguration")), SHORT)) {
+                .withStalledActions("GetVmConfiguration")), PATIENT)) {
             VmmUnavailableException e = assertTimeoutPreemptively(NO_HANG, () -> assertThrows(
                     VmmUnavailableException.class, () -> c.call("GetVmConfiguration", null, SHORT)));
             assertEquals(Reason.TIMED_OUT, e.reason());
             assertTrue(c.isOpen());
-            assertEquals("Uninitialized", c.call("GetInstanceInfo", null, SHORT).path("state").asText());
+            assertEquals("Uninitialized", c.call("GetInstanceInfo", null, PATIENT).path("state").asText());
         }
     }
 
     @Test
     void aVmmDyingMidCallFailsTheCallAndReportsTheLoss() throws InterruptedException {
         try (BridgeClient c = BridgeClient.connect(simulator(Options.defaults().withCrashingActions("StartMicroVm")),
-                SHORT)) {
+                PATIENT)) {
             CountDownLatch lost = new CountDownLatch(1);
             AtomicReference<VmmUnavailableException> reported = new AtomicReference<>();
             c.onLoss(e -> {
@@ -141,8 +144,8 @@ class BridgeClientTest {
 
     @Test
     void anErrorAnswerKeepsTheKindTheTextAndTheAction() {
-        try (BridgeClient c = BridgeClient.connect(simulator(Options.defaults()), SHORT)) {
-            VmmException e = assertThrows(VmmException.class, () -> c.call("StartMicroVm", null, SHORT));
+        try (BridgeClient c = BridgeClient.connect(simulator(Options.defaults()), PATIENT)) {
+            VmmException e = assertThrows(VmmException.class, () -> c.call("StartMicroVm", null, PATIENT));
             assertEquals("StartMicroVm", e.command());
             assertEquals("StartMicroVm.MissingKernelConfig", e.errorClass());
             assertEquals("failed to boot the VM: cannot start the virtual machine without kernel configuration",
@@ -190,7 +193,7 @@ class BridgeClientTest {
                 }
             }, "fake-bridge");
             peer.start();
-            try (BridgeClient c = BridgeClient.connect(socket, SHORT)) {
+            try (BridgeClient c = BridgeClient.connect(socket, PATIENT)) {
                 VmmUnavailableException e = assertTimeoutPreemptively(NO_HANG, () -> assertThrows(
                         VmmUnavailableException.class, () -> c.call("GetInstanceInfo", null, Duration.ofSeconds(5))));
                 assertEquals(expected, e.reason());

@@ -100,7 +100,7 @@ public final class BridgeClient implements AutoCloseable {
     }
 
     private void handshake(Duration timeout) {
-        JsonNode g = await(greetingLine, timeout, "a greeting");
+        JsonNode g = await(greetingLine, timeout, "greeting");
         JsonNode versions = g.path("versions");
         if (!BRIDGE_NAME.equals(g.path("bridge").asText(null)) || !versions.isArray()) {
             throw protocolError("the peer at " + socket + " is not a Dragonball bridge: its greeting is " + g);
@@ -112,7 +112,7 @@ public final class BridgeClient implements AutoCloseable {
             throw protocolError(peer + " speaks protocol versions " + offered + ", hvspi speaks " + VERSION);
         }
         channel.send(MAPPER.createObjectNode().put("version", VERSION).put("client", "hvspi"), timeout);
-        JsonNode answer = await(handshakeLine, timeout, "an answer to the version handshake");
+        JsonNode answer = await(handshakeLine, timeout, "answer to the version handshake");
         if (answer.has("error")) {
             JsonNode err = answer.path("error");
             throw protocolError(peer + " refused protocol version " + VERSION + ": "
