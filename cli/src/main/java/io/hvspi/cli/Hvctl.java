@@ -30,6 +30,11 @@ public final class Hvctl {
     boolean debug;
 
     public static void main(String[] args) {
+        if (args.length == 1 && (args[0].equals("--version") || args[0].equals("-V"))) {
+            // answered before picocli builds its model of every command (most of a JVM start's cost)
+            System.out.println(Version.line());
+            return;
+        }
         if (DebugMode.requested(args)) {
             // here, not in execute(): system properties outlive the call, and tests run hvctl in one JVM
             DebugMode.enableLogging();
@@ -76,8 +81,12 @@ public final class Hvctl {
     static final class Version implements CommandLine.IVersionProvider {
         @Override
         public String[] getVersion() {
-            return new String[] {"hvctl " + Hvctl.class.getPackage().getImplementationVersion()
-                    + " (SPI " + io.hvspi.spi.SpiVersion.CURRENT + ")"};
+            return new String[] {line()};
+        }
+
+        static String line() {
+            return "hvctl " + Hvctl.class.getPackage().getImplementationVersion()
+                    + " (SPI " + io.hvspi.spi.SpiVersion.CURRENT + ")";
         }
     }
 }

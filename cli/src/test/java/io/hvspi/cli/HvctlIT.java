@@ -171,4 +171,19 @@ class HvctlIT {
         assertEquals(0, p.exitValue(), output);
         assertEquals("hvctl 1.0.0 (SPI 1.0.0)\n", output);
     }
+
+    @Test
+    void shortVersionOptionAnswersLikeTheLongOne() throws Exception {
+        // both are answered in main before picocli starts; picocli's provider prints the same line
+        assertEquals(launch("--version"), launch("-V"));
+    }
+
+    private static String launch(String arg) throws Exception {
+        Process p = new ProcessBuilder(HvctlRunner.home().resolve("bin/hvctl").toString(), arg)
+                .redirectErrorStream(true).start();
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+        String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, p.exitValue(), output);
+        return output;
+    }
 }
