@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the hvspi test guest: a Debian kernel and a busybox initramfs with the
-# virtio-blk modules and fio, whose /init speaks the HVSPI line protocol on the
+# virtio-blk and virtio-net modules and fio, whose /init speaks the HVSPI line protocol on the
 # serial console (docs/test-guest.md).
 #
 # Usage: scripts/build-guest.sh [--check] [CACHE_DIR]
@@ -25,7 +25,7 @@ set -euo pipefail
 readonly KERNEL_META=linux-image-amd64
 # Modules the guest loads; their dependencies are added from each module's
 # `depends=` field and the whole list is loaded dependencies first.
-readonly GUEST_MODULES=(virtio_pci virtio_blk)
+readonly GUEST_MODULES=(virtio_pci virtio_blk virtio_net)
 # Kernel options the guest cannot work without (built in, not modules).
 readonly REQUIRED_CONFIG=(CONFIG_BLK_DEV_INITRD CONFIG_RD_GZIP CONFIG_DEVTMPFS CONFIG_SERIAL_8250_CONSOLE
                           CONFIG_PCIEPORTBUS CONFIG_HOTPLUG_PCI_PCIE CONFIG_AIO)

@@ -52,7 +52,7 @@ public final class GuestConsole implements AutoCloseable {
     private static final int MAX_LINE = 64 * 1024;
     private static final int RECENT_LINES = 200;
     private static final int MAX_PENDING = 10_000;
-    private static final Pattern COMMAND = Pattern.compile("[a-z]+( [A-Za-z0-9_.,=-]+)*");
+    private static final Pattern COMMAND = Pattern.compile("[a-z][a-z0-9]*( [A-Za-z0-9_.,=:-]+)*");
 
     private final String name;
     private final SocketChannel channel;
@@ -206,6 +206,35 @@ public final class GuestConsole implements AutoCloseable {
     /** The disks the guest has now: device name to serial. */
     public Map<String, String> disks(Duration timeout) {
         return request("disks", timeout).fields();
+    }
+
+    /** Waits until the guest reports a network interface with MAC {@code mac}; returns its name ({@code eth1}). */
+    public String awaitNicAdded(String mac, Duration timeout) {
+        GuestMessage m = await("NIC-ADDED with mac=" + mac,
+                msg -> msg.verb().equals("NIC-ADDED") && msg.field("mac").filter(mac::equalsIgnoreCase).isPresent(),
+                timeout);
+        return m.arg(0).orElseThrow();
+    }
+
+    /** Waits until the guest reports that network interface {@code name} is gone. */
+    public void awaitNicRemoved(String name, Duration timeout) {
+        await("NIC-REMOVED " + name,
+                m -> m.verb().equals("NIC-REMOVED") && m.arg(0).filter(name::equals).isPresent(), timeout);
+    }
+
+    /** The guest's network interfaces now: name ({@code eth0}) to MAC. */
+    public Map<String, String> nics(Duration timeout) {
+        return request("nics", timeout).fields();
+    }
+
+    /** Sets {@code nic} up with only its IPv6 link-local address, and returns that address. */
+    public String linkUp(String nic, Duration timeout) {
+        return request("linkup " + nic, timeout).required("addr");
+    }
+
+    /** One ICMPv6 echo from the guest over {@code nic} to the link-local {@code address}; fails unless answered. */
+    public void ping6(String nic, String address, Duration timeout) {
+        request("ping6 " + nic + " " + address, timeout);
     }
 
     /** Writes {@code token} and a newline at offset 0 of {@code device}, zero-padded to 4096 bytes, with O_DIRECT. */

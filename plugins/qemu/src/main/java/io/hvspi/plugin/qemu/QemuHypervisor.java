@@ -6,6 +6,9 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.hvspi.plugin.qemu.cmdline.QemuCommandLine;
 import io.hvspi.kit.threads.ProcTasks;
 import io.hvspi.plugin.qemu.hotplug.DeviceTable;
+import io.hvspi.plugin.qemu.hotplug.HostTaps;
+import io.hvspi.plugin.qemu.hotplug.QemuNetworkHotplug;
+import io.hvspi.plugin.qemu.hotplug.VhostNet;
 import io.hvspi.plugin.qemu.hotplug.QemuDeviceHotplug;
 import io.hvspi.plugin.qemu.iothread.IOThreadPool;
 import io.hvspi.plugin.qemu.iothread.QemuIOThreads;
@@ -14,12 +17,14 @@ import io.hvspi.plugin.qemu.probe.QemuProbe;
 import io.hvspi.plugin.qemu.process.QemuProcess;
 import io.hvspi.plugin.qemu.process.RuntimeLayout;
 import io.hvspi.plugin.qemu.process.SocketGuard;
+import io.hvspi.plugin.qemu.reconcile.NicReconciler;
 import io.hvspi.plugin.qemu.reconcile.Reconciler;
 import io.hvspi.plugin.qemu.qmp.QmpClient;
 import io.hvspi.plugin.qemu.qmp.QmpEvent;
 import io.hvspi.plugin.qemu.qmp.QmpListener;
 import io.hvspi.plugin.qemu.state.DeviceState;
 import io.hvspi.plugin.qemu.state.Intent;
+import io.hvspi.plugin.qemu.state.NicState;
 import io.hvspi.plugin.qemu.state.PendingIntents;
 import io.hvspi.plugin.qemu.state.QemuSettings;
 import io.hvspi.plugin.qemu.state.QemuState;
@@ -39,6 +44,9 @@ import io.hvspi.spi.IOThreadInfo;
 import io.hvspi.spi.IOThreadInfo.Kind;
 import io.hvspi.spi.IOThreadPolicy;
 import io.hvspi.spi.IOThreadProvider;
+import io.hvspi.spi.NetDevice;
+import io.hvspi.spi.NetDeviceSpec;
+import io.hvspi.spi.NetworkHotplug;
 import io.hvspi.spi.PollingParams;
 import io.hvspi.spi.RequestRejectedException;
 import io.hvspi.spi.RequestRejectedException.Reason;
@@ -101,6 +109,9 @@ public final class QemuHypervisor implements Hypervisor {
     private final Object lifecycle = new Object();
     private final IOThreadProvider ioThreadsView = new IOThreadsView();
     private final DeviceHotplug hotplugView = new HotplugView();
+    private final NetworkHotplug networkView = new NetworkView();
+    /** The taps hvspi made for this VM, as last recorded: removed at stop, also when QMP cannot be reached. */
+    private volatile List<String> createdTaps = List.of();
     private volatile VmState state;
     private volatile Session session;
     /** Set instead of {@link #session} by a reattach that verified QEMU but could not reach QMP. */
@@ -152,6 +163,7 @@ public final class QemuHypervisor implements Hypervisor {
                                     + " (no live QEMU with that pid, start time and executable serves "
                                     + layout.qmpSocket() + ")")));
         }
+        hv.createdTaps = createdTaps(saved.nics());
         QmpClient qmp;
         try {
             Path socket = Path.of(saved.qmpSocket());
@@ -171,8 +183,14 @@ public final class QemuHypervisor implements Hypervisor {
         process.ifPresent(p -> makeSocketsPrivate(layout));
         try {
             ProbeResult probe = QemuProbe.probe(qmp);
-            Reconciler.Result settled = new Reconciler(qmp, saved.settings().guestless(), host.commandTimeout())
-                    .reconcile(saved);
+            Reconciler.Result nicsSettled = new NicReconciler(qmp, saved.settings().guestless(),
+                    host.commandTimeout()).reconcile(saved);
+            Reconciler.Result blockSettled = new Reconciler(qmp, saved.settings().guestless(), host.commandTimeout())
+                    .reconcile(nicsSettled.state());
+            List<String> notes = new ArrayList<>(nicsSettled.notes());
+            notes.addAll(blockSettled.notes());
+            Reconciler.Result settled = new Reconciler.Result(blockSettled.state(), List.copyOf(notes),
+                    nicsSettled.changed() || blockSettled.changed());
             settled.notes().forEach(n -> LOG.warn("VM '{}': {}", record.vmId(), n));
             hv.reconciliation = settled.notes();
             hv.session = hv.new Session(layout, process, qmp, probe, settled.state(), record.createdAt());
@@ -388,6 +406,8 @@ public final class QemuHypervisor implements Hypervisor {
             if (s != null) {
                 s.close();
             }
+            // QEMU is gone, so no netdev holds them: the taps hvspi made for this VM go with it, a user's stay
+            createdTaps.forEach(HostTaps::removeQuietly);
             session = null;
             unreachable = null;
             host.stateStore().remove(vmId);
@@ -509,6 +529,16 @@ public final class QemuHypervisor implements Hypervisor {
         return capabilities().contains(Capability.BLOCK_DEVICE_HOTPLUG) ? Optional.of(hotplugView) : Optional.empty();
     }
 
+    @Override
+    public Optional<NetworkHotplug> networkHotplug() {
+        return capabilities().contains(Capability.NETWORK_DEVICE_HOTPLUG) ? Optional.of(networkView)
+                : Optional.empty();
+    }
+
+    private static List<String> createdTaps(List<NicState> nics) {
+        return nics.stream().filter(NicState::createdTap).map(NicState::tap).toList();
+    }
+
     /**
      * Sends a QMP command as is and returns QEMU's {@code return} value: for
      * diagnostics and tests (like {@code virsh qemu-monitor-command}). It bypasses
@@ -607,6 +637,7 @@ public final class QemuHypervisor implements Hypervisor {
         final IOThreadPool pool;
         final DeviceTable table;
         final QemuDeviceHotplug hotplug;
+        final QemuNetworkHotplug network;
         final QemuIOThreads ioThreads;
         final QmpClient.Subscription stateEvents;
         final PendingIntents intents = new PendingIntents(model);
@@ -625,7 +656,7 @@ public final class QemuHypervisor implements Hypervisor {
             this.identity = saved.qemu();
             this.pool = new IOThreadPool(model, saved.ioThreads(), settings.policy(), saved.policyTurn());
             this.table = new DeviceTable(model, saved.rootPorts(), saved.scsiController(), saved.nextNode(),
-                    saved.devices());
+                    saved.devices(), saved.nics());
             saved.devices().forEach(d -> pool.restore(d.id(), d.ioThreads()));
             Optional<String> scsiIoThread = saved.ioThreads().stream().filter(t -> t.kind() == Kind.CONTROLLER)
                     .map(QemuState.IOThreadState::id).findFirst();
@@ -633,6 +664,8 @@ public final class QemuHypervisor implements Hypervisor {
                     scsiIoThread, capabilities, probe.version(), intents, this::persist);
             this.ioThreads = new QemuIOThreads(QemuHypervisorFactory.TYPE, qmp, model, pool, capabilities,
                     intents, this::persist);
+            this.network = new QemuNetworkHotplug(QemuHypervisorFactory.TYPE, qmp, model, table, settings.guestless(),
+                    capabilities, VhostNet.usable(), intents, this::persist);
             this.stateEvents = qmp.subscribe(new QmpListener() {
                 @Override
                 public void onEvent(QmpEvent event) {
@@ -657,7 +690,11 @@ public final class QemuHypervisor implements Hypervisor {
         void persist() {
             QemuState s = new QemuState(QemuState.FORMAT, settings, qmpSocket, endpoint, pool.members(),
                     table.rootPorts(), table.scsiController(), pool.placedByPolicy(), table.nextNode(), table.list(),
-                    intents.list(), identity);
+                    intents.list(), identity, table.nics());
+            // an attach in flight may have made its tap already: a stop now removes it too
+            List<String> taps = new ArrayList<>(createdTaps(table.nics()));
+            intents.list().stream().filter(i -> i.aboutNic() && i.nic().createdTap()).forEach(i -> taps.add(i.nic().tap()));
+            createdTaps = List.copyOf(taps);
             host.stateStore().save(new VmRecord(vmId, QemuHypervisorFactory.TYPE, process.map(QemuProcess::pid)
                     .orElse(0L), layout.dir(), createdAt, s.toJson()));
         }
@@ -670,6 +707,7 @@ public final class QemuHypervisor implements Hypervisor {
         void close() {
             stateEvents.close();
             hotplug.close();
+            network.close();
             qmp.close();
         }
     }
@@ -728,6 +766,24 @@ public final class QemuHypervisor implements Hypervisor {
         @Override
         public BlockDevice move(String deviceId, IOThreadChoice target) {
             return requireSession().hotplug.move(deviceId, target);
+        }
+    }
+
+    /** The SPI's network hotplug view; valid while a session is. */
+    private final class NetworkView implements NetworkHotplug {
+        @Override
+        public NetDevice attach(NetDeviceSpec spec) {
+            return requireSession().network.attach(spec);
+        }
+
+        @Override
+        public void detach(String deviceId, Duration timeout) {
+            requireSession().network.detach(deviceId, timeout);
+        }
+
+        @Override
+        public List<NetDevice> list() {
+            return requireSession().network.list();
         }
     }
 }

@@ -4,6 +4,7 @@ import io.hvspi.plugin.qemu.cmdline.BlockDriver;
 import io.hvspi.plugin.qemu.cmdline.QemuCommandLine;
 import io.hvspi.plugin.qemu.cmdline.QemuIds;
 import io.hvspi.plugin.qemu.state.DeviceState;
+import io.hvspi.plugin.qemu.state.NicState;
 import io.hvspi.spi.RequestRejectedException;
 import io.hvspi.spi.RequestRejectedException.Reason;
 import java.util.ArrayList;
@@ -33,6 +34,9 @@ public final class DeviceTable {
     private final boolean scsiController;
     private final Map<String, DeviceState> devices = new LinkedHashMap<>();
     private final Map<String, Slot> inFlight = new LinkedHashMap<>();
+    /** Network devices, and the root ports of NIC attaches in flight by device id; they share the ports and ids. */
+    private final Map<String, NicState> nics = new LinkedHashMap<>();
+    private final Map<String, String> nicsInFlight = new LinkedHashMap<>();
     /** Devices in the middle of a move: unplugged on purpose, to be plugged again. */
     private final Set<String> moving = new HashSet<>();
     private long nextNode;
@@ -49,12 +53,20 @@ public final class DeviceTable {
 
     public DeviceTable(Object lock, List<String> rootPorts, boolean scsiController, long nextNode,
                        List<DeviceState> devices) {
+        this(lock, rootPorts, scsiController, nextNode, devices, List.of());
+    }
+
+    public DeviceTable(Object lock, List<String> rootPorts, boolean scsiController, long nextNode,
+                       List<DeviceState> devices, List<NicState> nics) {
         this.lock = lock;
         this.rootPorts = List.copyOf(rootPorts);
         this.scsiController = scsiController;
         this.nextNode = nextNode;
         for (DeviceState d : devices) {
             this.devices.put(d.id(), d);
+        }
+        for (NicState n : nics) {
+            this.nics.put(n.id(), n);
         }
     }
 
@@ -110,7 +122,7 @@ public final class DeviceTable {
      */
     public Slot reserve(String deviceId, BlockDriver driver) {
         synchronized (lock) {
-            if (devices.containsKey(deviceId) || inFlight.containsKey(deviceId) || isBuiltIn(deviceId)) {
+            if (isTaken(deviceId)) {
                 throw new RequestRejectedException(Reason.DUPLICATE_ID, "device id '" + deviceId + "' is taken");
             }
             Slot slot = switch (driver) {
@@ -122,6 +134,11 @@ public final class DeviceTable {
         }
     }
 
+    private boolean isTaken(String id) {
+        return devices.containsKey(id) || inFlight.containsKey(id) || nics.containsKey(id)
+                || nicsInFlight.containsKey(id) || isBuiltIn(id);
+    }
+
     private boolean isBuiltIn(String id) {
         return rootPorts.contains(id) || id.equals(QemuCommandLine.SCSI_CONTROLLER)
                 || id.equals(QemuCommandLine.IMAGE_ID);
@@ -131,6 +148,8 @@ public final class DeviceTable {
         Set<String> used = new HashSet<>();
         devices.values().forEach(d -> used.add(d.bus()));
         inFlight.values().forEach(s -> used.add(s.bus()));
+        nics.values().forEach(n -> used.add(n.bus()));
+        used.addAll(nicsInFlight.values());
         for (String port : rootPorts) {
             if (!used.contains(port)) {
                 return port;
@@ -213,6 +232,70 @@ public final class DeviceTable {
     public boolean isMoving(String id) {
         synchronized (lock) {
             return moving.contains(id);
+        }
+    }
+
+    /** The network devices, in attach order. */
+    public List<NicState> nics() {
+        synchronized (lock) {
+            return new ArrayList<>(nics.values());
+        }
+    }
+
+    public Optional<NicState> nic(String id) {
+        synchronized (lock) {
+            return Optional.ofNullable(nics.get(id));
+        }
+    }
+
+    /** The network device, or NOT_FOUND naming the ones there are. */
+    public NicState requireNic(String id) {
+        synchronized (lock) {
+            NicState n = nics.get(id);
+            if (n == null) {
+                throw new RequestRejectedException(Reason.NOT_FOUND, "no hotplugged network device '"
+                        + QemuIds.shown(id) + "' (network devices: " + String.join(", ", nics.keySet()) + ")");
+            }
+            return n;
+        }
+    }
+
+    /** Reserves an id and a root port for a NIC attach; refuses a taken id and a full VM. Returns the port. */
+    public String reserveNic(String deviceId) {
+        synchronized (lock) {
+            if (isTaken(deviceId)) {
+                throw new RequestRejectedException(Reason.DUPLICATE_ID, "device id '" + deviceId + "' is taken");
+            }
+            String port = freeRootPort();
+            nicsInFlight.put(deviceId, port);
+            return port;
+        }
+    }
+
+    /** QEMU confirmed the NIC (or a reattach adopted it). */
+    public void confirmNic(NicState nic) {
+        synchronized (lock) {
+            nicsInFlight.remove(nic.id());
+            nics.put(nic.id(), nic);
+        }
+    }
+
+    /** The NIC attach failed: frees its id and port. Idempotent. */
+    public void releaseNic(String deviceId) {
+        synchronized (lock) {
+            nicsInFlight.remove(deviceId);
+        }
+    }
+
+    public void replaceNic(NicState nic) {
+        synchronized (lock) {
+            nics.replace(nic.id(), nic);
+        }
+    }
+
+    public void removeNic(String id) {
+        synchronized (lock) {
+            nics.remove(id);
         }
     }
 }

@@ -14,10 +14,17 @@ import java.util.Objects;
  * @param device for {@link Op#ATTACH} the device as it will be recorded once QEMU confirms it; for
  *               {@link Op#DETACH} and {@link Op#MOVE} the device as recorded before; {@code null} for IOThreads
  * @param target for {@link Op#MOVE} the IOThread(s) the device goes to (empty: the main loop); else empty
+ * @param nic for {@link Op#NIC_ATTACH} the network device as it will be recorded once QEMU confirms it
+ *            (a NIC's detach is recorded as its {@link NicState#unplugging()} mark); else {@code null}
  */
-public record Intent(Op op, String id, DeviceState device, List<String> target) {
+public record Intent(Op op, String id, DeviceState device, List<String> target, NicState nic) {
     /** The operations that write intents. */
-    public enum Op { ATTACH, DETACH, MOVE, IOTHREAD_ADD, IOTHREAD_REMOVE }
+    public enum Op { ATTACH, DETACH, MOVE, IOTHREAD_ADD, IOTHREAD_REMOVE, NIC_ATTACH }
+
+    /** An intent about a block device or an IOThread (as format 2 had them). */
+    public Intent(Op op, String id, DeviceState device, List<String> target) {
+        this(op, id, device, target, null);
+    }
 
     public Intent {
         Objects.requireNonNull(op, "op");
@@ -26,6 +33,18 @@ public record Intent(Op op, String id, DeviceState device, List<String> target) 
         if ((op == Op.ATTACH || op == Op.DETACH || op == Op.MOVE) && device == null) {
             throw new IllegalArgumentException(op + " intent of '" + id + "' names no device");
         }
+        if (op == Op.NIC_ATTACH && nic == null) {
+            throw new IllegalArgumentException(op + " intent of '" + id + "' names no network device");
+        }
+    }
+
+    public static Intent nicAttach(NicState planned) {
+        return new Intent(Op.NIC_ATTACH, planned.id(), null, List.of(), planned);
+    }
+
+    /** True for intents about a network device. */
+    public boolean aboutNic() {
+        return nic != null;
     }
 
     public static Intent attach(DeviceState planned) {
@@ -48,7 +67,7 @@ public record Intent(Op op, String id, DeviceState device, List<String> target) 
         return new Intent(Op.IOTHREAD_REMOVE, id, null, List.of());
     }
 
-    /** True for intents about a device, false for IOThread ones. */
+    /** True for intents about a block device, false for IOThread and network device ones. */
     public boolean aboutDevice() {
         return device != null;
     }

@@ -23,7 +23,8 @@ public final class PendingIntents {
     }
 
     private static String key(Intent i) {
-        return (i.aboutDevice() ? "device:" : "iothread:") + i.id();
+        // block and network devices share one id space in QEMU
+        return (i.aboutDevice() || i.aboutNic() ? "device:" : "iothread:") + i.id();
     }
 
     /** Records an intent; the caller saves the state next (with the lock held). */

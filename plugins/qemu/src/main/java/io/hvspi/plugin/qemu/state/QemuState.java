@@ -25,12 +25,17 @@ import java.util.Objects;
  * @param intents operations begun and not finished (format 2; none in format 1)
  * @param qemu who the QEMU process is, to verify a pid before signalling it; {@code null} when hvspi did not
  *             spawn QEMU, or in format 1
+ * @param nics the hotplugged network devices, in attach order (format 3; none before)
  */
 public record QemuState(int format, QemuSettings settings, String qmpSocket, boolean endpoint,
                         List<IOThreadState> ioThreads, List<String> rootPorts, boolean scsiController, long policyTurn,
-                        long nextNode, List<DeviceState> devices, List<Intent> intents, QemuIdentity qemu) {
-    /** Format 2 added {@code intents} and {@code qemu}; format 1 documents are read as having none. */
-    public static final int FORMAT = 2;
+                        long nextNode, List<DeviceState> devices, List<Intent> intents, QemuIdentity qemu,
+                        List<NicState> nics) {
+    /**
+     * Format 2 added {@code intents} and {@code qemu}, format 3 {@code nics}; older documents are read
+     * as having none. A format 2 reader refuses format 3, so it cannot drop the NICs by saving over them.
+     */
+    public static final int FORMAT = 3;
     private static final int OLDEST_READABLE = 1;
 
     private static final ObjectMapper JSON = new ObjectMapper()
@@ -43,6 +48,15 @@ public record QemuState(int format, QemuSettings settings, String qmpSocket, boo
         rootPorts = List.copyOf(rootPorts);
         devices = List.copyOf(devices);
         intents = intents == null ? List.of() : List.copyOf(intents);
+        nics = nics == null ? List.of() : List.copyOf(nics);
+    }
+
+    /** A state without network devices (as format 2 had it). */
+    public QemuState(int format, QemuSettings settings, String qmpSocket, boolean endpoint,
+                     List<IOThreadState> ioThreads, List<String> rootPorts, boolean scsiController, long policyTurn,
+                     long nextNode, List<DeviceState> devices, List<Intent> intents, QemuIdentity qemu) {
+        this(format, settings, qmpSocket, endpoint, ioThreads, rootPorts, scsiController, policyTurn, nextNode, devices,
+                intents, qemu, List.of());
     }
 
     /** A state with no intents and no process identity (as format 1 had). */
@@ -69,19 +83,25 @@ public record QemuState(int format, QemuSettings settings, String qmpSocket, boo
 
     public QemuState withNextNode(long next) {
         return new QemuState(format, settings, qmpSocket, endpoint, ioThreads, rootPorts, scsiController, policyTurn,
-                next, devices, intents, qemu);
+                next, devices, intents, qemu, nics);
     }
 
     public QemuState withQemu(QemuIdentity identity) {
         return new QemuState(format, settings, qmpSocket, endpoint, ioThreads, rootPorts, scsiController, policyTurn,
-                nextNode, devices, intents, identity);
+                nextNode, devices, intents, identity, nics);
     }
 
     /** This state with other devices, IOThreads and intents (what reconciliation changes). */
     public QemuState with(List<DeviceState> newDevices, List<IOThreadState> newIoThreads, List<Intent> newIntents,
                           long newNextNode) {
         return new QemuState(FORMAT, settings, qmpSocket, endpoint, newIoThreads, rootPorts, scsiController,
-                policyTurn, newNextNode, newDevices, newIntents, qemu);
+                policyTurn, newNextNode, newDevices, newIntents, qemu, nics);
+    }
+
+    /** This state with other network devices. */
+    public QemuState withNics(List<NicState> newNics) {
+        return new QemuState(FORMAT, settings, qmpSocket, endpoint, ioThreads, rootPorts, scsiController, policyTurn,
+                nextNode, devices, intents, qemu, newNics);
     }
 
     /** One IOThread the VM owns. */

@@ -37,8 +37,9 @@ class QemuStateTest {
 
     @Test
     void formatOneIsReadWithNoIntentsAndNoIdentity() {
-        String v1 = sample().toJson().replace("\"format\":2", "\"format\":1")
-                .replaceFirst(",\"intents\":\\[\\]", "").replaceFirst(",\"qemu\":null", "");
+        String v1 = sample().toJson().replace("\"format\":3", "\"format\":1")
+                .replaceFirst(",\"intents\":\\[\\]", "").replaceFirst(",\"qemu\":null", "")
+                .replaceFirst(",\"nics\":\\[\\]", "");
         QemuState read = QemuState.fromJson(v1);
         assertEquals(1, read.format());
         assertEquals(List.of(), read.intents());
@@ -56,10 +57,20 @@ class QemuStateTest {
     }
 
     @Test
+    void formatTwoIsReadWithNoNicsAndNicsRoundTrip() {
+        String v2 = sample().toJson().replace("\"format\":3", "\"format\":2").replaceFirst(",\"nics\":\\[\\]", "");
+        assertEquals(List.of(), QemuState.fromJson(v2).nics());
+        NicState nic = new NicState("n0", "hvspi-net-n0", "tap0", true, "02:00:00:00:00:01", 2, "rp1", false);
+        QemuState s = sample().withNics(List.of(nic));
+        QemuState withIntent = s.with(s.devices(), s.ioThreads(), List.of(Intent.nicAttach(nic)), s.nextNode());
+        assertEquals(withIntent, QemuState.fromJson(withIntent.toJson()));
+    }
+
+    @Test
     void anotherFormatOrGarbageIsAClearError() {
-        String other = sample().toJson().replace("\"format\":2", "\"format\":3");
+        String other = sample().toJson().replace("\"format\":3", "\"format\":4");
         assertTrue(assertThrows(HvspiException.class, () -> QemuState.fromJson(other)).getMessage()
-                .contains("format 3"));
+                .contains("format 4"));
         assertTrue(assertThrows(HvspiException.class, () -> QemuState.fromJson("{\"format\": 1}")).getMessage()
                 .startsWith("unreadable QEMU plugin state"));
         assertThrows(HvspiException.class, () -> QemuState.fromJson("not json"));
