@@ -83,6 +83,21 @@ public interface Hypervisor extends AutoCloseable {
                 () -> new UnsupportedCapabilityException(Capability.BLOCK_DEVICE_HOTPLUG, type()));
     }
 
+    /**
+     * Network device hotplug, where supported: present exactly when
+     * {@link Capability#NETWORK_DEVICE_HOTPLUG} is in {@link #capabilities()}.
+     * Empty by default, for plugins written before SPI 1.1.
+     */
+    default Optional<NetworkHotplug> networkHotplug() {
+        return Optional.empty();
+    }
+
+    /** {@link #networkHotplug()}, or the uniform unsupported error. */
+    default NetworkHotplug requireNetworkHotplug() {
+        return networkHotplug().orElseThrow(
+                () -> new UnsupportedCapabilityException(Capability.NETWORK_DEVICE_HOTPLUG, type()));
+    }
+
     /** Disconnects from the VMM; the VM keeps running. Never throws. */
     @Override
     void close();

@@ -7,6 +7,9 @@ import io.hvspi.spi.IOThreadChoice;
 import io.hvspi.spi.IOThreadInfo;
 import io.hvspi.spi.IOThreadPolicy;
 import io.hvspi.spi.IOThreadProvider;
+import io.hvspi.spi.NetDevice;
+import io.hvspi.spi.NetDeviceSpec;
+import io.hvspi.spi.NetworkHotplug;
 import io.hvspi.spi.PollingParams;
 import java.time.Duration;
 import java.util.List;
@@ -83,6 +86,26 @@ final class GuardedViews {
                 delegate.setPolling(id, polling);
                 return null;
             });
+        }
+    }
+
+    record Network(NetworkHotplug delegate, VmHandle handle) implements NetworkHotplug {
+        @Override
+        public NetDevice attach(NetDeviceSpec spec) {
+            return handle.whileRunning(() -> delegate.attach(spec));
+        }
+
+        @Override
+        public void detach(String deviceId, Duration timeout) {
+            handle.whileRunning(() -> {
+                delegate.detach(deviceId, timeout);
+                return null;
+            });
+        }
+
+        @Override
+        public List<NetDevice> list() {
+            return delegate.list();
         }
     }
 }

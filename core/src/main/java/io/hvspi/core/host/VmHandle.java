@@ -5,6 +5,7 @@ import io.hvspi.spi.DeviceHotplug;
 import io.hvspi.spi.HostThreads;
 import io.hvspi.spi.Hypervisor;
 import io.hvspi.spi.IOThreadProvider;
+import io.hvspi.spi.NetworkHotplug;
 import io.hvspi.spi.RequestRejectedException;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -67,6 +68,14 @@ public final class VmHandle implements AutoCloseable {
      */
     public DeviceHotplug hotplug() {
         return new GuardedViews.Hotplug(vm.requireHotplug(), this);
+    }
+
+    /**
+     * Network device hotplug, or the uniform unsupported error. Changes through this view
+     * and a stop through this handle never overlap (see {@link #whileRunning}).
+     */
+    public NetworkHotplug networkHotplug() {
+        return new GuardedViews.Network(vm.requireNetworkHotplug(), this);
     }
 
     /**

@@ -5,6 +5,7 @@ import io.hvspi.spi.HvspiException;
 import io.hvspi.spi.Hypervisor;
 import io.hvspi.spi.HypervisorFactory;
 import io.hvspi.spi.IOThreadProvider;
+import io.hvspi.spi.NetworkHotplug;
 import io.hvspi.spi.VmEvent;
 import java.lang.reflect.InvocationHandler;
 import java.lang.reflect.InvocationTargetException;
@@ -36,7 +37,7 @@ final class PluginGuard implements InvocationHandler {
 
     /** The SPI types whose instances come from plugin code and are guarded in turn. */
     private static final Set<Class<?>> GUARDED = Set.of(HypervisorFactory.class, Hypervisor.class,
-            IOThreadProvider.class, DeviceHotplug.class, Hypervisor.Subscription.class);
+            IOThreadProvider.class, DeviceHotplug.class, NetworkHotplug.class, Hypervisor.Subscription.class);
 
     private final Object target;
     private final String blame;

@@ -192,6 +192,21 @@ class HvspiHostTest {
     }
 
     @Test
+    void networkChangesThroughTheHandleAreRefusedOnceItsStopBegan() {
+        io.hvspi.spi.NetworkHotplug network = mock(io.hvspi.spi.NetworkHotplug.class);
+        when(vm.requireNetworkHotplug()).thenReturn(network);
+        io.hvspi.spi.NetDeviceSpec nic = io.hvspi.spi.NetDeviceSpec.of("n0", io.hvspi.spi.NetBackend.tap("tap0"));
+        VmHandle handle = host.start(spec("vm1"));
+        handle.networkHotplug().attach(nic);
+        verify(network).attach(nic);
+        handle.stop();
+        assertThrows(RequestRejectedException.class, () -> handle.networkHotplug().attach(nic));
+        assertThrows(RequestRejectedException.class, () -> handle.networkHotplug().detach("n0"));
+        verify(network, org.mockito.Mockito.times(1)).attach(nic);
+        handle.close();
+    }
+
+    @Test
     void reattachedHandleOnlyDisconnects() {
         VmRecord record = new VmRecord("vm1", "fake", 0, root.resolve("vm1"), Instant.now(), "{}");
         host.context().stateStore().save(record);

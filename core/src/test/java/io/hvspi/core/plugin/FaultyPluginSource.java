@@ -65,6 +65,15 @@ final class FaultyPluginSource {
                             }
                         });
                     }
+                    public Optional<NetworkHotplug> networkHotplug() {
+                        return Optional.of(new NetworkHotplug() {
+                            public NetDevice attach(NetDeviceSpec spec) {
+                                throw new IllegalArgumentException("no tap");
+                            }
+                            public void detach(String deviceId, java.time.Duration timeout) { }
+                            public List<NetDevice> list() { return List.of(); }
+                        });
+                    }
                     public void close() { }
                 }
                 """.formatted(pkg, type, type));

@@ -10,6 +10,8 @@ import io.hvspi.spi.BlockBackend;
 import io.hvspi.spi.BlockDeviceSpec;
 import io.hvspi.spi.Hypervisor;
 import io.hvspi.spi.HypervisorFactory;
+import io.hvspi.spi.NetBackend;
+import io.hvspi.spi.NetDeviceSpec;
 import io.hvspi.spi.RequestRejectedException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -59,6 +61,9 @@ class PluginFaultsTest {
                     fault(() -> vm.requireHotplug().attach(disk)).getMessage());
             assertEquals(plugin + "failed in DeviceHotplug.attach: ArrayIndexOutOfBoundsException: slot 7",
                     fault(() -> vm.hotplug().orElseThrow().attach(disk)).getMessage(), "the Optional view is guarded");
+            NetDeviceSpec nic = NetDeviceSpec.of("n0", NetBackend.tap("tap0"));
+            assertEquals(plugin + "failed in NetworkHotplug.attach: IllegalArgumentException: no tap",
+                    fault(() -> vm.requireNetworkHotplug().attach(nic)).getMessage(), "the network view is guarded");
             assertEquals(plugin + "broke the SPI in Hypervisor.ioThreads: it returned null",
                     fault(vm::ioThreads).getMessage());
             assertEquals(plugin + "failed in Subscription.close: NoClassDefFoundError: com/acme/Gone",

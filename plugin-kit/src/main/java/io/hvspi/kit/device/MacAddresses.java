@@ -1,0 +1,105 @@
+package io.hvspi.kit.device;
+
+import io.hvspi.spi.RequestRejectedException;
+import io.hvspi.spi.RequestRejectedException.Reason;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.util.HashSet;
+import java.util.HexFormat;
+import java.util.Locale;
+import java.util.Set;
+import java.util.function.Supplier;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+/**
+ * MAC addresses for network devices: the checked form a caller may give, and generated
+ * ones. A generated MAC is locally administered and unicast (IEEE 802: bit 1 of the first
+ * octet set, bit 0 clear), so it never collides with a vendor's, and differs from every MAC
+ * the plugin already uses and from every interface's MAC on this host ({@code /sys/class/net}).
+ * 46 random bits make a clash between two hosts' guests on one link unlikely too.
+ */
+public final class MacAddresses {
+    /** Six lower- or upper-case hex octets separated by colons. */
+    public static final Pattern MAC = Pattern.compile("[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}");
+
+    private static final SecureRandom RANDOM = new SecureRandom();
+    private static final Path SYS_NET = Path.of("/sys/class/net");
+
+    private MacAddresses() {
+    }
+
+    /** The MAC in lower case, or {@code INVALID_ARGUMENT} naming it: malformed, multicast or all zero. */
+    public static String check(String type, String mac) {
+        if (mac == null || !MAC.matcher(mac).matches()) {
+            throw new RequestRejectedException(Reason.INVALID_ARGUMENT, type + ": invalid MAC '" + mac
+                    + "': expected six hex octets separated by ':', e.g. 52:54:00:12:34:56");
+        }
+        String lower = mac.toLowerCase(Locale.ROOT);
+        if ((firstOctet(lower) & 1) != 0) {
+            throw new RequestRejectedException(Reason.INVALID_ARGUMENT, type + ": MAC '" + mac
+                    + "' is a multicast address; a NIC needs a unicast one (first octet even)");
+        }
+        if (lower.equals("00:00:00:00:00:00")) {
+            throw new RequestRejectedException(Reason.INVALID_ARGUMENT, type + ": MAC '" + mac + "' is all zero");
+        }
+        return lower;
+    }
+
+    /** A fresh locally administered unicast MAC, not in {@code taken} nor on any host interface. */
+    public static String generate(Set<String> taken) {
+        return generate(taken, MacAddresses::randomMac);
+    }
+
+    static String generate(Set<String> taken, Supplier<String> source) {
+        Set<String> used = new HashSet<>(hostMacs());
+        taken.forEach(m -> used.add(m.toLowerCase(Locale.ROOT)));
+        for (int attempt = 0; attempt < 1000; attempt++) {
+            String mac = source.get();
+            if (!used.contains(mac)) {
+                return mac;
+            }
+        }
+        throw new IllegalStateException("no free MAC after 1000 attempts: the random source repeats");
+    }
+
+    /** True for a locally administered unicast MAC. */
+    public static boolean isLocalUnicast(String mac) {
+        int first = firstOctet(mac);
+        return (first & 0b10) != 0 && (first & 0b01) == 0;
+    }
+
+    static String randomMac() {
+        byte[] octets = new byte[6];
+        RANDOM.nextBytes(octets);
+        octets[0] = (byte) ((octets[0] & 0xfc) | 0x02);
+        return HexFormat.ofDelimiter(":").formatHex(octets);
+    }
+
+    /** The MACs of this host's interfaces (and those in the same network namespace). */
+    static Set<String> hostMacs() {
+        Set<String> macs = new HashSet<>();
+        if (!Files.isDirectory(SYS_NET)) {
+            return macs;
+        }
+        try (Stream<Path> links = Files.list(SYS_NET)) {
+            links.forEach(link -> {
+                try {
+                    macs.add(Files.readString(link.resolve("address")).strip().toLowerCase(Locale.ROOT));
+                } catch (IOException | UncheckedIOException e) {
+                    // an interface that went away while listing, or one without an address: nothing to avoid
+                }
+            });
+        } catch (IOException e) {
+            return macs;
+        }
+        return macs;
+    }
+
+    private static int firstOctet(String mac) {
+        return Integer.parseInt(mac.substring(0, 2), 16);
+    }
+}
