@@ -1,5 +1,7 @@
 package io.hvspi.tck;
 
+import static io.hvspi.spi.Capability.BLOCK_DEVICE;
+import static io.hvspi.spi.Capability.BLOCK_DEVICE_DISCARD;
 import static io.hvspi.spi.Capability.BLOCK_DEVICE_HOTPLUG;
 import static io.hvspi.spi.Capability.MULTI_QUEUE;
 import static io.hvspi.spi.Capability.PER_QUEUE_IO_THREADS;
@@ -8,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.hvspi.spi.BlockBackend;
 import io.hvspi.spi.BlockDevice;
@@ -21,7 +24,12 @@ import io.hvspi.spi.RequestRejectedException;
 import io.hvspi.spi.RequestRejectedException.Reason;
 import io.hvspi.spi.VmState;
 import io.hvspi.spi.VmmException;
+import io.hvspi.tck.backend.VmmView;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -229,6 +237,70 @@ public abstract class BlockHotplugContract extends ContractBase {
         assertTrue(workers(vm.hostThreads(), "tck-w").isEmpty(), "a detached device's workers must not be listed");
         for (HostThreads.HostThread w : workers) {
             assertThreadGone(threads.pid(), w.tid(), "worker '" + w.name() + "' of a detached device");
+        }
+    }
+
+    @Test
+    @Order(11)
+    @Exercises(BLOCK_DEVICE)
+    @DisplayName("a block device is attached on the backend it names, read-write")
+    void blockDeviceIsAttached() {
+        Hypervisor vm = kit.startVm();
+        if (!kit.supports(vm, BLOCK_DEVICE, vm::requireHotplug)) {
+            return;
+        }
+        // the SPI attaches block devices only through hotplug (cold plug has no operation yet)
+        assumeTrue(vm.supports(BLOCK_DEVICE_HOTPLUG),
+                "block devices without block-device-hotplug: the SPI has no cold-plug operation to check them");
+        BlockDeviceSpec spec = disk(vm, "tck-blk").build();
+        BlockDevice d = hotplug(vm).attach(spec);
+        assertEquals(spec.backend(), d.backend(), "the device must be on the backend it was given");
+        assertFalse(d.readOnly(), "a device attached read-write must not be reported read-only");
+        assertTrue(d.queues() >= 1, () -> "a block device has at least one queue, got " + d.queues());
+        assertEquals(List.of(d), hotplug(vm).list(), "list() reports the device as attach did");
+    }
+
+    /** Bytes the discard test fills and then discards half of. */
+    static final int DISCARD_FILL = 1 << 20;
+
+    @Test
+    @Order(12)
+    @Exercises(BLOCK_DEVICE_DISCARD)
+    @DisplayName("a discard through the VMM frees the backend's blocks")
+    void discardReachesTheBackend() {
+        Hypervisor vm = kit.startVm();
+        if (!vm.supports(BLOCK_DEVICE_DISCARD)) {
+            // discard is automatic: there is no operation that could fail with the unsupported error
+            kit.note(TckKit.PATH_ENTRY, "unsupported:" + BLOCK_DEVICE_DISCARD.key());
+            return;
+        }
+        kit.note(TckKit.PATH_ENTRY, "supported");
+        VmmView view = kit.backend().vmmView().orElse(null);
+        assumeTrue(view != null, () -> "the " + kit.type() + " backend has no view into the VMM (vmmView()), "
+                + "so discard cannot be observed");
+        BlockDeviceSpec spec = disk(vm, "tck-trim").build();
+        fill(spec.backend(), DISCARD_FILL);
+        hotplug(vm).attach(spec);
+        long before = view.allocatedBytes(vm, "tck-trim");
+        assertTrue(before >= DISCARD_FILL, () -> "the filled disk must be allocated before the discard, the VMM "
+                + "reports " + before + " bytes");
+        view.discard(vm, "tck-trim", 0, DISCARD_FILL / 2);
+        long after = view.allocatedBytes(vm, "tck-trim");
+        assertTrue(after <= before - DISCARD_FILL / 2, () -> "a discard of " + DISCARD_FILL / 2 + " bytes must "
+                + "free them in the backend (discard passed through): allocated " + before + " then " + after);
+    }
+
+    /** Writes {@code bytes} of non-zero data at the start of a file backend, so that it is allocated. */
+    private static void fill(BlockBackend backend, int bytes) {
+        if (!(backend instanceof BlockBackend.HostPath p)) {
+            throw new AssertionError("the discard test needs a file disk, the backend gave " + backend);
+        }
+        byte[] data = new byte[bytes];
+        Arrays.fill(data, (byte) 0x5a);
+        try {
+            Files.write(p.path(), data, java.nio.file.StandardOpenOption.WRITE);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot fill " + p.path() + ": " + e.getMessage(), e);
         }
     }
 

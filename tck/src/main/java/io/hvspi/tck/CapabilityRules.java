@@ -37,9 +37,11 @@ public final class CapabilityRules {
      */
     public static Set<Capability> reachedThrough(Capability c) {
         return switch (c) {
-            case BLOCK_DEVICE, BLOCK_DEVICE_HOTPLUG, BLOCK_DEVICE_DISCARD, NETWORK_DEVICE_HOTPLUG, FS_SHARING,
-                 HYBRID_VSOCK, GUEST_MEMORY_PROBE, INDEPENDENT_IOTHREADS -> Set.of();
-            case MULTI_QUEUE, PER_QUEUE_IO_THREADS, QUEUE_AFFINITY -> Set.of(BLOCK_DEVICE_HOTPLUG);
+            case BLOCK_DEVICE_HOTPLUG, NETWORK_DEVICE_HOTPLUG, FS_SHARING, HYBRID_VSOCK, GUEST_MEMORY_PROBE,
+                 INDEPENDENT_IOTHREADS -> Set.of();
+            // block devices, and everything about them, are reached through hotplug()
+            case BLOCK_DEVICE, BLOCK_DEVICE_DISCARD, MULTI_QUEUE, PER_QUEUE_IO_THREADS, QUEUE_AFFINITY ->
+                    Set.of(BLOCK_DEVICE_HOTPLUG);
             case IOTHREAD_RUNTIME_ADD, IOTHREAD_POLLING -> Set.of(INDEPENDENT_IOTHREADS);
             case IOTHREAD_VQ_MAPPING, IOTHREAD_MOVE -> Set.of(INDEPENDENT_IOTHREADS, BLOCK_DEVICE_HOTPLUG);
         };

@@ -60,6 +60,12 @@ public class QemuTckBackend extends BaseTckBackend {
         return Optional.empty();
     }
 
+    /** QEMU's own answers over QMP, through the plugin's {@code monitorCommand}. */
+    @Override
+    public Optional<VmmView> vmmView() {
+        return Optional.of(new QmpVmmView());
+    }
+
     @Override
     public synchronized String describe() {
         if (unavailableReason().isPresent()) {

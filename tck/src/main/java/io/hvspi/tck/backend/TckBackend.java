@@ -64,6 +64,15 @@ public interface TckBackend extends AutoCloseable {
      */
     boolean realHostThreads();
 
+    /**
+     * A way to look into the VMM past the plugin, for the contracts the SPI
+     * cannot observe (discard); empty when this backend has none, and those
+     * contracts are skipped with a reason.
+     */
+    default Optional<VmmView> vmmView() {
+        return Optional.empty();
+    }
+
     /** Stops whatever the backend started (simulators) and removes its files. Never throws. */
     @Override
     void close();
