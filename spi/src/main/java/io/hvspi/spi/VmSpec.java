@@ -29,11 +29,13 @@ import java.util.Optional;
  * @param ioThreads IOThread settings
  * @param hotplugSlots how many hotplug slots (QEMU root ports) to create at start
  * @param table the whole {@code [hypervisor.NAME]} table as plain Java values, for plugin-specific keys
+ * @param maxVcpus the most vCPUs the VM may have ({@code default_maxvcpus} resolved against the host,
+ *        QEMU's {@code maxcpus}); 0 (the builder's default) means "as many as {@code vcpus}"
  */
 public record VmSpec(String vmId, String hypervisorType, Path binary, Optional<Path> kernel, Optional<Path> initrd,
                      Optional<Path> image, String kernelParams, int vcpus, int memoryMib, String machineType,
                      String accel, BlockOptions block, IOThreadOptions ioThreads, int hotplugSlots,
-                     Map<String, Object> table) {
+                     Map<String, Object> table, int maxVcpus) {
 
     public VmSpec {
         Objects.requireNonNull(vmId, "vmId");
@@ -42,6 +44,15 @@ public record VmSpec(String vmId, String hypervisorType, Path binary, Optional<P
         Objects.requireNonNull(block, "block");
         Objects.requireNonNull(ioThreads, "ioThreads");
         table = Map.copyOf(table);
+    }
+
+    /** The constructor of SPI 1.0, without {@code maxVcpus} (0: as many as {@code vcpus}). */
+    public VmSpec(String vmId, String hypervisorType, Path binary, Optional<Path> kernel, Optional<Path> initrd,
+                  Optional<Path> image, String kernelParams, int vcpus, int memoryMib, String machineType,
+                  String accel, BlockOptions block, IOThreadOptions ioThreads, int hotplugSlots,
+                  Map<String, Object> table) {
+        this(vmId, hypervisorType, binary, kernel, initrd, image, kernelParams, vcpus, memoryMib, machineType, accel,
+                block, ioThreads, hotplugSlots, table, 0);
     }
 
     /**
@@ -84,7 +95,8 @@ public record VmSpec(String vmId, String hypervisorType, Path binary, Optional<P
     public Builder toBuilder() {
         return new Builder().vmId(vmId).hypervisorType(hypervisorType).binary(binary).kernel(kernel).initrd(initrd)
                 .image(image).kernelParams(kernelParams).vcpus(vcpus).memoryMib(memoryMib).machineType(machineType)
-                .accel(accel).block(block).ioThreads(ioThreads).hotplugSlots(hotplugSlots).table(table);
+                .accel(accel).block(block).ioThreads(ioThreads).hotplugSlots(hotplugSlots).table(table)
+                .maxVcpus(maxVcpus);
     }
 
     /** A copy with another accelerator. */
@@ -124,6 +136,7 @@ public record VmSpec(String vmId, String hypervisorType, Path binary, Optional<P
         private IOThreadOptions ioThreads = new IOThreadOptions(false, 0, IOThreadPolicy.LEAST_LOADED);
         private int hotplugSlots;
         private Map<String, Object> table = Map.of();
+        private int maxVcpus;
 
         private Builder() {}
 
@@ -213,10 +226,16 @@ public record VmSpec(String vmId, String hypervisorType, Path binary, Optional<P
             return this;
         }
 
+        /** The most vCPUs the VM may have (QEMU's {@code maxcpus}); 0, the default, means {@code vcpus}. */
+        public Builder maxVcpus(int value) {
+            this.maxVcpus = value;
+            return this;
+        }
+
         /** The spec; throws {@link NullPointerException} naming a required field that was never set. */
         public VmSpec build() {
             return new VmSpec(vmId, hypervisorType, binary, kernel, initrd, image, kernelParams, vcpus, memoryMib,
-                    machineType, accel, block, ioThreads, hotplugSlots, table);
+                    machineType, accel, block, ioThreads, hotplugSlots, table, maxVcpus);
         }
     }
 }

@@ -45,6 +45,8 @@ import java.util.Optional;
  *        ({@code valid_hypervisor_paths}, ...); every list present, empty when absent
  * @param accel hvspi's {@code accel}: {@code auto} (default: KVM where usable, else TCG), {@code kvm} or {@code tcg}
  * @param hotplugSlots hvspi's {@code hotplug_slots}: root ports created at start for hotplug (1..64, default 16)
+ * @param defaultMaxVcpus {@code default_maxvcpus} as configured: 0 (the default) means the host's CPUs;
+ *        see {@link #maxVcpus(int)}
  */
 public record HypervisorConfig(String path, Optional<Path> kernel, Optional<Path> initrd, Optional<Path> image,
                                String kernelParams, String machineType, int defaultVcpus, int defaultMemoryMib,
@@ -55,7 +57,7 @@ public record HypervisorConfig(String path, Optional<Path> kernel, Optional<Path
                                int pcieRootPort, String sharedFs, String jailerPath, String ctlpath,
                                String virtioFsDaemon, String vhostUserStorePath, String entropySource,
                                List<String> enableAnnotations, Map<String, List<String>> validPaths,
-                               String accel, int hotplugSlots) {
+                               String accel, int hotplugSlots, int defaultMaxVcpus) {
 
     public HypervisorConfig {
         Objects.requireNonNull(path, "path");
@@ -71,6 +73,16 @@ public record HypervisorConfig(String path, Optional<Path> kernel, Optional<Path
      */
     public int vcpus(int hostCpus) {
         return defaultVcpus < 0 || defaultVcpus > hostCpus ? hostCpus : defaultVcpus;
+    }
+
+    /**
+     * The maximum vCPUs (QEMU's {@code maxcpus}) on a host with {@code hostCpus}
+     * CPUs, as both runtimes compute it (Go {@code katautils/config.go:
+     * hypervisor.defaultMaxVCPUs}, runtime-rs {@code CpuInfo::adjust_config}): 0 or
+     * at least the host's count gives the host's count.
+     */
+    public int maxVcpus(int hostCpus) {
+        return defaultMaxVcpus == 0 || defaultMaxVcpus > hostCpus ? hostCpus : defaultMaxVcpus;
     }
 
     /** The glob list for a {@code valid_*} key; empty (rejects every path) when the file has none. */

@@ -7,8 +7,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.regex.Pattern;
-import java.util.regex.PatternSyntaxException;
 import java.util.stream.Collectors;
 
 /**
@@ -24,6 +22,8 @@ final class HypervisorReader {
     static final int DEFAULT_HOTPLUG_SLOTS = 16;
     static final int DEFAULT_MEMORY_MIB = 2048;
     static final int MAX_BRIDGES = 5;
+    /** Go's uint32 fields ({@code default_memory}, {@code default_maxvcpus}) and runtime-rs's u32 ones. */
+    static final long UINT32_MAX = 0xffff_ffffL;
 
     /** The path-valued keys an annotation may set, each with the glob list that guards it. */
     static final Map<String, String> GUARDED_PATHS = Map.of(
@@ -56,15 +56,8 @@ final class HypervisorReader {
 
     private HypervisorConfig read() {
         String type = at.type();
+        // patterns that do not compile are kept: Kata ignores them, HypervisorRules warns (AnnotationPatterns)
         List<String> enableAnnotations = strings("enable_annotations");
-        for (String regex : enableAnnotations) {
-            try {
-                Pattern.compile(regex);
-            } catch (PatternSyntaxException e) {
-                throw at.error("enable_annotations", Locator.show(regex) + " is not a valid regular expression: "
-                        + e.getDescription());
-            }
-        }
         Map<String, List<String>> validPaths = new LinkedHashMap<>();
         for (String listKey : GUARDED_PATHS.values()) {
             List<String> globs = strings(listKey);
@@ -77,7 +70,7 @@ final class HypervisorReader {
             }
             validPaths.put(listKey, globs);
         }
-        long memory = integer("default_memory", DEFAULT_MEMORY_MIB, 0, Integer.MAX_VALUE);
+        long memory = integer("default_memory", 0, 0, UINT32_MAX);
         long bridges = integer("default_bridges", "dragonball".equals(type) ? 0 : 1, 0, Integer.MAX_VALUE);
         if (bridges == 0 && !"dragonball".equals(type)) {
             bridges = 1;
@@ -90,7 +83,7 @@ final class HypervisorReader {
                 string("kernel_params", ""),
                 orDefault("machine_type", "qemu".equals(type) ? "q35" : ""),
                 vcpus(),
-                memory == 0 ? DEFAULT_MEMORY_MIB : (int) memory,
+                memoryMib(memory),
                 (int) Math.min(bridges, MAX_BRIDGES),
                 oneOf("block_device_driver", defaultBlockDriver(type), BLOCK_DRIVERS),
                 oneOf("block_device_aio", "io_uring", BLOCK_AIO),
@@ -111,7 +104,27 @@ final class HypervisorReader {
                 enableAnnotations,
                 validPaths,
                 strictOneOf("accel", Accelerator.AUTO, ACCELS),
-                (int) integer("hotplug_slots", DEFAULT_HOTPLUG_SLOTS, 1, MAX_ROOT_PORTS));
+                (int) integer("hotplug_slots", DEFAULT_HOTPLUG_SLOTS, 1, MAX_ROOT_PORTS),
+                (int) Math.min(integer("default_maxvcpus", 0, 0, UINT32_MAX), Integer.MAX_VALUE));
+    }
+
+    /**
+     * {@code default_memory} as the runtime owning the file uses it. Go
+     * ({@code katautils/config.go: hypervisor.defaultMemSz}): below
+     * {@code vc.MinHypervisorMemory} (256), absent and 0 included, is 2048.
+     * runtime-rs: absent or 0 is the plugin's default ({@link RuntimeRsRules}),
+     * below its minimum is refused there. Go's remote type does not use it.
+     */
+    private int memoryMib(long configured) {
+        long mib;
+        if (at.runtime() == KataRuntime.RUNTIME_RS) {
+            mib = RuntimeRsRules.memoryMib(at.type(), configured);
+        } else if ("remote".equals(at.type())) {
+            mib = configured == 0 ? DEFAULT_MEMORY_MIB : configured; // Go's newRemoteHypervisorConfig ignores it
+        } else {
+            mib = configured < HypervisorRules.GO_MIN_MEMORY_MIB ? DEFAULT_MEMORY_MIB : configured;
+        }
+        return (int) Math.min(mib, Integer.MAX_VALUE);
     }
 
     /** Kata's block driver when the key is absent: QEMU's virtio-scsi, Firecracker's virtio-mmio, else runtime-rs's virtio-blk-pci. */

@@ -35,13 +35,39 @@ final class HypervisorRules {
             notes.add(at.note("default_bridges", "default_bridges = " + n + ": Kata uses at most "
                     + HypervisorReader.MAX_BRIDGES + " PCI bridges, so " + HypervisorReader.MAX_BRIDGES));
         }
-        int memory = h.defaultMemoryMib();
-        if (memory < GO_MIN_MEMORY_MIB && !"remote".equals(type)) {
-            notes.add(at.note("default_memory", "default_memory = " + memory + " is below the Go runtime's minimum of "
-                    + GO_MIN_MEMORY_MIB + " MiB: the Go runtime would use " + HypervisorReader.DEFAULT_MEMORY_MIB
-                    + " MiB instead; runtime-rs and hvspi use " + memory + " MiB"));
+        if (at.runtime() == KataRuntime.RUNTIME_RS) {
+            RuntimeRsRules.check(type, table, at); // again: annotations may have changed the table
+        } else if (table.get("default_memory") instanceof Long m && m > 0 && m < GO_MIN_MEMORY_MIB) {
+            notes.add(at.note("default_memory", "default_memory = " + m + " is below the Go runtime's minimum of "
+                    + GO_MIN_MEMORY_MIB + " MiB: the Go runtime (katautils/config.go: defaultMemSz) and hvspi use "
+                    + HypervisorReader.DEFAULT_MEMORY_MIB + " MiB instead"));
         }
+        vcpuRules(h, table, at, notes);
+        notes.addAll(AnnotationPatterns.problems(h.enableAnnotations(), at));
         return List.copyOf(notes);
+    }
+
+    /**
+     * {@code default_vcpus} above {@code default_maxvcpus}: runtime-rs lowers the
+     * vCPUs to the maximum ({@code CpuInfo::adjust_config}); the Go runtime passes
+     * both on and QEMU's command line is refused (govmm {@code qemu.go}: "MaxCPUs
+     * must be equal to or greater than CPUs"), so hvspi refuses the file.
+     */
+    private static void vcpuRules(HypervisorConfig h, Map<String, Object> table, Locator at, List<ConfigNote> notes) {
+        int host = Runtime.getRuntime().availableProcessors();
+        int vcpus = h.vcpus(host);
+        int max = h.maxVcpus(host);
+        if (vcpus <= max) {
+            return;
+        }
+        if (at.runtime() == KataRuntime.RUNTIME_RS) {
+            notes.add(at.note("default_vcpus", "default_vcpus (" + vcpus + " on this host) is above default_maxvcpus"
+                    + " = " + max + ": runtime-rs and hvspi boot " + max + " vCPUs"));
+        } else {
+            throw at.error("default_vcpus", "default_vcpus (" + vcpus + " on this host) is above default_maxvcpus = "
+                    + max + ": the Go runtime's VMM refuses more boot vCPUs than the maximum; raise default_maxvcpus"
+                    + " or lower default_vcpus");
+        }
     }
 
     /** Kata's hypervisor types that have no IOThreads of QEMU's kind. */

@@ -16,6 +16,7 @@ import java.util.TreeMap;
  */
 public final class KataConfig {
     private final Path source;
+    private final KataRuntime runtime;
     private final String hypervisorName;
     private final HypervisorConfig hypervisor;
     private final Map<String, Object> hypervisorTable;
@@ -24,10 +25,11 @@ public final class KataConfig {
     private final List<ConfigNote> unknownKeys;
     private final Map<String, String> annotations;
 
-    private KataConfig(Path source, String hypervisorName, HypervisorConfig hypervisor,
+    private KataConfig(Path source, KataRuntime runtime, String hypervisorName, HypervisorConfig hypervisor,
                        Map<String, Object> hypervisorTable, Map<String, Origin> origins, List<ConfigNote> warnings,
                        List<ConfigNote> unknownKeys, Map<String, String> annotations) {
         this.source = source;
+        this.runtime = runtime;
         this.hypervisorName = hypervisorName;
         this.hypervisor = hypervisor;
         this.hypervisorTable = hypervisorTable;
@@ -38,12 +40,13 @@ public final class KataConfig {
     }
 
     /** Reads the typed keys out of {@code table} and checks the rules across them. */
-    static KataConfig create(Path source, String type, Map<String, Object> table, Map<String, Origin> origins,
-                             List<ConfigNote> unknownKeys, Map<String, String> annotations) {
-        Locator at = new Locator(source, type, origins);
+    static KataConfig create(Path source, KataRuntime runtime, String type, Map<String, Object> table,
+                             Map<String, Origin> origins, List<ConfigNote> unknownKeys,
+                             Map<String, String> annotations) {
+        Locator at = new Locator(source, type, origins, runtime);
         HypervisorConfig hypervisor = HypervisorReader.read(table, at);
         List<ConfigNote> warnings = HypervisorRules.check(hypervisor, table, at);
-        return new KataConfig(source, type, hypervisor, Collections.unmodifiableMap(new LinkedHashMap<>(table)),
+        return new KataConfig(source, runtime, type, hypervisor, Collections.unmodifiableMap(new LinkedHashMap<>(table)),
                 at.origins(), warnings, List.copyOf(unknownKeys),
                 Collections.unmodifiableMap(new TreeMap<>(annotations)));
     }
@@ -51,6 +54,11 @@ public final class KataConfig {
     /** The file this came from (the name given to {@link KataConfigLoader#parse}). */
     public Path source() {
         return source;
+    }
+
+    /** The Kata runtime whose rules the file was read with ({@link KataRuntime}). */
+    public KataRuntime runtime() {
+        return runtime;
     }
 
     /** The selected {@code [hypervisor.NAME]}: the plugin type to run, e.g. {@code qemu}. */
@@ -102,7 +110,8 @@ public final class KataConfig {
 
     /**
      * What a plugin needs to start the VM. vCPUs are resolved against this host's
-     * CPU count ({@link HypervisorConfig#vcpus(int)}); the block driver carries its
+     * CPU count ({@link HypervisorConfig#vcpus(int)}), as is their maximum
+     * ({@link HypervisorConfig#maxVcpus(int)}); the block driver carries its
      * QEMU device name ({@link HypervisorConfig#blockDriverDevice()}); hotplug slots
      * are {@link HypervisorConfig#rootPorts()}; {@code accel = "auto"} becomes KVM or
      * TCG as this host allows ({@link Accelerator}).
@@ -114,11 +123,22 @@ public final class KataConfig {
         HypervisorConfig h = hypervisor;
         return VmSpec.builder().vmId(vmId).hypervisorType(hypervisorName).binary(Path.of(h.path()))
                 .kernel(h.kernel()).initrd(h.initrd()).image(h.image()).kernelParams(h.kernelParams())
-                .vcpus(h.vcpus(Runtime.getRuntime().availableProcessors())).memoryMib(h.defaultMemoryMib())
+                .vcpus(bootVcpus()).memoryMib(h.defaultMemoryMib())
                 .machineType(h.machineType()).accel(Accelerator.choose(h.accel()).accel())
                 .block(new VmSpec.BlockOptions(h.blockDriverDevice(), h.blockDeviceAio(), h.blockDeviceCacheSet(),
                         h.blockDeviceCacheDirect(), h.blockDeviceCacheNoflush()))
-                .ioThreads(h.ioThreads()).hotplugSlots(h.rootPorts()).table(hypervisorTable).build();
+                .ioThreads(h.ioThreads()).hotplugSlots(h.rootPorts()).table(hypervisorTable)
+                .maxVcpus(h.maxVcpus(Runtime.getRuntime().availableProcessors())).build();
+    }
+
+    /**
+     * The boot vCPUs: runtime-rs lowers them to {@code default_maxvcpus}
+     * ({@code CpuInfo::adjust_config}); for the Go runtime a file asking for more
+     * was refused when loaded ({@link HypervisorRules}).
+     */
+    private int bootVcpus() {
+        int host = Runtime.getRuntime().availableProcessors();
+        return Math.min(hypervisor.vcpus(host), hypervisor.maxVcpus(host));
     }
 
     @Override

@@ -96,25 +96,43 @@ public final class KataConfigLoader {
         }
         List<String> lines = toml.lines().toList();
         String type = selectHypervisor(result, nameForMessages, lines);
-        TomlTable table = result.getTable(List.of("hypervisor", type));
-
-        @SuppressWarnings("unchecked")
-        Map<String, Object> raw = (Map<String, Object>) plain(table);
-        Map<String, Origin> origins = new LinkedHashMap<>();
-        for (String key : raw.keySet()) {
-            origins.put(key, valueOrigin(lines, table.inputPositionOf(List.of(key))));
+        KataRuntime runtime = KataRuntime.of(result.get(List.of("runtime")) instanceof TomlTable t
+                ? asMap(t) : null);
+        if (runtime == KataRuntime.RUNTIME_RS) {
+            // runtime-rs validates every [hypervisor.NAME] table, not only the selected one
+            // (kata-types src/config/hypervisor/mod.rs, ConfigOps for Hypervisor::validate)
+            TomlTable all = result.getTable(List.of("hypervisor"));
+            for (String name : all.keySet()) {
+                TomlTable other = all.getTable(List.of(name));
+                RuntimeRsRules.check(name, asMap(other), locator(nameForMessages, name, other, lines, runtime));
+            }
         }
-        Locator at = new Locator(nameForMessages, type, origins);
-        Set<String> known = KnownKeys.forType(type);
+        TomlTable table = result.getTable(List.of("hypervisor", type));
+        Map<String, Object> raw = asMap(table);
+        Locator at = locator(nameForMessages, type, table, lines, runtime);
+        Set<String> known = KnownKeys.forHypervisor(runtime);
         List<ConfigNote> unknown = new ArrayList<>();
         for (String key : raw.keySet()) {
             if (!known.contains(key)) {
-                String hint = KnownKeys.closest(type, key).map(k -> "; did you mean " + k + "?").orElse("");
-                unknown.add(at.note(key, "unknown key: neither Kata nor hvspi reads it in [hypervisor."
-                        + Locator.tomlKey(type) + "]" + hint));
+                String hint = KnownKeys.closest(known, key).map(k -> "; did you mean " + k + "?").orElse("");
+                unknown.add(at.note(key, "unknown key: neither Kata's " + runtime.key() + " runtime nor hvspi reads"
+                        + " it in [hypervisor." + Locator.tomlKey(type) + "]" + hint));
             }
         }
-        return KataConfig.create(nameForMessages, type, raw, origins, unknown, Map.of());
+        return KataConfig.create(nameForMessages, runtime, type, raw, at.origins(), unknown, Map.of());
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Map<String, Object> asMap(TomlTable table) {
+        return (Map<String, Object>) plain(table);
+    }
+
+    private static Locator locator(Path file, String type, TomlTable table, List<String> lines, KataRuntime runtime) {
+        Map<String, Origin> origins = new LinkedHashMap<>();
+        for (String key : table.keySet()) {
+            origins.put(key, valueOrigin(lines, table.inputPositionOf(List.of(key))));
+        }
+        return new Locator(file, type, origins, runtime);
     }
 
     /**

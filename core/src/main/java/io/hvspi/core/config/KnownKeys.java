@@ -14,33 +14,51 @@ import java.util.Set;
 import java.util.TreeSet;
 
 /**
- * The keys Kata reads in a {@code [hypervisor.NAME]} table, by type, plus
- * hvspi's own, from the curated resource {@code kata-hypervisor-keys.txt}.
+ * The keys each Kata runtime reads, per table, plus hvspi's own in a
+ * {@code [hypervisor.NAME]} table: {@code kata-keys.txt}, generated from Kata's
+ * sources by {@code scripts/kata-keys.py} (the Go runtime's {@code toml} tags in
+ * {@code src/runtime/pkg/katautils/config.go}; runtime-rs's serde fields under
+ * {@code src/libs/kata-types/src/config/}, flattened structs followed), and
+ * {@code kata-hypervisor-keys.txt}'s {@code [hvspi]} section.
+ *
+ * <p>Both runtimes decode every {@code [hypervisor.NAME]} table into one struct
+ * (Go's {@code hypervisor}, runtime-rs's {@code Hypervisor}), so the set of keys
+ * is per runtime and table, not per hypervisor type.
  */
 final class KnownKeys {
+    private static final String KATA_RESOURCE = "kata-keys.txt";
     private static final String RESOURCE = "kata-hypervisor-keys.txt";
-    private static final Map<String, Set<String>> SECTIONS = load();
+    private static final Map<String, Set<String>> KATA = load(KATA_RESOURCE);
+    private static final Set<String> HVSPI = load(RESOURCE).get("hvspi");
 
     private KnownKeys() {}
 
-    /** The keys known in a {@code [hypervisor.TYPE]} table; every section for a type Kata does not have. */
-    static Set<String> forType(String type) {
-        Set<String> keys = new TreeSet<>(SECTIONS.get("common"));
-        keys.addAll(SECTIONS.get("hvspi"));
-        Set<String> own = SECTIONS.get(type);
-        if (own != null && !"common".equals(type) && !"hvspi".equals(type)) {
-            keys.addAll(own);
-        } else {
-            SECTIONS.values().forEach(keys::addAll);
+    /** The keys {@code runtime} reads in {@code table} ({@code hypervisor}, {@code agent}, {@code runtime}, ...). */
+    static Set<String> kata(KataRuntime runtime, String table) {
+        Set<String> keys = KATA.get(runtime.key() + " " + table);
+        if (keys == null) {
+            throw new IllegalStateException(KATA_RESOURCE + " has no [" + runtime.key() + " " + table + "] section");
         }
+        return keys;
+    }
+
+    /** hvspi's own keys in a {@code [hypervisor.NAME]} table. */
+    static Set<String> hvspi() {
+        return HVSPI;
+    }
+
+    /** The keys known in a {@code [hypervisor.NAME]} table of a file owned by {@code runtime}. */
+    static Set<String> forHypervisor(KataRuntime runtime) {
+        Set<String> keys = new TreeSet<>(kata(runtime, "hypervisor"));
+        keys.addAll(HVSPI);
         return Collections.unmodifiableSet(keys);
     }
 
     /** The known key closest to {@code key} within two edits, for a "did you mean" hint. */
-    static Optional<String> closest(String type, String key) {
+    static Optional<String> closest(Set<String> known, String key) {
         String best = null;
         int bestDistance = 3;
-        for (String candidate : forType(type)) {
+        for (String candidate : known) {
             int d = distance(key, candidate);
             if (d < bestDistance) {
                 best = candidate;
@@ -69,11 +87,11 @@ final class KnownKeys {
         return prev[b.length()];
     }
 
-    private static Map<String, Set<String>> load() {
+    private static Map<String, Set<String>> load(String resource) {
         Map<String, Set<String>> sections = new LinkedHashMap<>();
-        try (InputStream in = KnownKeys.class.getResourceAsStream(RESOURCE)) {
+        try (InputStream in = KnownKeys.class.getResourceAsStream(resource)) {
             if (in == null) {
-                throw new IllegalStateException("resource " + RESOURCE + " is missing from the hvspi-core jar");
+                throw new IllegalStateException("resource " + resource + " is missing from the hvspi-core jar");
             }
             BufferedReader reader = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8));
             Set<String> current = null;
@@ -89,10 +107,10 @@ final class KnownKeys {
                 }
             }
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + RESOURCE, e);
+            throw new UncheckedIOException("cannot read " + resource, e);
         }
-        if (!sections.containsKey("common") || !sections.containsKey("hvspi")) {
-            throw new IllegalStateException(RESOURCE + " lacks its [common] or [hvspi] section");
+        if (sections.isEmpty()) {
+            throw new IllegalStateException(resource + " has no section");
         }
         return sections;
     }

@@ -10,7 +10,7 @@ import java.util.regex.Pattern;
  * {@code file:line:col: hypervisor.qemu.key: ...} for a value from the file, or
  * the annotation's name for a value an annotation set.
  */
-record Locator(Path file, String type, Map<String, Origin> origins) {
+record Locator(Path file, String type, Map<String, Origin> origins, KataRuntime runtime) {
     /** Strings longer than this are cut in messages; an annotation value may be megabytes. */
     static final int SHOWN_CHARS = 200;
     private static final Pattern BARE_KEY = Pattern.compile("[A-Za-z0-9_-]+");

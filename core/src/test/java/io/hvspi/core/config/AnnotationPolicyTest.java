@@ -115,15 +115,15 @@ class AnnotationPolicyTest {
             // the prefix
             "[\".*\"] | io.katacontainers.config.runtime.foo | x | io.katacontainers.config.runtime.foo: not a hypervisor annotation: expected the prefix io.katacontainers.config.hypervisor.",
             "[\".*\"] | io.katacontainers.config.hypervisorpath | /usr/bin/qemu-system-x86_64 | io.katacontainers.config.hypervisorpath: not a hypervisor annotation: expected the prefix io.katacontainers.config.hypervisor.",
-            // enable_annotations, matched against the whole name
-            "[\"enable_iommu\", \"kernel_params\"] | default_memory | 4096 | io.katacontainers.config.hypervisor.default_memory: annotation not enabled: enable_annotations in configuration.toml allows only [\"enable_iommu\", \"kernel_params\"], each matched against the whole name",
+            // enable_annotations, RE2, unanchored: only an anchored or failing pattern leaves a name out
+            "[\"enable_iommu\", \"kernel_params\"] | default_memory | 4096 | io.katacontainers.config.hypervisor.default_memory: annotation not enabled: no regular expression of enable_annotations in configuration.toml matches it ([\"enable_iommu\", \"kernel_params\"], RE2, unanchored as Kata matches)",
             "[]                  | kernel_params | quiet | io.katacontainers.config.hypervisor.kernel_params: annotation not enabled: enable_annotations in configuration.toml is empty or absent, so no hypervisor annotation is accepted",
-            "[\"path\"]          | jailer_path   | /usr/bin/jailer | io.katacontainers.config.hypervisor.jailer_path: annotation not enabled: enable_annotations in configuration.toml allows only [\"path\"], each matched against the whole name",
-            "[\"path\"]          | vhost_user_store_path | /var/run/kata-containers/vhost-user | io.katacontainers.config.hypervisor.vhost_user_store_path: annotation not enabled: enable_annotations in configuration.toml allows only [\"path\"], each matched against the whole name",
-            "[\"kernel\"]        | kernel_params | quiet | io.katacontainers.config.hypervisor.kernel_params: annotation not enabled: enable_annotations in configuration.toml allows only [\"kernel\"], each matched against the whole name",
-            "[\"path|kernel\"]   | kernel_params | quiet | io.katacontainers.config.hypervisor.kernel_params: annotation not enabled: enable_annotations in configuration.toml allows only [\"path|kernel\"], each matched against the whole name",
-            "[\"indep\"]         | indep_iothreads | 4   | io.katacontainers.config.hypervisor.indep_iothreads: annotation not enabled: enable_annotations in configuration.toml allows only [\"indep\"], each matched against the whole name",
-            "[\"iothreads\"]     | indep_iothreads | 4   | io.katacontainers.config.hypervisor.indep_iothreads: annotation not enabled: enable_annotations in configuration.toml allows only [\"iothreads\"], each matched against the whole name",
+            "[\"path\"]          | jailer_path   | /usr/bin/jailer | io.katacontainers.config.hypervisor.jailer_path: valid_jailer_paths in configuration.toml is empty or absent, so no jailer_path annotation is accepted",
+            "[\"^path$\"]        | vhost_user_store_path | /var/run/kata-containers/vhost-user | io.katacontainers.config.hypervisor.vhost_user_store_path: annotation not enabled: no regular expression of enable_annotations in configuration.toml matches it ([\"^path$\"], RE2, unanchored as Kata matches)",
+            "[\"^kernel$\"]      | kernel_params | quiet | io.katacontainers.config.hypervisor.kernel_params: annotation not enabled: no regular expression of enable_annotations in configuration.toml matches it ([\"^kernel$\"], RE2, unanchored as Kata matches)",
+            "[\"^(path|kernel)$\"] | kernel_params | quiet | io.katacontainers.config.hypervisor.kernel_params: annotation not enabled: no regular expression of enable_annotations in configuration.toml matches it ([\"^(path|kernel)$\"], RE2, unanchored as Kata matches)",
+            "[\"(?=indep)indep_iothreads\"] | indep_iothreads | 4 | io.katacontainers.config.hypervisor.indep_iothreads: annotation not enabled: no regular expression of enable_annotations in configuration.toml matches it ([\"(?=indep)indep_iothreads\"], RE2, unanchored as Kata matches)",
+            "[\"iothreads$\"]    | indep_iothreads_policy | first | io.katacontainers.config.hypervisor.indep_iothreads_policy: annotation not enabled: no regular expression of enable_annotations in configuration.toml matches it ([\"iothreads$\"], RE2, unanchored as Kata matches)",
             // guarded paths
             "[\".*path\"]        | jailer_path   | /usr/bin/jailer | io.katacontainers.config.hypervisor.jailer_path: valid_jailer_paths in configuration.toml is empty or absent, so no jailer_path annotation is accepted",
             "[\".*\"]            | path          | /tmp/qemu | io.katacontainers.config.hypervisor.path: \"/tmp/qemu\" matches no glob of valid_hypervisor_paths [\"/usr/bin/qemu-system-*\", \"/opt/qemu/bin/qemu-*\"]",
@@ -142,6 +142,18 @@ class AnnotationPolicyTest {
             "[\".*\"]            | indep_iothreads | four | io.katacontainers.config.hypervisor.indep_iothreads: expected an integer from 1 to 50, got \"four\"",
             "[\".*\"]            | indep_iothreads | 99999999999999999999 | io.katacontainers.config.hypervisor.indep_iothreads: expected an integer from 1 to 50, got \"99999999999999999999\"",
             "[\".*\"]            | indep_iothreads | ``  | io.katacontainers.config.hypervisor.indep_iothreads: expected an integer from 1 to 50, got \"\"",
+            "[\".*\"]            | indep_iothreads | +5 | io.katacontainers.config.hypervisor.indep_iothreads: expected an integer from 1 to 50, got \"+5\"",
+            "[\".*\"]            | indep_iothreads | 1_0 | io.katacontainers.config.hypervisor.indep_iothreads: expected an integer from 1 to 50, got \"1_0\"",
+            "[\".*\"]            | indep_iothreads | ` 4` | io.katacontainers.config.hypervisor.indep_iothreads: expected an integer from 1 to 50, got \" 4\"",
+            "[\".*\"]            | default_gpus | +1 | io.katacontainers.config.hypervisor.default_gpus: expected an integer from 0 to 9223372036854775807, got \"+1\"",
+            "[\".*\"]            | msize_9p | 0 | io.katacontainers.config.hypervisor.msize_9p: expected an integer from 1 to 9223372036854775807, got \"0\"",
+            "[\".*\"]            | blk_logical_sector_size | 1000 | io.katacontainers.config.hypervisor.blk_logical_sector_size: expected 0 or a power of 2 from 512 to 65536, got \"1000\"",
+            "[\".*\"]            | blk_physical_sector_size | 256 | io.katacontainers.config.hypervisor.blk_physical_sector_size: expected 0 or a power of 2 from 512 to 65536, got \"256\"",
+            "[\".*\"]            | hot_plug_vfio | pcie-port | io.katacontainers.config.hypervisor.hot_plug_vfio: expected one of \"root-port\", \"switch-port\", \"bridge-port\", \"no-port\", got \"pcie-port\"",
+            "[\".*\"]            | shared_fs | none | io.katacontainers.config.hypervisor.shared_fs: expected one of \"virtio-9p\", \"virtio-fs\", got \"none\"",
+            "[\".*\"]            | virtio_fs_extra_args | --foo | io.katacontainers.config.hypervisor.virtio_fs_extra_args: expected a JSON array of strings, e.g. [\"--thread-pool-size=1\"], got \"--foo\"",
+            "[\".*\"]            | enable_hugepages | yes | io.katacontainers.config.hypervisor.enable_hugepages: expected true or false, got \"yes\"",
+            "[\".*\"]            | default_max_vcpus | -1 | io.katacontainers.config.hypervisor.default_max_vcpus: expected an integer from 0 to HOST, got \"-1\"",
             "[\".*\"]            | enable_iothreads | yes | io.katacontainers.config.hypervisor.enable_iothreads: expected true or false, got \"yes\"",
             "[\".*\"]            | default_memory | 128  | io.katacontainers.config.hypervisor.default_memory: expected an integer from 256 to 2147483647, got \"128\"",
             "[\".*\"]            | hotplug_slots | 0     | io.katacontainers.config.hypervisor.hotplug_slots: expected an integer from 1 to 64, got \"0\"",
@@ -154,18 +166,26 @@ class AnnotationPolicyTest {
         String key = name.startsWith("io.") ? name : P + name;
         KataConfig c = qemu(enable, "");
         ConfigException e = assertThrows(ConfigException.class, () -> c.withAnnotations(Map.of(key, value)));
-        assertEquals(message, e.getMessage());
+        assertEquals(message.replace("HOST", Integer.toString(HOST_CPUS)), e.getMessage());
         assertEquals(Optional.of(key), e.key());
         assertEquals(Optional.empty(), e.file());
     }
 
+    /** oci/utils.go: addHypervisorCPUOverrides, setFloat32WithCheck (strconv.ParseFloat, then at least 0). */
     @ParameterizedTest
-    @CsvSource({"0", "-1", "0.0", "abc", "100000", "1e3"})
-    void vcpusAnnotationMustBePositiveAndFitTheHost(String value) {
+    @CsvSource({"-1", "abc", "100000", "1e3", "NaN", "Inf", "0x1p0", "1_0"})
+    void vcpusAnnotationMustBeAFloatFromZeroToTheHost(String value) {
         ConfigException e = assertThrows(ConfigException.class,
                 () -> all().withAnnotations(Map.of(P + "default_vcpus", value)));
-        assertEquals(P + "default_vcpus: expected a number of vCPUs above 0 and at most this host's " + HOST_CPUS
-                + ", got \"" + value + "\"", e.getMessage());
+        assertEquals(P + "default_vcpus: expected a number of vCPUs from 0 to this host's " + HOST_CPUS
+                + " (a float, as Go's strconv.ParseFloat reads it), got \"" + value + "\"", e.getMessage());
+    }
+
+    /** ParseFloat takes a sign and an exponent; 0 is accepted and means the default, 1. */
+    @ParameterizedTest
+    @CsvSource({"+1, 1", "1e0, 1", "0, 1", "0.0, 1", ".5, 1", "1., 1"})
+    void vcpusAnnotationTakesWhatParseFloatTakes(String value, int expected) {
+        assertEquals(expected, all().withAnnotations(Map.of(P + "default_vcpus", value)).hypervisor().vcpus(HOST_CPUS));
     }
 
     @Test
@@ -173,12 +193,40 @@ class AnnotationPolicyTest {
         assertEquals(1, all().withAnnotations(Map.of(P + "default_vcpus", "0.5")).hypervisor().defaultVcpus());
     }
 
+    /** Kata knows them (annotations.go, kata-types annotations/mod.rs): accepted when valid, listed as not acted on. */
+    @ParameterizedTest
+    @CsvSource(delimiterString = " | ", value = {
+            "enable_virtio_mem | true",
+            "default_gpus | 2",
+            "default_gpu_model | tesla",
+            "blk_logical_sector_size | 4096",
+            "hot_plug_vfio | root-port",
+            "virtio_fs_extra_args | [\"--thread-pool-size=1\"]",
+            "asset_hash_type | sha512",
+            "block_device_num_queues | 4",
+    })
+    void kataAnnotationsHvspiDoesNotUseAreAcceptedAndListed(String name, String value) {
+        KataConfig base = all();
+        KataConfig c = base.withAnnotations(Map.of(P + name, value));
+        assertEquals(Map.of(P + name, value), c.annotations());
+        assertEquals(List.of(P + name), AnnotationPolicy.notActedOn(c.annotations()));
+        assertEquals(base.hypervisorTable(), c.hypervisorTable(), "hvspi does not act on it");
+    }
+
     @Test
-    void enabledButUnsupportedAnnotationIsRefusedNotIgnored() {
+    void anAnnotationNeitherKataNorHvspiKnowsIsRefused() {
         ConfigException e = assertThrows(ConfigException.class,
-                () -> all().withAnnotations(Map.of(P + "enable_virtio_mem", "true")));
-        assertTrue(e.getMessage().startsWith(P + "enable_virtio_mem: hvspi does not apply this annotation (it applies: "
-                + "accel, block_device_aio, "), e.getMessage());
+                () -> all().withAnnotations(Map.of(P + "enable_teleport", "true")));
+        assertEquals(P + "enable_teleport: neither Kata nor hvspi knows this annotation", e.getMessage());
+    }
+
+    /** Go's default_max_vcpus annotation sets default_maxvcpus (addHypervisorCPUOverrides). */
+    @Test
+    void maxVcpusAnnotationSetsDefaultMaxvcpus() {
+        KataConfig c = all().withAnnotations(Map.of(P + "default_max_vcpus", "1"));
+        assertEquals(1L, c.hypervisorTable().get("default_maxvcpus"));
+        assertEquals(1, c.toVmSpec("vm").maxVcpus());
+        assertEquals(List.of(), AnnotationPolicy.notActedOn(c.annotations()));
     }
 
     @Test
@@ -267,9 +315,9 @@ class AnnotationPolicyTest {
                 c.withAnnotations(Map.of(P + "kernel_params", "quiet")).hypervisor().kernelParams());
         ConfigException e = assertThrows(ConfigException.class,
                 () -> c.withAnnotations(Map.of(P + "indep_iothreads", "4")));
-        assertEquals(P + "indep_iothreads: annotation not enabled: enable_annotations in " + c.source()
-                + " allows only [\"enable_iommu\", \"kernel_params\", \"kernel_verity_params\"], each matched against"
-                + " the whole name", e.getMessage());
+        assertEquals(P + "indep_iothreads: annotation not enabled: no regular expression of enable_annotations in "
+                + c.source() + " matches it ([\"enable_iommu\", \"kernel_params\", \"kernel_verity_params\"], RE2,"
+                + " unanchored as Kata matches)", e.getMessage());
     }
 
     @Test

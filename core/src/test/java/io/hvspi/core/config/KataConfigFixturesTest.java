@@ -70,6 +70,29 @@ class KataConfigFixturesTest {
         assertEquals(expected.equals("fc") ? "firecracker" : expected, KataConfigLoader.load(file).hypervisorName());
     }
 
+    /** runtime-rs's templates set [runtime] hypervisor_name (kata-types config/runtime.rs); Go's do not. */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("fixtures")
+    void everyFixtureIsOwnedByTheRuntimeItWasRenderedFor(Path file) {
+        String name = file.getFileName().toString();
+        boolean rs = name.contains("runtime-rs") || name.contains("dragonball");
+        assertEquals(rs ? KataRuntime.RUNTIME_RS : KataRuntime.GO, KataConfigLoader.load(file).runtime());
+    }
+
+    /**
+     * The remote template enables "gpu_model", which Kata matches unanchored, so it enables
+     * default_gpu_model; with default_gpus and cc_init_data the pod is accepted, as Kata accepts it.
+     */
+    @Test
+    void remoteFixtureAcceptsTheGpuAndInitdataAnnotationsItEnables() {
+        KataConfig c = KataConfigLoader.load(DIR.resolve("configuration-remote.toml"));
+        String p = AnnotationPolicy.PREFIX;
+        java.util.Map<String, String> pod = java.util.Map.of(p + "default_gpus", "1", p + "default_gpu_model", "h100",
+                p + "cc_init_data", "");
+        assertEquals(List.of(p + "cc_init_data", p + "default_gpu_model", p + "default_gpus"),
+                AnnotationPolicy.notActedOn(c.withAnnotations(pod).annotations()));
+    }
+
     @ParameterizedTest(name = "{0}")
     @MethodSource("fixtures")
     void fixturesHaveNoUnknownKeysAndNoWarnings(Path file) {
@@ -95,7 +118,7 @@ class KataConfigFixturesTest {
                 section = h.group(1);
             }
             Matcher m = commented.matcher(line);
-            if (section.equals(table) && m.find() && !KnownKeys.forType(c.hypervisorName()).contains(m.group(1))) {
+            if (section.equals(table) && m.find() && !KnownKeys.forHypervisor(c.runtime()).contains(m.group(1))) {
                 unknown.add(m.group(1));
             }
         }
@@ -105,7 +128,7 @@ class KataConfigFixturesTest {
     @Test
     void remoteFixtureCommentsOutKeysThatAreStillKnown() {
         // configuration-remote.toml has "# kernel_params = ..." and "# default_vcpus = 1"
-        assertTrue(KnownKeys.forType("remote").containsAll(List.of("kernel_params", "default_vcpus",
+        assertTrue(KnownKeys.forHypervisor(KataRuntime.GO).containsAll(List.of("kernel_params", "default_vcpus",
                 "default_maxvcpus", "default_memory", "remote_hypervisor_socket")));
     }
 

@@ -67,7 +67,9 @@ public final class QemuCommandLine {
         a.add("-machine");
         a.add(OptionList.of(spec.machineType()).with("accel", spec.accel()).toString());
         a.add("-smp");
-        a.add(Integer.toString(spec.vcpus()));
+        // Kata's govmm (qemu.go: SMP.MaxCPUs) adds maxcpus=default_maxvcpus so vCPUs can be hotplugged up to it
+        a.add(spec.maxVcpus() > spec.vcpus() ? spec.vcpus() + ",maxcpus=" + spec.maxVcpus()
+                : Integer.toString(spec.vcpus()));
         a.add("-m");
         a.add(spec.memoryMib() + "M");
         a.addAll(List.of("-nodefaults", "-no-user-config", "-display", "none", "-S"));

@@ -61,11 +61,14 @@ public final class DeviceArgs {
      * {@code iothread}; several into {@code iothread-vq-mapping} (QEMU 9.0+), queue
      * {@code i} on IOThread {@code i mod n}; none leaves the device on the main loop.
      * (A vq-mapping onto one IOThread is the same as {@code iothread}, and is sent so.)
+     * {@code share-rw=on} as Kata sets it: virtcontainers/qemu.go hotplugAddBlockDevice
+     * passes {@code shared = true} to govmm's {@code ExecutePCIDeviceAddWithDiscard},
+     * which adds {@code "share-rw": true} (govmm qemu/qmp.go).
      */
     public static ObjectNode virtioBlkPci(String id, String nodeName, String rootPort, List<String> ioThreads,
                                           int queues) {
         ObjectNode a = QmpClient.args().put("driver", "virtio-blk-pci").put("id", id).put("drive", nodeName)
-                .put("bus", rootPort).put("num-queues", queues).put("serial", serial(id));
+                .put("bus", rootPort).put("num-queues", queues).put("serial", serial(id)).put("share-rw", true);
         if (ioThreads.size() > 1) {
             ArrayNode mapping = a.putArray("iothread-vq-mapping");
             for (int t = 0; t < ioThreads.size(); t++) {
@@ -81,10 +84,13 @@ public final class DeviceArgs {
         return a;
     }
 
-    /** {@code device_add} of a scsi-hd on the virtio-scsi controller, at Kata's address for disk {@code index}. */
+    /**
+     * {@code device_add} of a scsi-hd on the virtio-scsi controller, at Kata's address for disk {@code index},
+     * {@code share-rw=on} as Kata's {@code ExecuteSCSIDeviceAdd(..., shared = true, ...)} sets it.
+     */
     public static ObjectNode scsiHd(String id, String nodeName, String bus, int index) {
         return QmpClient.args().put("driver", "scsi-hd").put("id", id).put("drive", nodeName).put("bus", bus)
                 .put("serial", serial(id)).put("channel", 0).put("scsi-id", index / DeviceTable.LUNS_PER_TARGET)
-                .put("lun", index % DeviceTable.LUNS_PER_TARGET);
+                .put("lun", index % DeviceTable.LUNS_PER_TARGET).put("share-rw", true);
     }
 }

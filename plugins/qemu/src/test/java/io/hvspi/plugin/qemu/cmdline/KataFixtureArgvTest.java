@@ -49,8 +49,10 @@ class KataFixtureArgvTest {
         if (indep > 0) {
             toml = edit(toml, "indep_iothreads = 0", "indep_iothreads = " + indep);
         }
-        // the goldens are a KVM host's argv: accel = "auto" resolves per host (AcceleratorTest checks how)
-        VmSpec spec = KataConfigLoader.parse(toml, Path.of(file)).toVmSpec("kata").toBuilder().accel("kvm").build();
+        // the goldens are a 4-CPU KVM host's argv: accel = "auto" resolves per host (AcceleratorTest checks how),
+        // and default_maxvcpus = 0 is the host's CPU count (KataRuntimeRulesTest checks that)
+        VmSpec spec = KataConfigLoader.parse(toml, Path.of(file)).toVmSpec("kata").toBuilder().accel("kvm")
+                .maxVcpus(4).build();
         QemuCommandLine.Plan plan = QemuCommandLine.build(spec, new RuntimeLayout(Path.of("/run/hvspi/kata")));
         String name = "kata-" + file.replace("configuration-", "").replace(".toml", "") + "-" + variant;
         GoldenArgv.assertMatches(name, plan.argv());

@@ -49,15 +49,22 @@ class DeviceArgsTest {
                         new DeviceArgs.NodeOptions("raw", false, false, false, "threads")));
     }
 
+    /** Kata's hotplugged disks are share-rw=on: virtcontainers/qemu.go passes shared = true, govmm qmp.go sets it. */
+    @Test
+    void hotpluggedDisksAreShareRwAsInKata() {
+        assertEquals(true, DeviceArgs.virtioBlkPci("d0", "n0", "rp0", List.of(), 1).path("share-rw").asBoolean(false));
+        assertEquals(true, DeviceArgs.scsiHd("s0", "n0", "scsi0.0", 0).path("share-rw").asBoolean(false));
+    }
+
     @Test
     void virtioBlkPciTakesOneIOThreadOrNone() throws Exception {
         assertJson("""
                 {"driver": "virtio-blk-pci", "id": "d0", "drive": "n0", "bus": "rp3", "num-queues": 2,
-                 "serial": "d0", "iothread": "indep_iothread_1"}""",
+                 "serial": "d0", "share-rw": true, "iothread": "indep_iothread_1"}""",
                 DeviceArgs.virtioBlkPci("d0", "n0", "rp3", List.of("indep_iothread_1"), 2));
         assertJson("""
                 {"driver": "virtio-blk-pci", "id": "d0", "drive": "n0", "bus": "rp3", "num-queues": 1,
-                 "serial": "d0"}""",
+                 "serial": "d0", "share-rw": true}""",
                 DeviceArgs.virtioBlkPci("d0", "n0", "rp3", List.of(), 1));
     }
 
@@ -71,6 +78,6 @@ class DeviceArgsTest {
     void scsiHdUsesKatasTargetAndLunForItsIndex() throws Exception {
         assertJson("""
                 {"driver": "scsi-hd", "id": "s0", "drive": "n0", "bus": "scsi0.0", "serial": "s0", "channel": 0,
-                 "scsi-id": 1, "lun": 3}""", DeviceArgs.scsiHd("s0", "n0", "scsi0.0", 259));
+                 "scsi-id": 1, "lun": 3, "share-rw": true}""", DeviceArgs.scsiHd("s0", "n0", "scsi0.0", 259));
     }
 }
