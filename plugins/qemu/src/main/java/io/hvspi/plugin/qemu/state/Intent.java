@@ -13,11 +13,12 @@ import java.util.Objects;
  * @param id the device or IOThread concerned
  * @param device for {@link Op#ATTACH} the device as it will be recorded once QEMU confirms it; for
  *               {@link Op#DETACH} and {@link Op#MOVE} the device as recorded before; {@code null} for IOThreads
- * @param target for {@link Op#MOVE} the IOThread(s) the device goes to (empty: the main loop); else empty
+ * @param target for {@link Op#MOVE} the IOThread(s) the device goes to (empty: the main loop); for
+ *               {@link Op#PIN} the one CPU set ({@code 0-3,6}); else empty
  */
 public record Intent(Op op, String id, DeviceState device, List<String> target) {
     /** The operations that write intents. */
-    public enum Op { ATTACH, DETACH, MOVE, IOTHREAD_ADD, IOTHREAD_REMOVE }
+    public enum Op { ATTACH, DETACH, MOVE, IOTHREAD_ADD, IOTHREAD_REMOVE, PIN, UNPIN }
 
     public Intent {
         Objects.requireNonNull(op, "op");
@@ -46,6 +47,19 @@ public record Intent(Op op, String id, DeviceState device, List<String> target) 
 
     public static Intent ioThreadRemove(String id) {
         return new Intent(Op.IOTHREAD_REMOVE, id, null, List.of());
+    }
+
+    public static Intent pin(String ioThread, String cpus) {
+        return new Intent(Op.PIN, ioThread, null, List.of(cpus));
+    }
+
+    public static Intent unpin(String ioThread) {
+        return new Intent(Op.UNPIN, ioThread, null, List.of());
+    }
+
+    /** True for a pin or unpin (about an IOThread's host thread, not about QEMU's objects). */
+    public boolean aboutPin() {
+        return op == Op.PIN || op == Op.UNPIN;
     }
 
     /** True for intents about a device, false for IOThread ones. */

@@ -23,7 +23,7 @@ public final class PendingIntents {
     }
 
     private static String key(Intent i) {
-        return (i.aboutDevice() ? "device:" : "iothread:") + i.id();
+        return (i.aboutDevice() ? "device:" : i.aboutPin() ? "pin:" : "iothread:") + i.id();
     }
 
     /** Records an intent; the caller saves the state next (with the lock held). */

@@ -5,8 +5,12 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.hvspi.spi.HvspiException;
 import io.hvspi.spi.IOThreadInfo;
+import com.fasterxml.jackson.annotation.JsonInclude;
+import java.util.Collections;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
+import java.util.TreeMap;
 
 /**
  * The QEMU plugin's state of one VM, stored as {@code VmRecord.pluginState} after
@@ -25,12 +29,19 @@ import java.util.Objects;
  * @param intents operations begun and not finished (format 2; none in format 1)
  * @param qemu who the QEMU process is, to verify a pid before signalling it; {@code null} when hvspi did not
  *             spawn QEMU, or in format 1
+ * @param pins the CPU set each pinned IOThread was pinned to, by IOThread id (format 3; none before)
+ * @param placement where the pool's threads go: the pool's CPU set, which IOThreads added later get too,
+ *                  and the cgroups (format 3; {@code null} before and when none was asked for)
  */
 public record QemuState(int format, QemuSettings settings, String qmpSocket, boolean endpoint,
                         List<IOThreadState> ioThreads, List<String> rootPorts, boolean scsiController, long policyTurn,
-                        long nextNode, List<DeviceState> devices, List<Intent> intents, QemuIdentity qemu) {
-    /** Format 2 added {@code intents} and {@code qemu}; format 1 documents are read as having none. */
-    public static final int FORMAT = 2;
+                        long nextNode, List<DeviceState> devices, List<Intent> intents, QemuIdentity qemu,
+                        Map<String, String> pins, Placement placement) {
+    /**
+     * Format 2 added {@code intents} and {@code qemu}; format 3 {@code pins} and {@code placement}.
+     * Older documents are read as having none.
+     */
+    public static final int FORMAT = 3;
     private static final int OLDEST_READABLE = 1;
 
     private static final ObjectMapper JSON = new ObjectMapper()
@@ -43,14 +54,33 @@ public record QemuState(int format, QemuSettings settings, String qmpSocket, boo
         rootPorts = List.copyOf(rootPorts);
         devices = List.copyOf(devices);
         intents = intents == null ? List.of() : List.copyOf(intents);
+        pins = pins == null ? Map.of() : Collections.unmodifiableMap(new TreeMap<>(pins));
     }
+
+    /** A state with no pins and no placement (as format 2 had). */
+    public QemuState(int format, QemuSettings settings, String qmpSocket, boolean endpoint,
+                     List<IOThreadState> ioThreads, List<String> rootPorts, boolean scsiController, long policyTurn,
+                     long nextNode, List<DeviceState> devices, List<Intent> intents, QemuIdentity qemu) {
+        this(format, settings, qmpSocket, endpoint, ioThreads, rootPorts, scsiController, policyTurn, nextNode, devices,
+                intents, qemu, Map.of(), null);
+    }
+
+    /**
+     * The thread placement asked for at start, in CPU-list and cgroup-path text.
+     *
+     * @param poolCpus the pool's CPU set ({@code 0-3,6}), or {@code null}
+     * @param ioThreadCgroup the pool's cgroup, or {@code null}
+     * @param vcpuCgroup the vCPU threads' cgroup, or {@code null}
+     */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record Placement(String poolCpus, String ioThreadCgroup, String vcpuCgroup) {}
 
     /** A state with no intents and no process identity (as format 1 had). */
     public QemuState(int format, QemuSettings settings, String qmpSocket, boolean endpoint,
                      List<IOThreadState> ioThreads, List<String> rootPorts, boolean scsiController, long policyTurn,
                      long nextNode, List<DeviceState> devices) {
         this(format, settings, qmpSocket, endpoint, ioThreads, rootPorts, scsiController, policyTurn, nextNode, devices,
-                List.of(), null);
+                List.of(), null, Map.of(), null);
     }
 
     /**
@@ -69,19 +99,30 @@ public record QemuState(int format, QemuSettings settings, String qmpSocket, boo
 
     public QemuState withNextNode(long next) {
         return new QemuState(format, settings, qmpSocket, endpoint, ioThreads, rootPorts, scsiController, policyTurn,
-                next, devices, intents, qemu);
+                next, devices, intents, qemu, pins, placement);
     }
 
     public QemuState withQemu(QemuIdentity identity) {
         return new QemuState(format, settings, qmpSocket, endpoint, ioThreads, rootPorts, scsiController, policyTurn,
-                nextNode, devices, intents, identity);
+                nextNode, devices, intents, identity, pins, placement);
     }
 
     /** This state with other devices, IOThreads and intents (what reconciliation changes). */
     public QemuState with(List<DeviceState> newDevices, List<IOThreadState> newIoThreads, List<Intent> newIntents,
                           long newNextNode) {
         return new QemuState(FORMAT, settings, qmpSocket, endpoint, newIoThreads, rootPorts, scsiController,
-                policyTurn, newNextNode, newDevices, newIntents, qemu);
+                policyTurn, newNextNode, newDevices, newIntents, qemu, pins, placement);
+    }
+
+    /** This state with other pins (what pin reconciliation changes). */
+    public QemuState withPins(Map<String, String> newPins) {
+        return new QemuState(FORMAT, settings, qmpSocket, endpoint, ioThreads, rootPorts, scsiController, policyTurn,
+                nextNode, devices, intents, qemu, newPins, placement);
+    }
+
+    public QemuState withPlacement(Placement newPlacement) {
+        return new QemuState(format, settings, qmpSocket, endpoint, ioThreads, rootPorts, scsiController, policyTurn,
+                nextNode, devices, intents, qemu, pins, newPlacement);
     }
 
     /** One IOThread the VM owns. */
