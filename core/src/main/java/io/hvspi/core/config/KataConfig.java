@@ -3,6 +3,7 @@ package io.hvspi.core.config;
 import io.hvspi.core.state.RuntimeDirs;
 import io.hvspi.spi.VmSpec;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -42,9 +43,11 @@ public final class KataConfig {
                              List<ConfigNote> unknownKeys, Map<String, String> annotations) {
         Locator at = new Locator(source, type, origins);
         HypervisorConfig hypervisor = HypervisorReader.read(table, at);
-        List<ConfigNote> warnings = HypervisorRules.check(hypervisor, table, at);
+        List<ConfigNote> warnings = new ArrayList<>(HypervisorRules.check(hypervisor, table, at));
+        PlacementReader.read(table, at, PlacementReader.hostCpus()); // refused here, with the key's line
+        warnings.addAll(PlacementReader.notes(hypervisor, table, at));
         return new KataConfig(source, type, hypervisor, Collections.unmodifiableMap(new LinkedHashMap<>(table)),
-                at.origins(), warnings, List.copyOf(unknownKeys),
+                at.origins(), List.copyOf(warnings), List.copyOf(unknownKeys),
                 Collections.unmodifiableMap(new TreeMap<>(annotations)));
     }
 
@@ -105,7 +108,9 @@ public final class KataConfig {
      * CPU count ({@link HypervisorConfig#vcpus(int)}); the block driver carries its
      * QEMU device name ({@link HypervisorConfig#blockDriverDevice()}); hotplug slots
      * are {@link HypervisorConfig#rootPorts()}; {@code accel = "auto"} becomes KVM or
-     * TCG as this host allows ({@link Accelerator}).
+     * TCG as this host allows ({@link Accelerator}); the thread placement keys
+     * ({@code indep_iothreads_cpus}, {@code indep_iothreads_cgroup},
+     * {@code vcpu_threads_cgroup}) give {@link VmSpec#placement()}.
      *
      * @throws io.hvspi.spi.RequestRejectedException when {@code vmId} is not a valid VM id
      */
@@ -118,7 +123,10 @@ public final class KataConfig {
                 .machineType(h.machineType()).accel(Accelerator.choose(h.accel()).accel())
                 .block(new VmSpec.BlockOptions(h.blockDriverDevice(), h.blockDeviceAio(), h.blockDeviceCacheSet(),
                         h.blockDeviceCacheDirect(), h.blockDeviceCacheNoflush()))
-                .ioThreads(h.ioThreads()).hotplugSlots(h.rootPorts()).table(hypervisorTable).build();
+                .ioThreads(h.ioThreads()).hotplugSlots(h.rootPorts()).table(hypervisorTable)
+                .placement(PlacementReader.read(hypervisorTable, new Locator(source, hypervisorName, origins),
+                        PlacementReader.hostCpus()))
+                .build();
     }
 
     @Override
