@@ -126,7 +126,8 @@ final class VmCommand {
         }
     }
 
-    @Command(name = "iothreads", description = "List the IOThread pool; add or remove IOThreads; set polling.")
+    @Command(name = "iothreads", description = "List the IOThread pool; add or remove IOThreads; set polling; pin"
+            + " an IOThread to host CPUs or unpin it.")
     static final class IoThreads extends OneVm {
         @Option(names = "--add", paramLabel = "ID", description = "Add an IOThread while the VM runs.")
         String add;
@@ -137,10 +138,24 @@ final class VmCommand {
         @Option(names = "--poll", paramLabel = "ID:MAX_NS[:GROW:SHRINK]", converter = NumericOptions.Poll.class, description = "Set adaptive polling of an IOThread.")
         String poll;
 
+        @Option(names = "--pin", paramLabel = "ID=CPUS", converter = PinOption.Converter.class,
+                description = "Pin an IOThread's host thread to CPUs, e.g. indep_iothread_0=2-3 (recorded: kept and"
+                        + " reported by later hvctl calls).")
+        PinOption pin;
+
+        @Option(names = "--unpin", paramLabel = "ID", description = "Let a pinned IOThread run on every CPU again.")
+        String unpin;
+
         @Override
         public Integer call() {
             return withVm(vmId, vm -> {
                 var pool = vm.requireIoThreads();
+                if (pin != null) {
+                    pool.pin(pin.id(), pin.cpus());
+                }
+                if (unpin != null) {
+                    pool.unpin(unpin);
+                }
                 if (add != null) {
                     pool.add(add);
                 }

@@ -67,10 +67,11 @@ final class VmView {
     }
 
     static void printIoThreads(PrintWriter out, List<IOThreadInfo> pool) {
-        Table table = new Table("IOTHREAD", "KIND", "HOST TID", "DEVICES", "POLL MAX NS");
+        Table table = new Table("IOTHREAD", "KIND", "HOST TID", "DEVICES", "POLL MAX NS", "AFFINITY", "PINNED");
         pool.forEach(t -> table.row(t.id(), t.kind().name().toLowerCase(java.util.Locale.ROOT), tid(t.hostThreadId()),
                 t.devices().isEmpty() ? "-" : String.join(",", t.devices()),
-                t.polling().map(p -> Long.toString(p.maxNs())).orElse("-")));
+                t.polling().map(p -> Long.toString(p.maxNs())).orElse("-"),
+                t.affinity().map(Object::toString).orElse("-"), t.pinned().map(Object::toString).orElse("-")));
         table.print(out);
     }
 
@@ -87,11 +88,15 @@ final class VmView {
             t.devices().forEach(devices::add);
             t.polling().ifPresent(pp -> n.putObject("polling").put("maxNs", pp.maxNs()).put("grow", pp.grow())
                     .put("shrink", pp.shrink()));
+            t.affinity().ifPresent(a -> n.put("affinity", a.toString()));
+            t.pinned().ifPresent(a -> n.put("pinned", a.toString()));
         }));
         ArrayNode threads = doc.putArray("hostThreads");
         vm.hostThreads().threads().forEach(t -> {
             ObjectNode n = threads.addObject().put("tid", t.tid()).put("name", t.name()).put("role", t.role().name());
             t.owner().ifPresent(o -> n.put("owner", o));
+            t.affinity().ifPresent(a -> n.put("affinity", a.toString()));
+            t.cgroup().ifPresent(c -> n.put("cgroup", c));
         });
         ArrayNode devices = doc.putArray("devices");
         for (DeviceRow r : devices(vm)) {

@@ -43,6 +43,10 @@ class NumericOptionsTest {
                 ":5", "io0:1:2", "io0:1:2:3:4")) {
             cases.add(Arguments.of("--poll", List.of("vm", "iothreads", "vm1", "--poll", v)));
         }
+        // vm iothreads VM --pin ID=CPUS
+        for (String v : List.of("io0", "io0=", "=1", "io0=3-1", "io0=x", "io0=-1", "io0=8192", "io0=1,,2")) {
+            cases.add(Arguments.of("--pin", List.of("vm", "iothreads", "vm1", "--pin", v)));
+        }
         // seconds: vm unplug --wait, and the shared --timeout
         for (String v : List.of("0", "-1", "NaN", "Infinity", "1e300", "0.0001", "soon")) {
             cases.add(Arguments.of("--wait", List.of("vm", "unplug", "vm1", "d1", "--wait", v)));

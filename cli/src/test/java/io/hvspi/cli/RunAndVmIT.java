@@ -133,6 +133,58 @@ class RunAndVmIT {
         assertEquals(ExitCode.FAILED, hv("vm", "status", "kept1").exit());
     }
 
+    private static JsonNode ioThread(JsonNode pool, String id) {
+        for (JsonNode t : pool) {
+            if (t.get("id").asText().equals(id)) {
+                return t;
+            }
+        }
+        throw new AssertionError("no IOThread " + id + " in " + pool);
+    }
+
+    /** The kernel's view: {@code Cpus_allowed_list} of one of QEMU's threads. */
+    private static String cpusAllowed(long pid, long tid) throws IOException {
+        return Files.readAllLines(Path.of("/proc", Long.toString(pid), "task", Long.toString(tid), "status")).stream()
+                .filter(l -> l.startsWith("Cpus_allowed_list:")).map(l -> l.substring(l.indexOf(':') + 1).strip())
+                .findFirst().orElseThrow();
+    }
+
+    @Test
+    void aPinIsAppliedKeptAcrossHvctlCallsAndShownInTablesAndJson() throws IOException {
+        int cpus = Runtime.getRuntime().availableProcessors();
+        org.junit.jupiter.api.Assumptions.assumeTrue(cpus >= 2, "pinning is visible with two CPUs or more");
+        String last = Integer.toString(cpus - 1);
+        JsonNode run = json("run", "--accel", "tcg", "--keep", "--vm-id", "pin1", "--disks", "1", "--json");
+        long pid = run.get("pid").asLong();
+        pids.add(pid);
+
+        JsonNode pinned = ioThread(json("vm", "iothreads", "pin1", "--pin", "indep_iothread_1=" + last, "--json"),
+                "indep_iothread_1");
+        assertEquals(last, pinned.get("pinned").asText());
+        assertEquals(last, pinned.get("affinity").asText());
+        assertEquals(last, cpusAllowed(pid, pinned.get("hostThreadId").asLong()));
+
+        JsonNode later = json("vm", "iothreads", "pin1", "--json");
+        assertEquals(last, ioThread(later, "indep_iothread_1").get("pinned").asText(), "a later hvctl call reports it");
+        assertFalse(ioThread(later, "indep_iothread_0").has("pinned"));
+        assertEquals("0-" + last, ioThread(later, "indep_iothread_0").get("affinity").asText(), "others untouched");
+
+        HvctlRunner.Result table = hv("vm", "iothreads", "pin1");
+        assertEquals(0, table.exit(), table::toString);
+        assertTrue(table.out().lines().anyMatch(l -> l.contains("AFFINITY") && l.contains("PINNED")), table.out());
+        assertTrue(table.out().lines().anyMatch(l -> l.matches("indep_iothread_1 .* " + last + " +" + last)),
+                table.out());
+
+        HvctlRunner.Result absent = hv("vm", "iothreads", "pin1", "--pin", "indep_iothread_1=4095");
+        assertEquals(ExitCode.FAILED, absent.exit(), absent::toString);
+        assertTrue(absent.err().contains("4095") && absent.err().contains("does not have"), absent.err());
+
+        JsonNode unpinned = json("vm", "iothreads", "pin1", "--unpin", "indep_iothread_1", "--json");
+        assertFalse(ioThread(unpinned, "indep_iothread_1").has("pinned"));
+        assertEquals("0-" + last, cpusAllowed(pid, pinned.get("hostThreadId").asLong()));
+        assertEquals(0, hv("vm", "stop", "pin1").exit());
+    }
+
     @Test
     void stoppingAVmWhoseQemuDiedForgetsIt() throws Exception {
         JsonNode run = json("run", "--accel", "tcg", "--keep", "--vm-id", "dead1", "--disks", "1", "--json");

@@ -42,7 +42,9 @@ public enum Capability {
     /** Fixed per-queue IO threads the VMM creates itself, listed read-only with host thread ids. */
     PER_QUEUE_IO_THREADS("per-queue IO threads", false),
     /** Host CPU affinity per device queue, set when the device is attached. */
-    QUEUE_AFFINITY("queue affinity", false);
+    QUEUE_AFFINITY("queue affinity", false),
+    /** Pin a pool IOThread's host thread to a CPU set ({@link IOThreadProvider#pin}), kept across reattach. */
+    IOTHREAD_PINNING("IOThread pinning", false);
 
     private final String label;
     private final boolean kataBit;

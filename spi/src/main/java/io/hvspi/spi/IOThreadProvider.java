@@ -40,4 +40,28 @@ public interface IOThreadProvider {
 
     /** Sets adaptive polling. Needs {@link Capability#IOTHREAD_POLLING}. */
     void setPolling(String id, PollingParams polling);
+
+    /**
+     * Pins an IOThread's host thread to {@code cpus} ({@code sched_setaffinity}) and
+     * records the pin with the VM, so that another process reattaching reports it and
+     * keeps it. Needs {@link Capability#IOTHREAD_PINNING}. Throws
+     * {@link RequestRejectedException} ({@code NOT_FOUND}) for an unknown IOThread and
+     * ({@code INVALID_ARGUMENT}) for CPUs this host does not have.
+     *
+     * @return the IOThread as it is now, its {@link IOThreadInfo#affinity()} read back from the kernel
+     * @since SPI 1.1
+     */
+    default IOThreadInfo pin(String id, CpuSet cpus) {
+        throw new UnsupportedCapabilityException(Capability.IOTHREAD_PINNING, "this hypervisor");
+    }
+
+    /**
+     * Clears an IOThread's pin: its host thread may run on every CPU the VMM process
+     * may use again, and the record forgets the pin. Needs {@link Capability#IOTHREAD_PINNING}.
+     *
+     * @since SPI 1.1
+     */
+    default IOThreadInfo unpin(String id) {
+        throw new UnsupportedCapabilityException(Capability.IOTHREAD_PINNING, "this hypervisor");
+    }
 }

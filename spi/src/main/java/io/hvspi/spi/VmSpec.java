@@ -31,11 +31,12 @@ import java.util.Optional;
  * @param table the whole {@code [hypervisor.NAME]} table as plain Java values, for plugin-specific keys
  * @param maxVcpus the most vCPUs the VM may have ({@code default_maxvcpus} resolved against the host,
  *        QEMU's {@code maxcpus}); 0 (the builder's default) means "as many as {@code vcpus}"
+ * @param placement where the VMM's threads go on the host (CPU sets, cgroups); none by default (SPI 1.1)
  */
 public record VmSpec(String vmId, String hypervisorType, Path binary, Optional<Path> kernel, Optional<Path> initrd,
                      Optional<Path> image, String kernelParams, int vcpus, int memoryMib, String machineType,
                      String accel, BlockOptions block, IOThreadOptions ioThreads, int hotplugSlots,
-                     Map<String, Object> table, int maxVcpus) {
+                     Map<String, Object> table, int maxVcpus, ThreadPlacement placement) {
 
     public VmSpec {
         Objects.requireNonNull(vmId, "vmId");
@@ -44,15 +45,74 @@ public record VmSpec(String vmId, String hypervisorType, Path binary, Optional<P
         Objects.requireNonNull(block, "block");
         Objects.requireNonNull(ioThreads, "ioThreads");
         table = Map.copyOf(table);
+        placement = placement == null ? ThreadPlacement.NONE : placement;
     }
 
-    /** The constructor of SPI 1.0, without {@code maxVcpus} (0: as many as {@code vcpus}). */
+    /**
+     * Where the VMM's threads go on the host; every part optional. Cgroup paths are
+     * relative to the hierarchy's root (cgroup v2, else the v1 {@code cpuset}
+     * controller), start with {@code /} and have no {@code .} or {@code ..} parts.
+     *
+     * @param ioThreadCpus the CPU set of the IOThread pool ({@code indep_iothreads_cpus}); IOThreads added
+     *                     while the VM runs get it too
+     * @param ioThreadCgroup the cgroup the pool's IOThreads are placed into ({@code indep_iothreads_cgroup})
+     * @param vcpuCgroup the cgroup the vCPU threads are placed into ({@code vcpu_threads_cgroup})
+     * @since SPI 1.1
+     */
+    public record ThreadPlacement(Optional<CpuSet> ioThreadCpus, Optional<String> ioThreadCgroup,
+                                  Optional<String> vcpuCgroup) {
+        /** No placement: threads stay where the VMM put them. */
+        public static final ThreadPlacement NONE = new ThreadPlacement(Optional.empty(), Optional.empty(),
+                Optional.empty());
+
+        public ThreadPlacement {
+            Objects.requireNonNull(ioThreadCpus, "ioThreadCpus");
+            Objects.requireNonNull(ioThreadCgroup, "ioThreadCgroup");
+            Objects.requireNonNull(vcpuCgroup, "vcpuCgroup");
+            ioThreadCgroup.ifPresent(c -> checkCgroup(c, "ioThreadCgroup"));
+            vcpuCgroup.ifPresent(c -> checkCgroup(c, "vcpuCgroup"));
+        }
+
+        /** True when nothing is asked for. */
+        public boolean isNone() {
+            return equals(NONE);
+        }
+
+        /**
+         * Checks a cgroup path: absolute, printable, without {@code .} or {@code ..} parts;
+         * {@code /} is the hierarchy's root.
+         *
+         * @throws IllegalArgumentException saying what is wrong
+         */
+        public static String checkCgroup(String path, String what) {
+            if (!path.startsWith("/") || path.length() > 1024) {
+                throw new IllegalArgumentException(what + " must be a cgroup path starting with '/', got \"" + path
+                        + "\"");
+            }
+            if (path.equals("/")) {
+                return path;
+            }
+            for (String part : path.substring(1).split("/", -1)) {
+                if (part.isEmpty() || part.equals(".") || part.equals("..")
+                        || !part.chars().allMatch(c -> c > 0x20 && c < 0x7f)) {
+                    throw new IllegalArgumentException(what + " \"" + path + "\" has an empty, '.', '..' or"
+                            + " non-printable part");
+                }
+            }
+            return path;
+        }
+    }
+
+    /**
+     * The constructor of SPI 1.0: no {@code maxVcpus} (0: as many as {@code vcpus}) and no thread
+     * placement.
+     */
     public VmSpec(String vmId, String hypervisorType, Path binary, Optional<Path> kernel, Optional<Path> initrd,
                   Optional<Path> image, String kernelParams, int vcpus, int memoryMib, String machineType,
                   String accel, BlockOptions block, IOThreadOptions ioThreads, int hotplugSlots,
                   Map<String, Object> table) {
         this(vmId, hypervisorType, binary, kernel, initrd, image, kernelParams, vcpus, memoryMib, machineType, accel,
-                block, ioThreads, hotplugSlots, table, 0);
+                block, ioThreads, hotplugSlots, table, 0, ThreadPlacement.NONE);
     }
 
     /**
@@ -96,7 +156,7 @@ public record VmSpec(String vmId, String hypervisorType, Path binary, Optional<P
         return new Builder().vmId(vmId).hypervisorType(hypervisorType).binary(binary).kernel(kernel).initrd(initrd)
                 .image(image).kernelParams(kernelParams).vcpus(vcpus).memoryMib(memoryMib).machineType(machineType)
                 .accel(accel).block(block).ioThreads(ioThreads).hotplugSlots(hotplugSlots).table(table)
-                .maxVcpus(maxVcpus);
+                .maxVcpus(maxVcpus).placement(placement);
     }
 
     /** A copy with another accelerator. */
@@ -137,6 +197,7 @@ public record VmSpec(String vmId, String hypervisorType, Path binary, Optional<P
         private int hotplugSlots;
         private Map<String, Object> table = Map.of();
         private int maxVcpus;
+        private ThreadPlacement placement = ThreadPlacement.NONE;
 
         private Builder() {}
 
@@ -232,10 +293,16 @@ public record VmSpec(String vmId, String hypervisorType, Path binary, Optional<P
             return this;
         }
 
+        /** Where the VMM's threads go on the host; {@link ThreadPlacement#NONE} by default. */
+        public Builder placement(ThreadPlacement value) {
+            this.placement = Objects.requireNonNull(value, "placement");
+            return this;
+        }
+
         /** The spec; throws {@link NullPointerException} naming a required field that was never set. */
         public VmSpec build() {
             return new VmSpec(vmId, hypervisorType, binary, kernel, initrd, image, kernelParams, vcpus, memoryMib,
-                    machineType, accel, block, ioThreads, hotplugSlots, table, maxVcpus);
+                    machineType, accel, block, ioThreads, hotplugSlots, table, maxVcpus, placement);
         }
     }
 }

@@ -24,7 +24,7 @@ public final class CapabilityRules {
                  INDEPENDENT_IOTHREADS -> Set.of();
             case BLOCK_DEVICE_HOTPLUG, BLOCK_DEVICE_DISCARD, MULTI_QUEUE, PER_QUEUE_IO_THREADS, QUEUE_AFFINITY ->
                     Set.of(BLOCK_DEVICE);
-            case IOTHREAD_RUNTIME_ADD, IOTHREAD_POLLING -> Set.of(INDEPENDENT_IOTHREADS);
+            case IOTHREAD_RUNTIME_ADD, IOTHREAD_POLLING, IOTHREAD_PINNING -> Set.of(INDEPENDENT_IOTHREADS);
             case IOTHREAD_VQ_MAPPING -> Set.of(INDEPENDENT_IOTHREADS, MULTI_QUEUE);
             case IOTHREAD_MOVE -> Set.of(INDEPENDENT_IOTHREADS, BLOCK_DEVICE_HOTPLUG);
         };
@@ -42,7 +42,7 @@ public final class CapabilityRules {
             // block devices, and everything about them, are reached through hotplug()
             case BLOCK_DEVICE, BLOCK_DEVICE_DISCARD, MULTI_QUEUE, PER_QUEUE_IO_THREADS, QUEUE_AFFINITY ->
                     Set.of(BLOCK_DEVICE_HOTPLUG);
-            case IOTHREAD_RUNTIME_ADD, IOTHREAD_POLLING -> Set.of(INDEPENDENT_IOTHREADS);
+            case IOTHREAD_RUNTIME_ADD, IOTHREAD_POLLING, IOTHREAD_PINNING -> Set.of(INDEPENDENT_IOTHREADS);
             case IOTHREAD_VQ_MAPPING, IOTHREAD_MOVE -> Set.of(INDEPENDENT_IOTHREADS, BLOCK_DEVICE_HOTPLUG);
         };
     }

@@ -3,6 +3,7 @@ package io.hvspi.tck;
 import static io.hvspi.spi.Capability.BLOCK_DEVICE_HOTPLUG;
 import static io.hvspi.spi.Capability.INDEPENDENT_IOTHREADS;
 import static io.hvspi.spi.Capability.IOTHREAD_MOVE;
+import static io.hvspi.spi.Capability.IOTHREAD_PINNING;
 import static io.hvspi.spi.Capability.IOTHREAD_POLLING;
 import static io.hvspi.spi.Capability.IOTHREAD_RUNTIME_ADD;
 import static io.hvspi.spi.Capability.IOTHREAD_VQ_MAPPING;
@@ -11,6 +12,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.hvspi.spi.BlockDevice;
+import io.hvspi.spi.CpuSet;
 import io.hvspi.spi.DeviceHotplug;
 import io.hvspi.spi.HostThreads;
 import io.hvspi.spi.Hypervisor;
@@ -275,6 +277,39 @@ public abstract class IOThreadContract extends ContractBase {
         for (String id : ids) {
             assertEquals(List.of("tck-vq"), thread(vm, id).devices(), () -> "IOThread '" + id + "' serves tck-vq");
         }
+    }
+
+    @Test
+    @Order(13)
+    @Exercises(IOTHREAD_PINNING)
+    @DisplayName("a pinned IOThread runs on the CPUs asked for, as the kernel reports it; the others are untouched")
+    void pinnedIoThreadHasTheKernelsAffinity() {
+        Hypervisor vm = kit.startVm(2, IOThreadPolicy.LEAST_LOADED);
+        CpuSet last = CpuSet.of(Runtime.getRuntime().availableProcessors() - 1);
+        if (!kit.supports(vm, IOTHREAD_PINNING, () -> pool(vm).pin(ids(vm).get(0), last))) {
+            return;
+        }
+        List<String> ids = poolIds(vm);
+        long pid = vm.hostThreads().pid();
+        long pinnedTid = thread(vm, ids.get(0)).hostThreadId().orElseThrow();
+        long otherTid = thread(vm, ids.get(1)).hostThreadId().orElseThrow();
+        Optional<String> otherBefore = HostProc.cpusAllowed(pid, otherTid);
+        IOThreadInfo pinned = pool(vm).pin(ids.get(0), last);
+        assertEquals(Optional.of(last.toString()), HostProc.cpusAllowed(pid, pinnedTid),
+                "the kernel's Cpus_allowed_list of the pinned IOThread is the set asked for");
+        assertEquals(Optional.of(last), pinned.affinity(), "pin() reports the kernel's affinity");
+        assertEquals(Optional.of(last), thread(vm, ids.get(0)).pinned(), "list() reports the pin");
+        assertEquals(Optional.of(last), thread(vm, ids.get(0)).affinity(), "list() reports the kernel's affinity");
+        assertEquals(otherBefore, HostProc.cpusAllowed(pid, otherTid), "the other IOThread is untouched");
+        assertEquals(Optional.empty(), thread(vm, ids.get(1)).pinned());
+        IOThreadInfo unpinned = pool(vm).unpin(ids.get(0));
+        assertEquals(Optional.empty(), unpinned.pinned());
+        CpuSet after = CpuSet.parse(HostProc.cpusAllowed(pid, pinnedTid).orElseThrow());
+        assertTrue(CpuSet.parse(otherBefore.orElseThrow()).isSubsetOf(after),
+                () -> "unpinned, it may run at least where the others do (" + otherBefore.get() + "), has " + after);
+        assertRejected(Reason.NOT_FOUND, () -> pool(vm).pin("tck_nothing", last), "pinning IOThread 'tck_nothing'");
+        assertRejected(Reason.INVALID_ARGUMENT, () -> pool(vm).pin(ids.get(0), CpuSet.of(CpuSet.MAX_CPU)),
+                "pinning to CPU " + CpuSet.MAX_CPU + ", which no test host has");
     }
 
     /** Both guards the placement tests need. */

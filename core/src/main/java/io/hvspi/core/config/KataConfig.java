@@ -3,6 +3,7 @@ package io.hvspi.core.config;
 import io.hvspi.core.state.RuntimeDirs;
 import io.hvspi.spi.VmSpec;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -45,9 +46,11 @@ public final class KataConfig {
                              Map<String, String> annotations) {
         Locator at = new Locator(source, type, origins, runtime);
         HypervisorConfig hypervisor = HypervisorReader.read(table, at);
-        List<ConfigNote> warnings = HypervisorRules.check(hypervisor, table, at);
+        List<ConfigNote> warnings = new ArrayList<>(HypervisorRules.check(hypervisor, table, at));
+        PlacementReader.read(table, at, PlacementReader.hostCpus()); // refused here, with the key's line
+        warnings.addAll(PlacementReader.notes(hypervisor, table, at));
         return new KataConfig(source, runtime, type, hypervisor, Collections.unmodifiableMap(new LinkedHashMap<>(table)),
-                at.origins(), warnings, List.copyOf(unknownKeys),
+                at.origins(), List.copyOf(warnings), List.copyOf(unknownKeys),
                 Collections.unmodifiableMap(new TreeMap<>(annotations)));
     }
 
@@ -114,7 +117,9 @@ public final class KataConfig {
      * ({@link HypervisorConfig#maxVcpus(int)}); the block driver carries its
      * QEMU device name ({@link HypervisorConfig#blockDriverDevice()}); hotplug slots
      * are {@link HypervisorConfig#rootPorts()}; {@code accel = "auto"} becomes KVM or
-     * TCG as this host allows ({@link Accelerator}).
+     * TCG as this host allows ({@link Accelerator}); the thread placement keys
+     * ({@code indep_iothreads_cpus}, {@code indep_iothreads_cgroup},
+     * {@code vcpu_threads_cgroup}) give {@link VmSpec#placement()}.
      *
      * @throws io.hvspi.spi.RequestRejectedException when {@code vmId} is not a valid VM id
      */
@@ -128,7 +133,10 @@ public final class KataConfig {
                 .block(new VmSpec.BlockOptions(h.blockDriverDevice(), h.blockDeviceAio(), h.blockDeviceCacheSet(),
                         h.blockDeviceCacheDirect(), h.blockDeviceCacheNoflush()))
                 .ioThreads(h.ioThreads()).hotplugSlots(h.rootPorts()).table(hypervisorTable)
-                .maxVcpus(h.maxVcpus(Runtime.getRuntime().availableProcessors())).build();
+                .maxVcpus(h.maxVcpus(Runtime.getRuntime().availableProcessors()))
+                .placement(PlacementReader.read(hypervisorTable, new Locator(source, hypervisorName, origins, runtime),
+                        PlacementReader.hostCpus()))
+                .build();
     }
 
     /**

@@ -2,6 +2,7 @@ package io.hvspi.core.host;
 
 import io.hvspi.spi.BlockDevice;
 import io.hvspi.spi.BlockDeviceSpec;
+import io.hvspi.spi.CpuSet;
 import io.hvspi.spi.DeviceHotplug;
 import io.hvspi.spi.IOThreadChoice;
 import io.hvspi.spi.IOThreadInfo;
@@ -86,6 +87,16 @@ final class GuardedViews {
                 delegate.setPolling(id, polling);
                 return null;
             });
+        }
+
+        @Override
+        public IOThreadInfo pin(String id, CpuSet cpus) {
+            return handle.whileRunning(() -> delegate.pin(id, cpus));
+        }
+
+        @Override
+        public IOThreadInfo unpin(String id) {
+            return handle.whileRunning(() -> delegate.unpin(id));
         }
     }
 

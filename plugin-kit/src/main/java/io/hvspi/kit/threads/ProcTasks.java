@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
+import io.hvspi.spi.CpuSet;
 
 /**
  * A process's threads as the host sees them: {@code /proc/<pid>/task/<tid>/comm}.
@@ -82,6 +83,39 @@ public final class ProcTasks {
         } catch (IOException e) {
             return Optional.empty();
         }
+    }
+
+    /**
+     * The kernel's view of a thread's CPU set: {@code Cpus_allowed_list} in
+     * {@code /proc/PID/task/TID/status}; empty when the thread has ended.
+     */
+    public Optional<CpuSet> affinity(long pid, long tid) {
+        try {
+            for (String line : Files.readAllLines(task(pid, tid).resolve("status"), StandardCharsets.UTF_8)) {
+                if (line.startsWith("Cpus_allowed_list:")) {
+                    return Optional.of(CpuSet.parse(line.substring(line.indexOf(':') + 1).strip()));
+                }
+            }
+            return Optional.empty();
+        } catch (IOException | IllegalArgumentException e) {
+            return Optional.empty();
+        }
+    }
+
+    /**
+     * The lines of {@code /proc/PID/task/TID/cgroup} ({@code ID:CONTROLLERS:PATH}, one per
+     * hierarchy); empty when the thread has ended.
+     */
+    public List<String> cgroups(long pid, long tid) {
+        try {
+            return Files.readAllLines(task(pid, tid).resolve("cgroup"), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            return List.of();
+        }
+    }
+
+    private Path task(long pid, long tid) {
+        return tasks(pid).resolve(Long.toString(tid));
     }
 
     private Path tasks(long pid) {

@@ -6,6 +6,7 @@ import static io.hvspi.spi.Capability.INDEPENDENT_IOTHREADS;
 import io.hvspi.spi.BlockDevice;
 import io.hvspi.spi.BlockDeviceSpec;
 import io.hvspi.spi.Capability;
+import io.hvspi.spi.CpuSet;
 import io.hvspi.spi.DeviceHotplug;
 import io.hvspi.spi.HostContext;
 import io.hvspi.spi.HostThreads;
@@ -17,6 +18,7 @@ import io.hvspi.spi.IOThreadProvider;
 import io.hvspi.spi.PollingParams;
 import io.hvspi.spi.RequestRejectedException;
 import io.hvspi.spi.RequestRejectedException.Reason;
+import io.hvspi.spi.UnsupportedCapabilityException;
 import io.hvspi.spi.VmEvent;
 import io.hvspi.spi.VmRecord;
 import io.hvspi.spi.VmSpec;
@@ -201,6 +203,17 @@ final class MemVm implements Hypervisor {
         @Override
         public void setPolling(String id, PollingParams polling) {
             running().setPolling(id, polling);
+        }
+
+        // an in-memory VM has no host threads to pin; the uniform error names this plugin's type
+        @Override
+        public IOThreadInfo pin(String id, CpuSet cpus) {
+            throw new UnsupportedCapabilityException(Capability.IOTHREAD_PINNING, type());
+        }
+
+        @Override
+        public IOThreadInfo unpin(String id) {
+            throw new UnsupportedCapabilityException(Capability.IOTHREAD_PINNING, type());
         }
     }
 

@@ -25,7 +25,7 @@ class ClhKitTest extends HypervisorContract {
             // Kata has these for Cloud Hypervisor; not declared until the kit can check them
             case BLOCK_DEVICE_DISCARD, FS_SHARING, HYBRID_VSOCK -> UNSUPPORTED;
             case GUEST_MEMORY_PROBE, INDEPENDENT_IOTHREADS, IOTHREAD_RUNTIME_ADD, IOTHREAD_POLLING,
-                 IOTHREAD_VQ_MAPPING, IOTHREAD_MOVE -> UNSUPPORTED;
+                 IOTHREAD_VQ_MAPPING, IOTHREAD_MOVE, IOTHREAD_PINNING -> UNSUPPORTED;
         };
     }
 }

@@ -60,7 +60,7 @@ class DragonballCapabilitiesTest {
             // Dragonball runs blk_iothread_q<i> per queue and has no IOThread objects
             case PER_QUEUE_IO_THREADS -> true;
             case INDEPENDENT_IOTHREADS, IOTHREAD_RUNTIME_ADD, IOTHREAD_POLLING, IOTHREAD_VQ_MAPPING, IOTHREAD_MOVE,
-                 QUEUE_AFFINITY -> false;
+                 QUEUE_AFFINITY, IOTHREAD_PINNING -> false;
         };
     }
 
@@ -94,7 +94,7 @@ class DragonballCapabilitiesTest {
                     }
                 }
                 case MULTI_QUEUE -> assertUnsupported(c, () -> hotplug.attach(disk("mq").queues(2).build()));
-                case INDEPENDENT_IOTHREADS, IOTHREAD_RUNTIME_ADD, IOTHREAD_POLLING -> {
+                case INDEPENDENT_IOTHREADS, IOTHREAD_RUNTIME_ADD, IOTHREAD_POLLING, IOTHREAD_PINNING -> {
                     assertTrue(vm.ioThreads().isEmpty());
                     assertUnsupported(Capability.INDEPENDENT_IOTHREADS, vm::requireIoThreads);
                     assertUnsupported(Capability.INDEPENDENT_IOTHREADS, () -> hotplug.attach(

@@ -24,7 +24,8 @@ class DragonballKitTest extends HypervisorContract {
             // Kata has these for Dragonball; not declared until the kit can check them
             case BLOCK_DEVICE_DISCARD, FS_SHARING, HYBRID_VSOCK, GUEST_MEMORY_PROBE -> UNSUPPORTED;
             case MULTI_QUEUE, NETWORK_DEVICE_HOTPLUG, INDEPENDENT_IOTHREADS, IOTHREAD_RUNTIME_ADD, IOTHREAD_POLLING,
-                 IOTHREAD_VQ_MAPPING, IOTHREAD_MOVE, QUEUE_AFFINITY -> UNSUPPORTED;
+                 IOTHREAD_VQ_MAPPING, IOTHREAD_MOVE, QUEUE_AFFINITY,
+                 IOTHREAD_PINNING -> UNSUPPORTED;
         };
     }
 }

@@ -30,7 +30,10 @@ import io.hvspi.plugin.qemu.state.QemuSettings;
 import io.hvspi.plugin.qemu.state.QemuState;
 import io.hvspi.spi.BlockDevice;
 import io.hvspi.spi.BlockDeviceSpec;
+import io.hvspi.kit.threads.CgroupPlacement;
+import io.hvspi.plugin.qemu.iothread.IOThreadPins;
 import io.hvspi.spi.Capability;
+import io.hvspi.spi.CpuSet;
 import io.hvspi.spi.ConfigException;
 import io.hvspi.spi.DeviceHotplug;
 import io.hvspi.spi.HostContext;
@@ -62,6 +65,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -97,7 +101,7 @@ public final class QemuHypervisor implements Hypervisor {
     public static final String OPTION_START_PAUSED = "start-paused";
     private static final Set<Capability> IOTHREAD_FAMILY = EnumSet.of(Capability.INDEPENDENT_IOTHREADS,
             Capability.IOTHREAD_RUNTIME_ADD, Capability.IOTHREAD_POLLING, Capability.IOTHREAD_VQ_MAPPING,
-            Capability.IOTHREAD_MOVE);
+            Capability.IOTHREAD_MOVE, Capability.IOTHREAD_PINNING);
 
     private final String vmId;
     private final HostContext host;
@@ -185,16 +189,21 @@ public final class QemuHypervisor implements Hypervisor {
             ProbeResult probe = QemuProbe.probe(qmp);
             Reconciler.Result nicsSettled = new NicReconciler(qmp, saved.settings().guestless(),
                     host.commandTimeout()).reconcile(saved);
-            Reconciler.Result blockSettled = new Reconciler(qmp, saved.settings().guestless(), host.commandTimeout())
+            Reconciler.Result settled = new Reconciler(qmp, saved.settings().guestless(), host.commandTimeout())
                     .reconcile(nicsSettled.state());
             List<String> notes = new ArrayList<>(nicsSettled.notes());
-            notes.addAll(blockSettled.notes());
-            Reconciler.Result settled = new Reconciler.Result(blockSettled.state(), List.copyOf(notes),
-                    nicsSettled.changed() || blockSettled.changed());
-            settled.notes().forEach(n -> LOG.warn("VM '{}': {}", record.vmId(), n));
-            hv.reconciliation = settled.notes();
+            notes.addAll(settled.notes());
+            boolean changed = nicsSettled.changed() || settled.changed();
             hv.session = hv.new Session(layout, process, qmp, probe, settled.state(), record.createdAt());
-            if (settled.changed()) {
+            Map<String, Long> tids = new HashMap<>();
+            QemuIOThreads.query(qmp).forEach((id, live) -> tids.put(id, live.threadId()));
+            Set<String> ioThreadIds = new HashSet<>();
+            settled.state().ioThreads().forEach(t -> ioThreadIds.add(t.id()));
+            List<String> pinNotes = hv.session.pins.settle(saved.intents(), tids, ioThreadIds);
+            notes.addAll(pinNotes);
+            notes.forEach(n -> LOG.warn("VM '{}': {}", record.vmId(), n));
+            hv.reconciliation = List.copyOf(notes);
+            if (changed || !pinNotes.isEmpty()) {
                 synchronized (hv.model) {
                     hv.session.persist();
                 }
@@ -289,7 +298,8 @@ public final class QemuHypervisor implements Hypervisor {
                 plan.pool().forEach(id -> ioThreads.add(new QemuState.IOThreadState(id, Kind.POOL)));
                 plan.scsiIoThread().ifPresent(id -> ioThreads.add(new QemuState.IOThreadState(id, Kind.CONTROLLER)));
                 QemuState initial = new QemuState(QemuState.FORMAT, settings, socket.toString(), endpoint.isPresent(),
-                        ioThreads, plan.rootPorts(), plan.scsiController(), 0, 0, List.of());
+                        ioThreads, plan.rootPorts(), plan.scsiController(), 0, 0, List.of())
+                        .withPlacement(placement(s.placement()));
                 Instant createdAt = Instant.now();
                 if (endpoint.isEmpty()) {
                     LOG.debug("starting VM '{}': {}", vmId, plan.argv());
@@ -305,6 +315,7 @@ public final class QemuHypervisor implements Hypervisor {
                 }
                 qmp = connect(socket, process);
                 session = new Session(layout, process, qmp, QemuProbe.probe(qmp), initial, createdAt);
+                session.placeThreads();
                 synchronized (model) {
                     session.persist();
                 }
@@ -323,6 +334,15 @@ public final class QemuHypervisor implements Hypervisor {
                 throw reported;
             }
         }
+    }
+
+    /** The placement as the state records it; {@code null} when none was asked for. */
+    private static QemuState.Placement placement(VmSpec.ThreadPlacement p) {
+        if (p.isNone()) {
+            return null;
+        }
+        return new QemuState.Placement(p.ioThreadCpus().map(CpuSet::toString).orElse(null),
+                p.ioThreadCgroup().orElse(null), p.vcpuCgroup().orElse(null));
     }
 
     /** Connects QMP; QEMU binds the socket a moment before it listens, so a refusal is retried briefly. */
@@ -459,13 +479,14 @@ public final class QemuHypervisor implements Hypervisor {
         Map<Long, HostThread> known = new HashMap<>();
         List<HostThread> ordered = new ArrayList<>();
         long pid = s.process.map(QemuProcess::pid).orElse(0L);
+        Optional<CgroupPlacement> cgroups = CgroupPlacement.detect();
         if (pid > 0) {
-            ordered.add(new HostThread(pid, comm(pid, pid), Role.MAIN, Optional.empty()));
+            ordered.add(thread(s, cgroups, pid, comm(pid, pid), Role.MAIN, Optional.empty()));
             known.put(pid, ordered.get(0));
         }
         for (JsonNode cpu : s.qmp.execute("query-cpus-fast")) {
             long tid = cpu.path("thread-id").asLong();
-            HostThread t = new HostThread(tid, comm(pid, tid), Role.VCPU,
+            HostThread t = thread(s, cgroups, tid, comm(pid, tid), Role.VCPU,
                     Optional.of("vcpu" + cpu.path("cpu-index").asInt()));
             known.put(tid, t);
             ordered.add(t);
@@ -474,7 +495,7 @@ public final class QemuHypervisor implements Hypervisor {
         for (QemuState.IOThreadState m : s.pool.members()) {
             QemuIOThreads.Live l = live.get(m.id());
             if (l != null) {
-                HostThread t = new HostThread(l.threadId(), comm(pid, l.threadId()), Role.IOTHREAD,
+                HostThread t = thread(s, cgroups, l.threadId(), comm(pid, l.threadId()), Role.IOTHREAD,
                         Optional.of(m.id()));
                 known.put(l.threadId(), t);
                 ordered.add(t);
@@ -483,11 +504,17 @@ public final class QemuHypervisor implements Hypervisor {
         if (pid > 0) {
             for (ProcTasks.Task task : PROC.list(pid)) { // EXITED when QEMU is gone
                 if (!known.containsKey(task.tid())) {
-                    ordered.add(new HostThread(task.tid(), task.comm(), Role.OTHER, Optional.empty()));
+                    ordered.add(thread(s, cgroups, task.tid(), task.comm(), Role.OTHER, Optional.empty()));
                 }
             }
         }
         return new HostThreads(pid, ordered);
+    }
+
+    /** One thread with its affinity and cgroup as the kernel reports them now. */
+    private static HostThread thread(Session s, Optional<CgroupPlacement> cgroups, long tid, String name, Role role,
+                                     Optional<String> owner) {
+        return new HostThread(tid, name, role, owner, s.pins.affinity(tid), s.pins.cgroup(cgroups, tid));
     }
 
     private static String comm(long pid, long tid) {
@@ -642,6 +669,7 @@ public final class QemuHypervisor implements Hypervisor {
         final QmpClient.Subscription stateEvents;
         final PendingIntents intents = new PendingIntents(model);
         final QemuState.QemuIdentity identity;
+        final IOThreadPins pins;
 
         Session(RuntimeLayout layout, Optional<QemuProcess> process, QmpClient qmp, ProbeResult probe,
                 QemuState saved, Instant createdAt) {
@@ -654,6 +682,8 @@ public final class QemuHypervisor implements Hypervisor {
             this.endpoint = saved.endpoint();
             this.createdAt = createdAt;
             this.identity = saved.qemu();
+            this.pins = new IOThreadPins(model, process.map(QemuProcess::pid).orElse(0L), saved.pins(),
+                    saved.placement());
             this.pool = new IOThreadPool(model, saved.ioThreads(), settings.policy(), saved.policyTurn());
             this.table = new DeviceTable(model, saved.rootPorts(), saved.scsiController(), saved.nextNode(),
                     saved.devices(), saved.nics());
@@ -663,7 +693,7 @@ public final class QemuHypervisor implements Hypervisor {
             this.hotplug = new QemuDeviceHotplug(QemuHypervisorFactory.TYPE, qmp, model, pool, table, settings,
                     scsiIoThread, capabilities, probe.version(), intents, this::persist);
             this.ioThreads = new QemuIOThreads(QemuHypervisorFactory.TYPE, qmp, model, pool, capabilities,
-                    intents, this::persist);
+                    intents, this::persist, pins);
             this.network = new QemuNetworkHotplug(QemuHypervisorFactory.TYPE, qmp, model, table, settings.guestless(),
                     capabilities, VhostNet.usable(), intents, this::persist);
             this.stateEvents = qmp.subscribe(new QmpListener() {
@@ -690,13 +720,33 @@ public final class QemuHypervisor implements Hypervisor {
         void persist() {
             QemuState s = new QemuState(QemuState.FORMAT, settings, qmpSocket, endpoint, pool.members(),
                     table.rootPorts(), table.scsiController(), pool.placedByPolicy(), table.nextNode(), table.list(),
-                    intents.list(), identity, table.nics());
+                    intents.list(), identity, table.nics(), pins.snapshot(), pins.placement());
             // an attach in flight may have made its tap already: a stop now removes it too
             List<String> taps = new ArrayList<>(createdTaps(table.nics()));
             intents.list().stream().filter(i -> i.aboutNic() && i.nic().createdTap()).forEach(i -> taps.add(i.nic().tap()));
             createdTaps = List.copyOf(taps);
             host.stateStore().save(new VmRecord(vmId, QemuHypervisorFactory.TYPE, process.map(QemuProcess::pid)
                     .orElse(0L), layout.dir(), createdAt, s.toJson()));
+        }
+
+        /**
+         * Applies the placement asked for at start: the pool's IOThreads into their cgroup and
+         * onto their CPU set, the vCPU threads into theirs. A failure fails the start.
+         */
+        void placeThreads() {
+            if (pins.placement() == null) {
+                return;
+            }
+            Map<String, QemuIOThreads.Live> live = QemuIOThreads.query(qmp);
+            for (QemuState.IOThreadState m : pool.members()) {
+                QemuIOThreads.Live l = live.get(m.id());
+                if (m.kind() == Kind.POOL && l != null) {
+                    pins.placePoolThread(m.id(), l.threadId());
+                }
+            }
+            List<Long> vcpus = new ArrayList<>();
+            qmp.execute("query-cpus-fast").forEach(cpu -> vcpus.add(cpu.path("thread-id").asLong()));
+            pins.placeVcpuThreads(vcpus);
         }
 
         VmState queryState() {
@@ -743,6 +793,16 @@ public final class QemuHypervisor implements Hypervisor {
         @Override
         public void setPolling(String id, PollingParams polling) {
             requireSession().ioThreads.setPolling(id, polling);
+        }
+
+        @Override
+        public IOThreadInfo pin(String id, CpuSet cpus) {
+            return requireSession().ioThreads.pin(id, cpus);
+        }
+
+        @Override
+        public IOThreadInfo unpin(String id) {
+            return requireSession().ioThreads.unpin(id);
         }
     }
 

@@ -4,6 +4,7 @@ import static io.hvspi.spi.Capability.*;
 
 import io.hvspi.plugin.qemu.cmdline.QemuCommandLine;
 import io.hvspi.plugin.qemu.cmdline.QemuIds;
+import io.hvspi.kit.threads.ThreadAffinity;
 import io.hvspi.spi.Capability;
 import io.hvspi.spi.ConfigException;
 import io.hvspi.spi.HostContext;
@@ -40,7 +41,7 @@ public final class QemuHypervisorFactory implements HypervisorFactory {
     static final Set<Capability> DECLARED = Set.copyOf(EnumSet.of(
             BLOCK_DEVICE, BLOCK_DEVICE_HOTPLUG, BLOCK_DEVICE_DISCARD, MULTI_QUEUE, NETWORK_DEVICE_HOTPLUG,
             INDEPENDENT_IOTHREADS, IOTHREAD_RUNTIME_ADD, IOTHREAD_POLLING, IOTHREAD_VQ_MAPPING,
-            IOTHREAD_MOVE));
+            IOTHREAD_MOVE, IOTHREAD_PINNING));
 
     @Override
     public String type() {
@@ -108,6 +109,13 @@ public final class QemuHypervisorFactory implements HypervisorFactory {
             throw problem("hotplug_slots", "expected 0 to " + QemuCommandLine.MAX_ROOT_PORTS
                     + " root ports (eight per slot on eight pcie.0 slots), got " + spec.hotplugSlots());
         }
+        spec.placement().ioThreadCpus().ifPresent(cpus -> {
+            java.util.List<Integer> missing = cpus.missingFrom(ThreadAffinity.hostCpus());
+            if (!missing.isEmpty()) {
+                throw problem("indep_iothreads_cpus", cpus + " names CPUs " + missing + " that this host does not have"
+                        + " (online: " + ThreadAffinity.hostCpus() + ")");
+            }
+        });
         checkGuestFiles(spec);
     }
 

@@ -67,6 +67,22 @@ final class ChildJvm implements AutoCloseable {
         }
     }
 
+    /** The lines printed before {@code expected}; throws when the child ended first or the time ran out. */
+    List<String> linesBefore(String expected, long timeoutMillis) throws InterruptedException {
+        List<String> out = new ArrayList<>();
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
+        while (true) {
+            String line = lines.poll(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+            if (line == null || line.equals(EOF)) {
+                throw new AssertionError("the child ended or timed out before '" + expected + "'; it printed " + out);
+            }
+            if (line.equals(expected)) {
+                return out;
+            }
+            out.add(line);
+        }
+    }
+
     /** SIGKILL, and waits until it is gone. */
     void kill() throws InterruptedException {
         process.destroyForcibly();

@@ -55,6 +55,10 @@ public final class ChildOperation {
                         onIo0(record) ? IO1 : IO0));
                 case "iothread-add" -> vm.requireIoThreads().add(EXTRA);
                 case "iothread-remove" -> vm.requireIoThreads().remove(EXTRA);
+                // what a fresh process reports: one line per IOThread, its pin and the kernel's affinity
+                case "pins" -> vm.requireIoThreads().list().forEach(t -> System.out.println("pin " + t.id() + " "
+                        + t.pinned().map(Object::toString).orElse("-") + " "
+                        + t.affinity().map(Object::toString).orElse("-")));
                 default -> throw new IllegalArgumentException("unknown operation " + args[2]);
             }
             System.out.println("done");

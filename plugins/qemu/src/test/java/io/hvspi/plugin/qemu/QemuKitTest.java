@@ -40,7 +40,8 @@ class QemuKitTest extends HypervisorContract {
     protected CapabilityExpectation expect(Capability c) {
         return switch (c) { // no default: a new capability must be decided here
             case BLOCK_DEVICE, BLOCK_DEVICE_HOTPLUG, BLOCK_DEVICE_DISCARD, MULTI_QUEUE, NETWORK_DEVICE_HOTPLUG,
-                 INDEPENDENT_IOTHREADS, IOTHREAD_RUNTIME_ADD, IOTHREAD_POLLING, IOTHREAD_MOVE -> SUPPORTED;
+                 INDEPENDENT_IOTHREADS, IOTHREAD_RUNTIME_ADD, IOTHREAD_POLLING, IOTHREAD_MOVE,
+                 IOTHREAD_PINNING -> SUPPORTED;
             // iothread-vq-mapping came with QEMU 9.0; the probe decides. Where this QEMU has it, the
             // kit must find it effective (and run the vq-mapping contract for real, not its refusal path)
             case IOTHREAD_VQ_MAPPING -> qemu.filter(QemuBinary::hasVqMapping).isPresent() ? SUPPORTED

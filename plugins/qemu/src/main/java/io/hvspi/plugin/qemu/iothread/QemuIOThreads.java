@@ -1,11 +1,13 @@
 package io.hvspi.plugin.qemu.iothread;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.hvspi.kit.threads.ThreadAffinity;
 import io.hvspi.plugin.qemu.cmdline.QemuIds;
 import io.hvspi.plugin.qemu.qmp.QmpClient;
 import io.hvspi.plugin.qemu.state.Intent;
 import io.hvspi.plugin.qemu.state.PendingIntents;
 import io.hvspi.spi.Capability;
+import io.hvspi.spi.CpuSet;
 import io.hvspi.spi.HvspiException;
 import io.hvspi.spi.IOThreadInfo;
 import io.hvspi.spi.IOThreadInfo.Kind;
@@ -42,15 +44,17 @@ public final class QemuIOThreads implements IOThreadProvider {
     private final Set<Capability> capabilities;
     private final PendingIntents intents;
     private final Runnable persist;
+    private final IOThreadPins pins;
 
     /**
      * @param lock the monitor the pool shares with the device table
      * @param intents the VM's operations in flight: an add or removal records its intent there and saves
      *                before its QMP command, and ends it in the save that records the outcome
      * @param persist saves the VM's state; called with {@code lock} held after each confirmed change
+     * @param pins the VM's IOThread pins and pool placement
      */
     public QemuIOThreads(String type, QmpClient qmp, Object lock, IOThreadPool pool, Set<Capability> capabilities,
-                         PendingIntents intents, Runnable persist) {
+                         PendingIntents intents, Runnable persist, IOThreadPins pins) {
         this.type = type;
         this.qmp = qmp;
         this.lock = lock;
@@ -58,6 +62,7 @@ public final class QemuIOThreads implements IOThreadProvider {
         this.capabilities = Set.copyOf(capabilities);
         this.intents = intents;
         this.persist = persist;
+        this.pins = pins;
     }
 
     /** What {@code query-iothreads} says about one IOThread. */
@@ -82,7 +87,8 @@ public final class QemuIOThreads implements IOThreadProvider {
 
     private IOThreadInfo info(String id, Kind kind, Live live) {
         return new IOThreadInfo(id, kind, live == null ? OptionalLong.empty() : OptionalLong.of(live.threadId()),
-                pool.devicesOn(id), live == null ? Optional.empty() : Optional.of(live.polling()));
+                pool.devicesOn(id), live == null ? Optional.empty() : Optional.of(live.polling()),
+                live == null ? Optional.empty() : pins.affinity(live.threadId()), pins.pinned(id));
     }
 
     @Override
@@ -154,7 +160,23 @@ public final class QemuIOThreads implements IOThreadProvider {
             // QEMU confirmed the IOThread and was recorded with it: the add happened, only its thread id is unknown
             LOG.warn("IOThread '{}' was added, but its host thread id could not be read: {}", id, e.getMessage());
         }
+        if (live != null) {
+            placeNew(id, live.threadId());
+        }
         return info(id, Kind.POOL, live);
+    }
+
+    /** An IOThread added at run time joins the pool's cgroup and CPU set; it exists whatever that gives. */
+    private void placeNew(String id, long tid) {
+        try {
+            pins.placePoolThread(id, tid);
+        } catch (HvspiException e) {
+            LOG.warn("IOThread '{}' was added but not placed as the pool is ({}); it runs where QEMU started it",
+                    id, e.getMessage());
+        }
+        synchronized (lock) {
+            persist.run();
+        }
     }
 
     /** A timed-out add that QEMU carried out later: a failed call leaves nothing behind. */
@@ -217,6 +239,7 @@ public final class QemuIOThreads implements IOThreadProvider {
         synchronized (lock) {
             pool.finishRemove(id, deleted);
             if (deleted) {
+                pins.forget(id);
                 intents.end(Intent.ioThreadRemove(id));
                 persist.run();
             }
@@ -234,6 +257,62 @@ public final class QemuIOThreads implements IOThreadProvider {
         qomSet(path, "poll-grow", polling.grow());
         qomSet(path, "poll-shrink", polling.shrink());
         qomSet(path, "poll-max-ns", polling.maxNs());
+    }
+
+    @Override
+    public IOThreadInfo pin(String id, CpuSet cpus) {
+        require(Capability.IOTHREAD_PINNING);
+        Kind kind = known(id);
+        IOThreadPins.checkOnHost(cpus, "CPU set");
+        Live live = threadOf(id);
+        Intent intent = Intent.pin(id, cpus.toString());
+        begin(intent);
+        try {
+            ThreadAffinity.set(live.threadId(), cpus);
+            synchronized (lock) {
+                pins.record(id, cpus);
+                intents.end(intent);
+                persist.run();
+            }
+        } finally {
+            end(intent);
+        }
+        return info(id, kind, live);
+    }
+
+    /** Back to every CPU of the host; the kernel narrows that to the thread's cpuset cgroup. */
+    @Override
+    public IOThreadInfo unpin(String id) {
+        require(Capability.IOTHREAD_PINNING);
+        Kind kind = known(id);
+        Live live = threadOf(id);
+        Intent intent = Intent.unpin(id);
+        begin(intent);
+        try {
+            ThreadAffinity.set(live.threadId(), ThreadAffinity.hostCpus());
+            synchronized (lock) {
+                pins.forget(id);
+                intents.end(intent);
+                persist.run();
+            }
+        } finally {
+            end(intent);
+        }
+        return info(id, kind, live);
+    }
+
+    private Kind known(String id) {
+        return pool.kind(id).orElseThrow(() -> new RequestRejectedException(Reason.NOT_FOUND,
+                "no IOThread '" + QemuIds.shown(id) + "'"));
+    }
+
+    private Live threadOf(String id) {
+        Live live = query(qmp).get(id);
+        if (live == null || live.threadId() <= 0) {
+            throw new RequestRejectedException(Reason.NOT_FOUND, "QEMU reports no host thread for IOThread '"
+                    + QemuIds.shown(id) + "'");
+        }
+        return live;
     }
 
     private void qomSet(String path, String property, long value) {

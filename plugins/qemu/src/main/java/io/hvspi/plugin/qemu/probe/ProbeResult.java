@@ -52,6 +52,8 @@ public record ProbeResult(QemuVersion version, String packageName, Set<String> c
                 // a move is an unplug and replug of the same node, never x-blockdev-set-iothread
                 case IOTHREAD_MOVE -> iothreads && hotplug;
                 case PER_QUEUE_IO_THREADS, QUEUE_AFFINITY -> false;
+                // sched_setaffinity on query-iothreads' thread-id: any QEMU with IOThreads
+                case IOTHREAD_PINNING -> iothreads;
             };
             if (backed) {
                 out.add(c);

@@ -13,15 +13,16 @@ import java.util.Objects;
  * @param id the device or IOThread concerned
  * @param device for {@link Op#ATTACH} the device as it will be recorded once QEMU confirms it; for
  *               {@link Op#DETACH} and {@link Op#MOVE} the device as recorded before; {@code null} for IOThreads
- * @param target for {@link Op#MOVE} the IOThread(s) the device goes to (empty: the main loop); else empty
+ * @param target for {@link Op#MOVE} the IOThread(s) the device goes to (empty: the main loop); for
+ *               {@link Op#PIN} the one CPU set ({@code 0-3,6}); else empty
  * @param nic for {@link Op#NIC_ATTACH} the network device as it will be recorded once QEMU confirms it
  *            (a NIC's detach is recorded as its {@link NicState#unplugging()} mark); else {@code null}
  */
 public record Intent(Op op, String id, DeviceState device, List<String> target, NicState nic) {
     /** The operations that write intents. */
-    public enum Op { ATTACH, DETACH, MOVE, IOTHREAD_ADD, IOTHREAD_REMOVE, NIC_ATTACH }
+    public enum Op { ATTACH, DETACH, MOVE, IOTHREAD_ADD, IOTHREAD_REMOVE, NIC_ATTACH, PIN, UNPIN }
 
-    /** An intent about a block device or an IOThread (as format 2 had them). */
+    /** An intent about a block device, an IOThread or a pin (as format 2 had them). */
     public Intent(Op op, String id, DeviceState device, List<String> target) {
         this(op, id, device, target, null);
     }
@@ -67,7 +68,20 @@ public record Intent(Op op, String id, DeviceState device, List<String> target, 
         return new Intent(Op.IOTHREAD_REMOVE, id, null, List.of());
     }
 
-    /** True for intents about a block device, false for IOThread and network device ones. */
+    public static Intent pin(String ioThread, String cpus) {
+        return new Intent(Op.PIN, ioThread, null, List.of(cpus));
+    }
+
+    public static Intent unpin(String ioThread) {
+        return new Intent(Op.UNPIN, ioThread, null, List.of());
+    }
+
+    /** True for a pin or unpin (about an IOThread's host thread, not about QEMU's objects). */
+    public boolean aboutPin() {
+        return op == Op.PIN || op == Op.UNPIN;
+    }
+
+    /** True for intents about a block device, false for IOThread, pin and network device ones. */
     public boolean aboutDevice() {
         return device != null;
     }

@@ -24,7 +24,7 @@ public final class PendingIntents {
 
     private static String key(Intent i) {
         // block and network devices share one id space in QEMU
-        return (i.aboutDevice() || i.aboutNic() ? "device:" : "iothread:") + i.id();
+        return (i.aboutDevice() || i.aboutNic() ? "device:" : i.aboutPin() ? "pin:" : "iothread:") + i.id();
     }
 
     /** Records an intent; the caller saves the state next (with the lock held). */

@@ -5,8 +5,12 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.hvspi.spi.HvspiException;
 import io.hvspi.spi.IOThreadInfo;
+import com.fasterxml.jackson.annotation.JsonInclude;
+import java.util.Collections;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
+import java.util.TreeMap;
 
 /**
  * The QEMU plugin's state of one VM, stored as {@code VmRecord.pluginState} after
@@ -26,14 +30,18 @@ import java.util.Objects;
  * @param qemu who the QEMU process is, to verify a pid before signalling it; {@code null} when hvspi did not
  *             spawn QEMU, or in format 1
  * @param nics the hotplugged network devices, in attach order (format 3; none before)
+ * @param pins the CPU set each pinned IOThread was pinned to, by IOThread id (format 3; none before)
+ * @param placement where the pool's threads go: the pool's CPU set, which IOThreads added later get too,
+ *                  and the cgroups (format 3; {@code null} before and when none was asked for)
  */
 public record QemuState(int format, QemuSettings settings, String qmpSocket, boolean endpoint,
                         List<IOThreadState> ioThreads, List<String> rootPorts, boolean scsiController, long policyTurn,
                         long nextNode, List<DeviceState> devices, List<Intent> intents, QemuIdentity qemu,
-                        List<NicState> nics) {
+                        List<NicState> nics, Map<String, String> pins, Placement placement) {
     /**
-     * Format 2 added {@code intents} and {@code qemu}, format 3 {@code nics}; older documents are read
-     * as having none. A format 2 reader refuses format 3, so it cannot drop the NICs by saving over them.
+     * Format 2 added {@code intents} and {@code qemu}; format 3 {@code nics}, {@code pins} and
+     * {@code placement}. Older documents are read as having none. A format 2 reader refuses format 3,
+     * so it cannot drop the NICs or pins by saving over them.
      */
     public static final int FORMAT = 3;
     private static final int OLDEST_READABLE = 1;
@@ -49,22 +57,33 @@ public record QemuState(int format, QemuSettings settings, String qmpSocket, boo
         devices = List.copyOf(devices);
         intents = intents == null ? List.of() : List.copyOf(intents);
         nics = nics == null ? List.of() : List.copyOf(nics);
+        pins = pins == null ? Map.of() : Collections.unmodifiableMap(new TreeMap<>(pins));
     }
 
-    /** A state without network devices (as format 2 had it). */
+    /** A state without network devices, pins or placement (as format 2 had). */
     public QemuState(int format, QemuSettings settings, String qmpSocket, boolean endpoint,
                      List<IOThreadState> ioThreads, List<String> rootPorts, boolean scsiController, long policyTurn,
                      long nextNode, List<DeviceState> devices, List<Intent> intents, QemuIdentity qemu) {
         this(format, settings, qmpSocket, endpoint, ioThreads, rootPorts, scsiController, policyTurn, nextNode, devices,
-                intents, qemu, List.of());
+                intents, qemu, List.of(), Map.of(), null);
     }
+
+    /**
+     * The thread placement asked for at start, in CPU-list and cgroup-path text.
+     *
+     * @param poolCpus the pool's CPU set ({@code 0-3,6}), or {@code null}
+     * @param ioThreadCgroup the pool's cgroup, or {@code null}
+     * @param vcpuCgroup the vCPU threads' cgroup, or {@code null}
+     */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record Placement(String poolCpus, String ioThreadCgroup, String vcpuCgroup) {}
 
     /** A state with no intents and no process identity (as format 1 had). */
     public QemuState(int format, QemuSettings settings, String qmpSocket, boolean endpoint,
                      List<IOThreadState> ioThreads, List<String> rootPorts, boolean scsiController, long policyTurn,
                      long nextNode, List<DeviceState> devices) {
         this(format, settings, qmpSocket, endpoint, ioThreads, rootPorts, scsiController, policyTurn, nextNode, devices,
-                List.of(), null);
+                List.of(), null, List.of(), Map.of(), null);
     }
 
     /**
@@ -83,25 +102,36 @@ public record QemuState(int format, QemuSettings settings, String qmpSocket, boo
 
     public QemuState withNextNode(long next) {
         return new QemuState(format, settings, qmpSocket, endpoint, ioThreads, rootPorts, scsiController, policyTurn,
-                next, devices, intents, qemu, nics);
+                next, devices, intents, qemu, nics, pins, placement);
     }
 
     public QemuState withQemu(QemuIdentity identity) {
         return new QemuState(format, settings, qmpSocket, endpoint, ioThreads, rootPorts, scsiController, policyTurn,
-                nextNode, devices, intents, identity, nics);
+                nextNode, devices, intents, identity, nics, pins, placement);
     }
 
     /** This state with other devices, IOThreads and intents (what reconciliation changes). */
     public QemuState with(List<DeviceState> newDevices, List<IOThreadState> newIoThreads, List<Intent> newIntents,
                           long newNextNode) {
         return new QemuState(FORMAT, settings, qmpSocket, endpoint, newIoThreads, rootPorts, scsiController,
-                policyTurn, newNextNode, newDevices, newIntents, qemu, nics);
+                policyTurn, newNextNode, newDevices, newIntents, qemu, nics, pins, placement);
     }
 
     /** This state with other network devices. */
     public QemuState withNics(List<NicState> newNics) {
         return new QemuState(FORMAT, settings, qmpSocket, endpoint, ioThreads, rootPorts, scsiController, policyTurn,
-                nextNode, devices, intents, qemu, newNics);
+                nextNode, devices, intents, qemu, newNics, pins, placement);
+    }
+
+    /** This state with other pins (what pin reconciliation changes). */
+    public QemuState withPins(Map<String, String> newPins) {
+        return new QemuState(FORMAT, settings, qmpSocket, endpoint, ioThreads, rootPorts, scsiController, policyTurn,
+                nextNode, devices, intents, qemu, nics, newPins, placement);
+    }
+
+    public QemuState withPlacement(Placement newPlacement) {
+        return new QemuState(format, settings, qmpSocket, endpoint, ioThreads, rootPorts, scsiController, policyTurn,
+                nextNode, devices, intents, qemu, nics, pins, newPlacement);
     }
 
     /** One IOThread the VM owns. */

@@ -26,7 +26,8 @@ class ProbeRecordingTest {
     private static final Set<Capability> ON_BOTH = EnumSet.of(Capability.BLOCK_DEVICE,
             Capability.BLOCK_DEVICE_HOTPLUG, Capability.BLOCK_DEVICE_DISCARD, Capability.MULTI_QUEUE,
             Capability.NETWORK_DEVICE_HOTPLUG, Capability.FS_SHARING, Capability.INDEPENDENT_IOTHREADS,
-            Capability.IOTHREAD_RUNTIME_ADD, Capability.IOTHREAD_POLLING, Capability.IOTHREAD_MOVE);
+            Capability.IOTHREAD_RUNTIME_ADD, Capability.IOTHREAD_POLLING, Capability.IOTHREAD_MOVE,
+            Capability.IOTHREAD_PINNING);
 
     @TempDir
     Path tmp;

@@ -17,7 +17,7 @@ class QemuProbeReplayTest {
             Capability.BLOCK_DEVICE_HOTPLUG, Capability.BLOCK_DEVICE_DISCARD, Capability.MULTI_QUEUE,
             Capability.NETWORK_DEVICE_HOTPLUG, Capability.FS_SHARING, Capability.INDEPENDENT_IOTHREADS,
             Capability.IOTHREAD_RUNTIME_ADD, Capability.IOTHREAD_POLLING, Capability.IOTHREAD_VQ_MAPPING,
-            Capability.IOTHREAD_MOVE);
+            Capability.IOTHREAD_MOVE, Capability.IOTHREAD_PINNING);
 
     @Test
     void qemu72HasEverythingButVqMapping() {
@@ -53,7 +53,8 @@ class QemuProbeReplayTest {
         ProbeResult old = new ProbeResult(new QemuVersion(2, 0, 0), "", p72.commands(), props);
         Set<Capability> effective = old.narrow(DECLARED);
         for (Capability c : EnumSet.of(Capability.INDEPENDENT_IOTHREADS, Capability.IOTHREAD_RUNTIME_ADD,
-                Capability.IOTHREAD_POLLING, Capability.IOTHREAD_VQ_MAPPING, Capability.IOTHREAD_MOVE)) {
+                Capability.IOTHREAD_POLLING, Capability.IOTHREAD_VQ_MAPPING, Capability.IOTHREAD_MOVE,
+                Capability.IOTHREAD_PINNING)) {
             assertFalse(effective.contains(c), c.key());
         }
         assertTrue(effective.contains(Capability.BLOCK_DEVICE_HOTPLUG));

@@ -1,6 +1,8 @@
 package io.hvspi.plugin.qemu.state;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -8,6 +10,7 @@ import io.hvspi.spi.HvspiException;
 import io.hvspi.spi.IOThreadInfo.Kind;
 import io.hvspi.spi.IOThreadPolicy;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 class QemuStateTest {
@@ -39,12 +42,34 @@ class QemuStateTest {
     void formatOneIsReadWithNoIntentsAndNoIdentity() {
         String v1 = sample().toJson().replace("\"format\":3", "\"format\":1")
                 .replaceFirst(",\"intents\":\\[\\]", "").replaceFirst(",\"qemu\":null", "")
-                .replaceFirst(",\"nics\":\\[\\]", "");
+                .replaceFirst(",\"nics\":\\[\\]", "")
+                .replaceFirst(",\"pins\":\\{\\}", "").replaceFirst(",\"placement\":null", "");
         QemuState read = QemuState.fromJson(v1);
         assertEquals(1, read.format());
         assertEquals(List.of(), read.intents());
         assertEquals(null, read.qemu());
         assertEquals(sample().devices(), read.devices());
+    }
+
+    @Test
+    void formatTwoIsReadWithNoPinsAndNoPlacement() {
+        String v2 = sample().toJson().replace("\"format\":3", "\"format\":2")
+                .replaceFirst(",\"pins\":\\{\\}", "").replaceFirst(",\"placement\":null", "");
+        assertFalse(v2.contains("pins") || v2.contains("placement"), v2);
+        QemuState read = QemuState.fromJson(v2);
+        assertEquals(2, read.format());
+        assertEquals(Map.of(), read.pins());
+        assertNull(read.placement());
+    }
+
+    @Test
+    void pinsPlacementAndPinIntentsRoundTrip() {
+        QemuState s = sample().withPins(Map.of("indep_iothread_1", "1", "indep_iothread_0", "0-1"))
+                .withPlacement(new QemuState.Placement("1", "/kata/io", null));
+        QemuState pinning = s.with(s.devices(), s.ioThreads(), List.of(Intent.pin("indep_iothread_0", "1"),
+                Intent.unpin("indep_iothread_1")), s.nextNode());
+        assertEquals(pinning, QemuState.fromJson(pinning.toJson()));
+        assertFalse(pinning.toJson().contains("vcpuCgroup"), "absent placement parts are left out");
     }
 
     @Test

@@ -1,0 +1,188 @@
+package io.hvspi.plugin.qemu.iothread;
+
+import io.hvspi.kit.threads.CgroupPlacement;
+import io.hvspi.kit.threads.ProcTasks;
+import io.hvspi.kit.threads.ThreadAffinity;
+import io.hvspi.plugin.qemu.state.Intent;
+import io.hvspi.plugin.qemu.state.QemuState;
+import io.hvspi.spi.CpuSet;
+import io.hvspi.spi.RequestRejectedException;
+import io.hvspi.spi.RequestRejectedException.Reason;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+
+/**
+ * The VM's IOThread pins and thread placement: which IOThread hvspi pinned to
+ * which CPU set (recorded, so that another process reports and keeps them), and
+ * the pool's CPU set and cgroup, which IOThreads added while the VM runs get too.
+ * What a thread's affinity <i>is</i> is always read from the kernel
+ * ({@code Cpus_allowed_list}); this class only remembers what was asked. Guarded
+ * by the VM's model lock.
+ */
+public final class IOThreadPins {
+    private static final ProcTasks PROC = ProcTasks.system();
+
+    private final Object lock;
+    private final long pid;
+    private final QemuState.Placement placement;
+    private final Map<String, CpuSet> pins = new TreeMap<>();
+
+    /**
+     * @param pid QEMU's pid, 0 when hvspi did not spawn it (thread ids are then read as {@code /proc/TID})
+     * @param saved the recorded pins, by IOThread id
+     * @param placement the placement asked for at start, or {@code null}
+     */
+    public IOThreadPins(Object lock, long pid, Map<String, String> saved, QemuState.Placement placement) {
+        this.lock = lock;
+        this.pid = pid;
+        this.placement = placement;
+        saved.forEach((id, cpus) -> pins.put(id, CpuSet.parse(cpus)));
+    }
+
+    /** The placement asked for at start, or {@code null}. */
+    public QemuState.Placement placement() {
+        return placement;
+    }
+
+    public Optional<CpuSet> pinned(String id) {
+        synchronized (lock) {
+            return Optional.ofNullable(pins.get(id));
+        }
+    }
+
+    /** The pins as the state records them. */
+    public Map<String, String> snapshot() {
+        synchronized (lock) {
+            Map<String, String> out = new LinkedHashMap<>();
+            pins.forEach((id, cpus) -> out.put(id, cpus.toString()));
+            return out;
+        }
+    }
+
+    /** The kernel's view of a thread's CPU set; empty when it cannot be read. */
+    public Optional<CpuSet> affinity(long tid) {
+        return PROC.affinity(pid > 0 ? pid : tid, tid);
+    }
+
+    /** The cgroup a thread is in, in the hierarchy threads are placed into; empty when unknown. */
+    public Optional<String> cgroup(Optional<CgroupPlacement> hierarchy, long tid) {
+        return hierarchy.flatMap(h -> h.where(PROC, pid > 0 ? pid : tid, tid));
+    }
+
+    /** Records a pin; the caller saves next, with the lock held. */
+    void record(String id, CpuSet cpus) {
+        synchronized (lock) {
+            pins.put(id, cpus);
+        }
+    }
+
+    /** Forgets a pin; true when there was one. */
+    boolean forget(String id) {
+        synchronized (lock) {
+            return pins.remove(id) != null;
+        }
+    }
+
+    /**
+     * Refuses a set with CPUs this host does not have.
+     *
+     * @throws RequestRejectedException {@code INVALID_ARGUMENT} naming the missing CPUs
+     */
+    public static void checkOnHost(CpuSet cpus, String what) {
+        CpuSet host = ThreadAffinity.hostCpus();
+        List<Integer> missing = cpus.missingFrom(host);
+        if (!missing.isEmpty()) {
+            throw new RequestRejectedException(Reason.INVALID_ARGUMENT, what + " " + cpus + " names CPU"
+                    + (missing.size() == 1 ? " " : "s ") + CpuSet.of(missing.stream().mapToInt(i -> i).toArray())
+                    + " that this host does not have (online: " + host + ")");
+        }
+    }
+
+    /**
+     * Puts a pool IOThread where the placement says: into the pool's cgroup first (entering
+     * a cpuset resets a thread's affinity), then pinned to the pool's CPU set, recorded.
+     * Nothing happens without a placement.
+     */
+    public void placePoolThread(String id, long tid) {
+        if (placement == null) {
+            return;
+        }
+        if (placement.ioThreadCgroup() != null) {
+            CgroupPlacement cg = CgroupPlacement.require();
+            cg.prepare(placement.ioThreadCgroup(), Optional.ofNullable(placement.poolCpus()).map(CpuSet::parse));
+            cg.place(placement.ioThreadCgroup(), tid);
+        }
+        if (placement.poolCpus() != null) {
+            CpuSet cpus = CpuSet.parse(placement.poolCpus());
+            ThreadAffinity.set(tid, cpus);
+            record(id, cpus);
+        }
+    }
+
+    /** Puts vCPU threads into the vCPU cgroup, when one was asked for. */
+    public void placeVcpuThreads(List<Long> tids) {
+        if (placement == null || placement.vcpuCgroup() == null) {
+            return;
+        }
+        CgroupPlacement cg = CgroupPlacement.require();
+        cg.prepare(placement.vcpuCgroup(), Optional.empty());
+        for (long tid : tids) {
+            cg.place(placement.vcpuCgroup(), tid);
+        }
+    }
+
+    /**
+     * Settles the pin and unpin intents an earlier process left, against the kernel: a
+     * pin whose thread has the set is recorded, one whose thread does not is forgotten
+     * (nothing else changed); an unpin whose thread still has the recorded set keeps the
+     * pin, else the pin is forgotten. Pins of IOThreads the VM no longer has are dropped.
+     *
+     * @param tids the host thread of each IOThread QEMU has now
+     * @return one note per change
+     */
+    public List<String> settle(List<Intent> intents, Map<String, Long> tids, Set<String> ioThreads) {
+        List<String> notes = new ArrayList<>();
+        synchronized (lock) {
+            for (Intent i : intents) {
+                if (!i.aboutPin()) {
+                    continue;
+                }
+                Long tid = tids.get(i.id());
+                Optional<CpuSet> now = tid == null ? Optional.empty() : affinity(tid);
+                if (i.op() == Intent.Op.PIN) {
+                    CpuSet asked = CpuSet.parse(i.target().get(0));
+                    if (now.equals(Optional.of(asked))) {
+                        pins.put(i.id(), asked);
+                        notes.add("pin of IOThread '" + i.id() + "' to " + asked + " was interrupted after the kernel"
+                                + " applied it: recorded");
+                    } else {
+                        notes.add("pin of IOThread '" + i.id() + "' to " + asked + " was interrupted before the"
+                                + " kernel applied it: forgotten");
+                    }
+                } else {
+                    CpuSet recorded = pins.get(i.id());
+                    if (recorded != null && !now.equals(Optional.of(recorded))) {
+                        pins.remove(i.id());
+                        notes.add("unpin of IOThread '" + i.id() + "' was interrupted after the kernel applied it:"
+                                + " the pin is forgotten");
+                    } else {
+                        notes.add("unpin of IOThread '" + i.id() + "' was interrupted before the kernel applied it:"
+                                + " the pin is kept");
+                    }
+                }
+            }
+            for (String id : List.copyOf(pins.keySet())) {
+                if (!ioThreads.contains(id)) {
+                    pins.remove(id);
+                    notes.add("IOThread '" + id + "' was pinned but the VM no longer has it: pin dropped");
+                }
+            }
+        }
+        return notes;
+    }
+}
