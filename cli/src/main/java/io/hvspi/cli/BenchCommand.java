@@ -32,7 +32,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
 
-@Command(name = "bench", header = "Measure hvspi: hotplug cost, guest IO, many VMs.",
+@Command(name = "bench", header = "Measure hotplug cost, guest IO and many VMs at once.",
         description = "What hvspi costs against a raw client (hotplug); guest IO per IOThread mode (io); many VMs"
         + " from one JVM (scale).",
         subcommands = {BenchCommand.Hotplug.class, BenchCommand.Io.class, BenchScaleCommand.class})
@@ -44,7 +44,7 @@ final class BenchCommand {
         return accel == null ? spec : spec.toBuilder().accel(Accelerator.choose(accel).accel()).build();
     }
 
-    @Command(name = "hotplug", header = "Compare hotplug and QMP latency through hvspi with a raw QMP client.",
+    @Command(name = "hotplug", header = "Compare hotplug latency through hvspi with a raw QMP client.",
             description = "Hotplug latency, QMP round trip and VM start to QMP ready, through hvspi and through a raw"
             + " stdlib-only QMP client over the same kind of socket, in one run; prints each with the ratio."
             + " Both sides run a guestless QEMU (paused, no kernel) with the config's IOThread pool.")

@@ -17,7 +17,7 @@ import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
 
 /** {@code hvctl bench scale}: many guestless VMs from one JVM; see {@link ScaleBench}. */
-@Command(name = "scale", header = "Start many guestless VMs from one JVM and hotplug disks into all.",
+@Command(name = "scale", header = "Drive many guestless VMs with disks from one JVM at once.",
         description = "N guestless VMs driven from one JVM, M null-backed disks hotplugged into each: starts on a bounded pool,"
             + " then one thread per VM attaching its disks one after another, all VMs at once. Reports start and attach"
             + " latency percentiles and throughput, JVM heap and threads per VM, and VMM RSS per VM; writes"

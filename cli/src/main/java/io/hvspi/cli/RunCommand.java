@@ -35,7 +35,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
 
-@Command(name = "run", header = "Start a VM from a Kata configuration and hotplug disks onto its IOThreads.",
+@Command(name = "run", header = "Start a VM from a Kata configuration and hotplug disks.",
         description = "Prints each hotplugged device with the IO thread serving it and that thread's host id."
             + " Stops the VM and cleans up unless --keep.")
 final class RunCommand extends HvctlCommand {

@@ -6,24 +6,30 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * "Did you mean" candidates for a mistyped command or option, as kubectl (cobra) finds them:
- * names within two edits (a swap of neighbours counts as one) or that start with what was typed.
+ * "Did you mean" candidates for a mistyped command or option, much as kubectl (cobra) finds them:
+ * names within a few edits (a swap of neighbours counts as one) or that start with what was typed.
+ * Short words allow fewer edits, or every two-letter word would be near every four-letter name.
  */
 final class Suggestions {
-    static final int MAX_DISTANCE = 2;
-
     private Suggestions() {}
 
     /** The names close to {@code typed}, closest first (ties in the given order). */
     static List<String> closest(String typed, Collection<String> names) {
         String t = typed.toLowerCase(Locale.ROOT);
+        int allowed = maxDistance(t);
         return names.stream()
                 .filter(n -> n.length() > 1 || t.length() == 1)
-                .filter(n -> distance(t, n.toLowerCase(Locale.ROOT)) <= MAX_DISTANCE
-                        || (t.length() >= 2 && n.toLowerCase(Locale.ROOT).startsWith(t)))
+                .filter(n -> distance(t, n.toLowerCase(Locale.ROOT)) <= allowed
+                        || (t.replaceFirst("^-+", "").length() >= 2 && n.toLowerCase(Locale.ROOT).startsWith(t)))
                 .sorted(Comparator.comparingInt(n -> distance(t, n.toLowerCase(Locale.ROOT))))
                 .distinct()
                 .toList();
+    }
+
+    /** Edits allowed: none up to 2 letters (prefixes still match), one up to 5, two beyond. */
+    static int maxDistance(String typed) {
+        String bare = typed.replaceFirst("^-+", "");
+        return bare.length() <= 2 ? 0 : bare.length() <= 5 ? 1 : 2;
     }
 
     /** Optimal string alignment distance: insertions, deletions, substitutions and adjacent swaps. */
