@@ -70,6 +70,7 @@ public final class Hvctl {
     static CommandLine commandLine() {
         CommandLine root = new CommandLine(new Hvctl());
         root.getSubcommands().values().forEach(Hvctl::addHelpOption);
+        HelpLayout.apply(root);
         return root;
     }
 

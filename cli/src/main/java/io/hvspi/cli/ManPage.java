@@ -61,23 +61,8 @@ final class ManPage {
                         .append(escape(describe(p.description(), p.defaultValueString()))).append('\n');
             }
         }
-        List<OptionSpec> options = new ArrayList<>(spec.options().stream().filter(o -> !o.hidden()).toList());
-        if (!options.isEmpty()) {
-            options.sort((a, b) -> a.longestName().replaceFirst("^-+", "").compareTo(b.longestName().replaceFirst("^-+", "")));
-            roff.append(".SH OPTIONS\n");
-            for (OptionSpec o : options) {
-                roff.append(".TP\n");
-                List<String> names = new ArrayList<>();
-                for (String n : o.names()) {
-                    names.add("\\fB" + escape(n) + "\\fR");
-                }
-                roff.append(String.join(", ", names));
-                if (o.arity().max() > 0) {
-                    roff.append(" \\fI").append(escape(o.paramLabel())).append("\\fR");
-                }
-                roff.append('\n').append(escape(describe(o.description(), o.defaultValueString()))).append('\n');
-            }
-        }
+        options(roff, spec, false);
+        options(roff, spec, true);
         List<CommandSpec> subcommands = subcommands(spec);
         if (!subcommands.isEmpty()) {
             roff.append(".SH COMMANDS\n");
@@ -100,6 +85,28 @@ final class ManPage {
                     seeAlso.stream().map(n -> "\\fB" + escape(n) + "\\fR(1)").toList())).append('\n');
         }
         return roff.toString();
+    }
+
+    /** OPTIONS: the command's own; GLOBAL OPTIONS: those every command takes, as in --help. */
+    private static void options(StringBuilder roff, CommandSpec spec, boolean global) {
+        List<OptionSpec> options = new ArrayList<>(spec.options().stream()
+                .filter(o -> !o.hidden() && HelpLayout.isGlobal(spec, o) == global).toList());
+        if (!options.isEmpty()) {
+            options.sort((a, b) -> a.longestName().replaceFirst("^-+", "").compareTo(b.longestName().replaceFirst("^-+", "")));
+            roff.append(global ? ".SH GLOBAL OPTIONS\n" : ".SH OPTIONS\n");
+            for (OptionSpec o : options) {
+                roff.append(".TP\n");
+                List<String> names = new ArrayList<>();
+                for (String n : o.names()) {
+                    names.add("\\fB" + escape(n) + "\\fR");
+                }
+                roff.append(String.join(", ", names));
+                if (o.arity().max() > 0) {
+                    roff.append(" \\fI").append(escape(o.paramLabel())).append("\\fR");
+                }
+                roff.append('\n').append(escape(describe(o.description(), o.defaultValueString()))).append('\n');
+            }
+        }
     }
 
     /** The commands that get a page of their own: all but hidden ones and picocli's help. */

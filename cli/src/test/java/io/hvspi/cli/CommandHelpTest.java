@@ -63,6 +63,35 @@ class CommandHelpTest {
     }
 
     @Test
+    void aCommandsOwnOptionsComeBeforeTheGlobalOnes() {
+        StringWriter out = new StringWriter();
+        assertEquals(0, Hvctl.execute(new PrintWriter(out, true), new PrintWriter(new StringWriter()), "vm", "list", "--help"));
+        String help = out.toString().substring(out.toString().indexOf("\n      --json")); // the lists, not the synopsis
+        int global = help.indexOf("\nGlobal options:\n");
+        assertTrue(global > 0, help);
+        assertTrue(help.indexOf("--quiet") < global && help.indexOf("--runtime-dir") < global, help);
+        assertTrue(help.indexOf("--log-level") > global && help.indexOf("--debug") > global && help.indexOf("--help") > global, help);
+    }
+
+    @Test
+    void everyHelpFitsEightyColumns() {
+        List<String> wide = new ArrayList<>();
+        for (CommandSpec spec : everyCommand()) {
+            spec.commandLine().getUsageMessage(CommandLine.Help.Ansi.OFF).lines().filter(l -> l.length() > 80)
+                    .forEach(l -> wide.add(spec.qualifiedName() + ": " + l));
+        }
+        assertEquals(List.of(), wide);
+    }
+
+    @Test
+    void theGlobalOptionsAreListedOnce() {
+        for (CommandSpec spec : everyCommand()) {
+            String help = spec.commandLine().getUsageMessage(CommandLine.Help.Ansi.OFF);
+            assertEquals(help.indexOf("Global options:"), help.lastIndexOf("Global options:"), help);
+        }
+    }
+
+    @Test
     void runtimeDirAndTimeoutAreOnlyWhereTheyAct() {
         for (CommandSpec spec : everyCommand()) {
             String path = spec.qualifiedName();

@@ -42,13 +42,16 @@ class DistDocsIT {
                     lines.get(0), name);
             assertEquals(".SH NAME", lines.get(1), name);
             assertEquals(ManPage.escape(name) + " \\- " + ManPage.escape(ManPage.summary(spec)), lines.get(2), name);
-            for (String section : List.of(".SH SYNOPSIS", ".SH DESCRIPTION", ".SH OPTIONS", ".SH EXIT STATUS")) {
+            String options = spec.parent() == null ? ".SH OPTIONS" : ".SH GLOBAL OPTIONS";
+            for (String section : List.of(".SH SYNOPSIS", ".SH DESCRIPTION", options, ".SH EXIT STATUS")) {
                 assertTrue(lines.contains(section), () -> name + " lacks " + section + ":\n" + page);
             }
         }
         String stop = Files.readString(MAN1.resolve("hvctl-vm-stop.1"));
         assertTrue(stop.contains(".SH ARGUMENTS\n.TP\n\\fIVM\\fR\n"), stop);
         assertTrue(stop.contains("\\fB\\-\\-runtime\\-dir\\fR \\fIDIR\\fR\n"), stop);
+        assertTrue(stop.indexOf(".TP\n\\fB\\-\\-runtime\\-dir") < stop.indexOf(".SH GLOBAL OPTIONS")
+                && stop.indexOf(".SH GLOBAL OPTIONS") < stop.indexOf(".TP\n\\fB\\-\\-log\\-level"), stop);
         assertTrue(Files.readString(MAN1.resolve("hvctl.1")).contains("\\fBhvctl\\-vm\\fR(1)"), "the root page lists the others");
     }
 
