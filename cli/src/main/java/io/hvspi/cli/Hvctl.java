@@ -13,6 +13,7 @@ import picocli.CommandLine.Option;
         versionProvider = Hvctl.Version.class,
         header = "Drive virtual machine monitors for container sandboxes through hvspi.",
         synopsisSubcommandLabel = "COMMAND",
+        commandListHeading = "%nCommands:%n",
         footer = {"", ExitCode.HELP},
         subcommands = {
                 PluginsCommand.class,
