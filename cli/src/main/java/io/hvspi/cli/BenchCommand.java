@@ -32,8 +32,9 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
 
-@Command(name = "bench", description = "Benchmarks: what hvspi costs against a raw client (hotplug); guest IO per"
-        + " IOThread mode (io); many VMs from one JVM (scale).",
+@Command(name = "bench", header = "Measure hotplug cost, guest IO and many VMs at once.",
+        description = "What hvspi costs against a raw client (hotplug); guest IO per IOThread mode (io); many VMs"
+        + " from one JVM (scale).",
         subcommands = {BenchCommand.Hotplug.class, BenchCommand.Io.class, BenchScaleCommand.class})
 final class BenchCommand {
     private BenchCommand() {}
@@ -43,10 +44,10 @@ final class BenchCommand {
         return accel == null ? spec : spec.toBuilder().accel(Accelerator.choose(accel).accel()).build();
     }
 
-    @Command(name = "hotplug", description = {
-            "Hotplug latency, QMP round trip and VM start to QMP ready, through hvspi and through a raw",
-            "stdlib-only QMP client over the same kind of socket, in one run; prints each with the ratio.",
-            "Both sides run a guestless QEMU (paused, no kernel) with the config's IOThread pool."})
+    @Command(name = "hotplug", header = "Compare hotplug latency through hvspi with a raw QMP client.",
+            description = "Hotplug latency, QMP round trip and VM start to QMP ready, through hvspi and through a raw"
+            + " stdlib-only QMP client over the same kind of socket, in one run; prints each with the ratio."
+            + " Both sides run a guestless QEMU (paused, no kernel) with the config's IOThread pool.")
     static final class Hotplug extends HvctlCommand {
 
         @Parameters(index = "0", arity = "0..1", paramLabel = "CONFIG",
@@ -128,7 +129,8 @@ final class BenchCommand {
         }
     }
 
-    @Command(name = "io", description = "Guest IOPS per IOThread mode. For each disk count and mode: boots the"
+    @Command(name = "io", header = "Measure guest IOPS and host CPU per IOThread mode.",
+            description = "Guest IOPS per IOThread mode. For each disk count and mode: boots the"
             + " test guest (Debian kernel, busybox, fio; built into ~/.cache/hvspi/guest on first use), hotplugs null-co"
             + " disks, runs fio inside (4k random read, iodepth 32, direct, all disks at once) and samples the host"
             + " CPU time of QEMU's vCPU threads and IOThreads. Modes: main (every disk on the main loop), first"

@@ -17,11 +17,11 @@ import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
 
 /** {@code hvctl bench scale}: many guestless VMs from one JVM; see {@link ScaleBench}. */
-@Command(name = "scale", description = {
-        "N guestless VMs driven from one JVM, M null-backed disks hotplugged into each: starts on a bounded pool,",
-        "then one thread per VM attaching its disks one after another, all VMs at once. Reports start and attach",
-        "latency percentiles and throughput, JVM heap and threads per VM, and VMM RSS per VM; writes",
-        "bench-scale.json and bench-scale.md into --out. Every VM is stopped at the end, on error and on Ctrl-C."})
+@Command(name = "scale", header = "Drive many guestless VMs with disks from one JVM at once.",
+        description = "N guestless VMs driven from one JVM, M null-backed disks hotplugged into each: starts on a bounded pool,"
+            + " then one thread per VM attaching its disks one after another, all VMs at once. Reports start and attach"
+            + " latency percentiles and throughput, JVM heap and threads per VM, and VMM RSS per VM; writes"
+            + " bench-scale.json and bench-scale.md into --out. Every VM is stopped at the end, on error and on Ctrl-C.")
 final class BenchScaleCommand extends HvctlCommand {
 
     @Parameters(index = "0", arity = "0..1", paramLabel = "CONFIG",

@@ -6,16 +6,19 @@ import io.hvspi.spi.Capability;
 import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import picocli.CommandLine.Command;
 
-@Command(name = "capabilities", description = "The matrix of declared capabilities by installed plugin.")
-final class CapabilitiesCommand extends HvctlCommand {
+@Command(name = "capabilities", header = "Show which capabilities each installed plugin declares.",
+        description = "A matrix: one row per capability, one column per hypervisor type of the installed plugins.")
+final class CapabilitiesCommand extends PluginReadingCommand {
 
     @Override
     public Integer call() {
         PrintWriter out = out();
-        try (PluginRegistry registry = global.registry()) {
-            List<PluginRegistry.Entry> entries = registry.entries();
+        Optional<PluginRegistry> loaded = pluginOptions.registryOrWarn(err());
+        try (PluginRegistry registry = loaded.orElse(null)) {
+            List<PluginRegistry.Entry> entries = registry != null ? registry.entries() : List.of();
             if (json) {
                 ObjectNode doc = Json.object();
                 entries.forEach(e -> doc.withArray("types").add(e.type()));

@@ -22,12 +22,12 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-@Command(name = "compat", description = {
-        "Run the compatibility kit against every installed plugin (each on its default backend: real QEMU",
-        "with accel=tcg, hvspi's simulators for clh and dragonball, a third party's own defaults) and write",
-        "the matrix as compat.json, compat.md and compat.html. A plugin whose backend cannot run here is",
-        "reported unavailable, not passed; jars that did not load are listed with the reason. Exits 7 when a",
-        "contract test fails, 4 when two plugins claim one hypervisor type (neither is tested)."})
+@Command(name = "compat", header = "Run the compatibility kit against every installed plugin.",
+        description = "Each plugin runs on its default backend (real QEMU"
+            + " with accel=tcg, hvspi's simulators for clh and dragonball, a third party's own defaults); the matrix is"
+            + " written as compat.json, compat.md and compat.html. A plugin whose backend cannot run here is"
+            + " reported unavailable, not passed; jars that did not load are listed with the reason. Exits 7 when a"
+            + " contract test fails, 4 when two plugins claim one hypervisor type (neither is tested).")
 final class CompatCommand implements Callable<Integer> {
     @Option(names = "--plugins-dir", paramLabel = "DIR",
             description = "Where plugin jars are (default: the distribution's plugins/).")

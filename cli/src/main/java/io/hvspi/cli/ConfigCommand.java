@@ -18,14 +18,15 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-@Command(name = "config", description = "Work with Kata configuration files.",
+@Command(name = "config", header = "Check Kata configuration files.",
+        description = "Work with Kata configuration files (configuration.toml).",
         subcommands = ConfigCommand.Check.class)
 final class ConfigCommand {
 
-    @Command(name = "check", description = {
-            "Load a Kata configuration.toml, apply annotations, and report the selected hypervisor,",
-            "the effective IOThread settings and warnings. Exit 0 when valid."})
-    static final class Check extends HvctlCommand {
+    @Command(name = "check", header = "Validate a Kata configuration and show what it selects.",
+            description = "Loads a Kata configuration.toml, applies annotations, and reports the selected hypervisor,"
+            + " the effective IOThread settings and warnings. Exits 0 when valid, 3 when not.")
+    static final class Check extends PluginReadingCommand {
 
         @Parameters(arity = "0..1", paramLabel = "FILE", description = "The configuration (default: the bundled one).")
         Path file;
@@ -66,7 +67,7 @@ final class ConfigCommand {
 
         /** Empty when a plugin serves the hypervisor, else why not; checking a file must not need plugins. */
         private Optional<String> pluginStatus(String type) {
-            try (PluginRegistry registry = global.registry()) {
+            try (PluginRegistry registry = pluginOptions.registry()) {
                 registry.factory(type);
                 return Optional.empty();
             } catch (HvspiException e) {
@@ -79,7 +80,7 @@ final class ConfigCommand {
             out.println("  hypervisor:   " + config.hypervisorName()
                     + plugin.map(p -> " (" + p + ")").orElse(" (plugin installed)"));
             out.println("  binary:       " + vm.binary());
-            out.println("  machine:      " + vm.machineType() + ", accel " + vm.accel() + ", " + vm.vcpus()
+            out.println("  machine:      " + machine(vm) + ", accel " + vm.accel() + ", " + vm.vcpus()
                     + " vCPU, " + vm.memoryMib() + " MiB");
             out.println("  block:        " + vm.block().driver() + ", aio " + vm.block().aio());
             out.println("  IOThreads:    " + ioThreads(vm));
@@ -94,6 +95,12 @@ final class ConfigCommand {
                 config.unknownKeys().forEach(u -> out.println("  " + u.format(config.source())));
             }
             out.flush();
+        }
+
+        /** Cloud Hypervisor and Dragonball configs have no machine_type: say so rather than print nothing. */
+        static String machine(VmSpec vm) {
+            String type = vm.machineType();
+            return type == null || type.isBlank() ? "the VMM's own (no machine_type)" : type;
         }
 
         static String ioThreads(VmSpec vm) {

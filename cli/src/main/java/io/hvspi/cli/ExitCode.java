@@ -32,7 +32,7 @@ public final class ExitCode {
               1   the operation failed (the VMM refused it, or hvspi rejected it)
               2   bad command-line arguments
               3   configuration error (file, value or annotation)
-              4   plugin error (none or two for the hypervisor, it failed to load, or its code failed)
+              4   plugin error (none or two for the type, or it failed to load or run)
               5   the VMM is unavailable (exited, timed out, protocol error)
               6   the hypervisor does not support the operation
               7   compat: a declared capability failed its contract tests

@@ -8,11 +8,12 @@ import picocli.CommandLine.Option;
 
 /** {@code hvctl}: drive VMMs for container sandboxes through hvspi. */
 @Command(name = "hvctl",
-        mixinStandardHelpOptions = true,
-        // every subcommand takes --help too, as the error hints promise
+        // the footer (exit codes) on every command's help
         scope = CommandLine.ScopeType.INHERIT,
         versionProvider = Hvctl.Version.class,
-        description = "Drive virtual machine monitors for container sandboxes through hvspi.",
+        header = "Drive virtual machine monitors for container sandboxes through hvspi.",
+        synopsisSubcommandLabel = "COMMAND",
+        commandListHeading = "%nCommands:%n",
         footer = {"", ExitCode.HELP},
         subcommands = {
                 PluginsCommand.class,
@@ -22,12 +23,26 @@ import picocli.CommandLine.Option;
                 VmCommand.class,
                 CompatCommand.class,
                 BenchCommand.class,
+                CompletionCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Hvctl {
-    // read before parsing (DebugMode.requested): logging must be set up before the first logger exists
+    // every subcommand takes --help too (commandLine() adds it), as the error hints promise; --version only acts here
+    @Option(names = {"-h", "--help"}, usageHelp = true, description = HELP)
+    boolean help;
+
+    @Option(names = {"-V", "--version"}, versionHelp = true, description = "Print the version and exit.")
+    boolean version;
+
+    // both read before parsing (Logging.requested): levels must be set before the first logger exists
     @Option(names = "--debug", scope = CommandLine.ScopeType.INHERIT,
-            description = "Print the stack trace of any error, and log hvspi at DEBUG and pf4j at INFO.")
+            description = "Log at debug (third-party libraries too) and print the stack trace of any error.")
     boolean debug;
+
+    @Option(names = "--log-level", paramLabel = "LEVEL", scope = CommandLine.ScopeType.INHERIT,
+            converter = Logging.Level.class, completionCandidates = Logging.Levels.class,
+            description = "off, error, warn (default), info, debug or trace; libraries other than hvspi log only"
+                    + " at debug and trace.")
+    String logLevel;
 
     public static void main(String[] args) {
         if (args.length == 1 && (args[0].equals("--version") || args[0].equals("-V"))) {
@@ -35,30 +50,47 @@ public final class Hvctl {
             System.out.println(Version.line());
             return;
         }
-        if (DebugMode.requested(args)) {
+        String level = Logging.requested(args);
+        if (level != null) {
             // here, not in execute(): system properties outlive the call, and tests run hvctl in one JVM
-            DebugMode.enableLogging();
+            Logging.configure(level);
         }
         System.exit(execute(new PrintWriter(System.out, true), new PrintWriter(System.err, true), args));
     }
 
     /** Runs hvctl with the given streams and returns the exit code (tests call this). */
     public static int execute(PrintWriter out, PrintWriter err, String... args) {
-        boolean debug = DebugMode.requested(args);
-        CommandLine cli = new CommandLine(new Hvctl());
+        boolean debug = Logging.stackTraces(args);
+        CommandLine cli = commandLine();
         cli.setOut(out);
         cli.setErr(err);
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
             report(commandLine.getErr(), e, debug);
             return ExitCode.of(e);
         });
-        cli.setParameterExceptionHandler((e, args1) -> {
-            CommandLine cmd = e.getCommandLine();
-            cmd.getErr().println("hvctl: error: " + e.getMessage());
-            cmd.getErr().println("hvctl: hint: see: " + cmd.getCommandSpec().qualifiedName() + " --help");
-            return ExitCode.USAGE;
-        });
+        cli.setParameterExceptionHandler((e, args1) -> UsageErrors.report(e));
         return cli.execute(args);
+    }
+
+    /** hvctl's command tree, as the man pages and the completion script are generated from it. */
+    static CommandLine commandLine() {
+        CommandLine root = new CommandLine(new Hvctl());
+        root.getSubcommands().values().forEach(Hvctl::addHelpOption);
+        HelpLayout.apply(root);
+        return root;
+    }
+
+    private static final String HELP = "Show this help and exit.";
+
+    /** -h/--help on a command and those below it; picocli's help command has its own. */
+    private static void addHelpOption(CommandLine command) {
+        if (command.getCommandSpec().userObject() instanceof CommandLine.HelpCommand
+                || command.getCommandSpec().findOption("--help") != null) {
+            return;
+        }
+        command.getCommandSpec().addOption(CommandLine.Model.OptionSpec.builder("-h", "--help")
+                .usageHelp(true).description(HELP).build());
+        command.getSubcommands().values().forEach(Hvctl::addHelpOption);
     }
 
     static void report(PrintWriter err, Throwable e, boolean debug) {

@@ -6,18 +6,33 @@ import io.hvspi.core.plugin.PluginRegistry;
 import io.hvspi.spi.Capability;
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.Optional;
 import java.util.stream.Collectors;
 import picocli.CommandLine.Command;
 
-@Command(name = "plugins", description = {
-        "List the installed hypervisor plugins and what they declare. Exits 4 when two plugins claim one",
-        "hypervisor type (neither is used until one is removed)."})
-final class PluginsCommand extends HvctlCommand {
+@Command(name = "plugins", header = "List the installed hypervisor plugins.",
+        description = "Lists each plugin jar with its hypervisor type and the capabilities it declares; jars that did"
+            + " not load are listed with the reason. An empty or missing plugins directory is a warning. Exits 4"
+            + " when two plugins claim one hypervisor type (neither is used until one is removed).")
+final class PluginsCommand extends PluginReadingCommand {
 
     @Override
     public Integer call() {
         PrintWriter out = out();
-        try (PluginRegistry registry = global.registry()) {
+        Optional<PluginRegistry> loaded = pluginOptions.registryOrWarn(err());
+        if (loaded.isEmpty()) {
+            if (json) {
+                ObjectNode doc = Json.object().put("pluginsDir", pluginOptions.directory().toString());
+                doc.putArray("plugins");
+                doc.putArray("skipped");
+                doc.putArray("conflicts");
+                Json.print(out, doc);
+            } else {
+                new Table("PLUGIN", "VERSION", "TYPE", "DESCRIPTION", "CAPABILITIES").print(out);
+            }
+            return ExitCode.OK;
+        }
+        try (PluginRegistry registry = loaded.get()) {
             if (json) {
                 ObjectNode doc = Json.object().put("pluginsDir", registry.directory().map(Path::toString).orElse(null));
                 ArrayNode plugins = doc.putArray("plugins");

@@ -35,9 +35,9 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
 
-@Command(name = "run", description = {
-        "Start a VM from a Kata configuration, hotplug disks onto its IOThreads, and print each device",
-        "with the IO thread serving it and that thread's host id. Stops and cleans up unless --keep."})
+@Command(name = "run", header = "Start a VM from a Kata configuration and hotplug disks.",
+        description = "Prints each hotplugged device with the IO thread serving it and that thread's host id."
+            + " Stops the VM and cleans up unless --keep.")
 final class RunCommand extends HvctlCommand {
     /** umask can only narrow a mode given at creation: 0600 is exact whatever it is. */
     private static final Set<PosixFilePermission> PRIVATE_FILE = PosixFilePermissions.fromString("rw-------");

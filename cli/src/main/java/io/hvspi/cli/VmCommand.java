@@ -16,14 +16,19 @@ import io.hvspi.spi.RequestRejectedException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashSet;
 import java.util.List;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-@Command(name = "vm", description = "Manage VMs kept running by hvctl run --keep (through their state and a fresh connection).",
+@Command(name = "vm", header = "Manage VMs kept running by hvctl run --keep.",
+        description = "Each command reaches the VM through its recorded state and a fresh connection to its VMM.",
         subcommands = {VmCommand.ListVms.class, VmCommand.Status.class, VmCommand.IoThreads.class,
                 VmCommand.Hotplug.class, VmCommand.Unplug.class, VmCommand.Move.class, VmCommand.Stop.class})
 final class VmCommand {
@@ -59,14 +64,22 @@ final class VmCommand {
         String vmId;
     }
 
-    @Command(name = "list", description = "The VMs under the runtime root and whether their VMM process still runs;"
-            + " a corrupt record is one row marked corrupt.")
+    @Command(name = "list", header = "List the VMs and whether their VMM still runs.",
+            description = "Lists the VMs under the runtime root, oldest first, with creation times in UTC to the second."
+            + " A corrupt record is one row marked corrupt, with a warning.")
     static final class ListVms extends VmAction {
+        @Option(names = {"-q", "--quiet"}, description = "Print only the VM ids, one a line.")
+        boolean quiet;
+
         @Override
         public Integer call() {
             List<VmEntry> entries;
             try (HvspiHost host = global.host()) {
                 entries = host.list();
+            }
+            if (quiet && !json) {
+                entries.forEach(e -> out().println(e.vmId()));
+                return ExitCode.OK;
             }
             if (json) {
                 ArrayNode array = Json.array();
@@ -75,7 +88,7 @@ final class VmCommand {
                     switch (e) {
                         case VmEntry.Recorded r -> node.put("type", r.record().hypervisorType())
                                 .put("pid", r.record().pid()).put("alive", r.vmmAlive())
-                                .put("createdAt", r.record().createdAt().toString())
+                                .put("createdAt", toSecond(r.record().createdAt()))
                                 .put("runtimeDir", r.record().runtimeDir().toString());
                         case VmEntry.Unrecorded u -> node.put("unrecorded", true).put("runtimeDir", u.dir().toString());
                         case VmEntry.Corrupt c -> node.put("corrupt", c.reason()).put("runtimeDir", c.dir().toString());
@@ -88,7 +101,7 @@ final class VmCommand {
             for (VmEntry e : entries) {
                 switch (e) {
                     case VmEntry.Recorded r -> table.row(r.vmId(), r.record().hypervisorType(), r.record().pid(),
-                            r.vmmAlive() ? "yes" : "no", r.record().createdAt(), r.record().runtimeDir());
+                            r.vmmAlive() ? "yes" : "no", toSecond(r.record().createdAt()), r.record().runtimeDir());
                     case VmEntry.Unrecorded u -> table.row(u.vmId(), "-", "-", "no record", "-", u.dir());
                     case VmEntry.Corrupt c -> {
                         table.row(c.vmId(), "-", "-", "corrupt", "-", c.dir());
@@ -101,7 +114,7 @@ final class VmCommand {
         }
     }
 
-    @Command(name = "status", description = "State, capabilities, IOThreads and devices of a VM.")
+    @Command(name = "status", header = "Show a VM's state, capabilities, IOThreads and devices.")
     static final class Status extends OneVm {
         @Override
         public Integer call() {
@@ -126,8 +139,8 @@ final class VmCommand {
         }
     }
 
-    @Command(name = "iothreads", description = "List the IOThread pool; add or remove IOThreads; set polling; pin"
-            + " an IOThread to host CPUs or unpin it.")
+    @Command(name = "iothreads", header = "List, add, remove or pin a VM's IOThreads, or set polling.",
+            description = "Without options, lists the pool; the options act first, then the pool is listed.")
     static final class IoThreads extends OneVm {
         @Option(names = "--add", paramLabel = "ID", description = "Add an IOThread while the VM runs.")
         String add;
@@ -182,7 +195,7 @@ final class VmCommand {
         }
     }
 
-    @Command(name = "hotplug", description = "Attach a block device to a running VM.")
+    @Command(name = "hotplug", header = "Attach a block device to a running VM.")
     static final class Hotplug extends OneVm {
         @Option(names = "--id", required = true, paramLabel = "DEVICE", description = "The new device's id.")
         String deviceId;
@@ -225,7 +238,8 @@ final class VmCommand {
         }
     }
 
-    @Command(name = "unplug", description = "Detach a block device, waiting for the VMM (and guest) to release it.")
+    @Command(name = "unplug", header = "Detach a block device from a running VM.",
+            description = "Waits until the VMM (and the guest) released the device, up to --wait.")
     static final class Unplug extends OneVm {
         @Parameters(index = "1", paramLabel = "DEVICE", description = "The device's id.")
         String deviceId;
@@ -248,7 +262,8 @@ final class VmCommand {
         }
     }
 
-    @Command(name = "move", description = "Move a device to another IOThread (an unplug and replug on QEMU: the guest sees it).")
+    @Command(name = "move", header = "Move a block device to another IOThread.",
+            description = "On QEMU this is an unplug and a replug: the guest sees the device go and come back.")
     static final class Move extends OneVm {
         @Parameters(index = "1", paramLabel = "DEVICE", description = "The device's id.")
         String deviceId;
@@ -266,26 +281,62 @@ final class VmCommand {
         }
     }
 
-    @Command(name = "stop", description = "Stop a VM and remove its runtime directory and state.")
-    static final class Stop extends OneVm {
+    @Command(name = "stop", header = "Stop VMs and remove their runtime directories and state.",
+            description = "A VM that is already gone is not an error: it is listed as absent, with a note."
+            + " Every VM given is tried; the exit code is that of the first failure.")
+    static final class Stop extends VmAction {
+        @Parameters(arity = "1..*", paramLabel = "VM", description = "The VMs' ids (see: hvctl vm list).")
+        List<String> vmIds;
+
         @Override
         public Integer call() {
+            List<String> stopped = new ArrayList<>();
+            List<String> absent = new ArrayList<>();
+            RuntimeException firstFailure = null;
             try (HvspiHost host = global.host()) {
-                VmStopper.Outcome outcome = host.stop(vmId);
-                if (outcome.signalled().isEmpty()) {
-                    outcome.pluginFailure().ifPresent(why -> err().println("hvctl: VM " + vmId
-                            + " was not running (" + why + "); removed its state"));
-                } else {
-                    err().println("hvctl: " + outcome.describe());
+                for (String vmId : new LinkedHashSet<>(vmIds)) {
+                    try {
+                        stop(host, vmId);
+                        stopped.add(vmId);
+                    } catch (io.hvspi.spi.HvspiException e) {
+                        if (e instanceof RequestRejectedException r && r.reason() == RequestRejectedException.Reason.NOT_FOUND) {
+                            absent.add(vmId);
+                            err().println("hvctl: note: VM " + vmId + " is not there (already stopped?); nothing to do");
+                            continue;
+                        }
+                        if (vmIds.size() == 1) {
+                            throw e; // one VM: the error is the command's, with its hint
+                        }
+                        err().println("hvctl: error: VM " + vmId + ": " + e.getMessage());
+                        firstFailure = firstFailure == null ? e : firstFailure;
+                    }
                 }
             }
             if (json) {
-                Json.print(out(), Json.object().put("stopped", vmId));
+                var doc = Json.object();
+                stopped.forEach(doc.putArray("stopped")::add);
+                absent.forEach(doc.putArray("absent")::add);
+                Json.print(out(), doc);
             } else {
-                out().println("stopped " + vmId);
+                stopped.forEach(id -> out().println("stopped " + id));
             }
-            return ExitCode.OK;
+            return firstFailure == null ? ExitCode.OK : ExitCode.of(firstFailure);
         }
+
+        private void stop(HvspiHost host, String vmId) {
+            VmStopper.Outcome outcome = host.stop(vmId);
+            if (outcome.signalled().isEmpty()) {
+                outcome.pluginFailure().ifPresent(why -> err().println("hvctl: VM " + vmId
+                        + " was not running (" + why + "); removed its state"));
+            } else {
+                err().println("hvctl: " + outcome.describe());
+            }
+        }
+    }
+
+    /** Creation times as people read them: UTC, to the second (records keep nanoseconds). */
+    static String toSecond(Instant t) {
+        return t.truncatedTo(ChronoUnit.SECONDS).toString();
     }
 
     static IOThreadChoice parseChoice(String choice) {
