@@ -66,6 +66,7 @@ public final class Hvctl {
             err.println("hvctl: internal error: " + e);
             e.printStackTrace(err);
         }
+        VmmLogTail.print(err, e);
         String hint = ExitCode.hint(e);
         if (hint != null) {
             err.println("hvctl: hint: " + hint);

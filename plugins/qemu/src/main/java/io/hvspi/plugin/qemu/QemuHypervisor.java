@@ -299,7 +299,7 @@ public final class QemuHypervisor implements Hypervisor {
                 state = VmState.FAILED;
                 RuntimeException reported = process.filter(p -> !p.isAlive())
                         .<RuntimeException>map(p -> new VmmUnavailableException(VmmUnavailableException.Reason.EXITED,
-                                "QEMU of VM '" + vmId + "' exited during start: " + p.lastLogLine(), e))
+                                "QEMU of VM '" + vmId + "' exited during start: " + p.lastLogLine(), e, p.logTail()))
                         .orElse(e);
                 abandon(layout, process, qmp);
                 throw reported;

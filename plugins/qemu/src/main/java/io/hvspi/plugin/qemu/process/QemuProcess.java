@@ -285,6 +285,25 @@ public final class QemuProcess {
         return "(no output in " + log + ")";
     }
 
+    /** How many of QEMU's last lines a failed start quotes: enough for an error and its context. */
+    public static final int LOG_TAIL_LINES = 10;
+
+    /** The last {@link #LOG_TAIL_LINES} non-empty lines QEMU wrote to its log, oldest first; empty when none. */
+    public List<String> logTail() {
+        return logTail(layout.qemuLog(), LOG_TAIL_LINES);
+    }
+
+    /** The last {@code count} non-empty lines of a log file, oldest first; empty when it has none or is gone. */
+    public static List<String> logTail(Path log, int count) {
+        try {
+            List<String> lines = Files.readAllLines(log, StandardCharsets.UTF_8).stream()
+                    .filter(l -> !l.isBlank()).map(String::stripTrailing).toList();
+            return lines.subList(Math.max(0, lines.size() - count), lines.size());
+        } catch (IOException | UncheckedIOException e) {
+            return List.of(); // a log that is not UTF-8 or cannot be read: nothing to quote
+        }
+    }
+
     /** Deletes a runtime directory and everything in it; no error when it is gone. */
     public static void deleteTree(Path dir) {
         try {
