@@ -25,7 +25,8 @@ import picocli.CommandLine.Parameters;
 
 @Command(name = "vm", description = "Manage VMs kept running by hvctl run --keep (through their state and a fresh connection).",
         subcommands = {VmCommand.ListVms.class, VmCommand.Status.class, VmCommand.IoThreads.class,
-                VmCommand.Hotplug.class, VmCommand.Unplug.class, VmCommand.Move.class, VmCommand.Stop.class})
+                VmCommand.Hotplug.class, VmCommand.Unplug.class, VmCommand.Move.class, VmCommand.Stop.class,
+                VmEventsCommand.class, VmLogsCommand.class})
 final class VmCommand {
     private VmCommand() {}
 

@@ -26,6 +26,7 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Consumer;
 import java.util.function.Supplier;
 
 /**
@@ -169,6 +170,31 @@ public final class HvspiHost implements AutoCloseable {
         try (VmLock lock = VmLock.acquire(context.runtimeRoot(), vmId, lockTimeout)) {
             return stopper.stop(lock, pluginStop(vmId));
         }
+    }
+
+    /**
+     * Follows a running VM's events without taking its lock, so the process that
+     * holds the VM, and {@code stop}, work as before; see
+     * {@link HypervisorFactory#follow}. The listener gets {@link io.hvspi.spi.VmEvent#VMM_EXITED}
+     * once when the VMM is gone; close the subscription to stop earlier.
+     *
+     * @throws RequestRejectedException (NOT_FOUND) when no VM of that id is recorded
+     * @throws VmmUnavailableException when its VMM is gone
+     */
+    public Hypervisor.Subscription follow(String vmId, Consumer<io.hvspi.spi.VmEvent> listener) {
+        VmRecord record = record(vmId);
+        return factory(record.hypervisorType()).follow(record, context, Objects.requireNonNull(listener, "listener"));
+    }
+
+    /**
+     * A VM's log files by role ({@code vmm}, {@code console}), as its plugin keeps
+     * them; read without the VM's lock. A file may not exist yet, or be gone with the VM.
+     *
+     * @throws RequestRejectedException (NOT_FOUND) when no VM of that id is recorded
+     */
+    public Map<String, Path> logFiles(String vmId) {
+        VmRecord record = record(vmId);
+        return factory(record.hypervisorType()).logFiles(record);
     }
 
     /** The plugin's own stop, when the record can be read; its failures are the stopper's to report. */

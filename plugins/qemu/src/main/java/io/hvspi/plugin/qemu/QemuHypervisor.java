@@ -18,6 +18,7 @@ import io.hvspi.plugin.qemu.reconcile.Reconciler;
 import io.hvspi.plugin.qemu.qmp.QmpClient;
 import io.hvspi.plugin.qemu.qmp.QmpEvent;
 import io.hvspi.plugin.qemu.qmp.QmpListener;
+import io.hvspi.plugin.qemu.qmp.VmEventAdapter;
 import io.hvspi.plugin.qemu.state.DeviceState;
 import io.hvspi.plugin.qemu.state.Intent;
 import io.hvspi.plugin.qemu.state.PendingIntents;
@@ -193,7 +194,7 @@ public final class QemuHypervisor implements Hypervisor {
     }
 
     /** A record is data: its runtime directory must be where this host keeps the VM's, nowhere else. */
-    private static void checkRuntimeDir(VmRecord record, HostContext host) {
+    static void checkRuntimeDir(VmRecord record, HostContext host) {
         Path expected = host.runtimeRoot().resolve(record.vmId()).toAbsolutePath().normalize();
         if (!record.runtimeDir().toAbsolutePath().normalize().equals(expected)) {
             throw new HvspiException("refusing the VM record's runtimeDir " + record.runtimeDir() + ": VM '"
@@ -203,7 +204,7 @@ public final class QemuHypervisor implements Hypervisor {
 
     /** QEMU binds its sockets with the umask's mode; a start that was cut short may have left them so. */
     private static void makeSocketsPrivate(RuntimeLayout layout) {
-        for (Path socket : List.of(layout.qmpSocket(), layout.consoleSocket())) {
+        for (Path socket : List.of(layout.qmpSocket(), layout.consoleSocket(), layout.eventsSocket())) {
             try {
                 SocketGuard.check(socket, layout.dir(), socket.getFileName().toString());
                 QemuProcess.makePrivate(socket);
@@ -477,25 +478,8 @@ public final class QemuHypervisor implements Hypervisor {
     @Override
     public Subscription subscribe(Consumer<VmEvent> listener) {
         Session s = requireSession();
-        QmpClient.Subscription sub = s.qmp.subscribe(new QmpListener() {
-            @Override
-            public void onEvent(QmpEvent event) {
-                listener.accept(new VmEvent(event.name(), event.timestamp(), toMap(event.data())));
-            }
-
-            @Override
-            public void onDisconnect(VmmUnavailableException cause) {
-                listener.accept(new VmEvent(VmEvent.VMM_EXITED, Instant.now(), Map.of("reason", cause.getMessage())));
-            }
-        });
+        QmpClient.Subscription sub = s.qmp.subscribe(VmEventAdapter.of(listener));
         return sub::close;
-    }
-
-    private static Map<String, Object> toMap(JsonNode data) {
-        Map<String, Object> m = QmpClient.JSON.convertValue(data, new TypeReference<Map<String, Object>>() {});
-        // VmEvent copies the map, and Map.copyOf refuses nulls: JSON null becomes absent
-        m.values().removeIf(Objects::isNull);
-        return m;
     }
 
     @Override

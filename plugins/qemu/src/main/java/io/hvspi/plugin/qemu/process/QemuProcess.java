@@ -183,7 +183,7 @@ public final class QemuProcess {
     }
 
     /**
-     * Waits until the QMP and console sockets exist, then makes them private (0600):
+     * Waits until the QMP, console and events sockets exist, then makes them private (0600):
      * QEMU binds them with the umask's mode. Fails at once when QEMU exits first (with
      * the last line QEMU printed), or after {@code timeout}.
      */
@@ -191,8 +191,10 @@ public final class QemuProcess {
         awaitSocket(layout.qmpSocket(), timeout);
         // QEMU creates its chardevs in command-line order: the console's right after the QMP one
         awaitSocket(layout.consoleSocket(), timeout);
+        awaitSocket(layout.eventsSocket(), timeout);
         makePrivate(layout.qmpSocket());
         makePrivate(layout.consoleSocket());
+        makePrivate(layout.eventsSocket());
     }
 
     private void awaitSocket(Path socket, Duration timeout) {
