@@ -31,6 +31,8 @@ final class VmEventsCommand extends VmCommand.OneVm {
                 ended.countDown();
             }
         })) {
+            err().println("hvctl: following the events of VM " + vmId + " until its VMM exits; Ctrl-C to stop");
+            err().flush();
             // Ctrl-C or SIGTERM: end the connection and flush what was printed, then the JVM exits
             Thread onSignal = new Thread(() -> {
                 events.close();
