@@ -607,6 +607,8 @@ public final class QemuHypervisor implements Hypervisor {
             this.endpoint = saved.endpoint();
             this.createdAt = createdAt;
             this.identity = saved.qemu();
+            qmp.onRoundTrip((command, took, ok) -> host.metrics().roundTrip(QemuHypervisorFactory.TYPE, command, took,
+                    ok));
             this.pool = new IOThreadPool(model, saved.ioThreads(), settings.policy(), saved.policyTurn());
             this.table = new DeviceTable(model, saved.rootPorts(), saved.scsiController(), saved.nextNode(),
                     saved.devices());
