@@ -24,5 +24,6 @@ final class DebugMode {
     static void enableLogging() {
         System.setProperty("org.slf4j.simpleLogger.log.io.hvspi", "debug");
         System.setProperty("org.slf4j.simpleLogger.log.org.pf4j", "info");
+        System.setProperty("org.slf4j.simpleLogger.log.org.eclipse.jetty", "info");
     }
 }

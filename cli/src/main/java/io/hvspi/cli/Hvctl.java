@@ -30,6 +30,7 @@ public final class Hvctl {
     boolean debug;
 
     public static void main(String[] args) {
+        VmTaggedLogs.install(); // before the first logger: lines about a VM carry its id
         if (DebugMode.requested(args)) {
             // here, not in execute(): system properties outlive the call, and tests run hvctl in one JVM
             DebugMode.enableLogging();
