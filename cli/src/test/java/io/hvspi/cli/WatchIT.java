@@ -84,8 +84,12 @@ class WatchIT {
         Process logs = hvctlProcess("vm", "logs", "watched", "--console", "--follow");
 
         // the follower holds no lock: the owner's commands still work while it follows
-        assertEquals(0, hv("vm", "hotplug", "watched", "--id", "extra", "--null", "64").exit());
-        assertEquals(0, hv("vm", "unplug", "watched", "extra").exit());
+        HvctlRunner.Result hotplug = hv("vm", "hotplug", "watched", "--id", "extra", "--null", "64");
+        assertEquals(0, hotplug.exit(), hotplug::toString);
+        HvctlRunner.Result unplug = hv("vm", "unplug", "watched", "extra");
+        assertEquals(0, unplug.exit(), unplug::toString);
+        JsonNode attached = out.awaitJson("DEVICE_ATTACHED", "extra"); // hvspi's own, from the VM's journal
+        assertEquals("virtio-blk-pci", attached.path("data").path("driver").asText(), attached.toString());
         JsonNode deleted = out.awaitJson("DEVICE_DELETED", "extra");
         assertTrue(deleted.get("timestamp").asText().matches("\\d{4}-.*Z"), deleted.toString());
 

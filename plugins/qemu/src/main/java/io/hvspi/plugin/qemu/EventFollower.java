@@ -1,5 +1,6 @@
 package io.hvspi.plugin.qemu;
 
+import io.hvspi.plugin.qemu.events.EventJournal;
 import io.hvspi.plugin.qemu.process.QemuProcess;
 import io.hvspi.plugin.qemu.process.RuntimeLayout;
 import io.hvspi.plugin.qemu.process.SocketGuard;
@@ -56,10 +57,24 @@ final class EventFollower {
                     : e;
         }
         QmpClient.Subscription events = qmp.subscribe(VmEventAdapter.of(listener));
+        AutoCloseable journal;
+        try {
+            journal = EventJournal.tail(layout.eventsJournal(), listener);
+        } catch (java.io.IOException e) {
+            events.close();
+            qmp.close();
+            throw new HvspiException("cannot follow the event journal of VM '" + record.vmId() + "': "
+                    + e.getMessage(), e);
+        }
         return () -> {
             // the subscription first: our own close of the connection is no VMM exit
             events.close();
             qmp.close();
+            try {
+                journal.close();
+            } catch (Exception e) {
+                // a tail only reads: nothing to undo
+            }
         };
     }
 }

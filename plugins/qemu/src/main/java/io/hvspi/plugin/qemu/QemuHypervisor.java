@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.hvspi.plugin.qemu.cmdline.QemuCommandLine;
+import io.hvspi.plugin.qemu.events.EventJournal;
 import io.hvspi.kit.threads.ProcTasks;
 import io.hvspi.plugin.qemu.hotplug.DeviceTable;
 import io.hvspi.plugin.qemu.hotplug.QemuDeviceHotplug;
@@ -595,6 +596,7 @@ public final class QemuHypervisor implements Hypervisor {
         final QmpClient.Subscription stateEvents;
         final PendingIntents intents = new PendingIntents(model);
         final QemuState.QemuIdentity identity;
+        final EventJournal journal;
 
         Session(RuntimeLayout layout, Optional<QemuProcess> process, QmpClient qmp, ProbeResult probe,
                 QemuState saved, Instant createdAt) {
@@ -607,6 +609,7 @@ public final class QemuHypervisor implements Hypervisor {
             this.endpoint = saved.endpoint();
             this.createdAt = createdAt;
             this.identity = saved.qemu();
+            this.journal = new EventJournal(layout.eventsJournal());
             qmp.onRoundTrip((command, took, ok) -> host.metrics().roundTrip(QemuHypervisorFactory.TYPE, command, took,
                     ok));
             this.pool = new IOThreadPool(model, saved.ioThreads(), settings.policy(), saved.policyTurn());
@@ -680,12 +683,17 @@ public final class QemuHypervisor implements Hypervisor {
 
         @Override
         public IOThreadInfo add(String id) {
-            return requireSession().ioThreads.add(id);
+            Session s = requireSession();
+            IOThreadInfo added = s.ioThreads.add(id);
+            s.journal.append("IOTHREAD_ADDED", Map.of("iothread", id));
+            return added;
         }
 
         @Override
         public void remove(String id) {
-            requireSession().ioThreads.remove(id);
+            Session s = requireSession();
+            s.ioThreads.remove(id);
+            s.journal.append("IOTHREAD_REMOVED", Map.of("iothread", id));
         }
 
         @Override
@@ -698,12 +706,17 @@ public final class QemuHypervisor implements Hypervisor {
     private final class HotplugView implements DeviceHotplug {
         @Override
         public BlockDevice attach(BlockDeviceSpec spec) {
-            return requireSession().hotplug.attach(spec);
+            Session s = requireSession();
+            BlockDevice d = s.hotplug.attach(spec);
+            s.journal.append("DEVICE_ATTACHED", deviceData(d));
+            return d;
         }
 
         @Override
         public void detach(String deviceId, Duration timeout) {
-            requireSession().hotplug.detach(deviceId, timeout);
+            Session s = requireSession();
+            s.hotplug.detach(deviceId, timeout);
+            s.journal.append("DEVICE_DETACHED", Map.of("device", deviceId));
         }
 
         @Override
@@ -713,7 +726,14 @@ public final class QemuHypervisor implements Hypervisor {
 
         @Override
         public BlockDevice move(String deviceId, IOThreadChoice target) {
-            return requireSession().hotplug.move(deviceId, target);
+            Session s = requireSession();
+            BlockDevice d = s.hotplug.move(deviceId, target);
+            s.journal.append("DEVICE_MOVED", deviceData(d));
+            return d;
         }
+    }
+
+    private static Map<String, Object> deviceData(BlockDevice d) {
+        return Map.of("device", d.id(), "driver", d.driver(), "iothreads", d.ioThreads());
     }
 }

@@ -52,6 +52,7 @@ public final class QemuProcess {
             createPrivateFile(layout.qemuLog());
             // QEMU opens the console log with the umask's mode, but keeps the mode of a file that exists
             createPrivateFile(layout.consoleLog());
+            createPrivateFile(layout.eventsJournal());
             return new QemuProcess(pb.start().toHandle(), layout);
         } catch (IOException e) {
             throw new HvspiException("cannot start " + argv.get(0) + ": " + e.getMessage(), e);

@@ -26,6 +26,11 @@ public record RuntimeLayout(Path dir) {
         return dir.resolve("events.sock");
     }
 
+    /** hvspi's own events of this VM, one JSON object per line, for followers (see {@code EventJournal}). */
+    public Path eventsJournal() {
+        return dir.resolve("events.jsonl");
+    }
+
     /**
      * The guest's serial console (ttyS0), a socket QEMU serves: connect to talk to
      * the guest. Output written while nobody is connected is lost here, but kept in
