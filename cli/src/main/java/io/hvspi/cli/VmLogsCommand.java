@@ -60,6 +60,9 @@ final class VmLogsCommand extends VmCommand.OneVm {
         try (FileChannel log = FileChannel.open(file, StandardOpenOption.READ)) {
             copy(log, out);
             if (follow) {
+                err().println("hvctl: following " + file.getFileName() + " of VM " + vmId + " until the VM ends;"
+                        + " Ctrl-C to stop");
+                err().flush();
                 follow(file, log, pid, out);
             }
         } catch (NoSuchFileException e) {

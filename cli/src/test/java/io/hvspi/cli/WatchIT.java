@@ -82,6 +82,9 @@ class WatchIT {
         Lines err = Lines.of(events.getErrorStream());
         err.await("hvctl: following the events of VM watched");
         Process logs = hvctlProcess("vm", "logs", "watched", "--console", "--follow");
+        Lines.of(logs.getInputStream());
+        Lines logsErr = Lines.of(logs.getErrorStream());
+        logsErr.await("hvctl: following console.log of VM watched");
 
         // the follower holds no lock: the owner's commands still work while it follows
         HvctlRunner.Result hotplug = hv("vm", "hotplug", "watched", "--id", "extra", "--null", "64");
@@ -100,7 +103,7 @@ class WatchIT {
         assertTrue(events.waitFor(WAIT_SECONDS, TimeUnit.SECONDS), "vm events still runs after the VM stopped");
         assertEquals(0, events.exitValue(), err::text);
         assertTrue(logs.waitFor(WAIT_SECONDS, TimeUnit.SECONDS), "vm logs --follow still runs after the VM stopped");
-        assertEquals(0, logs.exitValue());
+        assertEquals(0, logs.exitValue(), logsErr::text);
         for (String line : out.all()) {
             assertTrue(JSON.readTree(line).has("event"), "not one JSON object per line: " + line);
         }
