@@ -64,7 +64,10 @@ public final class ExitCode {
         } else if (e instanceof PluginException) {
             return "list what is installed with: hvctl plugins";
         } else if (e instanceof VmmUnavailableException) {
-            return "the VMM's log is in the VM's runtime directory; see: hvctl vm list";
+            // a failed start removed the runtime directory: point at what is left, not at the log
+            return VmmLogTail.of(e).isEmpty() ? "see whether the VM is still recorded, and its VMM's log, with:"
+                    + " hvctl vm list, hvctl vm logs VM" : "the VMM's output above says why; --debug also shows its"
+                    + " command line";
         } else if (e instanceof UnsupportedCapabilityException) {
             return "see what each hypervisor supports with: hvctl capabilities";
         }

@@ -50,6 +50,7 @@ public final class Hvctl {
             System.out.println(Version.line());
             return;
         }
+        VmTaggedLogs.install(); // before the first logger: lines about a VM carry its id
         String level = Logging.requested(args);
         if (level != null) {
             // here, not in execute(): system properties outlive the call, and tests run hvctl in one JVM
@@ -103,6 +104,7 @@ public final class Hvctl {
             err.println("hvctl: internal error: " + e);
             e.printStackTrace(err);
         }
+        VmmLogTail.print(err, e);
         String hint = ExitCode.hint(e);
         if (hint != null) {
             err.println("hvctl: hint: " + hint);

@@ -30,7 +30,8 @@ import picocli.CommandLine.Parameters;
 @Command(name = "vm", header = "Manage VMs kept running by hvctl run --keep.",
         description = "Each command reaches the VM through its recorded state and a fresh connection to its VMM.",
         subcommands = {VmCommand.ListVms.class, VmCommand.Status.class, VmCommand.IoThreads.class,
-                VmCommand.Hotplug.class, VmCommand.Unplug.class, VmCommand.Move.class, VmCommand.Stop.class})
+                VmCommand.Hotplug.class, VmCommand.Unplug.class, VmCommand.Move.class, VmCommand.Stop.class,
+                VmEventsCommand.class, VmLogsCommand.class})
 final class VmCommand {
     private VmCommand() {}
 

@@ -62,4 +62,14 @@ public interface HostContext {
      * e.g. an API socket of a simulator, instead of spawning the binary).
      */
     Optional<String> option(String key);
+
+    /**
+     * Where to report the VMM's request round trips; {@link VmmMetrics#NONE} unless
+     * the embedder asked for metrics.
+     *
+     * @since 1.1
+     */
+    default VmmMetrics metrics() {
+        return VmmMetrics.NONE;
+    }
 }

@@ -1,6 +1,9 @@
 package io.hvspi.spi;
 
+import java.nio.file.Path;
+import java.util.Map;
 import java.util.Set;
+import java.util.function.Consumer;
 import org.pf4j.ExtensionPoint;
 
 /**
@@ -48,4 +51,33 @@ public interface HypervisorFactory extends ExtensionPoint {
      * IOThreads. Throws {@link VmmUnavailableException} when the VM is gone.
      */
     Hypervisor reattach(VmRecord record, HostContext host);
+
+    /**
+     * Follows the events of a running VM that this or another process started, without
+     * taking it over: the VM's owner and other commands keep working while events are
+     * delivered (the VMM's own, and {@link VmEvent#VMM_EXITED} once, when the VMM is
+     * gone). Delivery is on a thread that is not the caller's, until the subscription
+     * is closed or the VMM exits.
+     *
+     * <p>The default refuses: a plugin whose VMM offers no second event channel cannot
+     * do this without disturbing the VM's connection.
+     *
+     * @throws VmmUnavailableException when the VM's VMM is gone
+     * @since 1.1
+     */
+    default Hypervisor.Subscription follow(VmRecord record, HostContext host, Consumer<VmEvent> listener) {
+        throw new HvspiException("the " + type() + " plugin cannot follow the events of VM '" + record.vmId()
+                + "' from another process; subscribe in the process that started it");
+    }
+
+    /**
+     * The VM's log files, by role: {@code vmm} for the VMM's own output,
+     * {@code console} for the guest's serial console; only the roles this plugin keeps.
+     * The files live in the VM's runtime directory and go with it.
+     *
+     * @since 1.1
+     */
+    default Map<String, Path> logFiles(VmRecord record) {
+        return Map.of();
+    }
 }

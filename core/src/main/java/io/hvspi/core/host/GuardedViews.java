@@ -30,15 +30,31 @@ final class GuardedViews {
     record Hotplug(DeviceHotplug delegate, VmHandle handle) implements DeviceHotplug {
         @Override
         public BlockDevice attach(BlockDeviceSpec spec) {
-            return handle.whileRunning(() -> delegate.attach(spec));
+            return timed("attach", () -> delegate.attach(spec));
         }
 
         @Override
         public void detach(String deviceId, Duration timeout) {
-            handle.whileRunning(() -> {
+            timed("detach", () -> {
                 delegate.detach(deviceId, timeout);
                 return null;
             });
+        }
+
+        /** Runs a change under the handle's guard and records its latency, and its error by kind. */
+        private <T> T timed(String operation, java.util.function.Supplier<T> change) {
+            long start = System.nanoTime();
+            try {
+                T result = handle.whileRunning(change);
+                handle.metrics().hotplug(handle.type(), operation, Duration.ofNanos(System.nanoTime() - start),
+                        java.util.Optional.empty());
+                return result;
+            } catch (RuntimeException e) {
+                handle.metrics().hotplug(handle.type(), operation, Duration.ofNanos(System.nanoTime() - start),
+                        java.util.Optional.of(e));
+                handle.metrics().error(handle.type(), operation, e);
+                throw e;
+            }
         }
 
         @Override
@@ -48,7 +64,7 @@ final class GuardedViews {
 
         @Override
         public BlockDevice move(String deviceId, IOThreadChoice target) {
-            return handle.whileRunning(() -> delegate.move(deviceId, target));
+            return timed("move", () -> delegate.move(deviceId, target));
         }
     }
 

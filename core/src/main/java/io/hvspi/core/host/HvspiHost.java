@@ -2,6 +2,7 @@ package io.hvspi.core.host;
 
 import io.hvspi.core.config.KataConfig;
 import io.hvspi.core.config.KataConfigLoader;
+import io.hvspi.core.metrics.HostMetrics;
 import io.hvspi.core.plugin.PluginRegistry;
 import io.hvspi.core.state.DefaultHostContext;
 import io.hvspi.core.state.JsonVmStateStore;
@@ -26,6 +27,7 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Consumer;
 import java.util.function.Supplier;
 
 /**
@@ -52,13 +54,16 @@ public final class HvspiHost implements AutoCloseable {
     private final Duration lockTimeout;
     private final VmStopper stopper;
     private final Set<VmHandle> open = ConcurrentHashMap.newKeySet();
+    private final HostMetrics metrics;
 
     private HvspiHost(Supplier<PluginRegistry> loader, boolean ownsRegistry, DefaultHostContext context,
-                      Duration lockTimeout) {
+                      Duration lockTimeout, HostMetrics metrics) {
         this.loader = loader;
         this.ownsRegistry = ownsRegistry;
-        this.context = context;
+        this.context = context.withMetrics(metrics);
         this.lockTimeout = lockTimeout;
+        this.metrics = metrics;
+        metrics.runningVms(this::runningVms);
         // the plugin's stop sends quit, waits for the exit, then kills: up to three command timeouts
         this.stopper = new VmStopper((JsonVmStateStore) context.stateStore(),
                 context.commandTimeout().multipliedBy(3), context.commandTimeout());
@@ -105,6 +110,10 @@ public final class HvspiHost implements AutoCloseable {
      * @param vmOptions host options for this VM only, over the host's (e.g. {@code endpoint})
      */
     public VmHandle start(VmSpec spec, Map<String, String> vmOptions) {
+        return measured(spec.hypervisorType(), spec.vmId(), "start", () -> startTagged(spec, vmOptions));
+    }
+
+    private VmHandle startTagged(VmSpec spec, Map<String, String> vmOptions) {
         HypervisorFactory factory = factory(spec.hypervisorType());
         DefaultHostContext host = context;
         for (Map.Entry<String, String> option : vmOptions.entrySet()) {
@@ -114,7 +123,7 @@ public final class HvspiHost implements AutoCloseable {
         VmHandle handle = null;
         try {
             Hypervisor vm = factory.create(spec, host);
-            handle = new VmHandle(vm, lock, true, open::remove);
+            handle = new VmHandle(vm, lock, true, open::remove, metrics);
             open.add(handle);
             // known to the shutdown hook before the plugin spawns anything
             StopOnExit.watch(handle);
@@ -142,11 +151,15 @@ public final class HvspiHost implements AutoCloseable {
      * @throws VmmUnavailableException when its VMM is gone, or the lock stays taken beyond the timeout
      */
     public VmHandle reattach(String vmId) {
+        return measured(null, vmId, "reattach", () -> reattachTagged(vmId));
+    }
+
+    private VmHandle reattachTagged(String vmId) {
         VmLock lock = VmLock.acquire(context.runtimeRoot(), vmId, lockTimeout);
         try {
             VmRecord record = record(vmId);
             Hypervisor vm = factory(record.hypervisorType()).reattach(record, context);
-            VmHandle handle = new VmHandle(vm, lock, false, open::remove);
+            VmHandle handle = new VmHandle(vm, lock, false, open::remove, metrics);
             open.add(handle);
             return handle;
         } catch (RuntimeException | Error e) {
@@ -166,9 +179,62 @@ public final class HvspiHost implements AutoCloseable {
      * @throws io.hvspi.spi.HvspiException when a VMM survives; its record and directory are kept
      */
     public VmStopper.Outcome stop(String vmId) {
-        try (VmLock lock = VmLock.acquire(context.runtimeRoot(), vmId, lockTimeout)) {
-            return stopper.stop(lock, pluginStop(vmId));
+        return measured(null, vmId, "stop", () -> {
+            try (VmLock lock = VmLock.acquire(context.runtimeRoot(), vmId, lockTimeout)) {
+                return stopper.stop(lock, pluginStop(vmId));
+            }
+        });
+    }
+
+    /**
+     * Runs a VM operation with the VM's id in the log MDC ({@link VmTaggedLogging}) and
+     * counts its error by kind; {@code type} null means: as recorded, where known.
+     */
+    private <T> T measured(String type, String vmId, String operation, Supplier<T> action) {
+        try {
+            return VmTaggedLogging.call(vmId, action);
+        } catch (RuntimeException e) {
+            metrics.error(type != null ? type : recordedType(vmId), operation, e);
+            throw e;
         }
+    }
+
+    private String recordedType(String vmId) {
+        try {
+            return context.stateStore().load(vmId).map(VmRecord::hypervisorType).orElse("unknown");
+        } catch (RuntimeException unreadable) {
+            return "unknown";
+        }
+    }
+
+    /** The VMs under the runtime root whose VMM runs, for the running-VMs gauge. */
+    private int runningVms() {
+        return (int) list().stream().filter(e -> e instanceof VmEntry.Recorded r && r.vmmAlive()).count();
+    }
+
+    /**
+     * Follows a running VM's events without taking its lock, so the process that
+     * holds the VM, and {@code stop}, work as before; see
+     * {@link HypervisorFactory#follow}. The listener gets {@link io.hvspi.spi.VmEvent#VMM_EXITED}
+     * once when the VMM is gone; close the subscription to stop earlier.
+     *
+     * @throws RequestRejectedException (NOT_FOUND) when no VM of that id is recorded
+     * @throws VmmUnavailableException when its VMM is gone
+     */
+    public Hypervisor.Subscription follow(String vmId, Consumer<io.hvspi.spi.VmEvent> listener) {
+        VmRecord record = record(vmId);
+        return factory(record.hypervisorType()).follow(record, context, Objects.requireNonNull(listener, "listener"));
+    }
+
+    /**
+     * A VM's log files by role ({@code vmm}, {@code console}), as its plugin keeps
+     * them; read without the VM's lock. A file may not exist yet, or be gone with the VM.
+     *
+     * @throws RequestRejectedException (NOT_FOUND) when no VM of that id is recorded
+     */
+    public Map<String, Path> logFiles(String vmId) {
+        VmRecord record = record(vmId);
+        return factory(record.hypervisorType()).logFiles(record);
     }
 
     /** The plugin's own stop, when the record can be read; its failures are the stopper's to report. */
@@ -265,8 +331,18 @@ public final class HvspiHost implements AutoCloseable {
         private Duration commandTimeout = DefaultHostContext.DEFAULT_COMMAND_TIMEOUT;
         private Duration lockTimeout;
         private final Map<String, String> options = new LinkedHashMap<>();
+        private HostMetrics metrics = HostMetrics.NONE;
 
         private Builder() {}
+
+        /**
+         * Records hotplug latency, VMM round trips, errors by kind and running VMs
+         * (default: nothing). With Micrometer: {@code metrics(MicrometerMetrics.of(registry))}.
+         */
+        public Builder metrics(HostMetrics metrics) {
+            this.metrics = Objects.requireNonNull(metrics, "metrics");
+            return this;
+        }
 
         /** Loads every plugin jar in this directory (a distribution's {@code plugins/}). */
         public Builder pluginsDir(Path dir) {
@@ -322,7 +398,7 @@ public final class HvspiHost implements AutoCloseable {
             Duration lock = lockTimeout != null ? lockTimeout : commandTimeout;
             if (registry != null) {
                 PluginRegistry given = registry;
-                return new HvspiHost(() -> given, false, context, lock);
+                return new HvspiHost(() -> given, false, context, lock, metrics);
             }
             if (!classpathPlugins && pluginsDir == null) {
                 throw new IllegalStateException("no plugin source: call pluginsDir(...), plugins(...) or"
@@ -330,7 +406,7 @@ public final class HvspiHost implements AutoCloseable {
             }
             Path dir = pluginsDir;
             boolean classpath = classpathPlugins;
-            return new HvspiHost(() -> loadPlugins(dir, classpath), true, context, lock);
+            return new HvspiHost(() -> loadPlugins(dir, classpath), true, context, lock, metrics);
         }
 
         private static PluginRegistry loadPlugins(Path dir, boolean classpath) {

@@ -1,6 +1,7 @@
 package io.hvspi.core.host;
 
 import io.hvspi.core.state.VmLock;
+import io.hvspi.core.metrics.HostMetrics;
 import io.hvspi.spi.DeviceHotplug;
 import io.hvspi.spi.HostThreads;
 import io.hvspi.spi.Hypervisor;
@@ -37,11 +38,23 @@ public final class VmHandle implements AutoCloseable {
     private boolean stopping;
     private volatile boolean keep;
 
+    private final HostMetrics metrics;
+
     VmHandle(Hypervisor vm, VmLock lock, boolean startedHere, Consumer<VmHandle> onClose) {
+        this(vm, lock, startedHere, onClose, HostMetrics.NONE);
+    }
+
+    VmHandle(Hypervisor vm, VmLock lock, boolean startedHere, Consumer<VmHandle> onClose, HostMetrics metrics) {
         this.vm = Objects.requireNonNull(vm, "vm");
         this.lock = Objects.requireNonNull(lock, "lock");
         this.startedHere = startedHere;
         this.onClose = onClose;
+        this.metrics = Objects.requireNonNull(metrics, "metrics");
+    }
+
+    /** Where the guarded views record hotplug latency and errors. */
+    HostMetrics metrics() {
+        return metrics;
     }
 
     public String vmId() {
@@ -126,7 +139,7 @@ public final class VmHandle implements AutoCloseable {
                 throw new RequestRejectedException(RequestRejectedException.Reason.INVALID_STATE,
                         "VM '" + vmId() + "' is stopping");
             }
-            return action.get();
+            return VmTaggedLogging.call(vmId(), action);
         } finally {
             running.readLock().unlock();
         }

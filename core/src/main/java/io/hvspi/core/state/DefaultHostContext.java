@@ -4,6 +4,7 @@ import io.hvspi.spi.HostContext;
 import io.hvspi.spi.HvspiException;
 import io.hvspi.spi.RequestRejectedException;
 import io.hvspi.spi.VmStateStore;
+import io.hvspi.spi.VmmMetrics;
 import java.io.IOException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
@@ -23,11 +24,28 @@ public final class DefaultHostContext implements HostContext {
     private final Duration commandTimeout;
     private final Map<String, String> options;
 
+    private final VmmMetrics metrics;
+
     public DefaultHostContext(Path root, Duration commandTimeout, Map<String, String> options) {
+        this(root, commandTimeout, options, VmmMetrics.NONE);
+    }
+
+    private DefaultHostContext(Path root, Duration commandTimeout, Map<String, String> options, VmmMetrics metrics) {
         this.root = RuntimeDirs.createPrivate(root.toAbsolutePath());
         this.store = new JsonVmStateStore(this.root);
         this.commandTimeout = commandTimeout;
         this.options = Map.copyOf(options);
+        this.metrics = metrics;
+    }
+
+    /** A copy that reports VMM round trips to {@code metrics}. */
+    public DefaultHostContext withMetrics(VmmMetrics metrics) {
+        return new DefaultHostContext(root, commandTimeout, options, java.util.Objects.requireNonNull(metrics));
+    }
+
+    @Override
+    public VmmMetrics metrics() {
+        return metrics;
     }
 
     /** The default root, timeout, and no options. */
@@ -39,7 +57,7 @@ public final class DefaultHostContext implements HostContext {
     public DefaultHostContext withOption(String key, String value) {
         Map<String, String> merged = new java.util.HashMap<>(options);
         merged.put(key, value);
-        return new DefaultHostContext(root, commandTimeout, merged);
+        return new DefaultHostContext(root, commandTimeout, merged, metrics);
     }
 
     @Override

@@ -87,4 +87,11 @@ public final class ClhHypervisorFactory implements HypervisorFactory {
     public Hypervisor reattach(VmRecord record, HostContext host) {
         return ClhHypervisor.reattach(record, host);
     }
+
+    /** Cloud Hypervisor's own output, and the guest's serial console as it writes it to a file. */
+    @Override
+    public java.util.Map<String, java.nio.file.Path> logFiles(VmRecord record) {
+        return java.util.Map.of("vmm", record.runtimeDir().resolve(ClhHypervisor.LOG_NAME),
+                "console", record.runtimeDir().resolve(ClhHypervisor.SERIAL_NAME));
+    }
 }

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.hvspi.plugin.qemu.cmdline.QemuCommandLine;
+import io.hvspi.plugin.qemu.events.EventJournal;
 import io.hvspi.kit.threads.ProcTasks;
 import io.hvspi.plugin.qemu.hotplug.DeviceTable;
 import io.hvspi.plugin.qemu.hotplug.HostTaps;
@@ -22,6 +23,7 @@ import io.hvspi.plugin.qemu.reconcile.Reconciler;
 import io.hvspi.plugin.qemu.qmp.QmpClient;
 import io.hvspi.plugin.qemu.qmp.QmpEvent;
 import io.hvspi.plugin.qemu.qmp.QmpListener;
+import io.hvspi.plugin.qemu.qmp.VmEventAdapter;
 import io.hvspi.plugin.qemu.state.DeviceState;
 import io.hvspi.plugin.qemu.state.Intent;
 import io.hvspi.plugin.qemu.state.NicState;
@@ -220,7 +222,7 @@ public final class QemuHypervisor implements Hypervisor {
     }
 
     /** A record is data: its runtime directory must be where this host keeps the VM's, nowhere else. */
-    private static void checkRuntimeDir(VmRecord record, HostContext host) {
+    static void checkRuntimeDir(VmRecord record, HostContext host) {
         Path expected = host.runtimeRoot().resolve(record.vmId()).toAbsolutePath().normalize();
         if (!record.runtimeDir().toAbsolutePath().normalize().equals(expected)) {
             throw new HvspiException("refusing the VM record's runtimeDir " + record.runtimeDir() + ": VM '"
@@ -230,7 +232,7 @@ public final class QemuHypervisor implements Hypervisor {
 
     /** QEMU binds its sockets with the umask's mode; a start that was cut short may have left them so. */
     private static void makeSocketsPrivate(RuntimeLayout layout) {
-        for (Path socket : List.of(layout.qmpSocket(), layout.consoleSocket())) {
+        for (Path socket : List.of(layout.qmpSocket(), layout.consoleSocket(), layout.eventsSocket())) {
             try {
                 SocketGuard.check(socket, layout.dir(), socket.getFileName().toString());
                 QemuProcess.makePrivate(socket);
@@ -328,7 +330,7 @@ public final class QemuHypervisor implements Hypervisor {
                 state = VmState.FAILED;
                 RuntimeException reported = process.filter(p -> !p.isAlive())
                         .<RuntimeException>map(p -> new VmmUnavailableException(VmmUnavailableException.Reason.EXITED,
-                                "QEMU of VM '" + vmId + "' exited during start: " + p.lastLogLine(), e))
+                                "QEMU of VM '" + vmId + "' exited during start: " + p.lastLogLine(), e, p.logTail()))
                         .orElse(e);
                 abandon(layout, process, qmp);
                 throw reported;
@@ -524,25 +526,8 @@ public final class QemuHypervisor implements Hypervisor {
     @Override
     public Subscription subscribe(Consumer<VmEvent> listener) {
         Session s = requireSession();
-        QmpClient.Subscription sub = s.qmp.subscribe(new QmpListener() {
-            @Override
-            public void onEvent(QmpEvent event) {
-                listener.accept(new VmEvent(event.name(), event.timestamp(), toMap(event.data())));
-            }
-
-            @Override
-            public void onDisconnect(VmmUnavailableException cause) {
-                listener.accept(new VmEvent(VmEvent.VMM_EXITED, Instant.now(), Map.of("reason", cause.getMessage())));
-            }
-        });
+        QmpClient.Subscription sub = s.qmp.subscribe(VmEventAdapter.of(listener));
         return sub::close;
-    }
-
-    private static Map<String, Object> toMap(JsonNode data) {
-        Map<String, Object> m = QmpClient.JSON.convertValue(data, new TypeReference<Map<String, Object>>() {});
-        // VmEvent copies the map, and Map.copyOf refuses nulls: JSON null becomes absent
-        m.values().removeIf(Objects::isNull);
-        return m;
     }
 
     @Override
@@ -670,6 +655,7 @@ public final class QemuHypervisor implements Hypervisor {
         final PendingIntents intents = new PendingIntents(model);
         final QemuState.QemuIdentity identity;
         final IOThreadPins pins;
+        final EventJournal journal;
 
         Session(RuntimeLayout layout, Optional<QemuProcess> process, QmpClient qmp, ProbeResult probe,
                 QemuState saved, Instant createdAt) {
@@ -684,6 +670,9 @@ public final class QemuHypervisor implements Hypervisor {
             this.identity = saved.qemu();
             this.pins = new IOThreadPins(model, process.map(QemuProcess::pid).orElse(0L), saved.pins(),
                     saved.placement());
+            this.journal = new EventJournal(layout.eventsJournal());
+            qmp.onRoundTrip((command, took, ok) -> host.metrics().roundTrip(QemuHypervisorFactory.TYPE, command, took,
+                    ok));
             this.pool = new IOThreadPool(model, saved.ioThreads(), settings.policy(), saved.policyTurn());
             this.table = new DeviceTable(model, saved.rootPorts(), saved.scsiController(), saved.nextNode(),
                     saved.devices(), saved.nics());
@@ -782,12 +771,17 @@ public final class QemuHypervisor implements Hypervisor {
 
         @Override
         public IOThreadInfo add(String id) {
-            return requireSession().ioThreads.add(id);
+            Session s = requireSession();
+            IOThreadInfo added = s.ioThreads.add(id);
+            s.journal.append("IOTHREAD_ADDED", Map.of("iothread", id));
+            return added;
         }
 
         @Override
         public void remove(String id) {
-            requireSession().ioThreads.remove(id);
+            Session s = requireSession();
+            s.ioThreads.remove(id);
+            s.journal.append("IOTHREAD_REMOVED", Map.of("iothread", id));
         }
 
         @Override
@@ -810,12 +804,17 @@ public final class QemuHypervisor implements Hypervisor {
     private final class HotplugView implements DeviceHotplug {
         @Override
         public BlockDevice attach(BlockDeviceSpec spec) {
-            return requireSession().hotplug.attach(spec);
+            Session s = requireSession();
+            BlockDevice d = s.hotplug.attach(spec);
+            s.journal.append("DEVICE_ATTACHED", deviceData(d));
+            return d;
         }
 
         @Override
         public void detach(String deviceId, Duration timeout) {
-            requireSession().hotplug.detach(deviceId, timeout);
+            Session s = requireSession();
+            s.hotplug.detach(deviceId, timeout);
+            s.journal.append("DEVICE_DETACHED", Map.of("device", deviceId));
         }
 
         @Override
@@ -825,7 +824,10 @@ public final class QemuHypervisor implements Hypervisor {
 
         @Override
         public BlockDevice move(String deviceId, IOThreadChoice target) {
-            return requireSession().hotplug.move(deviceId, target);
+            Session s = requireSession();
+            BlockDevice d = s.hotplug.move(deviceId, target);
+            s.journal.append("DEVICE_MOVED", deviceData(d));
+            return d;
         }
     }
 
@@ -845,5 +847,9 @@ public final class QemuHypervisor implements Hypervisor {
         public List<NetDevice> list() {
             return requireSession().network.list();
         }
+    }
+
+    private static Map<String, Object> deviceData(BlockDevice d) {
+        return Map.of("device", d.id(), "driver", d.driver(), "iothreads", d.ioThreads());
     }
 }

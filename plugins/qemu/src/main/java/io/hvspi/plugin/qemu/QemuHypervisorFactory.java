@@ -5,18 +5,22 @@ import static io.hvspi.spi.Capability.*;
 import io.hvspi.plugin.qemu.cmdline.QemuCommandLine;
 import io.hvspi.plugin.qemu.cmdline.QemuIds;
 import io.hvspi.kit.threads.ThreadAffinity;
+import io.hvspi.plugin.qemu.process.RuntimeLayout;
 import io.hvspi.spi.Capability;
 import io.hvspi.spi.ConfigException;
 import io.hvspi.spi.HostContext;
 import io.hvspi.spi.Hypervisor;
 import io.hvspi.spi.HypervisorFactory;
+import io.hvspi.spi.VmEvent;
 import io.hvspi.spi.VmRecord;
 import io.hvspi.spi.VmSpec;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.EnumSet;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.Consumer;
 import org.pf4j.Extension;
 
 /**
@@ -70,6 +74,17 @@ public final class QemuHypervisorFactory implements HypervisorFactory {
     @Override
     public Hypervisor reattach(VmRecord record, HostContext host) {
         return QemuHypervisor.reattach(record, host);
+    }
+
+    @Override
+    public Hypervisor.Subscription follow(VmRecord record, HostContext host, Consumer<VmEvent> listener) {
+        return EventFollower.follow(record, host, listener);
+    }
+
+    @Override
+    public Map<String, Path> logFiles(VmRecord record) {
+        RuntimeLayout layout = new RuntimeLayout(record.runtimeDir());
+        return Map.of("vmm", layout.qemuLog(), "console", layout.consoleLog());
     }
 
     private static final Path KVM_DEVICE = Path.of("/dev/kvm");

@@ -431,6 +431,10 @@ class IndependentIOThreadsTest {
         assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(dir.resolve("qemu.log"))));
         assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(
                 dir.resolve("console.sock"))), "the guest's console socket");
+        assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(
+                dir.resolve("events.sock"))), "the followers' QMP socket");
+        assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(
+                dir.resolve("events.jsonl"))), "hvspi's event journal");
         assertTrue(Files.exists(dir.resolve("console.log")), "the console is logged whether or not anyone listens");
         assertEquals(VmState.PAUSED, vm.state(), "no guest: QEMU stays paused");
         assertNotEquals(0, record.pid());

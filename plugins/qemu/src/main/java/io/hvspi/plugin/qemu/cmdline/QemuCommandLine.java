@@ -34,6 +34,7 @@ public final class QemuCommandLine {
     public static final String IMAGE_ID = "image";
     private static final String QMP_CHARDEV = "qmp";
     private static final String CONSOLE_CHARDEV = "console";
+    private static final String EVENTS_CHARDEV = "events";
 
     private QemuCommandLine() {}
 
@@ -86,6 +87,12 @@ public final class QemuCommandLine {
                 .toString());
         a.add("-serial");
         a.add("chardev:" + CONSOLE_CHARDEV);
+        // a second monitor for followers (hvctl vm events): the first admits one client, the VM's owner
+        a.add("-chardev");
+        a.add(OptionList.of("socket").with("id", EVENTS_CHARDEV).with("path", layout.eventsSocket().toString())
+                .with("server", true).with("wait", false).toString());
+        a.add("-mon");
+        a.add(OptionList.keys().with("chardev", EVENTS_CHARDEV).with("mode", "control").toString());
 
         List<String> pool = new ArrayList<>();
         for (int i = 0; i < spec.ioThreads().poolSize(); i++) {

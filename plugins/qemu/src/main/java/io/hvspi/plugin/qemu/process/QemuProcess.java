@@ -52,6 +52,7 @@ public final class QemuProcess {
             createPrivateFile(layout.qemuLog());
             // QEMU opens the console log with the umask's mode, but keeps the mode of a file that exists
             createPrivateFile(layout.consoleLog());
+            createPrivateFile(layout.eventsJournal());
             return new QemuProcess(pb.start().toHandle(), layout);
         } catch (IOException e) {
             throw new HvspiException("cannot start " + argv.get(0) + ": " + e.getMessage(), e);
@@ -183,7 +184,7 @@ public final class QemuProcess {
     }
 
     /**
-     * Waits until the QMP and console sockets exist, then makes them private (0600):
+     * Waits until the QMP, console and events sockets exist, then makes them private (0600):
      * QEMU binds them with the umask's mode. Fails at once when QEMU exits first (with
      * the last line QEMU printed), or after {@code timeout}.
      */
@@ -191,8 +192,10 @@ public final class QemuProcess {
         awaitSocket(layout.qmpSocket(), timeout);
         // QEMU creates its chardevs in command-line order: the console's right after the QMP one
         awaitSocket(layout.consoleSocket(), timeout);
+        awaitSocket(layout.eventsSocket(), timeout);
         makePrivate(layout.qmpSocket());
         makePrivate(layout.consoleSocket());
+        makePrivate(layout.eventsSocket());
     }
 
     private void awaitSocket(Path socket, Duration timeout) {
@@ -283,6 +286,25 @@ public final class QemuProcess {
             // fall through: no log to quote
         }
         return "(no output in " + log + ")";
+    }
+
+    /** How many of QEMU's last lines a failed start quotes: enough for an error and its context. */
+    public static final int LOG_TAIL_LINES = 10;
+
+    /** The last {@link #LOG_TAIL_LINES} non-empty lines QEMU wrote to its log, oldest first; empty when none. */
+    public List<String> logTail() {
+        return logTail(layout.qemuLog(), LOG_TAIL_LINES);
+    }
+
+    /** The last {@code count} non-empty lines of a log file, oldest first; empty when it has none or is gone. */
+    public static List<String> logTail(Path log, int count) {
+        try {
+            List<String> lines = Files.readAllLines(log, StandardCharsets.UTF_8).stream()
+                    .filter(l -> !l.isBlank()).map(String::stripTrailing).toList();
+            return lines.subList(Math.max(0, lines.size() - count), lines.size());
+        } catch (IOException | UncheckedIOException e) {
+            return List.of(); // a log that is not UTF-8 or cannot be read: nothing to quote
+        }
     }
 
     /** Deletes a runtime directory and everything in it; no error when it is gone. */

@@ -5,7 +5,7 @@ import java.nio.file.Path;
 
 /**
  * Where a VM's files live inside its private runtime directory (mode 0700):
- * the QMP socket and the serial console socket (both 0600), the console log, and
+ * the QMP socket, the events socket and the serial console socket (all 0600), the console log, and
  * QEMU's own output.
  *
  * @param dir the VM's runtime directory
@@ -16,6 +16,19 @@ public record RuntimeLayout(Path dir) {
 
     public Path qmpSocket() {
         return dir.resolve("qmp.sock");
+    }
+
+    /**
+     * A second QMP monitor, only for following events: the first one admits one client,
+     * which the VM's owner holds. QEMU sends every event to every monitor.
+     */
+    public Path eventsSocket() {
+        return dir.resolve("events.sock");
+    }
+
+    /** hvspi's own events of this VM, one JSON object per line, for followers (see {@code EventJournal}). */
+    public Path eventsJournal() {
+        return dir.resolve("events.jsonl");
     }
 
     /**

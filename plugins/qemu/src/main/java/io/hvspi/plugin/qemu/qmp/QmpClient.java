@@ -77,7 +77,20 @@ public final class QmpClient implements AutoCloseable {
     private volatile VmmUnavailableException disconnected;
     private volatile boolean closedLocally;
 
-    private record Pending(String command, CompletableFuture<JsonNode> reply) {}
+    private record Pending(String command, CompletableFuture<JsonNode> reply, long sentNanos) {}
+
+    /** Receives each command's round trip, timed from the send to the reply (see {@link #onRoundTrip}). */
+    @FunctionalInterface
+    public interface RoundTrips {
+        void record(String command, Duration took, boolean ok);
+    }
+
+    private volatile RoundTrips roundTrips = (command, took, ok) -> { };
+
+    /** Reports every later command's round trip to {@code sink}, on the reader's thread: it must be quick. */
+    public void onRoundTrip(RoundTrips sink) {
+        this.roundTrips = Objects.requireNonNull(sink, "sink");
+    }
 
     private record EventWait(Predicate<QmpEvent> match, CompletableFuture<QmpEvent> result) {}
 
@@ -218,7 +231,7 @@ public final class QmpClient implements AutoCloseable {
             msg.set("arguments", arguments);
         }
         msg.put("id", id);
-        Pending p = new Pending(command, new CompletableFuture<>());
+        Pending p = new Pending(command, new CompletableFuture<>(), System.nanoTime());
         pending.put(id, p); // before sending, so that no reply can overtake the registration
         try {
             // a peer that reads nothing for the default timeout ends the connection: half a command may be out
@@ -331,6 +344,12 @@ public final class QmpClient implements AutoCloseable {
             // not an id of ours, or no id at all (QEMU's reply to input it could not parse)
             LOG.warn("QMP {}: ignoring a reply nobody waits for: {}", socket, preview(msg));
             return;
+        }
+        try {
+            roundTrips.record(p.command(), Duration.ofNanos(System.nanoTime() - p.sentNanos()), !msg.has("error"));
+        } catch (RuntimeException e) {
+            // a metrics sink must never cost a reply
+            LOG.debug("QMP {}: round-trip sink failed: {}", socket, e.toString());
         }
         if (msg.has("error")) {
             JsonNode err = msg.get("error");
