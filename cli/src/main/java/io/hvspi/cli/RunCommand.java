@@ -11,6 +11,10 @@ import io.hvspi.spi.BlockDeviceSpec;
 import io.hvspi.spi.DeviceHotplug;
 import io.hvspi.spi.Hypervisor;
 import io.hvspi.spi.IOThreadPolicy;
+import io.hvspi.spi.NetBackend;
+import io.hvspi.spi.NetDevice;
+import io.hvspi.spi.NetDeviceSpec;
+import io.hvspi.spi.NetworkHotplug;
 import io.hvspi.spi.VmSpec;
 import io.hvspi.sim.VmmSimulator;
 import io.hvspi.sim.VmmSimulators;
@@ -48,6 +52,11 @@ final class RunCommand extends HvctlCommand {
 
     @Option(names = "--disks", paramLabel = "N", defaultValue = "4", converter = NumericOptions.CountOrZero.class, description = "Disks to hotplug (default: ${DEFAULT-VALUE}).")
     int disks;
+
+    @Option(names = "--nics", paramLabel = "N", defaultValue = "0", converter = NumericOptions.CountOrZero.class,
+            description = "Network devices to hotplug, each on a tap hvspi creates, named after the VM and removed"
+                    + " when it stops (default: ${DEFAULT-VALUE}).")
+    int nics;
 
     @Option(names = "--accel", paramLabel = "auto|kvm|tcg", description = "Override the configured accelerator (auto: KVM where usable, else TCG).")
     String accel;
@@ -121,6 +130,16 @@ final class RunCommand extends HvctlCommand {
                         device.onMainLoop() ? "no IOThread" : "IOThread " + String.join(",", device.ioThreads()),
                         (System.nanoTime() - t0) / 1e6));
             }
+            if (nics > 0) {
+                NetworkHotplug network = handle.networkHotplug();
+                for (int i = 0; i < nics; i++) {
+                    long t0 = System.nanoTime();
+                    NetDevice nic = network.attach(NetDeviceSpec.of("nic" + i,
+                            NetBackend.newTap(tapName(vm.vmId(), i))));
+                    progress.step(String.format("attached %s (tap %s, MAC %s) in %.1f ms", nic.id(),
+                            VmView.tap(nic.backend()), nic.mac(), (System.nanoTime() - t0) / 1e6));
+                }
+            }
             if (keep) {
                 handle.keepRunning();
             }
@@ -128,6 +147,10 @@ final class RunCommand extends HvctlCommand {
                 Json.print(out, VmView.json(vm).put("kept", keep));
             } else {
                 VmView.printDevices(out, VmView.devices(vm));
+                if (nics > 0) {
+                    out.println();
+                    VmView.printNics(out, VmView.nics(vm));
+                }
                 vm.ioThreads().ifPresent(pool -> {
                     out.println();
                     VmView.printIoThreads(out, pool.list());
@@ -204,7 +227,20 @@ final class RunCommand extends HvctlCommand {
         }
     }
 
+    /**
+     * The tap of NIC {@code index}: the VM's id and the index, within the kernel's 15 characters. A long id
+     * keeps its first 6 characters and a hash of the whole, so that two VMs' taps differ.
+     */
+    static String tapName(String vmId, int index) {
+        String base = vmId.length() <= 11 ? vmId
+                : vmId.substring(0, 6) + String.format("%04x", vmId.hashCode() & 0xffff);
+        return base + "-" + index;
+    }
+
     private void checkArguments() {
+        if (nics > 16) {
+            throw new ParameterException(spec.commandLine(), "--nics must be from 0 to 16, got " + nics);
+        }
         if (disks < 0 || disks > 64) {
             throw new ParameterException(spec.commandLine(), "--disks must be from 0 to 64, got " + disks);
         }

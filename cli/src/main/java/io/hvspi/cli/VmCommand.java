@@ -11,6 +11,10 @@ import io.hvspi.spi.BlockDeviceSpec;
 import io.hvspi.spi.Hypervisor;
 import io.hvspi.spi.IOThreadChoice;
 import io.hvspi.spi.IOThreadInfo;
+import io.hvspi.spi.NetBackend;
+import io.hvspi.spi.NetDevice;
+import io.hvspi.spi.NetDeviceSpec;
+import io.hvspi.spi.NetworkHotplug;
 import io.hvspi.spi.PollingParams;
 import io.hvspi.spi.RequestRejectedException;
 import java.io.PrintWriter;
@@ -131,6 +135,11 @@ final class VmCommand {
                         .map(io.hvspi.spi.Capability::key).toList()));
                 out.println();
                 VmView.printDevices(out, VmView.devices(vm));
+                List<NetDevice> nics = VmView.nics(vm);
+                if (!nics.isEmpty()) {
+                    out.println();
+                    VmView.printNics(out, nics);
+                }
                 vm.ioThreads().ifPresent(pool -> {
                     out.println();
                     VmView.printIoThreads(out, pool.list());
@@ -196,7 +205,8 @@ final class VmCommand {
         }
     }
 
-    @Command(name = "hotplug", header = "Attach a block device to a running VM.")
+    @Command(name = "hotplug", header = "Attach a block or network device to a running VM.",
+            description = "A block device with --path or --null, a network device with --tap.")
     static final class Hotplug extends OneVm {
         @Option(names = "--id", required = true, paramLabel = "DEVICE", description = "The new device's id.")
         String deviceId;
@@ -210,7 +220,16 @@ final class VmCommand {
 
             @Option(names = "--null", paramLabel = "MIB", converter = NumericOptions.NullMib.class, description = "A null device of this size in MiB (QEMU null-co).")
             Long nullMib;
+
+            @Option(names = "--tap", paramLabel = "NAME", description = "A network device on this host tap (an existing one, or see --create-tap).")
+            String tap;
         }
+
+        @Option(names = "--create-tap", description = "With --tap: hvspi creates the tap, and removes it on unplug or VM stop.")
+        boolean createTap;
+
+        @Option(names = "--mac", paramLabel = "MAC", description = "With --tap: the guest's MAC (default: a generated locally administered one).")
+        String mac;
 
         @Option(names = "--iothread", paramLabel = "CHOICE", defaultValue = "policy", converter = NumericOptions.IoThreadChoice.class,
                 description = "policy (default), none (main loop), an IOThread id, or id,id,... for vq-mapping.")
@@ -224,6 +243,13 @@ final class VmCommand {
 
         @Override
         public Integer call() {
+            if (backend.tap != null) {
+                return attachNic();
+            }
+            if (createTap || mac != null) {
+                throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+                        (createTap ? "--create-tap" : "--mac") + " applies to network devices: give --tap NAME");
+            }
             return withVm(vmId, vm -> {
                 BlockBackend b = backend.path != null ? BlockBackend.path(backend.path.toAbsolutePath())
                         : new BlockBackend.Null(backend.nullMib << 20);
@@ -237,9 +263,33 @@ final class VmCommand {
                 return ExitCode.OK;
             });
         }
+
+        private int attachNic() {
+            if (readOnly || !ioThread.equals("policy")) {
+                throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+                        (readOnly ? "--read-only" : "--iothread") + " applies to block devices, not to --tap");
+            }
+            NetBackend tap;
+            try {
+                tap = createTap ? NetBackend.newTap(backend.tap) : NetBackend.tap(backend.tap);
+            } catch (IllegalArgumentException e) {
+                throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--tap: " + e.getMessage());
+            }
+            NetDeviceSpec nic = NetDeviceSpec.of(deviceId, tap).withQueues(queues != null ? queues : 1);
+            NetDeviceSpec withMac = mac != null ? nic.withMac(mac) : nic;
+            return withVm(vmId, vm -> {
+                NetDevice d = vm.requireNetworkHotplug().attach(withMac);
+                if (json) {
+                    Json.print(out(), VmView.json(d));
+                } else {
+                    VmView.printNics(out(), List.of(d));
+                }
+                return ExitCode.OK;
+            });
+        }
     }
 
-    @Command(name = "unplug", header = "Detach a block device from a running VM.",
+    @Command(name = "unplug", header = "Detach a block or network device from a running VM.",
             description = "Waits until the VMM (and the guest) released the device, up to --wait.")
     static final class Unplug extends OneVm {
         @Parameters(index = "1", paramLabel = "DEVICE", description = "The device's id.")
@@ -252,7 +302,14 @@ final class VmCommand {
         @Override
         public Integer call() {
             return withVm(vmId, vm -> {
-                vm.requireHotplug().detach(deviceId, Duration.ofMillis((long) (waitSeconds * 1000)));
+                Duration wait = Duration.ofMillis((long) (waitSeconds * 1000));
+                java.util.Optional<NetworkHotplug> network = vm.networkHotplug()
+                        .filter(n -> n.list().stream().anyMatch(d -> d.id().equals(deviceId)));
+                if (network.isPresent()) {
+                    network.get().detach(deviceId, wait);
+                } else {
+                    vm.requireHotplug().detach(deviceId, wait);
+                }
                 if (json) {
                     Json.print(out(), Json.object().put("detached", deviceId));
                 } else {

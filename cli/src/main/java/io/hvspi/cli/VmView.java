@@ -7,6 +7,8 @@ import io.hvspi.spi.BlockDevice;
 import io.hvspi.spi.HostThreads;
 import io.hvspi.spi.Hypervisor;
 import io.hvspi.spi.IOThreadInfo;
+import io.hvspi.spi.NetBackend;
+import io.hvspi.spi.NetDevice;
 import java.io.PrintWriter;
 import java.util.List;
 import java.util.Map;
@@ -66,6 +68,38 @@ final class VmView {
         table.print(out);
     }
 
+    /** The VM's hotplugged network devices; none where the VMM has no network hotplug. */
+    static List<NetDevice> nics(Hypervisor vm) {
+        return vm.networkHotplug().map(n -> n.list()).orElse(List.of());
+    }
+
+    /** The host end of a NIC, e.g. {@code tap vm1-0 (made by hvspi)}. */
+    static String tap(NetBackend backend) {
+        return switch (backend) {
+            case NetBackend.Tap t -> t.name();
+        };
+    }
+
+    static boolean hvspiMade(NetBackend backend) {
+        return switch (backend) {
+            case NetBackend.Tap t -> t.create();
+        };
+    }
+
+    static void printNics(PrintWriter out, List<NetDevice> nics) {
+        Table table = new Table("NIC", "TAP", "MAC", "ADDRESS", "QUEUES", "TAP MADE BY");
+        nics.forEach(n -> table.row(n.id(), tap(n.backend()), n.mac(), n.address().orElse("-"), n.queues(),
+                hvspiMade(n.backend()) ? "hvspi" : "user"));
+        table.print(out);
+    }
+
+    static ObjectNode json(NetDevice n) {
+        ObjectNode node = Json.object().put("id", n.id()).put("tap", tap(n.backend()))
+                .put("tapCreated", hvspiMade(n.backend())).put("mac", n.mac()).put("queues", n.queues());
+        n.address().ifPresent(a -> node.put("address", a));
+        return node;
+    }
+
     static void printIoThreads(PrintWriter out, List<IOThreadInfo> pool) {
         Table table = new Table("IOTHREAD", "KIND", "HOST TID", "DEVICES", "POLL MAX NS", "AFFINITY", "PINNED");
         pool.forEach(t -> table.row(t.id(), t.kind().name().toLowerCase(java.util.Locale.ROOT), tid(t.hostThreadId()),
@@ -108,6 +142,8 @@ final class VmView {
             ArrayNode io = n.putArray("iothreads");
             d.ioThreads().forEach(io::add);
         }
+        ArrayNode nics = doc.putArray("nics");
+        nics(vm).forEach(n -> nics.add(json(n)));
         return doc;
     }
 }

@@ -9,6 +9,9 @@ import io.hvspi.spi.BlockDeviceSpec;
 import io.hvspi.spi.DeviceHotplug;
 import io.hvspi.spi.Hypervisor;
 import io.hvspi.spi.IOThreadProvider;
+import io.hvspi.spi.NetBackend;
+import io.hvspi.spi.NetDeviceSpec;
+import io.hvspi.spi.NetworkHotplug;
 import io.hvspi.spi.RequestRejectedException;
 import io.hvspi.spi.VmSpec;
 import java.io.File;
@@ -29,8 +32,8 @@ import java.util.regex.Pattern;
 
 /**
  * Prices hvspi against a raw QMP client, in one run: hotplug of a null-backed
- * virtio-blk-pci disk onto an IOThread, a QMP round trip, and VM start to QMP
- * ready. Both sides run a guestless QEMU (paused, no kernel) built from the same
+ * virtio-blk-pci disk onto an IOThread, of a virtio-net-pci NIC on a tap (where this
+ * host can make taps), a QMP round trip, and VM start to QMP ready. Both sides run a guestless QEMU (paused, no kernel) built from the same
  * settings, and their samples alternate so that machine noise hits both alike.
  * It sees the plugin only through the SPI, as any host does.
  */
@@ -99,6 +102,15 @@ public final class HotplugBench {
                 progress.accept("hotplug: " + options.warmup() + " warm-up and " + options.iterations()
                         + " measured attaches per side (each followed by a detach)");
                 metrics.addAll(hotplug(vm.requireHotplug(), unstored.requireHotplug(), raw));
+                Optional<NetworkHotplug> network = vm.networkHotplug();
+                if (network.isPresent() && BenchTaps.usable()) {
+                    progress.accept("NIC hotplug: " + options.warmup() + " warm-up and " + options.iterations()
+                            + " measured attaches per side (each followed by a detach)");
+                    metrics.add(nicHotplug(network.get(), raw));
+                } else {
+                    progress.accept("NIC hotplug: skipped (" + (network.isEmpty() ? "the VM has no network hotplug"
+                            : "this host cannot make taps: /dev/net/tun needs root") + ")");
+                }
                 Optional<IOThreadProvider> pool = vm.ioThreads();
                 if (pool.isPresent()) {
                     progress.accept("QMP round trip: " + options.iterations() + " per side");
@@ -172,6 +184,50 @@ public final class HotplugBench {
                 new BenchReport.Metric("hotplug-no-state-file", "the same attach through hvspi with an in-memory"
                         + " state store: the plugin's own cost, without the host's state file", mem.summary(),
                         rawFigures));
+    }
+
+    /**
+     * NIC attach through hvspi (id and MAC checks, a generated MAC, root port reservation, the intent
+     * saved, netdev_add and device_add, state file written) vs raw netdev_add then device_add, each on a
+     * tap of its own made once for the run (a tap serves one QEMU).
+     */
+    private BenchReport.Metric nicHotplug(NetworkHotplug network, RawQmp raw) {
+        Samples fw = new Samples();
+        Samples rw = new Samples();
+        String suffix = Integer.toHexString(spec.vmId().hashCode() & 0xffff);
+        String fwTap = "hvbf" + suffix;
+        String rawTap = "hvbr" + suffix;
+        BenchTaps.create(fwTap);
+        try {
+            BenchTaps.create(rawTap);
+            for (int i = 0; i < options.warmup() + options.iterations(); i++) {
+                long t0 = System.nanoTime();
+                network.attach(NetDeviceSpec.of("bench-nic", NetBackend.tap(fwTap)));
+                long fwNanos = System.nanoTime() - t0;
+                network.detach("bench-nic");
+
+                t0 = System.nanoTime();
+                raw.execute("{\"execute\":\"netdev_add\",\"arguments\":{\"type\":\"tap\",\"id\":\"raw-net\","
+                        + "\"ifname\":\"" + rawTap + "\",\"script\":\"no\",\"downscript\":\"no\"}}");
+                raw.execute("{\"execute\":\"device_add\",\"arguments\":{\"driver\":\"virtio-net-pci\","
+                        + "\"id\":\"raw-nic\",\"netdev\":\"raw-net\",\"mac\":\"02:00:00:00:00:01\",\"bus\":\"rp0\"}}");
+                long rawNanos = System.nanoTime() - t0;
+                raw.execute("{\"execute\":\"device_del\",\"arguments\":{\"id\":\"raw-nic\"}}");
+                raw.execute("{\"execute\":\"system_reset\"}");
+                raw.awaitLine("\"device\": \"raw-nic\"");
+                raw.execute("{\"execute\":\"netdev_del\",\"arguments\":{\"id\":\"raw-net\"}}");
+                if (i >= options.warmup()) {
+                    fw.add(fwNanos);
+                    rw.add(rawNanos);
+                }
+            }
+        } finally {
+            BenchTaps.remove(fwTap);
+            BenchTaps.remove(rawTap);
+        }
+        return new BenchReport.Metric("nic-hotplug", "attach of a virtio-net-pci NIC on an existing tap:"
+                + " hvspi's NetworkHotplug.attach (id and MAC, a generated MAC, root port, intent and state file"
+                + " written, netdev_add and device_add) vs raw netdev_add then device_add", fw.summary(), rw.summary());
     }
 
     private static long attachAndDetach(DeviceHotplug hotplug) {

@@ -141,6 +141,17 @@ class QemuNetworkHotplugTest {
     }
 
     @Test
+    void severalQueuesOnASingleQueueTapAreRefusedBeforeQemuIsAsked() throws Exception {
+        String tap = tapName();
+        ip("tuntap", "add", "dev", tap, "mode", "tap");
+        RequestRejectedException e = assertThrows(RequestRejectedException.class,
+                () -> net().attach(NetDeviceSpec.of("nic1", NetBackend.tap(tap)).withQueues(2)));
+        assertEquals(Reason.INVALID_ARGUMENT, e.reason());
+        assertTrue(e.getMessage().contains("multi_queue"), e.getMessage());
+        assertFalse(infoNetwork().contains(NetArgs.netdevId("nic1")));
+    }
+
+    @Test
     void stopRemovesTheTapsHvspiMade() {
         String tap = tapName();
         net().attach(NetDeviceSpec.of("nic0", NetBackend.newTap(tap)));

@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -29,6 +30,20 @@ public final class HostTaps {
     /** True when an interface of that name exists in hvspi's network namespace. */
     public static boolean exists(String name) {
         return Files.exists(SYS_NET.resolve(name));
+    }
+
+    /**
+     * Whether the tap was made for several queues ({@code IFF_MULTI_QUEUE}, 0x100, in
+     * {@code /sys/class/net/NAME/tun_flags}); QEMU cannot open a single-queue tap for more.
+     * Empty when that cannot be read (not a tun/tap device).
+     */
+    public static Optional<Boolean> multiQueue(String name) {
+        try {
+            String flags = Files.readString(SYS_NET.resolve(name).resolve("tun_flags")).strip();
+            return Optional.of((Integer.decode(flags) & 0x100) != 0);
+        } catch (IOException | NumberFormatException e) {
+            return Optional.empty();
+        }
     }
 
     /**

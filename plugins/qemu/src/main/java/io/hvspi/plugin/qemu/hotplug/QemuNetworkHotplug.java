@@ -124,6 +124,10 @@ public final class QemuNetworkHotplug implements NetworkHotplug {
             throw new RequestRejectedException(Reason.NOT_FOUND, "host tap '" + tap.name() + "' does not exist"
                     + " (create it, or ask hvspi to)");
         }
+        if (!tap.create() && queues > 1 && HostTaps.multiQueue(tap.name()).filter(mq -> !mq).isPresent()) {
+            throw new RequestRejectedException(Reason.INVALID_ARGUMENT, "host tap '" + tap.name() + "' has one"
+                    + " queue; " + queues + " queue pairs need a tap made with 'ip tuntap add ... multi_queue'");
+        }
         String port;
         String mac;
         synchronized (lock) {
