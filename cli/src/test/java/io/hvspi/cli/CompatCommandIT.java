@@ -127,5 +127,25 @@ class CompatCommandIT {
             };
             assertEquals(expected, p.get("status").asText(), p::toString);
         }
+        // a bundled plugin declares only what the kit exercises (BundledDeclarationsTest has the rule)
+        for (JsonNode c : read(out.resolve("compat.json")).get("capabilities")) {
+            c.get("plugins").fields().forEachRemaining(v -> assertTrue(!v.getValue().asText().equals("declared-not-exercised"),
+                    () -> v.getKey() + " declares " + c.get("key").asText() + ", which the kit does not exercise"));
+        }
+        JsonNode network = find(read(out.resolve("compat.json")).get("capabilities"), "network-device-hotplug");
+        for (String simulated : List.of("clh", "dragonball")) {
+            if (VmmSimulators.types().contains(simulated)) {
+                assertEquals("passed", network.get("plugins").get(simulated).asText(), network::toString);
+            }
+        }
+    }
+
+    private static JsonNode find(JsonNode array, String key) {
+        for (JsonNode n : array) {
+            if (n.get("key").asText().equals(key)) {
+                return n;
+            }
+        }
+        throw new AssertionError("no capability '" + key + "' in " + array);
     }
 }

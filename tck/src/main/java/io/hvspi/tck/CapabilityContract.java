@@ -13,6 +13,7 @@ import io.hvspi.spi.UnsupportedCapabilityException;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import java.util.function.Supplier;
 import java.util.regex.Pattern;
@@ -89,11 +90,18 @@ public abstract class CapabilityContract extends ContractBase {
 
     @Test
     @Order(4)
-    @DisplayName("ioThreads() and hotplug() are present exactly with their capability")
+    @DisplayName("ioThreads(), hotplug() and networkHotplug() are present exactly with their capability")
     void viewsFollowTheirCapability() {
         Hypervisor vm = kit.startVm();
         assertView(vm, Capability.INDEPENDENT_IOTHREADS, vm.ioThreads().isPresent(), vm::requireIoThreads);
         assertView(vm, Capability.BLOCK_DEVICE_HOTPLUG, vm.hotplug().isPresent(), vm::requireHotplug);
+        Optional<String> skip = kit.backend().skipReason(Capability.NETWORK_DEVICE_HOTPLUG, vm);
+        if (skip.isPresent()) {
+            kit.note("hvspi.skipped", Capability.NETWORK_DEVICE_HOTPLUG.key() + ": " + skip.get());
+        } else {
+            assertView(vm, Capability.NETWORK_DEVICE_HOTPLUG, vm.networkHotplug().isPresent(),
+                    vm::requireNetworkHotplug);
+        }
     }
 
     private void assertView(Hypervisor vm, Capability c, boolean present, Supplier<?> require) {

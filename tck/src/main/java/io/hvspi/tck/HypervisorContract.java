@@ -97,6 +97,14 @@ public abstract class HypervisorContract {
     }
 
     @Nested
+    @Order(7)
+    class NetworkHotplug extends NetworkHotplugContract {
+        NetworkHotplug() {
+            super(HypervisorContract.this.kit);
+        }
+    }
+
+    @Nested
     @Order(4)
     class IOThreads extends IOThreadContract {
         IOThreads() {

@@ -16,6 +16,7 @@ import java.util.EnumSet;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
@@ -38,7 +39,8 @@ public final class TckKit implements AutoCloseable {
     public static final String VIEW_TEST = "declaration.viewsFollowTheirCapability";
 
     /** The capabilities that come with a view on {@link Hypervisor}. */
-    private static final Set<Capability> VIEWS = EnumSet.of(Capability.INDEPENDENT_IOTHREADS, Capability.BLOCK_DEVICE_HOTPLUG);
+    private static final Set<Capability> VIEWS = EnumSet.of(Capability.INDEPENDENT_IOTHREADS, Capability.BLOCK_DEVICE_HOTPLUG,
+            Capability.NETWORK_DEVICE_HOTPLUG);
 
     private static final AtomicInteger VM_SEQUENCE = new AtomicInteger();
 
@@ -117,6 +119,8 @@ public final class TckKit implements AutoCloseable {
      * either way.
      */
     public boolean supports(Hypervisor vm, Capability c, Executable attempt) {
+        Optional<String> skip = backend.skipReason(c, vm);
+        assumeTrue(skip.isEmpty(), () -> skip.orElse(""));
         for (Capability view : VIEWS) {
             if (view == c || CapabilityRules.reachedThrough(c).contains(view)) {
                 assumeViewFollows(vm, view);
@@ -145,12 +149,22 @@ public final class TckKit implements AutoCloseable {
         boolean present = switch (view) {
             case INDEPENDENT_IOTHREADS -> vm.ioThreads().isPresent();
             case BLOCK_DEVICE_HOTPLUG -> vm.hotplug().isPresent();
+            case NETWORK_DEVICE_HOTPLUG -> vm.networkHotplug().isPresent();
             default -> throw new IllegalArgumentException(view.key() + " has no view");
         };
         boolean has = vm.supports(view);
         assumeTrue(has == present, () -> "the VM " + (has ? "has" : "lacks") + " " + view.key() + " but its "
-                + (view == Capability.INDEPENDENT_IOTHREADS ? "ioThreads()" : "hotplug()") + " view is "
-                + (present ? "present" : "missing") + "; see the failure of " + VIEW_TEST);
+                + viewName(view) + " view is " + (present ? "present" : "missing") + "; see the failure of " + VIEW_TEST);
+    }
+
+    /** The accessor on {@link Hypervisor} for a capability with a view. */
+    public static String viewName(Capability view) {
+        return switch (view) {
+            case INDEPENDENT_IOTHREADS -> "ioThreads()";
+            case BLOCK_DEVICE_HOTPLUG -> "hotplug()";
+            case NETWORK_DEVICE_HOTPLUG -> "networkHotplug()";
+            default -> throw new IllegalArgumentException(view.key() + " has no view");
+        };
     }
 
     /** Checks that {@code e} names {@code c} (or a view it is reached through that {@code vm} lacks) and {@code vm}'s type. */

@@ -344,6 +344,7 @@ public final class ClhSimulator implements VmmSimulator {
             case "/vm.shutdown" -> vmm.shutdown();
             case "/vm.delete" -> vmm.delete();
             case "/vm.add-disk" -> vmm.addDisk((ObjectNode) body.orElseThrow());
+            case "/vm.add-net" -> vmm.addNet((ObjectNode) body.orElseThrow());
             case "/vm.remove-device" -> vmm.removeDevice(body.orElseThrow().get("id").asText());
             default -> notSimulated(method, endpoint);
         };

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.hvspi.sim.Taps;
 import java.io.IOException;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
@@ -36,6 +37,8 @@ final class ClhVmm {
     // Cloud Hypervisor's PCI segment 0 has 32 slots; slot 0 is the host bridge
     private static final int PCI_SLOTS = 32;
     private static final int MINIMUM_BLOCK_QUEUE_SIZE = 2;
+    // virtio_devices::net::MIN_MTU
+    private static final int MINIMUM_MTU = 1280;
 
     /** A booted VM: its state, PCI slots, devices (by id, in creation order) and vCPU threads. */
     private static final class Running {
@@ -61,6 +64,7 @@ final class ClhVmm {
     private ObjectNode config;
     private Running vm;
     private int nextDiskIndex;
+    private int nextNetIndex;
 
     ClhVmm(ClhApiSpec spec, ClhSimulator.Options options) {
         this.spec = spec;
@@ -262,6 +266,54 @@ final class ClhVmm {
     }
 
     /**
+     * Adds a network device, as {@code vm_add_net} does: defaults filled in (a
+     * random locally administered MAC when none is given), the configuration
+     * validated with it, then on a booted VM the tap opened and a PCI slot taken.
+     * 200 with {@code PciDeviceInfo} on a booted VM, 204 when cold-adding.
+     */
+    synchronized ApiReply addNet(ObjectNode net) {
+        reapEjected();
+        String title = "The network device could not be added to the VM";
+        if (config == null) {
+            return ApiReply.apiError(title, "VM is not created");
+        }
+        spec.fillDefaults("NetConfig", net);
+        if (!net.hasNonNull("mac")) {
+            // NetConfig's serde default: MacAddr::local_random()
+            net.put("mac", Taps.randomLocalMac());
+        }
+        ObjectNode candidate = config.deepCopy();
+        candidate.withArray("net").add(net);
+        Optional<String> invalid = validate(candidate);
+        if (invalid.isPresent()) {
+            return ApiReply.apiError(title, "Failed to validate config", invalid.get());
+        }
+        if (vm == null) {
+            config.withArray("net").add(net);
+            return ApiReply.noContent();
+        }
+        if (net.path("vhost_user").asBoolean(false)) {
+            return ApiReply.apiError(title, "hvspi simulator: vhost-user network devices are not simulated");
+        }
+        if (!net.hasNonNull("tap")) {
+            // with neither tap nor fds the real VMM creates a tap named vmtapN itself
+            return ApiReply.apiError(title, "hvspi simulator: a network device without 'tap' is not simulated");
+        }
+        Optional<String> tapError = Taps.open(net.get("tap").asText());
+        if (tapError.isPresent()) {
+            return ApiReply.apiError(title, "Error from device manager", "Cannot create virtio-net device",
+                    "Failed to open taps", "Open tap device failed", "Unable to configure tap interface",
+                    tapError.get());
+        }
+        if (vm.slots.nextClearBit(1) >= PCI_SLOTS) {
+            return ApiReply.apiError(title, "Error from device manager", "Failed to find an available PCI device ID");
+        }
+        Device added = addDevice(vm, assignNetId(net), 0);
+        config.withArray("net").add(net);
+        return ApiReply.ok(JSON.createObjectNode().put("id", added.id()).put("bdf", added.bdf()));
+    }
+
+    /**
      * Removes a device. On a booted VM the real VMM only asks the guest to
      * eject it and answers at once; the device is gone (from {@code vm.info}'s
      * device tree and configuration, and its threads end) when the guest has
@@ -337,6 +389,19 @@ final class ClhVmm {
             disk.put("id", id);
         }
         return disk.get("id").asText();
+    }
+
+    private String assignNetId(ObjectNode net) {
+        if (!net.hasNonNull("id")) {
+            Set<String> taken = new HashSet<>();
+            config.path("net").forEach(n -> taken.add(n.path("id").asText()));
+            String id;
+            do {
+                id = "_net" + nextNetIndex++;
+            } while (taken.contains(id));
+            net.put("id", id);
+        }
+        return net.get("id").asText();
     }
 
     /** Completes the ejections that are due; only a running guest ejects (a paused one acts after resume). */
@@ -416,16 +481,57 @@ final class ClhVmm {
                 return Optional.of("Block device serial length (" + disk.get("serial").asText().length()
                         + ") exceeds maximum allowed length (20)");
             }
-            if (disk.hasNonNull("id")) {
-                String id = disk.get("id").asText();
-                if (id.startsWith("__")) {
-                    // sic: Cloud Hypervisor's own wording
-                    return Optional.of("Identifier " + id + " is not invalid");
-                }
-                if (!ids.add(id)) {
-                    return Optional.of("Identifier " + id + " is not unique");
-                }
+            Optional<String> badId = checkIdentifier(disk, ids);
+            if (badId.isPresent()) {
+                return badId;
             }
+        }
+        // NetConfig::validate, then the identifier, in VmConfig::validate's order
+        for (JsonNode net : cfg.path("net")) {
+            if (net.path("num_queues").asLong(2) < 2) {
+                return Optional.of("Number of queues to virtio_net less than 2");
+            }
+            if (net.path("num_queues").asLong(2) / 2 > boot) {
+                return Optional.of("Number of vCPUs is insufficient for number of queues");
+            }
+            if (net.path("vhost_user").asBoolean(false) && net.path("iommu").asBoolean(false)) {
+                return Optional.of("Device does not support being placed behind IOMMU");
+            }
+            if (net.path("pci_segment").asInt(0) >= cfg.path("platform").path("num_pci_segments").asInt(1)) {
+                return Optional.of("Invalid PCI segment id: " + net.path("pci_segment").asInt());
+            }
+            if (net.hasNonNull("mtu") && net.get("mtu").asInt() < MINIMUM_MTU) {
+                return Optional.of("Provided MTU " + net.get("mtu").asInt()
+                        + " is lower than 1280 (expected by VIRTIO specification)");
+            }
+            if (!net.path("offload_csum").asBoolean(true)
+                    && (net.path("offload_tso").asBoolean(true) || net.path("offload_ufo").asBoolean(true))) {
+                // sic: Cloud Hypervisor's own wording
+                return Optional.of("\"offload_tso\" and \"offload_ufo\" depend on \"offload_tso\"");
+            }
+            if (net.path("vhost_user").asBoolean(false) && !sharedMemory) {
+                return Optional.of("Using vhost-user requires using shared memory or huge pages");
+            }
+            Optional<String> badId = checkIdentifier(net, ids);
+            if (badId.isPresent()) {
+                return badId;
+            }
+        }
+        return Optional.empty();
+    }
+
+    /** One identifier list for every device kind, as {@code VmConfig::validate} keeps. */
+    private static Optional<String> checkIdentifier(JsonNode device, Set<String> ids) {
+        if (!device.hasNonNull("id")) {
+            return Optional.empty();
+        }
+        String id = device.get("id").asText();
+        if (id.startsWith("__")) {
+            // sic: Cloud Hypervisor's own wording
+            return Optional.of("Identifier " + id + " is not invalid");
+        }
+        if (!ids.add(id)) {
+            return Optional.of("Identifier " + id + " is not unique");
         }
         return Optional.empty();
     }

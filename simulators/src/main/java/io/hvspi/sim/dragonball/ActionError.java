@@ -37,6 +37,10 @@ final class ActionError extends Exception {
         return new ActionError("Block." + variant, "virtio-blk device error: " + text);
     }
 
+    static ActionError net(String variant, String text) {
+        return new ActionError("VirtioNet." + variant, "virtio-net device error: " + text);
+    }
+
     static ActionError upcallServerNotReady() {
         return new ActionError("UpcallServerNotReady", "Upcall not ready, can't hotplug device.");
     }

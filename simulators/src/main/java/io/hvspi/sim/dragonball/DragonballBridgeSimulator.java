@@ -210,6 +210,11 @@ public final class DragonballBridgeSimulator implements VmmSimulator {
         return terminated.get() ? List.of() : submit(vm::driveIds);
     }
 
+    /** The network interface ids Dragonball holds, in insertion order. */
+    public List<String> netIds() {
+        return terminated.get() ? List.of() : submit(vm::netIds);
+    }
+
     /** How many hotplug requests needed the guest's upcall channel: the refused ones (not ready) and the others. */
     public int upcallRequests() {
         return terminated.get() ? 0 : submit(vm::upcallRequests);

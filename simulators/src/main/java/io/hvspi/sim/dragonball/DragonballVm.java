@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.NullNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.hvspi.sim.Taps;
 import java.io.IOException;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
@@ -32,7 +33,7 @@ final class DragonballVm {
     static final List<String> ACTIONS = List.of(
             "ConfigureBootSource", "SetVmConfiguration", "GetVmConfiguration", "StartMicroVm", "PauseMicroVm",
             "ResumeMicroVm", "ShutdownMicroVm", "InsertBlockDevice", "PrepareRemoveBlockDevice",
-            "RemoveBlockDevice", "GetInstanceInfo", "ListThreads");
+            "RemoveBlockDevice", "InsertNetworkDevice", "RemoveNetworkDevice", "GetInstanceInfo", "ListThreads");
 
     /** Dragonball's {@code dbs_boot::layout::CMDLINE_MAX_SIZE} on x86_64. */
     static final int CMDLINE_MAX_SIZE = 0x10000;
@@ -59,6 +60,7 @@ final class DragonballVm {
     private BootSource bootSource;
     private VmConfig vmConfig = VmConfig.DEFAULT;
     private final List<Drive> drives = new ArrayList<>();
+    private final List<NetConfig> nets = new ArrayList<>();
     private final List<SimThread> vcpus = new ArrayList<>();
     private final Set<Integer> usedSlots = new TreeSet<>();
     private int upcallNotReadyLeft;
@@ -94,6 +96,10 @@ final class DragonballVm {
                 return prepareRemove(driveId(action, config));
             case "RemoveBlockDevice":
                 return remove(driveId(action, config));
+            case "InsertNetworkDevice":
+                return insertNetworkDevice(NetConfig.read(config));
+            case "RemoveNetworkDevice":
+                return removeNetworkDevice(ifaceId(action, config));
             default:
                 break;
         }
@@ -430,6 +436,96 @@ final class DragonballVm {
         return id;
     }
 
+    // --- network devices --------------------------------------------------------------------------------------
+
+    /**
+     * {@code VirtioNetDeviceMgr::insert_device}: an odd queue count is refused, a known
+     * {@code iface_id} updates the entry before start, the others are checked for a clashing
+     * MAC or host device; after start the device is created (the tap opened) and hotplugged
+     * through the guest's upcall, and a failed creation leaves no entry.
+     */
+    private JsonNode insertNetworkDevice(NetConfig config) throws ActionError {
+        if (config.numQueues % 2 != 0) {
+            throw ActionError.net("InvalidQueueNum", "invalid queue number " + config.numQueues
+                    + " for virtio-net device");
+        }
+        boolean hotplug = state != InstanceState.Uninitialized;
+        if (hotplug) {
+            checkUpcall();
+        }
+        int index = netIndexOf(config.ifaceId);
+        if (index >= 0 && hotplug) {
+            // insert_or_update would replace a running device's entry; the simulator refuses instead
+            throw ActionError.net("DeviceIDAlreadyExist", "the device ID " + config.ifaceId + " already exists");
+        }
+        for (int i = 0; i < nets.size(); i++) {
+            if (i != index) {
+                checkNetConflicts(nets.get(i), config);
+            }
+        }
+        if (hotplug) {
+            Optional<String> tapError = Taps.open(config.hostDevName);
+            if (tapError.isPresent()) {
+                // Net::new opens the tap; the error passes through VirtioNetDeviceError::Virtio
+                throw ActionError.net("Virtio", "failed to open tap device " + config.hostDevName + ": "
+                        + tapError.get());
+            }
+        }
+        if (index >= 0) {
+            nets.set(index, config);
+        } else {
+            nets.add(config);
+        }
+        return NullNode.getInstance();
+    }
+
+    /**
+     * {@code RemoveNetworkDevice}, a bridge action: the guest releases the device through the
+     * upcall channel (as for a block device's prepare), then its entry goes.
+     */
+    private JsonNode removeNetworkDevice(String ifaceId) throws ActionError {
+        int index = netIndexOf(ifaceId);
+        if (index < 0) {
+            throw ActionError.net("InvalidIfaceId", "invalid virtio-net iface id '" + ifaceId + "'");
+        }
+        if (state != InstanceState.Uninitialized) {
+            checkUpcall();
+        }
+        nets.remove(index);
+        return NullNode.getInstance();
+    }
+
+    private static void checkNetConflicts(NetConfig existing, NetConfig asked) throws ActionError {
+        if (!existing.allowDuplicateMac && asked.guestMac.isPresent() && asked.guestMac.equals(existing.guestMac)) {
+            throw ActionError.net("GuestMacAddressInUse", "the guest MAC address " + asked.guestMac.get()
+                    + " is already in use");
+        }
+        if (existing.hostDevName.equals(asked.hostDevName)) {
+            throw ActionError.net("HostDeviceNameInUse", "the host device name " + asked.hostDevName
+                    + " is already in use");
+        }
+    }
+
+    private int netIndexOf(String ifaceId) {
+        for (int i = 0; i < nets.size(); i++) {
+            if (nets.get(i).ifaceId.equals(ifaceId)) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    List<String> netIds() {
+        return nets.stream().map(NetConfig::ifaceId).toList();
+    }
+
+    private static String ifaceId(String action, JsonNode config) throws ActionError {
+        Fields f = Fields.of(action, config);
+        String id = f.requiredString("iface_id");
+        f.done();
+        return id;
+    }
+
     // --- information -----------------------------------------------------------------------------------------
 
     private JsonNode instanceInfo() {
@@ -559,6 +655,34 @@ final class DragonballVm {
                     f.bool("no_drop", false), f.bool("sparse", false), (int) f.unsigned("num_queues", 1, 1024),
                     (int) f.unsigned("queue_size", 256, 65535), f.raw("rate_limiter"), f.optionalBool("use_shared_irq"),
                     f.optionalBool("use_generic_irq"), f.optionalBool("use_pci_bus"));
+            f.done();
+            return c;
+        }
+    }
+
+    /** Dragonball's {@code VirtioNetDeviceConfigInfo}, with its defaults (0 queues or size: Dragonball's default). */
+    private record NetConfig(String ifaceId, String hostDevName, int numQueues, int queueSize,
+                             Optional<String> guestMac, JsonNode rxRateLimiter, JsonNode txRateLimiter,
+                             boolean allowDuplicateMac, Optional<Boolean> useSharedIrq,
+                             Optional<Boolean> useGenericIrq) {
+        private static final java.util.regex.Pattern MAC =
+                java.util.regex.Pattern.compile("[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}");
+
+        static NetConfig read(JsonNode config) throws ActionError {
+            Fields f = Fields.of("InsertNetworkDevice", config);
+            String id = f.requiredString("iface_id");
+            String host = f.requiredString("host_dev_name");
+            int queues = (int) f.unsigned("num_queues", 0, 1024);
+            int size = (int) f.unsigned("queue_size", 0, 65535);
+            Optional<String> mac = f.optionalString("guest_mac");
+            if (mac.isPresent() && !MAC.matcher(mac.get()).matches()) {
+                // MacAddr's deserializer refuses it: six hex octets separated by ':'
+                throw Fields.invalid("InsertNetworkDevice: field 'guest_mac' is not a MAC address: '" + mac.get() + "'");
+            }
+            NetConfig c = new NetConfig(id, host, queues == 0 ? 2 : queues, size == 0 ? 256 : size,
+                    mac.map(m -> m.toLowerCase(java.util.Locale.ROOT)), f.raw("rx_rate_limiter"),
+                    f.raw("tx_rate_limiter"), f.bool("allow_duplicate_mac", false), f.optionalBool("use_shared_irq"),
+                    f.optionalBool("use_generic_irq"));
             f.done();
             return c;
         }

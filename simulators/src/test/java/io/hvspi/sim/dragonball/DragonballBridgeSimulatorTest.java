@@ -333,6 +333,46 @@ class DragonballBridgeSimulatorTest {
     }
 
     @Test
+    void networkDevicesFollowDragonballsNetManagerRules() {
+        try (RawBridge b = RawBridge.handshaken(sim.socketPath())) {
+            String nic0 = "{\"iface_id\":\"nic0\",\"host_dev_name\":\"hvtdb0\",\"guest_mac\":\"0A:00:00:00:00:01\"}";
+            b.ok("InsertNetworkDevice", nic0);
+            // before start a known iface_id updates the entry (insert_or_update)
+            b.ok("InsertNetworkDevice", "{\"iface_id\":\"nic0\",\"host_dev_name\":\"hvtdb0\",\"num_queues\":2}");
+            b.ok("ConfigureBootSource", boot());
+            b.ok("StartMicroVm", null);
+            JsonNode odd = b.call("InsertNetworkDevice", "{\"iface_id\":\"n1\",\"host_dev_name\":\"hvtdb1\",\"num_queues\":3}");
+            assertEquals("VirtioNet.InvalidQueueNum", odd.path("error").path("kind").asText());
+            assertEquals("virtio-net device error: invalid queue number 3 for virtio-net device", message(odd));
+            b.ok("InsertNetworkDevice", "{\"iface_id\":\"n1\",\"host_dev_name\":\"hvtdb1\",\"guest_mac\":\"0a:00:00:00:00:02\"}");
+            JsonNode mac = b.call("InsertNetworkDevice",
+                    "{\"iface_id\":\"n2\",\"host_dev_name\":\"hvtdb2\",\"guest_mac\":\"0a:00:00:00:00:02\"}");
+            assertEquals("VirtioNet.GuestMacAddressInUse", mac.path("error").path("kind").asText());
+            assertEquals("virtio-net device error: the guest MAC address 0a:00:00:00:00:02 is already in use", message(mac));
+            JsonNode host = b.call("InsertNetworkDevice", "{\"iface_id\":\"n2\",\"host_dev_name\":\"hvtdb1\"}");
+            assertEquals("VirtioNet.HostDeviceNameInUse", host.path("error").path("kind").asText());
+            assertEquals("VirtioNet.DeviceIDAlreadyExist",
+                    b.errorKind("InsertNetworkDevice", "{\"iface_id\":\"n1\",\"host_dev_name\":\"hvtdb9\"}"));
+            JsonNode notATap = b.call("InsertNetworkDevice", "{\"iface_id\":\"n3\",\"host_dev_name\":\"lo\"}");
+            assertEquals("VirtioNet.Virtio", notATap.path("error").path("kind").asText());
+            assertTrue(message(notATap).endsWith("Invalid argument (os error 22)"), message(notATap));
+            assertEquals("Bridge.InvalidConfig", b.errorKind("InsertNetworkDevice",
+                    "{\"iface_id\":\"n4\",\"host_dev_name\":\"hvtdb4\",\"guest_mac\":\"52:54:00\"}"));
+            assertEquals("Bridge.InvalidConfig", b.errorKind("InsertNetworkDevice", "{\"iface_id\":\"n5\"}"),
+                    "host_dev_name is required");
+            assertEquals(List.of("nic0", "n1"), sim.netIds(), "refused requests leave no entry");
+            JsonNode unknown = b.call("RemoveNetworkDevice", "{\"iface_id\":\"ghost\"}");
+            assertEquals("VirtioNet.InvalidIfaceId", unknown.path("error").path("kind").asText());
+            assertEquals("virtio-net device error: invalid virtio-net iface id 'ghost'", message(unknown));
+            b.ok("RemoveNetworkDevice", "{\"iface_id\":\"nic0\"}");
+            b.ok("PauseMicroVm", null);
+            assertEquals("UpcallServerNotReady", b.errorKind("RemoveNetworkDevice", "{\"iface_id\":\"n1\"}"),
+                    "a paused guest cannot release the device");
+            assertEquals(List.of("n1"), sim.netIds());
+        }
+    }
+
+    @Test
     void hotplugWaitsForTheGuestsUpcallChannel() {
         sim.close();
         sim = DragonballBridgeSimulator.start(dir,

@@ -1,6 +1,9 @@
 package io.hvspi.tck.backend;
 
 import io.hvspi.spi.BlockBackend;
+import io.hvspi.spi.Capability;
+import io.hvspi.spi.Hypervisor;
+import io.hvspi.spi.NetBackend;
 import io.hvspi.spi.HostContext;
 import io.hvspi.spi.HypervisorFactory;
 import io.hvspi.spi.IOThreadPolicy;
@@ -70,6 +73,35 @@ public interface TckBackend extends AutoCloseable {
      * contracts are skipped with a reason.
      */
     default Optional<VmmView> vmmView() {
+        return Optional.empty();
+    }
+
+    /**
+     * The host end for a network device the kit attaches, named {@code name} (at most
+     * 15 characters, unique on this host). By default a tap the plugin is asked to
+     * create ({@link NetBackend#newTap}); a backend whose VMM needs something else
+     * (a tap made beforehand, vhost-user) overrides it.
+     */
+    default NetBackend tap(String name) {
+        return NetBackend.newTap(name);
+    }
+
+    /**
+     * A host end the VMM must fail to open, for the "failed attach leaves nothing"
+     * contract: by default the loopback interface brought as a tap, which exists but is
+     * not a tun/tap device, so {@code TUNSETIFF} refuses it ({@code EINVAL}).
+     */
+    default NetBackend unusableTap() {
+        return NetBackend.tap("lo");
+    }
+
+    /**
+     * Why the contracts of {@code capability} cannot run on this backend's VM {@code vm}
+     * although the plugin declares it, or empty when they can. For a plugin whose
+     * implementation is known to be on its way (the test is skipped with this reason
+     * instead of failing); never for a plugin that simply declares too much.
+     */
+    default Optional<String> skipReason(Capability capability, Hypervisor vm) {
         return Optional.empty();
     }
 

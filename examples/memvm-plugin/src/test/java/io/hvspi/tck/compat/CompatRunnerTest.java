@@ -102,8 +102,8 @@ class CompatRunnerTest {
                 .findFirst().orElseThrow();
         assertEquals(Capability.IOTHREAD_MOVE, move.capability().orElseThrow());
         assertEquals("move puts an attached device on another IOThread", move.name());
-        assertEquals(List.of(Capability.NETWORK_DEVICE_HOTPLUG, Capability.FS_SHARING, Capability.HYBRID_VSOCK,
-                Capability.GUEST_MEMORY_PROBE), report.notExercised());
+        assertEquals(List.of(Capability.FS_SHARING, Capability.HYBRID_VSOCK, Capability.GUEST_MEMORY_PROBE),
+                report.notExercised());
     }
 
     @Test

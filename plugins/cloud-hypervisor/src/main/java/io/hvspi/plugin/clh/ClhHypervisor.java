@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.hvspi.plugin.clh.api.ClhApiClient;
 import io.hvspi.plugin.clh.api.Payloads;
 import io.hvspi.plugin.clh.hotplug.ClhDeviceHotplug;
+import io.hvspi.plugin.clh.hotplug.ClhNetworkHotplug;
 import io.hvspi.plugin.clh.process.ClhProcess;
 import io.hvspi.plugin.clh.threads.ThreadScanner;
 import io.hvspi.kit.lifecycle.Lifecycle;
@@ -15,6 +16,10 @@ import io.hvspi.spi.BlockDevice;
 import io.hvspi.spi.BlockDeviceSpec;
 import io.hvspi.spi.Capability;
 import io.hvspi.spi.DeviceHotplug;
+import io.hvspi.spi.NetBackend;
+import io.hvspi.spi.NetDevice;
+import io.hvspi.spi.NetDeviceSpec;
+import io.hvspi.spi.NetworkHotplug;
 import io.hvspi.spi.HostContext;
 import io.hvspi.spi.HostThreads;
 import io.hvspi.spi.HvspiException;
@@ -77,6 +82,7 @@ final class ClhHypervisor implements Hypervisor {
     private final boolean spawn;
     private final List<Consumer<VmEvent>> listeners = new CopyOnWriteArrayList<>();
     private final DeviceHotplug hotplugView = new HotplugView();
+    private final NetworkHotplug networkView = new NetworkView();
 
     // written under the monitor by start/stop/reattach, read without it by state() and friends
     private volatile Path runtimeDir;
@@ -84,6 +90,7 @@ final class ClhHypervisor implements Hypervisor {
     private volatile Instant createdAt;
     private volatile ClhApiClient api;
     private volatile ClhDeviceHotplug hotplug;
+    private volatile ClhNetworkHotplug network;
     private volatile Optional<ClhProcess> process = Optional.empty();
     private volatile long pid;
     private volatile boolean booted;
@@ -136,8 +143,9 @@ final class ClhHypervisor implements Hypervisor {
             vm.pid = vm.ping();
             JsonNode info = vm.vmInfo();
             vm.booted = !"Created".equals(info.path("state").asText());
-            vm.hotplug = vm.newHotplug();
+            vm.newHotplugs();
             vm.hotplug.restore(devicesFrom(info));
+            vm.network.restore(netsFrom(info, record));
             vm.life = Lifecycle.reattached(TYPE, vm.vmId, vm.booted ? VmState.RUNNING : VmState.PAUSED);
             vm.watchProcess();
             return vm;
@@ -185,7 +193,7 @@ final class ClhHypervisor implements Hypervisor {
             }
             api.put("/vm.create", Payloads.vmConfig(vmSpec, settings.maxVcpus(), runtimeDir.resolve(SERIAL_NAME)),
                     settings.bootTimeout());
-            hotplug = newHotplug();
+            newHotplugs();
             if (vmSpec.kernel().isPresent()) {
                 api.put("/vm.boot", settings.bootTimeout());
                 booted = true;
@@ -227,6 +235,7 @@ final class ClhHypervisor implements Hypervisor {
         }
         api = null;
         hotplug = null;
+        network = null;
         process = Optional.empty();
         runtimeDir = null;
         booted = false;
@@ -320,6 +329,12 @@ final class ClhHypervisor implements Hypervisor {
         return Optional.of(hotplugView);
     }
 
+    /** Always present, as {@link Capability#NETWORK_DEVICE_HOTPLUG} is declared; refuses work while no VMM runs. */
+    @Override
+    public Optional<NetworkHotplug> networkHotplug() {
+        return Optional.of(networkView);
+    }
+
     @Override
     public synchronized void close() {
         closed = true;
@@ -350,9 +365,15 @@ final class ClhHypervisor implements Hypervisor {
 
     // ---- internals
 
-    private ClhDeviceHotplug newHotplug() {
-        return new ClhDeviceHotplug(api, vcpus, cacheDirect, settings.hotplugTimeout(), settings.apiTimeout(),
-                () -> booted, this::saveState);
+    /** The disk and network hotplugs of a new API connection, sharing one id namespace. */
+    private void newHotplugs() {
+        ClhDeviceHotplug disks = new ClhDeviceHotplug(api, vcpus, cacheDirect, settings.hotplugTimeout(),
+                settings.apiTimeout(), () -> booted, this::saveState);
+        ClhNetworkHotplug nets = new ClhNetworkHotplug(api, settings.hotplugTimeout(), settings.apiTimeout(),
+                () -> booted, this::saveState, disks::has);
+        disks.shareIdsWith(nets::has);
+        hotplug = disks;
+        network = nets;
     }
 
     /** Polls {@code vmm.ping} until it answers or the start timeout passes; returns the pid it reports. */
@@ -412,6 +433,38 @@ final class ClhHypervisor implements Hypervisor {
         return devices;
     }
 
+    /**
+     * The hotplugged network devices in {@code vm.info}, with their PCI addresses; whether
+     * hvspi asked for the tap to be created comes from the record (the VMM does not know).
+     */
+    static List<NetDevice> netsFrom(JsonNode info, VmRecord record) {
+        Set<String> created = new java.util.HashSet<>();
+        try {
+            JSON.readTree(record.pluginState()).path("nets").forEach(n -> {
+                if (n.path("create").asBoolean(false)) {
+                    created.add(n.path("id").asText());
+                }
+            });
+        } catch (IOException e) {
+            throw new HvspiException("clh: corrupt plugin state of VM '" + record.vmId() + "': " + e.getMessage(), e);
+        }
+        List<NetDevice> nets = new ArrayList<>();
+        JsonNode tree = info.path("device_tree");
+        for (JsonNode net : info.path("config").path("net")) {
+            String id = net.path("id").asText("");
+            if (id.isEmpty() || id.startsWith("_") || !net.hasNonNull("tap")) {
+                continue; // a device hvspi did not add
+            }
+            Optional<String> bdf = Optional.empty();
+            for (JsonNode child : tree.path(id).path("children")) {
+                bdf = bdf.or(() -> Optional.ofNullable(tree.path(child.asText()).path("pci_bdf").textValue()));
+            }
+            nets.add(new NetDevice(id, net.path("mac").asText(), new NetBackend.Tap(net.get("tap").asText(),
+                    created.contains(id)), Math.max(1, net.path("num_queues").asInt(2) / 2), bdf));
+        }
+        return nets;
+    }
+
     private void watchProcess() {
         process.ifPresent(p -> p.onExit().thenRun(() -> {
             if (closed) {
@@ -451,6 +504,13 @@ final class ClhHypervisor implements Hypervisor {
     private void saveState() {
         ObjectNode state = PluginState.toJson(new PluginState(socket, spawn, vcpus, cacheDirect, settings),
                 hotplug == null ? List.of() : hotplug.list());
+        ArrayNode nets = state.putArray("nets");
+        for (NetDevice n : network == null ? List.<NetDevice>of() : network.list()) {
+            NetBackend.Tap tap = (NetBackend.Tap) n.backend();
+            ObjectNode entry = nets.addObject().put("id", n.id()).put("tap", tap.name()).put("create", tap.create())
+                    .put("mac", n.mac()).put("queues", n.queues());
+            n.address().ifPresent(a -> entry.put("bdf", a));
+        }
         host.stateStore().save(new VmRecord(vmId, TYPE, pid, runtimeDir,
                 createdAt == null ? Instant.now() : createdAt, state.toString()));
     }
@@ -520,6 +580,35 @@ final class ClhHypervisor implements Hypervisor {
         @Override
         public BlockDevice move(String deviceId, IOThreadChoice target) {
             return ClhDeviceHotplug.unsupportedMove(deviceId);
+        }
+    }
+
+    /** The network hotplug of the running VMM, or a refusal while there is none (before start, after stop). */
+    private final class NetworkView implements NetworkHotplug {
+        private ClhNetworkHotplug current(String action) {
+            ClhNetworkHotplug current = network;
+            if (current == null) {
+                life.requireStarted(action);
+                throw new RequestRejectedException(RequestRejectedException.Reason.INVALID_STATE, "clh: cannot "
+                        + action + " VM '" + vmId + "': it has no API connection");
+            }
+            return current;
+        }
+
+        @Override
+        public NetDevice attach(NetDeviceSpec spec) {
+            return current("attach '" + spec.id() + "' to").attach(spec);
+        }
+
+        @Override
+        public void detach(String deviceId, Duration timeout) {
+            current("detach '" + deviceId + "' from").detach(deviceId, timeout);
+        }
+
+        @Override
+        public List<NetDevice> list() {
+            ClhNetworkHotplug current = network;
+            return current == null ? List.of() : current.list();
         }
     }
 

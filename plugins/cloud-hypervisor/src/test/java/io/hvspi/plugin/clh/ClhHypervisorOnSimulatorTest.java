@@ -11,6 +11,9 @@ import io.hvspi.core.state.DefaultHostContext;
 import io.hvspi.plugin.clh.api.ClhApiClient;
 import io.hvspi.spi.ConfigException;
 import io.hvspi.spi.HostContext;
+import io.hvspi.spi.NetBackend;
+import io.hvspi.spi.NetDevice;
+import io.hvspi.spi.NetDeviceSpec;
 import io.hvspi.spi.Hypervisor;
 import io.hvspi.spi.VmState;
 import io.hvspi.spi.VmmException;
@@ -131,6 +134,69 @@ class ClhHypervisorOnSimulatorTest extends ClhHypervisorBehaviour {
     }
 
     @Test
+    void networkDevicesGoThroughAddNetAndRemoveDeviceAsKataSendsThem() {
+        Hypervisor vm = running("net1", 2);
+        NetDevice nic = vm.requireNetworkHotplug().attach(
+                NetDeviceSpec.of("nic0", NetBackend.newTap("hvtnet1a")).withMac("0A:00:00:00:00:01").withQueues(2));
+        assertEquals("0a:00:00:00:00:01", nic.mac());
+        assertTrue(nic.address().orElseThrow().matches("0000:00:[0-9a-f]{2}\\.0"), nic.toString());
+        ClhSimulator sim = simulators.get("net1");
+        ClhSimulator.Call add = sim.calls().get(3);
+        assertEquals("PUT /api/v1/vm.add-net", add.request());
+        assertEquals(200, add.status());
+        JsonNode body = body(add);
+        assertEquals(List.of(), sim.spec().validate("NetConfig", body), "the body is a valid NetConfig");
+        assertEquals("nic0", body.get("id").asText());
+        assertEquals("hvtnet1a", body.get("tap").asText());
+        assertEquals("0a:00:00:00:00:01", body.get("mac").asText());
+        assertEquals(4, body.get("num_queues").asInt(), "two virtqueues per queue pair");
+        assertEquals(256, body.get("queue_size").asInt());
+
+        HostContext host = ((ClhHypervisor) vm).host();
+        try (Hypervisor again = new ClhHypervisorFactory().reattach(host.stateStore().load("net1").orElseThrow(), host)) {
+            assertEquals(List.of(nic), again.requireNetworkHotplug().list(), "a reattach reads the NIC back from "
+                    + "vm.info, and from the record that hvspi asked for the tap");
+            again.requireNetworkHotplug().detach("nic0");
+            assertEquals(List.of(), again.requireNetworkHotplug().list());
+        }
+        List<String> calls = requests("net1");
+        assertTrue(calls.contains("PUT /api/v1/vm.remove-device"), calls.toString());
+    }
+
+    @Test
+    void addNetRefusesWhatCloudHypervisorRefusesWithItsCodesAndMessages() {
+        Hypervisor vm = running("net2", 1);
+        vm.requireHotplug().attach(disk("d0").build());
+        ClhApiClient api = ((ClhHypervisor) vm).api();
+        Duration t = Duration.ofSeconds(1);
+        VmmException fewQueues = assertThrows(VmmException.class,
+                () -> api.put("/vm.add-net", read("{\"tap\":\"hvtnet2a\",\"num_queues\":1}"), t));
+        assertEquals("500", fewQueues.errorClass());
+        assertTrue(fewQueues.vmmMessage().contains("Number of queues to virtio_net less than 2"), fewQueues.vmmMessage());
+        VmmException manyQueues = assertThrows(VmmException.class,
+                () -> api.put("/vm.add-net", read("{\"tap\":\"hvtnet2a\",\"num_queues\":4}"), t));
+        assertTrue(manyQueues.vmmMessage().contains("Number of vCPUs is insufficient for number of queues"),
+                manyQueues.vmmMessage());
+        VmmException sameId = assertThrows(VmmException.class,
+                () -> api.put("/vm.add-net", read("{\"tap\":\"hvtnet2a\",\"id\":\"d0\"}"), t));
+        assertTrue(sameId.vmmMessage().contains("Identifier d0 is not unique"), "disks and NICs share ids: "
+                + sameId.vmmMessage());
+        VmmException badMac = assertThrows(VmmException.class,
+                () -> api.put("/vm.add-net", read("{\"tap\":\"hvtnet2a\",\"mac\":\"52:54:00\"}"), t));
+        assertEquals("400", badMac.errorClass(), "serde refuses a MacAddr it cannot parse");
+        VmmException notATap = assertThrows(VmmException.class,
+                () -> api.put("/vm.add-net", read("{\"tap\":\"lo\"}"), t));
+        assertEquals("500", notATap.errorClass());
+        assertTrue(notATap.vmmMessage().contains("Unable to configure tap interface")
+                && notATap.vmmMessage().contains("Invalid argument (os error 22)"), notATap.vmmMessage());
+        VmmException unknownMember = assertThrows(VmmException.class,
+                () -> api.put("/vm.add-net", read("{\"tap\":\"hvtnet2a\",\"fds\":[3,4]}"), t));
+        assertEquals("400", unknownMember.errorClass(), "fds is not modelled: refused, never ignored");
+        JsonNode info = api.get("/vm.info", t).requireBody("vm.info");
+        assertEquals(0, info.path("config").path("net").size(), "nothing refused was added");
+    }
+
+    @Test
     void aBodyTheSchemaForbidsIsRefusedWith400AndTheVmmsMessages() {
         Hypervisor vm = running("bad1", 1);
         ClhApiClient api = ((ClhHypervisor) vm).api();
@@ -154,9 +220,10 @@ class ClhHypervisorOnSimulatorTest extends ClhHypervisorBehaviour {
         Hypervisor vm = running("model1", 1);
         ClhApiClient api = ((ClhHypervisor) vm).api();
         Duration t = Duration.ofSeconds(1);
-        VmmException net = assertThrows(VmmException.class, () -> api.put("/vm.add-net", read("{\"tap\":\"t0\"}"), t));
+        VmmException net = assertThrows(VmmException.class,
+                () -> api.put("/vm.add-fs", read("{\"tag\":\"t0\",\"socket\":\"/x\"}"), t));
         assertEquals("500", net.errorClass());
-        assertTrue(net.vmmMessage().contains("PUT /api/v1/vm.add-net is not simulated"), net.vmmMessage());
+        assertTrue(net.vmmMessage().contains("PUT /api/v1/vm.add-fs is not simulated"), net.vmmMessage());
         VmmException member = assertThrows(VmmException.class,
                 () -> api.put("/vm.add-disk", read("{\"path\":\"/x\",\"vhost_mode\":\"Client\"}"), t));
         assertEquals("400", member.errorClass());

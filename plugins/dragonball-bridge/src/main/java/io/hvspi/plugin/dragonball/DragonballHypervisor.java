@@ -6,11 +6,13 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.hvspi.plugin.dragonball.api.BlockDeviceConfigInfo;
 import io.hvspi.plugin.dragonball.api.BootSourceConfig;
+import io.hvspi.plugin.dragonball.api.VirtioNetDeviceConfigInfo;
 import io.hvspi.plugin.dragonball.api.VmConfigInfo;
 import io.hvspi.plugin.dragonball.bridge.BridgeClient;
 import io.hvspi.plugin.dragonball.process.Sidecar;
 import io.hvspi.kit.device.DeviceIds;
 import io.hvspi.kit.device.DeviceSpecGuard;
+import io.hvspi.kit.device.MacAddresses;
 import io.hvspi.kit.lifecycle.Lifecycle;
 import io.hvspi.kit.threads.ProcTasks;
 import io.hvspi.spi.BlockBackend;
@@ -24,6 +26,10 @@ import io.hvspi.spi.Hypervisor;
 import io.hvspi.spi.HvspiException;
 import io.hvspi.spi.IOThreadChoice;
 import io.hvspi.spi.IOThreadProvider;
+import io.hvspi.spi.NetBackend;
+import io.hvspi.spi.NetDevice;
+import io.hvspi.spi.NetDeviceSpec;
+import io.hvspi.spi.NetworkHotplug;
 import io.hvspi.spi.RequestRejectedException;
 import io.hvspi.spi.RequestRejectedException.Reason;
 import io.hvspi.spi.UnsupportedCapabilityException;
@@ -91,6 +97,8 @@ final class DragonballHypervisor implements Hypervisor {
     private final ExecutorService events;
     private final HostThreadReader threadReader = new HostThreadReader(ProcTasks.system());
     private final DragonballHotplug hotplug = new DragonballHotplug();
+    private final DragonballNetwork network = new DragonballNetwork();
+    private final Map<String, NetDevice> nets = new LinkedHashMap<>();
 
     private volatile BridgeClient client;
     private volatile Sidecar sidecar;
@@ -139,6 +147,12 @@ final class DragonballHypervisor implements Hypervisor {
         for (JsonNode d : state.path("drives")) {
             Drive drive = Drive.fromJson(d);
             vm.drives.put(drive.device().id(), drive);
+        }
+        // Dragonball cannot list its network devices: the record is the only account of them
+        for (JsonNode n : state.path("nets")) {
+            vm.nets.put(n.path("id").asText(), new NetDevice(n.path("id").asText(), n.path("mac").asText(),
+                    new NetBackend.Tap(n.path("tap").asText(), n.path("create").asBoolean(false)),
+                    n.path("queues").asInt(1), Optional.empty()));
         }
         vm.life = Lifecycle.reattached(TYPE, record.vmId(), VmState.RUNNING);
         vm.knownState = vm.state();
@@ -350,6 +364,11 @@ final class DragonballHypervisor implements Hypervisor {
     }
 
     @Override
+    public Optional<NetworkHotplug> networkHotplug() {
+        return Optional.of(network);
+    }
+
+    @Override
     public void close() {
         BridgeClient c = client;
         if (c != null) {
@@ -402,6 +421,12 @@ final class DragonballHypervisor implements Hypervisor {
         state.put("protocol_version", BridgeClient.VERSION);
         ArrayNode list = state.putArray("drives");
         drives.values().forEach(d -> list.add(d.toJson()));
+        ArrayNode netList = state.putArray("nets");
+        for (NetDevice n : nets.values()) {
+            NetBackend.Tap tap = (NetBackend.Tap) n.backend();
+            netList.addObject().put("id", n.id()).put("tap", tap.name()).put("create", tap.create())
+                    .put("mac", n.mac()).put("queues", n.queues());
+        }
         long pid = sidecar != null ? sidecar.pid() : client.greeting().pid();
         host.stateStore().save(new VmRecord(vmId, TYPE, pid, runtimeDir, createdAt, state.toString()));
     }
@@ -497,7 +522,7 @@ final class DragonballHypervisor implements Hypervisor {
         /** Refuses what Dragonball (or Kata's use of it) cannot do; returns the driver to use. */
         private String check(BlockDeviceSpec device) {
             DeviceIds.checkDeviceId(TYPE, device.id());
-            if (drives.containsKey(device.id()) || (spec != null && spec.image().isPresent()
+            if (drives.containsKey(device.id()) || nets.containsKey(device.id()) || (spec != null && spec.image().isPresent()
                     && device.id().equals(ROOT_DRIVE_ID))) {
                 throw new RequestRejectedException(Reason.DUPLICATE_ID, "VM '" + vmId + "' already has a drive '"
                         + device.id() + "'");
@@ -556,6 +581,94 @@ final class DragonballHypervisor implements Hypervisor {
                     throw new VmmUnavailableException(VmmUnavailableException.Reason.TIMED_OUT,
                             "interrupted while retrying " + action);
                 }
+            }
+        }
+    }
+
+    /**
+     * Network hotplug: {@code InsertNetworkDevice} and {@code RemoveNetworkDevice}, both through
+     * the guest's upcall channel (retried while it is not up, as Kata does). Dragonball opens the
+     * tap by name with {@code TUNSETIFF}, creating it when no interface has that name; a tap it
+     * created goes with the device. Dragonball's network devices are virtio-mmio: no PCI address.
+     */
+    private final class DragonballNetwork implements NetworkHotplug {
+        private static final Path SYS_NET = Path.of("/sys/class/net");
+
+        @Override
+        public NetDevice attach(NetDeviceSpec device) {
+            synchronized (lock) {
+                BridgeClient c = requireStarted("attach '" + device.id() + "' to");
+                DeviceIds.checkDeviceId(TYPE, device.id());
+                if (nets.containsKey(device.id()) || drives.containsKey(device.id())
+                        || (spec != null && spec.image().isPresent() && device.id().equals(ROOT_DRIVE_ID))) {
+                    throw new RequestRejectedException(Reason.DUPLICATE_ID, "VM '" + vmId + "' already has a device '"
+                            + device.id() + "'");
+                }
+                if (device.queues() > 1) {
+                    throw new UnsupportedCapabilityException(Capability.MULTI_QUEUE, TYPE,
+                            "Kata's runtime-rs gives Dragonball network devices one queue pair");
+                }
+                NetBackend.Tap tap = switch (device.backend()) {
+                    case NetBackend.Tap t -> t;
+                };
+                checkTap(device.id(), tap);
+                Set<String> taken = new java.util.HashSet<>();
+                nets.values().forEach(n -> taken.add(n.mac()));
+                String mac = device.mac().map(m -> MacAddresses.check(TYPE, m))
+                        .orElseGet(() -> MacAddresses.generate(taken));
+                VirtioNetDeviceConfigInfo config = new VirtioNetDeviceConfigInfo(device.id(), tap.name(), mac,
+                        device.queues());
+                hotplug.callWithUpcallRetry(c, "InsertNetworkDevice", config.toJson(),
+                        System.nanoTime() + timeout().toNanos());
+                NetDevice attached = new NetDevice(device.id(), mac, tap, device.queues(), Optional.empty());
+                nets.put(device.id(), attached);
+                persist();
+                return attached;
+            }
+        }
+
+        @Override
+        public void detach(String deviceId, Duration timeout) {
+            synchronized (lock) {
+                BridgeClient c = requireStarted("detach '" + deviceId + "' from");
+                if (!nets.containsKey(deviceId)) {
+                    throw new RequestRejectedException(Reason.NOT_FOUND, "VM '" + vmId
+                            + "' has no hotplugged network device '" + deviceId + "' (attached: "
+                            + String.join(", ", nets.keySet()) + ")");
+                }
+                try {
+                    hotplug.callWithUpcallRetry(c, "RemoveNetworkDevice",
+                            VirtioNetDeviceConfigInfo.ifaceIdOnly(deviceId), System.nanoTime() + timeout.toNanos());
+                } catch (VmmException e) {
+                    if (e.errorClass().equals("VirtioNet.InvalidIfaceId")) {
+                        nets.remove(deviceId); // Dragonball has no such interface: it is gone either way
+                        persist();
+                    }
+                    throw e;
+                }
+                nets.remove(deviceId);
+                persist();
+            }
+        }
+
+        @Override
+        public List<NetDevice> list() {
+            synchronized (lock) {
+                return List.copyOf(nets.values());
+            }
+        }
+
+        /** A tap to create must be free; a tap brought must be there (Dragonball would silently create it). */
+        private void checkTap(String id, NetBackend.Tap tap) {
+            boolean exists = Files.exists(SYS_NET.resolve(tap.name()));
+            if (tap.create() && exists) {
+                throw new RequestRejectedException(Reason.INVALID_ARGUMENT, TYPE + ": device '" + id
+                        + "': interface '" + tap.name() + "' already exists on this host; pass it as a tap you "
+                        + "bring, or pick a free name");
+            }
+            if (!tap.create() && !exists) {
+                throw new RequestRejectedException(Reason.INVALID_ARGUMENT, TYPE + ": device '" + id
+                        + "': no interface '" + tap.name() + "' on this host; create the tap first, or ask for a new one");
             }
         }
     }

@@ -27,12 +27,15 @@ public final class DragonballHypervisorFactory implements HypervisorFactory {
 
     /**
      * Kata's Dragonball bits that the kit exercises (runtime-rs: block, block hotplug; no
-     * multi-queue) and its per-queue threads. Not declared until the kit can check them:
+     * multi-queue), network hotplug through the bridge's InsertNetworkDevice and
+     * RemoveNetworkDevice (runtime-rs does not declare it: Dragonball has no removal action, the
+     * bridge defines one; see docs/dragonball-bridge-protocol.md), and its per-queue threads.
+     * Not declared until the kit can check them:
      * discard (not observable through the bridge), fs sharing, hybrid vsock and guest
      * memory probe (no SPI operation).
      */
     static final Set<Capability> DECLARED = Set.copyOf(EnumSet.of(
-            BLOCK_DEVICE, BLOCK_DEVICE_HOTPLUG, PER_QUEUE_IO_THREADS));
+            BLOCK_DEVICE, BLOCK_DEVICE_HOTPLUG, NETWORK_DEVICE_HOTPLUG, PER_QUEUE_IO_THREADS));
 
     @Override
     public String type() {

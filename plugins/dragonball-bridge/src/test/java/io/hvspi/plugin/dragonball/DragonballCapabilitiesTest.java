@@ -11,6 +11,8 @@ import io.hvspi.spi.DeviceHotplug;
 import io.hvspi.spi.HostThreads.Role;
 import io.hvspi.spi.Hypervisor;
 import io.hvspi.spi.IOThreadChoice;
+import io.hvspi.spi.NetBackend;
+import io.hvspi.spi.NetDeviceSpec;
 import io.hvspi.spi.UnsupportedCapabilityException;
 import io.hvspi.sim.dragonball.DragonballBridgeSimulator;
 import java.nio.file.Path;
@@ -56,7 +58,9 @@ class DragonballCapabilitiesTest {
             case BLOCK_DEVICE, BLOCK_DEVICE_HOTPLUG -> true;
             // Kata's too, but nothing checks them yet: not declared
             case BLOCK_DEVICE_DISCARD, FS_SHARING, HYBRID_VSOCK, GUEST_MEMORY_PROBE -> false;
-            case MULTI_QUEUE, NETWORK_DEVICE_HOTPLUG -> false;
+            case MULTI_QUEUE -> false;
+            // through the bridge's InsertNetworkDevice / RemoveNetworkDevice
+            case NETWORK_DEVICE_HOTPLUG -> true;
             // Dragonball runs blk_iothread_q<i> per queue and has no IOThread objects
             case PER_QUEUE_IO_THREADS -> true;
             case INDEPENDENT_IOTHREADS, IOTHREAD_RUNTIME_ADD, IOTHREAD_POLLING, IOTHREAD_VQ_MAPPING, IOTHREAD_MOVE,
@@ -106,7 +110,12 @@ class DragonballCapabilitiesTest {
                 case QUEUE_AFFINITY -> assertUnsupported(c, () -> hotplug.attach(
                         disk("aff").queueAffinity(Map.of(0, List.of(0))).build()));
                 // Not declared: no SPI operation to refuse (discard is automatic)
-                case BLOCK_DEVICE_DISCARD, FS_SHARING, HYBRID_VSOCK, GUEST_MEMORY_PROBE, NETWORK_DEVICE_HOTPLUG -> { }
+                case NETWORK_DEVICE_HOTPLUG -> {
+                    vm.requireNetworkHotplug().attach(NetDeviceSpec.of("cap-net", NetBackend.newTap("hvtcapnet0")));
+                    assertEquals(List.of("cap-net"), sim.netIds());
+                    vm.requireNetworkHotplug().detach("cap-net");
+                }
+                case BLOCK_DEVICE_DISCARD, FS_SHARING, HYBRID_VSOCK, GUEST_MEMORY_PROBE -> { }
             }
         }
         assertEquals(List.of(), hotplug.list(), "refused requests attached nothing");

@@ -69,6 +69,21 @@ public final class Payloads {
         return disk;
     }
 
+    /**
+     * A {@code NetConfig} for {@code vm.add-net}, as Kata's Cloud Hypervisor driver sends it:
+     * the tap by name, the MAC, and Cloud Hypervisor's queue count, which counts rx and tx
+     * queues separately (two per queue pair).
+     */
+    public static ObjectNode netConfig(String id, String tap, String mac, int queuePairs, int queueSize) {
+        return JSON.createObjectNode()
+                .put("id", id)
+                .put("tap", tap)
+                .put("mac", mac)
+                .put("num_queues", 2 * queuePairs)
+                .put("queue_size", queueSize)
+                .put("vhost_user", false);
+    }
+
     /** The body of {@code vm.remove-device}. */
     public static ObjectNode removeDevice(String id) {
         return JSON.createObjectNode().put("id", id);

@@ -15,20 +15,17 @@ import io.hvspi.spi.IOThreadChoice;
 import io.hvspi.spi.RequestRejectedException;
 import io.hvspi.spi.RequestRejectedException.Reason;
 import io.hvspi.spi.UnsupportedCapabilityException;
-import io.hvspi.spi.VmmException;
 import io.hvspi.spi.VmmUnavailableException;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.BooleanSupplier;
+import java.util.function.Predicate;
 import java.util.regex.Pattern;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Disk hotplug through {@code vm.add-disk} and {@code vm.remove-device}, as
@@ -54,10 +51,8 @@ public final class ClhDeviceHotplug implements DeviceHotplug {
             .because(Capability.IOTHREAD_VQ_MAPPING, "Cloud Hypervisor has no IOThreads; use queue affinity to place "
                     + "its queue threads");
 
-    private static final Logger LOG = LoggerFactory.getLogger(ClhDeviceHotplug.class);
     private static final String TYPE = "clh";
     private static final String DRIVER = "virtio-blk-pci";
-    private static final Duration EJECT_POLL = Duration.ofMillis(10);
 
     private final ClhApiClient api;
     private final int vcpus;
@@ -66,6 +61,8 @@ public final class ClhDeviceHotplug implements DeviceHotplug {
     private final Duration apiTimeout;
     private final BooleanSupplier booted;
     private final Runnable changed;
+    private final DeviceRemoval removal;
+    private volatile Predicate<String> takenElsewhere = id -> false;
     private final Map<String, BlockDevice> devices = new LinkedHashMap<>();
 
     /**
@@ -83,13 +80,24 @@ public final class ClhDeviceHotplug implements DeviceHotplug {
         this.apiTimeout = apiTimeout;
         this.booted = booted;
         this.changed = changed;
+        this.removal = new DeviceRemoval(api, hotplugTimeout, apiTimeout);
+    }
+
+    /** Ids other device kinds (network devices) hold: one namespace for every device of the VM. */
+    public void shareIdsWith(Predicate<String> takenElsewhere) {
+        this.takenElsewhere = takenElsewhere;
+    }
+
+    /** True when a disk has this id. */
+    public synchronized boolean has(String id) {
+        return devices.containsKey(id);
     }
 
     @Override
     public synchronized BlockDevice attach(BlockDeviceSpec spec) {
         String id = spec.id();
         DeviceIds.checkDeviceId(TYPE, id);
-        if (devices.containsKey(id)) {
+        if (devices.containsKey(id) || takenElsewhere.test(id)) {
             throw new RequestRejectedException(Reason.DUPLICATE_ID, "clh: device '" + id + "' is already attached");
         }
         GUARD.check(spec);
@@ -141,19 +149,7 @@ public final class ClhDeviceHotplug implements DeviceHotplug {
         if (!devices.containsKey(deviceId)) {
             throw new RequestRejectedException(Reason.NOT_FOUND, "clh: no attached device '" + deviceId + "'");
         }
-        Instant deadline = Instant.now().plus(timeout);
-        boolean running = booted.getAsBoolean();
-        try {
-            api.put("/vm.remove-device", Payloads.removeDevice(deviceId), min(timeout, hotplugTimeout));
-        } catch (VmmException e) {
-            // an earlier detach that timed out may have completed since: then the device is gone already
-            if (!running || present(deviceId, timeout)) {
-                throw e;
-            }
-        }
-        if (running) {
-            awaitEjected(deviceId, deadline, timeout);
-        }
+        removal.remove(deviceId, timeout, booted.getAsBoolean());
         devices.remove(deviceId);
         changed.run();
     }
@@ -180,42 +176,8 @@ public final class ClhDeviceHotplug implements DeviceHotplug {
         fromVmm.forEach(d -> devices.put(d.id(), d));
     }
 
-    /**
-     * On a running VM, {@code vm.remove-device} only asks the guest to eject the
-     * device; it is gone when {@code vm.info}'s device tree no longer has it.
-     */
-    private void awaitEjected(String id, Instant deadline, Duration timeout) {
-        while (true) {
-            Duration left = Duration.between(Instant.now(), deadline);
-            JsonNode info = api.get("/vm.info", left.isNegative() ? Duration.ofMillis(1) : min(left, apiTimeout))
-                    .requireBody("GET /api/v1/vm.info");
-            if (!info.path("device_tree").has(id)) {
-                return;
-            }
-            if (!Instant.now().plus(EJECT_POLL).isBefore(deadline)) {
-                throw new VmmUnavailableException(VmmUnavailableException.Reason.TIMED_OUT, "clh: device '" + id
-                        + "' is still present " + timeout.toMillis() + " ms after vm.remove-device (the guest has not ejected it)");
-            }
-            try {
-                Thread.sleep(EJECT_POLL);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new VmmUnavailableException(VmmUnavailableException.Reason.TIMED_OUT,
-                        "clh: interrupted while waiting for device '" + id + "' to be ejected");
-            }
-        }
-    }
-
-    private boolean present(String id, Duration timeout) {
-        return api.get("/vm.info", min(timeout, apiTimeout)).requireBody("GET /api/v1/vm.info").path("device_tree").has(id);
-    }
-
     private void removeQuietly(String id) {
-        try {
-            api.put("/vm.remove-device", Payloads.removeDevice(id), hotplugTimeout);
-        } catch (VmmException | VmmUnavailableException e) {
-            LOG.debug("rollback of '{}' not needed or not possible: {}", id, e.getMessage());
-        }
+        removal.removeQuietly(id);
     }
 
     private static String imageType(String id, String format) {
@@ -243,7 +205,4 @@ public final class ClhDeviceHotplug implements DeviceHotplug {
         });
     }
 
-    private static Duration min(Duration a, Duration b) {
-        return a.compareTo(b) <= 0 ? a : b;
-    }
 }
