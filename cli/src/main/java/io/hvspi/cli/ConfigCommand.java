@@ -85,6 +85,12 @@ final class ConfigCommand {
             out.println("  block:        " + vm.block().driver() + ", aio " + vm.block().aio());
             out.println("  IOThreads:    " + ioThreads(vm));
             out.println("  hotplug:      " + vm.hotplugSlots() + " slots");
+            if (!vm.placement().isNone()) {
+                VmSpec.ThreadPlacement pl = vm.placement();
+                out.println("  placement:    IOThreads on CPUs " + pl.ioThreadCpus().map(Object::toString).orElse("(any)")
+                        + ", cgroup " + pl.ioThreadCgroup().orElse("(unchanged)") + "; vCPUs cgroup "
+                        + pl.vcpuCgroup().orElse("(unchanged)"));
+            }
             List<ConfigNote> warnings = config.warnings();
             if (!warnings.isEmpty()) {
                 out.println("warnings:");
@@ -136,6 +142,9 @@ final class ConfigCommand {
                     .put("independent", vm.ioThreads().independent())
                     .put("poolSize", vm.ioThreads().poolSize())
                     .put("policy", vm.ioThreads().policy().key());
+            vm.placement().ioThreadCpus().ifPresent(c -> io.put("cpus", c.toString()));
+            vm.placement().ioThreadCgroup().ifPresent(c -> io.put("cgroup", c));
+            vm.placement().vcpuCgroup().ifPresent(c -> doc.put("vcpuCgroup", c));
             ArrayNode ids = io.putArray("ids");
             for (int i = 0; i < vm.ioThreads().poolSize(); i++) {
                 ids.add("indep_iothread_" + i);

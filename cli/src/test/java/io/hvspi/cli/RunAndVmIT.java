@@ -186,6 +186,33 @@ class RunAndVmIT {
     }
 
     @Test
+    void runHonoursThePoolCpuSetOfItsConfiguration() throws IOException {
+        int cpus = Runtime.getRuntime().availableProcessors();
+        org.junit.jupiter.api.Assumptions.assumeTrue(cpus >= 2, "pinning is visible with two CPUs or more");
+        String last = Integer.toString(cpus - 1);
+        String bundled = Files.readString(HvctlRunner.home().resolve("etc/configuration.toml"));
+        Path config = runtime.resolve("pinned.toml");
+        Files.writeString(config, bundled.replace("[hypervisor.qemu]\n",
+                "[hypervisor.qemu]\nindep_iothreads_cpus = \"" + last + "\"\n"));
+        JsonNode run = json("run", config.toString(), "--accel", "tcg", "--keep", "--vm-id", "cpus1", "--disks", "1",
+                "--json");
+        long pid = run.get("pid").asLong();
+        pids.add(pid);
+        JsonNode status = json("vm", "status", "cpus1", "--json");
+        assertEquals(4, status.get("iothreads").size());
+        for (JsonNode t : status.get("iothreads")) {
+            assertEquals(last, t.get("pinned").asText(), t::toString);
+            assertEquals(last, cpusAllowed(pid, t.get("hostThreadId").asLong()), t::toString);
+        }
+        for (JsonNode t : status.get("hostThreads")) {
+            if (t.get("role").asText().equals("VCPU")) {
+                assertEquals("0-" + last, t.get("affinity").asText(), "vCPUs keep every CPU: " + t);
+            }
+        }
+        assertEquals(0, hv("vm", "stop", "cpus1").exit());
+    }
+
+    @Test
     void stoppingAVmWhoseQemuDiedForgetsIt() throws Exception {
         JsonNode run = json("run", "--accel", "tcg", "--keep", "--vm-id", "dead1", "--disks", "1", "--json");
         ProcessHandle qemu = ProcessHandle.of(run.get("pid").asLong()).orElseThrow();

@@ -1,5 +1,6 @@
 package io.hvspi.kit.threads;
 
+import io.hvspi.spi.CpuSet;
 import io.hvspi.spi.VmmUnavailableException;
 import io.hvspi.spi.VmmUnavailableException.Reason;
 import java.io.IOException;
@@ -12,7 +13,6 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
-import io.hvspi.spi.CpuSet;
 
 /**
  * A process's threads as the host sees them: {@code /proc/<pid>/task/<tid>/comm}.

@@ -158,6 +158,18 @@ class PinningTest {
     }
 
     @Test
+    void aSpecWhosePoolCpusTheHostLacksIsRefusedBeforeQemuStarts() {
+        VmSpec spec = TestVms.spec("pinfar", 1, IOThreadPolicy.LEAST_LOADED).toBuilder()
+                .placement(new VmSpec.ThreadPlacement(Optional.of(CpuSet.of(0, CpuSet.MAX_CPU)), Optional.empty(),
+                        Optional.empty())).build();
+        io.hvspi.spi.ConfigException e = assertThrows(io.hvspi.spi.ConfigException.class,
+                () -> new QemuHypervisorFactory().create(spec, TestVms.host(tmp)));
+        assertTrue(e.getMessage().contains("indep_iothreads_cpus") && e.getMessage().contains("8191"),
+                e.getMessage());
+        assertFalse(Files.exists(tmp.resolve("run").resolve("pinfar")), "nothing was started");
+    }
+
+    @Test
     void poolCpuSetAppliesAtStartAndToIoThreadsAddedLater() throws Exception {
         CpuSet last = lastCpu();
         VmSpec spec = TestVms.spec("pinpool", 2, IOThreadPolicy.LEAST_LOADED).toBuilder()
