@@ -2,9 +2,11 @@ package io.hvspi.cli;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.hvspi.core.config.AnnotationPolicy;
 import io.hvspi.core.config.ConfigNote;
 import io.hvspi.core.config.KataConfig;
 import io.hvspi.core.plugin.PluginRegistry;
+import io.hvspi.spi.Capability;
 import io.hvspi.spi.ConfigException;
 import io.hvspi.spi.HvspiException;
 import io.hvspi.spi.VmSpec;
@@ -14,6 +16,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -25,7 +28,8 @@ final class ConfigCommand {
 
     @Command(name = "check", header = "Validate a Kata configuration and show what it selects.",
             description = "Loads a Kata configuration.toml, applies annotations, and reports the selected hypervisor,"
-            + " the effective IOThread settings and warnings. Exits 0 when valid, 3 when not.")
+            + " the effective IOThread settings, what each enable_annotations pattern enables, whether run would"
+            + " start, and warnings. Exits 0 when valid, 3 when not (or with --strict and unknown keys).")
     static final class Check extends PluginReadingCommand {
 
         @Parameters(arity = "0..1", paramLabel = "FILE", description = "The configuration (default: the bundled one).")
@@ -50,13 +54,15 @@ final class ConfigCommand {
                 return ExitCode.CONFIG;
             }
             VmSpec vm = config.toVmSpec("config-check");
-            Optional<String> plugin = pluginStatus(config.hypervisorName());
+            PluginStatus plugin = pluginStatus(config.hypervisorName());
+            boolean failsStrict = strict && !config.unknownKeys().isEmpty();
+            List<String> runProblems = RunReadiness.problems(vm);
             if (json) {
-                Json.print(out, toJson(config, vm, plugin));
+                Json.print(out, toJson(config, vm, plugin, failsStrict, runProblems));
             } else {
-                print(out, config, vm, plugin);
+                print(out, config, vm, plugin, failsStrict, runProblems);
             }
-            if (strict && !config.unknownKeys().isEmpty()) {
+            if (failsStrict) {
                 for (ConfigNote n : config.unknownKeys()) {
                     err.println("hvctl: error: " + n.format(config.source()));
                 }
@@ -65,25 +71,40 @@ final class ConfigCommand {
             return ExitCode.OK;
         }
 
-        /** Empty when a plugin serves the hypervisor, else why not; checking a file must not need plugins. */
-        private Optional<String> pluginStatus(String type) {
+        /**
+         * Whether a plugin serves the type (else why not), and whether the VM has an
+         * independent IOThread pool: the plugin's {@link Capability#INDEPENDENT_IOTHREADS}
+         * when it is installed, else what Kata gives the type ({@link KataConfig#kataHasIoThreadPool()}).
+         */
+        record PluginStatus(Optional<String> problem, Optional<Boolean> declaresPool) {}
+
+        /** Checking a file must not need plugins: a missing one is reported, not an error. */
+        private PluginStatus pluginStatus(String type) {
             try (PluginRegistry registry = pluginOptions.registry()) {
-                registry.factory(type);
-                return Optional.empty();
+                Set<Capability> caps = registry.factory(type).declaredCapabilities();
+                return new PluginStatus(Optional.empty(), Optional.of(caps.contains(Capability.INDEPENDENT_IOTHREADS)));
             } catch (HvspiException e) {
-                return Optional.of(e.getMessage());
+                return new PluginStatus(Optional.of(e.getMessage()), Optional.empty());
             }
         }
 
-        private static void print(PrintWriter out, KataConfig config, VmSpec vm, Optional<String> plugin) {
-            out.println(config.source() + ": valid");
+        private static boolean hasPool(KataConfig config, PluginStatus plugin) {
+            return plugin.declaresPool().orElseGet(config::kataHasIoThreadPool);
+        }
+
+        private static void print(PrintWriter out, KataConfig config, VmSpec vm, PluginStatus plugin,
+                                  boolean failsStrict, List<String> runProblems) {
+            out.println(config.source() + (failsStrict ? ": invalid under --strict (" + config.unknownKeys().size()
+                    + " unknown " + (config.unknownKeys().size() == 1 ? "key" : "keys") + ")" : ": valid"));
+            out.println("  runtime:      " + config.runtime().key() + " (read with the rules of Kata's "
+                    + config.runtime().key() + " runtime)");
             out.println("  hypervisor:   " + config.hypervisorName()
-                    + plugin.map(p -> " (" + p + ")").orElse(" (plugin installed)"));
+                    + plugin.problem().map(p -> " (" + p + ")").orElse(" (plugin installed)"));
             out.println("  binary:       " + vm.binary());
             out.println("  machine:      " + machine(vm) + ", accel " + vm.accel() + ", " + vm.vcpus()
-                    + " vCPU, " + vm.memoryMib() + " MiB");
+                    + " vCPU (max " + Math.max(vm.vcpus(), vm.maxVcpus()) + "), " + vm.memoryMib() + " MiB");
             out.println("  block:        " + vm.block().driver() + ", aio " + vm.block().aio());
-            out.println("  IOThreads:    " + ioThreads(vm));
+            out.println("  IOThreads:    " + ioThreads(vm, config.hypervisorName(), hasPool(config, plugin)));
             out.println("  hotplug:      " + vm.hotplugSlots() + " slots");
             if (!vm.placement().isNone()) {
                 VmSpec.ThreadPlacement pl = vm.placement();
@@ -91,13 +112,29 @@ final class ConfigCommand {
                         + ", cgroup " + pl.ioThreadCgroup().orElse("(unchanged)") + "; vCPUs cgroup "
                         + pl.vcpuCgroup().orElse("(unchanged)"));
             }
+            out.println("  run:          " + (runProblems.isEmpty() ? "would start (binary and guest files present)"
+                    : "would not start on this host: " + String.join("; ", runProblems)));
+            Map<String, List<String>> patterns = AnnotationPolicy.enabledBy(config);
+            if (!patterns.isEmpty()) {
+                out.println("enable_annotations (RE2, unanchored, as Kata matches):");
+                patterns.forEach((regex, names) -> out.println("  " + quote(regex) + " enables "
+                        + (names.isEmpty() ? "nothing" + AnnotationPolicy.patternProblem(regex).map(
+                                p -> " (not a valid RE2 regular expression: " + p + ")").orElse("")
+                        : String.join(", ", names))));
+            }
+            List<String> ignored = AnnotationPolicy.notActedOn(config.annotations());
+            if (!ignored.isEmpty()) {
+                out.println("annotations accepted as Kata accepts them, but hvspi does not act on them:");
+                ignored.forEach(a -> out.println("  " + a));
+            }
             List<ConfigNote> warnings = config.warnings();
             if (!warnings.isEmpty()) {
                 out.println("warnings:");
                 warnings.forEach(w -> out.println("  " + w.format(config.source())));
             }
             if (!config.unknownKeys().isEmpty()) {
-                out.println("unknown keys (kept; --strict makes them errors):");
+                out.println(failsStrict ? "unknown keys (errors under --strict):"
+                        : "unknown keys (kept; --strict makes them errors):");
                 config.unknownKeys().forEach(u -> out.println("  " + u.format(config.source())));
             }
             out.flush();
@@ -109,8 +146,25 @@ final class ConfigCommand {
             return type == null || type.isBlank() ? "the VMM's own (no machine_type)" : type;
         }
 
+        /** The IOThread line for {@code vm}, with a pool only where Kata's hypervisor type has one. */
         static String ioThreads(VmSpec vm) {
+            return ioThreads(vm, vm.hypervisorType(), KataConfig.kataHasIoThreadPool(vm.hypervisorType()));
+        }
+
+        /** A pattern as a JSON string literal: its characters escaped, so it stays one line. */
+        private static String quote(String s) {
+            return "\"" + new String(com.fasterxml.jackson.core.io.JsonStringEncoder.getInstance().quoteAsString(s))
+                    + "\"";
+        }
+
+        /** The IOThread line; a VMM without a pool is said to have none, whatever the table asks. */
+        static String ioThreads(VmSpec vm, String type, boolean pool) {
             VmSpec.IOThreadOptions io = vm.ioThreads();
+            if (!pool) {
+                return "no independent pool: " + type + " has none"
+                        + (io.enabled() || io.independent() > 0 ? " (enable_iothreads and indep_iothreads have no"
+                        + " effect; see the warnings)" : "");
+            }
             if (!io.enabled()) {
                 return "disabled (enable_iothreads = false)"
                         + (io.independent() > 0 ? "; indep_iothreads = " + io.independent() + " has no effect" : "");
@@ -122,33 +176,48 @@ final class ConfigCommand {
                     + io.policy().key();
         }
 
-        private static ObjectNode toJson(KataConfig config, VmSpec vm, Optional<String> plugin) {
+        private static ObjectNode toJson(KataConfig config, VmSpec vm, PluginStatus plugin, boolean failsStrict,
+                                         List<String> runProblems) {
             ObjectNode doc = Json.object()
                     .put("file", config.source().toString())
-                    .put("valid", true)
+                    .put("valid", !failsStrict)
+                    .put("runtime", config.runtime().key())
                     .put("hypervisor", config.hypervisorName())
-                    .put("pluginInstalled", plugin.isEmpty());
-            plugin.ifPresent(p -> doc.put("pluginProblem", p));
+                    .put("pluginInstalled", plugin.problem().isEmpty());
+            plugin.problem().ifPresent(p -> doc.put("pluginProblem", p));
             doc.put("binary", vm.binary().toString())
                     .put("machineType", vm.machineType())
                     .put("accel", vm.accel())
                     .put("vcpus", vm.vcpus())
+                    .put("maxVcpus", Math.max(vm.vcpus(), vm.maxVcpus()))
                     .put("memoryMib", vm.memoryMib())
                     .put("blockDriver", vm.block().driver())
                     .put("blockAio", vm.block().aio())
                     .put("hotplugSlots", vm.hotplugSlots());
+            boolean pool = hasPool(config, plugin);
+            int poolSize = pool ? vm.ioThreads().poolSize() : 0;
             ObjectNode io = doc.putObject("iothreads")
+                    .put("pool", pool)
                     .put("enabled", vm.ioThreads().enabled())
                     .put("independent", vm.ioThreads().independent())
-                    .put("poolSize", vm.ioThreads().poolSize())
+                    .put("poolSize", poolSize)
                     .put("policy", vm.ioThreads().policy().key());
             vm.placement().ioThreadCpus().ifPresent(c -> io.put("cpus", c.toString()));
             vm.placement().ioThreadCgroup().ifPresent(c -> io.put("cgroup", c));
             vm.placement().vcpuCgroup().ifPresent(c -> doc.put("vcpuCgroup", c));
             ArrayNode ids = io.putArray("ids");
-            for (int i = 0; i < vm.ioThreads().poolSize(); i++) {
+            for (int i = 0; i < poolSize; i++) {
                 ids.add("indep_iothread_" + i);
             }
+            ObjectNode run = doc.putObject("run").put("ready", runProblems.isEmpty());
+            runProblems.forEach(run.putArray("problems")::add);
+            ArrayNode patterns = doc.putArray("enableAnnotations");
+            AnnotationPolicy.enabledBy(config).forEach((regex, names) -> {
+                ObjectNode p = patterns.addObject().put("pattern", regex);
+                AnnotationPolicy.patternProblem(regex).ifPresent(problem -> p.put("problem", problem));
+                names.forEach(p.putArray("enables")::add);
+            });
+            AnnotationPolicy.notActedOn(config.annotations()).forEach(doc.putArray("annotationsNotActedOn")::add);
             notes(doc.putArray("warnings"), config.warnings());
             notes(doc.putArray("unknownKeys"), config.unknownKeys());
             return doc;

@@ -164,6 +164,11 @@ public final class AnnotationPolicy {
         return KATA.contains(name) ? Kind.STRING : null;
     }
 
+    /** Why RE2 (Go's regexp) refuses an {@code enable_annotations} pattern, or empty when it compiles. */
+    public static java.util.Optional<String> patternProblem(String regex) {
+        return AnnotationPatterns.problem(regex);
+    }
+
     /** Whether hvspi checks this annotation and writes it into the hypervisor table. */
     public static boolean actedOn(String name) {
         return KINDS.containsKey(name);

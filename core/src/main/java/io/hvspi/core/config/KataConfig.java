@@ -98,6 +98,20 @@ public final class KataConfig {
         return annotations;
     }
 
+    /**
+     * Whether Kata gives this hypervisor type QEMU's independent IOThread pool
+     * ({@code indep_iothreads}); Cloud Hypervisor, Dragonball, Firecracker and
+     * remote have none, so their summaries must not show one.
+     */
+    public boolean kataHasIoThreadPool() {
+        return kataHasIoThreadPool(hypervisorName);
+    }
+
+    /** {@link #kataHasIoThreadPool()} for a hypervisor type. */
+    public static boolean kataHasIoThreadPool(String type) {
+        return !HypervisorRules.withoutIoThreads(type);
+    }
+
     /** Where each key of the table came from. */
     Map<String, Origin> origins() {
         return origins;

@@ -261,6 +261,21 @@ class QemuLifecycleTest {
         assertTrue(host.stateStore().load("nokernel").isEmpty());
     }
 
+    /** default_maxvcpus as govmm passes it (qemu.go SMP.MaxCPUs): -smp 1,maxcpus=3, two vCPUs left to hotplug. */
+    @Test
+    void maxVcpusBecomeQemusMaxcpus() {
+        QemuHypervisor hv = (QemuHypervisor) start(TestVms.spec("maxcpus", 0, IOThreadPolicy.FIRST).toBuilder()
+                .vcpus(1).maxVcpus(3).build());
+        com.fasterxml.jackson.databind.JsonNode slots = hv.monitorCommand("query-hotpluggable-cpus",
+                QmpClient.args());
+        assertEquals(3, slots.size(), slots::toString);
+        int plugged = 0;
+        for (com.fasterxml.jackson.databind.JsonNode slot : slots) {
+            plugged += slot.has("qom-path") ? 1 : 0;
+        }
+        assertEquals(1, plugged, slots::toString);
+    }
+
     @Test
     void sixtyFourRootPortsFitOnPcie0EightPerSlot() {
         QemuHypervisor hv = (QemuHypervisor) start(TestVms.spec("ports", 0, IOThreadPolicy.FIRST, "virtio-blk-pci",
