@@ -22,7 +22,25 @@ class CgroupPlacementTest {
 
     @Test
     void threadPlacedInANewGroupIsListedThereAndTakesItsCpus() throws Exception {
-        Optional<CgroupPlacement> found = CgroupPlacement.detect();
+        placeInto(CgroupPlacement.detect());
+    }
+
+    /**
+     * cgroup v2's threaded mode, on the host's v2 hierarchy: the whole of /sys/fs/cgroup on a
+     * v2 host, the (controller-less) unified mount on a hybrid one like the build machines.
+     */
+    @Test
+    void threadPlacedInAThreadedV2GroupIsListedThere() throws Exception {
+        Optional<CgroupPlacement> v2 = CgroupPlacement.detect()
+                .filter(c -> c.mode() == CgroupPlacement.Mode.V2_THREADED)
+                .or(() -> CgroupPlacement.detect(Path.of("/sys/fs/cgroup/unified")));
+        assumeTrue(v2.isPresent() && PROC.cgroups(ProcessHandle.current().pid(), ProcessHandle.current().pid())
+                .contains("0::/"), "needs a v2 hierarchy whose root holds this process (its threaded domain)");
+        placeInto(v2);
+        assertEquals(CgroupPlacement.Mode.V2_THREADED, v2.get().mode());
+    }
+
+    private static void placeInto(Optional<CgroupPlacement> found) throws Exception {
         assumeTrue(found.isPresent() && Files.isWritable(found.get().directory("/x").getParent()),
                 "needs a writable cgroup hierarchy");
         CgroupPlacement cg = found.get();
@@ -36,7 +54,9 @@ class CgroupPlacementTest {
             cg.place(group, tid);
             assertEquals(List.of(tid), cg.threads(group));
             assertEquals(Optional.of(group), cg.where(PROC, tid, tid));
-            if (cg.mode() == CgroupPlacement.Mode.V1_CPUSET) {
+            if (cg.mode() == CgroupPlacement.Mode.V2_THREADED) {
+                assertEquals("threaded", Files.readString(cg.directory(group).resolve("cgroup.type")).strip());
+            } else {
                 assertEquals(one.toString(), Files.readString(cg.directory(group).resolve("cpuset.cpus")).strip());
                 assertEquals(Optional.of(one), cg.effectiveCpus(group));
                 // entering a cpuset narrows the thread's affinity to the group's CPUs
