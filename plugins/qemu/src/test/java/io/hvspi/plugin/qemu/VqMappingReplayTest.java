@@ -65,7 +65,7 @@ class VqMappingReplayTest {
                 JsonNode add = qemu10.argumentsOf("device_add").get(0);
                 assertEquals(json("""
                         {"driver": "virtio-blk-pci", "id": "vq0", "drive": "hvspi-node0", "bus": "rp0",
-                         "num-queues": 4, "serial": "vq0",
+                         "num-queues": 4, "serial": "vq0", "share-rw": true,
                          "iothread-vq-mapping": [{"iothread": "indep_iothread_0", "vqs": [0, 2]},
                                                  {"iothread": "indep_iothread_1", "vqs": [1, 3]}]}"""), add);
                 assertEquals(List.of("vq0"), vm.requireIoThreads().list().stream()
@@ -76,7 +76,7 @@ class VqMappingReplayTest {
                 JsonNode replug = qemu10.argumentsOf("device_add").get(1);
                 assertEquals(json("""
                         {"driver": "virtio-blk-pci", "id": "vq0", "drive": "hvspi-node0", "bus": "rp0",
-                         "num-queues": 4, "serial": "vq0",
+                         "num-queues": 4, "serial": "vq0", "share-rw": true,
                          "iothread-vq-mapping": [{"iothread": "indep_iothread_1", "vqs": [0, 3]},
                                                  {"iothread": "indep_iothread_2", "vqs": [1]},
                                                  {"iothread": "indep_iothread_3", "vqs": [2]}]}"""), replug);

@@ -25,7 +25,7 @@ class ProbeRecordingTest {
     /** Every capability the QEMU plugin declares and the probe keeps on both 7.2 and 10.0. */
     private static final Set<Capability> ON_BOTH = EnumSet.of(Capability.BLOCK_DEVICE,
             Capability.BLOCK_DEVICE_HOTPLUG, Capability.BLOCK_DEVICE_DISCARD, Capability.MULTI_QUEUE,
-            Capability.NETWORK_DEVICE_HOTPLUG, Capability.FS_SHARING, Capability.INDEPENDENT_IOTHREADS,
+            Capability.NETWORK_DEVICE_HOTPLUG, Capability.INDEPENDENT_IOTHREADS,
             Capability.IOTHREAD_RUNTIME_ADD, Capability.IOTHREAD_POLLING, Capability.IOTHREAD_MOVE,
             Capability.IOTHREAD_PINNING);
 

@@ -15,7 +15,7 @@ import org.junit.jupiter.api.Test;
 class QemuProbeReplayTest {
     private static final Set<Capability> DECLARED = EnumSet.of(Capability.BLOCK_DEVICE,
             Capability.BLOCK_DEVICE_HOTPLUG, Capability.BLOCK_DEVICE_DISCARD, Capability.MULTI_QUEUE,
-            Capability.NETWORK_DEVICE_HOTPLUG, Capability.FS_SHARING, Capability.INDEPENDENT_IOTHREADS,
+            Capability.NETWORK_DEVICE_HOTPLUG, Capability.INDEPENDENT_IOTHREADS,
             Capability.IOTHREAD_RUNTIME_ADD, Capability.IOTHREAD_POLLING, Capability.IOTHREAD_VQ_MAPPING,
             Capability.IOTHREAD_MOVE, Capability.IOTHREAD_PINNING);
 
