@@ -46,7 +46,8 @@ public final class KataConfig {
         Locator at = new Locator(source, type, origins, runtime);
         HypervisorConfig hypervisor = HypervisorReader.read(table, at);
         List<ConfigNote> warnings = HypervisorRules.check(hypervisor, table, at);
-        return new KataConfig(source, runtime, type, hypervisor, Collections.unmodifiableMap(new LinkedHashMap<>(table)),
+        return new KataConfig(source, runtime, type, hypervisor,
+                Collections.unmodifiableMap(new LinkedHashMap<>(table)),
                 at.origins(), warnings, List.copyOf(unknownKeys),
                 Collections.unmodifiableMap(new TreeMap<>(annotations)));
     }
