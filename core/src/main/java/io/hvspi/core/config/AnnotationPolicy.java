@@ -223,8 +223,8 @@ public final class AnnotationPolicy {
         }
         Map<String, String> applied = new TreeMap<>(config.annotations());
         applied.putAll(annotations);
-        return KataConfig.create(config.source(), config.runtime(), config.hypervisorName(), table, origins, config.unknownKeys(),
-                applied);
+        return KataConfig.create(config.source(), config.runtime(), config.hypervisorName(), table, origins,
+                config.unknownKeys(), applied);
     }
 
     /** Whether a regular expression of {@code enable_annotations} enables {@code name}, as the Go runtime decides. */

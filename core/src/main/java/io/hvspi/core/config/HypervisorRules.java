@@ -43,6 +43,13 @@ final class HypervisorRules {
                     + HypervisorReader.DEFAULT_MEMORY_MIB + " MiB instead"));
         }
         vcpuRules(h, table, at, notes);
+        for (String key : table.keySet()) {
+            if (KnownKeys.kata(at.runtime(), "template-only").contains(key)) {
+                notes.add(at.note(key, "Kata's " + at.runtime().key() + " templates write " + key + ", but the "
+                        + at.runtime().key() + " runtime does not read it (no such field in its configuration"
+                        + " struct): it has no effect"));
+            }
+        }
         notes.addAll(AnnotationPatterns.problems(h.enableAnnotations(), at));
         return List.copyOf(notes);
     }

@@ -47,9 +47,15 @@ final class KnownKeys {
         return HVSPI;
     }
 
-    /** The keys known in a {@code [hypervisor.NAME]} table of a file owned by {@code runtime}. */
+    /**
+     * The keys known in a {@code [hypervisor.NAME]} table of a file owned by {@code runtime}:
+     * those it reads, those Kata's own templates for it write although it does not read them
+     * (so that every file Kata renders passes {@code --strict}; {@link HypervisorRules} warns),
+     * and hvspi's.
+     */
     static Set<String> forHypervisor(KataRuntime runtime) {
         Set<String> keys = new TreeSet<>(kata(runtime, "hypervisor"));
+        keys.addAll(kata(runtime, "template-only"));
         keys.addAll(HVSPI);
         return Collections.unmodifiableSet(keys);
     }

@@ -75,7 +75,8 @@ class AllowListBypassTest {
             "^[[:alpha:]_]+$            | kernel_params          | true",
             "^[[:alpha:]_]+$            | blk_logical_sector_size | true",
             "^[[:digit:]]+$             | kernel_params          | false",
-            // (?<n>...) is RE2 too since Go 1.22 and RE2/J 1.7; Java-only syntax RE2 refuses: the pattern enables nothing (Go drops its error)
+            // (?<n>...) is RE2 too since Go 1.22 and RE2/J 1.7;
+            // Java-only syntax RE2 refuses: the pattern enables nothing (Go drops its error)
             "(?=kernel)kernel_params    | kernel_params          | false",
             "kernel_params++            | kernel_params          | false",
             "(?<n>kernel_params)        | kernel_params          | true",

@@ -192,4 +192,25 @@ class KataRuntimeRulesTest {
             assertEquals(java.util.Optional.of(P + "cc_init_data"), e.key());
         }
     }
+
+    /**
+     * runtime-rs's nvidia and remote templates (src/runtime-rs/config/*.toml.in) set keys its Hypervisor struct
+     * has no field for: --strict accepts them, since Kata renders them, and a warning says they have no effect.
+     */
+    @ParameterizedTest
+    @CsvSource({"qemu, use_legacy_serial = false", "qemu, firmware_volume = ''",
+            "remote, remote_hypervisor_socket = '/run/peerpod/hypervisor.sock'"})
+    void keysKataWritesButRuntimeRsDoesNotReadAreAcceptedWithAWarning(String type, String line) {
+        KataConfig c = rs(type, line);
+        assertEquals(List.of(), c.unknownKeys());
+        assertTrue(c.warnings().stream().anyMatch(w -> w.message().contains("the runtime-rs runtime does not read it")),
+                c.warnings().toString());
+    }
+
+    @Test
+    void keysTheGoRuntimeReadsAreNotFlaggedForGoFiles() {
+        KataConfig c = go("qemu", "use_legacy_serial = false\nfirmware_volume = ''");
+        assertEquals(List.of(), c.unknownKeys());
+        assertEquals(List.of(), c.warnings());
+    }
 }
