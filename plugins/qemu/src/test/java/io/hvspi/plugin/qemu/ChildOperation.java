@@ -55,6 +55,11 @@ public final class ChildOperation {
                         onIo0(record) ? IO1 : IO0));
                 case "iothread-add" -> vm.requireIoThreads().add(EXTRA);
                 case "iothread-remove" -> vm.requireIoThreads().remove(EXTRA);
+                // a NIC on a tap the child creates (its name is the fourth argument), and what a fresh process lists
+                case "nic-attach" -> vm.requireNetworkHotplug().attach(io.hvspi.spi.NetDeviceSpec.of("nic0",
+                        io.hvspi.spi.NetBackend.newTap(args[3])));
+                case "nics" -> vm.requireNetworkHotplug().list().forEach(n -> System.out.println("nic " + n.id() + " "
+                        + n.mac() + " " + ((io.hvspi.spi.NetBackend.Tap) n.backend()).name()));
                 default -> throw new IllegalArgumentException("unknown operation " + args[2]);
             }
             System.out.println("done");
