@@ -59,6 +59,11 @@ public final class ChildOperation {
                 case "pins" -> vm.requireIoThreads().list().forEach(t -> System.out.println("pin " + t.id() + " "
                         + t.pinned().map(Object::toString).orElse("-") + " "
                         + t.affinity().map(Object::toString).orElse("-")));
+                // a NIC on a tap the child creates (its name is the fourth argument), and what a fresh process lists
+                case "nic-attach" -> vm.requireNetworkHotplug().attach(io.hvspi.spi.NetDeviceSpec.of("nic0",
+                        io.hvspi.spi.NetBackend.newTap(args[3])));
+                case "nics" -> vm.requireNetworkHotplug().list().forEach(n -> System.out.println("nic " + n.id() + " "
+                        + n.mac() + " " + ((io.hvspi.spi.NetBackend.Tap) n.backend()).name()));
                 default -> throw new IllegalArgumentException("unknown operation " + args[2]);
             }
             System.out.println("done");
