@@ -169,7 +169,7 @@ class HvctlIT {
         assertTrue(p.waitFor(60, TimeUnit.SECONDS));
         String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertEquals(0, p.exitValue(), output);
-        assertEquals("hvctl 1.0.0 (SPI 1.0.0)\n", output);
+        assertEquals("hvctl 1.0.0 (SPI 1.1.0)\n", output);
     }
 
     @Test

@@ -71,6 +71,6 @@ class IOThreadPolicyTest {
 
     @Test
     void spiVersionComesFromTheBuild() {
-        assertEquals("1.0.0", SpiVersion.CURRENT);
+        assertEquals("1.1.0", SpiVersion.CURRENT);
     }
 }

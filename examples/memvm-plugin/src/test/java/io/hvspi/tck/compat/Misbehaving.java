@@ -16,13 +16,16 @@ final class Misbehaving {
 
     private Misbehaving() {}
 
-    /** {@code honest} with {@code method} replaced; default methods run on the result, so they see the replacement. */
+    /**
+     * {@code honest} with {@code method} replaced; default methods the honest object does not override run on
+     * the result, so they see the replacement (those it overrides, such as memvm's pin, stay its own).
+     */
     static <T> T replace(Class<T> api, T honest, String method, Replacement replacement) {
         InvocationHandler handler = (proxy, m, args) -> {
             if (m.getName().equals(method)) {
                 return replacement.call(honest, args);
             }
-            if (m.isDefault()) {
+            if (m.isDefault() && honest.getClass().getMethod(m.getName(), m.getParameterTypes()).isDefault()) {
                 return InvocationHandler.invokeDefault(proxy, m, args);
             }
             try {

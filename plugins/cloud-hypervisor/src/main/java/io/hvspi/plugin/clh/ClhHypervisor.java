@@ -549,16 +549,20 @@ final class ClhHypervisor implements Hypervisor {
         }
     }
 
-    /** The hotplug of the running VMM, or a refusal while there is none (before start, after stop). */
+    /** A view of the running VMM ({@code current}), or a refusal while there is none (before start, after stop). */
+    private <T> T connected(T current, String action) {
+        if (current == null) {
+            life.requireStarted(action);
+            throw new RequestRejectedException(RequestRejectedException.Reason.INVALID_STATE, "clh: cannot "
+                    + action + " VM '" + vmId + "': it has no API connection");
+        }
+        return current;
+    }
+
+    /** The hotplug of the running VMM, or a refusal while there is none. */
     private final class HotplugView implements DeviceHotplug {
         private ClhDeviceHotplug current(String action) {
-            ClhDeviceHotplug current = hotplug;
-            if (current == null) {
-                life.requireStarted(action);
-                throw new RequestRejectedException(RequestRejectedException.Reason.INVALID_STATE, "clh: cannot "
-                        + action + " VM '" + vmId + "': it has no API connection");
-            }
-            return current;
+            return connected(hotplug, action);
         }
 
         @Override
@@ -583,16 +587,10 @@ final class ClhHypervisor implements Hypervisor {
         }
     }
 
-    /** The network hotplug of the running VMM, or a refusal while there is none (before start, after stop). */
+    /** The network hotplug of the running VMM, or a refusal while there is none. */
     private final class NetworkView implements NetworkHotplug {
         private ClhNetworkHotplug current(String action) {
-            ClhNetworkHotplug current = network;
-            if (current == null) {
-                life.requireStarted(action);
-                throw new RequestRejectedException(RequestRejectedException.Reason.INVALID_STATE, "clh: cannot "
-                        + action + " VM '" + vmId + "': it has no API connection");
-            }
-            return current;
+            return connected(network, action);
         }
 
         @Override

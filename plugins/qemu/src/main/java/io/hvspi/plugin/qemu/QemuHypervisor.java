@@ -49,6 +49,7 @@ import io.hvspi.spi.IOThreadInfo;
 import io.hvspi.spi.IOThreadInfo.Kind;
 import io.hvspi.spi.IOThreadPolicy;
 import io.hvspi.spi.IOThreadProvider;
+import io.hvspi.spi.NetBackend;
 import io.hvspi.spi.NetDevice;
 import io.hvspi.spi.NetDeviceSpec;
 import io.hvspi.spi.NetworkHotplug;
@@ -835,12 +836,18 @@ public final class QemuHypervisor implements Hypervisor {
     private final class NetworkView implements NetworkHotplug {
         @Override
         public NetDevice attach(NetDeviceSpec spec) {
-            return requireSession().network.attach(spec);
+            Session s = requireSession();
+            NetDevice n = s.network.attach(spec);
+            s.journal.append("NIC_ATTACHED", Map.of("device", n.id(), "mac", n.mac(),
+                    "tap", ((NetBackend.Tap) n.backend()).name(), "queues", n.queues()));
+            return n;
         }
 
         @Override
         public void detach(String deviceId, Duration timeout) {
-            requireSession().network.detach(deviceId, timeout);
+            Session s = requireSession();
+            s.network.detach(deviceId, timeout);
+            s.journal.append("NIC_DETACHED", Map.of("device", deviceId));
         }
 
         @Override

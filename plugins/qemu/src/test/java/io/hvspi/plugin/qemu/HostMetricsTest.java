@@ -26,12 +26,20 @@ class HostMetricsTest {
     Path tmp;
 
     @Test
-    void aHostGivenARegistryRecordsHotplugQmpErrorsAndRunningVms() {
+    void aHostGivenARegistryRecordsHotplugQmpErrorsAndRunningVms() throws InterruptedException {
         SimpleMeterRegistry registry = new SimpleMeterRegistry();
         try (HvspiHost host = HvspiHost.builder().classpathPlugins().runtimeRoot(tmp.resolve("run"))
                 .metrics(MicrometerMetrics.of(registry)).build()) {
             try (VmHandle vm = host.start(TestVms.spec("metered", 2, IOThreadPolicy.LEAST_LOADED))) {
-                assertEquals(1.0, registry.get(MicrometerMetrics.RUNNING_VMS).gauge().value());
+                // the gauge reads the records under the runtime root; in a full suite run its first read
+                // right after start sometimes saw 0 (not explained yet), so it is polled, with what it saw
+                long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+                while (registry.get(MicrometerMetrics.RUNNING_VMS).gauge().value() != 1.0
+                        && System.nanoTime() < deadline) {
+                    Thread.sleep(20);
+                }
+                assertEquals(1.0, registry.get(MicrometerMetrics.RUNNING_VMS).gauge().value(),
+                        () -> "running VMs; the host lists " + host.list());
 
                 vm.hotplug().attach(BlockDeviceSpec.builder("d0", BlockBackend.nullBackend()).build());
                 vm.hotplug().detach("d0", Duration.ofSeconds(20));

@@ -15,6 +15,7 @@ import io.hvspi.plugin.qemu.state.NicState;
 import io.hvspi.plugin.qemu.state.QemuState;
 import io.hvspi.spi.BlockBackend;
 import io.hvspi.spi.BlockDeviceSpec;
+import io.hvspi.spi.Hypervisor;
 import io.hvspi.spi.IOThreadPolicy;
 import io.hvspi.spi.NetBackend;
 import io.hvspi.spi.NetDevice;
@@ -22,6 +23,7 @@ import io.hvspi.spi.NetDeviceSpec;
 import io.hvspi.spi.NetworkHotplug;
 import io.hvspi.spi.RequestRejectedException;
 import io.hvspi.spi.RequestRejectedException.Reason;
+import io.hvspi.spi.VmEvent;
 import io.hvspi.spi.VmRecord;
 import io.hvspi.spi.VmmException;
 import java.io.IOException;
@@ -30,6 +32,9 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.ThreadLocalRandom;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
@@ -101,6 +106,35 @@ class QemuNetworkHotplugTest {
         argv.addAll(List.of(args));
         Process p = new ProcessBuilder(argv).inheritIO().start();
         assertEquals(0, p.waitFor(), String.join(" ", argv));
+    }
+
+    @Test
+    void aFollowerInAnotherConnectionSeesTheNicComeAndGo() throws Exception {
+        String tap = tapName();
+        LinkedBlockingQueue<VmEvent> seen = new LinkedBlockingQueue<>();
+        try (Hypervisor.Subscription follower = new QemuHypervisorFactory().follow(record(), host, seen::add)) {
+            NetDevice nic = net().attach(NetDeviceSpec.of("nic0", NetBackend.newTap(tap)));
+            VmEvent attached = next(seen, "NIC_ATTACHED");
+            assertEquals(Map.of("device", "nic0", "mac", nic.mac(), "tap", tap, "queues", 1), attached.data());
+            net().detach("nic0");
+            assertEquals(Map.of("device", "nic0"), next(seen, "NIC_DETACHED").data());
+        }
+    }
+
+    /** The next event of that name; others (QEMU's own) are skipped. */
+    private static VmEvent next(LinkedBlockingQueue<VmEvent> seen, String name) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        List<String> skipped = new ArrayList<>();
+        while (true) {
+            VmEvent e = seen.poll(deadline - System.nanoTime(), TimeUnit.NANOSECONDS);
+            if (e == null) {
+                throw new AssertionError("no " + name + " within 20 s; saw " + skipped);
+            }
+            if (e.name().equals(name)) {
+                return e;
+            }
+            skipped.add(e.name());
+        }
     }
 
     @Test
