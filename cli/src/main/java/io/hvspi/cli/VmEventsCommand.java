@@ -16,7 +16,9 @@ import picocli.CommandLine.Command;
  * or hvctl gets Ctrl-C or SIGTERM. It follows without the VM's lock, so the process
  * that started the VM and other hvctl commands keep working meanwhile.
  */
-@Command(name = "events", description = "Follow a VM's events until its VMM exits or Ctrl-C.")
+@Command(name = "events", header = "Follow a VM's events until its VMM exits or Ctrl-C.",
+        description = "QEMU's events and hvspi's own, through a second monitor: no lock is taken, so the VM's owner"
+                + " and other hvctl commands keep working. --json prints one object per line.")
 final class VmEventsCommand extends VmCommand.OneVm {
     /** One compact object per line: a reader can parse each line as it comes. */
     private static final ObjectMapper LINE = new ObjectMapper();

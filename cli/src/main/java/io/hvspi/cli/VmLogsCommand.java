@@ -27,7 +27,8 @@ import picocli.CommandLine.Option;
  * guest wrote to its serial console; {@code --follow} keeps printing what is
  * appended until the VM's runtime directory goes (a stop), its VMM exits, or Ctrl-C.
  */
-@Command(name = "logs", description = "Print a VM's VMM log or console log.")
+@Command(name = "logs", header = "Print a VM's VMM log or console log.",
+        description = "With --follow, keeps printing until the VMM exits or its runtime directory goes.")
 final class VmLogsCommand extends VmCommand.OneVm {
     /** How often --follow looks whether the VMM still runs when the log is quiet. */
     private static final long LIVENESS_CHECK_MS = 500;
