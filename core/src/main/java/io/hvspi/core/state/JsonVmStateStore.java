@@ -103,16 +103,23 @@ public final class JsonVmStateStore implements VmStateStore {
         }
     }
 
-    /** The identity to record with {@code record}: cached, or read once for a new pid. */
+    /** The identity to record with {@code record}: cached, or read for a new pid or a process not yet the VMM. */
     private Optional<VmmIdentity> identityFor(VmRecord record) {
         if (record.pid() <= 0) {
             return Optional.empty();
         }
         VmmIdentity known = identities.get(record.vmId());
-        if (known != null && known.pid() == record.pid()) {
+        if (known != null && known.pid() == record.pid() && VmmProcess.isPlausibleVmm(known.exe())) {
             return Optional.of(known);
         }
+        // a plugin records its VMM right after spawning it, when the process may not have exec'd the VMM
+        // yet (setsid, a wrapper script): such an identity is read again, and the same process (same start
+        // time) now running the VMM replaces it; a process gone keeps what was recorded
         Optional<VmmIdentity> read = VmmIdentity.ofPid(record.pid());
+        if (known != null && known.pid() == record.pid()
+                && read.filter(id -> id.startTime() == known.startTime()).isEmpty()) {
+            return Optional.of(known);
+        }
         read.ifPresent(id -> identities.put(record.vmId(), id));
         return read;
     }

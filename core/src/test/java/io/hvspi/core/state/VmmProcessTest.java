@@ -130,4 +130,35 @@ class VmmProcessTest {
             kill(decoy);
         }
     }
+
+    @Test
+    void aRecordSavedBeforeTheVmmExecdGetsTheVmmsIdentityAtTheNextSave() throws Exception {
+        // a plugin saves its record right after spawning: the process may still be a wrapper (here a shell
+        // waiting for a line, then exec'ing QEMU under the same pid); the store must not keep that identity
+        DefaultHostContext host = new DefaultHostContext(tmp.resolve("run"), Duration.ofSeconds(1), java.util.Map.of());
+        Path dir = host.createRuntimeDir("wrapped");
+        Process wrapper = new ProcessBuilder("sh", "-c", "read go; exec " + TestProcesses.QEMU
+                + " -machine q35 -accel tcg -S -display none -nodefaults -no-user-config -qmp unix:"
+                + dir.resolve("qmp.sock") + ",server=on,wait=off").start();
+        try {
+            JsonVmStateStore store = (JsonVmStateStore) host.stateStore();
+            io.hvspi.spi.VmRecord record = new io.hvspi.spi.VmRecord("wrapped", "qemu", wrapper.pid(), dir,
+                    java.time.Instant.now(), "{}");
+            store.save(record);
+            assertFalse(exeOf(store).getFileName().toString().startsWith("qemu"), "still the shell at first");
+            wrapper.getOutputStream().write('\n');
+            wrapper.getOutputStream().flush();
+            TestProcesses.awaitTrue(() -> Files.exists(dir.resolve("qmp.sock")), Duration.ofSeconds(30));
+            store.save(record);
+            assertEquals(TestProcesses.QEMU, exeOf(store).getFileName().toString());
+            assertTrue(((VmEntry.Recorded) store.entries().get(0)).vmmAlive(),
+                    "the VMM is seen alive");
+        } finally {
+            kill(wrapper);
+        }
+    }
+
+    private static Path exeOf(JsonVmStateStore store) {
+        return ((VmEntry.Recorded) store.entries().get(0)).identity().orElseThrow().exe();
+    }
 }
