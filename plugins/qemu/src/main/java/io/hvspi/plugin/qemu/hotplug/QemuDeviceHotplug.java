@@ -202,13 +202,13 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
             // one deadline for the pair: the attach fails within one command timeout
             long deadline = System.nanoTime() + qmp.defaultTimeout().toNanos();
             try {
-                qmp.await(nodeCall, left(deadline));
+                qmp.await(nodeCall, UnplugWait.left(deadline));
             } catch (VmmException e) {
                 settle(deviceCall, spec.id(), e);
                 throw e;
             }
             try {
-                qmp.await(deviceCall, left(deadline));
+                qmp.await(deviceCall, UnplugWait.left(deadline));
             } catch (VmmException e) {
                 rollbackNode(slot.nodeName(), e);
                 throw e;
@@ -245,11 +245,6 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
             }
             table.release(slot);
         }
-    }
-
-    /** What is left until {@code deadline}, at least a millisecond so that a reply already there is still taken. */
-    private static Duration left(long deadline) {
-        return Duration.ofNanos(Math.max(1_000_000, deadline - System.nanoTime()));
     }
 
     /**
@@ -460,7 +455,7 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
             unplugRefused(deviceId, gone);
             throw e;
         }
-        await(gone, deviceId, left(deadline), "detach");
+        await(gone, deviceId, UnplugWait.left(deadline), "detach");
     }
 
     /** QEMU refused or could not take the unplug: the device stays, and is no longer marked as leaving. */
@@ -482,7 +477,7 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
     private void requestUnplug(DeviceState device, long deadline) {
         QmpClient.Call del = qmp.submit("device_del", QmpClient.args().put("id", device.id()));
         try {
-            qmp.await(del, bounded(deadline));
+            qmp.await(del, UnplugWait.bounded(qmp, deadline));
         } catch (VmmException e) {
             if (isGone(e)) {
                 deviceDeleted(device.id());
@@ -498,7 +493,7 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
             }
             throw e;
         }
-        resetIfGuestless(device, bounded(deadline));
+        resetIfGuestless(device, UnplugWait.bounded(qmp, deadline));
     }
 
     /** QEMU's answer to {@code device_del} of a device it no longer has (an earlier unplug completed). */
@@ -539,27 +534,8 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
         }
     }
 
-    /** The command timeout, or what is left until {@code deadline} when that is sooner. */
-    private Duration bounded(long deadline) {
-        Duration left = left(deadline);
-        return left.compareTo(qmp.defaultTimeout()) < 0 ? left : qmp.defaultTimeout();
-    }
-
-    private void await(CompletableFuture<Void> gone, String deviceId, Duration timeout, String what) {
-        try {
-            gone.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
-        } catch (TimeoutException e) {
-            throw new VmmUnavailableException(VmmUnavailableException.Reason.TIMED_OUT, what + " of device '"
-                    + deviceId + "': QEMU did not report DEVICE_DELETED within " + timeout.toMillis()
-                    + " ms (the guest has not released it); the unplug stays pending and completes when it does");
-        } catch (ExecutionException e) {
-            throw e.getCause() instanceof VmmUnavailableException u
-                    ? new VmmUnavailableException(u.reason(), what + " of device '" + deviceId + "': " + u.getMessage(), u)
-                    : new HvspiException(what + " of device '" + deviceId + "' failed: " + e.getCause(), e.getCause());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new HvspiException("interrupted during " + what + " of device '" + deviceId + "'", e);
-        }
+    private static void await(CompletableFuture<Void> gone, String deviceId, Duration timeout, String what) {
+        UnplugWait.await(gone, what + " of device '" + deviceId + "'", timeout);
     }
 
     private void onQmpEvent(QmpEvent event) {
@@ -688,7 +664,7 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
         long deadline = System.nanoTime() + DEFAULT_DETACH_TIMEOUT.toNanos();
         try {
             requestUnplug(device, deadline);
-            await(gone, deviceId, left(deadline), "move");
+            await(gone, deviceId, UnplugWait.left(deadline), "move");
         } catch (RuntimeException e) {
             synchronized (lock) {
                 // DEVICE_DELETED may have come just after the wait gave up: then the move goes on

@@ -27,9 +27,6 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -190,10 +187,10 @@ public final class QemuNetworkHotplug implements NetworkHotplug {
                 nic.mac(), nic.queues()));
         long deadline = System.nanoTime() + qmp.defaultTimeout().toNanos();
         try {
-            qmp.await(netdevCall, left(deadline));
+            qmp.await(netdevCall, UnplugWait.left(deadline));
         } catch (VmmException e) {
             try {
-                qmp.await(deviceCall, left(deadline));
+                qmp.await(deviceCall, UnplugWait.left(deadline));
                 // another client made a netdev of that name: the device must not stay on it
                 LOG.error("network device '{}' was added on a netdev hvspi did not create; unplugging it", nic.id());
                 qmp.execute("device_del", QmpClient.args().put("id", nic.id()));
@@ -203,7 +200,7 @@ public final class QemuNetworkHotplug implements NetworkHotplug {
             throw e;
         }
         try {
-            qmp.await(deviceCall, left(deadline));
+            qmp.await(deviceCall, UnplugWait.left(deadline));
         } catch (VmmException e) {
             try {
                 qmp.execute("netdev_del", QmpClient.args().put("id", nic.netdev()));
@@ -212,10 +209,6 @@ public final class QemuNetworkHotplug implements NetworkHotplug {
             }
             throw e;
         }
-    }
-
-    private static Duration left(long deadline) {
-        return Duration.ofNanos(Math.max(1_000_000, deadline - System.nanoTime()));
     }
 
     @Override
@@ -233,7 +226,7 @@ public final class QemuNetworkHotplug implements NetworkHotplug {
             }
         }
         try {
-            qmp.execute("device_del", QmpClient.args().put("id", deviceId), bounded(deadline));
+            qmp.execute("device_del", QmpClient.args().put("id", deviceId), UnplugWait.bounded(qmp, deadline));
         } catch (VmmException e) {
             if ("DeviceNotFound".equals(e.errorClass())) {
                 deviceDeleted(deviceId);
@@ -250,29 +243,9 @@ public final class QemuNetworkHotplug implements NetworkHotplug {
         }
         if (guestless) {
             // without a guest nobody answers the PCIe attention button; QEMU 7.2 completes pending unplugs on reset
-            qmp.execute("system_reset", null, bounded(deadline));
+            qmp.execute("system_reset", null, UnplugWait.bounded(qmp, deadline));
         }
-        try {
-            gone.get(left(deadline).toNanos(), TimeUnit.NANOSECONDS);
-        } catch (TimeoutException e) {
-            throw new VmmUnavailableException(VmmUnavailableException.Reason.TIMED_OUT, "detach of network device '"
-                    + deviceId + "': QEMU did not report DEVICE_DELETED within " + timeout.toMillis() + " ms (the"
-                    + " guest has not released it); the unplug stays pending and completes when it does");
-        } catch (ExecutionException e) {
-            throw e.getCause() instanceof VmmUnavailableException u
-                    ? new VmmUnavailableException(u.reason(), "detach of network device '" + deviceId + "': "
-                    + u.getMessage(), u)
-                    : new HvspiException("detach of network device '" + deviceId + "' failed: " + e.getCause(),
-                    e.getCause());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new HvspiException("interrupted during the detach of network device '" + deviceId + "'", e);
-        }
-    }
-
-    private Duration bounded(long deadline) {
-        Duration left = left(deadline);
-        return left.compareTo(qmp.defaultTimeout()) < 0 ? left : qmp.defaultTimeout();
+        UnplugWait.await(gone, "detach of network device '" + deviceId + "'", UnplugWait.left(deadline));
     }
 
     private void unplugRefused(String deviceId, CompletableFuture<Void> gone) {
