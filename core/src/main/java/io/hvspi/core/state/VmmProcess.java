@@ -76,7 +76,10 @@ public final class VmmProcess {
         if (live.isEmpty() || live.get().startTime() != identity.startTime()) {
             return Verdict.GONE;
         }
-        if (!live.get().exe().equals(identity.exe())) {
+        // the same process (pid and start time) may have exec'd since it was recorded: a launcher such as
+        // setsid or a wrapper script becoming the VMM is still this VMM; any other change of executable is not
+        if (!live.get().exe().equals(identity.exe())
+                && (isPlausibleVmm(identity.exe()) || !isPlausibleVmm(live.get().exe()))) {
             return Verdict.MISMATCH;
         }
         return commandLine(identity.pid()).filter(argv -> refersTo(argv, runtimeDir)).isPresent()

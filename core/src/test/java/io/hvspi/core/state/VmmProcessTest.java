@@ -145,7 +145,8 @@ class VmmProcessTest {
             io.hvspi.spi.VmRecord record = new io.hvspi.spi.VmRecord("wrapped", "qemu", wrapper.pid(), dir,
                     java.time.Instant.now(), "{}");
             store.save(record);
-            assertFalse(exeOf(store).getFileName().toString().startsWith("qemu"), "still the shell at first");
+            VmmIdentity launcher = ((VmEntry.Recorded) store.entries().get(0)).identity().orElseThrow();
+            assertFalse(launcher.exe().getFileName().toString().startsWith("qemu"), "still the shell at first");
             wrapper.getOutputStream().write('\n');
             wrapper.getOutputStream().flush();
             TestProcesses.awaitTrue(() -> Files.exists(dir.resolve("qmp.sock")), Duration.ofSeconds(30));
@@ -153,6 +154,12 @@ class VmmProcessTest {
             assertEquals(TestProcesses.QEMU, exeOf(store).getFileName().toString());
             assertTrue(((VmEntry.Recorded) store.entries().get(0)).vmmAlive(),
                     "the VMM is seen alive");
+            // a record left with the launcher's identity (its writer killed before the next save) still
+            // proves the VMM: the same pid and start time, exec'd into a VMM
+            assertTrue(new VmmProcess(launcher, dir).isAlive(), "the launcher's identity proves the exec'd VMM");
+            assertEquals(VmmProcess.Verdict.MISMATCH, new VmmProcess(new VmmIdentity(launcher.pid(),
+                    launcher.startTime(), Path.of("/usr/bin/qemu-system-aarch64")), dir).verify(),
+                    "a VMM recorded as another VMM binary is not this one");
         } finally {
             kill(wrapper);
         }
