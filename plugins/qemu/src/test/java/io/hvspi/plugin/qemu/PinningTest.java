@@ -235,6 +235,26 @@ class PinningTest {
         assertEquals(List.of(), settled.intents());
     }
 
+    @Test
+    void aRecordedPinTheKernelDoesNotHaveIsDroppedOnReattach() throws Exception {
+        CpuSet last = lastCpu();
+        DefaultHostContext host = TestVms.host(tmp);
+        QemuHypervisor vm = start(TestVms.spec("pinmoved", 2, IOThreadPolicy.LEAST_LOADED), host);
+        vm.requireIoThreads().pin(IO0, last);
+        vm.requireIoThreads().pin(IO1, last);
+        // someone moves IO0's thread behind hvspi's back (taskset, a runtime); IO1 stays where it was pinned
+        ThreadAffinity.set(tids(vm).get(IO0), ThreadAffinity.hostCpus());
+        vm.close();
+        vms.remove(vm);
+        QemuHypervisor again = QemuHypervisor.reattach(host.stateStore().load("pinmoved").orElseThrow(), host);
+        vms.add(again);
+        assertEquals(Optional.empty(), thread(again, IO0).pinned(), () -> "dropped: " + again.reconciliation());
+        assertEquals(Optional.of(last), thread(again, IO1).pinned(), () -> "kept: " + again.reconciliation());
+        assertEquals(1, again.reconciliation().size(), () -> String.valueOf(again.reconciliation()));
+        assertEquals(Map.of(IO1, last.toString()),
+                QemuState.fromJson(host.stateStore().load("pinmoved").orElseThrow().pluginState()).pins());
+    }
+
     private static IOThreadInfo thread(QemuHypervisor vm, String id) {
         return vm.requireIoThreads().list().stream().filter(t -> t.id().equals(id)).findFirst().orElseThrow();
     }

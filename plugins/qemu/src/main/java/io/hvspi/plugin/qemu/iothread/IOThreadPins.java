@@ -180,6 +180,16 @@ public final class IOThreadPins {
                 if (!ioThreads.contains(id)) {
                     pins.remove(id);
                     notes.add("IOThread '" + id + "' was pinned but the VM no longer has it: pin dropped");
+                    continue;
+                }
+                // the record says what the kernel has: a thread moved since (by hand, or a record edited) is
+                // reported with its real CPUs, not as pinned to a set it is not on
+                Long tid = tids.get(id);
+                Optional<CpuSet> now = tid == null ? Optional.empty() : affinity(tid);
+                if (now.isPresent() && !now.get().equals(pins.get(id))) {
+                    notes.add("IOThread '" + id + "' was recorded pinned to " + pins.get(id) + " but the kernel has it"
+                            + " on " + now.get() + ": pin dropped");
+                    pins.remove(id);
                 }
             }
         }
