@@ -91,12 +91,16 @@ public final class ProcTasks {
      */
     public Optional<CpuSet> affinity(long pid, long tid) {
         try {
-            for (String line : Files.readAllLines(task(pid, tid).resolve("status"), StandardCharsets.UTF_8)) {
-                if (line.startsWith("Cpus_allowed_list:")) {
-                    return Optional.of(CpuSet.parse(line.substring(line.indexOf(':') + 1).strip()));
-                }
+            // read on every IOThread listing: one read of the bytes and a search, not a line decoder
+            String status = new String(Files.readAllBytes(task(pid, tid).resolve("status")),
+                    StandardCharsets.ISO_8859_1);
+            int at = status.indexOf("\nCpus_allowed_list:");
+            if (at < 0) {
+                return Optional.empty();
             }
-            return Optional.empty();
+            int start = at + "\nCpus_allowed_list:".length();
+            int end = status.indexOf('\n', start);
+            return Optional.of(CpuSet.parse(status.substring(start, end < 0 ? status.length() : end).strip()));
         } catch (IOException | IllegalArgumentException e) {
             return Optional.empty();
         }

@@ -22,6 +22,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -193,7 +194,7 @@ public final class Reconciler {
                 } else {
                     devices.remove(id);
                     if (live.nodes().containsKey(d.nodeName())) {
-                        delete(d.nodeName());
+                        deleteOnceReleased(d.nodeName());
                         notes.add("detach of device '" + id + "' was interrupted after QEMU unplugged it: finished"
                                 + " (block node '" + d.nodeName() + "' removed)");
                         return true;
@@ -311,6 +312,25 @@ public final class Reconciler {
 
     private void delete(String nodeName) {
         qmp.execute("blockdev-del", QmpClient.args().put("node-name", nodeName));
+    }
+
+    /**
+     * Deletes the node of a device QEMU has just unplugged: the device leaves QOM before it
+     * lets go of its node, so for a moment the node is still "in use"; polled up to a second.
+     */
+    private void deleteOnceReleased(String nodeName) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(1);
+        while (true) {
+            try {
+                delete(nodeName);
+                return;
+            } catch (VmmException e) {
+                if (!e.vmmMessage().contains("in use") || System.nanoTime() - deadline > 0) {
+                    throw e;
+                }
+                LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(10));
+            }
+        }
     }
 
     private static long nodeNumber(String nodeName) {
