@@ -2,14 +2,20 @@ package io.hvspi.cli.bench;
 
 import io.hvspi.core.host.HvspiHost;
 import io.hvspi.core.host.VmHandle;
+import io.hvspi.core.state.RuntimeDirs;
 import io.hvspi.spi.BlockBackend;
 import io.hvspi.spi.BlockDeviceSpec;
 import io.hvspi.spi.DeviceHotplug;
 import io.hvspi.spi.HvspiException;
 import io.hvspi.spi.Hypervisor;
 import io.hvspi.spi.VmSpec;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.lang.management.GarbageCollectorMXBean;
 import java.lang.management.ManagementFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HexFormat;
@@ -43,8 +49,16 @@ import java.util.stream.Collectors;
  * within a sandbox (Kata serialises it, and QEMU's main loop runs QMP commands one at
  * a time) and parallel across them.
  *
+ * <p>The raw side: the same N VMs x M disks, with the same concurrency, driven by the
+ * raw QMP client ({@link RawQmp}: {@code blockdev-add}, then {@code device_add} with the
+ * arguments the QEMU plugin sends) on guestless QEMUs of its own, built from the same
+ * spec ({@link RawQemu}). It runs twice, once before hvspi's VMs start and once after
+ * they stopped, so that the hvspi phase sits between its two samples in time and a
+ * drift of the machine's load hits both sides alike; its figures are the median of the
+ * two. Only one side's VMMs run at a time.
+ *
  * <p>Every VM this starts is stopped when it returns or throws, and by a shutdown hook
- * on Ctrl-C. It sees the plugin only through the SPI.
+ * on Ctrl-C; so is every raw QEMU. It sees the plugin only through the SPI.
  */
 public final class ScaleBench {
     private static final long DISK_BYTES = 1L << 30;
@@ -63,7 +77,10 @@ public final class ScaleBench {
     private final Options options;
     private final Consumer<String> progress;
     private final String idPrefix;
+    /** The IOThread pool's ids, for the raw side. */
+    private final List<String> pool;
     private final Fleet fleet = new Fleet();
+    private final RawFleet rawFleet = new RawFleet();
     /** The host's load when the run began, before this run added to it. */
     private final double loadBefore = ThreadCpu.loadAverage();
 
@@ -77,6 +94,7 @@ public final class ScaleBench {
             }
         };
         this.idPrefix = "scale-" + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt());
+        this.pool = RawQemu.poolIds(spec);
     }
 
     /**
@@ -95,16 +113,23 @@ public final class ScaleBench {
             if (fleet.size() > 0) {
                 progress.accept("interrupted: stopping " + fleet.size() + " VM(s)");
             }
+            rawFleet.close();
             fleet.stopAll();
         });
         Runtime.getRuntime().addShutdownHook(hook);
         try {
             warmUp();
+            rawWarmUp();
             String gc = ManagementFactory.getGarbageCollectorMXBeans().stream()
                     .map(GarbageCollectorMXBean::getName).collect(Collectors.joining(", "));
+            // before the raw side's first round: its QEMUs leave idle JDK process reapers behind for a
+            // minute, which hvspi's VMs then reuse, and a baseline taken after would hide them
             Footprint.Jvm baseline = Footprint.jvm();
             progress.accept(String.format("JVM before: %.1f MiB heap after GC, %d platform threads",
                     baseline.heapUsedBytes() / 1048576.0, baseline.threads()));
+            List<ScaleReport.RawRound> rawRounds = new ArrayList<>();
+            rawRounds.add(rawRound("before"));
+            System.gc(); // the raw side's garbage is not hvspi's to collect
 
             Hypervisor[] vms = new Hypervisor[options.vms()];
             Footprint.Cpu cpu0 = Footprint.cpu();
@@ -135,11 +160,15 @@ public final class ScaleBench {
 
             progress.accept("stopping " + vms.length + " VMs, " + options.startThreads() + " at a time");
             ScaleReport.Phase stop = fleet.stopAll().orElseThrow();
+            rawRounds.add(rawRound("after"));
+            ScaleReport.Raw raw = ScaleReport.Raw.of(rawMethod(), rawRounds);
             return new ScaleReport(machine(gc), settings(), start, hotplug, stop, startCpu, hotplugCpu,
                     ScaleReport.Jvm.of(baseline, started, loaded, options.vms(), options.disks(), gc),
-                    ScaleReport.Vmm.of(startedVmm, loadedVmm, options.disks()));
+                    ScaleReport.Vmm.of(startedVmm, loadedVmm, options.disks()), raw,
+                    ScaleReport.VsRaw.of(hotplug, hotplugCpu, raw));
         } catch (RuntimeException e) {
             try {
+                rawFleet.close();
                 fleet.stopAll();
             } catch (RuntimeException stopFailed) {
                 e.addSuppressed(stopFailed);
@@ -175,6 +204,111 @@ public final class ScaleBench {
             handle.close(); // stops the VM
             fleet.remove(handle);
         }
+    }
+
+    /** The raw side's warm-up, as hvspi's: one raw QEMU, {@code warmup} attach and detach cycles. */
+    private void rawWarmUp() {
+        progress.accept("raw side warm-up: one QEMU, " + options.warmup() + " attach and detach cycles");
+        RawVm vm = rawFleet.spawn(idPrefix + "-raw-warm");
+        try {
+            String pooled = pool.isEmpty() ? null : pool.get(0);
+            for (int i = 0; i < options.warmup(); i++) {
+                String node = "raw-node-warm" + i;
+                vm.qmp().execute(RawQemu.blockdevAdd(spec, node, DISK_BYTES));
+                vm.qmp().execute(RawQemu.virtioBlkPci("warm", node, "rp0", pooled, spec.vcpus()));
+                vm.qmp().execute("{\"execute\":\"device_del\",\"arguments\":{\"id\":\"warm\"}}");
+                vm.qmp().execute("{\"execute\":\"system_reset\"}");
+                vm.qmp().awaitLine("\"device\": \"warm\"");
+                vm.qmp().execute("{\"execute\":\"blockdev-del\",\"arguments\":{\"node-name\":\"" + node + "\"}}");
+            }
+        } finally {
+            rawFleet.killAll();
+        }
+    }
+
+    /**
+     * One round of the raw side: N raw QEMUs spawned {@code startThreads} at a time (not
+     * measured), then M attaches each with hvspi's concurrency, measured as hvspi's attach
+     * phase is, then every raw QEMU killed.
+     */
+    private ScaleReport.RawRound rawRound(String when) {
+        int n = options.vms();
+        progress.accept("raw side (" + when + " hvspi): spawning " + n + " QEMUs, " + options.startThreads()
+                + " at a time");
+        RawVm[] vms = new RawVm[n];
+        try {
+            Workers spawners = new Workers(options.startThreads(), "bench-raw-start-");
+            try {
+                List<Future<?>> tasks = new ArrayList<>();
+                for (int i = 0; i < n; i++) {
+                    int index = i;
+                    tasks.add(spawners.pool.submit(() -> {
+                        vms[index] = rawFleet.spawn(idPrefix + "-raw" + when.charAt(0) + index);
+                        return null;
+                    }));
+                }
+                awaitAll(tasks, spawners.pool);
+            } finally {
+                spawners.close();
+            }
+            long[] pids = new long[n];
+            for (int i = 0; i < n; i++) {
+                pids[i] = vms[i].process().pid();
+            }
+            Footprint.Cpu cpu0 = Footprint.cpu(pids);
+            ScaleReport.Phase hotplug = rawAttachAll(vms, when);
+            ScaleReport.CpuUse cpu = ScaleReport.CpuUse.between(cpu0, Footprint.cpu(pids));
+            return ScaleReport.RawRound.of(when, hotplug, cpu);
+        } finally {
+            rawFleet.killAll();
+        }
+    }
+
+    /** hvspi's attach phase, by the raw client: one thread per raw QEMU, released together. */
+    private ScaleReport.Phase rawAttachAll(RawVm[] vms, String when) {
+        int total = vms.length * options.disks();
+        progress.accept("raw side (" + when + " hvspi): " + options.disks() + " disks to each QEMU, " + vms.length
+                + " threads, one per QEMU, " + total + " attaches");
+        Samples samples = new Samples();
+        AtomicInteger done = new AtomicInteger();
+        CountDownLatch go = new CountDownLatch(1);
+        Workers attachers = new Workers(vms.length, "bench-raw-hotplug-");
+        try {
+            List<Future<?>> tasks = new ArrayList<>();
+            for (RawVm vm : vms) {
+                tasks.add(attachers.pool.submit((Callable<Void>) () -> {
+                    go.await();
+                    for (int d = 0; d < options.disks() && !Thread.currentThread().isInterrupted(); d++) {
+                        // least-loaded on an empty pool, one attach at a time, is round-robin: what hvspi placed
+                        String ioThread = pool.isEmpty() ? null : pool.get(d % pool.size());
+                        String node = "raw-node" + d;
+                        long s = System.nanoTime();
+                        vm.qmp().execute(RawQemu.blockdevAdd(spec, node, DISK_BYTES));
+                        vm.qmp().execute(RawQemu.virtioBlkPci("disk" + d, node, "rp" + d, ioThread, spec.vcpus()));
+                        samples.add(System.nanoTime() - s);
+                        tick(done.incrementAndGet(), total, "raw side: attached", "disks");
+                    }
+                    return null;
+                }));
+            }
+            long t0 = System.nanoTime();
+            go.countDown();
+            awaitAll(tasks, attachers.pool);
+            return ScaleReport.Phase.of(samples, System.nanoTime() - t0);
+        } finally {
+            attachers.close();
+        }
+    }
+
+    private String rawMethod() {
+        return String.format("the same %d VMs x %d disks driven by a bare QMP client (JDK only: one line out, lines"
+                + " in until the reply, in the calling thread), blockdev-add then device_add with the arguments the"
+                + " QEMU plugin sends (null-co, virtio-blk-pci on root port rpD, IOThread D mod pool size, %d"
+                + " queues), one platform thread per VM released together, each VM's disks one after another; on"
+                + " %d guestless QEMUs of its own spawned from the same spec (no serial console, no probing), run"
+                + " once before hvspi's VMs start and once after they stopped, %d warm-up attach and detach"
+                + " cycles first; figures are the median of the two rounds", options.vms(), options.disks(),
+                spec.vcpus(), options.vms(), options.warmup());
     }
 
     private ScaleReport.Phase startAll(Hypervisor[] vms) {
@@ -242,6 +376,72 @@ public final class ScaleBench {
             return ScaleReport.Phase.of(samples, System.nanoTime() - t0);
         } finally {
             attachers.close();
+        }
+    }
+
+    /** One raw QEMU with its connected client. */
+    private record RawVm(Process process, Path dir, RawQmp qmp) {}
+
+    /**
+     * The raw QEMUs alive, so that each is killed and its directory removed: at the end of
+     * its round, on an error, or from the shutdown hook. Once closed, it spawns nothing.
+     */
+    private final class RawFleet {
+        private final List<Process> processes = new ArrayList<>();
+        private final List<Path> dirs = new ArrayList<>();
+        private final List<RawQmp> clients = new ArrayList<>();
+        private boolean closed;
+
+        RawVm spawn(String name) {
+            Path dir = host.runtimeRoot().resolve(name);
+            Process process;
+            synchronized (this) {
+                if (closed) {
+                    throw new HvspiException("the benchmark is stopping");
+                }
+                try {
+                    Files.createDirectories(dir.getParent());
+                    Files.createDirectory(dir, PosixFilePermissions.asFileAttribute(
+                            PosixFilePermissions.fromString("rwx------")));
+                } catch (IOException e) {
+                    throw new UncheckedIOException("cannot create " + dir + ": " + e.getMessage(), e);
+                }
+                dirs.add(dir);
+                process = RawQemu.spawn(spec, dir, name);
+                processes.add(process);
+            }
+            RawQmp qmp = RawQmp.connect(dir.resolve("qmp.sock"), host.commandTimeout());
+            synchronized (this) {
+                clients.add(qmp);
+                if (closed) {
+                    qmp.close();
+                    throw new HvspiException("the benchmark is stopping");
+                }
+            }
+            return new RawVm(process, dir, qmp);
+        }
+
+        /** Kills every raw QEMU alive and removes its directory; later spawns still work. */
+        synchronized void killAll() {
+            clients.forEach(RawQmp::close);
+            processes.forEach(Process::destroyForcibly);
+            for (Process p : processes) {
+                try {
+                    p.waitFor(host.commandTimeout().toMillis(), TimeUnit.MILLISECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            dirs.forEach(RuntimeDirs::deleteTree);
+            clients.clear();
+            processes.clear();
+            dirs.clear();
+        }
+
+        /** {@link #killAll()}, and no more spawns. */
+        synchronized void close() {
+            closed = true;
+            killAll();
         }
     }
 
