@@ -123,6 +123,8 @@ final class BenchScaleCommand extends HvctlCommand {
                         + " %.3f ms%n", vs.throughputRatio(), r.hotplug().perSecond(), r.raw().perSecond(),
                 vs.hvspiJvmCpuPerAttachMs(), vs.rawJvmCpuPerAttachMs(), vs.hvspiJvmCostPerAttachMs(),
                 vs.hvspiVmmCpuPerAttachMs(), vs.rawVmmCpuPerAttachMs());
+        r.jvmCpuPerAttachByThreadMs().forEach((phase, threads) -> out.printf(Locale.ROOT,
+                "JVM CPU per attach by thread, %s (ms): %s%n", phase, threads));
         out.println("concurrency: " + s.concurrency());
         ScaleReport.Machine m = r.machine();
         out.printf(Locale.ROOT, "machine: %s, %d cores, %d MiB; %s %s, accel %s; Java %s%n", m.cpu(), m.cores(),

@@ -19,7 +19,9 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HexFormat;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -81,6 +83,8 @@ public final class ScaleBench {
     private final List<String> pool;
     private final Fleet fleet = new Fleet();
     private final RawFleet rawFleet = new RawFleet();
+    /** Each attach phase's JVM CPU per attach by thread name, in the order the phases ran. */
+    private final Map<String, Map<String, Double>> cpuByThread = new LinkedHashMap<>();
     /** The host's load when the run began, before this run added to it. */
     private final double loadBefore = ThreadCpu.loadAverage();
 
@@ -165,7 +169,7 @@ public final class ScaleBench {
             return new ScaleReport(machine(gc), settings(), start, hotplug, stop, startCpu, hotplugCpu,
                     ScaleReport.Jvm.of(baseline, started, loaded, options.vms(), options.disks(), gc),
                     ScaleReport.Vmm.of(startedVmm, loadedVmm, options.disks()), raw,
-                    ScaleReport.VsRaw.of(hotplug, hotplugCpu, raw));
+                    ScaleReport.VsRaw.of(hotplug, hotplugCpu, raw), cpuByThread);
         } catch (RuntimeException e) {
             try {
                 rawFleet.close();
@@ -291,10 +295,13 @@ public final class ScaleBench {
                     return null;
                 }));
             }
+            Map<String, Long> threads0 = ThreadCpu.jvmByName();
             long t0 = System.nanoTime();
             go.countDown();
             awaitAll(tasks, attachers.pool);
-            return ScaleReport.Phase.of(samples, System.nanoTime() - t0);
+            long wall = System.nanoTime() - t0;
+            cpuByThread.put("raw " + when, ThreadCpu.perOperationMs(threads0, ThreadCpu.jvmByName(), total));
+            return ScaleReport.Phase.of(samples, wall);
         } finally {
             attachers.close();
         }
@@ -370,10 +377,14 @@ public final class ScaleBench {
                 }));
             }
             await(ready);
+            Map<String, Long> threads0 = ThreadCpu.jvmByName();
             long t0 = System.nanoTime();
             go.countDown();
             awaitAll(tasks, attachers.pool);
-            return ScaleReport.Phase.of(samples, System.nanoTime() - t0);
+            long wall = System.nanoTime() - t0;
+            // before the pool ends: an ended thread's CPU time is gone from /proc
+            cpuByThread.put("hvspi", ThreadCpu.perOperationMs(threads0, ThreadCpu.jvmByName(), total));
+            return ScaleReport.Phase.of(samples, wall);
         } finally {
             attachers.close();
         }

@@ -28,9 +28,14 @@ import java.util.Map;
  * @param vmm the VMM processes' memory and threads
  * @param raw the same attaches driven by the raw QMP client, on VMMs of its own
  * @param vsRaw hvspi's attach phase against the raw side's: throughput ratio and CPU per attach
+ * @param jvmCpuPerAttachByThreadMs for each attach phase ({@code hvspi}, {@code raw before}, {@code raw after}),
+ *                                  this JVM's CPU per attach in milliseconds by thread name (from
+ *                                  each thread's {@code schedstat} in {@code /proc/self/task}; threads that ended
+ *                                  during the phase are missing), largest first
  */
 public record ScaleReport(Machine machine, Settings settings, Phase start, Phase hotplug, Phase stop,
-                          CpuUse startCpu, CpuUse hotplugCpu, Jvm jvm, Vmm vmm, Raw raw, VsRaw vsRaw) {
+                          CpuUse startCpu, CpuUse hotplugCpu, Jvm jvm, Vmm vmm, Raw raw, VsRaw vsRaw,
+                          Map<String, Map<String, Double>> jvmCpuPerAttachByThreadMs) {
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
     /** The JSON file {@link #writeAll} writes. */
@@ -311,6 +316,9 @@ public record ScaleReport(Machine machine, Settings settings, Phase start, Phase
         md.append(String.format(Locale.ROOT, "| VMM CPU per attach | %.3f ms | %.3f ms | |%n",
                 vsRaw.hvspiVmmCpuPerAttachMs(), vsRaw.rawVmmCpuPerAttachMs()));
         md.append("\nRaw side: ").append(raw.method()).append('\n');
+        md.append("\nJVM CPU per attach by thread (ms, threads named by the kernel, digits as N):\n\n");
+        jvmCpuPerAttachByThreadMs.forEach((phase, threads) -> md.append("- ").append(phase).append(": ")
+                .append(threads).append('\n'));
         md.append("\n| footprint | per VM | detail |\n|---|---|---|\n");
         md.append(String.format(Locale.ROOT, "| JVM heap | %s | %s before, %s with the VMs started, %s with every"
                         + " disk attached; %s per disk |%n", kib(jvm.heapPerVmBytes()), mib(jvm.heapBaselineBytes()),

@@ -56,6 +56,20 @@ class ScaleReportTest {
     }
 
     @Test
+    void cpuByThreadIsTheDifferenceOfTwoReadingsPerOperationLargestFirstWithoutIdleThreads() {
+        Map<String, Double> ms = ThreadCpu.perOperationMs(
+                Map.of("json-line-reade", 100_000_000L, "C2 CompilerThre", 50_000_000L, "idle", 7L, "gone", 9L),
+                Map.of("json-line-reade", 151_000_000L, "C2 CompilerThre", 60_000_000L, "idle", 500_007L,
+                        "bench-hotplug-N", 800_000_000L), 512);
+        assertEquals(List.of("bench-hotplug-N", "json-line-reade", "C2 CompilerThre"), List.copyOf(ms.keySet()));
+        assertEquals(1.563, ms.get("bench-hotplug-N")); // 800 ms over 512 attaches
+        assertEquals(0.1, ms.get("json-line-reade"));
+        assertEquals(0.02, ms.get("C2 CompilerThre"));
+        Map<String, Long> self = ThreadCpu.jvmByName();
+        assertTrue(self.getOrDefault("main", 0L) + self.getOrDefault("java", 0L) > 0, self.toString());
+    }
+
+    @Test
     void theJsonAndMarkdownCarryTheRawSideAndTheComparison() throws Exception {
         ScaleReport.Raw raw = ScaleReport.Raw.of("the raw side's method", List.of(
                 ScaleReport.RawRound.of("before", attaches(512, 560), cpu(0.1, 1.5)),
@@ -68,7 +82,8 @@ class ScaleReportTest {
                 new ScaleReport.Settings("qemu", 32, 16, "tcg", 1, 128, 4, "least-loaded", 16, 4, "how", "/run"),
                 attaches(32, 30), hotplug, attaches(32, 190), cpu(0.4, 1.4), hotplugCpu,
                 new ScaleReport.Jvm(1, 2, 3, 4, 5, 6, 7, 1.97, Map.of(), 8, 9, 4.0, "method"),
-                new ScaleReport.Vmm(memory, memory, 270), raw, ScaleReport.VsRaw.of(hotplug, hotplugCpu, raw));
+                new ScaleReport.Vmm(memory, memory, 270), raw, ScaleReport.VsRaw.of(hotplug, hotplugCpu, raw),
+                Map.of("hvspi", ThreadCpu.perOperationMs(Map.of(), Map.of("bench-hotplug-N", 200_000_000L), 512)));
 
         JsonNode doc = new ObjectMapper().readTree(report.toJson());
         assertEquals(0.9, doc.at("/vsRaw/throughputRatio").asDouble());
@@ -85,6 +100,8 @@ class ScaleReportTest {
         // the fields that were there before the raw side stay where they were
         assertEquals(522, doc.at("/hotplug/perSecond").asDouble());
         assertEquals(1.7, doc.at("/hotplugCpu/vmmSeconds").asDouble());
+
+        assertEquals(0.391, doc.at("/jvmCpuPerAttachByThreadMs/hvspi/bench-hotplug-N").asDouble());
 
         String md = report.toMarkdown();
         assertTrue(md.contains("| raw attach (before) | 512 |"), md);
