@@ -47,8 +47,8 @@ final class BenchScaleCommand extends HvctlCommand {
     int memoryMib;
 
     @Option(names = "--warmup", paramLabel = "N", converter = NumericOptions.CountOrZero.class, defaultValue = "200",
-            description = "Attach and detach cycles on a warm-up VM before measuring, for the JIT"
-                    + " (default: ${DEFAULT-VALUE}).")
+            description = "Attaches on a warm-up VM before measuring, for the JIT, up to M at a time and each"
+                    + " detached again; the raw side warms up alike (default: ${DEFAULT-VALUE}).")
     int warmup;
 
     @Option(names = "--accel", paramLabel = "auto|kvm|tcg", description = "Override the config's accel (auto: KVM where usable, else TCG).")
