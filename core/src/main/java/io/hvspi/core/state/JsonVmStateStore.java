@@ -10,9 +10,7 @@ import io.hvspi.spi.VmStateStore;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.nio.channels.SeekableByteChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileAlreadyExistsException;
@@ -359,13 +357,9 @@ public final class JsonVmStateStore implements VmStateStore {
             // No fsync: the rename alone keeps readers and a crashed writer from seeing a torn
             // record, and a running VM's state cannot outlive the host it runs on (Kata keeps
             // the same state under /run). fsync cost ~0.3 ms per hotplug on ext4 and bought nothing.
-            try (SeekableByteChannel ch = Files.newByteChannel(tmp, StandardOpenOption.WRITE,
-                    LinkOption.NOFOLLOW_LINKS)) {
-                ByteBuffer b = ByteBuffer.wrap(bytes);
-                while (b.hasRemaining()) {
-                    ch.write(b);
-                }
-            }
+            // a stream, not a FileChannel: a channel closes itself when the calling thread is interrupted
+            // (ClosedByInterruptException), and hvspi's calls finish what they started for interrupted callers
+            Files.write(tmp, bytes, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS);
             try {
                 Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
                 moved = true;

@@ -113,6 +113,21 @@ class StateStoreTest {
     }
 
     @Test
+    void aSaveFromAnInterruptedThreadIsWrittenAndTheInterruptStays() {
+        DefaultHostContext host = host();
+        Path dir = host.createRuntimeDir("vm1");
+        VmRecord record = new VmRecord("vm1", "qemu", 0, dir, Instant.EPOCH, "{\"devices\":[1]}");
+        Thread.currentThread().interrupt();
+        try {
+            host.stateStore().save(record);
+            assertTrue(Thread.currentThread().isInterrupted(), "the caller's interrupt status is kept");
+        } finally {
+            Thread.interrupted();
+        }
+        assertEquals(record, host.stateStore().load("vm1").orElseThrow());
+    }
+
+    @Test
     void aPluginStateIsRecordedAsItWasGivenWithItsEscapesAndNonAsciiText() {
         DefaultHostContext host = host();
         Path dir = host.createRuntimeDir("vm1");
