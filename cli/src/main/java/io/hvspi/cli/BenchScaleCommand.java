@@ -20,7 +20,9 @@ import picocli.CommandLine.Parameters;
 @Command(name = "scale", header = "Drive many guestless VMs with disks from one JVM at once.",
         description = "N guestless VMs driven from one JVM, M null-backed disks hotplugged into each: starts on a bounded pool,"
             + " then one thread per VM attaching its disks one after another, all VMs at once. Reports start and attach"
-            + " latency percentiles and throughput, JVM heap and threads per VM, and VMM RSS per VM; writes"
+            + " latency percentiles and throughput, JVM heap and threads per VM, and VMM RSS per VM. The same attaches"
+            + " are also driven by a raw QMP client on QEMUs of its own, before and after hvspi's VMs, and hvspi's"
+            + " attach rate and JVM CPU per attach are reported against it. Writes"
             + " bench-scale.json and bench-scale.md into --out. Every VM is stopped at the end, on error and on Ctrl-C.")
 final class BenchScaleCommand extends HvctlCommand {
 
@@ -45,8 +47,8 @@ final class BenchScaleCommand extends HvctlCommand {
     int memoryMib;
 
     @Option(names = "--warmup", paramLabel = "N", converter = NumericOptions.CountOrZero.class, defaultValue = "200",
-            description = "Attach and detach cycles on a warm-up VM before measuring, for the JIT"
-                    + " (default: ${DEFAULT-VALUE}).")
+            description = "Attaches on a warm-up VM before measuring, for the JIT, up to M at a time and each"
+                    + " detached again; the raw side warms up alike (default: ${DEFAULT-VALUE}).")
     int warmup;
 
     @Option(names = "--accel", paramLabel = "auto|kvm|tcg", description = "Override the config's accel (auto: KVM where usable, else TCG).")
@@ -94,6 +96,9 @@ final class BenchScaleCommand extends HvctlCommand {
         phase(t, "VM start", r.start());
         phase(t, "attach", r.hotplug());
         phase(t, "VM stop", r.stop());
+        for (ScaleReport.RawRound raw : r.raw().rounds()) {
+            phase(t, "raw attach (" + raw.when() + ")", raw.hotplug());
+        }
         t.print(out);
         out.println();
         ScaleReport.Jvm jvm = r.jvm();
@@ -106,6 +111,20 @@ final class BenchScaleCommand extends HvctlCommand {
         out.printf(Locale.ROOT, "CPU during attach (core-seconds over %.2f s): JVM %.2f, VMMs %.2f, other processes"
                         + " %.2f, idle %.2f%n", cpu.wallSeconds(), cpu.jvmSeconds(), cpu.vmmSeconds(),
                 cpu.otherSeconds(), cpu.idleSeconds());
+        for (ScaleReport.RawRound raw : r.raw().rounds()) {
+            ScaleReport.CpuUse c = raw.hotplugCpu();
+            out.printf(Locale.ROOT, "CPU during raw attach (%s; core-seconds over %.2f s): JVM %.2f, VMMs %.2f, other"
+                            + " processes %.2f, idle %.2f%n", raw.when(), c.wallSeconds(), c.jvmSeconds(),
+                    c.vmmSeconds(), c.otherSeconds(), c.idleSeconds());
+        }
+        ScaleReport.VsRaw vs = r.vsRaw();
+        out.printf(Locale.ROOT, "attach vs raw: throughput %.2fx (hvspi %.1f/s, raw %.1f/s); JVM CPU per attach"
+                        + " hvspi %.3f ms, raw %.3f ms (hvspi adds %.3f ms); VMM CPU per attach hvspi %.3f ms, raw"
+                        + " %.3f ms%n", vs.throughputRatio(), r.hotplug().perSecond(), r.raw().perSecond(),
+                vs.hvspiJvmCpuPerAttachMs(), vs.rawJvmCpuPerAttachMs(), vs.hvspiJvmCostPerAttachMs(),
+                vs.hvspiVmmCpuPerAttachMs(), vs.rawVmmCpuPerAttachMs());
+        r.jvmCpuPerAttachByThreadMs().forEach((phase, threads) -> out.printf(Locale.ROOT,
+                "JVM CPU per attach by thread, %s (ms): %s%n", phase, threads));
         out.println("concurrency: " + s.concurrency());
         ScaleReport.Machine m = r.machine();
         out.printf(Locale.ROOT, "machine: %s, %d cores, %d MiB; %s %s, accel %s; Java %s%n", m.cpu(), m.cores(),

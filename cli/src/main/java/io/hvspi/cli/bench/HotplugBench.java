@@ -14,7 +14,6 @@ import io.hvspi.spi.NetDeviceSpec;
 import io.hvspi.spi.NetworkHotplug;
 import io.hvspi.spi.RequestRejectedException;
 import io.hvspi.spi.VmSpec;
-import java.io.File;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.FileAlreadyExistsException;
@@ -284,36 +283,12 @@ public final class HotplugBench {
         }
     }
 
-    /** The raw side's QEMU: the same settings as the plugin's command line, minus the serial console. */
     private Process spawnRaw(Path dir, String name) {
-        List<String> argv = new ArrayList<>(List.of(spec.binary().toString(), "-name", name + ",debug-threads=on",
-                "-machine", spec.machineType() + ",accel=" + spec.accel(), "-smp", Integer.toString(spec.vcpus()),
-                "-m", spec.memoryMib() + "M", "-nodefaults", "-no-user-config", "-display", "none", "-S",
-                "-chardev", "socket,id=qmp,path=" + dir.resolve("qmp.sock").toString().replace(",", ",,")
-                        + ",server=on,wait=off",
-                "-mon", "chardev=qmp,mode=control"));
-        for (String id : poolIds()) {
-            argv.addAll(List.of("-object", "iothread,id=" + id));
-        }
-        for (int i = 0; i < spec.hotplugSlots(); i++) {
-            argv.addAll(List.of("-device", "pcie-root-port,id=rp" + i + ",bus=pcie.0,chassis=" + (i + 1)
-                    + ",addr=" + Integer.toHexString(8 + i / 8) + "." + i % 8
-                    + (i % 8 == 0 && i + 1 < spec.hotplugSlots() ? ",multifunction=on" : "")));
-        }
-        try {
-            return new ProcessBuilder(argv).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
-                    .redirectOutput(dir.resolve("qemu.log").toFile()).redirectErrorStream(true).start();
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot start " + argv.get(0) + ": " + e.getMessage(), e);
-        }
+        return RawQemu.spawn(spec, dir, name);
     }
 
     private List<String> poolIds() {
-        List<String> ids = new ArrayList<>();
-        for (int i = 0; i < spec.ioThreads().poolSize(); i++) {
-            ids.add("indep_iothread_" + i);
-        }
-        return ids;
+        return RawQemu.poolIds(spec);
     }
 
     private Path privateDir(String name) {

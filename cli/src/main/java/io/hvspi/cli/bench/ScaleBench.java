@@ -2,18 +2,26 @@ package io.hvspi.cli.bench;
 
 import io.hvspi.core.host.HvspiHost;
 import io.hvspi.core.host.VmHandle;
+import io.hvspi.core.state.RuntimeDirs;
 import io.hvspi.spi.BlockBackend;
 import io.hvspi.spi.BlockDeviceSpec;
 import io.hvspi.spi.DeviceHotplug;
 import io.hvspi.spi.HvspiException;
 import io.hvspi.spi.Hypervisor;
 import io.hvspi.spi.VmSpec;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.lang.management.GarbageCollectorMXBean;
 import java.lang.management.ManagementFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HexFormat;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -43,8 +51,16 @@ import java.util.stream.Collectors;
  * within a sandbox (Kata serialises it, and QEMU's main loop runs QMP commands one at
  * a time) and parallel across them.
  *
+ * <p>The raw side: the same N VMs x M disks, with the same concurrency, driven by the
+ * raw QMP client ({@link RawQmp}: {@code blockdev-add}, then {@code device_add} with the
+ * arguments the QEMU plugin sends) on guestless QEMUs of its own, built from the same
+ * spec ({@link RawQemu}). It runs twice, once before hvspi's VMs start and once after
+ * they stopped, so that the hvspi phase sits between its two samples in time and a
+ * drift of the machine's load hits both sides alike; its figures are the median of the
+ * two. Only one side's VMMs run at a time.
+ *
  * <p>Every VM this starts is stopped when it returns or throws, and by a shutdown hook
- * on Ctrl-C. It sees the plugin only through the SPI.
+ * on Ctrl-C; so is every raw QEMU. It sees the plugin only through the SPI.
  */
 public final class ScaleBench {
     private static final long DISK_BYTES = 1L << 30;
@@ -54,7 +70,8 @@ public final class ScaleBench {
      * @param disks disks to attach to each
      * @param startThreads VMs started at once (and stopped at once)
      * @param memoryMib guest memory per VM; nothing touches it without a guest
-     * @param warmup attach and detach cycles on a warm-up VM before anything is measured
+     * @param warmup attaches on a warm-up VM before anything is measured, up to {@code disks} at a time, each
+     *               detached again
      */
     public record Options(int vms, int disks, int startThreads, int memoryMib, int warmup) {}
 
@@ -63,7 +80,12 @@ public final class ScaleBench {
     private final Options options;
     private final Consumer<String> progress;
     private final String idPrefix;
+    /** The IOThread pool's ids, for the raw side. */
+    private final List<String> pool;
     private final Fleet fleet = new Fleet();
+    private final RawFleet rawFleet = new RawFleet();
+    /** Each attach phase's JVM CPU per attach by thread name, in the order the phases ran. */
+    private final Map<String, Map<String, Double>> cpuByThread = new LinkedHashMap<>();
     /** The host's load when the run began, before this run added to it. */
     private final double loadBefore = ThreadCpu.loadAverage();
 
@@ -77,6 +99,7 @@ public final class ScaleBench {
             }
         };
         this.idPrefix = "scale-" + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt());
+        this.pool = RawQemu.poolIds(spec);
     }
 
     /**
@@ -95,16 +118,23 @@ public final class ScaleBench {
             if (fleet.size() > 0) {
                 progress.accept("interrupted: stopping " + fleet.size() + " VM(s)");
             }
+            rawFleet.close();
             fleet.stopAll();
         });
         Runtime.getRuntime().addShutdownHook(hook);
         try {
             warmUp();
+            rawWarmUp();
             String gc = ManagementFactory.getGarbageCollectorMXBeans().stream()
                     .map(GarbageCollectorMXBean::getName).collect(Collectors.joining(", "));
+            // before the raw side's first round: its QEMUs leave idle JDK process reapers behind for a
+            // minute, which hvspi's VMs then reuse, and a baseline taken after would hide them
             Footprint.Jvm baseline = Footprint.jvm();
             progress.accept(String.format("JVM before: %.1f MiB heap after GC, %d platform threads",
                     baseline.heapUsedBytes() / 1048576.0, baseline.threads()));
+            List<ScaleReport.RawRound> rawRounds = new ArrayList<>();
+            rawRounds.add(rawRound("before"));
+            System.gc(); // the raw side's garbage is not hvspi's to collect
 
             Hypervisor[] vms = new Hypervisor[options.vms()];
             Footprint.Cpu cpu0 = Footprint.cpu();
@@ -135,11 +165,15 @@ public final class ScaleBench {
 
             progress.accept("stopping " + vms.length + " VMs, " + options.startThreads() + " at a time");
             ScaleReport.Phase stop = fleet.stopAll().orElseThrow();
+            rawRounds.add(rawRound("after"));
+            ScaleReport.Raw raw = ScaleReport.Raw.of(rawMethod(), rawRounds);
             return new ScaleReport(machine(gc), settings(), start, hotplug, stop, startCpu, hotplugCpu,
                     ScaleReport.Jvm.of(baseline, started, loaded, options.vms(), options.disks(), gc),
-                    ScaleReport.Vmm.of(startedVmm, loadedVmm, options.disks()));
+                    ScaleReport.Vmm.of(startedVmm, loadedVmm, options.disks()), raw,
+                    ScaleReport.VsRaw.of(hotplug, hotplugCpu, raw), cpuByThread);
         } catch (RuntimeException e) {
             try {
+                rawFleet.close();
                 fleet.stopAll();
             } catch (RuntimeException stopFailed) {
                 e.addSuppressed(stopFailed);
@@ -155,26 +189,151 @@ public final class ScaleBench {
     }
 
     /**
-     * One VM, {@code warmup} attaches each followed by a detach, then stopped: loads every
+     * One VM, {@code warmup} attaches, M at a time each time followed by their detaches, then stopped: loads every
      * class the run needs before the baseline, and lets the JIT compile the hot paths, so
      * that the phases measure a long-running host rather than a cold JVM.
      */
     private void warmUp() {
-        progress.accept("warm-up: one VM, " + options.warmup() + " attach and detach cycles");
+        progress.accept("warm-up: one VM, " + options.warmup() + " attaches, up to " + options.disks()
+                + " at a time, each detached");
         VmHandle handle = host.start(spec.withVmId(idPrefix + "-warm"));
         fleet.add(handle);
         try {
             Hypervisor vm = handle.hypervisor();
             DeviceHotplug hotplug = vm.requireHotplug();
+            // up to M disks at once, then all detached: the JIT sees the state sizes the measured
+            // phase has (a record of 1 to M devices, saved twice per attach), not only a VM with one
+            int attached = 0;
             for (int i = 0; i < options.warmup(); i++) {
-                hotplug.attach(disk("warm"));
-                hotplug.detach("warm");
+                hotplug.attach(disk("warm" + attached++));
+                if (attached == options.disks() || i == options.warmup() - 1) {
+                    while (attached > 0) {
+                        hotplug.detach("warm" + --attached);
+                    }
+                }
             }
             Footprint.process(vm.hostThreads().pid());
         } finally {
             handle.close(); // stops the VM
             fleet.remove(handle);
         }
+    }
+
+    /** The raw side's warm-up, as hvspi's: one raw QEMU, {@code warmup} attach and detach cycles. */
+    private void rawWarmUp() {
+        progress.accept("raw side warm-up: one QEMU, " + options.warmup() + " attaches, up to " + options.disks()
+                + " at a time, each detached");
+        RawVm vm = rawFleet.spawn(idPrefix + "-raw-warm");
+        try {
+            // as hvspi's warm-up: up to M disks at once, then all detached
+            int attached = 0;
+            for (int i = 0; i < options.warmup(); i++) {
+                int d = attached++;
+                vm.qmp().execute(RawQemu.blockdevAdd(spec, "raw-node-warm" + d, DISK_BYTES));
+                vm.qmp().execute(RawQemu.virtioBlkPci("warm" + d, "raw-node-warm" + d, "rp" + d,
+                        pool.isEmpty() ? null : pool.get(d % pool.size()), spec.vcpus()));
+                if (attached == options.disks() || i == options.warmup() - 1) {
+                    while (attached > 0) {
+                        String id = "warm" + --attached;
+                        vm.qmp().execute("{\"execute\":\"device_del\",\"arguments\":{\"id\":\"" + id + "\"}}");
+                        vm.qmp().execute("{\"execute\":\"system_reset\"}");
+                        vm.qmp().awaitLine("\"device\": \"" + id + "\"");
+                        vm.qmp().execute("{\"execute\":\"blockdev-del\",\"arguments\":{\"node-name\":\"raw-node-warm"
+                                + attached + "\"}}");
+                    }
+                }
+            }
+        } finally {
+            rawFleet.killAll();
+        }
+    }
+
+    /**
+     * One round of the raw side: N raw QEMUs spawned {@code startThreads} at a time (not
+     * measured), then M attaches each with hvspi's concurrency, measured as hvspi's attach
+     * phase is, then every raw QEMU killed.
+     */
+    private ScaleReport.RawRound rawRound(String when) {
+        int n = options.vms();
+        progress.accept("raw side (" + when + " hvspi): spawning " + n + " QEMUs, " + options.startThreads()
+                + " at a time");
+        RawVm[] vms = new RawVm[n];
+        try {
+            Workers spawners = new Workers(options.startThreads(), "bench-raw-start-");
+            try {
+                List<Future<?>> tasks = new ArrayList<>();
+                for (int i = 0; i < n; i++) {
+                    int index = i;
+                    tasks.add(spawners.pool.submit(() -> {
+                        vms[index] = rawFleet.spawn(idPrefix + "-raw" + when.charAt(0) + index);
+                        return null;
+                    }));
+                }
+                awaitAll(tasks, spawners.pool);
+            } finally {
+                spawners.close();
+            }
+            long[] pids = new long[n];
+            for (int i = 0; i < n; i++) {
+                pids[i] = vms[i].process().pid();
+            }
+            Footprint.Cpu cpu0 = Footprint.cpu(pids);
+            ScaleReport.Phase hotplug = rawAttachAll(vms, when);
+            ScaleReport.CpuUse cpu = ScaleReport.CpuUse.between(cpu0, Footprint.cpu(pids));
+            return ScaleReport.RawRound.of(when, hotplug, cpu);
+        } finally {
+            rawFleet.killAll();
+        }
+    }
+
+    /** hvspi's attach phase, by the raw client: one thread per raw QEMU, released together. */
+    private ScaleReport.Phase rawAttachAll(RawVm[] vms, String when) {
+        int total = vms.length * options.disks();
+        progress.accept("raw side (" + when + " hvspi): " + options.disks() + " disks to each QEMU, " + vms.length
+                + " threads, one per QEMU, " + total + " attaches");
+        Samples samples = new Samples();
+        AtomicInteger done = new AtomicInteger();
+        CountDownLatch go = new CountDownLatch(1);
+        Workers attachers = new Workers(vms.length, "bench-raw-hotplug-");
+        try {
+            List<Future<?>> tasks = new ArrayList<>();
+            for (RawVm vm : vms) {
+                tasks.add(attachers.pool.submit((Callable<Void>) () -> {
+                    go.await();
+                    for (int d = 0; d < options.disks() && !Thread.currentThread().isInterrupted(); d++) {
+                        // least-loaded on an empty pool, one attach at a time, is round-robin: what hvspi placed
+                        String ioThread = pool.isEmpty() ? null : pool.get(d % pool.size());
+                        String node = "raw-node" + d;
+                        long s = System.nanoTime();
+                        vm.qmp().execute(RawQemu.blockdevAdd(spec, node, DISK_BYTES));
+                        vm.qmp().execute(RawQemu.virtioBlkPci("disk" + d, node, "rp" + d, ioThread, spec.vcpus()));
+                        samples.add(System.nanoTime() - s);
+                        tick(done.incrementAndGet(), total, "raw side: attached", "disks");
+                    }
+                    return null;
+                }));
+            }
+            Map<String, Long> threads0 = ThreadCpu.jvmByName();
+            long t0 = System.nanoTime();
+            go.countDown();
+            awaitAll(tasks, attachers.pool);
+            long wall = System.nanoTime() - t0;
+            cpuByThread.put("raw " + when, ThreadCpu.perOperationMs(threads0, ThreadCpu.jvmByName(), total));
+            return ScaleReport.Phase.of(samples, wall);
+        } finally {
+            attachers.close();
+        }
+    }
+
+    private String rawMethod() {
+        return String.format("the same %d VMs x %d disks driven by a bare QMP client (JDK only: one line out, lines"
+                + " in until the reply, in the calling thread), blockdev-add then device_add with the arguments the"
+                + " QEMU plugin sends (null-co, virtio-blk-pci on root port rpD, IOThread D mod pool size, %d"
+                + " queues), one platform thread per VM released together, each VM's disks one after another; on"
+                + " %d guestless QEMUs of its own spawned from the same spec (no serial console, no probing), run"
+                + " once before hvspi's VMs start and once after they stopped, after a warm-up as hvspi's (%d attaches"
+                + " on one QEMU, up to M at a time, each detached); figures are the median of the two rounds",
+                options.vms(), options.disks(), spec.vcpus(), options.vms(), options.warmup());
     }
 
     private ScaleReport.Phase startAll(Hypervisor[] vms) {
@@ -236,12 +395,82 @@ public final class ScaleBench {
                 }));
             }
             await(ready);
+            Map<String, Long> threads0 = ThreadCpu.jvmByName();
             long t0 = System.nanoTime();
             go.countDown();
             awaitAll(tasks, attachers.pool);
-            return ScaleReport.Phase.of(samples, System.nanoTime() - t0);
+            long wall = System.nanoTime() - t0;
+            // before the pool ends: an ended thread's CPU time is gone from /proc
+            cpuByThread.put("hvspi", ThreadCpu.perOperationMs(threads0, ThreadCpu.jvmByName(), total));
+            return ScaleReport.Phase.of(samples, wall);
         } finally {
             attachers.close();
+        }
+    }
+
+    /** One raw QEMU with its connected client. */
+    private record RawVm(Process process, Path dir, RawQmp qmp) {}
+
+    /**
+     * The raw QEMUs alive, so that each is killed and its directory removed: at the end of
+     * its round, on an error, or from the shutdown hook. Once closed, it spawns nothing.
+     */
+    private final class RawFleet {
+        private final List<Process> processes = new ArrayList<>();
+        private final List<Path> dirs = new ArrayList<>();
+        private final List<RawQmp> clients = new ArrayList<>();
+        private boolean closed;
+
+        RawVm spawn(String name) {
+            Path dir = host.runtimeRoot().resolve(name);
+            Process process;
+            synchronized (this) {
+                if (closed) {
+                    throw new HvspiException("the benchmark is stopping");
+                }
+                try {
+                    Files.createDirectories(dir.getParent());
+                    Files.createDirectory(dir, PosixFilePermissions.asFileAttribute(
+                            PosixFilePermissions.fromString("rwx------")));
+                } catch (IOException e) {
+                    throw new UncheckedIOException("cannot create " + dir + ": " + e.getMessage(), e);
+                }
+                dirs.add(dir);
+                process = RawQemu.spawn(spec, dir, name);
+                processes.add(process);
+            }
+            RawQmp qmp = RawQmp.connect(dir.resolve("qmp.sock"), host.commandTimeout());
+            synchronized (this) {
+                clients.add(qmp);
+                if (closed) {
+                    qmp.close();
+                    throw new HvspiException("the benchmark is stopping");
+                }
+            }
+            return new RawVm(process, dir, qmp);
+        }
+
+        /** Kills every raw QEMU alive and removes its directory; later spawns still work. */
+        synchronized void killAll() {
+            clients.forEach(RawQmp::close);
+            processes.forEach(Process::destroyForcibly);
+            for (Process p : processes) {
+                try {
+                    p.waitFor(host.commandTimeout().toMillis(), TimeUnit.MILLISECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            dirs.forEach(RuntimeDirs::deleteTree);
+            clients.clear();
+            processes.clear();
+            dirs.clear();
+        }
+
+        /** {@link #killAll()}, and no more spawns. */
+        synchronized void close() {
+            closed = true;
+            killAll();
         }
     }
 

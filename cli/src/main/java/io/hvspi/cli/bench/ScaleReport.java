@@ -8,6 +8,7 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -25,9 +26,16 @@ import java.util.Map;
  * @param hotplugCpu where the CPU went while the disks were attached
  * @param jvm heap and threads of this JVM
  * @param vmm the VMM processes' memory and threads
+ * @param raw the same attaches driven by the raw QMP client, on VMMs of its own
+ * @param vsRaw hvspi's attach phase against the raw side's: throughput ratio and CPU per attach
+ * @param jvmCpuPerAttachByThreadMs for each attach phase ({@code hvspi}, {@code raw before}, {@code raw after}),
+ *                                  this JVM's CPU per attach in milliseconds by thread name (from
+ *                                  each thread's {@code schedstat} in {@code /proc/self/task}; threads that ended
+ *                                  during the phase are missing), largest first
  */
 public record ScaleReport(Machine machine, Settings settings, Phase start, Phase hotplug, Phase stop,
-                          CpuUse startCpu, CpuUse hotplugCpu, Jvm jvm, Vmm vmm) {
+                          CpuUse startCpu, CpuUse hotplugCpu, Jvm jvm, Vmm vmm, Raw raw, VsRaw vsRaw,
+                          Map<String, Map<String, Double>> jvmCpuPerAttachByThreadMs) {
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
     /** The JSON file {@link #writeAll} writes. */
@@ -103,6 +111,86 @@ public record ScaleReport(Machine machine, Settings settings, Phase start, Phase
         private static double s(long nanos) {
             return round(nanos / 1e9);
         }
+    }
+
+    /**
+     * One attach phase of the raw side: N VMMs of its own, M disks each, the same
+     * concurrency as hvspi's, driven by the raw QMP client.
+     *
+     * @param when where in the run it was: {@code before} or {@code after} hvspi's phases
+     * @param hotplug every raw attach ({@code blockdev-add}, then {@code device_add})
+     * @param hotplugCpu where the CPU went meanwhile (VMMs: the raw side's)
+     * @param jvmCpuPerAttachMs this JVM's CPU over the phase per attach
+     * @param vmmCpuPerAttachMs the VMMs' CPU over the phase per attach
+     */
+    public record RawRound(String when, Phase hotplug, CpuUse hotplugCpu, double jvmCpuPerAttachMs,
+                           double vmmCpuPerAttachMs) {
+        static RawRound of(String when, Phase hotplug, CpuUse cpu) {
+            return new RawRound(when, hotplug, cpu, perAttachMs(cpu.jvmSeconds(), hotplug.operations()),
+                    perAttachMs(cpu.vmmSeconds(), hotplug.operations()));
+        }
+    }
+
+    /**
+     * The raw side over all its rounds.
+     *
+     * @param method what it did and when, in words
+     * @param rounds each raw attach phase, in the order they ran
+     * @param perSecond the median of the rounds' attach rates
+     * @param jvmCpuPerAttachMs the median of the rounds' JVM CPU per attach
+     * @param vmmCpuPerAttachMs the median of the rounds' VMM CPU per attach
+     */
+    public record Raw(String method, List<RawRound> rounds, double perSecond, double jvmCpuPerAttachMs,
+                      double vmmCpuPerAttachMs) {
+        public Raw {
+            rounds = List.copyOf(rounds);
+            if (rounds.isEmpty()) {
+                throw new IllegalArgumentException("no raw rounds");
+            }
+        }
+
+        static Raw of(String method, List<RawRound> rounds) {
+            if (rounds.isEmpty()) {
+                throw new IllegalArgumentException("no raw rounds");
+            }
+            return new Raw(method, rounds, median(rounds.stream().mapToDouble(r -> r.hotplug().perSecond()).toArray()),
+                    median(rounds.stream().mapToDouble(RawRound::jvmCpuPerAttachMs).toArray()),
+                    median(rounds.stream().mapToDouble(RawRound::vmmCpuPerAttachMs).toArray()));
+        }
+    }
+
+    /**
+     * hvspi's attach phase against the raw side's, from the same run.
+     *
+     * @param throughputRatio hvspi's attach rate over the raw side's (median) rate: 1 is as fast, less is slower
+     * @param hvspiJvmCpuPerAttachMs this JVM's CPU per attach over hvspi's attach phase (hvspi, the benchmark,
+     *                               JIT and GC)
+     * @param rawJvmCpuPerAttachMs the same over the raw side's phases (median): the benchmark's, JIT's and GC's
+     *                             share, and the least a client costs
+     * @param hvspiJvmCostPerAttachMs the difference of the two: what hvspi adds per attach
+     * @param hvspiVmmCpuPerAttachMs the VMMs' own CPU per attach on hvspi's side
+     * @param rawVmmCpuPerAttachMs the same on the raw side (median)
+     */
+    public record VsRaw(double throughputRatio, double hvspiJvmCpuPerAttachMs, double rawJvmCpuPerAttachMs,
+                        double hvspiJvmCostPerAttachMs, double hvspiVmmCpuPerAttachMs, double rawVmmCpuPerAttachMs) {
+        static VsRaw of(Phase hotplug, CpuUse cpu, Raw raw) {
+            double jvm = perAttachMs(cpu.jvmSeconds(), hotplug.operations());
+            return new VsRaw(raw.perSecond() > 0 ? round(hotplug.perSecond() / raw.perSecond()) : 0, jvm,
+                    raw.jvmCpuPerAttachMs(), round(jvm - raw.jvmCpuPerAttachMs()),
+                    perAttachMs(cpu.vmmSeconds(), hotplug.operations()), raw.vmmCpuPerAttachMs());
+        }
+    }
+
+    static double perAttachMs(double seconds, int operations) {
+        return operations > 0 ? round(seconds * 1000 / operations) : 0;
+    }
+
+    /** The median: the middle value, or the mean of the two middle ones. */
+    static double median(double[] values) {
+        double[] sorted = values.clone();
+        Arrays.sort(sorted);
+        int n = sorted.length;
+        return round(n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2);
     }
 
     /** Durations in milliseconds; percentiles by nearest rank. */
@@ -209,10 +297,28 @@ public record ScaleReport(Machine machine, Settings settings, Phase start, Phase
         phaseRow(md, "VM start", start);
         phaseRow(md, "attach", hotplug);
         phaseRow(md, "VM stop", stop);
+        for (RawRound r : raw.rounds()) {
+            phaseRow(md, "raw attach (" + r.when() + ")", r.hotplug());
+        }
         md.append(String.format(Locale.ROOT, "%n| CPU (core-seconds) | wall | JVM | VMMs | other processes | idle |%n"
                 + "|---|---|---|---|---|---|%n"));
         cpuRow(md, "VM start", startCpu);
         cpuRow(md, "attach", hotplugCpu);
+        for (RawRound r : raw.rounds()) {
+            cpuRow(md, "raw attach (" + r.when() + ")", r.hotplugCpu());
+        }
+        md.append(String.format(Locale.ROOT, "%n| attach, hvspi vs raw | hvspi | raw | hvspi / raw |%n"
+                + "|---|---|---|---|%n"));
+        md.append(String.format(Locale.ROOT, "| throughput | %.1f/s | %.1f/s | **%.2fx** |%n", hotplug.perSecond(),
+                raw.perSecond(), vsRaw.throughputRatio()));
+        md.append(String.format(Locale.ROOT, "| JVM CPU per attach | %.3f ms | %.3f ms | %.3f ms more |%n",
+                vsRaw.hvspiJvmCpuPerAttachMs(), vsRaw.rawJvmCpuPerAttachMs(), vsRaw.hvspiJvmCostPerAttachMs()));
+        md.append(String.format(Locale.ROOT, "| VMM CPU per attach | %.3f ms | %.3f ms | |%n",
+                vsRaw.hvspiVmmCpuPerAttachMs(), vsRaw.rawVmmCpuPerAttachMs()));
+        md.append("\nRaw side: ").append(raw.method()).append('\n');
+        md.append("\nJVM CPU per attach by thread (ms, threads named by the kernel, digits as N):\n\n");
+        jvmCpuPerAttachByThreadMs.forEach((phase, threads) -> md.append("- ").append(phase).append(": ")
+                .append(threads).append('\n'));
         md.append("\n| footprint | per VM | detail |\n|---|---|---|\n");
         md.append(String.format(Locale.ROOT, "| JVM heap | %s | %s before, %s with the VMs started, %s with every"
                         + " disk attached; %s per disk |%n", kib(jvm.heapPerVmBytes()), mib(jvm.heapBaselineBytes()),

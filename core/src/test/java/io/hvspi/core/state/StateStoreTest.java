@@ -96,6 +96,49 @@ class StateStoreTest {
         assertTrue(host.stateStore().load("vm1").isEmpty());
     }
 
+    @ParameterizedTest
+    @ValueSource(strings = {"", "   ", "{\"devices\":[1,2]", "{\"a\":1} {\"b\":2}", "{\"a\":1}x", "{a:1}",
+            "{\"a\":\"tab\tinside\"}", "{\"a\":\"\\q\"}", "{\"a\":01}", "{\"a\":NaN}", "[1,]", "{\"a\":1,}"})
+    void aPluginStateThatIsNotOneJsonValueIsNotSavedAndTheOldRecordStays(String state) throws Exception {
+        DefaultHostContext host = host();
+        Path dir = host.createRuntimeDir("vm1");
+        VmRecord good = new VmRecord("vm1", "qemu", 0, dir, Instant.EPOCH, "{\"devices\":[]}");
+        host.stateStore().save(good);
+        HvspiException e = assertThrows(HvspiException.class, () -> host.stateStore().save(good.withPluginState(state)));
+        assertTrue(e.getMessage().startsWith("cannot save state of VM 'vm1'"), e.getMessage());
+        assertEquals(good, host.stateStore().load("vm1").orElseThrow());
+        try (Stream<Path> files = Files.list(dir)) {
+            assertEquals(List.of(dir.resolve("vm.json")), files.toList());
+        }
+    }
+
+    @Test
+    void aSaveFromAnInterruptedThreadIsWrittenAndTheInterruptStays() {
+        DefaultHostContext host = host();
+        Path dir = host.createRuntimeDir("vm1");
+        VmRecord record = new VmRecord("vm1", "qemu", 0, dir, Instant.EPOCH, "{\"devices\":[1]}");
+        Thread.currentThread().interrupt();
+        try {
+            host.stateStore().save(record);
+            assertTrue(Thread.currentThread().isInterrupted(), "the caller's interrupt status is kept");
+        } finally {
+            Thread.interrupted();
+        }
+        assertEquals(record, host.stateStore().load("vm1").orElseThrow());
+    }
+
+    @Test
+    void aPluginStateIsRecordedAsItWasGivenWithItsEscapesAndNonAsciiText() {
+        DefaultHostContext host = host();
+        Path dir = host.createRuntimeDir("vm1");
+        String state = "{\"path\":\"/d\u00e9j\u00e0/\\\"q\\\"\\n\",\"n\":[1,-2.5,true,null],\"x\":{\"\u2603\":{}}}";
+        VmRecord record = new VmRecord("vm1", "qemu", 0, dir, Instant.EPOCH, state);
+        for (int i = 0; i < 3; i++) {
+            host.stateStore().save(record);
+        }
+        assertEquals(state, host.stateStore().load("vm1").orElseThrow().pluginState());
+    }
+
     @Test
     void aRecordKeptUnderAnotherVmsNameIsCorrupt() throws Exception {
         DefaultHostContext host = host();

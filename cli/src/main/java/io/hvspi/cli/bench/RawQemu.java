@@ -1,0 +1,75 @@
+package io.hvspi.cli.bench;
+
+import io.hvspi.spi.VmSpec;
+import java.io.File;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The raw side's QEMU, shared by the benchmarks that price hvspi against {@link RawQmp}:
+ * the same settings as the plugin's command line for a guestless VM (binary, machine,
+ * accelerator, vCPUs, memory, the independent IOThread pool, the root ports), minus the
+ * serial console, and the QMP arguments of a null-co virtio-blk-pci attach.
+ */
+final class RawQemu {
+    private RawQemu() {}
+
+    /** Spawns QEMU with its QMP socket at {@code dir/qmp.sock} and its output in {@code dir/qemu.log}. */
+    static Process spawn(VmSpec spec, Path dir, String name) {
+        List<String> argv = new ArrayList<>(List.of(spec.binary().toString(), "-name", name + ",debug-threads=on",
+                "-machine", spec.machineType() + ",accel=" + spec.accel(), "-smp", Integer.toString(spec.vcpus()),
+                "-m", spec.memoryMib() + "M", "-nodefaults", "-no-user-config", "-display", "none", "-S",
+                "-chardev", "socket,id=qmp,path=" + dir.resolve("qmp.sock").toString().replace(",", ",,")
+                        + ",server=on,wait=off",
+                "-mon", "chardev=qmp,mode=control"));
+        for (String id : poolIds(spec)) {
+            argv.addAll(List.of("-object", "iothread,id=" + id));
+        }
+        for (int i = 0; i < spec.hotplugSlots(); i++) {
+            argv.addAll(List.of("-device", "pcie-root-port,id=rp" + i + ",bus=pcie.0,chassis=" + (i + 1)
+                    + ",addr=" + Integer.toHexString(8 + i / 8) + "." + i % 8
+                    + (i % 8 == 0 && i + 1 < spec.hotplugSlots() ? ",multifunction=on" : "")));
+        }
+        try {
+            return new ProcessBuilder(argv).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+                    .redirectOutput(dir.resolve("qemu.log").toFile()).redirectErrorStream(true).start();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot start " + argv.get(0) + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The independent IOThreads' ids, as the plugin names them. */
+    static List<String> poolIds(VmSpec spec) {
+        List<String> ids = new ArrayList<>();
+        for (int i = 0; i < spec.ioThreads().poolSize(); i++) {
+            ids.add("indep_iothread_" + i);
+        }
+        return ids;
+    }
+
+    /**
+     * {@code blockdev-add} of a null-co node as the QEMU plugin sends it for
+     * {@code BlockBackend.Null} (DeviceArgs.blockdevAdd): read-zeroes, writable with
+     * discard=unmap, the config's cache settings.
+     */
+    static String blockdevAdd(VmSpec spec, String node, long sizeBytes) {
+        return "{\"execute\":\"blockdev-add\",\"arguments\":{\"driver\":\"null-co\",\"node-name\":\"" + node
+                + "\",\"size\":" + sizeBytes + ",\"read-zeroes\":true,\"read-only\":false,\"discard\":\"unmap\","
+                + "\"cache\":{\"direct\":" + spec.block().cacheDirect() + ",\"no-flush\":"
+                + spec.block().cacheNoflush() + "}}}";
+    }
+
+    /**
+     * {@code device_add} of a virtio-blk-pci on a root port with one IOThread, as the
+     * QEMU plugin sends it (DeviceArgs.virtioBlkPci): the id as serial, share-rw as Kata sets it.
+     */
+    static String virtioBlkPci(String id, String node, String rootPort, String ioThread, int queues) {
+        return "{\"execute\":\"device_add\",\"arguments\":{\"driver\":\"virtio-blk-pci\",\"id\":\"" + id
+                + "\",\"drive\":\"" + node + "\",\"bus\":\"" + rootPort + "\",\"num-queues\":" + queues
+                + ",\"serial\":\"" + (id.length() <= 20 ? id : id.substring(0, 20)) + "\",\"share-rw\":true"
+                + (ioThread == null ? "" : ",\"iothread\":\"" + ioThread + "\"") + "}}";
+    }
+}
