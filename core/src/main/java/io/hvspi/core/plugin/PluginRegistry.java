@@ -16,6 +16,7 @@ import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.pf4j.DefaultPluginManager;
 import org.pf4j.PluginDescriptor;
+import org.pf4j.PluginDescriptorFinder;
 import org.pf4j.PluginManager;
 import org.pf4j.PluginState;
 import org.pf4j.PluginWrapper;
@@ -150,7 +151,12 @@ public final class PluginRegistry implements AutoCloseable {
         directory.filter(d -> !Files.isDirectory(d)).ifPresent(d -> {
             throw new PluginException("plugins directory " + d + " does not exist");
         });
-        DefaultPluginManager manager = new DefaultPluginManager(directory.map(List::of).orElse(List.of()));
+        DefaultPluginManager manager = new DefaultPluginManager(directory.map(List::of).orElse(List.of())) {
+            @Override
+            protected PluginDescriptorFinder createPluginDescriptorFinder() {
+                return new JarDescriptorFinder();
+            }
+        };
         manager.setSystemVersion(SpiVersion.CURRENT);
         List<Entry> found = new ArrayList<>();
         List<Skipped> skipped = new ArrayList<>();
