@@ -8,13 +8,18 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
+import org.pf4j.DefaultExtensionFinder;
 import org.pf4j.DefaultPluginManager;
+import org.pf4j.ExtensionFinder;
+import org.pf4j.IndexedExtensionFinder;
 import org.pf4j.PluginDescriptor;
 import org.pf4j.PluginDescriptorFinder;
 import org.pf4j.PluginManager;
@@ -156,6 +161,11 @@ public final class PluginRegistry implements AutoCloseable {
             protected PluginDescriptorFinder createPluginDescriptorFinder() {
                 return new JarDescriptorFinder();
             }
+
+            @Override
+            protected ExtensionFinder createExtensionFinder() {
+                return pluginsOnlyExtensionFinder(this);
+            }
         };
         manager.setSystemVersion(SpiVersion.CURRENT);
         List<Entry> found = new ArrayList<>();
@@ -186,6 +196,28 @@ public final class PluginRegistry implements AutoCloseable {
                     }
                 });
         return new PluginRegistry(directory, classpath.isPresent(), manager, entries, skipped, conflicts);
+    }
+
+    /**
+     * pf4j's extension finder without the class path's extension indexes: hvspi asks for the extensions
+     * of one plugin at a time, never for the class path's (those are {@link ClasspathPlugins}' job), but
+     * pf4j's finder reads {@code META-INF/extensions.idx} from every jar on the class path on its first
+     * use, opening all of hvctl's libraries for nothing.
+     */
+    private static ExtensionFinder pluginsOnlyExtensionFinder(DefaultPluginManager manager) {
+        DefaultExtensionFinder finder = new DefaultExtensionFinder(manager) {
+            {
+                finders.clear();
+                finders.add(new IndexedExtensionFinder(manager) {
+                    @Override
+                    public Map<String, Set<String>> readClasspathStorages() {
+                        return new LinkedHashMap<>();
+                    }
+                });
+            }
+        };
+        manager.addPluginStateListener(finder);
+        return finder;
     }
 
     private static void skip(List<Skipped> skipped, Path file, String reason) {
