@@ -9,8 +9,10 @@
 # picocli and builds a command's model, sets up logging, and loads the plugins through
 # pf4j, which is most of what any command loads before its own work. The JVM runs it
 # through bin/hvctl itself, so its class path and options are the ones every start uses.
-# A JDK older than 25, or a training that fails, leaves no cache: bin/hvctl then starts
-# as it did before there was one.
+# Before it, jars with classes older than Java 6 (picocli) are rewritten as Java 8 class
+# files (OldClassFiles.java): the JVM leaves such classes out of a cache. A JDK older than
+# 25, or a training that fails, leaves no cache: bin/hvctl then starts as it did before
+# there was one (and lib/ keeps the jars as Maven resolved them).
 set -euo pipefail
 dist=$1
 lib=$dist/lib
@@ -26,6 +28,10 @@ _hvctl_java_major "$HVCTL_JAVA_HOME"
 if [ "$HVCTL_JAVA_MAJOR" -lt 25 ]; then
     echo "hvctl: no AOT cache: $HVCTL_JAVA_HOME is Java $HVCTL_JAVA_MAJOR (one needs 25 or newer)"
     exit 0
+fi
+# classes from before Java 6 (picocli's) are left out of a cache unless rewritten
+if ! "$HVCTL_JAVA_HOME/bin/java" -cp "$lib/*" "${BASH_SOURCE[0]%/*}/OldClassFiles.java" "$lib"/*.jar; then
+    echo "hvctl: warning: old class files not rewritten; the AOT cache will lack them" >&2
 fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -102,6 +102,10 @@ class LauncherIT {
         Run without = hvctl(HvctlRunner.home(), Map.of("HVCTL_JAVA_OPTS", "-Xlog:class+load", "HVCTL_NO_AOT", "1"),
                 "--version");
         assertTrue(without.out().contains("io.hvspi.cli.Hvctl source: file:"), without.out());
+        // picocli too, whose Java 5 class files the build rewrote (the JVM leaves those out of a cache)
+        Run loaded = hvctl(HvctlRunner.home(), Map.of("HVCTL_JAVA_OPTS", "-Xlog:class+load"), "plugins");
+        assertTrue(loaded.out().contains("picocli.CommandLine source: shared objects file"), loaded.out());
+        assertFalse(loaded.out().contains("source: file:" + HvctlRunner.home().resolve("lib")), loaded.out());
         // and it answers as without it
         Run plugins = hvctl(HvctlRunner.home(), Map.of(), "plugins");
         Run pluginsWithout = hvctl(HvctlRunner.home(), Map.of("HVCTL_NO_AOT", "1"), "plugins");
