@@ -16,6 +16,7 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
+import java.util.zip.ZipFile;
 import org.pf4j.DefaultExtensionFinder;
 import org.pf4j.DefaultPluginManager;
 import org.pf4j.ExtensionFinder;
@@ -226,6 +227,36 @@ public final class PluginRegistry implements AutoCloseable {
     }
 
     private static List<Entry> loadOne(DefaultPluginManager manager, Path jar, Map<String, Path> ids) {
+        // While one ZipFile of a jar is open, the JDK shares its parsed central directory with every other
+        // opened on the same file: the checks, pf4j's descriptor finders and the plugin's class loader each
+        // open the jar, and each would otherwise read a 2 to 5 MB jar's directory again.
+        ZipFile held = openOrNull(jar);
+        try {
+            return loadOneHeld(manager, jar, ids);
+        } finally {
+            closeQuietly(held);
+        }
+    }
+
+    private static ZipFile openOrNull(Path jar) {
+        try {
+            return new ZipFile(jar.toFile());
+        } catch (IOException | RuntimeException e) {
+            return null; // checkArchive says what is wrong with it
+        }
+    }
+
+    private static void closeQuietly(ZipFile zip) {
+        if (zip != null) {
+            try {
+                zip.close();
+            } catch (IOException e) {
+                LOG.debug("closing {}: {}", zip.getName(), e.toString());
+            }
+        }
+    }
+
+    private static List<Entry> loadOneHeld(DefaultPluginManager manager, Path jar, Map<String, Path> ids) {
         PluginChecks.checkArchive(jar);
         PluginDescriptor descriptor = PluginChecks.descriptor(jar);
         Path first = ids.get(descriptor.getPluginId());
