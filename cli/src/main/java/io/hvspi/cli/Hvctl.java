@@ -2,6 +2,8 @@ package io.hvspi.cli;
 
 import io.hvspi.spi.HvspiException;
 import java.io.PrintWriter;
+import java.util.List;
+import java.util.Map;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -14,17 +16,8 @@ import picocli.CommandLine.Option;
         header = "Drive virtual machine monitors for container sandboxes through hvspi.",
         synopsisSubcommandLabel = "COMMAND",
         commandListHeading = "%nCommands:%n",
-        footer = {"", ExitCode.HELP},
-        subcommands = {
-                PluginsCommand.class,
-                CapabilitiesCommand.class,
-                ConfigCommand.class,
-                RunCommand.class,
-                VmCommand.class,
-                CompatCommand.class,
-                BenchCommand.class,
-                CompletionCommand.class,
-                CommandLine.HelpCommand.class})
+        footer = {"", ExitCode.HELP})
+// the subcommands are added in commandLine(), not listed here: a command line that names one gets a model of it alone
 public final class Hvctl {
     // every subcommand takes --help too (commandLine() adds it), as the error hints promise; --version only acts here
     @Option(names = {"-h", "--help"}, usageHelp = true, description = HELP)
@@ -61,8 +54,17 @@ public final class Hvctl {
 
     /** Runs hvctl with the given streams and returns the exit code (tests call this). */
     public static int execute(PrintWriter out, PrintWriter err, String... args) {
+        Class<?> alone = commandAlone(args);
+        return execute(alone != null ? commandLine(List.of(alone)) : commandLine(), out, err, args);
+    }
+
+    /** As {@link #execute(PrintWriter, PrintWriter, String...)}, always on the whole tree (tests compare the two). */
+    static int executeOnWholeTree(PrintWriter out, PrintWriter err, String... args) {
+        return execute(commandLine(), out, err, args);
+    }
+
+    private static int execute(CommandLine cli, PrintWriter out, PrintWriter err, String... args) {
         boolean debug = Logging.stackTraces(args);
-        CommandLine cli = commandLine();
         cli.setOut(out);
         cli.setErr(err);
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
@@ -75,10 +77,41 @@ public final class Hvctl {
 
     /** hvctl's command tree, as the man pages and the completion script are generated from it. */
     static CommandLine commandLine() {
+        return commandLine(Tree.COMMANDS);
+    }
+
+    /**
+     * hvctl with only the given commands under it. picocli builds the model of every command it is
+     * given, by reflection over its options, converters and subcommands: for all of hvctl's that is
+     * most of a command's start, and a command line that names one command needs only that one.
+     */
+    static CommandLine commandLine(List<Class<?>> commands) {
         CommandLine root = new CommandLine(new Hvctl());
+        commands.forEach(root::addSubcommand);
         root.getSubcommands().values().forEach(Hvctl::addHelpOption);
         HelpLayout.apply(root);
         return root;
+    }
+
+    /**
+     * The command the arguments run when a model of it alone answers exactly as the whole tree
+     * would, else null: the first word after hvctl's own --debug and --log-level names one of
+     * {@link Tree#ALONE}. Anything else (no command, a misspelt one, -h, -V, an option hvctl does not
+     * have) goes to the whole tree, whose help, suggestions and errors name every command.
+     */
+    static Class<?> commandAlone(String... args) {
+        for (int i = 0; i < args.length; i++) {
+            String arg = args[i];
+            if (arg.equals("--debug") || arg.startsWith("--log-level=")) {
+                continue;
+            }
+            if (arg.equals("--log-level")) {
+                i++; // its value, whatever it is (picocli judges it)
+                continue;
+            }
+            return Tree.ALONE.get(arg);
+        }
+        return null;
     }
 
     private static final String HELP = "Show this help and exit.";
@@ -92,6 +125,37 @@ public final class Hvctl {
         command.getCommandSpec().addOption(CommandLine.Model.OptionSpec.builder("-h", "--help")
                 .usageHelp(true).description(HELP).build());
         command.getSubcommands().values().forEach(Hvctl::addHelpOption);
+    }
+
+    /** The command tree's classes: a class of its own, so that --version loads none of them. */
+    static final class Tree {
+        private Tree() {}
+
+        /** hvctl's commands, in the order its help lists them. */
+        static final List<Class<?>> COMMANDS = List.of(
+                PluginsCommand.class,
+                CapabilitiesCommand.class,
+                ConfigCommand.class,
+                RunCommand.class,
+                VmCommand.class,
+                CompatCommand.class,
+                BenchCommand.class,
+                CompletionCommand.class,
+                CommandLine.HelpCommand.class);
+
+        /**
+         * The commands that may run with a model of themselves alone (their {@code @Command} names; a test
+         * checks them against the classes). Not {@code completion} (its script covers every command) nor
+         * {@code help} (it reads its siblings).
+         */
+        static final Map<String, Class<?>> ALONE = Map.of(
+                "plugins", PluginsCommand.class,
+                "capabilities", CapabilitiesCommand.class,
+                "config", ConfigCommand.class,
+                "run", RunCommand.class,
+                "vm", VmCommand.class,
+                "compat", CompatCommand.class,
+                "bench", BenchCommand.class);
     }
 
     static void report(PrintWriter err, Throwable e, boolean debug) {

@@ -21,7 +21,10 @@ import picocli.CommandLine.Command;
                 + " and other hvctl commands keep working. --json prints one object per line.")
 final class VmEventsCommand extends VmCommand.OneVm {
     /** One compact object per line: a reader can parse each line as it comes. */
-    private static final ObjectMapper LINE = new ObjectMapper();
+    /** Made on the first event, not when picocli builds the vm commands' model (a mapper costs a start tens of ms). */
+    private static final class Line {
+        static final ObjectMapper MAPPER = new ObjectMapper();
+    }
 
     @Override
     public Integer call() {
@@ -73,15 +76,15 @@ final class VmEventsCommand extends VmCommand.OneVm {
     }
 
     static String jsonLine(VmEvent event) {
-        ObjectNode node = LINE.createObjectNode().put("event", event.name())
+        ObjectNode node = Line.MAPPER.createObjectNode().put("event", event.name())
                 .put("timestamp", event.timestamp().toString());
-        node.set("data", LINE.valueToTree(event.data()));
+        node.set("data", Line.MAPPER.valueToTree(event.data()));
         return compact(node);
     }
 
     private static String compact(Object value) {
         try {
-            return LINE.writeValueAsString(value);
+            return Line.MAPPER.writeValueAsString(value);
         } catch (JsonProcessingException e) {
             throw new UncheckedIOException(e);
         }

@@ -9,11 +9,9 @@ import java.util.jar.JarFile;
 import java.util.jar.Manifest;
 import java.util.regex.Pattern;
 import java.util.zip.ZipException;
-import org.pf4j.CompoundPluginDescriptorFinder;
 import org.pf4j.DefaultVersionManager;
-import org.pf4j.ManifestPluginDescriptorFinder;
 import org.pf4j.PluginDescriptor;
-import org.pf4j.PropertiesPluginDescriptorFinder;
+import org.pf4j.PluginDescriptorFinder;
 import org.pf4j.VersionManager;
 
 /** The checks pf4j does not make, or makes only with a log line instead of a reason. */
@@ -21,9 +19,8 @@ final class PluginChecks {
     /** Kata's table keys are lower-case words; a type is used in file names and messages. */
     private static final Pattern TYPE = Pattern.compile("[a-z][a-z0-9_-]{0,31}");
 
-    /** The descriptor finders pf4j's DefaultPluginManager uses, in its order. */
-    private static final CompoundPluginDescriptorFinder DESCRIPTORS = new CompoundPluginDescriptorFinder()
-            .add(new PropertiesPluginDescriptorFinder()).add(new ManifestPluginDescriptorFinder());
+    /** The descriptor finders hvspi's plugin manager uses (pf4j's, in its order). */
+    private static final PluginDescriptorFinder DESCRIPTORS = new JarDescriptorFinder();
     private static final VersionManager VERSIONS = new DefaultVersionManager();
 
     private PluginChecks() {}

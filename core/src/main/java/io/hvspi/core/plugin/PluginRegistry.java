@@ -8,14 +8,21 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
+import java.util.zip.ZipFile;
+import org.pf4j.DefaultExtensionFinder;
 import org.pf4j.DefaultPluginManager;
+import org.pf4j.ExtensionFinder;
+import org.pf4j.IndexedExtensionFinder;
 import org.pf4j.PluginDescriptor;
+import org.pf4j.PluginDescriptorFinder;
 import org.pf4j.PluginManager;
 import org.pf4j.PluginState;
 import org.pf4j.PluginWrapper;
@@ -150,7 +157,17 @@ public final class PluginRegistry implements AutoCloseable {
         directory.filter(d -> !Files.isDirectory(d)).ifPresent(d -> {
             throw new PluginException("plugins directory " + d + " does not exist");
         });
-        DefaultPluginManager manager = new DefaultPluginManager(directory.map(List::of).orElse(List.of()));
+        DefaultPluginManager manager = new DefaultPluginManager(directory.map(List::of).orElse(List.of())) {
+            @Override
+            protected PluginDescriptorFinder createPluginDescriptorFinder() {
+                return new JarDescriptorFinder();
+            }
+
+            @Override
+            protected ExtensionFinder createExtensionFinder() {
+                return pluginsOnlyExtensionFinder(this);
+            }
+        };
         manager.setSystemVersion(SpiVersion.CURRENT);
         List<Entry> found = new ArrayList<>();
         List<Skipped> skipped = new ArrayList<>();
@@ -182,12 +199,64 @@ public final class PluginRegistry implements AutoCloseable {
         return new PluginRegistry(directory, classpath.isPresent(), manager, entries, skipped, conflicts);
     }
 
+    /**
+     * pf4j's extension finder without the class path's extension indexes: hvspi asks for the extensions
+     * of one plugin at a time, never for the class path's (those are {@link ClasspathPlugins}' job), but
+     * pf4j's finder reads {@code META-INF/extensions.idx} from every jar on the class path on its first
+     * use, opening all of hvctl's libraries for nothing.
+     */
+    private static ExtensionFinder pluginsOnlyExtensionFinder(DefaultPluginManager manager) {
+        DefaultExtensionFinder finder = new DefaultExtensionFinder(manager) {
+            {
+                finders.clear();
+                finders.add(new IndexedExtensionFinder(manager) {
+                    @Override
+                    public Map<String, Set<String>> readClasspathStorages() {
+                        return new LinkedHashMap<>();
+                    }
+                });
+            }
+        };
+        manager.addPluginStateListener(finder);
+        return finder;
+    }
+
     private static void skip(List<Skipped> skipped, Path file, String reason) {
         LOG.warn("skipping plugin {}: {}", file, reason);
         skipped.add(new Skipped(file, reason));
     }
 
     private static List<Entry> loadOne(DefaultPluginManager manager, Path jar, Map<String, Path> ids) {
+        // While one ZipFile of a jar is open, the JDK shares its parsed central directory with every other
+        // opened on the same file: the checks, pf4j's descriptor finders and the plugin's class loader each
+        // open the jar, and each would otherwise read a 2 to 5 MB jar's directory again.
+        ZipFile held = openOrNull(jar);
+        try {
+            return loadOneHeld(manager, jar, ids);
+        } finally {
+            closeQuietly(held);
+        }
+    }
+
+    private static ZipFile openOrNull(Path jar) {
+        try {
+            return new ZipFile(jar.toFile());
+        } catch (IOException | RuntimeException e) {
+            return null; // checkArchive says what is wrong with it
+        }
+    }
+
+    private static void closeQuietly(ZipFile zip) {
+        if (zip != null) {
+            try {
+                zip.close();
+            } catch (IOException e) {
+                LOG.debug("closing {}: {}", zip.getName(), e.toString());
+            }
+        }
+    }
+
+    private static List<Entry> loadOneHeld(DefaultPluginManager manager, Path jar, Map<String, Path> ids) {
         PluginChecks.checkArchive(jar);
         PluginDescriptor descriptor = PluginChecks.descriptor(jar);
         Path first = ids.get(descriptor.getPluginId());

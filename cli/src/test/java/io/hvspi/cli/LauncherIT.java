@@ -1,0 +1,212 @@
+package io.hvspi.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * bin/hvctl's start: the AOT cache the build trained is used only with the JDK that made it, a
+ * cache the JVM rejects costs nothing but its time, and only the read-and-print commands run
+ * with C1 alone. Other JDKs are stand-ins (a release file and a bin/java that prints its
+ * arguments), so JDK 21 to 24 are covered without being installed.
+ */
+class LauncherIT {
+    @TempDir
+    static Path tmp;
+
+    static Path copy;
+
+    @BeforeAll
+    static void copyTheDistribution() throws IOException {
+        copy = tmp.resolve("hvctl");
+        Path home = HvctlRunner.home();
+        try (Stream<Path> files = Files.walk(home)) {
+            for (Path f : files.toList()) {
+                Path to = copy.resolve(home.relativize(f).toString());
+                if (Files.isDirectory(f)) {
+                    Files.createDirectories(to);
+                } else {
+                    Files.copy(f, to, StandardCopyOption.COPY_ATTRIBUTES); // the JVM checks the jars' times
+                }
+            }
+        }
+    }
+
+    record Run(int exit, String out, String err) {}
+
+    private static Run hvctl(Path dist, Map<String, String> env, String... args) throws Exception {
+        List<String> command = new ArrayList<>(List.of(dist.resolve("bin/hvctl").toString()));
+        command.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(command);
+        pb.environment().keySet().removeIf(k -> k.startsWith("HVSPI_") || k.startsWith("HVCTL_"));
+        pb.environment().put("HVSPI_JAVA_HOME", System.getProperty("java.home"));
+        pb.environment().put("HVSPI_RUNTIME_DIR", tmp.resolve("run").toString());
+        pb.environment().putAll(env);
+        Process p = pb.start();
+        p.getOutputStream().close();
+        CompletableFuture<String> err = CompletableFuture.supplyAsync(() -> read(p, true));
+        String out = read(p, false);
+        assertTrue(p.waitFor(2, TimeUnit.MINUTES), "hvctl did not exit: " + command);
+        return new Run(p.exitValue(), out, err.get());
+    }
+
+    private static String read(Process p, boolean stderr) {
+        try {
+            return new String((stderr ? p.getErrorStream() : p.getInputStream()).readAllBytes(), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    private static boolean aotCapable() {
+        return Runtime.version().feature() >= 25;
+    }
+
+    @Test
+    void theBuildTrainsACacheStampedWithItsJdk() throws IOException {
+        Path lib = HvctlRunner.home().resolve("lib");
+        if (!aotCapable()) {
+            assertFalse(Files.exists(lib.resolve("hvctl.aot")), "a JDK before 25 makes no cache");
+            return;
+        }
+        assertTrue(Files.size(lib.resolve("hvctl.aot")) > 1_000_000);
+        String stamp = Files.readString(lib.resolve("hvctl.aot.jdk")).strip();
+        assertEquals("java.home=" + System.getProperty("java.home") + " java.runtime.version="
+                + System.getProperty("java.runtime.version"), stamp);
+    }
+
+    @Test
+    void theJdkThatMadeTheCacheStartsFromIt() throws Exception {
+        assumeTrue(aotCapable(), "AOT caches need JDK 25");
+        // class+load names where each class came from: the cache ("shared objects file") or a jar
+        Run with = hvctl(HvctlRunner.home(), Map.of("HVCTL_JAVA_OPTS", "-Xlog:class+load"), "--version");
+        assertEquals(0, with.exit(), with.err());
+        assertTrue(with.out().contains("io.hvspi.cli.Hvctl source: shared objects file"), with.out());
+        Run without = hvctl(HvctlRunner.home(), Map.of("HVCTL_JAVA_OPTS", "-Xlog:class+load", "HVCTL_NO_AOT", "1"),
+                "--version");
+        assertTrue(without.out().contains("io.hvspi.cli.Hvctl source: file:"), without.out());
+        // picocli too, whose Java 5 class files the build rewrote (the JVM leaves those out of a cache)
+        Run loaded = hvctl(HvctlRunner.home(), Map.of("HVCTL_JAVA_OPTS", "-Xlog:class+load"), "plugins");
+        assertTrue(loaded.out().contains("picocli.CommandLine source: shared objects file"), loaded.out());
+        assertFalse(loaded.out().contains("source: file:" + HvctlRunner.home().resolve("lib")), loaded.out());
+        // and it answers as without it
+        Run plugins = hvctl(HvctlRunner.home(), Map.of(), "plugins");
+        Run pluginsWithout = hvctl(HvctlRunner.home(), Map.of("HVCTL_NO_AOT", "1"), "plugins");
+        assertEquals(pluginsWithout, plugins);
+        assertEquals(0, plugins.exit(), plugins.err());
+    }
+
+    @Test
+    void aMovedDistributionKeepsItsCache() throws Exception {
+        assumeTrue(aotCapable(), "AOT caches need JDK 25");
+        Run with = hvctl(copy, Map.of("HVCTL_JAVA_OPTS", "-Xlog:class+load"), "--version");
+        assertTrue(with.out().contains("io.hvspi.cli.Hvctl source: shared objects file"), with.out());
+    }
+
+    /** A JDK that is none: its release file says what it is, its bin/java prints the arguments it got. */
+    private static Path fakeJdk(String name, String version, String runtimeVersion) throws IOException {
+        Path home = tmp.resolve("jdks").resolve(name);
+        Files.createDirectories(home.resolve("bin"));
+        Files.writeString(home.resolve("release"), "IMPLEMENTOR=\"nobody\"\nJAVA_RUNTIME_VERSION=\"" + runtimeVersion
+                + "\"\nJAVA_VERSION=\"" + version + "\"\n");
+        Path java = home.resolve("bin/java");
+        Files.writeString(java, "#!/bin/sh\nfor a in \"$@\"; do echo \"$a\"; done\n");
+        Files.setPosixFilePermissions(java, PosixFilePermissions.fromString("rwxr-xr-x"));
+        return home;
+    }
+
+    private static List<String> javaArguments(Path dist, Path jdk, String... args) throws Exception {
+        Run r = hvctl(dist, Map.of("HVSPI_JAVA_HOME", jdk.toString()), args);
+        assertEquals(0, r.exit(), r.err());
+        assertEquals("", r.err());
+        return r.out().lines().toList();
+    }
+
+    private static boolean usesCache(List<String> javaArgs) {
+        return javaArgs.stream().anyMatch(a -> a.startsWith("-XX:AOTCache="));
+    }
+
+    @Test
+    void anyOtherJdkStartsWithoutTheCache() throws Exception {
+        assumeTrue(Files.exists(copy.resolve("lib/hvctl.aot.jdk")), "no cache (JDK before 25)");
+        String stamp = Files.readString(copy.resolve("lib/hvctl.aot.jdk")).strip();
+        String runtimeVersion = stamp.substring(stamp.indexOf("java.runtime.version=") + "java.runtime.version=".length());
+        // JDK 21 and 24 (24 knows -XX:AOTCache but not this cache), and the same version elsewhere
+        for (Path jdk : List.of(fakeJdk("jdk-21", "21.0.5", "21.0.5+11"), fakeJdk("jdk-24", "24.0.2", "24.0.2+12"),
+                fakeJdk("same-version-elsewhere", Runtime.version().toString(), runtimeVersion))) {
+            List<String> args = javaArguments(copy, jdk, "--version");
+            assertTrue(args.contains("io.hvspi.cli.Hvctl"), args.toString()); // it did start that JDK
+            assertFalse(usesCache(args), jdk + ": " + args);
+        }
+        // the control: a stamp that names the stand-in gives it the cache, so the checks above can fail
+        Path fake = fakeJdk("stamped", "25.0.9", "25.0.9+1");
+        Path stampFile = copy.resolve("lib/hvctl.aot.jdk");
+        Files.writeString(stampFile, "java.home=" + fake + " java.runtime.version=25.0.9+1\n");
+        try {
+            assertTrue(usesCache(javaArguments(copy, fake, "--version")));
+            assertFalse(usesCache(hvctlWithoutAot(copy, fake)));
+        } finally {
+            Files.writeString(stampFile, stamp + "\n");
+        }
+    }
+
+    private static List<String> hvctlWithoutAot(Path dist, Path jdk) throws Exception {
+        Run r = hvctl(dist, Map.of("HVSPI_JAVA_HOME", jdk.toString(), "HVCTL_NO_AOT", "1"), "--version");
+        return r.out().lines().toList();
+    }
+
+    @Test
+    void aCacheTheJvmRejectsIsSkippedWithoutAWord() throws Exception {
+        assumeTrue(aotCapable(), "AOT caches need JDK 25");
+        Path broken = tmp.resolve("broken");
+        try (Stream<Path> files = Files.walk(copy)) {
+            for (Path f : files.toList()) {
+                Path to = broken.resolve(copy.relativize(f).toString());
+                if (Files.isDirectory(f)) {
+                    Files.createDirectories(to);
+                } else {
+                    Files.copy(f, to, StandardCopyOption.COPY_ATTRIBUTES);
+                }
+            }
+        }
+        // a jar newer than the cache (as after copying without times), then a cache that is no cache
+        Path picocli;
+        try (Stream<Path> jars = Files.list(broken.resolve("lib"))) {
+            picocli = jars.filter(j -> j.getFileName().toString().startsWith("picocli-")).findFirst().orElseThrow();
+        }
+        Files.setLastModifiedTime(picocli, java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis()));
+        Run expected = hvctl(broken, Map.of("HVCTL_NO_AOT", "1"), "plugins");
+        assertEquals(expected, hvctl(broken, Map.of(), "plugins"));
+        Files.write(broken.resolve("lib/hvctl.aot"), new byte[4096]);
+        assertEquals(expected, hvctl(broken, Map.of(), "plugins"));
+        assertEquals("", expected.err());
+    }
+
+    @Test
+    void onlyTheReadAndPrintCommandsRunWithC1Alone() throws Exception {
+        Path jdk = fakeJdk("jit", "21.0.5", "21.0.5+11");
+        for (String command : List.of("plugins", "capabilities", "config", "completion", "help", "--help")) {
+            assertTrue(javaArguments(copy, jdk, command).contains("-XX:TieredStopAtLevel=1"), command);
+        }
+        for (String command : List.of("run", "vm", "bench", "compat", "--version", "--debug")) {
+            assertFalse(javaArguments(copy, jdk, command).contains("-XX:TieredStopAtLevel=1"), command);
+        }
+    }
+}
