@@ -159,7 +159,7 @@ public final class HotplugBench {
                     + "\"cache\":{\"direct\":false,\"no-flush\":false}}}");
             raw.execute("{\"execute\":\"device_add\",\"arguments\":{\"driver\":\"virtio-blk-pci\",\"id\":\"raw-disk\","
                     + "\"drive\":\"" + node + "\",\"bus\":\"rp0\",\"num-queues\":" + queues
-                    + ",\"serial\":\"raw-disk\"" + iothread + "}}");
+                    + ",\"serial\":\"raw-disk\",\"share-rw\":true" + iothread + "}}"); // as the plugin sends it
             long rawNanos = System.nanoTime() - t0;
             raw.execute("{\"execute\":\"device_del\",\"arguments\":{\"id\":\"raw-disk\"}}");
             raw.execute("{\"execute\":\"system_reset\"}");
