@@ -197,6 +197,19 @@ class LauncherIT {
         Files.write(broken.resolve("lib/hvctl.aot"), new byte[4096]);
         assertEquals(expected, hvctl(broken, Map.of(), "plugins"));
         assertEquals("", expected.err());
+        // a whole cache whose contents were damaged after its header (a bad disk, a tampered file):
+        // without the launcher's CRC check the JVM maps it and aborts (exit 134)
+        Path cache = broken.resolve("lib/hvctl.aot");
+        Files.copy(copy.resolve("lib/hvctl.aot"), cache, StandardCopyOption.REPLACE_EXISTING,
+                StandardCopyOption.COPY_ATTRIBUTES);
+        Files.setLastModifiedTime(picocli, Files.getLastModifiedTime(copy.resolve("lib").resolve(
+                picocli.getFileName())));
+        try (var ch = java.nio.channels.FileChannel.open(cache, java.nio.file.StandardOpenOption.WRITE)) {
+            byte[] junk = new byte[100_000];
+            new java.util.Random(7).nextBytes(junk);
+            ch.write(java.nio.ByteBuffer.wrap(junk), 4096);
+        }
+        assertEquals(hvctl(broken, Map.of("HVCTL_NO_AOT", "1"), "plugins"), hvctl(broken, Map.of(), "plugins"));
     }
 
     @Test
