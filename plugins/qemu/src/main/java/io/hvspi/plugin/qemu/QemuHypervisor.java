@@ -26,6 +26,7 @@ import io.hvspi.plugin.qemu.qmp.QmpListener;
 import io.hvspi.plugin.qemu.qmp.VmEventAdapter;
 import io.hvspi.plugin.qemu.state.DeviceState;
 import io.hvspi.plugin.qemu.state.Intent;
+import io.hvspi.plugin.qemu.state.IntentLog;
 import io.hvspi.plugin.qemu.state.NicState;
 import io.hvspi.plugin.qemu.state.PendingIntents;
 import io.hvspi.plugin.qemu.state.QemuSettings;
@@ -156,25 +157,25 @@ public final class QemuHypervisor implements Hypervisor {
      * everything else fails with the reason QMP could not be reached.
      */
     static QemuHypervisor reattach(VmRecord record, HostContext host) {
-        QemuState saved = QemuState.fromJson(record.pluginState());
+        QemuState recorded = QemuState.fromJson(record.pluginState());
         checkRuntimeDir(record, host);
-        QemuHypervisor hv = new QemuHypervisor(record.vmId(), host, Optional.empty(), saved.settings(),
+        QemuHypervisor hv = new QemuHypervisor(record.vmId(), host, Optional.empty(), recorded.settings(),
                 VmState.CREATED);
         RuntimeLayout layout = new RuntimeLayout(record.runtimeDir());
         Optional<QemuProcess> process = Optional.empty();
-        if (!saved.endpoint()) {
-            process = Optional.of(QemuProcess.adopt(record.pid(), layout, Optional.ofNullable(saved.qemu()),
-                    Path.of(saved.settings().binary())).orElseThrow(() ->
+        if (!recorded.endpoint()) {
+            process = Optional.of(QemuProcess.adopt(record.pid(), layout, Optional.ofNullable(recorded.qemu()),
+                    Path.of(recorded.settings().binary())).orElseThrow(() ->
                     new VmmUnavailableException(VmmUnavailableException.Reason.EXITED,
                             "QEMU of VM '" + record.vmId() + "' (pid " + record.pid() + ") is not running"
                                     + " (no live QEMU with that pid, start time and executable serves "
                                     + layout.qmpSocket() + ")")));
         }
-        hv.createdTaps = createdTaps(saved.nics());
+        hv.createdTaps = createdTaps(recorded.nics());
         QmpClient qmp;
         try {
-            Path socket = Path.of(saved.qmpSocket());
-            qmp = saved.endpoint() ? QmpClient.connect(socket, host.commandTimeout())
+            Path socket = Path.of(recorded.qmpSocket());
+            qmp = recorded.endpoint() ? QmpClient.connect(socket, host.commandTimeout())
                     : SocketGuard.connect(socket, layout.dir(), "qmpSocket",
                     () -> QmpClient.connect(socket, host.commandTimeout()));
         } catch (HvspiException e) {
@@ -189,6 +190,10 @@ public final class QemuHypervisor implements Hypervisor {
         }
         process.ifPresent(p -> makeSocketsPrivate(layout));
         try {
+            // intents logged after the record's last save: operations a process that died had begun
+            IntentLog.Pending logged = IntentLog.read(layout.intentLog(), recorded.intentLog());
+            QemuState saved = recorded.withIntents(PendingIntents.merge(recorded.intents(), logged.intents()),
+                    logged.lastSeq());
             ProbeResult probe = QemuProbe.probe(qmp);
             Reconciler.Result nicsSettled = new NicReconciler(qmp, saved.settings().guestless(),
                     host.commandTimeout()).reconcile(saved);
@@ -206,9 +211,10 @@ public final class QemuHypervisor implements Hypervisor {
             notes.addAll(pinNotes);
             notes.forEach(n -> LOG.warn("VM '{}': {}", record.vmId(), n));
             hv.reconciliation = List.copyOf(notes);
-            if (changed || !pinNotes.isEmpty()) {
+            if (changed || !pinNotes.isEmpty() || logged.dirty()) {
                 synchronized (hv.model) {
                     hv.session.persist();
+                    hv.session.intents.saved(true); // the record covers the whole log now: it starts afresh
                 }
             }
             hv.state = hv.session.queryState();
@@ -653,7 +659,7 @@ public final class QemuHypervisor implements Hypervisor {
         final QemuNetworkHotplug network;
         final QemuIOThreads ioThreads;
         final QmpClient.Subscription stateEvents;
-        final PendingIntents intents = new PendingIntents(model);
+        final PendingIntents intents;
         final QemuState.QemuIdentity identity;
         final IOThreadPins pins;
         final EventJournal journal;
@@ -672,6 +678,7 @@ public final class QemuHypervisor implements Hypervisor {
             this.pins = new IOThreadPins(model, process.map(QemuProcess::pid).orElse(0L), saved.pins(),
                     saved.placement());
             this.journal = new EventJournal(layout.eventsJournal());
+            this.intents = new PendingIntents(model, new IntentLog(layout.intentLog(), saved.intentLog()));
             qmp.onRoundTrip((command, took, ok) -> host.metrics().roundTrip(QemuHypervisorFactory.TYPE, command, took,
                     ok));
             this.pool = new IOThreadPool(model, saved.ioThreads(), settings.policy(), saved.policyTurn());
@@ -710,13 +717,14 @@ public final class QemuHypervisor implements Hypervisor {
         void persist() {
             QemuState s = new QemuState(QemuState.FORMAT, settings, qmpSocket, endpoint, pool.members(),
                     table.rootPorts(), table.scsiController(), pool.placedByPolicy(), table.nextNode(), table.list(),
-                    intents.list(), identity, table.nics(), pins.snapshot(), pins.placement());
+                    intents.list(), identity, table.nics(), pins.snapshot(), pins.placement(), intents.lastLogged());
             // an attach in flight may have made its tap already: a stop now removes it too
             List<String> taps = new ArrayList<>(createdTaps(table.nics()));
             intents.list().stream().filter(i -> i.aboutNic() && i.nic().createdTap()).forEach(i -> taps.add(i.nic().tap()));
             createdTaps = List.copyOf(taps);
             host.stateStore().save(new VmRecord(vmId, QemuHypervisorFactory.TYPE, process.map(QemuProcess::pid)
                     .orElse(0L), layout.dir(), createdAt, s.toJson()));
+            intents.saved(false);
         }
 
         /**

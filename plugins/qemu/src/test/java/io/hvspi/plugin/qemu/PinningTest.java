@@ -113,7 +113,7 @@ class PinningTest {
         assertEquals(before, cpusAllowed(pid, tids.get(IO2)), "another IOThread is untouched");
         assertEquals(before, cpusAllowed(pid, pid), "QEMU's main thread is untouched");
         QemuState saved = QemuState.fromJson(host.stateStore().load("pin").orElseThrow().pluginState());
-        assertEquals(3, saved.format());
+        assertEquals(QemuState.FORMAT, saved.format());
         assertEquals(Map.of(IO0, last.toString()), saved.pins());
         assertEquals(List.of(), saved.intents(), "a finished pin leaves no intent");
 

@@ -10,12 +10,15 @@ import io.hvspi.plugin.qemu.qmp.FakeQmpServer;
 import io.hvspi.plugin.qemu.qmp.QmpClient;
 import io.hvspi.plugin.qemu.state.DeviceState;
 import io.hvspi.plugin.qemu.state.Intent;
+import io.hvspi.plugin.qemu.state.IntentLog;
+import io.hvspi.plugin.qemu.state.PendingIntents;
 import io.hvspi.plugin.qemu.state.QemuState;
 import io.hvspi.spi.BlockBackend;
 import io.hvspi.spi.BlockDeviceSpec;
 import io.hvspi.spi.IOThreadChoice;
 import io.hvspi.spi.IOThreadInfo;
 import io.hvspi.spi.IOThreadPolicy;
+import io.hvspi.spi.VmRecord;
 import io.hvspi.spi.VmmUnavailableException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -76,6 +79,14 @@ class QemuFaultReplayTest {
         return QemuState.fromJson(host.stateStore().load("replay").orElseThrow().pluginState());
     }
 
+    /** What a process reattaching now would settle: the record's intents and those logged after its last save. */
+    private List<Intent> inFlight() {
+        QemuState record = saved();
+        VmRecord r = host.stateStore().load("replay").orElseThrow();
+        return PendingIntents.merge(record.intents(),
+                IntentLog.read(r.runtimeDir().resolve(IntentLog.FILE_NAME), record.intentLog()).intents());
+    }
+
     private static void await(BooleanSupplier condition, String what) {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
         while (!condition.getAsBoolean()) {
@@ -107,27 +118,28 @@ class QemuFaultReplayTest {
         assertTrue(e.getMessage().contains("the next reattach plugs the device in again"), e.getMessage());
         // the disk is not forgotten: the record keeps it, with the move as an intent the next reattach settles
         assertEquals(List.of("d0"), saved().devices().stream().map(d -> d.id()).toList());
-        assertEquals(List.of(Intent.Op.MOVE), saved().intents().stream().map(Intent::op).toList());
-        assertEquals(List.of("indep_iothread_1"), saved().intents().get(0).target());
+        assertEquals(List.of(Intent.Op.MOVE), inFlight().stream().map(Intent::op).toList());
+        assertEquals(List.of("indep_iothread_1"), inFlight().get(0).target());
         QemuHypervisor.Accounting books = vm.accounting();
         assertEquals(saved().devices(), books.devices());
         assertEquals(Map.of(), books.reservations());
     }
 
     @Test
-    void everyOperationSavesItsIntentBeforeItsFirstQmpCommandAndClearsItAfterItsLast() {
+    void everyOperationLogsItsIntentBeforeItsFirstQmpCommandAndClearsItAfterItsLast() {
         qemu = RecordedReplies.acceptsHotplug(RecordedReplies.server(tmp.resolve("q.sock"), RecordedReplies.QEMU_7_2));
         RecordedReplies.iothreads(qemu, List.of("indep_iothread_0", "indep_iothread_1", "x1"));
         unplugOnReset("d0");
         Map<String, List<Intent.Op>> seen = new java.util.concurrent.ConcurrentHashMap<>();
         for (String command : List.of("blockdev-add", "device_del", "object-add", "object-del")) {
             qemu.on(command, (req, c) -> {
-                seen.put(command, saved().intents().stream().map(Intent::op).toList());
+                seen.put(command, inFlight().stream().map(Intent::op).toList());
                 c.reply(req, QmpClient.args());
             });
         }
         start().requireHotplug().attach(BlockDeviceSpec.builder("d0", BlockBackend.nullBackend()).build());
         assertEquals(List.of(), saved().intents(), "cleared after the attach");
+        assertEquals(List.of(), inFlight(), "and the log's line is covered by the record");
         vm.requireIoThreads().add("x1");
         vm.requireIoThreads().remove("x1");
         vm.requireHotplug().detach("d0", TIMEOUT);

@@ -9,6 +9,7 @@ import io.hvspi.core.state.DefaultHostContext;
 import io.hvspi.plugin.qemu.qmp.QmpClient;
 import io.hvspi.plugin.qemu.state.DeviceState;
 import io.hvspi.plugin.qemu.state.Intent;
+import io.hvspi.plugin.qemu.state.IntentLog;
 import io.hvspi.plugin.qemu.state.QemuState;
 import io.hvspi.spi.BlockBackend;
 import io.hvspi.spi.BlockDevice;
@@ -140,6 +141,42 @@ class ReconciliationTest {
         assertEquals("hvspi-node0", saved().devices().get(0).nodeName());
         assertTrue(vm.reconciliation().stream().anyMatch(n -> n.contains("plugged in on")),
                 vm.reconciliation().toString());
+    }
+
+    @Test
+    void intentsOnlyTheLogHoldsAreSettledOnceAndTheLogStartsAfresh() throws Exception {
+        start().requireHotplug().attach(BlockDeviceSpec.builder("d0", BlockBackend.nullBackend())
+                .ioThread(IOThreadChoice.named("indep_iothread_0")).build());
+        DeviceState d0 = saved().devices().get(0);
+        DeviceState d1 = new DeviceState("d1", "virtio-blk-pci", "hvspi-node1", DeviceState.BACKEND_NULL, null,
+                d0.sizeBytes(), "raw", false, false, List.of("indep_iothread_1"), d0.queues(), "rp1", 0, false);
+        // a process logged a move of d0 and an attach of d1, unplugged d0, added d1's node, and died
+        // before any record save: only the log knows
+        fromAnotherProcess("device_del", "d0", "system_reset", "");
+        try (QmpClient qmp = QmpClient.connect(record().runtimeDir().resolve("qmp.sock"), Duration.ofSeconds(5))) {
+            qmp.execute("blockdev-add", QmpClient.args().put("driver", "null-co").put("node-name", "hvspi-node1")
+                    .put("size", d0.sizeBytes()));
+        }
+        Path logFile = record().runtimeDir().resolve(IntentLog.FILE_NAME);
+        IntentLog log = new IntentLog(logFile, saved().intentLog());
+        log.append(Intent.move(d0, List.of("indep_iothread_1")));
+        log.append(Intent.attach(d1));
+        assertEquals(List.of(), saved().intents(), "the record itself holds none");
+
+        vm = QemuHypervisor.reattach(record(), host);
+        QemuTruth.assertRecordEqualsQemu(vm, saved(), "after the reattach");
+        assertEquals(List.of("d0"), saved().devices().stream().map(DeviceState::id).toList());
+        assertFalse(QemuTruth.nodes(vm).contains("hvspi-node1"), "the attach that never got its device is undone");
+        assertTrue(vm.reconciliation().stream().anyMatch(n -> n.contains("plugged in on")),
+                vm.reconciliation().toString());
+        assertEquals(List.of(), saved().intents());
+        assertEquals(log.lastSeq(), saved().intentLog(), "the record covers the log");
+        assertEquals(0, java.nio.file.Files.size(logFile), "and the log starts afresh");
+
+        reattach();
+        assertEquals(List.of(), vm.reconciliation(), "settled once: a covered line is history");
+        vm.requireHotplug().attach(disk("d2"));
+        assertEquals(log.lastSeq() + 1, saved().intentLog(), "numbering goes on after the record's position");
     }
 
     @Test

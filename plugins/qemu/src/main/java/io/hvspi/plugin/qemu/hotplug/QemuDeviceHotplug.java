@@ -86,7 +86,7 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
     /**
      * @param type the hypervisor type, for errors
      * @param lock the monitor {@code pool} and {@code table} share
-     * @param intents the VM's operations in flight; each operation records its intent there and saves before
+     * @param intents the VM's operations in flight; each operation records its intent there and logs it before
      *                its first QMP command, and ends it in the save that records its outcome
      * @param persist saves the VM's state; called with {@code lock} held after each confirmed change
      */
@@ -177,7 +177,7 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
     }
 
     private void begin(Intent intent) {
-        intents.beginAndSave(intent, persist);
+        intents.beginLogged(intent);
     }
 
     private void end(Intent intent) {

@@ -137,7 +137,7 @@ public final class QemuNetworkHotplug implements NetworkHotplug {
                 port, false);
         Intent intent = Intent.nicAttach(planned);
         try {
-            intents.beginAndSave(intent, persist);
+            intents.beginLogged(intent);
         } catch (RuntimeException e) {
             table.releaseNic(spec.id());
             throw e;

@@ -48,7 +48,7 @@ public final class QemuIOThreads implements IOThreadProvider {
 
     /**
      * @param lock the monitor the pool shares with the device table
-     * @param intents the VM's operations in flight: an add or removal records its intent there and saves
+     * @param intents the VM's operations in flight: an add or removal records its intent there and logs it
      *                before its QMP command, and ends it in the save that records the outcome
      * @param persist saves the VM's state; called with {@code lock} held after each confirmed change
      * @param pins the VM's IOThread pins and pool placement
@@ -118,7 +118,7 @@ public final class QemuIOThreads implements IOThreadProvider {
     }
 
     private void begin(Intent intent) {
-        intents.beginAndSave(intent, persist);
+        intents.beginLogged(intent);
     }
 
     private void end(Intent intent) {

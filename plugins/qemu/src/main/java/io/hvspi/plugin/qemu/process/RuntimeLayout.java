@@ -31,6 +31,11 @@ public record RuntimeLayout(Path dir) {
         return dir.resolve("events.jsonl");
     }
 
+    /** The write-ahead log of operations in flight (see {@code IntentLog}). */
+    public Path intentLog() {
+        return dir.resolve("intents.log");
+    }
+
     /**
      * The guest's serial console (ttyS0), a socket QEMU serves: connect to talk to
      * the guest. Output written while nobody is connected is lost here, but kept in

@@ -10,16 +10,34 @@ import java.util.Map;
  * began; saved with every state save. Guarded by the VM's model lock (the one the
  * device table and the IOThread pool share), so that a saved snapshot holds the
  * intent together with the accounting it is about. An operation begins its intent
- * and saves before its first QMP command, and ends it in the save that records
- * its outcome.
+ * and appends it to the VM's {@link IntentLog} before its first QMP command (one
+ * line, not the whole record), and ends it in the record save that holds its outcome.
  */
 public final class PendingIntents {
     private final Object lock;
+    private final IntentLog log;
     /** By what it is about: one operation at a time per device or IOThread id. */
     private final Map<String, Intent> byKey = new LinkedHashMap<>();
 
-    public PendingIntents(Object lock) {
+    public PendingIntents(Object lock, IntentLog log) {
         this.lock = lock;
+        this.log = log;
+    }
+
+    /**
+     * The intents a reattach settles: the record's, with those logged after it in their place
+     * (one operation at a time per device or IOThread, so a later intent about the same one wins).
+     */
+    public static List<Intent> merge(List<Intent> recorded, List<Intent> logged) {
+        Map<String, Intent> merged = new LinkedHashMap<>();
+        for (Intent i : recorded) {
+            merged.put(key(i), i);
+        }
+        for (Intent i : logged) {
+            merged.remove(key(i));
+            merged.put(key(i), i);
+        }
+        return new ArrayList<>(merged.values());
     }
 
     private static String key(Intent i) {
@@ -35,18 +53,32 @@ public final class PendingIntents {
     }
 
     /**
-     * Records an intent and saves the state ({@code save} runs with the lock held), before
-     * the operation's first QMP command; when the save fails the intent is forgotten again.
+     * Records an intent and appends it to the log, before the operation's first QMP command;
+     * when the log cannot be written the intent is forgotten again and the operation must not start.
      */
-    public void beginAndSave(Intent intent, Runnable save) {
+    public void beginLogged(Intent intent) {
         synchronized (lock) {
             begin(intent);
             try {
-                save.run();
+                log.append(intent);
             } catch (RuntimeException e) {
                 end(intent);
                 throw e;
             }
+        }
+    }
+
+    /** The last line logged: a record saved now (with the lock held) covers it. */
+    public long lastLogged() {
+        synchronized (lock) {
+            return log.lastSeq();
+        }
+    }
+
+    /** Tells the log that a record covering {@link #lastLogged()} was saved (with the lock held). */
+    public void saved(boolean compactNow) {
+        synchronized (lock) {
+            log.covered(compactNow);
         }
     }
 

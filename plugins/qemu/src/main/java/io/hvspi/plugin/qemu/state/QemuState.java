@@ -33,17 +33,20 @@ import java.util.TreeMap;
  * @param pins the CPU set each pinned IOThread was pinned to, by IOThread id (format 3; none before)
  * @param placement where the pool's threads go: the pool's CPU set, which IOThreads added later get too,
  *                  and the cgroups (format 3; {@code null} before and when none was asked for)
+ * @param intentLog the last line of the VM's {@link IntentLog} this record covers: intents logged after it
+ *                  are in flight, or were when their process died (format 4; 0 before)
  */
 public record QemuState(int format, QemuSettings settings, String qmpSocket, boolean endpoint,
                         List<IOThreadState> ioThreads, List<String> rootPorts, boolean scsiController, long policyTurn,
                         long nextNode, List<DeviceState> devices, List<Intent> intents, QemuIdentity qemu,
-                        List<NicState> nics, Map<String, String> pins, Placement placement) {
+                        List<NicState> nics, Map<String, String> pins, Placement placement, long intentLog) {
     /**
      * Format 2 added {@code intents} and {@code qemu}; format 3 {@code nics}, {@code pins} and
-     * {@code placement}. Older documents are read as having none. A format 2 reader refuses format 3,
-     * so it cannot drop the NICs or pins by saving over them.
+     * {@code placement}; format 4 {@code intentLog}. Older documents are read as having none. A
+     * reader refuses newer formats: a format 2 reader cannot drop the NICs or pins by saving over
+     * them, a format 3 reader cannot miss intents that only the log holds.
      */
-    public static final int FORMAT = 3;
+    public static final int FORMAT = 4;
     private static final int OLDEST_READABLE = 1;
 
     private static final ObjectMapper JSON = new ObjectMapper()
@@ -65,7 +68,7 @@ public record QemuState(int format, QemuSettings settings, String qmpSocket, boo
                      List<IOThreadState> ioThreads, List<String> rootPorts, boolean scsiController, long policyTurn,
                      long nextNode, List<DeviceState> devices, List<Intent> intents, QemuIdentity qemu) {
         this(format, settings, qmpSocket, endpoint, ioThreads, rootPorts, scsiController, policyTurn, nextNode, devices,
-                intents, qemu, List.of(), Map.of(), null);
+                intents, qemu, List.of(), Map.of(), null, 0);
     }
 
     /**
@@ -83,7 +86,7 @@ public record QemuState(int format, QemuSettings settings, String qmpSocket, boo
                      List<IOThreadState> ioThreads, List<String> rootPorts, boolean scsiController, long policyTurn,
                      long nextNode, List<DeviceState> devices) {
         this(format, settings, qmpSocket, endpoint, ioThreads, rootPorts, scsiController, policyTurn, nextNode, devices,
-                List.of(), null, List.of(), Map.of(), null);
+                List.of(), null, List.of(), Map.of(), null, 0);
     }
 
     /**
@@ -102,36 +105,42 @@ public record QemuState(int format, QemuSettings settings, String qmpSocket, boo
 
     public QemuState withNextNode(long next) {
         return new QemuState(format, settings, qmpSocket, endpoint, ioThreads, rootPorts, scsiController, policyTurn,
-                next, devices, intents, qemu, nics, pins, placement);
+                next, devices, intents, qemu, nics, pins, placement, intentLog);
     }
 
     public QemuState withQemu(QemuIdentity identity) {
         return new QemuState(format, settings, qmpSocket, endpoint, ioThreads, rootPorts, scsiController, policyTurn,
-                nextNode, devices, intents, identity, nics, pins, placement);
+                nextNode, devices, intents, identity, nics, pins, placement, intentLog);
     }
 
     /** This state with other devices, IOThreads and intents (what reconciliation changes). */
     public QemuState with(List<DeviceState> newDevices, List<IOThreadState> newIoThreads, List<Intent> newIntents,
                           long newNextNode) {
         return new QemuState(FORMAT, settings, qmpSocket, endpoint, newIoThreads, rootPorts, scsiController,
-                policyTurn, newNextNode, newDevices, newIntents, qemu, nics, pins, placement);
+                policyTurn, newNextNode, newDevices, newIntents, qemu, nics, pins, placement, intentLog);
+    }
+
+    /** This state with the intents a reattach found (the record's and its log's), covering the log up to {@code lastLogged}. */
+    public QemuState withIntents(List<Intent> newIntents, long lastLogged) {
+        return new QemuState(format, settings, qmpSocket, endpoint, ioThreads, rootPorts, scsiController, policyTurn,
+                nextNode, devices, newIntents, qemu, nics, pins, placement, lastLogged);
     }
 
     /** This state with other network devices. */
     public QemuState withNics(List<NicState> newNics) {
         return new QemuState(FORMAT, settings, qmpSocket, endpoint, ioThreads, rootPorts, scsiController, policyTurn,
-                nextNode, devices, intents, qemu, newNics, pins, placement);
+                nextNode, devices, intents, qemu, newNics, pins, placement, intentLog);
     }
 
     /** This state with other pins (what pin reconciliation changes). */
     public QemuState withPins(Map<String, String> newPins) {
         return new QemuState(FORMAT, settings, qmpSocket, endpoint, ioThreads, rootPorts, scsiController, policyTurn,
-                nextNode, devices, intents, qemu, nics, newPins, placement);
+                nextNode, devices, intents, qemu, nics, newPins, placement, intentLog);
     }
 
     public QemuState withPlacement(Placement newPlacement) {
         return new QemuState(format, settings, qmpSocket, endpoint, ioThreads, rootPorts, scsiController, policyTurn,
-                nextNode, devices, intents, qemu, nics, pins, newPlacement);
+                nextNode, devices, intents, qemu, nics, pins, newPlacement, intentLog);
     }
 
     /** One IOThread the VM owns. */

@@ -40,7 +40,7 @@ class QemuStateTest {
 
     @Test
     void formatOneIsReadWithNoIntentsAndNoIdentity() {
-        String v1 = sample().toJson().replace("\"format\":3", "\"format\":1")
+        String v1 = sample().toJson().replace("\"format\":4", "\"format\":1")
                 .replaceFirst(",\"intents\":\\[\\]", "").replaceFirst(",\"qemu\":null", "")
                 .replaceFirst(",\"nics\":\\[\\]", "")
                 .replaceFirst(",\"pins\":\\{\\}", "").replaceFirst(",\"placement\":null", "");
@@ -53,7 +53,7 @@ class QemuStateTest {
 
     @Test
     void formatTwoIsReadWithNoPinsAndNoPlacement() {
-        String v2 = sample().toJson().replace("\"format\":3", "\"format\":2")
+        String v2 = sample().toJson().replace("\"format\":4", "\"format\":2")
                 .replaceFirst(",\"pins\":\\{\\}", "").replaceFirst(",\"placement\":null", "");
         assertFalse(v2.contains("pins") || v2.contains("placement"), v2);
         QemuState read = QemuState.fromJson(v2);
@@ -83,7 +83,7 @@ class QemuStateTest {
 
     @Test
     void formatTwoIsReadWithNoNicsAndNicsRoundTrip() {
-        String v2 = sample().toJson().replace("\"format\":3", "\"format\":2").replaceFirst(",\"nics\":\\[\\]", "");
+        String v2 = sample().toJson().replace("\"format\":4", "\"format\":2").replaceFirst(",\"nics\":\\[\\]", "");
         assertEquals(List.of(), QemuState.fromJson(v2).nics());
         NicState nic = new NicState("n0", "hvspi-net-n0", "tap0", true, "02:00:00:00:00:01", 2, "rp1", false);
         QemuState s = sample().withNics(List.of(nic));
@@ -92,10 +92,19 @@ class QemuStateTest {
     }
 
     @Test
+    void formatThreeIsReadAsCoveringNoLogAndTheLogPositionRoundTrips() {
+        String v3 = sample().toJson().replace("\"format\":4", "\"format\":3").replaceFirst(",\"intentLog\":0", "");
+        assertEquals(0, QemuState.fromJson(v3).intentLog());
+        QemuState s = sample().withIntents(List.of(Intent.ioThreadAdd("x1")), 41);
+        assertEquals(41, QemuState.fromJson(s.toJson()).intentLog());
+        assertEquals(s, QemuState.fromJson(s.toJson()));
+    }
+
+    @Test
     void anotherFormatOrGarbageIsAClearError() {
-        String other = sample().toJson().replace("\"format\":3", "\"format\":4");
+        String other = sample().toJson().replace("\"format\":4", "\"format\":5");
         assertTrue(assertThrows(HvspiException.class, () -> QemuState.fromJson(other)).getMessage()
-                .contains("format 4"));
+                .contains("format 5"));
         assertTrue(assertThrows(HvspiException.class, () -> QemuState.fromJson("{\"format\": 1}")).getMessage()
                 .startsWith("unreadable QEMU plugin state"));
         assertThrows(HvspiException.class, () -> QemuState.fromJson("not json"));

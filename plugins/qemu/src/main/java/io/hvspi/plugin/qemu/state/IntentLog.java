@@ -1,0 +1,199 @@
+package io.hvspi.plugin.qemu.state;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.hvspi.spi.HvspiException;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * The VM's write-ahead log of intents ({@code intents.log} in its runtime directory,
+ * 0600): an operation appends its intent here, one line in one write, before its first
+ * QMP command, instead of rewriting the whole record; the record save that ends the
+ * operation holds everything logged so far and the last sequence number it covers
+ * ({@link QemuState#intentLog()}). Lines at or below that number are history; the lines
+ * above it are intents of a process that died mid-operation, which reattach settles.
+ * The file is emptied after a record save once it has grown past {@link #COMPACT_BYTES}.
+ *
+ * <p>Not thread-safe: the caller holds the VM's model lock, as for the record's saves.
+ */
+public final class IntentLog {
+    public static final String FILE_NAME = "intents.log";
+    /** Emptied after a record save once it holds this much: a reattach reads at most about this. */
+    static final int COMPACT_BYTES = 16 * 1024;
+
+    private static final ObjectMapper JSON = new ObjectMapper()
+            .configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
+
+    private final Path file;
+    private long seq;
+    private long bytes;
+    private boolean exists;
+
+    /** A log whose next line is numbered {@code lastSeq + 1}; {@code lastSeq} is what the record or the file reached. */
+    public IntentLog(Path file, long lastSeq) {
+        this.file = Objects.requireNonNull(file, "file");
+        this.seq = lastSeq;
+        long size = -1;
+        try {
+            size = Files.size(file); // what earlier processes appended counts towards compaction too
+        } catch (IOException e) {
+            // none yet, or not readable: the first append says which
+        }
+        this.exists = size >= 0;
+        this.bytes = Math.max(0, size);
+    }
+
+    /** The sequence number of the last line appended: a record saved now covers every line up to it. */
+    public long lastSeq() {
+        return seq;
+    }
+
+    /**
+     * Appends {@code intent} as the next line; when it returns, the intent survives this
+     * process. Throws {@link HvspiException} when the line cannot be written (the
+     * operation must not start).
+     */
+    public void append(Intent intent) {
+        byte[] line;
+        try {
+            byte[] json = JSON.writeValueAsBytes(new Line(seq + 1, intent));
+            line = Arrays.copyOf(json, json.length + 1);
+            line[json.length] = '\n';
+        } catch (JsonProcessingException e) {
+            throw new HvspiException("cannot write intent of " + intent.op() + " '" + intent.id() + "': "
+                    + e.getOriginalMessage(), e);
+        }
+        try {
+            if (!exists) {
+                create();
+            }
+            // a stream, as the record store writes: an interrupted caller still finishes its line
+            Files.write(file, line, StandardOpenOption.WRITE, StandardOpenOption.APPEND, LinkOption.NOFOLLOW_LINKS);
+        } catch (IOException e) {
+            throw new HvspiException("cannot log intent of " + intent.op() + " '" + intent.id() + "' to " + file
+                    + ": " + e.getMessage(), e);
+        }
+        seq++;
+        bytes += line.length;
+    }
+
+    private void create() throws IOException {
+        try {
+            Files.createFile(file, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+        } catch (FileAlreadyExistsException e) {
+            // an earlier process's log: appended to (a link is refused by NOFOLLOW_LINKS)
+        }
+        exists = true;
+    }
+
+    /**
+     * Called after a record save that covers {@link #lastSeq()}: empties the file once it has
+     * grown past {@link #COMPACT_BYTES}, or when {@code always}. A failure leaves the file as it
+     * is (its lines are history); it never fails the save.
+     */
+    public void covered(boolean always) {
+        if (!exists || (!always && bytes < COMPACT_BYTES)) {
+            return;
+        }
+        try {
+            Files.write(file, new byte[0], StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING,
+                    LinkOption.NOFOLLOW_LINKS);
+            bytes = 0;
+        } catch (NoSuchFileException e) {
+            exists = false;
+        } catch (IOException e) {
+            // history only: the next compaction tries again
+        }
+    }
+
+    /**
+     * What a reattaching process finds in the log.
+     *
+     * @param intents the intents logged after the record's last save, in order
+     * @param lastSeq the highest sequence number in the file, or {@code recordSeq} when none is higher
+     * @param dirty true when the file holds intents in flight or a torn last line: the reattach
+     *              empties it once the record covers them (lines that are history only stay until
+     *              the file has grown, as after any save)
+     */
+    public record Pending(List<Intent> intents, long lastSeq, boolean dirty) {}
+
+    /**
+     * Reads the lines above {@code recordSeq}. A last line without its newline is one
+     * whose append never returned, so its operation sent nothing to QEMU: it is ignored.
+     * Any other line that is not a numbered intent, or a number that does not grow, is
+     * an error naming the file and the line.
+     */
+    public static Pending read(Path file, long recordSeq) {
+        byte[] content;
+        try {
+            content = Files.readAllBytes(file);
+        } catch (NoSuchFileException e) {
+            return new Pending(List.of(), recordSeq, false);
+        } catch (IOException e) {
+            throw new HvspiException("cannot read intent log " + file + ": " + e.getMessage(), e);
+        }
+        List<Intent> intents = new ArrayList<>();
+        long last = recordSeq;
+        long previous = Long.MIN_VALUE;
+        int lineNumber = 0;
+        int start = 0;
+        for (int nl; start < content.length && (nl = indexOf(content, (byte) '\n', start)) >= 0; start = nl + 1) {
+            lineNumber++;
+            Line line = parse(file, lineNumber, new String(content, start, nl - start, StandardCharsets.UTF_8));
+            if (line.seq() <= previous) {
+                throw corrupt(file, lineNumber, "sequence number " + line.seq() + " does not follow " + previous);
+            }
+            previous = line.seq();
+            if (line.seq() > recordSeq) {
+                intents.add(line.intent());
+                last = line.seq();
+            }
+        }
+        boolean torn = start < content.length;
+        return new Pending(List.copyOf(intents), last, !intents.isEmpty() || torn);
+    }
+
+    private static Line parse(Path file, int lineNumber, String text) {
+        try {
+            JsonNode node = JSON.readTree(text);
+            if (node == null || !node.path("seq").canConvertToExactIntegral() || !node.path("intent").isObject()) {
+                throw corrupt(file, lineNumber, "not a numbered intent");
+            }
+            return new Line(node.get("seq").asLong(), JSON.treeToValue(node.get("intent"), Intent.class));
+        } catch (JsonProcessingException | IllegalArgumentException | NullPointerException e) {
+            throw corrupt(file, lineNumber, e instanceof JsonProcessingException j ? j.getOriginalMessage()
+                    : e.toString());
+        }
+    }
+
+    private static HvspiException corrupt(Path file, int lineNumber, String why) {
+        return new HvspiException("corrupt intent log " + file + " line " + lineNumber + ": " + why
+                + "; it is the VM's record of operations in flight, written only by hvspi");
+    }
+
+    private static int indexOf(byte[] a, byte b, int from) {
+        for (int i = from; i < a.length; i++) {
+            if (a[i] == b) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /** One line of the file. */
+    record Line(long seq, Intent intent) {}
+}

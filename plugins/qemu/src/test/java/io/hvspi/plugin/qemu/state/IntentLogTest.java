@@ -1,0 +1,144 @@
+package io.hvspi.plugin.qemu.state;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.hvspi.spi.HvspiException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class IntentLogTest {
+    @TempDir
+    Path dir;
+
+    private Path file() {
+        return dir.resolve(IntentLog.FILE_NAME);
+    }
+
+    private static DeviceState disk(String id) {
+        return new DeviceState(id, "virtio-blk-pci", "hvspi-node0", DeviceState.BACKEND_NULL, null, 1 << 30, "raw",
+                false, false, List.of("indep_iothread_0"), 1, "rp0", 0, false);
+    }
+
+    @Test
+    void linesAboveTheRecordsPositionAreTheIntentsInFlightInOrder() throws Exception {
+        IntentLog log = new IntentLog(file(), 7);
+        log.append(Intent.attach(disk("d0")));
+        log.append(Intent.ioThreadAdd("x1"));
+        log.append(Intent.move(disk("d1"), List.of("indep_iothread_1")));
+        assertEquals(10, log.lastSeq());
+        assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(file())));
+
+        IntentLog.Pending all = IntentLog.read(file(), 7);
+        assertEquals(List.of(Intent.attach(disk("d0")), Intent.ioThreadAdd("x1"),
+                Intent.move(disk("d1"), List.of("indep_iothread_1"))), all.intents());
+        assertEquals(10, all.lastSeq());
+        assertTrue(all.dirty());
+
+        IntentLog.Pending rest = IntentLog.read(file(), 9);
+        assertEquals(List.of(Intent.move(disk("d1"), List.of("indep_iothread_1"))), rest.intents(),
+                "lines the record covers are history");
+        IntentLog.Pending none = IntentLog.read(file(), 10);
+        assertEquals(List.of(), none.intents());
+        assertEquals(10, none.lastSeq());
+        assertFalse(none.dirty(), "history alone needs no save at reattach");
+    }
+
+    @Test
+    void noFileMeansNothingInFlight() {
+        IntentLog.Pending p = IntentLog.read(file(), 3);
+        assertEquals(List.of(), p.intents());
+        assertEquals(3, p.lastSeq());
+        assertFalse(p.dirty());
+    }
+
+    @Test
+    void aTornLastLineIsAnAppendThatNeverReturnedAndIsIgnored() throws Exception {
+        IntentLog log = new IntentLog(file(), 0);
+        log.append(Intent.ioThreadAdd("x1"));
+        Files.writeString(file(), "{\"seq\":2,\"intent\":{\"op\":\"IOTHREAD_A", StandardOpenOption.APPEND);
+        IntentLog.Pending p = IntentLog.read(file(), 0);
+        assertEquals(List.of(Intent.ioThreadAdd("x1")), p.intents());
+        assertEquals(1, p.lastSeq());
+        assertTrue(p.dirty(), "the torn bytes must go before the next append");
+    }
+
+    @Test
+    void aDamagedLineIsAnErrorNamingTheFileAndTheLine() throws Exception {
+        IntentLog log = new IntentLog(file(), 0);
+        log.append(Intent.ioThreadAdd("x1"));
+        Files.writeString(file(), "garbage\n", StandardOpenOption.APPEND);
+        log.append(Intent.ioThreadAdd("x2"));
+        HvspiException e = assertThrows(HvspiException.class, () -> IntentLog.read(file(), 0));
+        assertTrue(e.getMessage().startsWith("corrupt intent log " + file() + " line 2: "), e.getMessage());
+        assertFalse(e.getMessage().contains("\n"), "one line: " + e.getMessage());
+
+        Files.writeString(file(), "{\"seq\":5,\"intent\":{\"op\":\"IOTHREAD_ADD\",\"id\":\"a\"}}\n"
+                + "{\"seq\":5,\"intent\":{\"op\":\"IOTHREAD_ADD\",\"id\":\"b\"}}\n");
+        assertTrue(assertThrows(HvspiException.class, () -> IntentLog.read(file(), 0)).getMessage()
+                .contains("line 2: sequence number 5 does not follow 5"));
+        Files.writeString(file(), "{\"seq\":\"x\",\"intent\":{}}\n");
+        assertTrue(assertThrows(HvspiException.class, () -> IntentLog.read(file(), 0)).getMessage()
+                .contains("line 1: not a numbered intent"));
+        Files.write(file(), new byte[] {'{', (byte) 0xff, '}', '\n'});
+        assertTrue(assertThrows(HvspiException.class, () -> IntentLog.read(file(), 0)).getMessage()
+                .startsWith("corrupt intent log " + file() + " line 1: "));
+    }
+
+    @Test
+    void aLinkInPlaceOfTheLogIsNotFollowed() throws Exception {
+        Path target = dir.resolve("elsewhere");
+        Files.writeString(target, "");
+        Files.createSymbolicLink(file(), target);
+        HvspiException e = assertThrows(HvspiException.class,
+                () -> new IntentLog(file(), 0).append(Intent.ioThreadAdd("x1")));
+        assertTrue(e.getMessage().startsWith("cannot log intent of IOTHREAD_ADD 'x1' to " + file()), e.getMessage());
+        assertEquals("", Files.readString(target), "nothing written through the link");
+    }
+
+    @Test
+    void theFileIsEmptiedOnceARecordCoversItAndHasGrownAndNumberingGoesOn() throws Exception {
+        IntentLog log = new IntentLog(file(), 0);
+        log.append(Intent.ioThreadAdd("x1"));
+        log.covered(false);
+        assertTrue(Files.size(file()) > 0, "small: kept, its lines are history");
+        while (Files.size(file()) < IntentLog.COMPACT_BYTES) {
+            log.append(Intent.ioThreadAdd("x1"));
+        }
+        long last = log.lastSeq();
+        log.covered(false);
+        assertEquals(0, Files.size(file()));
+        log.append(Intent.ioThreadRemove("x1"));
+        while (Files.size(file()) < IntentLog.COMPACT_BYTES) {
+            log.append(Intent.ioThreadRemove("x1"));
+        }
+        IntentLog another = new IntentLog(file(), log.lastSeq());
+        another.covered(false);
+        assertEquals(0, Files.size(file()), "what an earlier process appended counts towards compaction");
+        log = another;
+        log.append(Intent.ioThreadRemove("x1"));
+        last = log.lastSeq() - 1;
+        assertEquals(last + 1, log.lastSeq());
+        assertEquals(List.of(Intent.ioThreadRemove("x1")), IntentLog.read(file(), last).intents());
+        log.covered(true);
+        assertEquals(0, Files.size(file()), "emptied when asked, whatever its size");
+        assertTrue(new String(Files.readAllBytes(file()), StandardCharsets.UTF_8).isEmpty());
+    }
+
+    @Test
+    void aLoggedIntentTakesThePlaceOfTheRecordedOneAboutTheSameThing() {
+        Intent recordedMove = Intent.move(disk("d0"), List.of("indep_iothread_1"));
+        Intent loggedDetach = Intent.detach(disk("d0"));
+        List<Intent> merged = PendingIntents.merge(List.of(recordedMove, Intent.ioThreadAdd("x1")),
+                List.of(loggedDetach, Intent.ioThreadRemove("x2")));
+        assertEquals(List.of(Intent.ioThreadAdd("x1"), loggedDetach, Intent.ioThreadRemove("x2")), merged);
+    }
+}
