@@ -194,7 +194,8 @@ public final class QemuHypervisor implements Hypervisor {
             IntentLog.Pending logged = IntentLog.read(layout.intentLog(), recorded.intentLog());
             QemuState saved = recorded.withIntents(PendingIntents.merge(recorded.intents(), logged.intents()),
                     logged.lastSeq());
-            ProbeResult probe = QemuProbe.probe(qmp);
+            ProbeResult probe = QemuProbe.probe(qmp, Optional.ofNullable(recorded.qemu())
+                    .filter(q -> !recorded.endpoint()).map(q -> Path.of(q.executable())));
             Reconciler.Result nicsSettled = new NicReconciler(qmp, saved.settings().guestless(),
                     host.commandTimeout()).reconcile(saved);
             Reconciler.Result settled = new Reconciler(qmp, saved.settings().guestless(), host.commandTimeout())
@@ -323,7 +324,9 @@ public final class QemuHypervisor implements Hypervisor {
                     initial = initial.withQemu(process.get().runningIdentity(s.binary()));
                 }
                 qmp = connect(socket, process);
-                session = new Session(layout, process, qmp, QemuProbe.probe(qmp), initial, createdAt);
+                ProbeResult probe = QemuProbe.probe(qmp, Optional.ofNullable(initial.qemu())
+                        .filter(q -> endpoint.isEmpty()).map(q -> Path.of(q.executable())));
+                session = new Session(layout, process, qmp, probe, initial, createdAt);
                 session.placeThreads();
                 synchronized (model) {
                     session.persist();
