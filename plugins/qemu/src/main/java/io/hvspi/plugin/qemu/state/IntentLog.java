@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.hvspi.spi.HvspiException;
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
@@ -139,8 +140,9 @@ public final class IntentLog {
      */
     public static Pending read(Path file, long recordSeq) {
         byte[] content;
-        try {
-            content = Files.readAllBytes(file);
+        // not through a link: the log is a file hvspi made in a private directory
+        try (InputStream in = Files.newInputStream(file, LinkOption.NOFOLLOW_LINKS)) {
+            content = in.readAllBytes();
         } catch (NoSuchFileException e) {
             return new Pending(List.of(), recordSeq, false);
         } catch (IOException e) {

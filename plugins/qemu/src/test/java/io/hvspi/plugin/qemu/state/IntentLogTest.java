@@ -102,6 +102,11 @@ class IntentLogTest {
                 () -> new IntentLog(file(), 0).append(Intent.ioThreadAdd("x1")));
         assertTrue(e.getMessage().startsWith("cannot log intent of IOTHREAD_ADD 'x1' to " + file()), e.getMessage());
         assertEquals("", Files.readString(target), "nothing written through the link");
+
+        Files.writeString(target, "secret\n");
+        HvspiException read = assertThrows(HvspiException.class, () -> IntentLog.read(file(), 0));
+        assertTrue(read.getMessage().startsWith("cannot read intent log " + file()), read.getMessage());
+        assertFalse(read.getMessage().contains("secret"), "nothing read through the link: " + read.getMessage());
     }
 
     @Test
