@@ -45,12 +45,6 @@ public final class PendingIntents {
         return (i.aboutDevice() || i.aboutNic() ? "device:" : i.aboutPin() ? "pin:" : "iothread:") + i.id();
     }
 
-    /** Records an intent; the caller saves the state next (with the lock held). */
-    public void begin(Intent intent) {
-        synchronized (lock) {
-            byKey.put(key(intent), intent);
-        }
-    }
 
     /**
      * Records an intent and appends it to the log, before the operation's first QMP command;
@@ -58,7 +52,7 @@ public final class PendingIntents {
      */
     public void beginLogged(Intent intent) {
         synchronized (lock) {
-            begin(intent);
+            byKey.put(key(intent), intent);
             try {
                 log.append(intent);
             } catch (RuntimeException e) {
