@@ -63,6 +63,7 @@ import io.hvspi.spi.VmSpec;
 import io.hvspi.spi.VmState;
 import io.hvspi.spi.VmmException;
 import io.hvspi.spi.VmmUnavailableException;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -681,7 +682,7 @@ public final class QemuHypervisor implements Hypervisor {
             this.pins = new IOThreadPins(model, process.map(QemuProcess::pid).orElse(0L), saved.pins(),
                     saved.placement());
             this.journal = new EventJournal(layout.eventsJournal());
-            this.intents = new PendingIntents(model, new IntentLog(layout.intentLog(), saved.intentLog()));
+            this.intents = new PendingIntents(model, new IntentLog(intentLog(layout), saved.intentLog()));
             qmp.onRoundTrip((command, took, ok) -> host.metrics().roundTrip(QemuHypervisorFactory.TYPE, command, took,
                     ok));
             this.pool = new IOThreadPool(model, saved.ioThreads(), settings.policy(), saved.policyTurn());
@@ -714,6 +715,16 @@ public final class QemuHypervisor implements Hypervisor {
                     }
                 }
             });
+        }
+
+        /** The VM's intent log, made 0600 when absent (a VM started before there was one, or not spawned here). */
+        private static Path intentLog(RuntimeLayout layout) {
+            try {
+                QemuProcess.createPrivateFileIfAbsent(layout.intentLog());
+                return layout.intentLog();
+            } catch (IOException e) {
+                throw new HvspiException("cannot create intent log " + layout.intentLog() + ": " + e.getMessage(), e);
+            }
         }
 
         /** Saves the plugin state; the caller holds {@code model}. */

@@ -435,6 +435,8 @@ class IndependentIOThreadsTest {
                 dir.resolve("events.sock"))), "the followers' QMP socket");
         assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(
                 dir.resolve("events.jsonl"))), "hvspi's event journal");
+        assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(
+                dir.resolve("intents.log"))), "the plugin's intent log");
         assertTrue(Files.exists(dir.resolve("console.log")), "the console is logged whether or not anyone listens");
         assertEquals(VmState.PAUSED, vm.state(), "no guest: QEMU stays paused");
         assertNotEquals(0, record.pid());

@@ -133,7 +133,7 @@ class ProvenStopTest {
         }
         awaitFile(record.runtimeDir().resolve("qmp.sock"));
         QemuHypervisor vm = QemuHypervisor.reattach(record, host);
-        for (String socket : new String[] {"qmp.sock", "console.sock", "events.sock"}) {
+        for (String socket : new String[] {"qmp.sock", "console.sock", "events.sock", "intents.log"}) {
             assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(
                     record.runtimeDir().resolve(socket))), socket + " after a reattach");
         }

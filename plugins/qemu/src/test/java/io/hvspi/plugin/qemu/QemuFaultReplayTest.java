@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.hvspi.core.state.DefaultHostContext;
 import io.hvspi.plugin.qemu.probe.RecordedReplies;
+import io.hvspi.plugin.qemu.process.RuntimeLayout;
 import io.hvspi.plugin.qemu.qmp.FakeQmpServer;
 import io.hvspi.plugin.qemu.qmp.QmpClient;
 import io.hvspi.plugin.qemu.state.DeviceState;
@@ -84,7 +85,7 @@ class QemuFaultReplayTest {
         QemuState record = saved();
         VmRecord r = host.stateStore().load("replay").orElseThrow();
         return PendingIntents.merge(record.intents(),
-                IntentLog.read(r.runtimeDir().resolve(IntentLog.FILE_NAME), record.intentLog()).intents());
+                IntentLog.read(new RuntimeLayout(r.runtimeDir()).intentLog(), record.intentLog()).intents());
     }
 
     private static void await(BooleanSupplier condition, String what) {

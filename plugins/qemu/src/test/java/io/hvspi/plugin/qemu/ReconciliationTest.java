@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.hvspi.core.state.DefaultHostContext;
+import io.hvspi.plugin.qemu.process.RuntimeLayout;
 import io.hvspi.plugin.qemu.qmp.QmpClient;
 import io.hvspi.plugin.qemu.state.DeviceState;
 import io.hvspi.plugin.qemu.state.Intent;
@@ -157,7 +158,7 @@ class ReconciliationTest {
             qmp.execute("blockdev-add", QmpClient.args().put("driver", "null-co").put("node-name", "hvspi-node1")
                     .put("size", d0.sizeBytes()));
         }
-        Path logFile = record().runtimeDir().resolve(IntentLog.FILE_NAME);
+        Path logFile = new RuntimeLayout(record().runtimeDir()).intentLog();
         IntentLog log = new IntentLog(logFile, saved().intentLog());
         log.append(Intent.move(d0, List.of("indep_iothread_1")));
         log.append(Intent.attach(d1));

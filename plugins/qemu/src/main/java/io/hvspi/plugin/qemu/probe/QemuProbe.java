@@ -16,7 +16,6 @@ import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.Set;
 import java.util.function.BiFunction;
-import java.util.function.Supplier;
 
 /**
  * Asks a running QEMU what it can do: {@code query-version}, {@code query-commands}
@@ -25,8 +24,6 @@ import java.util.function.Supplier;
  * set per QEMU version.
  */
 public final class QemuProbe {
-    private static final Supplier<ObjectNode> VIRTIO_BLK_PCI = () -> QmpClient.args().put("typename", "virtio-blk-pci");
-
     private QemuProbe() {}
 
     /**
@@ -72,7 +69,7 @@ public final class QemuProbe {
         Map<String, QmpClient.Call> calls = new LinkedHashMap<>();
         calls.put("query-version", qmp.submit("query-version", null));
         calls.put("query-commands", qmp.submit("query-commands", null));
-        calls.put("device-list-properties", qmp.submit("device-list-properties", VIRTIO_BLK_PCI.get()));
+        calls.put("device-list-properties", qmp.submit("device-list-properties", virtioBlkPci()));
         return probe((command, arguments) -> qmp.await(calls.get(command)));
     }
 
@@ -90,10 +87,14 @@ public final class QemuProbe {
         Set<String> commands = new HashSet<>();
         qmp.apply("query-commands", null).forEach(c -> commands.add(c.path("name").asText()));
         Set<String> props = new HashSet<>();
-        qmp.apply("device-list-properties", VIRTIO_BLK_PCI.get())
+        qmp.apply("device-list-properties", virtioBlkPci())
                 .forEach(p -> props.add(p.path("name").asText()));
         return new ProbeResult(
                 new QemuVersion(qemu.path("major").asInt(), qemu.path("minor").asInt(), qemu.path("micro").asInt()),
                 version.path("package").asText(""), commands, props);
+    }
+
+    private static ObjectNode virtioBlkPci() {
+        return QmpClient.args().put("typename", "virtio-blk-pci");
     }
 }

@@ -9,6 +9,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileVisitResult;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -65,7 +66,16 @@ public final class QemuProcess {
      */
     public static void createPrivateFile(Path file) throws IOException {
         Files.deleteIfExists(file);
-        Files.createFile(file, PosixFilePermissions.asFileAttribute(PRIVATE_FILE));
+        createPrivateFileIfAbsent(file);
+    }
+
+    /** The same, but a file (or link) that exists is left as it is. */
+    public static void createPrivateFileIfAbsent(Path file) throws IOException {
+        try {
+            Files.createFile(file, PosixFilePermissions.asFileAttribute(PRIVATE_FILE));
+        } catch (FileAlreadyExistsException e) {
+            return;
+        }
         Files.setPosixFilePermissions(file, PRIVATE_FILE);
     }
 

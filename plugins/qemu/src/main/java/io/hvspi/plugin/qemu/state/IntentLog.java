@@ -8,13 +8,11 @@ import io.hvspi.spi.HvspiException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -32,7 +30,6 @@ import java.util.Objects;
  * <p>Not thread-safe: the caller holds the VM's model lock, as for the record's saves.
  */
 public final class IntentLog {
-    public static final String FILE_NAME = "intents.log";
     /** Emptied after a record save once it holds this much: a reattach reads at most about this. */
     static final int COMPACT_BYTES = 16 * 1024;
 
@@ -42,20 +39,20 @@ public final class IntentLog {
     private final Path file;
     private long seq;
     private long bytes;
-    private boolean exists;
 
-    /** A log whose next line is numbered {@code lastSeq + 1}; {@code lastSeq} is what the record or the file reached. */
+    /**
+     * The log in {@code file}, which its VM's session made (0600); it is never created here, so a
+     * removed runtime directory stays removed. Its next line is numbered {@code lastSeq + 1};
+     * {@code lastSeq} is what the record or the file reached.
+     */
     public IntentLog(Path file, long lastSeq) {
         this.file = Objects.requireNonNull(file, "file");
         this.seq = lastSeq;
-        long size = -1;
         try {
-            size = Files.size(file); // what earlier processes appended counts towards compaction too
+            this.bytes = Files.size(file); // what earlier processes appended counts towards compaction too
         } catch (IOException e) {
-            // none yet, or not readable: the first append says which
+            this.bytes = 0; // gone, or not readable: the next append says which
         }
-        this.exists = size >= 0;
-        this.bytes = Math.max(0, size);
     }
 
     /** The sequence number of the last line appended: a record saved now covers every line up to it. */
@@ -79,9 +76,6 @@ public final class IntentLog {
                     + e.getOriginalMessage(), e);
         }
         try {
-            if (!exists) {
-                create();
-            }
             // a stream, as the record store writes: an interrupted caller still finishes its line
             Files.write(file, line, StandardOpenOption.WRITE, StandardOpenOption.APPEND, LinkOption.NOFOLLOW_LINKS);
         } catch (IOException e) {
@@ -92,32 +86,21 @@ public final class IntentLog {
         bytes += line.length;
     }
 
-    private void create() throws IOException {
-        try {
-            Files.createFile(file, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-        } catch (FileAlreadyExistsException e) {
-            // an earlier process's log: appended to (a link is refused by NOFOLLOW_LINKS)
-        }
-        exists = true;
-    }
-
     /**
      * Called after a record save that covers {@link #lastSeq()}: empties the file once it has
-     * grown past {@link #COMPACT_BYTES}, or when {@code always}. A failure leaves the file as it
-     * is (its lines are history); it never fails the save.
+     * grown past {@link #COMPACT_BYTES}, or when {@code compactNow}. A failure leaves the file as
+     * it is (its lines are history); it never fails the save.
      */
-    public void covered(boolean always) {
-        if (!exists || (!always && bytes < COMPACT_BYTES)) {
+    public void covered(boolean compactNow) {
+        if (bytes == 0 || (!compactNow && bytes < COMPACT_BYTES)) {
             return;
         }
         try {
             Files.write(file, new byte[0], StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING,
                     LinkOption.NOFOLLOW_LINKS);
             bytes = 0;
-        } catch (NoSuchFileException e) {
-            exists = false;
         } catch (IOException e) {
-            // history only: the next compaction tries again
+            // history only (or the directory is going): the next compaction tries again
         }
     }
 
@@ -148,16 +131,16 @@ public final class IntentLog {
         } catch (IOException e) {
             throw new HvspiException("cannot read intent log " + file + ": " + e.getMessage(), e);
         }
+        String text = new String(content, StandardCharsets.UTF_8);
+        int complete = text.lastIndexOf('\n') + 1; // what follows is a torn last line
         List<Intent> intents = new ArrayList<>();
         long last = recordSeq;
         long previous = Long.MIN_VALUE;
-        int lineNumber = 0;
-        int start = 0;
-        for (int nl; start < content.length && (nl = indexOf(content, (byte) '\n', start)) >= 0; start = nl + 1) {
-            lineNumber++;
-            Line line = parse(file, lineNumber, new String(content, start, nl - start, StandardCharsets.UTF_8));
+        String[] lines = complete == 0 ? new String[0] : text.substring(0, complete - 1).split("\n", -1);
+        for (int i = 0; i < lines.length; i++) {
+            Line line = parse(file, i + 1, lines[i]);
             if (line.seq() <= previous) {
-                throw corrupt(file, lineNumber, "sequence number " + line.seq() + " does not follow " + previous);
+                throw corrupt(file, i + 1, "sequence number " + line.seq() + " does not follow " + previous);
             }
             previous = line.seq();
             if (line.seq() > recordSeq) {
@@ -165,7 +148,7 @@ public final class IntentLog {
                 last = line.seq();
             }
         }
-        boolean torn = start < content.length;
+        boolean torn = complete < text.length();
         return new Pending(List.copyOf(intents), last, !intents.isEmpty() || torn);
     }
 
@@ -185,15 +168,6 @@ public final class IntentLog {
     private static HvspiException corrupt(Path file, int lineNumber, String why) {
         return new HvspiException("corrupt intent log " + file + " line " + lineNumber + ": " + why
                 + "; it is the VM's record of operations in flight, written only by hvspi");
-    }
-
-    private static int indexOf(byte[] a, byte b, int from) {
-        for (int i = from; i < a.length; i++) {
-            if (a[i] == b) {
-                return i;
-            }
-        }
-        return -1;
     }
 
     /** One line of the file. */

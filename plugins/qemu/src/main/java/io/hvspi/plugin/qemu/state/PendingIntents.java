@@ -69,7 +69,7 @@ public final class PendingIntents {
         }
     }
 
-    /** Tells the log that a record covering {@link #lastLogged()} was saved (with the lock held). */
+    /** Tells the log that a record covering {@link #lastLogged()} was saved (with the lock held); see {@link IntentLog#covered}. */
     public void saved(boolean compactNow) {
         synchronized (lock) {
             log.covered(compactNow);

@@ -20,7 +20,15 @@ class IntentLogTest {
     Path dir;
 
     private Path file() {
-        return dir.resolve(IntentLog.FILE_NAME);
+        return dir.resolve("intents.log");
+    }
+
+    /** A log as its VM's session makes it: the file exists (0600) before the first append. */
+    private IntentLog log(long lastSeq) throws Exception {
+        if (!Files.exists(file(), java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            Files.createFile(file(), PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+        }
+        return new IntentLog(file(), lastSeq);
     }
 
     private static DeviceState disk(String id) {
@@ -30,12 +38,13 @@ class IntentLogTest {
 
     @Test
     void linesAboveTheRecordsPositionAreTheIntentsInFlightInOrder() throws Exception {
-        IntentLog log = new IntentLog(file(), 7);
+        IntentLog log = log(7);
         log.append(Intent.attach(disk("d0")));
         log.append(Intent.ioThreadAdd("x1"));
         log.append(Intent.move(disk("d1"), List.of("indep_iothread_1")));
         assertEquals(10, log.lastSeq());
-        assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(file())));
+        assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(file())),
+                "appending keeps the file's mode");
 
         IntentLog.Pending all = IntentLog.read(file(), 7);
         assertEquals(List.of(Intent.attach(disk("d0")), Intent.ioThreadAdd("x1"),
@@ -53,6 +62,18 @@ class IntentLogTest {
     }
 
     @Test
+    void anAppendNeverCreatesTheFileSoARemovedDirectoryStaysRemoved() throws Exception {
+        Path gone = dir.resolve("gone");
+        Files.createDirectory(gone);
+        IntentLog log = new IntentLog(gone.resolve("intents.log"), 0);
+        Files.delete(gone);
+        HvspiException e = assertThrows(HvspiException.class, () -> log.append(Intent.ioThreadAdd("x1")));
+        assertTrue(e.getMessage().startsWith("cannot log intent of IOTHREAD_ADD 'x1'"), e.getMessage());
+        assertFalse(Files.exists(gone));
+        assertEquals(0, log.lastSeq(), "a line not written is not counted");
+    }
+
+    @Test
     void noFileMeansNothingInFlight() {
         IntentLog.Pending p = IntentLog.read(file(), 3);
         assertEquals(List.of(), p.intents());
@@ -62,7 +83,7 @@ class IntentLogTest {
 
     @Test
     void aTornLastLineIsAnAppendThatNeverReturnedAndIsIgnored() throws Exception {
-        IntentLog log = new IntentLog(file(), 0);
+        IntentLog log = log(0);
         log.append(Intent.ioThreadAdd("x1"));
         Files.writeString(file(), "{\"seq\":2,\"intent\":{\"op\":\"IOTHREAD_A", StandardOpenOption.APPEND);
         IntentLog.Pending p = IntentLog.read(file(), 0);
@@ -73,7 +94,7 @@ class IntentLogTest {
 
     @Test
     void aDamagedLineIsAnErrorNamingTheFileAndTheLine() throws Exception {
-        IntentLog log = new IntentLog(file(), 0);
+        IntentLog log = log(0);
         log.append(Intent.ioThreadAdd("x1"));
         Files.writeString(file(), "garbage\n", StandardOpenOption.APPEND);
         log.append(Intent.ioThreadAdd("x2"));
@@ -111,7 +132,7 @@ class IntentLogTest {
 
     @Test
     void theFileIsEmptiedOnceARecordCoversItAndHasGrownAndNumberingGoesOn() throws Exception {
-        IntentLog log = new IntentLog(file(), 0);
+        IntentLog log = log(0);
         log.append(Intent.ioThreadAdd("x1"));
         log.covered(false);
         assertTrue(Files.size(file()) > 0, "small: kept, its lines are history");
@@ -125,7 +146,7 @@ class IntentLogTest {
         while (Files.size(file()) < IntentLog.COMPACT_BYTES) {
             log.append(Intent.ioThreadRemove("x1"));
         }
-        IntentLog another = new IntentLog(file(), log.lastSeq());
+        IntentLog another = log(log.lastSeq());
         another.covered(false);
         assertEquals(0, Files.size(file()), "what an earlier process appended counts towards compaction");
         log = another;
