@@ -2,6 +2,7 @@ package io.hvspi.plugin.qemu.state;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.hvspi.spi.HvspiException;
 import io.hvspi.spi.IOThreadInfo;
@@ -50,7 +51,9 @@ public record QemuState(int format, QemuSettings settings, String qmpSocket, boo
     private static final int OLDEST_READABLE = 1;
 
     private static final ObjectMapper JSON = new ObjectMapper()
-            .configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
+            .configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false)
+            // hvspi writes whole numbers: a 1.5 in a count or a position is damage, not a 1
+            .configure(DeserializationFeature.ACCEPT_FLOAT_AS_INT, false);
 
     public QemuState {
         Objects.requireNonNull(settings, "settings");
@@ -60,6 +63,9 @@ public record QemuState(int format, QemuSettings settings, String qmpSocket, boo
         devices = List.copyOf(devices);
         intents = intents == null ? List.of() : List.copyOf(intents);
         nics = nics == null ? List.of() : List.copyOf(nics);
+        if (intentLog < 0) {
+            throw new IllegalArgumentException("intentLog is " + intentLog + ", a log position is 0 or more");
+        }
         pins = pins == null ? Map.of() : Collections.unmodifiableMap(new TreeMap<>(pins));
     }
 
@@ -159,7 +165,9 @@ public record QemuState(int format, QemuSettings settings, String qmpSocket, boo
         QemuState s;
         try {
             s = JSON.readValue(json, QemuState.class);
-        } catch (JsonProcessingException | IllegalArgumentException | NullPointerException e) {
+        } catch (JsonProcessingException e) {
+            throw new HvspiException("unreadable QEMU plugin state: " + oneLine(e), e);
+        } catch (IllegalArgumentException | NullPointerException e) {
             throw new HvspiException("unreadable QEMU plugin state: " + e.getMessage(), e);
         }
         if (s.format() < OLDEST_READABLE || s.format() > FORMAT) {
@@ -167,5 +175,21 @@ public record QemuState(int format, QemuSettings settings, String qmpSocket, boo
                     + OLDEST_READABLE + " to " + FORMAT);
         }
         return s;
+    }
+
+    /** Jackson's message without its multi-line source location, and the field it is about. */
+    private static String oneLine(JsonProcessingException e) {
+        StringBuilder field = new StringBuilder();
+        if (e instanceof JsonMappingException m) {
+            for (JsonMappingException.Reference r : m.getPath()) {
+                if (r.getFieldName() != null) {
+                    field.append(field.isEmpty() ? "" : ".").append(r.getFieldName());
+                } else if (r.getIndex() >= 0) {
+                    field.append('[').append(r.getIndex()).append(']');
+                }
+            }
+        }
+        String message = String.valueOf(e.getOriginalMessage()).replace('\n', ' ');
+        return field.isEmpty() ? message : "field " + field + ": " + message;
     }
 }

@@ -109,4 +109,19 @@ class QemuStateTest {
                 .startsWith("unreadable QEMU plugin state"));
         assertThrows(HvspiException.class, () -> QemuState.fromJson("not json"));
     }
+
+    @Test
+    void aDamagedFieldIsNamedOnOneLine() {
+        String json = sample().toJson();
+        for (String bad : List.of("\"x\"", "1.5", "-1", "99999999999999999999999")) {
+            HvspiException e = assertThrows(HvspiException.class,
+                    () -> QemuState.fromJson(json.replace("\"intentLog\":0", "\"intentLog\":" + bad)), bad);
+            assertTrue(e.getMessage().startsWith("unreadable QEMU plugin state: "), e.getMessage());
+            assertTrue(e.getMessage().contains("intentLog"), "names the field: " + e.getMessage());
+            assertFalse(e.getMessage().contains("\n"), "one line: " + e.getMessage());
+        }
+        HvspiException e = assertThrows(HvspiException.class,
+                () -> QemuState.fromJson(json.replace("\"nextNode\":1", "\"nextNode\":1.5")));
+        assertTrue(e.getMessage().startsWith("unreadable QEMU plugin state: field nextNode: "), e.getMessage());
+    }
 }
