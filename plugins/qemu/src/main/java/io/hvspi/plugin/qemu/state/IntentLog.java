@@ -1,7 +1,6 @@
 package io.hvspi.plugin.qemu.state;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.hvspi.spi.HvspiException;
@@ -33,8 +32,7 @@ public final class IntentLog {
     /** Emptied after a record save once it holds this much: a reattach reads at most about this. */
     static final int COMPACT_BYTES = 16 * 1024;
 
-    private static final ObjectMapper JSON = new ObjectMapper()
-            .configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
+    private static final ObjectMapper JSON = QemuState.JSON;
 
     private final Path file;
     private long seq;

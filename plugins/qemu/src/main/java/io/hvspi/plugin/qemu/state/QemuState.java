@@ -50,7 +50,8 @@ public record QemuState(int format, QemuSettings settings, String qmpSocket, boo
     public static final int FORMAT = 4;
     private static final int OLDEST_READABLE = 1;
 
-    private static final ObjectMapper JSON = new ObjectMapper()
+    /** Reads and writes the plugin's state, and the intent log's lines in the same terms. */
+    static final ObjectMapper JSON = new ObjectMapper()
             .configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false)
             // hvspi writes whole numbers: a 1.5 in a count or a position is damage, not a 1
             .configure(DeserializationFeature.ACCEPT_FLOAT_AS_INT, false);
