@@ -195,8 +195,7 @@ public final class QemuHypervisor implements Hypervisor {
             IntentLog.Pending logged = IntentLog.read(layout.intentLog(), recorded.intentLog());
             QemuState saved = recorded.withIntents(PendingIntents.merge(recorded.intents(), logged.intents()),
                     logged.lastSeq());
-            ProbeResult probe = QemuProbe.probe(qmp, Optional.ofNullable(recorded.qemu())
-                    .filter(q -> !recorded.endpoint()).map(q -> Path.of(q.executable())));
+            ProbeResult probe = QemuProbe.probe(qmp, executable(recorded));
             Reconciler.Result nicsSettled = new NicReconciler(qmp, saved.settings().guestless(),
                     host.commandTimeout()).reconcile(saved);
             Reconciler.Result settled = new Reconciler(qmp, saved.settings().guestless(), host.commandTimeout())
@@ -228,6 +227,11 @@ public final class QemuHypervisor implements Hypervisor {
             qmp.close();
             throw e;
         }
+    }
+
+    /** The binary QEMU runs, as recorded; empty for a QEMU hvspi did not spawn. */
+    private static Optional<Path> executable(QemuState state) {
+        return Optional.ofNullable(state.qemu()).filter(q -> !state.endpoint()).map(q -> Path.of(q.executable()));
     }
 
     /** A record is data: its runtime directory must be where this host keeps the VM's, nowhere else. */
@@ -325,8 +329,7 @@ public final class QemuHypervisor implements Hypervisor {
                     initial = initial.withQemu(process.get().runningIdentity(s.binary()));
                 }
                 qmp = connect(socket, process);
-                ProbeResult probe = QemuProbe.probe(qmp, Optional.ofNullable(initial.qemu())
-                        .filter(q -> endpoint.isEmpty()).map(q -> Path.of(q.executable())));
+                ProbeResult probe = QemuProbe.probe(qmp, executable(initial));
                 session = new Session(layout, process, qmp, probe, initial, createdAt);
                 session.placeThreads();
                 synchronized (model) {
