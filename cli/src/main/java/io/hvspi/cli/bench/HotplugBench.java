@@ -16,6 +16,7 @@ import io.hvspi.spi.RequestRejectedException;
 import io.hvspi.spi.VmSpec;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -39,6 +40,7 @@ import java.util.regex.Pattern;
 public final class HotplugBench {
     private static final Pattern QEMU_VERSION = Pattern.compile(
             "\"micro\":\\s*(\\d+),\\s*\"minor\":\\s*(\\d+),\\s*\"major\":\\s*(\\d+)\\},\\s*\"package\":\\s*\"([^\"]*)\"");
+    private static final Pattern THREAD_ID = Pattern.compile("\"thread-id\":\\s*(\\d+)");
     private static final long DISK_BYTES = 1L << 30;
 
     /**
@@ -113,7 +115,7 @@ public final class HotplugBench {
                 Optional<IOThreadProvider> pool = vm.ioThreads();
                 if (pool.isPresent()) {
                     progress.accept("QMP round trip: " + options.iterations() + " per side");
-                    metrics.add(roundTrip(pool.get(), raw));
+                    metrics.add(roundTrip(pool.get(), raw, rawQemu.pid()));
                 } else {
                     progress.accept("QMP round trip: skipped (the VM has no IOThread pool to list)");
                 }
@@ -237,24 +239,48 @@ public final class HotplugBench {
         return nanos;
     }
 
-    private BenchReport.Metric roundTrip(IOThreadProvider pool, RawQmp raw) {
+    private BenchReport.Metric roundTrip(IOThreadProvider pool, RawQmp raw, long rawPid) {
         Samples fw = new Samples();
         Samples rw = new Samples();
         for (int i = 0; i < options.warmup() + options.iterations(); i++) {
             long t0 = System.nanoTime();
-            pool.list();
+            int listed = pool.list().size();
             long fwNanos = System.nanoTime() - t0;
             t0 = System.nanoTime();
-            raw.execute("{\"execute\":\"query-iothreads\"}");
+            int rawListed = rawListing(raw, rawPid);
             long rawNanos = System.nanoTime() - t0;
+            if (listed != rawListed) {
+                throw new IllegalStateException("hvspi listed " + listed + " IOThreads, the raw client " + rawListed);
+            }
             if (i >= options.warmup()) {
                 fw.add(fwNanos);
                 rw.add(rawNanos);
             }
         }
         return new BenchReport.Metric("qmp-round-trip",
-                "hvspi's IOThreadProvider.list() (one query-iothreads, joined with the accounting) vs raw"
-                        + " query-iothreads", fw.summary(), rw.summary());
+                "hvspi's IOThreadProvider.list() vs raw: query-iothreads and each IOThread's affinity from /proc,"
+                        + " which list() reports too", fw.summary(), rw.summary());
+    }
+
+    /**
+     * The raw side of an IOThread listing: what {@code list()} returns costs one {@code query-iothreads} and one
+     * read of each IOThread's {@code /proc} status (its CPU affinity, which only the kernel knows).
+     */
+    private static int rawListing(RawQmp raw, long qemuPid) {
+        Matcher thread = THREAD_ID.matcher(raw.execute("{\"execute\":\"query-iothreads\"}"));
+        int listed = 0;
+        while (thread.find()) {
+            try {
+                String status = new String(Files.readAllBytes(Path.of("/proc", Long.toString(qemuPid), "task",
+                        thread.group(1), "status")), StandardCharsets.ISO_8859_1);
+                if (status.contains("\nCpus_allowed_list:")) {
+                    listed++;
+                }
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+        return listed;
     }
 
     private long frameworkStart(String vmId) {

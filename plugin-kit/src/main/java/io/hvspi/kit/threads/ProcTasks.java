@@ -3,7 +3,9 @@ package io.hvspi.kit.threads;
 import io.hvspi.spi.CpuSet;
 import io.hvspi.spi.VmmUnavailableException;
 import io.hvspi.spi.VmmUnavailableException.Reason;
+import java.io.FileInputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
@@ -91,9 +93,11 @@ public final class ProcTasks {
      */
     public Optional<CpuSet> affinity(long pid, long tid) {
         try {
-            // read on every IOThread listing: one read of the bytes and a search, not a line decoder
-            String status = new String(Files.readAllBytes(task(pid, tid).resolve("status")),
-                    StandardCharsets.ISO_8859_1);
+            // read on every IOThread listing: a plain stream (no NIO channel) and a search, not a line decoder
+            String status;
+            try (InputStream in = new FileInputStream(task(pid, tid).resolve("status").toFile())) {
+                status = new String(in.readAllBytes(), StandardCharsets.ISO_8859_1);
+            }
             int at = status.indexOf("\nCpus_allowed_list:");
             if (at < 0) {
                 return Optional.empty();
