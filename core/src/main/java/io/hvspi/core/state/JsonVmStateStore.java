@@ -3,6 +3,7 @@ package io.hvspi.core.state;
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.hvspi.spi.HvspiException;
 import io.hvspi.spi.VmRecord;
@@ -55,7 +56,9 @@ public final class JsonVmStateStore implements VmStateStore {
     private static final int STRIPES = 256;
 
     private static final Logger LOG = LoggerFactory.getLogger(JsonVmStateStore.class);
-    private static final ObjectMapper JSON = new ObjectMapper();
+    // a record with anything after its object (a second write run together with it, junk) is corrupt, not valid
+    private static final ObjectMapper JSON = new ObjectMapper()
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
     private final Path root;
     private final Object[] locks = new Object[STRIPES];
     /**

@@ -1,6 +1,7 @@
 package io.hvspi.core.state;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -157,5 +158,23 @@ class StateStoreTest {
         Files.writeString(dir.resolve("vm.json"), "{\"vmId\": \"vm1\", trunc");
         HvspiException e = assertThrows(HvspiException.class, () -> host.stateStore().load("vm1"));
         assertTrue(e.getMessage().startsWith("corrupt VM record " + dir.resolve("vm.json")), e.getMessage());
+    }
+
+    @Test
+    void aRecordWithAnythingAfterItsObjectIsCorrupt() throws Exception {
+        DefaultHostContext host = host();
+        host.stateStore().save(new VmRecord("vm1", "qemu", 1, host.runtimeRoot().resolve("vm1").toAbsolutePath(),
+                Instant.EPOCH, "{}"));
+        Path file = host.runtimeRoot().resolve("vm1/vm.json");
+        assertTrue(host.stateStore().load("vm1").isPresent());
+        String whole = Files.readString(file);
+        for (String tail : List.of(" junk", whole, "{}", "]")) {
+            Files.writeString(file, whole + tail);
+            HvspiException e = assertThrows(HvspiException.class, () -> host.stateStore().load("vm1"), tail);
+            assertTrue(e.getMessage().startsWith("corrupt VM record " + file + ": "), e.getMessage());
+            assertFalse(e.getMessage().contains("\n"), "one line: " + e.getMessage());
+        }
+        Files.writeString(file, whole + "\n  \n");
+        assertTrue(host.stateStore().load("vm1").isPresent(), "white space after the object is not damage");
     }
 }

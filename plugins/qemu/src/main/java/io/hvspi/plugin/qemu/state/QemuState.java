@@ -54,7 +54,9 @@ public record QemuState(int format, QemuSettings settings, String qmpSocket, boo
     static final ObjectMapper JSON = new ObjectMapper()
             .configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false)
             // hvspi writes whole numbers: a 1.5 in a count or a position is damage, not a 1
-            .configure(DeserializationFeature.ACCEPT_FLOAT_AS_INT, false);
+            .configure(DeserializationFeature.ACCEPT_FLOAT_AS_INT, false)
+            // an intent log line or a state with anything after its value is damage
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
     public QemuState {
         Objects.requireNonNull(settings, "settings");

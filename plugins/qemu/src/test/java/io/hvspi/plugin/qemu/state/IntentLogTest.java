@@ -109,6 +109,9 @@ class IntentLogTest {
         Files.writeString(file(), "{\"seq\":\"x\",\"intent\":{}}\n");
         assertTrue(assertThrows(HvspiException.class, () -> IntentLog.read(file(), 0)).getMessage()
                 .contains("line 1: not a numbered intent"));
+        Files.writeString(file(), "{\"seq\":1,\"intent\":{\"op\":\"IOTHREAD_ADD\",\"id\":\"a\"}} junk\n");
+        assertTrue(assertThrows(HvspiException.class, () -> IntentLog.read(file(), 0)).getMessage()
+                .startsWith("corrupt intent log " + file() + " line 1: "), "anything after a line's object is damage");
         Files.write(file(), new byte[] {'{', (byte) 0xff, '}', '\n'});
         assertTrue(assertThrows(HvspiException.class, () -> IntentLog.read(file(), 0)).getMessage()
                 .startsWith("corrupt intent log " + file() + " line 1: "));
