@@ -37,7 +37,8 @@ final class UsageErrors {
         } else if (!cmd.getSubcommands().isEmpty() && String.valueOf(e.getMessage()).contains("Missing required subcommand")) {
             err.println("hvctl: error: '" + where + "' needs a command: " + String.join(", ", visibleSubcommands(cmd)));
         } else {
-            err.println("hvctl: error: " + e.getMessage());
+            // picocli 4.7 says "Value for option option '--annotation' ..." of a map option's entry without '='
+            err.println("hvctl: error: " + String.valueOf(e.getMessage()).replace("option option '", "option '"));
         }
         err.println("hvctl: hint: " + hint);
         err.flush();

@@ -73,6 +73,14 @@ class SuggestionsTest {
         assertTrue(r.err().startsWith("hvctl: error: unknown option '--runtime-dir' for 'hvctl plugins'\n"), r::toString);
     }
 
+    @Test
+    void aMapOptionWithoutItsEqualsSignIsNamedOnce() {
+        HvctlRunner.Result r = hvctl("run", "--annotation", "x");
+        assertEquals(ExitCode.USAGE, r.exit(), r::toString);
+        assertEquals("hvctl: error: Value for option '--annotation' (KEY=VALUE) should be in KEY=VALUE format but"
+                + " was x\nhvctl: hint: see: hvctl run --help\n", r.err());
+    }
+
     private static HvctlRunner.Result hvctl(String... args) {
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
