@@ -172,7 +172,9 @@ public final class QemuHypervisor implements Hypervisor {
                                     + " (no live QEMU with that pid, start time and executable serves "
                                     + layout.qmpSocket() + ")")));
         }
-        hv.createdTaps = createdTaps(recorded.nics());
+        LogRead log = LogRead.of(layout, recorded);
+        // the taps hvspi made, also those of attaches only the log holds: a stop removes them even without QMP
+        hv.createdTaps = createdTaps((log.error() == null ? log.pending().applyTo(recorded) : recorded).nics());
         QmpClient qmp;
         try {
             Path socket = Path.of(recorded.qmpSocket());
@@ -191,10 +193,13 @@ public final class QemuHypervisor implements Hypervisor {
         }
         process.ifPresent(p -> makeSocketsPrivate(layout));
         try {
-            // intents logged after the record's last save: operations a process that died had begun
-            IntentLog.Pending logged = IntentLog.read(layout.intentLog(), recorded.intentLog());
-            QemuState saved = recorded.withIntents(PendingIntents.merge(recorded.intents(), logged.intents()),
-                    logged.lastSeq());
+            if (log.error() != null) {
+                throw log.error();
+            }
+            // lines logged after the record's last save: attaches that finished (replayed as confirmed), and
+            // operations a process that died had begun (settled against QEMU below)
+            IntentLog.Pending logged = log.pending();
+            QemuState saved = logged.applyTo(recorded);
             ProbeResult probe = QemuProbe.probe(qmp, executable(recorded));
             Reconciler.Result nicsSettled = new NicReconciler(qmp, saved.settings().guestless(),
                     host.commandTimeout()).reconcile(saved);
@@ -226,6 +231,17 @@ public final class QemuHypervisor implements Hypervisor {
             }
             qmp.close();
             throw e;
+        }
+    }
+
+    /** The VM's intent log as a reattach found it; a damaged log is an error for a reattach that reaches QMP. */
+    private record LogRead(IntentLog.Pending pending, HvspiException error) {
+        static LogRead of(RuntimeLayout layout, QemuState recorded) {
+            try {
+                return new LogRead(IntentLog.read(layout.intentLog(), recorded.intentLog()), null);
+            } catch (HvspiException e) {
+                return new LogRead(null, e);
+            }
         }
     }
 
@@ -443,7 +459,7 @@ public final class QemuHypervisor implements Hypervisor {
                 s.close();
             }
             // QEMU is gone, so no netdev holds them: the taps hvspi made for this VM go with it, a user's stay
-            createdTaps.forEach(HostTaps::removeQuietly);
+            (s != null ? s.createdTaps() : createdTaps).forEach(HostTaps::removeQuietly);
             session = null;
             unreachable = null;
             host.stateStore().remove(vmId);
@@ -610,6 +626,7 @@ public final class QemuHypervisor implements Hypervisor {
             closed = true;
             Session s = session;
             if (s != null) {
+                s.saveWhatOnlyTheLogHolds();
                 s.close();
             }
         }
@@ -730,15 +747,22 @@ public final class QemuHypervisor implements Hypervisor {
             }
         }
 
+        /** The taps hvspi made for this VM's NICs; an attach in flight may have made its tap already. */
+        List<String> createdTaps() {
+            synchronized (model) {
+                List<String> taps = new ArrayList<>(QemuHypervisor.createdTaps(table.nics()));
+                intents.list().stream().filter(i -> i.aboutNic() && i.nic().createdTap())
+                        .forEach(i -> taps.add(i.nic().tap()));
+                return List.copyOf(taps);
+            }
+        }
+
         /** Saves the plugin state; the caller holds {@code model}. */
         void persist() {
             QemuState s = new QemuState(QemuState.FORMAT, settings, qmpSocket, endpoint, pool.members(),
                     table.rootPorts(), table.scsiController(), pool.placedByPolicy(), table.nextNode(), table.list(),
                     intents.list(), identity, table.nics(), pins.snapshot(), pins.placement(), intents.lastLogged());
-            // an attach in flight may have made its tap already: a stop now removes it too
-            List<String> taps = new ArrayList<>(createdTaps(table.nics()));
-            intents.list().stream().filter(i -> i.aboutNic() && i.nic().createdTap()).forEach(i -> taps.add(i.nic().tap()));
-            createdTaps = List.copyOf(taps);
+            createdTaps = createdTaps();
             host.stateStore().save(new VmRecord(vmId, QemuHypervisorFactory.TYPE, process.map(QemuProcess::pid)
                     .orElse(0L), layout.dir(), createdAt, s.toJson()));
             intents.saved(false);
@@ -767,6 +791,26 @@ public final class QemuHypervisor implements Hypervisor {
         VmState queryState() {
             JsonNode status = qmp.execute("query-status");
             return status.path("running").asBoolean() ? VmState.RUNNING : VmState.PAUSED;
+        }
+
+        /**
+         * Saves the record when the log holds lines it does not cover (attaches end with a line, not a
+         * save), so that once this handle lets go of the VM its record alone is complete. A failure is
+         * only logged: the log keeps the attaches, and the next reattach replays them.
+         */
+        void saveWhatOnlyTheLogHolds() {
+            synchronized (model) {
+                if (!intents.uncovered()) {
+                    return;
+                }
+                try {
+                    persist();
+                    intents.saved(true); // the record covers the whole log: the next reattach reads nothing
+                } catch (RuntimeException e) {
+                    LOG.warn("VM '{}': record not saved on close ({}); its intent log keeps the attaches since"
+                            + " the last save, and the next reattach replays them", vmId, e.getMessage());
+                }
+            }
         }
 
         void close() {

@@ -71,7 +71,7 @@ public final class ChildOperation {
     }
 
     private static boolean onIo0(VmRecord record) {
-        return QemuState.fromJson(record.pluginState()).devices().stream().filter(d -> d.id().equals(MOVED))
+        return TestVms.durable(record).devices().stream().filter(d -> d.id().equals(MOVED))
                 .map(DeviceState::ioThreads).findFirst().orElse(List.of()).equals(List.of(IO0));
     }
 }

@@ -139,7 +139,7 @@ class CrossProcessFaultTest {
                     finished = child.awaitLine("done", 0);
                 }
                 String outcome = withVm(host, vmId, vm -> {
-                    QemuState saved = QemuState.fromJson(host.stateStore().load(vmId).orElseThrow().pluginState());
+                    QemuState saved = TestVms.durable(host.stateStore().load(vmId).orElseThrow());
                     QemuTruth.assertRecordEqualsQemu(vm, saved, where);
                     assertEquals(saved.devices(), vm.accounting().devices(), where + ": accounting and record");
                     DeviceState d0 = saved.devices().stream().filter(d -> d.id().equals(ChildOperation.MOVED))

@@ -133,7 +133,7 @@ class IndependentIOThreadsTest {
 
     private QemuState savedState() {
         VmRecord record = host.stateStore().load("iothreads").orElseThrow();
-        return QemuState.fromJson(record.pluginState());
+        return TestVms.durable(record);
     }
 
     private static String comm(long pid, long tid) throws IOException {

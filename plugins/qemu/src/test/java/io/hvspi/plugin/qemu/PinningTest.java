@@ -112,7 +112,7 @@ class PinningTest {
         assertEquals(before, cpusAllowed(pid, tids.get(IO1)), "another IOThread is untouched");
         assertEquals(before, cpusAllowed(pid, tids.get(IO2)), "another IOThread is untouched");
         assertEquals(before, cpusAllowed(pid, pid), "QEMU's main thread is untouched");
-        QemuState saved = QemuState.fromJson(host.stateStore().load("pin").orElseThrow().pluginState());
+        QemuState saved = TestVms.durable(host.stateStore().load("pin").orElseThrow());
         assertEquals(QemuState.FORMAT, saved.format());
         assertEquals(Map.of(IO0, last.toString()), saved.pins());
         assertEquals(List.of(), saved.intents(), "a finished pin leaves no intent");
@@ -138,7 +138,7 @@ class PinningTest {
         IOThreadInfo unpinned = again.requireIoThreads().unpin(IO0);
         assertEquals(Optional.empty(), unpinned.pinned());
         assertEquals(before, cpusAllowed(pid, tids.get(IO0)));
-        assertEquals(Map.of(), QemuState.fromJson(host.stateStore().load("pin").orElseThrow().pluginState()).pins());
+        assertEquals(Map.of(), TestVms.durable(host.stateStore().load("pin").orElseThrow()).pins());
     }
 
     @Test
@@ -189,7 +189,7 @@ class PinningTest {
                 "an IOThread added at run time joins the pool's CPU set");
         assertEquals(Optional.of(last), added.pinned());
         vm.requireIoThreads().remove("extra");
-        assertFalse(QemuState.fromJson(TestVms.host(tmp).stateStore().load("pinpool").orElseThrow().pluginState())
+        assertFalse(TestVms.durable(TestVms.host(tmp).stateStore().load("pinpool").orElseThrow())
                 .pins().containsKey("extra"), "a removed IOThread's pin is forgotten");
     }
 
@@ -218,7 +218,7 @@ class PinningTest {
         // before applying IO1's: the record holds both intents, the kernel only the first
         ThreadAffinity.set(tids.get(IO0), last);
         VmRecord record = host.stateStore().load("pinintent").orElseThrow();
-        QemuState s = QemuState.fromJson(record.pluginState());
+        QemuState s = TestVms.durable(record);
         QemuState dead = s.with(s.devices(), s.ioThreads(), List.of(Intent.pin(IO0, last.toString()),
                 Intent.pin(IO1, last.toString())), s.nextNode());
         host.stateStore().save(new VmRecord(record.vmId(), record.hypervisorType(), record.pid(), record.runtimeDir(),
@@ -230,7 +230,7 @@ class PinningTest {
         assertEquals(Optional.of(last), thread(again, IO0).pinned(), () -> "adopted: " + again.reconciliation());
         assertEquals(Optional.empty(), thread(again, IO1).pinned(), () -> "forgotten: " + again.reconciliation());
         assertEquals(2, again.reconciliation().size(), () -> String.valueOf(again.reconciliation()));
-        QemuState settled = QemuState.fromJson(host.stateStore().load("pinintent").orElseThrow().pluginState());
+        QemuState settled = TestVms.durable(host.stateStore().load("pinintent").orElseThrow());
         assertEquals(Map.of(IO0, last.toString()), settled.pins());
         assertEquals(List.of(), settled.intents());
     }
@@ -252,7 +252,7 @@ class PinningTest {
         assertEquals(Optional.of(last), thread(again, IO1).pinned(), () -> "kept: " + again.reconciliation());
         assertEquals(1, again.reconciliation().size(), () -> String.valueOf(again.reconciliation()));
         assertEquals(Map.of(IO1, last.toString()),
-                QemuState.fromJson(host.stateStore().load("pinmoved").orElseThrow().pluginState()).pins());
+                TestVms.durable(host.stateStore().load("pinmoved").orElseThrow()).pins());
     }
 
     private static IOThreadInfo thread(QemuHypervisor vm, String id) {

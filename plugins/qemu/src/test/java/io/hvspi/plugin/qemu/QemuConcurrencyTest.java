@@ -219,7 +219,7 @@ class QemuConcurrencyTest {
                 when + ": loads add up to the devices on IOThreads");
 
         // block nodes and the state file
-        QemuState saved = QemuState.fromJson(host.stateStore().load("busy").orElseThrow().pluginState());
+        QemuState saved = TestVms.durable(host.stateStore().load("busy").orElseThrow());
         Set<String> qemuNodes = new TreeSet<>();
         for (JsonNode n : vm.monitorCommand("query-named-block-nodes", QmpClient.args().put("flat", true))) {
             if (n.path("node-name").asText().startsWith("hvspi-node")) {

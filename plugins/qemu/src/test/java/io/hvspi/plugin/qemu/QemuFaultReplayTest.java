@@ -77,7 +77,7 @@ class QemuFaultReplayTest {
     }
 
     private QemuState saved() {
-        return QemuState.fromJson(host.stateStore().load("replay").orElseThrow().pluginState());
+        return TestVms.durable(host.stateStore().load("replay").orElseThrow());
     }
 
     /** What a process reattaching now would settle: the record's intents and those logged after its last save. */

@@ -281,7 +281,7 @@ class QemuFaultTest {
     private static String checkConsistent(Op op, boolean succeeded, QemuHypervisor vm, DefaultHostContext host,
                                         String vmId, int run) {
         QemuHypervisor.Accounting books = awaitSettled(vm);
-        QemuState saved = QemuState.fromJson(host.stateStore().load(vmId).orElseThrow().pluginState());
+        QemuState saved = TestVms.durable(host.stateStore().load(vmId).orElseThrow());
         String where = op + " run " + run + " (" + (succeeded ? "returned" : "failed") + ")";
         assertEquals(books.devices(), saved.devices(), where + ": state file and accounting");
         assertEquals(books.ioThreads(), saved.ioThreads(), where + ": IOThreads in the state file");

@@ -207,7 +207,7 @@ class QemuHangTest {
 
     private String disagreement() {
         QemuHypervisor.Accounting books = vm.accounting();
-        QemuState saved = QemuState.fromJson(host.stateStore().load(vm.vmId()).orElseThrow().pluginState());
+        QemuState saved = TestVms.durable(host.stateStore().load(vm.vmId()).orElseThrow());
         Map<String, String> qemuDevices = new TreeMap<>();
         for (JsonNode child : vm.monitorCommand("qom-list", QmpClient.args().put("path", "/machine/peripheral"))) {
             String id = child.path("name").asText();

@@ -60,7 +60,7 @@ class QemuHazardsTest {
     private String attachedNode(String deviceId) {
         vm.requireHotplug().attach(BlockDeviceSpec.builder(deviceId, BlockBackend.nullBackend())
                 .ioThread(IOThreadChoice.named(IO0)).build());
-        QemuState state = QemuState.fromJson(host.stateStore().load("hazards").orElseThrow().pluginState());
+        QemuState state = TestVms.durable(host.stateStore().load("hazards").orElseThrow());
         return state.devices().stream().filter(d -> d.id().equals(deviceId)).findFirst().orElseThrow().nodeName();
     }
 

@@ -178,7 +178,7 @@ class QemuLifecycleTest {
         Hypervisor first = start(TestVms.spec("gone", 1, IOThreadPolicy.FIRST));
         first.requireHotplug().attach(BlockDeviceSpec.builder("d0", BlockBackend.nullBackend()).build());
         first.requireHotplug().attach(BlockDeviceSpec.builder("d1", BlockBackend.nullBackend()).build());
-        Path socket = Path.of(QemuState.fromJson(record("gone").pluginState()).qmpSocket());
+        Path socket = Path.of(TestVms.durable(record("gone")).qmpSocket());
         first.close();
         // another client removes d1 behind hvspi's back
         try (QmpClient qmp = QmpClient.connect(socket, Duration.ofSeconds(10))) {
@@ -189,7 +189,7 @@ class QemuLifecycleTest {
         started.add(second);
         assertEquals(List.of("d0"), second.requireHotplug().list().stream().map(BlockDevice::id).toList());
         assertEquals(List.of("d0"), second.requireIoThreads().list().get(0).devices());
-        assertEquals(1, QemuState.fromJson(record("gone").pluginState()).devices().size());
+        assertEquals(1, TestVms.durable(record("gone")).devices().size());
     }
 
     @Test
@@ -197,6 +197,7 @@ class QemuLifecycleTest {
         Hypervisor hv = start(TestVms.spec("kill", 2, IOThreadPolicy.LEAST_LOADED));
         hv.requireHotplug().attach(BlockDeviceSpec.builder("d0", BlockBackend.nullBackend()).build());
         String stateBefore = record("kill").pluginState();
+        QemuState before = TestVms.durable(record("kill"));
         CompletableFuture<VmEvent> exited = new CompletableFuture<>();
         hv.subscribe(e -> {
             if (e.name().equals(VmEvent.VMM_EXITED)) {
@@ -230,12 +231,11 @@ class QemuLifecycleTest {
         await(() -> !qemu.isAlive(), "QEMU is gone");
         // the failed attach's node name stays used up (nextNode), so that it is never handed out twice
         // and the record covers the failed attach's logged intent, so no reattach settles it again
-        QemuState before = QemuState.fromJson(stateBefore);
         assertEquals(before.withNextNode(2).withIntents(List.of(), before.intentLog() + 1),
-                QemuState.fromJson(record("kill").pluginState()),
+                TestVms.durable(record("kill")),
                 "the state file still says what QEMU confirmed, with no intent left");
         assertEquals(List.of("d0"), hv.requireHotplug().list().stream().map(BlockDevice::id).toList());
-        assertEquals(List.of("d0"), QemuState.fromJson(record("kill").pluginState()).devices().stream()
+        assertEquals(List.of("d0"), TestVms.durable(record("kill")).devices().stream()
                 .map(d -> d.id()).toList());
 
         hv.stop();

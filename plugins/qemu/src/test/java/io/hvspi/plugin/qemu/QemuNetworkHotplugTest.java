@@ -148,13 +148,13 @@ class QemuNetworkHotplugTest {
         assertTrue(infoNetwork().contains("ifname=" + tap), infoNetwork());
         assertEquals(List.of(nic), net().list());
         assertTrue(nic.address().orElseThrow().endsWith(":00.0"), nic.address().toString());
-        assertEquals(1, QemuState.fromJson(record().pluginState()).nics().size(), "recorded in the VM's state");
+        assertEquals(1, TestVms.durable(record()).nics().size(), "recorded in the VM's state");
 
         net().detach("nic0");
         assertEquals(List.of(), net().list());
         assertFalse(infoNetwork().contains(NetArgs.netdevId("nic0")), "netdev deleted: " + infoNetwork());
         assertFalse(HostTaps.exists(tap), "the tap hvspi made is gone");
-        assertEquals(List.of(), QemuState.fromJson(record().pluginState()).nics());
+        assertEquals(List.of(), TestVms.durable(record()).nics());
     }
 
     @Test
@@ -197,14 +197,14 @@ class QemuNetworkHotplugTest {
     void aFailedDeviceAddRollsBackTheNetdevAndTheTap() {
         String tap = tapName();
         // another client took the id behind hvspi's back: QEMU accepts the netdev and refuses the device
-        List<String> ports = QemuState.fromJson(record().pluginState()).rootPorts();
+        List<String> ports = TestVms.durable(record()).rootPorts();
         vm.monitorCommand("device_add", QmpClient.args().put("driver", "virtio-rng-pci").put("id", "nic0")
                 .put("bus", ports.get(ports.size() - 1)));
         assertThrows(VmmException.class, () -> net().attach(NetDeviceSpec.of("nic0", NetBackend.newTap(tap))));
         assertFalse(infoNetwork().contains(NetArgs.netdevId("nic0")), "netdev rolled back: " + infoNetwork());
         assertFalse(HostTaps.exists(tap), "the tap hvspi made for it is gone");
         assertEquals(List.of(), net().list());
-        QemuState saved = QemuState.fromJson(record().pluginState());
+        QemuState saved = TestVms.durable(record());
         assertEquals(List.of(), saved.nics());
         assertEquals(List.of(), saved.intents(), "the attach's intent is cleared");
     }
@@ -276,7 +276,7 @@ class QemuNetworkHotplugTest {
             }
             vm = QemuHypervisor.reattach(record(), host);
             List<NetDevice> nics = net().list();
-            QemuState saved = QemuState.fromJson(record().pluginState());
+            QemuState saved = TestVms.durable(record());
             assertEquals(List.of(), saved.intents(), "run " + run + ": no intent left");
             if (nics.isEmpty()) {
                 nothing++;
@@ -303,7 +303,7 @@ class QemuNetworkHotplugTest {
         String netdev = NetArgs.netdevId("nic9");
         // what a process that died between netdev_add and device_add leaves: the intent, the tap, the netdev
         vm.monitorCommand("netdev_add", NetArgs.netdevAdd(netdev, tap, 1, false));
-        QemuState saved = QemuState.fromJson(record().pluginState());
+        QemuState saved = TestVms.durable(record());
         NicState planned = new NicState("nic9", netdev, tap, true, "02:00:00:00:00:09", 1,
                 saved.rootPorts().get(0), false);
         QemuState crashed = saved.with(saved.devices(), saved.ioThreads(), List.of(Intent.nicAttach(planned)),
@@ -317,7 +317,7 @@ class QemuNetworkHotplugTest {
                 vm.reconciliation().toString());
         assertFalse(infoNetwork().contains(netdev), infoNetwork());
         assertFalse(HostTaps.exists(tap));
-        assertEquals(List.of(), QemuState.fromJson(record().pluginState()).intents());
+        assertEquals(List.of(), TestVms.durable(record()).intents());
     }
 
     @Test
@@ -325,7 +325,7 @@ class QemuNetworkHotplugTest {
         String tap = tapName();
         HostTaps.create(tap, 1);
         String netdev = NetArgs.netdevId("nic8");
-        QemuState saved = QemuState.fromJson(record().pluginState());
+        QemuState saved = TestVms.durable(record());
         String port = saved.rootPorts().get(0);
         vm.monitorCommand("netdev_add", NetArgs.netdevAdd(netdev, tap, 1, false));
         vm.monitorCommand("device_add", NetArgs.virtioNetPci("nic8", netdev, port, "02:00:00:00:00:08", 1));

@@ -21,6 +21,7 @@ import io.hvspi.spi.VmRecord;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import org.junit.jupiter.api.AfterEach;
@@ -60,7 +61,7 @@ class ReconciliationTest {
     }
 
     private QemuState saved() {
-        return QemuState.fromJson(record().pluginState());
+        return TestVms.durable(record());
     }
 
     private QemuHypervisor reattach() {
@@ -162,7 +163,7 @@ class ReconciliationTest {
         IntentLog log = new IntentLog(logFile, saved().intentLog());
         log.append(Intent.move(d0, List.of("indep_iothread_1")));
         log.append(Intent.attach(d1));
-        assertEquals(List.of(), saved().intents(), "the record itself holds none");
+        assertEquals(List.of(), QemuState.fromJson(record().pluginState()).intents(), "the record itself holds none");
 
         vm = QemuHypervisor.reattach(record(), host);
         QemuTruth.assertRecordEqualsQemu(vm, saved(), "after the reattach");
@@ -177,7 +178,55 @@ class ReconciliationTest {
         reattach();
         assertEquals(List.of(), vm.reconciliation(), "settled once: a covered line is history");
         vm.requireHotplug().attach(disk("d2"));
-        assertEquals(log.lastSeq() + 1, saved().intentLog(), "numbering goes on after the record's position");
+        assertEquals(log.lastSeq() + 2, saved().intentLog(),
+                "numbering goes on after the record's position (d2's intent, then its outcome)");
+    }
+
+    @Test
+    void anAttachIsALogLineNotARecordSaveAndAReattachReplaysItSilently() throws Exception {
+        start().requireHotplug().attach(disk("d0"));
+        Path recordFile = record().runtimeDir().resolve("vm.json");
+        Path logFile = new RuntimeLayout(record().runtimeDir()).intentLog();
+        assertEquals(List.of(), QemuState.fromJson(record().pluginState()).devices(), "no record save per attach");
+        assertEquals(List.of("d0"), saved().devices().stream().map(DeviceState::id).toList(), "its log holds it");
+        assertEquals(1, saved().policyTurn(), "and the round-robin cursor it moved");
+
+        // what a process killed now would leave behind: the record without d0, the log with its two lines
+        String killedRecord = Files.readString(recordFile);
+        byte[] killedLog = Files.readAllBytes(logFile);
+        vm.close();
+        assertEquals(List.of("d0"), QemuState.fromJson(record().pluginState()).devices().stream()
+                .map(DeviceState::id).toList(), "closing the handle saves what only the log held");
+        assertEquals(0, Files.size(logFile), "and empties the log");
+
+        Files.writeString(recordFile, killedRecord);
+        Files.write(logFile, killedLog);
+        vm = QemuHypervisor.reattach(record(), host);
+        assertEquals(List.of(), vm.reconciliation(), "a finished attach is replayed, not settled as a crash");
+        QemuState folded = QemuState.fromJson(record().pluginState());
+        assertEquals(List.of("d0"), folded.devices().stream().map(DeviceState::id).toList(), "the record holds it now");
+        assertEquals(1, folded.policyTurn());
+        assertEquals(0, Files.size(logFile), "and the log starts afresh");
+        QemuTruth.assertRecordEqualsQemu(vm, folded, "after the reattach");
+    }
+
+    @Test
+    void attachesSaveTheRecordOnceTheirLinesFillTheLog() throws Exception {
+        host = TestVms.host(tmp);
+        vm = (QemuHypervisor) new QemuHypervisorFactory().create(TestVms.spec("r", 1, IOThreadPolicy.FIRST,
+                "virtio-scsi", 1), host);
+        vm.start();
+        Path logFile = new RuntimeLayout(record().runtimeDir()).intentLog();
+        int attached = 0;
+        while (QemuState.fromJson(record().pluginState()).devices().isEmpty()) {
+            assertTrue(attached < 100, "100 attaches and the record was never saved: " + Files.size(logFile) + " bytes");
+            vm.requireHotplug().attach(disk("s" + attached++));
+        }
+        assertTrue(attached > 1, "the first attach already saved the record");
+        assertEquals(attached, QemuState.fromJson(record().pluginState()).devices().size(),
+                "the save holds every attach so far");
+        assertTrue(Files.size(logFile) < IntentLog.COMPACT_BYTES, "the log was emptied: " + Files.size(logFile));
+        assertEquals(saved(), QemuState.fromJson(record().pluginState()), "and the record covers it");
     }
 
     @Test
@@ -189,10 +238,12 @@ class ReconciliationTest {
         for (int i = 0; i < 3; i++) {
             vm.requireHotplug().attach(disk("s" + i));
         }
-        String before = record().pluginState();
-        reattach();
+        vm.close(); // saves what only the log held
+        String folded = record().pluginState();
+        assertEquals(3, QemuState.fromJson(folded).devices().size());
+        vm = QemuHypervisor.reattach(record(), host);
         assertEquals(List.of(), vm.reconciliation());
-        assertEquals(before, record().pluginState(), "a reattach with nothing to settle rewrote the record");
+        assertEquals(folded, record().pluginState(), "a reattach with nothing to settle rewrote the record");
     }
 
     @Test

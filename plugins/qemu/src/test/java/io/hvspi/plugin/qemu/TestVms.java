@@ -1,7 +1,11 @@
 package io.hvspi.plugin.qemu;
 
 import io.hvspi.core.state.DefaultHostContext;
+import io.hvspi.plugin.qemu.process.RuntimeLayout;
 import io.hvspi.plugin.qemu.qmp.QemuVersion;
+import io.hvspi.plugin.qemu.state.IntentLog;
+import io.hvspi.plugin.qemu.state.QemuState;
+import io.hvspi.spi.VmRecord;
 import io.hvspi.spi.IOThreadPolicy;
 import io.hvspi.spi.VmSpec;
 import java.nio.file.Path;
@@ -50,5 +54,14 @@ public final class TestVms {
     /** A host context rooted in a test's temporary directory. */
     public static DefaultHostContext host(Path root) {
         return new DefaultHostContext(root.resolve("run"), Duration.ofSeconds(10), Map.of());
+    }
+
+    /**
+     * What a VM has recorded: its record with its intent log applied (attaches finished after the
+     * record's last save replayed, operations in flight as intents), as a reattach starts from.
+     */
+    public static QemuState durable(VmRecord record) {
+        QemuState saved = QemuState.fromJson(record.pluginState());
+        return IntentLog.read(new RuntimeLayout(record.runtimeDir()).intentLog(), saved.intentLog()).applyTo(saved);
     }
 }

@@ -233,8 +233,10 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
                 pool.restore(spec.id(), ioThreads);
             }
             table.confirm(slot, device);
-            intents.end(intent);
-            persist.run();
+            // the outcome is a log line, not a record save: see IntentLog
+            if (intents.finish(intent, reservation != null ? pool.placedByPolicy() : null)) {
+                persist.run();
+            }
         }
     }
 

@@ -164,8 +164,10 @@ public final class QemuNetworkHotplug implements NetworkHotplug {
             }
             synchronized (lock) {
                 table.confirmNic(planned);
-                intents.end(intent);
-                persist.run();
+                // the outcome is a log line, not a record save: see IntentLog
+                if (intents.finish(intent, null)) {
+                    persist.run();
+                }
             }
             done = true;
         } finally {

@@ -1,5 +1,6 @@
 package io.hvspi.plugin.qemu.state;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -20,22 +21,28 @@ import java.util.Objects;
 /**
  * The VM's write-ahead log of intents ({@code intents.log} in its runtime directory,
  * 0600): an operation appends its intent here, one line in one write, before its first
- * QMP command, instead of rewriting the whole record; the record save that ends the
- * operation holds everything logged so far and the last sequence number it covers
- * ({@link QemuState#intentLog()}). Lines at or below that number are history; the lines
- * above it are intents of a process that died mid-operation, which reattach settles.
+ * QMP command, instead of rewriting the whole record. An attach (block or network) that
+ * QEMU confirmed appends a second line, its intent again as {@code done}, instead of a
+ * record save: attaches are the hot path, and the record is rewritten by the next other
+ * change, by compaction, or by the next reattach. Every other operation ends with a
+ * record save that holds everything logged so far and the last sequence number it
+ * covers ({@link QemuState#intentLog()}). Lines at or below that number are history;
+ * above it, a {@code done} line is an attach to replay and an intent without one is an
+ * operation of a process that died mid-operation, which reattach settles against QEMU.
  * The file is emptied after a record save once it has grown past {@link #COMPACT_BYTES}.
  *
  * <p>Not thread-safe: the caller holds the VM's model lock, as for the record's saves.
  */
 public final class IntentLog {
     /** Emptied after a record save once it holds this much: a reattach reads at most about this. */
-    static final int COMPACT_BYTES = 16 * 1024;
+    public static final int COMPACT_BYTES = 16 * 1024;
 
     private static final ObjectMapper JSON = QemuState.JSON;
 
     private final Path file;
     private long seq;
+    /** The last line a record save covered; lines above it are only in the log. */
+    private long covered;
     private long bytes;
 
     /**
@@ -46,6 +53,7 @@ public final class IntentLog {
     public IntentLog(Path file, long lastSeq) {
         this.file = Objects.requireNonNull(file, "file");
         this.seq = lastSeq;
+        this.covered = lastSeq;
         try {
             this.bytes = Files.size(file); // what earlier processes appended counts towards compaction too
         } catch (IOException e) {
@@ -64,21 +72,53 @@ public final class IntentLog {
      * operation must not start).
      */
     public void append(Intent intent) {
+        write(new Line(seq + 1, intent, null, null), intent, "intent");
+    }
+
+    /**
+     * Appends that the attach {@code intent} finished, with the round-robin cursor after it
+     * ({@code null} when it placed nothing); when it returns, a reattach replays the attach.
+     * Throws {@link HvspiException} when the line cannot be written (the caller saves the
+     * record instead).
+     */
+    public void appendDone(Intent intent, Long policyTurn) {
+        if (!finishesByLine(intent)) {
+            throw new IllegalArgumentException(intent.op() + " is not finished by a log line");
+        }
+        write(new Line(seq + 1, null, intent, policyTurn), intent, "outcome");
+    }
+
+    /** True when lines were appended since the last record save ({@link #covered}). */
+    public boolean uncovered() {
+        return seq > covered;
+    }
+
+    /** True once the file has grown past {@link #COMPACT_BYTES}: the caller saves the record, which empties it. */
+    public boolean wantsCompaction() {
+        return bytes >= COMPACT_BYTES;
+    }
+
+    /** Attaches are the operations whose outcome a line records; the others end with a record save. */
+    static boolean finishesByLine(Intent intent) {
+        return intent.op() == Intent.Op.ATTACH || intent.op() == Intent.Op.NIC_ATTACH;
+    }
+
+    private void write(Line entry, Intent intent, String what) {
         byte[] line;
         try {
-            byte[] json = JSON.writeValueAsBytes(new Line(seq + 1, intent));
+            byte[] json = JSON.writeValueAsBytes(entry);
             line = Arrays.copyOf(json, json.length + 1);
             line[json.length] = '\n';
         } catch (JsonProcessingException e) {
-            throw new HvspiException("cannot write intent of " + intent.op() + " '" + intent.id() + "': "
+            throw new HvspiException("cannot write " + what + " of " + intent.op() + " '" + intent.id() + "': "
                     + e.getOriginalMessage(), e);
         }
         try {
             // a stream, as the record store writes: an interrupted caller still finishes its line
             Files.write(file, line, StandardOpenOption.WRITE, StandardOpenOption.APPEND, LinkOption.NOFOLLOW_LINKS);
         } catch (IOException e) {
-            throw new HvspiException("cannot log intent of " + intent.op() + " '" + intent.id() + "' to " + file
-                    + ": " + e.getMessage(), e);
+            throw new HvspiException("cannot log " + what + " of " + intent.op() + " '" + intent.id() + "' to "
+                    + file + ": " + e.getMessage(), e);
         }
         seq++;
         bytes += line.length;
@@ -90,6 +130,7 @@ public final class IntentLog {
      * it is (its lines are history); it never fails the save.
      */
     public void covered(boolean compactNow) {
+        covered = seq;
         if (bytes == 0 || (!compactNow && bytes < COMPACT_BYTES)) {
             return;
         }
@@ -105,19 +146,35 @@ public final class IntentLog {
     /**
      * What a reattaching process finds in the log.
      *
-     * @param intents the intents logged after the record's last save, in order
+     * @param intents the intents logged after the record's last save and not finished by a line, in order
+     * @param finished the attaches finished by a line after the record's last save, in order: replayed as
+     *                 confirmed (each is removed from the record's intents too, should it be there)
+     * @param policyTurn the round-robin cursor after the last finished attach that placed a disk, or -1
      * @param lastSeq the highest sequence number in the file, or {@code recordSeq} when none is higher
-     * @param dirty true when the file holds intents in flight or a torn last line: the reattach
-     *              empties it once the record covers them (lines that are history only stay until
-     *              the file has grown, as after any save)
+     * @param dirty true when the file holds lines the record does not cover or a torn last line: the
+     *              reattach saves and empties it (lines that are history only stay until the file has
+     *              grown, as after any save)
      */
-    public record Pending(List<Intent> intents, long lastSeq, boolean dirty) {}
+    public record Pending(List<Intent> intents, List<Intent> finished, long policyTurn, long lastSeq,
+                          boolean dirty) {
+        /**
+         * The VM's state as the record and this log say together: the finished attaches replayed as
+         * confirmed, the operations in flight (the record's, with the log's in their place) left as intents
+         * to settle, and the log covered up to {@link #lastSeq}.
+         */
+        public QemuState applyTo(QemuState recorded) {
+            List<Intent> inFlight = PendingIntents.merge(recorded.intents(), intents);
+            inFlight.removeAll(finished);
+            return recorded.withFinished(finished, policyTurn).withIntents(inFlight, lastSeq);
+        }
+    }
 
     /**
      * Reads the lines above {@code recordSeq}. A last line without its newline is one
-     * whose append never returned, so its operation sent nothing to QEMU: it is ignored.
-     * Any other line that is not a numbered intent, or a number that does not grow, is
-     * an error naming the file and the line.
+     * whose append never returned, so its operation sent nothing to QEMU (or, for an
+     * outcome, the attach is settled against QEMU instead): it is ignored. Any other line
+     * that is not a numbered intent or outcome, or a number that does not grow, is an
+     * error naming the file and the line.
      */
     public static Pending read(Path file, long recordSeq) {
         byte[] content;
@@ -125,13 +182,15 @@ public final class IntentLog {
         try (InputStream in = Files.newInputStream(file, LinkOption.NOFOLLOW_LINKS)) {
             content = in.readAllBytes();
         } catch (NoSuchFileException e) {
-            return new Pending(List.of(), recordSeq, false);
+            return new Pending(List.of(), List.of(), -1, recordSeq, false);
         } catch (IOException e) {
             throw new HvspiException("cannot read intent log " + file + ": " + e.getMessage(), e);
         }
         String text = new String(content, StandardCharsets.UTF_8);
         int complete = text.lastIndexOf('\n') + 1; // what follows is a torn last line
         List<Intent> intents = new ArrayList<>();
+        List<Intent> finished = new ArrayList<>();
+        long turn = -1;
         long last = recordSeq;
         long previous = Long.MIN_VALUE;
         String[] lines = complete == 0 ? new String[0] : text.substring(0, complete - 1).split("\n", -1);
@@ -141,22 +200,38 @@ public final class IntentLog {
                 throw corrupt(file, i + 1, "sequence number " + line.seq() + " does not follow " + previous);
             }
             previous = line.seq();
-            if (line.seq() > recordSeq) {
+            if (line.seq() <= recordSeq) {
+                continue;
+            }
+            last = line.seq();
+            if (line.intent() != null) {
                 intents.add(line.intent());
-                last = line.seq();
+            } else {
+                intents.remove(line.done());
+                finished.add(line.done());
+                turn = line.policyTurn() != null ? line.policyTurn() : turn;
             }
         }
         boolean torn = complete < text.length();
-        return new Pending(List.copyOf(intents), last, !intents.isEmpty() || torn);
+        return new Pending(List.copyOf(intents), List.copyOf(finished), turn, last,
+                last > recordSeq || torn);
     }
 
     private static Line parse(Path file, int lineNumber, String text) {
         try {
             JsonNode node = JSON.readTree(text);
-            if (node == null || !node.path("seq").canConvertToExactIntegral() || !node.path("intent").isObject()) {
-                throw corrupt(file, lineNumber, "not a numbered intent");
+            if (node == null || !node.path("seq").canConvertToExactIntegral()
+                    || node.path("intent").isObject() == node.path("done").isObject()) {
+                throw corrupt(file, lineNumber, "not a numbered intent or outcome");
             }
-            return new Line(node.get("seq").asLong(), JSON.treeToValue(node.get("intent"), Intent.class));
+            Line line = JSON.treeToValue(node, Line.class);
+            if (line.done() != null && !finishesByLine(line.done())) {
+                throw corrupt(file, lineNumber, "an outcome of " + line.done().op() + ", which ends with a record save");
+            }
+            if (line.policyTurn() != null && line.policyTurn() < 0) {
+                throw corrupt(file, lineNumber, "policyTurn is " + line.policyTurn());
+            }
+            return line;
         } catch (JsonProcessingException | IllegalArgumentException | NullPointerException e) {
             throw corrupt(file, lineNumber, e instanceof JsonProcessingException j ? j.getOriginalMessage()
                     : e.toString());
@@ -165,9 +240,13 @@ public final class IntentLog {
 
     private static HvspiException corrupt(Path file, int lineNumber, String why) {
         return new HvspiException("corrupt intent log " + file + " line " + lineNumber + ": " + why
-                + "; it is the VM's record of operations in flight, written only by hvspi");
+                + "; it is the VM's record of operations in flight and attaches not yet saved, written only by hvspi");
     }
 
-    /** One line of the file. */
-    record Line(long seq, Intent intent) {}
+    /**
+     * One line of the file: an intent begun, or an attach finished ({@code done}, with the
+     * round-robin cursor after it when it placed a disk).
+     */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    record Line(long seq, Intent intent, Intent done, Long policyTurn) {}
 }

@@ -1,5 +1,6 @@
 package io.hvspi.plugin.qemu.state;
 
+import io.hvspi.spi.HvspiException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -11,7 +12,8 @@ import java.util.Map;
  * device table and the IOThread pool share), so that a saved snapshot holds the
  * intent together with the accounting it is about. An operation begins its intent
  * and appends it to the VM's {@link IntentLog} before its first QMP command (one
- * line, not the whole record), and ends it in the record save that holds its outcome.
+ * line, not the whole record), and ends it in the record save that holds its outcome, or,
+ * for an attach, in a second line that logs the outcome ({@link #finish}).
  */
 public final class PendingIntents {
     private final Object lock;
@@ -69,10 +71,37 @@ public final class PendingIntents {
         }
     }
 
+    /** True when the log holds lines that no record save has covered yet (the caller holds the lock). */
+    public boolean uncovered() {
+        synchronized (lock) {
+            return log.uncovered();
+        }
+    }
+
     /** Tells the log that a record covering {@link #lastLogged()} was saved (with the lock held); see {@link IntentLog#covered}. */
     public void saved(boolean compactNow) {
         synchronized (lock) {
             log.covered(compactNow);
+        }
+    }
+
+    /**
+     * Ends a confirmed attach by logging its outcome instead of saving the record (the caller
+     * holds the lock, with the device confirmed in the model). Returns true when the caller
+     * must save the record now: the log has grown past its compaction size, or the line could
+     * not be written (the save then carries the outcome).
+     *
+     * @param policyTurn the round-robin cursor after the attach, or {@code null} when it placed nothing
+     */
+    public boolean finish(Intent intent, Long policyTurn) {
+        synchronized (lock) {
+            end(intent);
+            try {
+                log.appendDone(intent, policyTurn);
+                return log.wantsCompaction();
+            } catch (HvspiException e) {
+                return true;
+            }
         }
     }
 

@@ -8,6 +8,7 @@ import io.hvspi.spi.HvspiException;
 import io.hvspi.spi.IOThreadInfo;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -43,11 +44,13 @@ public record QemuState(int format, QemuSettings settings, String qmpSocket, boo
                         List<NicState> nics, Map<String, String> pins, Placement placement, long intentLog) {
     /**
      * Format 2 added {@code intents} and {@code qemu}; format 3 {@code nics}, {@code pins} and
-     * {@code placement}; format 4 {@code intentLog}. Older documents are read as having none. A
-     * reader refuses newer formats: a format 2 reader cannot drop the NICs or pins by saving over
-     * them, a format 3 reader cannot miss intents that only the log holds.
+     * {@code placement}; format 4 {@code intentLog}; format 5 changed no field: its log also holds
+     * attaches finished without a record save. Older documents are read as having none. A reader
+     * refuses newer formats: a format 2 reader cannot drop the NICs or pins by saving over them, a
+     * format 3 reader cannot miss intents that only the log holds, a format 4 reader cannot miss
+     * attaches that only the log holds.
      */
-    public static final int FORMAT = 4;
+    public static final int FORMAT = 5;
     private static final int OLDEST_READABLE = 1;
 
     /** Reads and writes the plugin's state, and the intent log's lines in the same terms. */
@@ -133,6 +136,28 @@ public record QemuState(int format, QemuSettings settings, String qmpSocket, boo
     public QemuState withIntents(List<Intent> newIntents, long lastLogged) {
         return new QemuState(format, settings, qmpSocket, endpoint, ioThreads, rootPorts, scsiController, policyTurn,
                 nextNode, devices, newIntents, qemu, nics, pins, placement, lastLogged);
+    }
+
+    /**
+     * This state with the attaches its log says finished after it was saved, as their own saves
+     * would have recorded them (a later one about the same id wins), and the round-robin cursor
+     * they left ({@code policyTurn}, or -1 for none).
+     */
+    public QemuState withFinished(List<Intent> finished, long turn) {
+        Map<String, DeviceState> newDevices = new LinkedHashMap<>();
+        devices.forEach(d -> newDevices.put(d.id(), d));
+        Map<String, NicState> newNics = new LinkedHashMap<>();
+        nics.forEach(n -> newNics.put(n.id(), n));
+        for (Intent i : finished) {
+            switch (i.op()) {
+                case ATTACH -> newDevices.put(i.id(), i.device());
+                case NIC_ATTACH -> newNics.put(i.id(), i.nic());
+                default -> throw new IllegalArgumentException(i.op() + " is not finished by a log line");
+            }
+        }
+        return new QemuState(format, settings, qmpSocket, endpoint, ioThreads, rootPorts, scsiController,
+                Math.max(policyTurn, turn), nextNode, List.copyOf(newDevices.values()), intents, qemu,
+                List.copyOf(newNics.values()), pins, placement, intentLog);
     }
 
     /** This state with other network devices. */

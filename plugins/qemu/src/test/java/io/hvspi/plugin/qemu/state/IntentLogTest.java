@@ -62,6 +62,72 @@ class IntentLogTest {
     }
 
     @Test
+    void anAttachsOutcomeLineFinishesItsIntentAndIsReplayedOntoTheRecord() throws Exception {
+        NicState nic = new NicState("n0", "hvspi-net-n0", "tap0", false, "02:00:00:00:00:01", 1, "rp1", false);
+        // the record's save caught an attach of d9 in flight; its outcome came after the save
+        QemuState recorded = QemuStateTest.sample().withIntents(List.of(Intent.ioThreadAdd("x0"),
+                Intent.attach(disk("d9"))), 4);
+        IntentLog log = log(4);
+        log.append(Intent.attach(disk("d0")));
+        log.append(Intent.ioThreadAdd("x1"));
+        log.appendDone(Intent.attach(disk("d0")), 3L);
+        log.append(Intent.nicAttach(nic));
+        log.appendDone(Intent.nicAttach(nic), null);
+        log.appendDone(Intent.attach(disk("d9")), 5L);
+
+        IntentLog.Pending p = IntentLog.read(file(), 4);
+        assertEquals(List.of(Intent.ioThreadAdd("x1")), p.intents(), "only the operation without an outcome");
+        assertEquals(List.of(Intent.attach(disk("d0")), Intent.nicAttach(nic), Intent.attach(disk("d9"))),
+                p.finished());
+        assertEquals(5, p.policyTurn(), "the last outcome that placed a disk");
+        assertEquals(10, p.lastSeq());
+        assertTrue(p.dirty());
+
+        QemuState state = p.applyTo(recorded);
+        assertEquals(List.of("d0", "d9"), state.devices().stream().map(DeviceState::id).toList());
+        assertEquals(List.of(nic), state.nics());
+        assertEquals(List.of(Intent.ioThreadAdd("x0"), Intent.ioThreadAdd("x1")), state.intents());
+        assertEquals(5, state.policyTurn());
+        assertEquals(10, state.intentLog());
+        assertEquals(state, IntentLog.read(file(), 10).applyTo(state), "applying a covered log changes nothing");
+
+        IntentLog.Pending rest = IntentLog.read(file(), 7);
+        assertEquals(List.of(Intent.nicAttach(nic), Intent.attach(disk("d9"))), rest.finished(),
+                "an outcome the record covers is history");
+    }
+
+    @Test
+    void onlyAttachesEndWithAnOutcomeLine() throws Exception {
+        IntentLog log = log(0);
+        assertThrows(IllegalArgumentException.class, () -> log.appendDone(Intent.ioThreadAdd("x1"), null));
+        assertEquals(0, log.lastSeq());
+        Files.writeString(file(), "{\"seq\":1,\"done\":{\"op\":\"IOTHREAD_ADD\",\"id\":\"a\"}}\n");
+        assertTrue(assertThrows(HvspiException.class, () -> IntentLog.read(file(), 0)).getMessage()
+                .contains("line 1: an outcome of IOTHREAD_ADD, which ends with a record save"));
+        Files.writeString(file(), "{\"seq\":1,\"intent\":{\"op\":\"IOTHREAD_ADD\",\"id\":\"a\"},"
+                + "\"done\":{\"op\":\"IOTHREAD_ADD\",\"id\":\"a\"}}\n");
+        assertTrue(assertThrows(HvspiException.class, () -> IntentLog.read(file(), 0)).getMessage()
+                .contains("line 1: not a numbered intent or outcome"));
+        Files.writeString(file(), "{\"seq\":1,\"done\":" + QemuState.JSON.writeValueAsString(Intent.attach(disk("d0")))
+                + ",\"policyTurn\":-2}\n");
+        assertTrue(assertThrows(HvspiException.class, () -> IntentLog.read(file(), 0)).getMessage()
+                .contains("line 1: policyTurn is -2"));
+    }
+
+    @Test
+    void theLogAsksForCompactionOnceItHasGrown() throws Exception {
+        IntentLog log = log(0);
+        while (!log.wantsCompaction()) {
+            log.append(Intent.attach(disk("d0")));
+            log.appendDone(Intent.attach(disk("d0")), 1L);
+        }
+        assertTrue(Files.size(file()) >= IntentLog.COMPACT_BYTES);
+        log.covered(false);
+        assertEquals(0, Files.size(file()));
+        assertFalse(log.wantsCompaction());
+    }
+
+    @Test
     void anAppendNeverCreatesTheFileSoARemovedDirectoryStaysRemoved() throws Exception {
         Path gone = dir.resolve("gone");
         Files.createDirectory(gone);
@@ -108,7 +174,7 @@ class IntentLogTest {
                 .contains("line 2: sequence number 5 does not follow 5"));
         Files.writeString(file(), "{\"seq\":\"x\",\"intent\":{}}\n");
         assertTrue(assertThrows(HvspiException.class, () -> IntentLog.read(file(), 0)).getMessage()
-                .contains("line 1: not a numbered intent"));
+                .contains("line 1: not a numbered intent or outcome"));
         Files.writeString(file(), "{\"seq\":1,\"intent\":{\"op\":\"IOTHREAD_ADD\",\"id\":\"a\"}} junk\n");
         assertTrue(assertThrows(HvspiException.class, () -> IntentLog.read(file(), 0)).getMessage()
                 .startsWith("corrupt intent log " + file() + " line 1: "), "anything after a line's object is damage");

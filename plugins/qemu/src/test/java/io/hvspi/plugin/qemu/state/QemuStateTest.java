@@ -14,7 +14,7 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 class QemuStateTest {
-    private static QemuState sample() {
+    static QemuState sample() {
         QemuSettings settings = new QemuSettings("/usr/bin/qemu-system-x86_64", "tcg", 2, true, "virtio-blk-pci",
                 "io_uring", false, false, true, IOThreadPolicy.ROUND_ROBIN, true);
         DeviceState d = new DeviceState("d0", "virtio-blk-pci", "hvspi-node0", DeviceState.BACKEND_NULL, null,
@@ -40,7 +40,7 @@ class QemuStateTest {
 
     @Test
     void formatOneIsReadWithNoIntentsAndNoIdentity() {
-        String v1 = sample().toJson().replace("\"format\":4", "\"format\":1")
+        String v1 = sample().toJson().replace("\"format\":" + QemuState.FORMAT, "\"format\":1")
                 .replaceFirst(",\"intents\":\\[\\]", "").replaceFirst(",\"qemu\":null", "")
                 .replaceFirst(",\"nics\":\\[\\]", "")
                 .replaceFirst(",\"pins\":\\{\\}", "").replaceFirst(",\"placement\":null", "");
@@ -53,7 +53,7 @@ class QemuStateTest {
 
     @Test
     void formatTwoIsReadWithNoPinsAndNoPlacement() {
-        String v2 = sample().toJson().replace("\"format\":4", "\"format\":2")
+        String v2 = sample().toJson().replace("\"format\":" + QemuState.FORMAT, "\"format\":2")
                 .replaceFirst(",\"pins\":\\{\\}", "").replaceFirst(",\"placement\":null", "");
         assertFalse(v2.contains("pins") || v2.contains("placement"), v2);
         QemuState read = QemuState.fromJson(v2);
@@ -83,7 +83,7 @@ class QemuStateTest {
 
     @Test
     void formatTwoIsReadWithNoNicsAndNicsRoundTrip() {
-        String v2 = sample().toJson().replace("\"format\":4", "\"format\":2").replaceFirst(",\"nics\":\\[\\]", "");
+        String v2 = sample().toJson().replace("\"format\":" + QemuState.FORMAT, "\"format\":2").replaceFirst(",\"nics\":\\[\\]", "");
         assertEquals(List.of(), QemuState.fromJson(v2).nics());
         NicState nic = new NicState("n0", "hvspi-net-n0", "tap0", true, "02:00:00:00:00:01", 2, "rp1", false);
         QemuState s = sample().withNics(List.of(nic));
@@ -93,7 +93,7 @@ class QemuStateTest {
 
     @Test
     void formatThreeIsReadAsCoveringNoLogAndTheLogPositionRoundTrips() {
-        String v3 = sample().toJson().replace("\"format\":4", "\"format\":3").replaceFirst(",\"intentLog\":0", "");
+        String v3 = sample().toJson().replace("\"format\":" + QemuState.FORMAT, "\"format\":3").replaceFirst(",\"intentLog\":0", "");
         assertEquals(0, QemuState.fromJson(v3).intentLog());
         QemuState s = sample().withIntents(List.of(Intent.ioThreadAdd("x1")), 41);
         assertEquals(41, QemuState.fromJson(s.toJson()).intentLog());
@@ -101,10 +101,19 @@ class QemuStateTest {
     }
 
     @Test
+    void formatFourIsReadAsItWasWritten() {
+        String v4 = sample().toJson().replace("\"format\":" + QemuState.FORMAT, "\"format\":4");
+        QemuState s = QemuState.fromJson(v4);
+        assertEquals(4, s.format());
+        assertEquals(sample().devices(), s.devices());
+        assertEquals(sample().toJson(), s.toJson().replace("\"format\":4", "\"format\":" + QemuState.FORMAT));
+    }
+
+    @Test
     void anotherFormatOrGarbageIsAClearError() {
-        String other = sample().toJson().replace("\"format\":4", "\"format\":5");
+        String other = sample().toJson().replace("\"format\":" + QemuState.FORMAT, "\"format\":" + (QemuState.FORMAT + 1));
         assertTrue(assertThrows(HvspiException.class, () -> QemuState.fromJson(other)).getMessage()
-                .contains("format 5"));
+                .contains("format " + (QemuState.FORMAT + 1)));
         assertTrue(assertThrows(HvspiException.class, () -> QemuState.fromJson("{\"format\": 1}")).getMessage()
                 .startsWith("unreadable QEMU plugin state"));
         assertThrows(HvspiException.class, () -> QemuState.fromJson("not json"));
