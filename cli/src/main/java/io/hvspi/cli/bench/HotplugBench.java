@@ -177,19 +177,19 @@ public final class HotplugBench {
         BenchReport.Figures rawFigures = rw.summary();
         return List.of(
                 new BenchReport.Metric("hotplug", "attach of a null-co virtio-blk-pci disk onto an IOThread:"
-                        + " hvspi's DeviceHotplug.attach (policy, reservation, blockdev-add and device_add, state file"
-                        + " written) vs raw blockdev-add then device_add", fw.summary(), rawFigures),
+                        + " hvspi's DeviceHotplug.attach (policy, reservation, intent logged, blockdev-add and"
+                        + " device_add, outcome logged) vs raw blockdev-add then device_add", fw.summary(), rawFigures),
                 new BenchReport.Metric("hotplug-with-lock", "the same attach plus one acquire and release of a"
                         + " VM's cross-process lock (VmLock), as every hvctl process and host API call takes it",
                         locked.summary(), rawFigures),
                 new BenchReport.Metric("hotplug-no-state-file", "the same attach through hvspi with an in-memory"
-                        + " state store: the plugin's own cost, without the host's state file", mem.summary(),
+                        + " state store (the intent log is still written): what the host's state file adds", mem.summary(),
                         rawFigures));
     }
 
     /**
      * NIC attach through hvspi (id and MAC checks, a generated MAC, root port reservation, the intent
-     * saved, netdev_add and device_add, state file written) vs raw netdev_add then device_add, each on a
+     * logged, netdev_add and device_add, outcome logged) vs raw netdev_add then device_add, each on a
      * tap of its own made once for the run (a tap serves one QEMU).
      */
     private BenchReport.Metric nicHotplug(NetworkHotplug network, RawQmp raw) {
@@ -227,8 +227,8 @@ public final class HotplugBench {
             BenchTaps.remove(rawTap);
         }
         return new BenchReport.Metric("nic-hotplug", "attach of a virtio-net-pci NIC on an existing tap:"
-                + " hvspi's NetworkHotplug.attach (id and MAC, a generated MAC, root port, intent and state file"
-                + " written, netdev_add and device_add) vs raw netdev_add then device_add", fw.summary(), rw.summary());
+                + " hvspi's NetworkHotplug.attach (id and MAC, a generated MAC, root port, intent logged,"
+                + " netdev_add and device_add, outcome logged) vs raw netdev_add then device_add", fw.summary(), rw.summary());
     }
 
     private static long attachAndDetach(DeviceHotplug hotplug) {

@@ -202,7 +202,7 @@ public final class ScaleBench {
             Hypervisor vm = handle.hypervisor();
             DeviceHotplug hotplug = vm.requireHotplug();
             // up to M disks at once, then all detached: the JIT sees the state sizes the measured
-            // phase has (a record of 1 to M devices, saved twice per attach), not only a VM with one
+            // phase has (a VM of 1 to M devices), not only a VM with one
             int attached = 0;
             for (int i = 0; i < options.warmup(); i++) {
                 hotplug.attach(disk("warm" + attached++));
