@@ -24,9 +24,9 @@ import java.util.Objects;
  * QMP command, instead of rewriting the whole record. An attach (block or network) that
  * QEMU confirmed appends a second line, its intent again as {@code done}, instead of a
  * record save: attaches are the hot path, and the record is rewritten by the next other
- * change, by compaction, or by the next reattach. Every other operation ends with a
- * record save that holds everything logged so far and the last sequence number it
- * covers ({@link QemuState#intentLog()}). Lines at or below that number are history;
+ * change, by compaction, when the handle closes, or by the next reattach. Every other
+ * operation ends with a record save that holds everything logged so far and the last
+ * sequence number it covers ({@link QemuState#intentLog()}). Lines at or below that number are history;
  * above it, a {@code done} line is an attach to replay and an intent without one is an
  * operation of a process that died mid-operation, which reattach settles against QEMU.
  * The file is emptied after a record save once it has grown past {@link #COMPACT_BYTES}.
