@@ -9,6 +9,7 @@ import io.hvspi.core.state.DefaultHostContext;
 import io.hvspi.kit.device.MacAddresses;
 import io.hvspi.plugin.qemu.hotplug.HostTaps;
 import io.hvspi.plugin.qemu.hotplug.NetArgs;
+import io.hvspi.plugin.qemu.process.RuntimeLayout;
 import io.hvspi.plugin.qemu.qmp.QmpClient;
 import io.hvspi.plugin.qemu.state.Intent;
 import io.hvspi.plugin.qemu.state.NicState;
@@ -27,6 +28,7 @@ import io.hvspi.spi.VmEvent;
 import io.hvspi.spi.VmRecord;
 import io.hvspi.spi.VmmException;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -191,6 +193,28 @@ class QemuNetworkHotplugTest {
         net().attach(NetDeviceSpec.of("nic0", NetBackend.newTap(tap)));
         vm.stop();
         assertFalse(HostTaps.exists(tap));
+    }
+
+    @Test
+    void aStopWithoutQmpRemovesATapOnlyTheLogNames() throws Exception {
+        String tap = tapName();
+        net().attach(NetDeviceSpec.of("nic0", NetBackend.newTap(tap)));
+        // what a process killed after the attach leaves behind: the NIC in the log, not in the record
+        Path recordFile = record().runtimeDir().resolve("vm.json");
+        Path logFile = new RuntimeLayout(record().runtimeDir()).intentLog();
+        String killedRecord = Files.readString(recordFile);
+        byte[] killedLog = Files.readAllBytes(logFile);
+        assertFalse(killedRecord.contains(tap), "the record does not name the tap yet");
+        vm.close();
+        Files.writeString(recordFile, killedRecord);
+        Files.write(logFile, killedLog);
+        Files.delete(record().runtimeDir().resolve("qmp.sock")); // and QMP cannot be reached: only stop works
+
+        vm = QemuHypervisor.reattach(record(), host);
+        assertEquals(io.hvspi.spi.VmState.FAILED, vm.state(), "QMP cannot be reached");
+        assertTrue(HostTaps.exists(tap));
+        vm.stop();
+        assertFalse(HostTaps.exists(tap), "the tap hvspi made, known only from the log, is removed with QEMU");
     }
 
     @Test
