@@ -159,10 +159,17 @@ class LauncherIT {
         Path fake = fakeJdk("stamped", "25.0.9", "25.0.9+1");
         Path stampFile = copy.resolve("lib/hvctl.aot.jdk");
         Files.writeString(stampFile, "java.home=" + fake + " java.runtime.version=25.0.9+1\n");
+        Path cache = copy.resolve("lib/hvctl.aot");
+        java.nio.file.attribute.FileTime built = Files.getLastModifiedTime(cache);
         try {
             assertTrue(usesCache(javaArguments(copy, fake, "--version")));
             assertFalse(usesCache(hvctlWithoutAot(copy, fake)));
+            // a cache written after its stamp was changed since the build: never mapped
+            Files.setLastModifiedTime(cache, java.nio.file.attribute.FileTime.fromMillis(
+                    Files.getLastModifiedTime(stampFile).toMillis() + 2000));
+            assertFalse(usesCache(javaArguments(copy, fake, "--version")));
         } finally {
+            Files.setLastModifiedTime(cache, built);
             Files.writeString(stampFile, stamp + "\n");
         }
     }
@@ -197,8 +204,8 @@ class LauncherIT {
         Files.write(broken.resolve("lib/hvctl.aot"), new byte[4096]);
         assertEquals(expected, hvctl(broken, Map.of(), "plugins"));
         assertEquals("", expected.err());
-        // a whole cache whose contents were damaged after its header (a bad disk, a tampered file):
-        // without the launcher's CRC check the JVM maps it and aborts (exit 134)
+        // a whole cache whose contents were damaged after its header (a write after the build: a tampered
+        // or half-rewritten file): the JVM would map it and abort (exit 134); it is newer than its stamp
         Path cache = broken.resolve("lib/hvctl.aot");
         Files.copy(copy.resolve("lib/hvctl.aot"), cache, StandardCopyOption.REPLACE_EXISTING,
                 StandardCopyOption.COPY_ATTRIBUTES);
