@@ -123,7 +123,7 @@ public final class QemuHypervisor implements Hypervisor {
     private volatile List<String> createdTaps = List.of();
     private volatile VmState state;
     private volatile Session session;
-    /** Set instead of {@link #session} by a reattach that verified QEMU but could not reach QMP. */
+    /** Set instead of {@link #session} by a reattach that verified QEMU but could not reach QMP or read its log. */
     private volatile Unreachable unreachable;
     /** What the reattach's reconciliation changed, one line each. */
     private volatile List<String> reconciliation = List.of();
@@ -175,6 +175,14 @@ public final class QemuHypervisor implements Hypervisor {
         LogRead log = LogRead.of(layout, recorded);
         // the taps hvspi made, also those of attaches only the log holds: a stop removes them even without QMP
         hv.createdTaps = createdTaps((log.error() == null ? log.pending().applyTo(recorded) : recorded).nics());
+        if (log.error() != null && process.isPresent()) {
+            // what QEMU has cannot be settled against a damaged log; the verified process can still be
+            // stopped, with the taps the record names, rather than left to a signal that removes nothing
+            LOG.warn("VM '{}': {}; only stop works", record.vmId(), log.error().getMessage());
+            hv.unreachable = new Unreachable(layout, process.get(), "has a damaged intent log", log.error());
+            hv.state = VmState.FAILED;
+            return hv;
+        }
         QmpClient qmp;
         try {
             Path socket = Path.of(recorded.qmpSocket());
@@ -187,7 +195,7 @@ public final class QemuHypervisor implements Hypervisor {
             }
             LOG.warn("VM '{}': QEMU (pid {}) runs, but QMP cannot be reached: {}", record.vmId(),
                     record.pid(), e.getMessage());
-            hv.unreachable = new Unreachable(layout, process.get(), e);
+            hv.unreachable = new Unreachable(layout, process.get(), "cannot be reached over QMP", e);
             hv.state = VmState.FAILED;
             return hv;
         }
@@ -645,8 +653,7 @@ public final class QemuHypervisor implements Hypervisor {
         if (s == null) {
             Unreachable u = unreachable;
             if (u != null) {
-                String message = "VM '" + vmId + "' cannot be reached over QMP (only stop works): "
-                        + u.cause().getMessage();
+                String message = "VM '" + vmId + "' " + u.what() + " (only stop works): " + u.cause().getMessage();
                 throw u.cause() instanceof VmmUnavailableException e
                         ? new VmmUnavailableException(e.reason(), message, e) : new HvspiException(message, u.cause());
             }
@@ -657,7 +664,8 @@ public final class QemuHypervisor implements Hypervisor {
     }
 
     /** A verified QEMU process whose QMP socket cannot be reached, and why. */
-    private record Unreachable(RuntimeLayout layout, QemuProcess process, HvspiException cause) {}
+    /** A reattach that verified QEMU's process but can offer only stop: {@code what} says why, {@code cause} how. */
+    private record Unreachable(RuntimeLayout layout, QemuProcess process, String what, HvspiException cause) {}
 
     /**
      * What the last reattach found QEMU to have that the record did not say (or the

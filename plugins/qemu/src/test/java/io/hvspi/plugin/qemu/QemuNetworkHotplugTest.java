@@ -218,6 +218,26 @@ class QemuNetworkHotplugTest {
     }
 
     @Test
+    void aDamagedIntentLogLeavesAVmThatOnlyStopsAndItsStopRemovesTheTaps() throws Exception {
+        String tap = tapName();
+        net().attach(NetDeviceSpec.of("nic0", NetBackend.newTap(tap)));
+        vm.close(); // the record names the tap now
+        Path logFile = new RuntimeLayout(record().runtimeDir()).intentLog();
+        Files.writeString(logFile, "garbage\n", java.nio.file.StandardOpenOption.APPEND);
+        long pid = record().pid();
+
+        vm = QemuHypervisor.reattach(record(), host);
+        assertEquals(io.hvspi.spi.VmState.FAILED, vm.state());
+        io.hvspi.spi.HvspiException e = assertThrows(io.hvspi.spi.HvspiException.class, () -> net().list());
+        assertTrue(e.getMessage().startsWith("VM 'n' has a damaged intent log (only stop works): corrupt intent log "
+                + logFile + " line 1: "), e.getMessage());
+        vm.stop();
+        assertFalse(HostTaps.exists(tap), "the tap hvspi made goes with QEMU, as on any stop");
+        assertFalse(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false), "QEMU still runs");
+        assertTrue(host.stateStore().load("n").isEmpty(), "record left");
+    }
+
+    @Test
     void aFailedDeviceAddRollsBackTheNetdevAndTheTap() {
         String tap = tapName();
         // another client took the id behind hvspi's back: QEMU accepts the netdev and refuses the device
