@@ -91,9 +91,10 @@ import org.slf4j.LoggerFactory;
  * {@value #OPTION_START_PAUSED} is {@code true}). The guest's serial console is the
  * socket {@code console.sock} in the runtime directory, logged to {@code console.log}. The plugin state (QMP socket, IOThreads,
  * root ports, devices) is saved through the host's state store right after QEMU is
- * spawned and after every change QEMU confirmed; each operation also saves its
- * intent before its first QMP command, so that {@code reattach} can settle what a
- * process that died left half done (see {@link Reconciler}).
+ * spawned and after every change QEMU confirmed but an attach, and on close; each
+ * operation logs its intent before its first QMP command and an attach logs its outcome
+ * ({@link IntentLog}), so that {@code reattach} can replay what finished and settle what
+ * a process that died left half done (see {@link Reconciler}).
  */
 public final class QemuHypervisor implements Hypervisor {
     private static final Logger LOG = LoggerFactory.getLogger(QemuHypervisor.class);
@@ -119,7 +120,10 @@ public final class QemuHypervisor implements Hypervisor {
     private final IOThreadProvider ioThreadsView = new IOThreadsView();
     private final DeviceHotplug hotplugView = new HotplugView();
     private final NetworkHotplug networkView = new NetworkView();
-    /** The taps hvspi made for this VM, as last recorded: removed at stop, also when QMP cannot be reached. */
+    /**
+     * The taps hvspi made for this VM as the record and its log name them at reattach: what a stop without a
+     * session (QMP unreachable, a damaged log) removes; a session knows its own ({@link Session#createdTaps}).
+     */
     private volatile List<String> createdTaps = List.of();
     private volatile VmState state;
     private volatile Session session;
@@ -173,8 +177,10 @@ public final class QemuHypervisor implements Hypervisor {
                                     + layout.qmpSocket() + ")")));
         }
         LogRead log = LogRead.of(layout, recorded);
-        // the taps hvspi made, also those of attaches only the log holds: a stop removes them even without QMP
-        hv.createdTaps = createdTaps((log.error() == null ? log.pending().applyTo(recorded) : recorded).nics());
+        // what the record and its log say together: attaches only the log holds replayed, operations in flight
+        // as intents to settle (the record alone when the log is damaged)
+        QemuState known = log.error() == null ? log.pending().applyTo(recorded) : recorded;
+        hv.createdTaps = createdTaps(known.nics());
         if (log.error() != null && process.isPresent()) {
             // what QEMU has cannot be settled against a damaged log; the verified process can still be
             // stopped, with the taps the record names, rather than left to a signal that removes nothing
@@ -204,14 +210,10 @@ public final class QemuHypervisor implements Hypervisor {
             if (log.error() != null) {
                 throw log.error();
             }
-            // lines logged after the record's last save: attaches that finished (replayed as confirmed), and
-            // operations a process that died had begun (settled against QEMU below)
-            IntentLog.Pending logged = log.pending();
-            QemuState saved = logged.applyTo(recorded);
             ProbeResult probe = QemuProbe.probe(qmp, executable(recorded));
-            Reconciler.Result nicsSettled = new NicReconciler(qmp, saved.settings().guestless(),
-                    host.commandTimeout()).reconcile(saved);
-            Reconciler.Result settled = new Reconciler(qmp, saved.settings().guestless(), host.commandTimeout())
+            Reconciler.Result nicsSettled = new NicReconciler(qmp, known.settings().guestless(),
+                    host.commandTimeout()).reconcile(known);
+            Reconciler.Result settled = new Reconciler(qmp, known.settings().guestless(), host.commandTimeout())
                     .reconcile(nicsSettled.state());
             List<String> notes = new ArrayList<>(nicsSettled.notes());
             notes.addAll(settled.notes());
@@ -221,11 +223,11 @@ public final class QemuHypervisor implements Hypervisor {
             QemuIOThreads.query(qmp).forEach((id, live) -> tids.put(id, live.threadId()));
             Set<String> ioThreadIds = new HashSet<>();
             settled.state().ioThreads().forEach(t -> ioThreadIds.add(t.id()));
-            List<String> pinNotes = hv.session.pins.settle(saved.intents(), tids, ioThreadIds);
+            List<String> pinNotes = hv.session.pins.settle(known.intents(), tids, ioThreadIds);
             notes.addAll(pinNotes);
             notes.forEach(n -> LOG.warn("VM '{}': {}", record.vmId(), n));
             hv.reconciliation = List.copyOf(notes);
-            if (changed || !pinNotes.isEmpty() || logged.dirty()) {
+            if (changed || !pinNotes.isEmpty() || log.pending().dirty()) {
                 synchronized (hv.model) {
                     hv.session.persist();
                     hv.session.intents.saved(true); // the record covers the whole log now: it starts afresh
@@ -770,7 +772,6 @@ public final class QemuHypervisor implements Hypervisor {
             QemuState s = new QemuState(QemuState.FORMAT, settings, qmpSocket, endpoint, pool.members(),
                     table.rootPorts(), table.scsiController(), pool.placedByPolicy(), table.nextNode(), table.list(),
                     intents.list(), identity, table.nics(), pins.snapshot(), pins.placement(), intents.lastLogged());
-            createdTaps = createdTaps();
             host.stateStore().save(new VmRecord(vmId, QemuHypervisorFactory.TYPE, process.map(QemuProcess::pid)
                     .orElse(0L), layout.dir(), createdAt, s.toJson()));
             intents.saved(false);

@@ -200,14 +200,10 @@ class QemuNetworkHotplugTest {
         String tap = tapName();
         net().attach(NetDeviceSpec.of("nic0", NetBackend.newTap(tap)));
         // what a process killed after the attach leaves behind: the NIC in the log, not in the record
-        Path recordFile = record().runtimeDir().resolve("vm.json");
-        Path logFile = new RuntimeLayout(record().runtimeDir()).intentLog();
-        String killedRecord = Files.readString(recordFile);
-        byte[] killedLog = Files.readAllBytes(logFile);
-        assertFalse(killedRecord.contains(tap), "the record does not name the tap yet");
+        TestVms.KilledFiles killed = TestVms.KilledFiles.of(record());
+        assertFalse(killed.recordJson().contains(tap), "the record does not name the tap yet");
         vm.close();
-        Files.writeString(recordFile, killedRecord);
-        Files.write(logFile, killedLog);
+        killed.restore();
         Files.delete(record().runtimeDir().resolve("qmp.sock")); // and QMP cannot be reached: only stop works
 
         vm = QemuHypervisor.reattach(record(), host);

@@ -185,22 +185,19 @@ class ReconciliationTest {
     @Test
     void anAttachIsALogLineNotARecordSaveAndAReattachReplaysItSilently() throws Exception {
         start().requireHotplug().attach(disk("d0"));
-        Path recordFile = record().runtimeDir().resolve("vm.json");
         Path logFile = new RuntimeLayout(record().runtimeDir()).intentLog();
         assertEquals(List.of(), QemuState.fromJson(record().pluginState()).devices(), "no record save per attach");
         assertEquals(List.of("d0"), saved().devices().stream().map(DeviceState::id).toList(), "its log holds it");
         assertEquals(1, saved().policyTurn(), "and the round-robin cursor it moved");
 
         // what a process killed now would leave behind: the record without d0, the log with its two lines
-        String killedRecord = Files.readString(recordFile);
-        byte[] killedLog = Files.readAllBytes(logFile);
+        TestVms.KilledFiles killed = TestVms.KilledFiles.of(record());
         vm.close();
         assertEquals(List.of("d0"), QemuState.fromJson(record().pluginState()).devices().stream()
                 .map(DeviceState::id).toList(), "closing the handle saves what only the log held");
         assertEquals(0, Files.size(logFile), "and empties the log");
 
-        Files.writeString(recordFile, killedRecord);
-        Files.write(logFile, killedLog);
+        killed.restore();
         vm = QemuHypervisor.reattach(record(), host);
         assertEquals(List.of(), vm.reconciliation(), "a finished attach is replayed, not settled as a crash");
         QemuState folded = QemuState.fromJson(record().pluginState());

@@ -64,4 +64,22 @@ public final class TestVms {
         QemuState saved = QemuState.fromJson(record.pluginState());
         return IntentLog.read(new RuntimeLayout(record.runtimeDir()).intentLog(), saved.intentLog()).applyTo(saved);
     }
+
+    /**
+     * A VM's record and intent log as they are now: what a process killed at this point leaves
+     * behind, to put back after the handle's close has saved and emptied them.
+     */
+    public record KilledFiles(Path record, String recordJson, Path log, byte[] logBytes) {
+        public static KilledFiles of(VmRecord vm) throws java.io.IOException {
+            Path record = vm.runtimeDir().resolve("vm.json");
+            Path log = new RuntimeLayout(vm.runtimeDir()).intentLog();
+            return new KilledFiles(record, java.nio.file.Files.readString(record), log,
+                    java.nio.file.Files.readAllBytes(log));
+        }
+
+        public void restore() throws java.io.IOException {
+            java.nio.file.Files.writeString(record, recordJson);
+            java.nio.file.Files.write(log, logBytes);
+        }
+    }
 }
