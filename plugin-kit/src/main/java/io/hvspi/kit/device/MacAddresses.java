@@ -2,24 +2,26 @@ package io.hvspi.kit.device;
 
 import io.hvspi.spi.RequestRejectedException;
 import io.hvspi.spi.RequestRejectedException.Reason;
+import java.io.FileInputStream;
 import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.Locale;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
 import java.util.regex.Pattern;
-import java.util.stream.Stream;
 
 /**
  * MAC addresses for network devices: the checked form a caller may give, and generated
  * ones. A generated MAC is locally administered and unicast (IEEE 802: bit 1 of the first
  * octet set, bit 0 clear), so it never collides with a vendor's, and differs from every MAC
- * the plugin already uses and from every interface's MAC on this host ({@code /sys/class/net}).
+ * the plugin already uses and from every interface's MAC on this host ({@code /sys/class/net},
+ * re-read when the interfaces there change).
  * 46 random bits make a clash between two hosts' guests on one link unlikely too.
  */
 public final class MacAddresses {
@@ -79,24 +81,47 @@ public final class MacAddresses {
         return HexFormat.ofDelimiter(":").formatHex(octets);
     }
 
+    /** The host's interface MACs as last read, with the interface names they were read for. */
+    record HostMacs(Set<String> names, Set<String> macs) {
+        static final HostMacs NONE = new HostMacs(Set.of(), Set.of());
+    }
+
+    private static final AtomicReference<HostMacs> LAST_READ = new AtomicReference<>(HostMacs.NONE);
+
     /** The MACs of this host's interfaces (and those in the same network namespace). */
     static Set<String> hostMacs() {
+        return hostMacs(SYS_NET, LAST_READ);
+    }
+
+    /**
+     * The MACs of the interfaces in {@code sysNet}: read afresh when the interfaces there are not
+     * those of {@code last}, else {@code last}'s. Reading every address from sysfs cost more than
+     * the rest of a NIC attach's own work; listing the interfaces costs a tenth of it. An address
+     * changed on an interface that stays is seen once the interfaces change: the check is a snapshot
+     * in any case (an interface made or changed just after it was never covered), and a clash needs
+     * 46 random bits to meet a host's MAC.
+     */
+    static Set<String> hostMacs(Path sysNet, AtomicReference<HostMacs> last) {
+        String[] listed = sysNet.toFile().list();
+        if (listed == null) {
+            return Set.of(); // no sysfs here (or not readable): nothing to avoid
+        }
+        Set<String> names = Set.of(listed);
+        HostMacs known = last.get();
+        if (known.names().equals(names)) {
+            return known.macs();
+        }
         Set<String> macs = new HashSet<>();
-        if (!Files.isDirectory(SYS_NET)) {
-            return macs;
+        for (String name : listed) {
+            try (InputStream in = new FileInputStream(sysNet.resolve(name).resolve("address").toFile())) {
+                macs.add(new String(in.readAllBytes(), StandardCharsets.US_ASCII).strip().toLowerCase(Locale.ROOT));
+            } catch (IOException e) {
+                // an interface that went away while listing, or one without an address: nothing to avoid
+            }
         }
-        try (Stream<Path> links = Files.list(SYS_NET)) {
-            links.forEach(link -> {
-                try {
-                    macs.add(Files.readString(link.resolve("address")).strip().toLowerCase(Locale.ROOT));
-                } catch (IOException | UncheckedIOException e) {
-                    // an interface that went away while listing, or one without an address: nothing to avoid
-                }
-            });
-        } catch (IOException e) {
-            return macs;
-        }
-        return macs;
+        HostMacs read = new HostMacs(names, Set.copyOf(macs));
+        last.set(read);
+        return read.macs();
     }
 
     private static int firstOctet(String mac) {

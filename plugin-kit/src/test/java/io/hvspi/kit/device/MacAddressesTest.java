@@ -7,11 +7,15 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.hvspi.spi.RequestRejectedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.HashSet;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class MacAddressesTest {
     @Test
@@ -36,6 +40,29 @@ class MacAddressesTest {
         Iterator<String> source = candidates.iterator();
         String mac = MacAddresses.generate(Set.of("02:00:00:00:00:01"), source::next);
         assertEquals("02:00:00:00:00:02", mac);
+    }
+
+    @Test
+    void hostMacsAreReadAgainWhenTheInterfacesChange(@TempDir Path sysNet) throws Exception {
+        AtomicReference<MacAddresses.HostMacs> last = new AtomicReference<>(MacAddresses.HostMacs.NONE);
+        Files.createDirectories(sysNet.resolve("eth0"));
+        Files.writeString(sysNet.resolve("eth0/address"), "52:54:00:AA:BB:01\n");
+        Files.createDirectories(sysNet.resolve("bond0")); // no address file: nothing to avoid
+        assertEquals(Set.of("52:54:00:aa:bb:01"), MacAddresses.hostMacs(sysNet, last));
+
+        Files.writeString(sysNet.resolve("eth0/address"), "52:54:00:aa:bb:99\n");
+        assertEquals(Set.of("52:54:00:aa:bb:01"), MacAddresses.hostMacs(sysNet, last),
+                "the same interfaces: the last reading, not one sysfs read per interface");
+
+        Files.createDirectories(sysNet.resolve("tap0"));
+        Files.writeString(sysNet.resolve("tap0/address"), "02:00:00:00:00:07\n");
+        assertEquals(Set.of("52:54:00:aa:bb:99", "02:00:00:00:00:07"), MacAddresses.hostMacs(sysNet, last),
+                "a new interface: every address read again");
+
+        Files.delete(sysNet.resolve("tap0/address"));
+        Files.delete(sysNet.resolve("tap0"));
+        assertEquals(Set.of("52:54:00:aa:bb:99"), MacAddresses.hostMacs(sysNet, last), "a removed one too");
+        assertEquals(Set.of(), MacAddresses.hostMacs(sysNet.resolve("absent"), last), "no sysfs: nothing to avoid");
     }
 
     @Test

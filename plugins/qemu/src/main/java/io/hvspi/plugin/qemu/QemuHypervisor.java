@@ -827,6 +827,8 @@ public final class QemuHypervisor implements Hypervisor {
             hotplug.close();
             network.close();
             qmp.close();
+            intents.close();
+            journal.close();
         }
     }
 

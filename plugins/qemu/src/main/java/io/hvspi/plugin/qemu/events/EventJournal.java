@@ -1,10 +1,13 @@
 package io.hvspi.plugin.qemu.events;
 
+import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.hvspi.plugin.qemu.state.AppendFile;
 import io.hvspi.spi.VmEvent;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -17,8 +20,6 @@ import java.nio.file.StandardWatchEventKinds;
 import java.nio.file.WatchKey;
 import java.nio.file.WatchService;
 import java.time.Instant;
-import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
@@ -34,38 +35,91 @@ import org.slf4j.LoggerFactory;
  * followers in other processes beside QEMU's own events. The file goes with the
  * runtime directory; a VM's hotplugs are few, so it stays small.
  */
-public final class EventJournal {
+public final class EventJournal implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(EventJournal.class);
     private static final ObjectMapper JSON = new ObjectMapper();
     /** How often a tail looks again when inotify said nothing (a lost wake-up costs at most this). */
     private static final long RECHECK_MS = 500;
 
-    private final Path file;
+    private final AppendFile file;
 
     public EventJournal(Path file) {
-        this.file = Objects.requireNonNull(file, "file");
+        this.file = new AppendFile(file);
     }
 
     /**
      * Appends one event. Never throws: the change it reports has happened, and a
      * journal that cannot be written (the runtime directory is going) only costs
      * followers an event; the file is never created here, so a removed directory stays removed.
+     * The file stays open between events (see {@link AppendFile}) until {@link #close()}.
      */
-    public void append(String name, Map<String, Object> data) {
-        // written in one pass (the same bytes as a tree of it: event, timestamp, data in the map's order);
-        // building the tree first (valueToTree) cost as much again, once per hotplug
-        Map<String, Object> line = new LinkedHashMap<>(4);
-        line.put("event", name);
-        line.put("timestamp", Instant.now().toString());
-        line.put("data", data);
+    public void append(String name, Map<String, ?> data) {
         try {
-            byte[] json = JSON.writeValueAsBytes(line);
-            byte[] bytes = Arrays.copyOf(json, json.length + 1);
-            bytes[json.length] = '\n';
-            Files.write(file, bytes, StandardOpenOption.WRITE, StandardOpenOption.APPEND);
+            file.append(line(name, Instant.now(), data));
         } catch (IOException e) {
-            LOG.debug("not journalling {} to {}: {}", name, file, e.toString());
+            LOG.debug("not journalling {} to {}: {}", name, file.path(), e.toString());
         }
+    }
+
+    /**
+     * One line: event, timestamp, data in the map's order. Written with the generator, not
+     * through a map and the mapper's serialisers, which cost as much again as the write.
+     */
+    static byte[] line(String name, Instant at, Map<String, ?> data) throws IOException {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream(160);
+        try (JsonGenerator g = JSON.createGenerator(bytes)) {
+            g.writeStartObject();
+            g.writeStringField("event", name);
+            g.writeStringField("timestamp", TIMESTAMPS.format(at));
+            g.writeObjectFieldStart("data");
+            for (Map.Entry<String, ?> e : data.entrySet()) {
+                g.writeFieldName(e.getKey());
+                if (e.getValue() instanceof String text) {
+                    g.writeString(text);
+                } else {
+                    g.writeObject(e.getValue());
+                }
+            }
+            g.writeEndObject();
+            g.writeEndObject();
+        }
+        bytes.write('\n');
+        return bytes.toByteArray();
+    }
+
+    private static final Timestamps TIMESTAMPS = new Timestamps();
+
+    /**
+     * {@link Instant#toString()}'s text, with the part up to the second made once per second:
+     * the JDK's formatter was a quarter of an append's cost in code the JIT has not compiled yet,
+     * which is where a VM's few hotplugs run.
+     */
+    static final class Timestamps {
+        private long second = Long.MIN_VALUE;
+        private String upToSecond;
+
+        synchronized String format(Instant at) {
+            if (at.getEpochSecond() != second) {
+                String whole = Instant.ofEpochSecond(at.getEpochSecond()).toString();
+                upToSecond = whole.substring(0, whole.length() - 1); // without its Z
+                second = at.getEpochSecond();
+            }
+            int nanos = at.getNano();
+            if (nanos == 0) {
+                return upToSecond + "Z";
+            }
+            // as ISO_INSTANT prints it: milli-, micro- or nanoseconds, whichever is exact
+            int digits = nanos % 1_000_000 == 0 ? 3 : nanos % 1_000 == 0 ? 6 : 9;
+            int fraction = digits == 3 ? nanos / 1_000_000 : digits == 6 ? nanos / 1_000 : nanos;
+            String text = Integer.toString(fraction);
+            return upToSecond + "." + "0".repeat(digits - text.length()) + text + "Z";
+        }
+    }
+
+    /** Lets go of the file; a later event opens it for its line alone. */
+    @Override
+    public void close() {
+        file.close();
     }
 
     /**

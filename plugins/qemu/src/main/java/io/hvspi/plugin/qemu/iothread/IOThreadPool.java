@@ -8,6 +8,7 @@ import io.hvspi.spi.IOThreadPolicy;
 import io.hvspi.spi.RequestRejectedException;
 import io.hvspi.spi.RequestRejectedException.Reason;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -79,8 +80,14 @@ public final class IOThreadPool {
     /** The pool's IOThreads (not controller ones), in creation order. */
     public List<String> poolIds() {
         synchronized (lock) {
-            return members.entrySet().stream().filter(e -> e.getValue() == Kind.POOL)
-                    .map(Map.Entry::getKey).filter(id -> !removing.contains(id)).toList();
+            // a loop, not a stream: every attach by policy asks, mostly in code the JIT has not reached yet
+            List<String> ids = new ArrayList<>(members.size());
+            members.forEach((id, kind) -> {
+                if (kind == Kind.POOL && !removing.contains(id)) {
+                    ids.add(id);
+                }
+            });
+            return Collections.unmodifiableList(ids);
         }
     }
 

@@ -2,6 +2,7 @@ package io.hvspi.plugin.qemu.state;
 
 import io.hvspi.spi.HvspiException;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -15,11 +16,13 @@ import java.util.Map;
  * line, not the whole record), and ends it in the record save that holds its outcome, or,
  * for an attach, in a second line that logs the outcome ({@link #finish}).
  */
-public final class PendingIntents {
+public final class PendingIntents implements AutoCloseable {
     private final Object lock;
     private final IntentLog log;
     /** By what it is about: one operation at a time per device or IOThread id. */
     private final Map<String, Intent> byKey = new LinkedHashMap<>();
+    /** The intents' encodings in the log, by the same key, for their outcome lines. */
+    private final Map<String, byte[]> logged = new HashMap<>();
 
     public PendingIntents(Object lock, IntentLog log) {
         this.lock = lock;
@@ -56,7 +59,7 @@ public final class PendingIntents {
         synchronized (lock) {
             byKey.put(key(intent), intent);
             try {
-                log.append(intent);
+                logged.put(key(intent), log.append(intent));
             } catch (RuntimeException e) {
                 end(intent);
                 throw e;
@@ -95,9 +98,10 @@ public final class PendingIntents {
      */
     public boolean finish(Intent intent, Long policyTurn) {
         synchronized (lock) {
+            byte[] json = intent.equals(byKey.get(key(intent))) ? logged.get(key(intent)) : null;
             end(intent);
             try {
-                log.appendDone(intent, policyTurn);
+                log.appendDone(intent, json != null ? json : IntentLog.encode(intent), policyTurn);
                 return log.wantsCompaction();
             } catch (HvspiException e) {
                 return true;
@@ -117,14 +121,18 @@ public final class PendingIntents {
     /** Forgets this very intent; true when it was still there (so the caller saves). */
     public boolean end(Intent intent) {
         synchronized (lock) {
-            return byKey.remove(key(intent), intent);
+            if (!byKey.remove(key(intent), intent)) {
+                return false;
+            }
+            logged.remove(key(intent));
+            return true;
         }
     }
 
     /** Replaces one intent by another about the same thing (a move whose unplug became a detach). */
     public void replace(Intent old, Intent now) {
         synchronized (lock) {
-            byKey.remove(key(old), old);
+            end(old);
             byKey.put(key(now), now);
         }
     }
@@ -132,6 +140,14 @@ public final class PendingIntents {
     public List<Intent> list() {
         synchronized (lock) {
             return new ArrayList<>(byKey.values());
+        }
+    }
+
+    /** Lets go of the log's file (the session ends). */
+    @Override
+    public void close() {
+        synchronized (lock) {
+            log.close();
         }
     }
 }

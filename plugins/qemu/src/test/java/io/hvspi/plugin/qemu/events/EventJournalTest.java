@@ -41,6 +41,55 @@ class EventJournalTest {
     }
 
     @Test
+    void aLineIsWhatTheMapperWritesForTheEventAsAMap() throws Exception {
+        Instant at = Instant.parse("2026-12-06T03:48:12.345678Z");
+        Map<String, Object> data = new java.util.LinkedHashMap<>();
+        data.put("device", "n\u00e9\"0\\");
+        data.put("queues", 4);
+        data.put("iothreads", List.of("a", "b"));
+        data.put("empty", List.of());
+        Map<String, Object> event = new java.util.LinkedHashMap<>();
+        event.put("event", "NIC_ATTACHED");
+        event.put("timestamp", at.toString());
+        event.put("data", data);
+        assertEquals(new ObjectMapper().writeValueAsString(event) + "\n",
+                new String(EventJournal.line("NIC_ATTACHED", at, data), java.nio.charset.StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void timestampsAreWhatInstantPrints() {
+        EventJournal.Timestamps timestamps = new EventJournal.Timestamps();
+        java.util.Random random = new java.util.Random(42);
+        List<Instant> instants = new java.util.ArrayList<>(List.of(Instant.EPOCH, Instant.parse("2026-12-06T03:48:12Z"),
+                Instant.parse("2026-12-06T03:48:12.100Z"), Instant.parse("2026-12-06T03:48:12.000001Z"),
+                Instant.parse("2026-12-06T03:48:12.000000001Z"), Instant.parse("2026-12-06T03:48:12.120300Z"),
+                Instant.parse("1969-12-31T23:59:59.999999999Z"), Instant.parse("+10000-01-01T00:00:00.5Z")));
+        for (int i = 0; i < 2000; i++) {
+            long second = 1_700_000_000L + random.nextInt(3); // often the same second, as appends are
+            int nanos = switch (random.nextInt(4)) {
+                case 0 -> 0;
+                case 1 -> random.nextInt(1000) * 1_000_000;
+                case 2 -> random.nextInt(1_000_000) * 1_000;
+                default -> random.nextInt(1_000_000_000);
+            };
+            instants.add(Instant.ofEpochSecond(second, nanos));
+        }
+        for (Instant at : instants) {
+            assertEquals(at.toString(), timestamps.format(at));
+        }
+    }
+
+    @Test
+    void aClosedJournalStillAppendsEachEventOnItsOwn() throws Exception {
+        Path file = Files.createFile(tmp.resolve("events.jsonl"));
+        EventJournal journal = new EventJournal(file);
+        journal.append("DEVICE_ATTACHED", Map.of("device", "disk0"));
+        journal.close();
+        journal.append("DEVICE_DETACHED", Map.of("device", "disk0"));
+        assertEquals(2, Files.readAllLines(file).size(), "an event after the session's end is not lost");
+    }
+
+    @Test
     void aJournalWhoseFileIsGoneIsNotCreatedAgain() {
         Path file = tmp.resolve("gone/events.jsonl");
         new EventJournal(file).append("DEVICE_DETACHED", Map.of("device", "disk0"));

@@ -68,12 +68,12 @@ class IntentLogTest {
         QemuState recorded = QemuStateTest.sample().withIntents(List.of(Intent.ioThreadAdd("x0"),
                 Intent.attach(disk("d9"))), 4);
         IntentLog log = log(4);
-        log.append(Intent.attach(disk("d0")));
+        byte[] d0 = log.append(Intent.attach(disk("d0")));
         log.append(Intent.ioThreadAdd("x1"));
-        log.appendDone(Intent.attach(disk("d0")), 3L);
-        log.append(Intent.nicAttach(nic));
-        log.appendDone(Intent.nicAttach(nic), null);
-        log.appendDone(Intent.attach(disk("d9")), 5L);
+        log.appendDone(Intent.attach(disk("d0")), d0, 3L);
+        byte[] n0 = log.append(Intent.nicAttach(nic));
+        log.appendDone(Intent.nicAttach(nic), n0, null);
+        log.appendDone(Intent.attach(disk("d9")), IntentLog.encode(Intent.attach(disk("d9"))), 5L);
 
         IntentLog.Pending p = IntentLog.read(file(), 4);
         assertEquals(List.of(Intent.ioThreadAdd("x1")), p.intents(), "only the operation without an outcome");
@@ -97,9 +97,29 @@ class IntentLogTest {
     }
 
     @Test
+    void linesAreWhatTheMapperWritesForThem() throws Exception {
+        NicState nic = new NicState("n0", "hvspi-net-n0", "tap0", true, "02:00:00:00:00:01", 2, "rp1", false);
+        DeviceState path = new DeviceState("d2", "scsi-hd", "hvspi-node7", DeviceState.BACKEND_PATH, "/srv/a b\\c.img",
+                0, "qcow2", true, true, List.of(), 4, "scsi0.0", 3, true);
+        for (Intent intent : List.of(Intent.attach(disk("d\u00e9\"0")), Intent.nicAttach(nic), Intent.ioThreadAdd("x1"),
+                Intent.move(disk("d1"), List.of("indep_iothread_1", "indep_iothread_2")), Intent.detach(path),
+                Intent.pin("indep_iothread_0", "0-3,6"), Intent.nicAttach(nic.withUnplugging(true)))) {
+            byte[] json = IntentLog.encode(intent);
+            assertEquals(QemuState.JSON.writeValueAsString(intent), new String(json, StandardCharsets.UTF_8));
+            assertEquals(QemuState.JSON.writeValueAsString(new IntentLog.Line(12, intent, null, null)) + "\n",
+                    new String(IntentLog.line(12, "intent", json, null), StandardCharsets.UTF_8));
+            for (Long turn : java.util.Arrays.asList(7L, null)) {
+                assertEquals(QemuState.JSON.writeValueAsString(new IntentLog.Line(13, null, intent, turn)) + "\n",
+                        new String(IntentLog.line(13, "done", json, turn), StandardCharsets.UTF_8));
+            }
+        }
+    }
+
+    @Test
     void onlyAttachesEndWithAnOutcomeLine() throws Exception {
         IntentLog log = log(0);
-        assertThrows(IllegalArgumentException.class, () -> log.appendDone(Intent.ioThreadAdd("x1"), null));
+        assertThrows(IllegalArgumentException.class, () -> log.appendDone(Intent.ioThreadAdd("x1"),
+                IntentLog.encode(Intent.ioThreadAdd("x1")), null));
         assertEquals(0, log.lastSeq());
         Files.writeString(file(), "{\"seq\":1,\"done\":{\"op\":\"IOTHREAD_ADD\",\"id\":\"a\"}}\n");
         assertTrue(assertThrows(HvspiException.class, () -> IntentLog.read(file(), 0)).getMessage()
@@ -118,8 +138,7 @@ class IntentLogTest {
     void theLogAsksForCompactionOnceItHasGrown() throws Exception {
         IntentLog log = log(0);
         while (!log.wantsCompaction()) {
-            log.append(Intent.attach(disk("d0")));
-            log.appendDone(Intent.attach(disk("d0")), 1L);
+            log.appendDone(Intent.attach(disk("d0")), log.append(Intent.attach(disk("d0"))), 1L);
         }
         assertTrue(Files.size(file()) >= IntentLog.COMPACT_BYTES);
         log.covered(false);
