@@ -142,6 +142,27 @@ class PinningTest {
     }
 
     @Test
+    void everyListingReportsWhatTheKernelSaysNowAboutEachThread() throws Exception {
+        CpuSet last = lastCpu();
+        QemuHypervisor vm = start(TestVms.spec("list-affinity", 3, IOThreadPolicy.LEAST_LOADED), TestVms.host(tmp));
+        IOThreadProvider pool = vm.requireIoThreads();
+        long pid = pid(vm);
+        pool.list(); // the threads a listing reads while QEMU answers the next one
+        Map<String, Long> tids = tids(vm);
+        // changed behind hvspi's back, by another process
+        Process taskset = new ProcessBuilder("taskset", "-p", "-c", last.toString(), Long.toString(tids.get(IO1)))
+                .redirectErrorStream(true).start();
+        assertEquals(0, taskset.waitFor(), new String(taskset.getInputStream().readAllBytes(), StandardCharsets.UTF_8));
+        pool.add("late");
+        for (IOThreadInfo t : pool.list()) {
+            long tid = t.hostThreadId().orElseThrow();
+            assertEquals(Optional.of(CpuSet.parse(cpusAllowed(pid, tid))), t.affinity(), t.id());
+        }
+        assertEquals(Optional.of(last), pool.list().stream().filter(t -> t.id().equals(IO1)).findFirst()
+                .orElseThrow().affinity());
+    }
+
+    @Test
     void refusesUnknownIoThreadsAndCpusTheHostLacks() throws Exception {
         QemuHypervisor vm = start(TestVms.spec("pinbad", 1, IOThreadPolicy.LEAST_LOADED), TestVms.host(tmp));
         IOThreadProvider pool = vm.requireIoThreads();
