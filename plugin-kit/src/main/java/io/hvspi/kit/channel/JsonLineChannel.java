@@ -1,11 +1,14 @@
 package io.hvspi.kit.channel;
 
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.hvspi.spi.VmmUnavailableException;
 import io.hvspi.spi.VmmUnavailableException.Reason;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
@@ -18,6 +21,7 @@ import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.locks.LockSupport;
 import org.slf4j.Logger;
@@ -76,7 +80,7 @@ public final class JsonLineChannel implements AutoCloseable {
      * @param peer how errors name the other side, e.g. {@code "the Dragonball bridge at /run/x.sock"}
      * @param maxReadBytes the longest line read, without its newline: a longer one is a protocol error
      * @param maxWriteBytes the longest line written: a longer message is refused before anything is sent
-     * @param mapper parses and writes the JSON (its features decide how strict parsing is)
+     * @param mapper parses the JSON (its features decide how strict parsing is); its factory writes it
      */
     public record Options(String peer, int maxReadBytes, int maxWriteBytes, ObjectMapper mapper) {
         public Options {
@@ -160,10 +164,10 @@ public final class JsonLineChannel implements AutoCloseable {
     public void send(JsonNode message, Duration writeTimeout) {
         byte[] line;
         try {
-            line = (options.mapper().writeValueAsString(message) + "\n").getBytes(StandardCharsets.UTF_8);
-        } catch (JsonProcessingException e) {
+            line = encode(options.mapper().getFactory(), message);
+        } catch (IOException | IllegalArgumentException e) {
             throw new IllegalArgumentException("cannot encode a message to " + options.peer() + ": "
-                    + e.getOriginalMessage(), e);
+                    + (e instanceof JsonProcessingException j ? j.getOriginalMessage() : e.getMessage()), e);
         }
         if (line.length - 1 > options.maxWriteBytes()) {
             throw new IllegalArgumentException("a message to " + options.peer() + " is " + (line.length - 1)
@@ -180,6 +184,45 @@ public final class JsonLineChannel implements AutoCloseable {
                     Thread.currentThread().interrupt();
                 }
             }
+        }
+    }
+
+    /**
+     * The message as one line, newline included: the JSON the mapper writes for it, written by
+     * walking the tree with the mapper's factory's generator. Through the mapper (a serialiser
+     * provider and lookups per call) this cost as much as the socket write, on every command.
+     */
+    static byte[] encode(JsonFactory factory, JsonNode message) throws IOException {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream(256);
+        try (JsonGenerator g = factory.createGenerator(bytes)) {
+            write(g, message);
+        }
+        bytes.write('\n');
+        return bytes.toByteArray();
+    }
+
+    private static void write(JsonGenerator g, JsonNode node) throws IOException {
+        switch (node.getNodeType()) {
+            case OBJECT -> {
+                g.writeStartObject();
+                for (Map.Entry<String, JsonNode> field : node.properties()) {
+                    g.writeFieldName(field.getKey());
+                    write(g, field.getValue());
+                }
+                g.writeEndObject();
+            }
+            case ARRAY -> {
+                g.writeStartArray();
+                for (JsonNode element : node) {
+                    write(g, element);
+                }
+                g.writeEndArray();
+            }
+            case STRING -> g.writeString(node.textValue());
+            case BOOLEAN -> g.writeBoolean(node.booleanValue());
+            case NULL -> g.writeNull();
+            case NUMBER -> node.serialize(g, null); // each numeric node writes its own kind of number
+            default -> throw new IllegalArgumentException("a " + node.getNodeType() + " node has no JSON text");
         }
     }
 

@@ -21,7 +21,7 @@ import java.util.regex.Pattern;
  * ones. A generated MAC is locally administered and unicast (IEEE 802: bit 1 of the first
  * octet set, bit 0 clear), so it never collides with a vendor's, and differs from every MAC
  * the plugin already uses and from every interface's MAC on this host ({@code /sys/class/net},
- * re-read when the interfaces there change).
+ * as read at most a second before).
  * 46 random bits make a clash between two hosts' guests on one link unlikely too.
  */
 public final class MacAddresses {
@@ -81,45 +81,46 @@ public final class MacAddresses {
         return HexFormat.ofDelimiter(":").formatHex(octets);
     }
 
-    /** The host's interface MACs as last read, with the interface names they were read for. */
-    record HostMacs(Set<String> names, Set<String> macs) {
-        static final HostMacs NONE = new HostMacs(Set.of(), Set.of());
+    /** How long a reading of the host's MACs serves: sysfs reads cost more than the rest of a NIC attach's own work. */
+    static final long HOST_MACS_FRESH_NANOS = 1_000_000_000L;
+
+    /** The host's interface MACs as read at {@code readAt} ({@link System#nanoTime()}). */
+    record HostMacs(Set<String> macs, long readAt) {
+        static final HostMacs NONE = new HostMacs(Set.of(), Long.MIN_VALUE);
+
+        boolean freshAt(long now) {
+            return this != NONE && now - readAt < HOST_MACS_FRESH_NANOS;
+        }
     }
 
     private static final AtomicReference<HostMacs> LAST_READ = new AtomicReference<>(HostMacs.NONE);
 
     /** The MACs of this host's interfaces (and those in the same network namespace). */
     static Set<String> hostMacs() {
-        return hostMacs(SYS_NET, LAST_READ);
+        return hostMacs(SYS_NET, LAST_READ, System.nanoTime());
     }
 
     /**
-     * The MACs of the interfaces in {@code sysNet}: read afresh when the interfaces there are not
-     * those of {@code last}, else {@code last}'s. Reading every address from sysfs cost more than
-     * the rest of a NIC attach's own work; listing the interfaces costs a tenth of it. An address
-     * changed on an interface that stays is seen once the interfaces change: the check is a snapshot
-     * in any case (an interface made or changed just after it was never covered), and a clash needs
-     * 46 random bits to meet a host's MAC.
+     * The MACs of the interfaces in {@code sysNet}, as {@code last} holds them when they were read
+     * less than {@link #HOST_MACS_FRESH_NANOS} before {@code now}, else read afresh. The check is a
+     * snapshot in any case (an interface made or changed just after it was never covered); one a
+     * second old changes nothing that matters, since a clash needs 46 random bits to meet a host's MAC.
      */
-    static Set<String> hostMacs(Path sysNet, AtomicReference<HostMacs> last) {
-        String[] listed = sysNet.toFile().list();
-        if (listed == null) {
-            return Set.of(); // no sysfs here (or not readable): nothing to avoid
-        }
-        Set<String> names = Set.of(listed);
+    static Set<String> hostMacs(Path sysNet, AtomicReference<HostMacs> last, long now) {
         HostMacs known = last.get();
-        if (known.names().equals(names)) {
+        if (known.freshAt(now)) {
             return known.macs();
         }
         Set<String> macs = new HashSet<>();
-        for (String name : listed) {
+        String[] names = sysNet.toFile().list();
+        for (String name : names == null ? new String[0] : names) { // null: no sysfs here, nothing to avoid
             try (InputStream in = new FileInputStream(sysNet.resolve(name).resolve("address").toFile())) {
                 macs.add(new String(in.readAllBytes(), StandardCharsets.US_ASCII).strip().toLowerCase(Locale.ROOT));
             } catch (IOException e) {
                 // an interface that went away while listing, or one without an address: nothing to avoid
             }
         }
-        HostMacs read = new HostMacs(names, Set.copyOf(macs));
+        HostMacs read = new HostMacs(Set.copyOf(macs), now);
         last.set(read);
         return read.macs();
     }

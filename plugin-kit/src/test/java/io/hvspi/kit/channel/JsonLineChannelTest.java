@@ -103,6 +103,24 @@ class JsonLineChannelTest {
     }
 
     @Test
+    void aMessageIsTheLineTheMapperWritesForIt() throws Exception {
+        ObjectNode message = JSON.createObjectNode().put("execute", "device_add").put("id", "hvspi-7");
+        ObjectNode args = message.putObject("arguments").put("driver", "virtio-blk-pci").put("id", "d\u00e9\"\\\n0")
+                .put("num-queues", 4).put("size", 1L << 40).put("ratio", 0.25).put("share-rw", true)
+                .put("big", new java.math.BigInteger("123456789012345678901234567890"))
+                .put("exact", new java.math.BigDecimal("1.50")).putNull("none");
+        args.putArray("iothread-vq-mapping").addObject().put("iothread", "a").putArray("vqs").add(0).add(2);
+        args.putArray("empty");
+        args.putObject("cache").put("direct", false);
+        assertEquals(JSON.writeValueAsString(message) + "\n",
+                new String(JsonLineChannel.encode(JSON.getFactory(), message), StandardCharsets.UTF_8));
+        assertEquals("{}\n", new String(JsonLineChannel.encode(JSON.getFactory(), JSON.createObjectNode()),
+                StandardCharsets.UTF_8));
+        assertThrows(IllegalArgumentException.class, () -> JsonLineChannel.encode(JSON.getFactory(),
+                JSON.createObjectNode().putPOJO("x", new Object())));
+    }
+
+    @Test
     void echoesMessagesBothWaysSkippingBlankLines() throws Exception {
         try (JsonLineChannel ch = connect((in, out) -> {
             write(out, "");

@@ -43,26 +43,24 @@ class MacAddressesTest {
     }
 
     @Test
-    void hostMacsAreReadAgainWhenTheInterfacesChange(@TempDir Path sysNet) throws Exception {
+    void hostMacsAreReadAgainOnceTheLastReadingIsASecondOld(@TempDir Path sysNet) throws Exception {
         AtomicReference<MacAddresses.HostMacs> last = new AtomicReference<>(MacAddresses.HostMacs.NONE);
         Files.createDirectories(sysNet.resolve("eth0"));
         Files.writeString(sysNet.resolve("eth0/address"), "52:54:00:AA:BB:01\n");
         Files.createDirectories(sysNet.resolve("bond0")); // no address file: nothing to avoid
-        assertEquals(Set.of("52:54:00:aa:bb:01"), MacAddresses.hostMacs(sysNet, last));
-
-        Files.writeString(sysNet.resolve("eth0/address"), "52:54:00:aa:bb:99\n");
-        assertEquals(Set.of("52:54:00:aa:bb:01"), MacAddresses.hostMacs(sysNet, last),
-                "the same interfaces: the last reading, not one sysfs read per interface");
+        long t = 5_000_000_000L;
+        assertEquals(Set.of("52:54:00:aa:bb:01"), MacAddresses.hostMacs(sysNet, last, t));
 
         Files.createDirectories(sysNet.resolve("tap0"));
         Files.writeString(sysNet.resolve("tap0/address"), "02:00:00:00:00:07\n");
-        assertEquals(Set.of("52:54:00:aa:bb:99", "02:00:00:00:00:07"), MacAddresses.hostMacs(sysNet, last),
-                "a new interface: every address read again");
+        long fresh = t + MacAddresses.HOST_MACS_FRESH_NANOS - 1;
+        assertEquals(Set.of("52:54:00:aa:bb:01"), MacAddresses.hostMacs(sysNet, last, fresh),
+                "within a second: the last reading, not one sysfs read per interface");
 
-        Files.delete(sysNet.resolve("tap0/address"));
-        Files.delete(sysNet.resolve("tap0"));
-        assertEquals(Set.of("52:54:00:aa:bb:99"), MacAddresses.hostMacs(sysNet, last), "a removed one too");
-        assertEquals(Set.of(), MacAddresses.hostMacs(sysNet.resolve("absent"), last), "no sysfs: nothing to avoid");
+        long stale = t + MacAddresses.HOST_MACS_FRESH_NANOS;
+        assertEquals(Set.of("52:54:00:aa:bb:01", "02:00:00:00:00:07"), MacAddresses.hostMacs(sysNet, last, stale));
+        assertEquals(Set.of(), MacAddresses.hostMacs(sysNet.resolve("absent"), new AtomicReference<>(
+                MacAddresses.HostMacs.NONE), Long.MIN_VALUE), "no sysfs: nothing to avoid, even at the clock's start");
     }
 
     @Test

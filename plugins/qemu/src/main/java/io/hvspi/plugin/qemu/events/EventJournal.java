@@ -20,6 +20,7 @@ import java.nio.file.StandardWatchEventKinds;
 import java.nio.file.WatchKey;
 import java.nio.file.WatchService;
 import java.time.Instant;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
@@ -74,17 +75,31 @@ public final class EventJournal implements AutoCloseable {
             g.writeObjectFieldStart("data");
             for (Map.Entry<String, ?> e : data.entrySet()) {
                 g.writeFieldName(e.getKey());
-                if (e.getValue() instanceof String text) {
-                    g.writeString(text);
-                } else {
-                    g.writeObject(e.getValue());
-                }
+                writeValue(g, e.getValue());
             }
             g.writeEndObject();
             g.writeEndObject();
         }
         bytes.write('\n');
         return bytes.toByteArray();
+    }
+
+    /** The kinds events carry written directly; anything else through the mapper. */
+    private static void writeValue(JsonGenerator g, Object value) throws IOException {
+        switch (value) {
+            case String text -> g.writeString(text);
+            case Integer n -> g.writeNumber(n);
+            case Long n -> g.writeNumber(n);
+            case List<?> list -> {
+                g.writeStartArray();
+                for (Object element : list) {
+                    writeValue(g, element);
+                }
+                g.writeEndArray();
+            }
+            case null -> g.writeNull();
+            default -> g.writeObject(value);
+        }
     }
 
     private static final Timestamps TIMESTAMPS = new Timestamps();

@@ -48,6 +48,10 @@ class EventJournalTest {
         data.put("queues", 4);
         data.put("iothreads", List.of("a", "b"));
         data.put("empty", List.of());
+        data.put("size", 1L << 40);
+        data.put("nested", List.of(List.of("x"), 3));
+        data.put("ratio", 0.5); // not a kind events carry: through the mapper
+        data.put("none", null);
         Map<String, Object> event = new java.util.LinkedHashMap<>();
         event.put("event", "NIC_ATTACHED");
         event.put("timestamp", at.toString());
