@@ -23,6 +23,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
@@ -69,6 +70,14 @@ public final class QmpClient implements AutoCloseable {
     private final Path socket;
     private final Duration defaultTimeout;
     private JsonLineChannel channel;
+    /**
+     * This connection's command ids: {@code hvspi-NONCE-N}, unique across connections. QEMU may
+     * still owe a client that was killed mid-command its reply, and writes it to whichever client is
+     * connected when the command ends, even before that client's greeting; with ids that restarted at
+     * {@code hvspi-1} on every connection, such a reply answered the new client's command of the same
+     * number (a reattach was told a query had an empty result).
+     */
+    private final String idPrefix = "hvspi-" + Long.toHexString(ThreadLocalRandom.current().nextLong() >>> 16) + "-";
     private final AtomicLong nextId = new AtomicLong(1);
     private final Map<String, Pending> pending = new ConcurrentHashMap<>();
     private final List<EventSubscription> subscriptions = new CopyOnWriteArrayList<>();
@@ -225,7 +234,7 @@ public final class QmpClient implements AutoCloseable {
         if (down != null) {
             throw copy(down, command);
         }
-        String id = "hvspi-" + nextId.getAndIncrement();
+        String id = idPrefix + nextId.getAndIncrement();
         ObjectNode msg = JSON.createObjectNode().put("execute", command);
         if (arguments != null) {
             msg.set("arguments", arguments);
@@ -313,6 +322,12 @@ public final class QmpClient implements AutoCloseable {
         @Override
         public void onMessage(ObjectNode msg) {
             if (!greeting.isDone()) {
+                if (isReply(msg)) {
+                    // nothing was sent yet: a reply QEMU owed an earlier client (see idPrefix)
+                    LOG.debug("QMP {}: ignoring a reply to an earlier client before the greeting: {}", socket,
+                            preview(msg));
+                    return;
+                }
                 QmpGreeting g = QmpGreeting.parse(msg).orElseThrow(() -> protocolError("expected a QMP greeting, got: "
                         + preview(msg)));
                 greeting.complete(g);
@@ -320,7 +335,7 @@ public final class QmpClient implements AutoCloseable {
             }
             if (msg.has("event")) {
                 dispatch(toEvent(msg));
-            } else if (msg.has("return") || msg.has("error")) {
+            } else if (isReply(msg)) {
                 complete(msg);
             } else {
                 throw protocolError("neither a reply nor an event: " + preview(msg));
@@ -333,6 +348,10 @@ public final class QmpClient implements AutoCloseable {
         }
     }
 
+    private static boolean isReply(JsonNode msg) {
+        return msg.has("return") || msg.has("error");
+    }
+
     private ProtocolViolation protocolError(String what) {
         return new ProtocolViolation("QMP protocol error on " + socket + ": " + what);
     }
@@ -341,8 +360,13 @@ public final class QmpClient implements AutoCloseable {
         JsonNode idNode = msg.get("id");
         Pending p = idNode == null ? null : pending.remove(idNode.asText());
         if (p == null) {
-            // not an id of ours, or no id at all (QEMU's reply to input it could not parse)
-            LOG.warn("QMP {}: ignoring a reply nobody waits for: {}", socket, preview(msg));
+            if (idNode != null && idNode.asText().startsWith("hvspi-") && !idNode.asText().startsWith(idPrefix)) {
+                // another hvspi client's, which QEMU still owed it when it went away
+                LOG.debug("QMP {}: ignoring a reply to an earlier client: {}", socket, preview(msg));
+            } else {
+                // not an id of ours, or no id at all (QEMU's reply to input it could not parse)
+                LOG.warn("QMP {}: ignoring a reply nobody waits for: {}", socket, preview(msg));
+            }
             return;
         }
         try {

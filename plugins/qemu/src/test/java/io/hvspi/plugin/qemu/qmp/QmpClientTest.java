@@ -185,6 +185,36 @@ class QmpClientTest {
     }
 
     @Test
+    void aReplyQemuOwedAnEarlierClientNeverAnswersThisOnesCommand() {
+        // what QEMU does when a client is killed mid-command: the reply goes to the next client, even before
+        // its greeting; CrossProcessFaultTest found a reattach told "no devices" by a stale {"return": {}}
+        server(FakeQmpServer.GREETING_7_2).reply("query-status", FakeQmpServer.JSON.createObjectNode()
+                .put("status", "running"));
+        List<String> earlierIds;
+        try (QmpClient earlier = QmpClient.connect(server.socket(), TIMEOUT)) {
+            earlier.execute("query-status");
+            earlier.execute("query-status");
+            earlierIds = server.requests().stream().map(r -> r.path("id").asText()).toList();
+        }
+        server.close();
+        String stale = "{\"return\": {}, \"id\": \"" + earlierIds.get(1) + "\"}";
+        server(stale + "\n" + FakeQmpServer.GREETING_7_2).on("query-status", (req, c) -> {
+            for (String id : earlierIds) {
+                c.line("{\"return\": {}, \"id\": \"" + id + "\"}");
+            }
+            c.reply(req, FakeQmpServer.JSON.createObjectNode().put("status", "running"));
+        });
+        try (QmpClient qmp = QmpClient.connect(server.socket(), TIMEOUT)) {
+            assertEquals("running", qmp.execute("query-status").path("status").asText(),
+                    "the command numbered as the earlier client's gets its own reply");
+            assertEquals("running", qmp.execute("query-status").path("status").asText());
+            assertTrue(qmp.isConnected());
+            List<String> ids = server.requests().stream().map(r -> r.path("id").asText()).toList();
+            assertTrue(ids.stream().noneMatch(earlierIds::contains), "ids are never reused: " + ids + earlierIds);
+        }
+    }
+
+    @Test
     void aConnectionClosedMidReplyFailsTheCallAsExitedAtOnce() {
         server(FakeQmpServer.GREETING_7_2).on("query-status", (req, c) -> {
             c.raw("{\"return\": {\"sta");
