@@ -358,14 +358,17 @@ public final class QemuHypervisor implements Hypervisor {
                 ProbeResult probe = QemuProbe.probe(qmp, executable(initial));
                 session = new Session(layout, process, qmp, probe, initial, createdAt);
                 session.placeThreads();
+                // cont and query-status go out first: QEMU answers them while the record is saved
+                QmpClient.Call cont = !settings.guestless() && !host.option(OPTION_START_PAUSED)
+                        .map(Boolean::parseBoolean).orElse(false) ? qmp.submit("cont", null) : null;
+                QmpClient.Call status = qmp.submit("query-status", null);
                 synchronized (model) {
                     session.persist();
                 }
-                if (!settings.guestless() && !host.option(OPTION_START_PAUSED).map(Boolean::parseBoolean)
-                        .orElse(false)) {
-                    qmp.execute("cont");
+                if (cont != null) {
+                    qmp.await(cont);
                 }
-                state = session.queryState();
+                state = Session.state(qmp.await(status));
             } catch (RuntimeException e) {
                 state = VmState.FAILED;
                 RuntimeException reported = process.filter(p -> !p.isAlive())
@@ -399,7 +402,7 @@ public final class QemuHypervisor implements Hypervisor {
                 if (!retry) {
                     throw e;
                 }
-                LockSupport.parkNanos(1_000_000);
+                LockSupport.parkNanos(100_000); // QEMU listens microseconds after it binds
             }
         }
     }
@@ -798,7 +801,11 @@ public final class QemuHypervisor implements Hypervisor {
         }
 
         VmState queryState() {
-            JsonNode status = qmp.execute("query-status");
+            return state(qmp.execute("query-status"));
+        }
+
+        /** The state a {@code query-status} reply says. */
+        static VmState state(JsonNode status) {
             return status.path("running").asBoolean() ? VmState.RUNNING : VmState.PAUSED;
         }
 

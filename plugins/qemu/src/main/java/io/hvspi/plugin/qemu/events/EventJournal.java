@@ -41,6 +41,7 @@ public final class EventJournal implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
     /** How often a tail looks again when inotify said nothing (a lost wake-up costs at most this). */
     private static final long RECHECK_MS = 500;
+    private static final Timestamps TIMESTAMPS = new Timestamps();
 
     private final AppendFile file;
 
@@ -101,8 +102,6 @@ public final class EventJournal implements AutoCloseable {
             default -> g.writeObject(value);
         }
     }
-
-    private static final Timestamps TIMESTAMPS = new Timestamps();
 
     /**
      * {@link Instant#toString()}'s text, with the part up to the second made once per second:
