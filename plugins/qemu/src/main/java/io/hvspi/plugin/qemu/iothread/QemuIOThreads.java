@@ -6,7 +6,6 @@ import io.hvspi.plugin.qemu.cmdline.QemuIds;
 import io.hvspi.plugin.qemu.qmp.QmpClient;
 import io.hvspi.plugin.qemu.state.Intent;
 import io.hvspi.plugin.qemu.state.PendingIntents;
-import io.hvspi.plugin.qemu.state.QemuState.IOThreadState;
 import io.hvspi.spi.Capability;
 import io.hvspi.spi.CpuSet;
 import io.hvspi.spi.HvspiException;
@@ -20,7 +19,6 @@ import io.hvspi.spi.RequestRejectedException.Reason;
 import io.hvspi.spi.UnsupportedCapabilityException;
 import io.hvspi.spi.VmmException;
 import io.hvspi.spi.VmmUnavailableException;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -47,8 +45,6 @@ public final class QemuIOThreads implements IOThreadProvider {
     private final PendingIntents intents;
     private final Runnable persist;
     private final IOThreadPins pins;
-    /** The host threads of the last listing, whose affinities the next one reads while QEMU answers. */
-    private volatile long[] lastThreadIds = new long[0];
 
     /**
      * @param lock the monitor the pool shares with the device table
@@ -74,12 +70,8 @@ public final class QemuIOThreads implements IOThreadProvider {
 
     /** {@code query-iothreads}, by id. */
     public static Map<String, Live> query(QmpClient qmp) {
-        return live(qmp.execute("query-iothreads"));
-    }
-
-    private static Map<String, Live> live(JsonNode reply) {
         Map<String, Live> out = new HashMap<>();
-        for (JsonNode t : reply) {
+        for (JsonNode t : qmp.execute("query-iothreads")) {
             out.put(t.path("id").asText(), new Live(t.path("thread-id").asLong(),
                     new PollingParams(t.path("poll-max-ns").asLong(), t.path("poll-grow").asLong(),
                             t.path("poll-shrink").asLong())));
@@ -87,39 +79,16 @@ public final class QemuIOThreads implements IOThreadProvider {
         return out;
     }
 
-    /**
-     * {@inheritDoc}
-     *
-     * <p>The affinities are read from {@code /proc} while QEMU answers, for the host threads
-     * the last listing found (an IOThread keeps its thread for its life): the reads cost about
-     * as much as the round trip. A thread the reply names that was not read then is read after.
-     */
     @Override
     public List<IOThreadInfo> list() {
-        QmpClient.Call call = qmp.submit("query-iothreads", null);
-        Map<Long, Optional<CpuSet>> affinities = new HashMap<>();
-        for (long tid : lastThreadIds) {
-            affinities.put(tid, pins.affinity(tid));
-        }
-        Map<String, Live> live = live(qmp.await(call));
-        List<IOThreadInfo> out = new ArrayList<>();
-        for (IOThreadState m : pool.members()) {
-            Live l = live.get(m.id());
-            out.add(info(m.id(), m.kind(), l,
-                    l == null ? Optional.empty() : affinities.computeIfAbsent(l.threadId(), pins::affinity)));
-        }
-        lastThreadIds = live.values().stream().mapToLong(Live::threadId).toArray();
-        return List.copyOf(out);
+        Map<String, Live> live = query(qmp);
+        return pool.members().stream().map(m -> info(m.id(), m.kind(), live.get(m.id()))).toList();
     }
 
     private IOThreadInfo info(String id, Kind kind, Live live) {
-        return info(id, kind, live, live == null ? Optional.empty() : pins.affinity(live.threadId()));
-    }
-
-    private IOThreadInfo info(String id, Kind kind, Live live, Optional<CpuSet> affinity) {
         return new IOThreadInfo(id, kind, live == null ? OptionalLong.empty() : OptionalLong.of(live.threadId()),
-                pool.devicesOn(id), live == null ? Optional.empty() : Optional.of(live.polling()), affinity,
-                pins.pinned(id));
+                pool.devicesOn(id), live == null ? Optional.empty() : Optional.of(live.polling()),
+                live == null ? Optional.empty() : pins.affinity(live.threadId()), pins.pinned(id));
     }
 
     @Override
