@@ -2,7 +2,6 @@ package io.hvspi.plugin.qemu.state;
 
 import io.hvspi.spi.HvspiException;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -20,9 +19,10 @@ public final class PendingIntents implements AutoCloseable {
     private final Object lock;
     private final IntentLog log;
     /** By what it is about: one operation at a time per device or IOThread id. */
-    private final Map<String, Intent> byKey = new LinkedHashMap<>();
-    /** The intents' encodings in the log, by the same key, for their outcome lines. */
-    private final Map<String, byte[]> logged = new HashMap<>();
+    private final Map<String, InFlight> byKey = new LinkedHashMap<>();
+
+    /** An intent in flight, with its encoding in the log (for its outcome line), or null when it was not logged. */
+    private record InFlight(Intent intent, byte[] logged) {}
 
     public PendingIntents(Object lock, IntentLog log) {
         this.lock = lock;
@@ -50,20 +50,13 @@ public final class PendingIntents implements AutoCloseable {
         return (i.aboutDevice() || i.aboutNic() ? "device:" : i.aboutPin() ? "pin:" : "iothread:") + i.id();
     }
 
-
     /**
      * Records an intent and appends it to the log, before the operation's first QMP command;
-     * when the log cannot be written the intent is forgotten again and the operation must not start.
+     * when the log cannot be written the intent is not recorded and the operation must not start.
      */
     public void beginLogged(Intent intent) {
         synchronized (lock) {
-            byKey.put(key(intent), intent);
-            try {
-                logged.put(key(intent), log.append(intent));
-            } catch (RuntimeException e) {
-                end(intent);
-                throw e;
-            }
+            byKey.put(key(intent), new InFlight(intent, log.append(intent)));
         }
     }
 
@@ -98,7 +91,8 @@ public final class PendingIntents implements AutoCloseable {
      */
     public boolean finish(Intent intent, Long policyTurn) {
         synchronized (lock) {
-            byte[] json = intent.equals(byKey.get(key(intent))) ? logged.get(key(intent)) : null;
+            InFlight f = byKey.get(key(intent));
+            byte[] json = f != null && f.intent().equals(intent) ? f.logged() : null;
             end(intent);
             try {
                 log.appendDone(intent, json != null ? json : IntentLog.encode(intent), policyTurn);
@@ -121,10 +115,11 @@ public final class PendingIntents implements AutoCloseable {
     /** Forgets this very intent; true when it was still there (so the caller saves). */
     public boolean end(Intent intent) {
         synchronized (lock) {
-            if (!byKey.remove(key(intent), intent)) {
+            InFlight f = byKey.get(key(intent));
+            if (f == null || !f.intent().equals(intent)) {
                 return false;
             }
-            logged.remove(key(intent));
+            byKey.remove(key(intent));
             return true;
         }
     }
@@ -133,13 +128,15 @@ public final class PendingIntents implements AutoCloseable {
     public void replace(Intent old, Intent now) {
         synchronized (lock) {
             end(old);
-            byKey.put(key(now), now);
+            byKey.put(key(now), new InFlight(now, null));
         }
     }
 
     public List<Intent> list() {
         synchronized (lock) {
-            return new ArrayList<>(byKey.values());
+            List<Intent> out = new ArrayList<>(byKey.size());
+            byKey.values().forEach(f -> out.add(f.intent()));
+            return out;
         }
     }
 
