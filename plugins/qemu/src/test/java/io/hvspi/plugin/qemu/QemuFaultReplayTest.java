@@ -127,6 +127,32 @@ class QemuFaultReplayTest {
     }
 
     @Test
+    void aDeviceDeletedEventForADeviceQemuStillHasIsAnEarlierInstancesAndChangesNothing() throws Exception {
+        // CrossProcessFaultTest found it: a reattach plugged in again a disk whose move was cut between unplug and
+        // replug, and the old instance's DEVICE_DELETED (QEMU stops listing a device before it reports it gone)
+        // then dropped the new one from the records while QEMU had it
+        qemu = RecordedReplies.acceptsHotplug(RecordedReplies.server(tmp.resolve("q.sock"), RecordedReplies.QEMU_7_2));
+        qemu.on("qom-get", (req, c) -> {
+            if (req.path("arguments").path("path").asText().equals("/machine/peripheral/d0")) {
+                c.reply(req, QmpClient.JSON.getNodeFactory().textNode("virtio-blk-pci"));
+            } else {
+                c.error(req, "DeviceNotFound", "Device '" + req.path("arguments").path("path").asText()
+                        + "' not found");
+            }
+        });
+        start().requireHotplug().attach(BlockDeviceSpec.builder("d0", BlockBackend.nullBackend()).build());
+        vm.requireHotplug().attach(BlockDeviceSpec.builder("d1", BlockBackend.nullBackend()).build());
+
+        qemu.conn().event("DEVICE_DELETED", QmpClient.args().put("device", "d0").put("path", "/machine/peripheral/d0"));
+        // QEMU really removed d1 (no command of hvspi asked): events are handled in order, so once d1 is gone
+        // the event about d0 has been handled too
+        qemu.conn().event("DEVICE_DELETED", QmpClient.args().put("device", "d1").put("path", "/machine/peripheral/d1"));
+        await(() -> vm.accounting().devices().size() == 1, "d1 is dropped");
+        assertEquals(List.of("d0"), vm.accounting().devices().stream().map(DeviceState::id).toList());
+        assertEquals(List.of("d0"), saved().devices().stream().map(DeviceState::id).toList());
+    }
+
+    @Test
     void everyOperationLogsItsIntentBeforeItsFirstQmpCommandAndClearsItAfterItsLast() {
         qemu = RecordedReplies.acceptsHotplug(RecordedReplies.server(tmp.resolve("q.sock"), RecordedReplies.QEMU_7_2));
         RecordedReplies.iothreads(qemu, List.of("indep_iothread_0", "indep_iothread_1", "x1"));

@@ -569,6 +569,12 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
         }
         try {
             if (!device.unplugging() && !released.containsKey(id)) {
+                if (inQemu(id)) {
+                    // an earlier instance's: QEMU stops listing an unplugged device before it reports it gone, so
+                    // a reattach may have plugged it in again (a move cut between unplug and replug) by then
+                    LOG.debug("ignoring DEVICE_DELETED of '{}': QEMU has a device of that id", id);
+                    return;
+                }
                 // no command of hvspi asked for this (the guest ejected it, or an unplug another process asked
                 // for completed): the device is gone, its data is not deleted
                 LOG.warn("device '{}' was removed without a detach; its block node '{}' is kept", id,
@@ -598,6 +604,16 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
     @Override
     public List<BlockDevice> list() {
         return table.list().stream().map(QemuDeviceHotplug::toBlockDevice).toList();
+    }
+
+    /** True when QEMU has a device of that id now ({@code /machine/peripheral/<id>} exists). */
+    private boolean inQemu(String id) {
+        try {
+            qmp.execute("qom-get", QmpClient.args().put("path", "/machine/peripheral/" + id).put("property", "type"));
+            return true;
+        } catch (HvspiException e) {
+            return false; // not there (DeviceNotFound), or QEMU is gone: either way the device is
+        }
     }
 
     @Override

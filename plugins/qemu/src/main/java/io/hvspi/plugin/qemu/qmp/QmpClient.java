@@ -322,9 +322,10 @@ public final class QmpClient implements AutoCloseable {
         @Override
         public void onMessage(ObjectNode msg) {
             if (!greeting.isDone()) {
-                if (isReply(msg)) {
-                    // nothing was sent yet: a reply QEMU owed an earlier client (see idPrefix)
-                    LOG.debug("QMP {}: ignoring a reply to an earlier client before the greeting: {}", socket,
+                if (isReply(msg) || msg.has("event")) {
+                    // nothing was sent yet: a reply or event QEMU still had for an earlier client (see idPrefix);
+                    // what it reports is in QEMU's state, which whoever connects reads anyway
+                    LOG.debug("QMP {}: ignoring what an earlier client was owed, before the greeting: {}", socket,
                             preview(msg));
                     return;
                 }

@@ -197,7 +197,9 @@ class QmpClientTest {
             earlierIds = server.requests().stream().map(r -> r.path("id").asText()).toList();
         }
         server.close();
-        String stale = "{\"return\": {}, \"id\": \"" + earlierIds.get(1) + "\"}";
+        String stale = "{\"return\": {}, \"id\": \"" + earlierIds.get(1) + "\"}\n"
+                + "{\"event\": \"DEVICE_DELETED\", \"data\": {\"device\": \"d1\"}, \"timestamp\": {\"seconds\": 1,"
+                + " \"microseconds\": 0}}";
         server(stale + "\n" + FakeQmpServer.GREETING_7_2).on("query-status", (req, c) -> {
             for (String id : earlierIds) {
                 c.line("{\"return\": {}, \"id\": \"" + id + "\"}");
