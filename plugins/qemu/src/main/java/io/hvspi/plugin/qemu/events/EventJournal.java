@@ -14,6 +14,7 @@ import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.ClosedWatchServiceException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.StandardWatchEventKinds;
@@ -145,7 +146,8 @@ public final class EventJournal implements AutoCloseable {
         if (!Files.exists(file)) {
             return () -> { };
         }
-        FileChannel channel = FileChannel.open(file, StandardOpenOption.READ);
+        AppendFile.requireRegularFile(file); // a FIFO would block the open; a link is not hvspi's journal
+        FileChannel channel = FileChannel.open(file, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS);
         channel.position(channel.size());
         WatchService watch = file.getFileSystem().newWatchService();
         WatchKey key = file.getParent().register(watch, StandardWatchEventKinds.ENTRY_MODIFY,

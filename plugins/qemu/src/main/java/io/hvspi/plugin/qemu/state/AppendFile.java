@@ -6,6 +6,7 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.util.Objects;
 
 /**
@@ -16,7 +17,8 @@ import java.util.Objects;
  * and a file emptied in place by another process is appended to from its new end.
  *
  * <p>The file is never created here (a removed runtime directory stays removed) nor
- * reached through a link. The stream is the JDK's file stream, which an interrupt does
+ * reached through a link, and must be a regular file: opening a FIFO put in its place
+ * would block until someone reads it. The stream is the JDK's file stream, which an interrupt does
  * not close: an interrupted caller still writes its line. After {@link #close()} each
  * append opens and closes the file itself, as a late event of a closed session does.
  * Thread-safe.
@@ -59,7 +61,20 @@ public final class AppendFile implements AutoCloseable {
         closeStream();
     }
 
+    /**
+     * Refuses anything but a regular file, not through a link: opening a FIFO for reading or
+     * writing blocks until the other end is opened, so a FIFO put in place of one of a VM's
+     * files (its runtime directory is 0700: by its owner) would hang whoever opened it.
+     */
+    public static void requireRegularFile(Path file) throws IOException {
+        BasicFileAttributes a = Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+        if (!a.isRegularFile()) {
+            throw new IOException(file + " is " + (a.isSymbolicLink() ? "a symbolic link" : "not a regular file"));
+        }
+    }
+
     private OutputStream open() throws IOException {
+        requireRegularFile(file);
         return Files.newOutputStream(file, StandardOpenOption.WRITE, StandardOpenOption.APPEND,
                 LinkOption.NOFOLLOW_LINKS);
     }

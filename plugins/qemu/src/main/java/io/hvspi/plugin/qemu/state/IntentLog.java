@@ -269,9 +269,12 @@ public final class IntentLog implements AutoCloseable {
      */
     public static Pending read(Path file, long recordSeq) {
         byte[] content;
-        // not through a link: the log is a file hvspi made in a private directory
-        try (InputStream in = Files.newInputStream(file, LinkOption.NOFOLLOW_LINKS)) {
-            content = in.readAllBytes();
+        // not through a link, nor from a FIFO: the log is a file hvspi made in a private directory
+        try {
+            AppendFile.requireRegularFile(file);
+            try (InputStream in = Files.newInputStream(file, LinkOption.NOFOLLOW_LINKS)) {
+                content = in.readAllBytes();
+            }
         } catch (NoSuchFileException e) {
             return new Pending(List.of(), List.of(), -1, recordSeq, false);
         } catch (IOException e) {

@@ -94,6 +94,18 @@ class EventJournalTest {
     }
 
     @Test
+    void aFifoInPlaceOfTheJournalNeitherBlocksAnAppendNorAFollower() throws Exception {
+        Path fifo = tmp.resolve("events.jsonl");
+        assertEquals(0, new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor());
+        org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(java.time.Duration.ofSeconds(5), () -> {
+            new EventJournal(fifo).append("DEVICE_DETACHED", Map.of("device", "disk0")); // lost, not waited on
+            java.io.IOException e = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class,
+                    () -> EventJournal.tail(fifo, event -> { }));
+            assertTrue(e.getMessage().endsWith("is not a regular file"), e.getMessage());
+        });
+    }
+
+    @Test
     void aJournalWhoseFileIsGoneIsNotCreatedAgain() {
         Path file = tmp.resolve("gone/events.jsonl");
         new EventJournal(file).append("DEVICE_DETACHED", Map.of("device", "disk0"));

@@ -3,6 +3,7 @@ package io.hvspi.plugin.qemu.state;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
@@ -91,6 +92,16 @@ class AppendFileTest {
         assertThrows(IOException.class, () -> new AppendFile(link).append(line("x")));
         assertEquals("", Files.readString(target));
         assertTrue(Files.isSymbolicLink(link) && Files.exists(link, LinkOption.NOFOLLOW_LINKS));
+    }
+
+    @Test
+    void aFifoInPlaceOfTheFileIsRefusedAtOnceNotWaitedOn() throws Exception {
+        Path fifo = dir.resolve("fifo");
+        Process mkfifo = new ProcessBuilder("mkfifo", fifo.toString()).start();
+        assertEquals(0, mkfifo.waitFor());
+        IOException e = assertTimeoutPreemptively(java.time.Duration.ofSeconds(5),
+                () -> assertThrows(IOException.class, () -> new AppendFile(fifo).append(line("x"))));
+        assertTrue(e.getMessage().endsWith("is not a regular file"), e.getMessage());
     }
 
     @Test

@@ -219,6 +219,15 @@ class IntentLogTest {
     }
 
     @Test
+    void aFifoInPlaceOfTheLogIsAnErrorNotAHang() throws Exception {
+        assertEquals(0, new ProcessBuilder("mkfifo", file().toString()).start().waitFor());
+        HvspiException e = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(java.time.Duration.ofSeconds(5),
+                () -> assertThrows(HvspiException.class, () -> IntentLog.read(file(), 0)));
+        assertTrue(e.getMessage().startsWith("cannot read intent log " + file()), e.getMessage());
+        assertTrue(e.getMessage().contains("not a regular file"), e.getMessage());
+    }
+
+    @Test
     void theFileIsEmptiedOnceARecordCoversItAndHasGrownAndNumberingGoesOn() throws Exception {
         IntentLog log = log(0);
         log.append(Intent.ioThreadAdd("x1"));
