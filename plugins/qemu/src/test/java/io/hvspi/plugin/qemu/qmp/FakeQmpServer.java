@@ -63,15 +63,22 @@ public final class FakeQmpServer implements AutoCloseable {
         public void reply(JsonNode request, JsonNode value) throws IOException {
             ObjectNode r = JSON.createObjectNode();
             r.set("return", value);
-            r.set("id", request.get("id"));
+            copyId(request, r);
             line(JSON.writeValueAsString(r));
         }
 
         public void error(JsonNode request, String errorClass, String desc) throws IOException {
             ObjectNode r = JSON.createObjectNode();
             r.putObject("error").put("class", errorClass).put("desc", desc);
-            r.set("id", request.get("id"));
+            copyId(request, r);
             line(JSON.writeValueAsString(r));
+        }
+
+        /** As QEMU does: the reply carries the request's id when it had one, and no id member otherwise. */
+        private static void copyId(JsonNode request, ObjectNode reply) {
+            if (request.has("id")) {
+                reply.set("id", request.get("id"));
+            }
         }
 
         public void event(String name, JsonNode data) throws IOException {

@@ -13,10 +13,14 @@ import io.hvspi.spi.VmmUnavailableException.Reason;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -63,8 +67,9 @@ class QmpClientTest {
             List<JsonNode> requests = server.requests();
             assertEquals("qmp_capabilities", requests.get(0).path("execute").asText());
             assertFalse(requests.get(0).has("arguments"), "no optional capability (oob) is enabled");
-            assertTrue(requests.get(1).path("id").asText().startsWith("hvspi-"));
-            assertTrue(!requests.get(0).path("id").asText().equals(requests.get(1).path("id").asText()));
+            assertTrue(requests.get(0).path("id").asText().startsWith("hvspi-"), "the barrier against stale replies");
+            // QEMU reads its monitor a byte per main-loop turn: an id on every command costs each one
+            assertFalse(requests.get(1).has("id"), "later commands are matched by order: " + requests.get(1));
         }
     }
 
@@ -172,15 +177,33 @@ class QmpClientTest {
     }
 
     @Test
-    void aReplyWithAnUnknownIdIsIgnored() {
+    void aReplyWithAnIdThisClientNeverSentIsIgnored() {
         server(FakeQmpServer.GREETING_7_2).on("query-status", (req, c) -> {
             c.line("{\"return\": {\"status\": \"stale\"}, \"id\": \"not-ours\"}");
-            c.line("{\"return\": {\"status\": \"no id\"}}");
             c.reply(req, FakeQmpServer.JSON.createObjectNode().put("status", "running"));
         });
         try (QmpClient qmp = QmpClient.connect(server.socket(), TIMEOUT)) {
             assertEquals("running", qmp.execute("query-status").path("status").asText());
             assertTrue(qmp.isConnected());
+            assertEquals(0, qmp.pendingCount());
+        }
+    }
+
+    @Test
+    void aReplyNobodyWaitsForIsIgnoredAndTheNextCommandGetsItsOwn() throws Exception {
+        CompletableFuture<Void> extraSent = new CompletableFuture<>();
+        server(FakeQmpServer.GREETING_7_2)
+                .on("query-status", (req, c) -> {
+                    c.reply(req, FakeQmpServer.JSON.createObjectNode().put("status", "running"));
+                    c.line("{\"return\": {\"status\": \"unasked\"}}");
+                    extraSent.complete(null);
+                })
+                .reply("query-version", FakeQmpServer.JSON.getNodeFactory().textNode("version"));
+        try (QmpClient qmp = QmpClient.connect(server.socket(), TIMEOUT)) {
+            assertEquals("running", qmp.execute("query-status").path("status").asText());
+            extraSent.get(5, TimeUnit.SECONDS);
+            // the reader takes lines in order: by the time it reads this reply it has dropped the unasked one
+            assertEquals("version", qmp.execute("query-version").asText());
         }
     }
 
@@ -200,19 +223,23 @@ class QmpClientTest {
         String stale = "{\"return\": {}, \"id\": \"" + earlierIds.get(1) + "\"}\n"
                 + "{\"event\": \"DEVICE_DELETED\", \"data\": {\"device\": \"d1\"}, \"timestamp\": {\"seconds\": 1,"
                 + " \"microseconds\": 0}}";
-        server(stale + "\n" + FakeQmpServer.GREETING_7_2).on("query-status", (req, c) -> {
+        // QEMU runs one command at a time: what it still owes an earlier client comes before its first reply here
+        server(stale + "\n" + FakeQmpServer.GREETING_7_2).on("qmp_capabilities", (req, c) -> {
             for (String id : earlierIds) {
                 c.line("{\"return\": {}, \"id\": \"" + id + "\"}");
             }
-            c.reply(req, FakeQmpServer.JSON.createObjectNode().put("status", "running"));
-        });
+            c.line("{\"return\": {\"status\": \"a raw client's, without an id\"}}");
+            c.reply(req, FakeQmpServer.JSON.createObjectNode());
+        }).reply("query-status", FakeQmpServer.JSON.createObjectNode().put("status", "running"));
         try (QmpClient qmp = QmpClient.connect(server.socket(), TIMEOUT)) {
             assertEquals("running", qmp.execute("query-status").path("status").asText(),
-                    "the command numbered as the earlier client's gets its own reply");
+                    "the first command gets its own reply, not one owed to the earlier client");
             assertEquals("running", qmp.execute("query-status").path("status").asText());
             assertTrue(qmp.isConnected());
-            List<String> ids = server.requests().stream().map(r -> r.path("id").asText()).toList();
-            assertTrue(ids.stream().noneMatch(earlierIds::contains), "ids are never reused: " + ids + earlierIds);
+            assertEquals(0, qmp.pendingCount());
+            String barrier = server.requests().stream().filter(r -> r.has("id")).reduce((a, b) -> b).orElseThrow()
+                    .path("id").asText();
+            assertFalse(earlierIds.contains(barrier), "the barrier's id is never an earlier connection's: " + barrier);
         }
     }
 
@@ -339,25 +366,32 @@ class QmpClientTest {
     }
 
     @Test
-    void repliesFindTheirCallsByIdInAnyOrder() throws Exception {
-        CompletableFuture<JsonNode> firstRequest = new CompletableFuture<>();
-        server(FakeQmpServer.GREETING_7_2)
-                .on("query-version", (req, c) -> firstRequest.complete(req))
-                .on("query-status", (req, c) -> {
-                    // answer the second call first, then the first
-                    c.reply(req, FakeQmpServer.JSON.getNodeFactory().textNode("status"));
-                    try {
-                        c.reply(firstRequest.get(5, TimeUnit.SECONDS),
-                                FakeQmpServer.JSON.getNodeFactory().textNode("version"));
-                    } catch (Exception e) {
-                        throw new IOException(e);
+    void commandsFromManyThreadsAtOnceEachGetTheirOwnReply() throws Exception {
+        // QEMU answers in the order it read the commands: each reply here echoes its command's argument
+        server(FakeQmpServer.GREETING_7_2).on("echo", (req, c) -> c.reply(req, req.path("arguments").path("n")));
+        int threads = 8;
+        int each = 200;
+        try (QmpClient qmp = QmpClient.connect(server.socket(), TIMEOUT);
+             ExecutorService pool = Executors.newFixedThreadPool(threads)) {
+            List<Future<Integer>> mismatches = new ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                int base = t * each;
+                mismatches.add(pool.submit(() -> {
+                    int wrong = 0;
+                    for (int i = 0; i < each; i += 2) {
+                        // two in flight per thread at a time, as an attach pipelines blockdev-add and device_add
+                        QmpClient.Call first = qmp.submit("echo", QmpClient.args().put("n", base + i));
+                        QmpClient.Call second = qmp.submit("echo", QmpClient.args().put("n", base + i + 1));
+                        wrong += qmp.await(first).asInt() == base + i ? 0 : 1;
+                        wrong += qmp.await(second).asInt() == base + i + 1 ? 0 : 1;
                     }
-                });
-        try (QmpClient qmp = QmpClient.connect(server.socket(), TIMEOUT)) {
-            CompletableFuture<JsonNode> version = CompletableFuture.supplyAsync(() -> qmp.execute("query-version"));
-            firstRequest.get(5, TimeUnit.SECONDS);
-            assertEquals("status", qmp.execute("query-status").asText());
-            assertEquals("version", version.get(5, TimeUnit.SECONDS).asText());
+                    return wrong;
+                }));
+            }
+            for (Future<Integer> m : mismatches) {
+                assertEquals(0, m.get(60, TimeUnit.SECONDS), "replies matched to the wrong commands");
+            }
+            assertEquals(0, qmp.pendingCount());
         }
     }
 
