@@ -42,6 +42,9 @@ public final class HotplugBench {
             "\"micro\":\\s*(\\d+),\\s*\"minor\":\\s*(\\d+),\\s*\"major\":\\s*(\\d+)\\},\\s*\"package\":\\s*\"([^\"]*)\"");
     private static final Pattern THREAD_ID = Pattern.compile("\"thread-id\":\\s*(\\d+)");
     private static final long DISK_BYTES = 1L << 30;
+    /** Both sides attach devices of these ids, each to its own QEMU: commands of the same length. */
+    private static final String DISK_ID = "bench-disk";
+    private static final String NIC_ID = "bench-nic";
 
     /**
      * @param iterations measured hotplug and round-trip samples per side
@@ -153,19 +156,19 @@ public final class HotplugBench {
             VmLock.acquire(host.context().runtimeRoot(), lockId, timeout).close();
             long lockNanos = System.nanoTime() - l0;
 
-            String node = "raw-node" + i;
+            String node = RawQemu.nodeName(i);
             String iothread = pool.isEmpty() ? "" : ",\"iothread\":\"" + pool.get(i % pool.size()) + "\"";
             long t0 = System.nanoTime();
             raw.execute("{\"execute\":\"blockdev-add\",\"arguments\":{\"driver\":\"null-co\",\"node-name\":\"" + node
                     + "\",\"size\":" + DISK_BYTES + ",\"read-zeroes\":true,\"read-only\":false,\"discard\":\"unmap\","
                     + "\"cache\":{\"direct\":false,\"no-flush\":false}}}");
-            raw.execute("{\"execute\":\"device_add\",\"arguments\":{\"driver\":\"virtio-blk-pci\",\"id\":\"raw-disk\","
-                    + "\"drive\":\"" + node + "\",\"bus\":\"rp0\",\"num-queues\":" + queues
-                    + ",\"serial\":\"raw-disk\",\"share-rw\":true" + iothread + "}}"); // as the plugin sends it
+            raw.execute("{\"execute\":\"device_add\",\"arguments\":{\"driver\":\"virtio-blk-pci\","
+                    + "\"id\":\"" + DISK_ID + "\",\"drive\":\"" + node + "\",\"bus\":\"rp0\",\"num-queues\":" + queues
+                    + ",\"serial\":\"" + DISK_ID + "\",\"share-rw\":true" + iothread + "}}"); // as the plugin sends it
             long rawNanos = System.nanoTime() - t0;
-            raw.execute("{\"execute\":\"device_del\",\"arguments\":{\"id\":\"raw-disk\"}}");
+            raw.execute("{\"execute\":\"device_del\",\"arguments\":{\"id\":\"" + DISK_ID + "\"}}");
             raw.execute("{\"execute\":\"system_reset\"}");
-            raw.awaitLine("\"device\": \"raw-disk\"");
+            raw.awaitLine("\"device\": \"" + DISK_ID + "\"");
             raw.execute("{\"execute\":\"blockdev-del\",\"arguments\":{\"node-name\":\"" + node + "\"}}");
             if (i >= options.warmup()) {
                 fw.add(fwNanos);
@@ -198,25 +201,27 @@ public final class HotplugBench {
         String suffix = Integer.toHexString(spec.vmId().hashCode() & 0xffff);
         String fwTap = "hvbf" + suffix;
         String rawTap = "hvbr" + suffix;
+        String netdev = RawQemu.netdevId(NIC_ID);
         BenchTaps.create(fwTap);
         try {
             BenchTaps.create(rawTap);
             for (int i = 0; i < options.warmup() + options.iterations(); i++) {
                 long t0 = System.nanoTime();
-                network.attach(NetDeviceSpec.of("bench-nic", NetBackend.tap(fwTap)));
+                network.attach(NetDeviceSpec.of(NIC_ID, NetBackend.tap(fwTap)));
                 long fwNanos = System.nanoTime() - t0;
-                network.detach("bench-nic");
+                network.detach(NIC_ID);
 
                 t0 = System.nanoTime();
-                raw.execute("{\"execute\":\"netdev_add\",\"arguments\":{\"type\":\"tap\",\"id\":\"raw-net\","
+                raw.execute("{\"execute\":\"netdev_add\",\"arguments\":{\"type\":\"tap\",\"id\":\"" + netdev + "\","
                         + "\"ifname\":\"" + rawTap + "\",\"script\":\"no\",\"downscript\":\"no\"}}");
                 raw.execute("{\"execute\":\"device_add\",\"arguments\":{\"driver\":\"virtio-net-pci\","
-                        + "\"id\":\"raw-nic\",\"netdev\":\"raw-net\",\"mac\":\"02:00:00:00:00:01\",\"bus\":\"rp0\"}}");
+                        + "\"id\":\"" + NIC_ID + "\",\"netdev\":\"" + netdev + "\","
+                        + "\"mac\":\"02:00:00:00:00:01\",\"bus\":\"rp0\"}}");
                 long rawNanos = System.nanoTime() - t0;
-                raw.execute("{\"execute\":\"device_del\",\"arguments\":{\"id\":\"raw-nic\"}}");
+                raw.execute("{\"execute\":\"device_del\",\"arguments\":{\"id\":\"" + NIC_ID + "\"}}");
                 raw.execute("{\"execute\":\"system_reset\"}");
-                raw.awaitLine("\"device\": \"raw-nic\"");
-                raw.execute("{\"execute\":\"netdev_del\",\"arguments\":{\"id\":\"raw-net\"}}");
+                raw.awaitLine("\"device\": \"" + NIC_ID + "\"");
+                raw.execute("{\"execute\":\"netdev_del\",\"arguments\":{\"id\":\"" + netdev + "\"}}");
                 if (i >= options.warmup()) {
                     fw.add(fwNanos);
                     rw.add(rawNanos);
@@ -233,9 +238,9 @@ public final class HotplugBench {
 
     private static long attachAndDetach(DeviceHotplug hotplug) {
         long t0 = System.nanoTime();
-        hotplug.attach(BlockDeviceSpec.builder("bench-disk", new BlockBackend.Null(DISK_BYTES)).build());
+        hotplug.attach(BlockDeviceSpec.builder(DISK_ID, new BlockBackend.Null(DISK_BYTES)).build());
         long nanos = System.nanoTime() - t0;
-        hotplug.detach("bench-disk");
+        hotplug.detach(DISK_ID);
         return nanos;
     }
 

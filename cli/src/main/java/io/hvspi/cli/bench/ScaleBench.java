@@ -303,7 +303,7 @@ public final class ScaleBench {
                     for (int d = 0; d < options.disks() && !Thread.currentThread().isInterrupted(); d++) {
                         // least-loaded on an empty pool, one attach at a time, is round-robin: what hvspi placed
                         String ioThread = pool.isEmpty() ? null : pool.get(d % pool.size());
-                        String node = "raw-node" + d;
+                        String node = RawQemu.nodeName(d);
                         long s = System.nanoTime();
                         vm.qmp().execute(RawQemu.blockdevAdd(spec, node, DISK_BYTES));
                         vm.qmp().execute(RawQemu.virtioBlkPci("disk" + d, node, "rp" + d, ioThread, spec.vcpus()));
