@@ -157,14 +157,10 @@ public final class HotplugBench {
             long lockNanos = System.nanoTime() - l0;
 
             String node = RawQemu.nodeName(i);
-            String iothread = pool.isEmpty() ? "" : ",\"iothread\":\"" + pool.get(i % pool.size()) + "\"";
+            String ioThread = pool.isEmpty() ? null : pool.get(i % pool.size());
             long t0 = System.nanoTime();
-            raw.execute("{\"execute\":\"blockdev-add\",\"arguments\":{\"driver\":\"null-co\",\"node-name\":\"" + node
-                    + "\",\"size\":" + DISK_BYTES + ",\"read-zeroes\":true,\"read-only\":false,\"discard\":\"unmap\","
-                    + "\"cache\":{\"direct\":false,\"no-flush\":false}}}");
-            raw.execute("{\"execute\":\"device_add\",\"arguments\":{\"driver\":\"virtio-blk-pci\","
-                    + "\"id\":\"" + DISK_ID + "\",\"drive\":\"" + node + "\",\"bus\":\"rp0\",\"num-queues\":" + queues
-                    + ",\"serial\":\"" + DISK_ID + "\",\"share-rw\":true" + iothread + "}}"); // as the plugin sends it
+            raw.execute(RawQemu.blockdevAdd(spec, node, DISK_BYTES));
+            raw.execute(RawQemu.virtioBlkPci(DISK_ID, node, "rp0", ioThread, queues));
             long rawNanos = System.nanoTime() - t0;
             raw.execute("{\"execute\":\"device_del\",\"arguments\":{\"id\":\"" + DISK_ID + "\"}}");
             raw.execute("{\"execute\":\"system_reset\"}");

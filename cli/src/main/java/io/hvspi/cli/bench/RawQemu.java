@@ -66,13 +66,15 @@ final class RawQemu {
     /**
      * {@code blockdev-add} of a null-co node as the QEMU plugin sends it for
      * {@code BlockBackend.Null} (DeviceArgs.blockdevAdd): read-zeroes, writable with
-     * discard=unmap, the config's cache settings.
+     * discard=unmap, the config's cache settings, QEMU's defaults (false) left out.
      */
     static String blockdevAdd(VmSpec spec, String node, long sizeBytes) {
+        boolean direct = spec.block().cacheDirect();
+        boolean noFlush = spec.block().cacheNoflush();
+        String cache = direct && noFlush ? ",\"cache\":{\"direct\":true,\"no-flush\":true}"
+                : direct ? ",\"cache\":{\"direct\":true}" : noFlush ? ",\"cache\":{\"no-flush\":true}" : "";
         return "{\"execute\":\"blockdev-add\",\"arguments\":{\"driver\":\"null-co\",\"node-name\":\"" + node
-                + "\",\"size\":" + sizeBytes + ",\"read-zeroes\":true,\"read-only\":false,\"discard\":\"unmap\","
-                + "\"cache\":{\"direct\":" + spec.block().cacheDirect() + ",\"no-flush\":"
-                + spec.block().cacheNoflush() + "}}}";
+                + "\",\"size\":" + sizeBytes + ",\"read-zeroes\":true,\"discard\":\"unmap\"" + cache + "}}";
     }
 
     /**

@@ -423,6 +423,27 @@ class IndependentIOThreadsTest {
     }
 
     @Test
+    void aWritableFileBackendGetsQemusDefaultsThatHvspiLeavesOut() throws IOException {
+        Path image = Files.createFile(tmp.resolve("disk-rw.img"));
+        Files.write(image, new byte[1 << 20]);
+        // blockdev-add carries no read-only, cache.direct or cache.no-flush when they are false: QEMU's defaults
+        hotplug.attach(BlockDeviceSpec.builder("file1", BlockBackend.path(image)).queues(1).build());
+        String nodeName = savedState().devices().stream().filter(d -> d.id().equals("file1")).findFirst()
+                .orElseThrow().nodeName();
+        JsonNode node = null;
+        for (JsonNode n : vm.monitorCommand("query-named-block-nodes", QmpClient.args().put("flat", true))) {
+            if (n.path("node-name").asText().equals(nodeName)) {
+                node = n;
+            }
+        }
+        assertFalse(node.path("ro").asBoolean(true));
+        assertFalse(node.path("cache").path("direct").asBoolean(true));
+        assertFalse(node.path("cache").path("no-flush").asBoolean(true));
+        assertTrue(node.path("cache").path("writeback").asBoolean(false));
+        hotplug.detach("file1");
+    }
+
+    @Test
     void runtimeFilesArePrivate() throws IOException {
         VmRecord record = host.stateStore().load("iothreads").orElseThrow();
         Path dir = record.runtimeDir();

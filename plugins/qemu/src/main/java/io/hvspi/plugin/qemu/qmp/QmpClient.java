@@ -343,7 +343,7 @@ public final class QmpClient implements AutoCloseable {
         public void onMessage(ObjectNode msg) {
             if (!greeting.isDone()) {
                 if (isReply(msg) || msg.has("event")) {
-                    // nothing was sent yet: a reply or event QEMU still had for an earlier client (see idPrefix);
+                    // nothing was sent yet: a reply or event QEMU still had for an earlier client (see capabilitiesId);
                     // what it reports is in QEMU's state, which whoever connects reads anyway
                     LOG.debug("QMP {}: ignoring what an earlier client was owed, before the greeting: {}", socket,
                             preview(msg));

@@ -25,7 +25,7 @@ class DeviceArgsTest {
         assertJson("""
                 {"driver": "raw", "node-name": "n0",
                  "file": {"driver": "file", "filename": "/var/lib/disk.img", "aio": "io_uring"},
-                 "read-only": false, "discard": "unmap", "cache": {"direct": true, "no-flush": false}}""",
+                 "discard": "unmap", "cache": {"direct": true}}""",
                 DeviceArgs.blockdevAdd("n0", BlockBackend.path(Path.of("/var/lib/disk.img")), false,
                         new DeviceArgs.NodeOptions("raw", false, true, false, "io_uring")));
     }
@@ -44,7 +44,7 @@ class DeviceArgsTest {
     void theNullBackendIsANullCoNodeThatReadsZeros() throws Exception {
         assertJson("""
                 {"driver": "null-co", "node-name": "n2", "size": 4096, "read-zeroes": true,
-                 "read-only": false, "discard": "unmap", "cache": {"direct": false, "no-flush": false}}""",
+                 "discard": "unmap"}""",
                 DeviceArgs.blockdevAdd("n2", new BlockBackend.Null(4096), false,
                         new DeviceArgs.NodeOptions("raw", false, false, false, "threads")));
     }
