@@ -1,6 +1,7 @@
 package io.hvspi.plugin.qemu;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -16,6 +17,7 @@ import io.hvspi.spi.IOThreadChoice;
 import io.hvspi.spi.IOThreadInfo;
 import io.hvspi.spi.IOThreadPolicy;
 import io.hvspi.spi.IOThreadProvider;
+import io.hvspi.spi.VmmException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -131,6 +133,41 @@ class QemuConcurrencyTest {
             LOG.info("concurrency: attach {}, detach {}", percentiles(attachNanos), percentiles(detachNanos));
             assertEquals(CHECKPOINTS.size(), checkpoint.get());
             checkAgreement("the end", 0, asked);
+        } finally {
+            threads.shutdownNow();
+            vm.stop();
+        }
+    }
+
+    /**
+     * Replies are matched to commands by order (no ids): with QEMU's errors between its answers, from many
+     * threads at once, every caller still gets its own. An error names the path that caller asked for, and
+     * query-status answers with an object of its own shape, so a reply given to the wrong caller shows.
+     */
+    @Test
+    void manyThreadsWithErrorsBetweenRepliesEachGetTheirOwnFromQemu() throws Exception {
+        host = TestVms.host(tmp);
+        vm = (QemuHypervisor) new QemuHypervisorFactory().create(
+                TestVms.spec("replies", POOL.size(), IOThreadPolicy.LEAST_LOADED, "virtio-blk-pci", 1), host);
+        vm.start();
+        ExecutorService threads = Executors.newFixedThreadPool(8);
+        try {
+            List<Future<?>> done = new ArrayList<>();
+            for (int t = 0; t < 8; t++) {
+                int thread = t;
+                done.add(threads.submit(() -> {
+                    for (int i = 0; i < 60; i++) {
+                        String missing = "/machine/peripheral/missing-" + thread + "-" + i;
+                        VmmException e = assertThrows(VmmException.class, () -> vm.monitorCommand("qom-get",
+                                QmpClient.args().put("path", missing).put("property", "type")));
+                        assertTrue(e.getMessage().contains("'" + missing + "'"), missing + ": " + e.getMessage());
+                        JsonNode status = vm.monitorCommand("query-status", null);
+                        assertTrue(status.path("status").isTextual() && status.has("running"), "query-status: " + status);
+                    }
+                    return null;
+                }));
+            }
+            awaitAll(done);
         } finally {
             threads.shutdownNow();
             vm.stop();
