@@ -191,18 +191,19 @@ class QmpClientTest {
 
     @Test
     void aReplyNobodyWaitsForIsIgnoredAndTheNextCommandGetsItsOwn() throws Exception {
-        CompletableFuture<Void> extraSent = new CompletableFuture<>();
         server(FakeQmpServer.GREETING_7_2)
                 .on("query-status", (req, c) -> {
                     c.reply(req, FakeQmpServer.JSON.createObjectNode().put("status", "running"));
                     c.line("{\"return\": {\"status\": \"unasked\"}}");
-                    extraSent.complete(null);
+                    c.event("MARK", FakeQmpServer.JSON.createObjectNode());
                 })
                 .reply("query-version", FakeQmpServer.JSON.getNodeFactory().textNode("version"));
         try (QmpClient qmp = QmpClient.connect(server.socket(), TIMEOUT)) {
+            CompletableFuture<QmpEvent> mark = qmp.nextEvent(e -> e.name().equals("MARK"));
             assertEquals("running", qmp.execute("query-status").path("status").asText());
-            extraSent.get(5, TimeUnit.SECONDS);
-            // the reader takes lines in order: by the time it reads this reply it has dropped the unasked one
+            // the reader takes lines in order: once it has the event, it has dropped the unasked reply before it
+            // (while a command waits, an id-less reply would be taken as its own: QEMU sends none unasked)
+            mark.get(5, TimeUnit.SECONDS);
             assertEquals("version", qmp.execute("query-version").asText());
         }
     }
