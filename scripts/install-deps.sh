@@ -13,6 +13,7 @@ packages=(
     fio                   # guest IO in end-to-end tests and hvctl bench io
     ca-certificates       # apt-get download of the guest kernel over https mirrors
     procps                # kill(1), which the fault tests use (a minimal Debian 13 lacks it)
+    iproute2              # ip(8): hvspi makes and removes taps for NIC hotplug (a minimal Debian lacks it)
     debootstrap           # scripts/other-qemu.sh: the other Debian release's QEMU for the tests
 )
 
