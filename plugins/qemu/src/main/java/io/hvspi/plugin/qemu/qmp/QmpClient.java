@@ -42,9 +42,8 @@ import org.slf4j.LoggerFactory;
  * byte per main-loop turn and an id on every command made each one measurably
  * slower (see {@link #capabilitiesId}). Each call waits up to its own timeout;
  * {@link #submit} puts several in flight at once. One reader thread parses what
- * QEMU sends: replies complete the waiting
- * call, events go to each subscriber's own queue and thread, so a slow
- * subscriber never delays a reply. A line longer than the cap, or anything that
+ * QEMU sends: replies complete the waiting call, events go to each subscriber's
+ * own queue and thread, so a slow subscriber never delays a reply. A line longer than the cap, or anything that
  * is not a QMP message, ends the connection with {@link Reason#PROTOCOL_ERROR};
  * end of stream (QEMU exited) fails every waiting call at once with
  * {@link Reason#EXITED}, not after its timeout.
