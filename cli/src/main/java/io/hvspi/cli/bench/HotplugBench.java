@@ -159,7 +159,7 @@ public final class HotplugBench {
             String node = RawQemu.nodeName(i);
             String ioThread = pool.isEmpty() ? null : pool.get(i % pool.size());
             long t0 = System.nanoTime();
-            raw.execute(RawQemu.blockdevAdd(spec, node, DISK_BYTES));
+            raw.execute(RawQemu.blockdevAdd(spec.block(), node, DISK_BYTES));
             raw.execute(RawQemu.virtioBlkPci(DISK_ID, node, "rp0", ioThread, queues));
             long rawNanos = System.nanoTime() - t0;
             raw.execute("{\"execute\":\"device_del\",\"arguments\":{\"id\":\"" + DISK_ID + "\"}}");

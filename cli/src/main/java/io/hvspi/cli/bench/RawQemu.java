@@ -45,6 +45,7 @@ final class RawQemu {
      * The names the QEMU plugin gives a block node (DeviceTable.NODE_PREFIX) and a NIC's netdev
      * (NetArgs), so that both sides send commands of the same length: QEMU reads its monitor one byte
      * per main-loop turn, about 4 us a byte under TCG, and shorter names made the raw side faster.
+     * The plugin is not on hvctl's class path (pf4j loads it), so RawQemuTest holds these equal.
      */
     static String nodeName(int n) {
         return "hvspi-node" + n;
@@ -66,20 +67,22 @@ final class RawQemu {
     /**
      * {@code blockdev-add} of a null-co node as the QEMU plugin sends it for
      * {@code BlockBackend.Null} (DeviceArgs.blockdevAdd): read-zeroes, writable with
-     * discard=unmap, the config's cache settings, QEMU's defaults (false) left out.
+     * discard=unmap, the config's cache settings when {@code block_device_cache_set}, QEMU's
+     * defaults (false) left out. RawQemuTest holds it equal to the plugin's.
      */
-    static String blockdevAdd(VmSpec spec, String node, long sizeBytes) {
-        boolean direct = spec.block().cacheDirect();
-        boolean noFlush = spec.block().cacheNoflush();
-        String cache = direct && noFlush ? ",\"cache\":{\"direct\":true,\"no-flush\":true}"
-                : direct ? ",\"cache\":{\"direct\":true}" : noFlush ? ",\"cache\":{\"no-flush\":true}" : "";
+    static String blockdevAdd(VmSpec.BlockOptions block, String node, long sizeBytes) {
+        boolean direct = block.cacheSet() && block.cacheDirect();
+        boolean noFlush = block.cacheSet() && block.cacheNoflush();
+        String cache = !direct && !noFlush ? "" : ",\"cache\":{" + (direct ? "\"direct\":true" : "")
+                + (direct && noFlush ? "," : "") + (noFlush ? "\"no-flush\":true" : "") + "}";
         return "{\"execute\":\"blockdev-add\",\"arguments\":{\"driver\":\"null-co\",\"node-name\":\"" + node
                 + "\",\"size\":" + sizeBytes + ",\"read-zeroes\":true,\"discard\":\"unmap\"" + cache + "}}";
     }
 
     /**
      * {@code device_add} of a virtio-blk-pci on a root port with one IOThread, as the
-     * QEMU plugin sends it (DeviceArgs.virtioBlkPci): the id as serial, share-rw as Kata sets it.
+     * QEMU plugin sends it (DeviceArgs.virtioBlkPci): the id as serial, share-rw as Kata sets it;
+     * RawQemuTest holds it equal to the plugin's.
      */
     static String virtioBlkPci(String id, String node, String rootPort, String ioThread, int queues) {
         return "{\"execute\":\"device_add\",\"arguments\":{\"driver\":\"virtio-blk-pci\",\"id\":\"" + id

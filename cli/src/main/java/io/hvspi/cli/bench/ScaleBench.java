@@ -229,7 +229,7 @@ public final class ScaleBench {
             int attached = 0;
             for (int i = 0; i < options.warmup(); i++) {
                 int d = attached++;
-                vm.qmp().execute(RawQemu.blockdevAdd(spec, "raw-node-warm" + d, DISK_BYTES));
+                vm.qmp().execute(RawQemu.blockdevAdd(spec.block(), "raw-node-warm" + d, DISK_BYTES));
                 vm.qmp().execute(RawQemu.virtioBlkPci("warm" + d, "raw-node-warm" + d, "rp" + d,
                         pool.isEmpty() ? null : pool.get(d % pool.size()), spec.vcpus()));
                 if (attached == options.disks() || i == options.warmup() - 1) {
@@ -305,7 +305,7 @@ public final class ScaleBench {
                         String ioThread = pool.isEmpty() ? null : pool.get(d % pool.size());
                         String node = RawQemu.nodeName(d);
                         long s = System.nanoTime();
-                        vm.qmp().execute(RawQemu.blockdevAdd(spec, node, DISK_BYTES));
+                        vm.qmp().execute(RawQemu.blockdevAdd(spec.block(), node, DISK_BYTES));
                         vm.qmp().execute(RawQemu.virtioBlkPci("disk" + d, node, "rp" + d, ioThread, spec.vcpus()));
                         samples.add(System.nanoTime() - s);
                         tick(done.incrementAndGet(), total, "raw side: attached", "disks");
