@@ -47,7 +47,7 @@ public final class CpuSet {
 
     private static int number(String s, String whole) {
         String t = s.strip();
-        if (t.isEmpty() || t.length() > 5 || !t.chars().allMatch(c -> c >= '0' && c <= '9')) {
+        if (t.isEmpty() || t.length() > 5 || !digits(t)) {
             throw new IllegalArgumentException("\"" + whole + "\" is not a CPU set such as \"0-3,6\" (at \"" + s + "\")");
         }
         int n = Integer.parseInt(t);
@@ -55,6 +55,16 @@ public final class CpuSet {
             throw new IllegalArgumentException("CPU " + n + " in \"" + whole + "\" is above " + MAX_CPU);
         }
         return n;
+    }
+
+    /** A loop, not a stream: every IOThread listing parses each IOThread's affinity. */
+    private static boolean digits(String s) {
+        for (int i = 0; i < s.length(); i++) {
+            if (s.charAt(i) < '0' || s.charAt(i) > '9') {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** The set of the given CPUs; at least one, each 0..{@link #MAX_CPU}. */

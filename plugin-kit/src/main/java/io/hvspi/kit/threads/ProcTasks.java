@@ -29,9 +29,12 @@ public final class ProcTasks {
     public record Task(long tid, String comm) {}
 
     private final Path proc;
+    /** {@code proc} as text with a slash after it: a status path is built as one string, not resolved part by part. */
+    private final String procSlash;
 
     public ProcTasks(Path proc) {
         this.proc = proc;
+        this.procSlash = proc.toString().endsWith("/") ? proc.toString() : proc + "/";
     }
 
     /** The real {@code /proc}. */
@@ -93,9 +96,10 @@ public final class ProcTasks {
      */
     public Optional<CpuSet> affinity(long pid, long tid) {
         try {
-            // read on every IOThread listing: a plain stream (no NIO channel) and a search, not a line decoder
+            // read on every IOThread listing: the path as one string (not four resolved Paths), a plain
+            // stream (no NIO channel) and a search, not a line decoder
             String status;
-            try (InputStream in = new FileInputStream(task(pid, tid).resolve("status").toFile())) {
+            try (InputStream in = new FileInputStream(procSlash + pid + "/task/" + tid + "/status")) {
                 status = new String(in.readAllBytes(), StandardCharsets.ISO_8859_1);
             }
             int at = status.indexOf("\nCpus_allowed_list:");

@@ -44,10 +44,26 @@ class ProcTasksTest {
     }
 
     @Test
+    void affinityIsTheStatusFilesCpusAllowedListAndEmptyWhenUnreadable() throws Exception {
+        task(10, "11", "iothread");
+        Files.writeString(proc.resolve("10/task/11/status"),
+                "Name:\tiothread\nCpus_allowed:\t5\nCpus_allowed_list:\t0,2-3\nMems_allowed:\t1\n");
+        task(10, "12", "iothread");
+        Files.writeString(proc.resolve("10/task/12/status"), "Name:\tiothread\nCpus_allowed_list:\t0-x\n");
+        // a /proc given with a trailing slash reads the same files
+        for (ProcTasks tasks : List.of(new ProcTasks(proc), new ProcTasks(Path.of(proc + "/")))) {
+            assertEquals(Optional.of(io.hvspi.spi.CpuSet.parse("0,2,3")), tasks.affinity(10, 11));
+            assertEquals(Optional.empty(), tasks.affinity(10, 12), "not a CPU list");
+            assertEquals(Optional.empty(), tasks.affinity(10, 13), "a thread that ended");
+        }
+    }
+
+    @Test
     void readsTheRealProcOfThisJvm() {
         long pid = ProcessHandle.current().pid();
         List<ProcTasks.Task> tasks = ProcTasks.system().list(pid);
         assertTrue(tasks.stream().anyMatch(t -> t.tid() == pid), tasks.toString());
+        assertTrue(ProcTasks.system().affinity(pid, pid).isPresent(), "this thread's affinity");
     }
 
     @Test

@@ -94,7 +94,9 @@ public final class IOThreadPool {
     /** Every IOThread the VM owns, pool and controller, in creation order. */
     public List<IOThreadState> members() {
         synchronized (lock) {
-            return members.entrySet().stream().map(e -> new IOThreadState(e.getKey(), e.getValue())).toList();
+            List<IOThreadState> out = new ArrayList<>(members.size());
+            members.forEach((id, kind) -> out.add(new IOThreadState(id, kind)));
+            return Collections.unmodifiableList(out);
         }
     }
 

@@ -6,6 +6,7 @@ import io.hvspi.plugin.qemu.cmdline.QemuIds;
 import io.hvspi.plugin.qemu.qmp.QmpClient;
 import io.hvspi.plugin.qemu.state.Intent;
 import io.hvspi.plugin.qemu.state.PendingIntents;
+import io.hvspi.plugin.qemu.state.QemuState.IOThreadState;
 import io.hvspi.spi.Capability;
 import io.hvspi.spi.CpuSet;
 import io.hvspi.spi.HvspiException;
@@ -19,6 +20,8 @@ import io.hvspi.spi.RequestRejectedException.Reason;
 import io.hvspi.spi.UnsupportedCapabilityException;
 import io.hvspi.spi.VmmException;
 import io.hvspi.spi.VmmUnavailableException;
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -82,7 +85,13 @@ public final class QemuIOThreads implements IOThreadProvider {
     @Override
     public List<IOThreadInfo> list() {
         Map<String, Live> live = query(qmp);
-        return pool.members().stream().map(m -> info(m.id(), m.kind(), live.get(m.id()))).toList();
+        // a loop, not a stream: a listing's own code runs cold, as a VM's few calls do
+        List<IOThreadState> members = pool.members();
+        List<IOThreadInfo> out = new ArrayList<>(members.size());
+        for (IOThreadState m : members) {
+            out.add(info(m.id(), m.kind(), live.get(m.id())));
+        }
+        return Collections.unmodifiableList(out);
     }
 
     private IOThreadInfo info(String id, Kind kind, Live live) {

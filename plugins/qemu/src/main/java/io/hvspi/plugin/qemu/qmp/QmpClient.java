@@ -395,18 +395,20 @@ public final class QmpClient implements AutoCloseable {
             LOG.warn("QMP {}: ignoring a reply nobody waits for: {}", socket, preview(msg));
             return;
         }
-        try {
-            roundTrips.record(p.command(), Duration.ofNanos(System.nanoTime() - p.sentNanos()), !msg.has("error"));
-        } catch (RuntimeException e) {
-            // a metrics sink must never cost a reply
-            LOG.debug("QMP {}: round-trip sink failed: {}", socket, e.toString());
-        }
-        if (msg.has("error")) {
-            JsonNode err = msg.get("error");
+        long took = System.nanoTime() - p.sentNanos();
+        JsonNode err = msg.get("error");
+        if (err != null) {
             p.reply().completeExceptionally(new VmmException(p.command(), err.path("class").asText("GenericError"),
                     err.path("desc").asText("")));
         } else {
             p.reply().complete(msg.get("return"));
+        }
+        // after the caller has its reply: the host's metrics sink is not on the reply's path
+        try {
+            roundTrips.record(p.command(), Duration.ofNanos(took), err == null);
+        } catch (RuntimeException e) {
+            // a metrics sink must never cost a reply
+            LOG.debug("QMP {}: round-trip sink failed: {}", socket, e.toString());
         }
     }
 

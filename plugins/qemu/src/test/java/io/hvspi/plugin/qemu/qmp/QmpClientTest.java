@@ -74,6 +74,35 @@ class QmpClientTest {
     }
 
     @Test
+    void aSlowRoundTripSinkDoesNotHoldUpTheReply() throws Exception {
+        server(FakeQmpServer.GREETING_7_2).refuseUnknown().reply("query-status",
+                FakeQmpServer.JSON.createObjectNode().put("status", "running"));
+        CountDownLatch sinkEntered = new CountDownLatch(1);
+        CountDownLatch releaseSink = new CountDownLatch(1);
+        LinkedBlockingQueue<String> recorded = new LinkedBlockingQueue<>();
+        try (QmpClient qmp = QmpClient.connect(server.socket(), TIMEOUT)) {
+            qmp.onRoundTrip((command, took, ok) -> {
+                sinkEntered.countDown();
+                try {
+                    // an embedder's metrics registry that stalls: the caller must have its reply already
+                    releaseSink.await(10, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                recorded.add(command + " " + ok + " " + !took.isNegative());
+            });
+            // the reply came while the sink still blocks the reader: the sink runs after the hand-over
+            assertEquals("running", qmp.execute("query-status", null, Duration.ofSeconds(3)).path("status").asText());
+            assertTrue(sinkEntered.await(5, TimeUnit.SECONDS), "the sink hears of the round trip");
+            releaseSink.countDown();
+            assertEquals("query-status true true", recorded.poll(5, TimeUnit.SECONDS));
+            VmmException refused = assertThrows(VmmException.class, () -> qmp.execute("no-such-command"));
+            assertEquals("CommandNotFound", refused.errorClass());
+            assertEquals("no-such-command false true", recorded.poll(5, TimeUnit.SECONDS));
+        }
+    }
+
+    @Test
     void aFirstMessageThatIsNotAGreetingIsAProtocolError() {
         server("{\"hello\": \"world\"}");
         VmmUnavailableException e = assertThrows(VmmUnavailableException.class,
