@@ -40,6 +40,9 @@ class MacAddressesTest {
         Iterator<String> source = candidates.iterator();
         String mac = MacAddresses.generate(Set.of("02:00:00:00:00:01"), source::next);
         assertEquals("02:00:00:00:00:02", mac);
+        // a taken MAC as a caller wrote it, in capitals, is taken all the same
+        Iterator<String> again = List.of("02:aa:00:00:00:01", "02:aa:00:00:00:02").iterator();
+        assertEquals("02:aa:00:00:00:02", MacAddresses.generate(Set.of("02:AA:00:00:00:01"), again::next));
     }
 
     @Test
