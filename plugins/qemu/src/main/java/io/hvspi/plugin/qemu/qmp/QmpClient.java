@@ -396,6 +396,8 @@ public final class QmpClient implements AutoCloseable {
             return;
         }
         long took = System.nanoTime() - p.sentNanos();
+        // the sink in place when the reply came, read before the caller runs again (and may install another)
+        RoundTrips sink = roundTrips;
         JsonNode err = msg.get("error");
         if (err != null) {
             p.reply().completeExceptionally(new VmmException(p.command(), err.path("class").asText("GenericError"),
@@ -405,7 +407,7 @@ public final class QmpClient implements AutoCloseable {
         }
         // after the caller has its reply: the host's metrics sink is not on the reply's path
         try {
-            roundTrips.record(p.command(), Duration.ofNanos(took), err == null);
+            sink.record(p.command(), Duration.ofNanos(took), err == null);
         } catch (RuntimeException e) {
             // a metrics sink must never cost a reply
             LOG.debug("QMP {}: round-trip sink failed: {}", socket, e.toString());
