@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.hvspi.spi.CpuSet;
 import io.hvspi.spi.VmmUnavailableException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -52,7 +53,7 @@ class ProcTasksTest {
         Files.writeString(proc.resolve("10/task/12/status"), "Name:\tiothread\nCpus_allowed_list:\t0-x\n");
         // a /proc given with a trailing slash reads the same files
         for (ProcTasks tasks : List.of(new ProcTasks(proc), new ProcTasks(Path.of(proc + "/")))) {
-            assertEquals(Optional.of(io.hvspi.spi.CpuSet.parse("0,2,3")), tasks.affinity(10, 11));
+            assertEquals(Optional.of(CpuSet.parse("0,2,3")), tasks.affinity(10, 11));
             assertEquals(Optional.empty(), tasks.affinity(10, 12), "not a CPU list");
             assertEquals(Optional.empty(), tasks.affinity(10, 13), "a thread that ended");
         }
