@@ -342,6 +342,7 @@ public final class QemuHypervisor implements Hypervisor {
                         ioThreads, plan.rootPorts(), plan.scsiController(), 0, 0, List.of())
                         .withPlacement(placement(s.placement()));
                 Instant createdAt = Instant.now();
+                QemuState saved = null; // the plugin state last saved in this start, if any
                 if (endpoint.isEmpty()) {
                     LOG.debug("starting VM '{}': {}", vmId, plan.argv());
                     process = Optional.of(QemuProcess.spawn(plan.argv(), layout));
@@ -353,17 +354,22 @@ public final class QemuHypervisor implements Hypervisor {
                     // QEMU runs now: a wrapper as the binary (a script that execs QEMU, e.g. through
                     // chroot) has been replaced by QEMU itself, whose executable is what a reattach sees
                     initial = initial.withQemu(process.get().runningIdentity(s.binary()));
+                    // saved again now, with QEMU's own identity for the store too, while QEMU sets its machine
+                    // up (its greeting comes tens of ms after its socket): the end of start saves only a change
+                    saved = initial;
+                    host.stateStore().save(new VmRecord(vmId, QemuHypervisorFactory.TYPE, process.get().pid(), dir,
+                            createdAt, saved.toJson()));
                 }
                 qmp = connect(socket, process);
                 ProbeResult probe = QemuProbe.probe(qmp, executable(initial));
                 session = new Session(layout, process, qmp, probe, initial, createdAt);
                 session.placeThreads();
-                // cont and query-status go out first: QEMU answers them while the record is saved
+                // cont and query-status go out first: QEMU answers them while the record is saved (if start changed it)
                 QmpClient.Call cont = !settings.guestless() && !host.option(OPTION_START_PAUSED)
                         .map(Boolean::parseBoolean).orElse(false) ? qmp.submit("cont", null) : null;
                 QmpClient.Call status = qmp.submit("query-status", null);
                 synchronized (model) {
-                    session.persist();
+                    session.persistUnless(saved);
                 }
                 if (cont != null) {
                     qmp.await(cont);
@@ -772,11 +778,18 @@ public final class QemuHypervisor implements Hypervisor {
 
         /** Saves the plugin state; the caller holds {@code model}. */
         void persist() {
+            persistUnless(null);
+        }
+
+        /** Saves the VM's state unless it equals {@code unchanged}, the plugin state this process saved last. */
+        void persistUnless(QemuState unchanged) {
             QemuState s = new QemuState(QemuState.FORMAT, settings, qmpSocket, endpoint, pool.members(),
                     table.rootPorts(), table.scsiController(), pool.placedByPolicy(), table.nextNode(), table.list(),
                     intents.list(), identity, table.nics(), pins.snapshot(), pins.placement(), intents.lastLogged());
-            host.stateStore().save(new VmRecord(vmId, QemuHypervisorFactory.TYPE, process.map(QemuProcess::pid)
-                    .orElse(0L), layout.dir(), createdAt, s.toJson()));
+            if (!s.equals(unchanged)) {
+                host.stateStore().save(new VmRecord(vmId, QemuHypervisorFactory.TYPE, process.map(QemuProcess::pid)
+                        .orElse(0L), layout.dir(), createdAt, s.toJson()));
+            }
             intents.saved(false);
         }
 

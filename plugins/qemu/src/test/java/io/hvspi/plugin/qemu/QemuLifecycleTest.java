@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.hvspi.core.state.DefaultHostContext;
+import io.hvspi.kit.threads.ThreadAffinity;
 import io.hvspi.plugin.qemu.qmp.QmpClient;
 import io.hvspi.plugin.qemu.state.QemuState;
 import io.hvspi.spi.BlockBackend;
@@ -13,6 +14,8 @@ import io.hvspi.spi.BlockDevice;
 import io.hvspi.spi.BlockDeviceSpec;
 import io.hvspi.spi.Capability;
 import io.hvspi.spi.ConfigException;
+import io.hvspi.spi.CpuSet;
+import io.hvspi.spi.HostContext;
 import io.hvspi.spi.Hypervisor;
 import io.hvspi.spi.IOThreadChoice;
 import io.hvspi.spi.IOThreadInfo;
@@ -23,6 +26,7 @@ import io.hvspi.spi.VmEvent;
 import io.hvspi.spi.VmRecord;
 import io.hvspi.spi.VmSpec;
 import io.hvspi.spi.VmState;
+import io.hvspi.spi.VmStateStore;
 import io.hvspi.spi.VmmUnavailableException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -102,6 +106,83 @@ class QemuLifecycleTest {
         assertEquals(ProcessHandle.current().pid(), Long.parseLong(fields[1]), "QEMU is still our child");
         String cmdline = Files.readString(Path.of("/proc", Long.toString(pid), "cmdline"));
         assertTrue(cmdline.startsWith("/usr/bin/qemu-system-x86_64\0"), "setsid exec'd QEMU in place: " + cmdline);
+    }
+
+    /** The plugin state of every save a start makes, through a host whose store records them. */
+    private List<QemuState> savesOfAStart(VmSpec spec) {
+        List<QemuState> saves = new ArrayList<>();
+        VmStateStore store = host.stateStore();
+        VmStateStore recording = new VmStateStore() {
+            @Override
+            public void save(VmRecord record) {
+                saves.add(QemuState.fromJson(record.pluginState()));
+                store.save(record);
+            }
+
+            @Override
+            public Optional<VmRecord> load(String vmId) {
+                return store.load(vmId);
+            }
+
+            @Override
+            public List<VmRecord> list() {
+                return store.list();
+            }
+
+            @Override
+            public void remove(String vmId) {
+                store.remove(vmId);
+            }
+        };
+        HostContext recordingHost = new HostContext() {
+            @Override
+            public Path runtimeRoot() {
+                return host.runtimeRoot();
+            }
+
+            @Override
+            public Path createRuntimeDir(String vmId) {
+                return host.createRuntimeDir(vmId);
+            }
+
+            @Override
+            public VmStateStore stateStore() {
+                return recording;
+            }
+
+            @Override
+            public Duration commandTimeout() {
+                return host.commandTimeout();
+            }
+
+            @Override
+            public Optional<String> option(String key) {
+                return host.option(key);
+            }
+        };
+        Hypervisor hv = factory.create(spec, recordingHost);
+        started.add(hv);
+        hv.start();
+        pids.add(record(spec.vmId()).pid());
+        return saves;
+    }
+
+    @Test
+    void startSavesAtSpawnAndWhenQemusSocketIsUpAndAtTheEndOnlyWhatChanged() {
+        // the second save runs while QEMU sets its machine up; the end of start had nothing to add to it
+        List<QemuState> saves = savesOfAStart(TestVms.spec("saves", 2, IOThreadPolicy.LEAST_LOADED));
+        assertEquals(2, saves.size(), "at spawn, and once QEMU's socket is up");
+        assertEquals(QemuState.fromJson(record("saves").pluginState()), saves.get(1), "the record is the last save");
+        assertEquals(saves.get(0).ioThreads(), saves.get(1).ioThreads());
+
+        // a start that places threads changes the state after connecting (the pins): it saves once more
+        CpuSet one = CpuSet.of(ThreadAffinity.hostCpus().highest());
+        List<QemuState> placed = savesOfAStart(TestVms.spec("placed", 2, IOThreadPolicy.LEAST_LOADED).toBuilder()
+                .placement(new VmSpec.ThreadPlacement(Optional.of(one), Optional.empty(), Optional.empty())).build());
+        assertEquals(3, placed.size());
+        assertTrue(placed.get(1).pins().isEmpty(), "nothing pinned before QEMU answers");
+        assertEquals(2, placed.get(2).pins().size(), "both pool IOThreads pinned: " + placed.get(2).pins());
+        assertEquals(QemuState.fromJson(record("placed").pluginState()), placed.get(2));
     }
 
     @Test
