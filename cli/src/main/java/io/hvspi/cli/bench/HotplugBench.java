@@ -93,7 +93,7 @@ public final class HotplugBench {
 
         // the unstored VM is the plugin alone, without the host's state file: it bypasses the host API on purpose
         Hypervisor unstored = host.factory(spec.hypervisorType()).create(spec.withVmId(spec.vmId() + "-m"),
-                new MemoryHost(host.context()));
+                host.context().withStateStore(new MemoryStore()));
         Path rawDir = privateDir(spec.vmId() + "-raw");
         Process rawQemu = null;
         List<BenchReport.Metric> metrics = new ArrayList<>();

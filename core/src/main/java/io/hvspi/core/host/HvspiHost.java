@@ -294,7 +294,7 @@ public final class HvspiHost implements AutoCloseable {
      * (hvctl's benchmarks compare the plugin with and without a state store); such
      * VMs are neither locked nor stopped on exit.
      */
-    public HostContext context() {
+    public DefaultHostContext context() {
         return context;
     }
 

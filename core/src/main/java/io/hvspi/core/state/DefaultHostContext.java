@@ -20,27 +20,40 @@ public final class DefaultHostContext implements HostContext {
     public static final Duration DEFAULT_COMMAND_TIMEOUT = Duration.ofSeconds(10);
 
     private final Path root;
-    private final JsonVmStateStore store;
+    private final VmStateStore store;
     private final Duration commandTimeout;
     private final Map<String, String> options;
 
     private final VmmMetrics metrics;
 
     public DefaultHostContext(Path root, Duration commandTimeout, Map<String, String> options) {
-        this(root, commandTimeout, options, VmmMetrics.NONE);
-    }
-
-    private DefaultHostContext(Path root, Duration commandTimeout, Map<String, String> options, VmmMetrics metrics) {
         this.root = RuntimeDirs.createPrivate(root.toAbsolutePath());
         this.store = new JsonVmStateStore(this.root);
         this.commandTimeout = commandTimeout;
         this.options = Map.copyOf(options);
-        this.metrics = metrics;
+        this.metrics = VmmMetrics.NONE;
+    }
+
+    private DefaultHostContext(DefaultHostContext base, VmStateStore store, Map<String, String> options,
+                               VmmMetrics metrics) {
+        this.root = base.root;
+        this.store = java.util.Objects.requireNonNull(store, "store");
+        this.commandTimeout = base.commandTimeout;
+        this.options = Map.copyOf(options);
+        this.metrics = java.util.Objects.requireNonNull(metrics, "metrics");
     }
 
     /** A copy that reports VMM round trips to {@code metrics}. */
     public DefaultHostContext withMetrics(VmmMetrics metrics) {
-        return new DefaultHostContext(root, commandTimeout, options, java.util.Objects.requireNonNull(metrics));
+        return new DefaultHostContext(this, store, options, metrics);
+    }
+
+    /**
+     * A copy whose VM records go to {@code store} (a tool's in-memory store, a test's recording one);
+     * runtime directories, options and metrics stay this host's.
+     */
+    public DefaultHostContext withStateStore(VmStateStore store) {
+        return new DefaultHostContext(this, store, options, metrics);
     }
 
     @Override
@@ -57,7 +70,7 @@ public final class DefaultHostContext implements HostContext {
     public DefaultHostContext withOption(String key, String value) {
         Map<String, String> merged = new java.util.HashMap<>(options);
         merged.put(key, value);
-        return new DefaultHostContext(root, commandTimeout, merged, metrics);
+        return new DefaultHostContext(this, store, merged, metrics);
     }
 
     @Override

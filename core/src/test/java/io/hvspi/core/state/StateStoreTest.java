@@ -8,13 +8,17 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.hvspi.spi.HvspiException;
 import io.hvspi.spi.RequestRejectedException;
 import io.hvspi.spi.VmRecord;
+import io.hvspi.spi.VmStateStore;
+import io.hvspi.spi.VmmMetrics;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
@@ -41,6 +45,47 @@ class StateStoreTest {
         assertEquals("rwx------", mode(host.runtimeRoot()));
         assertEquals("rwx------", mode(vmDir));
         assertEquals(host.runtimeRoot().resolve("vm1"), vmDir);
+    }
+
+    @Test
+    void aCopyWithAnotherStoreKeepsTheHostsDirectoriesOptionsAndMetrics() {
+        VmmMetrics metrics = new VmmMetrics() { };
+        DefaultHostContext host = host().withOption("endpoint", "/tmp/x.sock").withMetrics(metrics);
+        Map<String, VmRecord> kept = new HashMap<>();
+        VmStateStore memory = new VmStateStore() {
+            @Override
+            public void save(VmRecord record) {
+                kept.put(record.vmId(), record);
+            }
+
+            @Override
+            public Optional<VmRecord> load(String vmId) {
+                return Optional.ofNullable(kept.get(vmId));
+            }
+
+            @Override
+            public List<VmRecord> list() {
+                return List.copyOf(kept.values());
+            }
+
+            @Override
+            public void remove(String vmId) {
+                kept.remove(vmId);
+            }
+        };
+        DefaultHostContext copy = host.withStateStore(memory).withOption("k", "v");
+        Path dir = copy.createRuntimeDir("vm1");
+        copy.stateStore().save(new VmRecord("vm1", "toy", 0, dir, Instant.now(), "{}"));
+
+        assertEquals(List.of("vm1"), List.copyOf(kept.keySet()), "the copy's records go to its store");
+        assertTrue(host.stateStore().load("vm1").isEmpty(), "not to the host's state file");
+        assertEquals(host.runtimeRoot(), copy.runtimeRoot());
+        assertEquals(Optional.of("/tmp/x.sock"), copy.option("endpoint"));
+        assertEquals(Optional.of("v"), copy.option("k"));
+        assertTrue(host.option("k").isEmpty());
+        assertEquals(metrics, copy.metrics());
+        copy.removeRuntimeDir("vm1");
+        assertFalse(Files.exists(dir));
     }
 
     @Test

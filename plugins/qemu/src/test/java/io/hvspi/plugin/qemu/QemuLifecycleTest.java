@@ -15,7 +15,6 @@ import io.hvspi.spi.BlockDeviceSpec;
 import io.hvspi.spi.Capability;
 import io.hvspi.spi.ConfigException;
 import io.hvspi.spi.CpuSet;
-import io.hvspi.spi.HostContext;
 import io.hvspi.spi.Hypervisor;
 import io.hvspi.spi.IOThreadChoice;
 import io.hvspi.spi.IOThreadInfo;
@@ -134,33 +133,7 @@ class QemuLifecycleTest {
                 store.remove(vmId);
             }
         };
-        HostContext recordingHost = new HostContext() {
-            @Override
-            public Path runtimeRoot() {
-                return host.runtimeRoot();
-            }
-
-            @Override
-            public Path createRuntimeDir(String vmId) {
-                return host.createRuntimeDir(vmId);
-            }
-
-            @Override
-            public VmStateStore stateStore() {
-                return recording;
-            }
-
-            @Override
-            public Duration commandTimeout() {
-                return host.commandTimeout();
-            }
-
-            @Override
-            public Optional<String> option(String key) {
-                return host.option(key);
-            }
-        };
-        Hypervisor hv = factory.create(spec, recordingHost);
+        Hypervisor hv = factory.create(spec, host.withStateStore(recording));
         started.add(hv);
         hv.start();
         pids.add(record(spec.vmId()).pid());
