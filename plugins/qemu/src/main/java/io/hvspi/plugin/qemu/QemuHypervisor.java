@@ -219,8 +219,10 @@ public final class QemuHypervisor implements Hypervisor {
             notes.addAll(settled.notes());
             boolean changed = nicsSettled.changed() || settled.changed();
             hv.session = hv.new Session(layout, process, qmp, probe, settled.state(), record.createdAt());
+            Map<String, QemuIOThreads.Live> ioThreadsLive = QemuIOThreads.query(qmp);
+            hv.session.ioThreads.remember(ioThreadsLive);
             Map<String, Long> tids = new HashMap<>();
-            QemuIOThreads.query(qmp).forEach((id, live) -> tids.put(id, live.threadId()));
+            ioThreadsLive.forEach((id, live) -> tids.put(id, live.threadId()));
             Set<String> ioThreadIds = new HashSet<>();
             settled.state().ioThreads().forEach(t -> ioThreadIds.add(t.id()));
             List<String> pinNotes = hv.session.pins.settle(known.intents(), tids, ioThreadIds);

@@ -160,6 +160,15 @@ class PinningTest {
         }
         assertEquals(Optional.of(last), pool.list().stream().filter(t -> t.id().equals(IO1)).findFirst()
                 .orElseThrow().affinity());
+        // the last listing's threads include one that is gone now, and the next names one it never saw
+        pool.remove("late");
+        pool.add("later");
+        List<IOThreadInfo> after = pool.list();
+        assertEquals(List.of(IO0, IO1, IO2, "later"), after.stream().map(IOThreadInfo::id).sorted().toList());
+        for (IOThreadInfo t : after) {
+            assertEquals(Optional.of(CpuSet.parse(cpusAllowed(pid, t.hostThreadId().orElseThrow()))), t.affinity(),
+                    t.id());
+        }
     }
 
     @Test

@@ -48,6 +48,8 @@ public final class QemuIOThreads implements IOThreadProvider {
     private final PendingIntents intents;
     private final Runnable persist;
     private final IOThreadPins pins;
+    /** The host threads the last {@code query-iothreads} named; see {@link #list()}. */
+    private volatile long[] lastThreadIds = new long[0];
 
     /**
      * @param lock the monitor the pool shares with the device table
@@ -73,8 +75,12 @@ public final class QemuIOThreads implements IOThreadProvider {
 
     /** {@code query-iothreads}, by id. */
     public static Map<String, Live> query(QmpClient qmp) {
+        return parse(qmp.execute("query-iothreads"));
+    }
+
+    private static Map<String, Live> parse(JsonNode reply) {
         Map<String, Live> out = new HashMap<>();
-        for (JsonNode t : qmp.execute("query-iothreads")) {
+        for (JsonNode t : reply) {
             out.put(t.path("id").asText(), new Live(t.path("thread-id").asLong(),
                     new PollingParams(t.path("poll-max-ns").asLong(), t.path("poll-grow").asLong(),
                             t.path("poll-shrink").asLong())));
@@ -82,22 +88,55 @@ public final class QemuIOThreads implements IOThreadProvider {
         return out;
     }
 
+    /**
+     * Notes each IOThread's host thread as {@code query-iothreads} gave it, for the next
+     * {@link #list()}; a reattach calls this with the query it made.
+     */
+    public void remember(Map<String, Live> live) {
+        long[] tids = new long[live.size()];
+        int n = 0;
+        for (Live l : live.values()) {
+            tids[n++] = l.threadId();
+        }
+        lastThreadIds = tids;
+    }
+
     @Override
     public List<IOThreadInfo> list() {
-        Map<String, Live> live = query(qmp);
+        QmpClient.Call call = qmp.submit("query-iothreads", null);
+        // While QEMU answers, read the affinity of the threads its last answer named: an IOThread
+        // keeps its host thread for life, so this one names them again. A thread it names anew is
+        // read after it; one it no longer names is not reported.
+        long[] known = lastThreadIds;
+        Map<Long, Optional<CpuSet>> affinities = new HashMap<>();
+        for (long tid : known) {
+            affinities.put(tid, pins.affinity(tid));
+        }
+        Map<String, Live> live = parse(qmp.await(call));
+        remember(live);
         // a loop, not a stream: a listing's own code runs cold, as a VM's few calls do
         List<IOThreadState> members = pool.members();
         List<IOThreadInfo> out = new ArrayList<>(members.size());
         for (IOThreadState m : members) {
-            out.add(info(m.id(), m.kind(), live.get(m.id())));
+            out.add(info(m.id(), m.kind(), live.get(m.id()), affinities));
         }
         return Collections.unmodifiableList(out);
     }
 
     private IOThreadInfo info(String id, Kind kind, Live live) {
-        return new IOThreadInfo(id, kind, live == null ? OptionalLong.empty() : OptionalLong.of(live.threadId()),
-                pool.devicesOn(id), live == null ? Optional.empty() : Optional.of(live.polling()),
-                live == null ? Optional.empty() : pins.affinity(live.threadId()), pins.pinned(id));
+        return info(id, kind, live, Map.of());
+    }
+
+    /** @param affinities the affinities already read, by thread id; one missing is read now */
+    private IOThreadInfo info(String id, Kind kind, Live live, Map<Long, Optional<CpuSet>> affinities) {
+        if (live == null) {
+            return new IOThreadInfo(id, kind, OptionalLong.empty(), pool.devicesOn(id), Optional.empty(),
+                    Optional.empty(), pins.pinned(id));
+        }
+        Optional<CpuSet> affinity = affinities.get(live.threadId());
+        return new IOThreadInfo(id, kind, OptionalLong.of(live.threadId()), pool.devicesOn(id),
+                Optional.of(live.polling()), affinity != null ? affinity : pins.affinity(live.threadId()),
+                pins.pinned(id));
     }
 
     @Override
