@@ -26,6 +26,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -42,6 +43,8 @@ public final class HotplugBench {
             "\"micro\":\\s*(\\d+),\\s*\"minor\":\\s*(\\d+),\\s*\"major\":\\s*(\\d+)\\},\\s*\"package\":\\s*\"([^\"]*)\"");
     private static final Pattern THREAD_ID = Pattern.compile("\"thread-id\":\\s*(\\d+)");
     private static final long DISK_BYTES = 1L << 30;
+    /** The pause before each sample; see {@link #quiet()}. */
+    private static final long QUIET_NANOS = 1_000_000;
     /** Both sides attach devices of these ids, each to its own QEMU: commands of the same length. */
     private static final String DISK_ID = "bench-disk";
     private static final String NIC_ID = "bench-nic";
@@ -158,6 +161,7 @@ public final class HotplugBench {
 
             String node = RawQemu.nodeName(i);
             String ioThread = pool.isEmpty() ? null : pool.get(i % pool.size());
+            quiet();
             long t0 = System.nanoTime();
             raw.execute(RawQemu.blockdevAdd(spec.block(), node, DISK_BYTES));
             raw.execute(RawQemu.virtioBlkPci(DISK_ID, node, "rp0", ioThread, queues));
@@ -202,11 +206,13 @@ public final class HotplugBench {
         try {
             BenchTaps.create(rawTap);
             for (int i = 0; i < options.warmup() + options.iterations(); i++) {
+                quiet();
                 long t0 = System.nanoTime();
                 network.attach(NetDeviceSpec.of(NIC_ID, NetBackend.tap(fwTap)));
                 long fwNanos = System.nanoTime() - t0;
                 network.detach(NIC_ID);
 
+                quiet();
                 t0 = System.nanoTime();
                 raw.execute("{\"execute\":\"netdev_add\",\"arguments\":{\"type\":\"tap\",\"id\":\"" + netdev + "\","
                         + "\"ifname\":\"" + rawTap + "\",\"script\":\"no\",\"downscript\":\"no\"}}");
@@ -232,7 +238,19 @@ public final class HotplugBench {
                 + " netdev_add and device_add, outcome logged) vs raw netdev_add then device_add", fw.summary(), rw.summary());
     }
 
+    /**
+     * Lets the machine go quiet for a millisecond before a sample, so that what one side leaves
+     * running after it returns (hvspi's QMP reader going back to its socket, an event thread)
+     * does not land in the next side's sample: back to back, hvspi's listing pushed the raw
+     * listing that followed it from 0.32 to 0.37 ms. A control plane's operations come apart
+     * like this too.
+     */
+    private static void quiet() {
+        LockSupport.parkNanos(QUIET_NANOS);
+    }
+
     private static long attachAndDetach(DeviceHotplug hotplug) {
+        quiet();
         long t0 = System.nanoTime();
         hotplug.attach(BlockDeviceSpec.builder(DISK_ID, new BlockBackend.Null(DISK_BYTES)).build());
         long nanos = System.nanoTime() - t0;
@@ -244,9 +262,11 @@ public final class HotplugBench {
         Samples fw = new Samples();
         Samples rw = new Samples();
         for (int i = 0; i < options.warmup() + options.iterations(); i++) {
+            quiet();
             long t0 = System.nanoTime();
             int listed = pool.list().size();
             long fwNanos = System.nanoTime() - t0;
+            quiet();
             t0 = System.nanoTime();
             int rawListed = rawListing(raw, rawPid);
             long rawNanos = System.nanoTime() - t0;
@@ -285,6 +305,7 @@ public final class HotplugBench {
     }
 
     private long frameworkStart(String vmId) {
+        quiet();
         long t0 = System.nanoTime();
         try (VmHandle vm = host.start(spec.withVmId(vmId))) {
             return System.nanoTime() - t0;
@@ -295,6 +316,7 @@ public final class HotplugBench {
         Path dir = privateDir(vmId);
         Process qemu = null;
         try {
+            quiet();
             long t0 = System.nanoTime();
             qemu = spawnRaw(dir, vmId);
             try (RawQmp raw = RawQmp.connect(dir.resolve("qmp.sock"), timeout)) {
