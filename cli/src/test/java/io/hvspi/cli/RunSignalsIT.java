@@ -55,7 +55,11 @@ class RunSignalsIT {
 
     private static int runAndSignal(Path runtime, String signal, String marker, long delayNanos, String what)
             throws IOException, InterruptedException {
-        ProcessBuilder pb = new ProcessBuilder(HvctlRunner.home().resolve("bin/hvctl").toString(), "run",
+        // env restores the signal's default disposition: an ignored signal stays ignored across exec (nohup
+        // ignores HUP, a background job of a non-interactive shell INT and QUIT), and the JVM then leaves it
+        // ignored, so a test run started that way would see every run finish; env execs, so p.pid() is hvctl's
+        ProcessBuilder pb = new ProcessBuilder("env", "--default-signal=" + signal,
+                HvctlRunner.home().resolve("bin/hvctl").toString(), "run",
                 "--accel", "tcg", "--disks", "8", "--runtime-dir", runtime.toString())
                 .redirectOutput(ProcessBuilder.Redirect.DISCARD);
         pb.environment().put("HVSPI_JAVA_HOME", System.getProperty("java.home"));
