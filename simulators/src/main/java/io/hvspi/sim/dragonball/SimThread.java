@@ -9,6 +9,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * A real, named platform thread standing in for one of Dragonball's threads
@@ -75,10 +76,17 @@ final class SimThread {
     /** Ends the thread and waits for it, so that it is gone from {@code /proc} when this returns. */
     void stop() {
         stop.countDown();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
         try {
             thread.join(TimeUnit.SECONDS.toMillis(10));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+            return;
+        }
+        // join returns once the Java thread has ended; its kernel task leaves /proc a moment later
+        Path task = Path.of("/proc/self/task", Long.toString(tid));
+        while (Files.exists(task) && System.nanoTime() < deadline) {
+            LockSupport.parkNanos(50_000);
         }
     }
 }
