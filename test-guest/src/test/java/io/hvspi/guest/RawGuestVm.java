@@ -22,12 +22,14 @@ final class RawGuestVm implements AutoCloseable {
     final RawQmp qmp;
     final GuestConsole console;
     final Path log;
+    private final Optional<Path> transcript;
 
-    private RawGuestVm(Process qemu, RawQmp qmp, GuestConsole console, Path log) {
+    private RawGuestVm(Process qemu, RawQmp qmp, GuestConsole console, Path log, Optional<Path> transcript) {
         this.qemu = qemu;
         this.qmp = qmp;
         this.console = console;
         this.log = log;
+        this.transcript = transcript;
     }
 
     static RawGuestVm boot(TestGuest guest, Path dir, Optional<Path> transcript) throws IOException {
@@ -50,7 +52,7 @@ final class RawGuestVm implements AutoCloseable {
             // The console socket exists once QMP answers: QEMU creates chardevs first.
             console = GuestConsole.connect(consoleSocket, Duration.ofSeconds(5), transcript);
             qmp.execute("cont", Map.of(), Duration.ofSeconds(5));
-            return new RawGuestVm(qemu, qmp, console, log);
+            return new RawGuestVm(qemu, qmp, console, log, transcript);
         } catch (IOException | RuntimeException e) {
             kill(qemu, qmp, console);
             throw new IOException(e.getMessage() + "; QEMU said: " + qemuOutput(log), e);
@@ -67,8 +69,27 @@ final class RawGuestVm implements AutoCloseable {
     /** device_del, wait for DEVICE_DELETED, then blockdev-del of its node. */
     void unplug(String id, String nodeName, Duration timeout) throws IOException {
         qmp.execute("device_del", Map.of("id", id), Duration.ofSeconds(5));
-        qmp.awaitEvent("DEVICE_DELETED", e -> id.equals(e.path("data").path("device").asText()), timeout);
+        try {
+            qmp.awaitEvent("DEVICE_DELETED", e -> id.equals(e.path("data").path("device").asText()), timeout);
+        } catch (IOException e) {
+            // the guest's pciehp releases the slot: what the guest said last is the evidence
+            throw new IOException("no DEVICE_DELETED for " + id + ": " + e.getMessage() + "; the guest's console"
+                    + " ended with:\n" + consoleTail(20), e);
+        }
         qmp.execute("blockdev-del", Map.of("node-name", nodeName), Duration.ofSeconds(5));
+    }
+
+    /** The last {@code lines} lines of the console transcript, or a note that there is none. */
+    private String consoleTail(int lines) {
+        if (transcript.isEmpty()) {
+            return "(no transcript kept)";
+        }
+        try {
+            List<String> all = Files.readAllLines(transcript.get());
+            return String.join("\n", all.subList(Math.max(0, all.size() - lines), all.size()));
+        } catch (IOException e) {
+            return "(cannot read " + transcript.get() + ": " + e.getMessage() + ")";
+        }
     }
 
     static Map<String, Object> rawFile(String nodeName, Path file) {
