@@ -47,7 +47,8 @@ final class BenchCommand {
     @Command(name = "hotplug", header = "Compare hotplug latency through hvspi with a raw QMP client.",
             description = "Hotplug latency, QMP round trip and VM start to QMP ready, through hvspi and through a raw"
             + " stdlib-only QMP client over the same kind of socket, in one run; prints each with the ratio."
-            + " Both sides run a guestless QEMU (paused, no kernel) with the config's IOThread pool.")
+            + " Both sides run a guestless QEMU (paused, no kernel) with the config's IOThread pool; their"
+            + " samples alternate, each after a millisecond of quiet.")
     static final class Hotplug extends HvctlCommand {
 
         @Parameters(index = "0", arity = "0..1", paramLabel = "CONFIG",
