@@ -22,14 +22,12 @@ final class RawGuestVm implements AutoCloseable {
     final RawQmp qmp;
     final GuestConsole console;
     final Path log;
-    private final Optional<Path> transcript;
 
-    private RawGuestVm(Process qemu, RawQmp qmp, GuestConsole console, Path log, Optional<Path> transcript) {
+    private RawGuestVm(Process qemu, RawQmp qmp, GuestConsole console, Path log) {
         this.qemu = qemu;
         this.qmp = qmp;
         this.console = console;
         this.log = log;
-        this.transcript = transcript;
     }
 
     static RawGuestVm boot(TestGuest guest, Path dir, Optional<Path> transcript) throws IOException {
@@ -52,7 +50,7 @@ final class RawGuestVm implements AutoCloseable {
             // The console socket exists once QMP answers: QEMU creates chardevs first.
             console = GuestConsole.connect(consoleSocket, Duration.ofSeconds(5), transcript);
             qmp.execute("cont", Map.of(), Duration.ofSeconds(5));
-            return new RawGuestVm(qemu, qmp, console, log, transcript);
+            return new RawGuestVm(qemu, qmp, console, log);
         } catch (IOException | RuntimeException e) {
             kill(qemu, qmp, console);
             throw new IOException(e.getMessage() + "; QEMU said: " + qemuOutput(log), e);
@@ -74,22 +72,13 @@ final class RawGuestVm implements AutoCloseable {
         } catch (IOException e) {
             // the guest's pciehp releases the slot: what the guest said last is the evidence
             throw new IOException("no DEVICE_DELETED for " + id + ": " + e.getMessage() + "; the guest's console"
-                    + " ended with:\n" + consoleTail(20), e);
+                    + " ended with:\n" + String.join("\n", lastLines(console.recentLines(), 20)), e);
         }
         qmp.execute("blockdev-del", Map.of("node-name", nodeName), Duration.ofSeconds(5));
     }
 
-    /** The last {@code lines} lines of the console transcript, or a note that there is none. */
-    private String consoleTail(int lines) {
-        if (transcript.isEmpty()) {
-            return "(no transcript kept)";
-        }
-        try {
-            List<String> all = Files.readAllLines(transcript.get());
-            return String.join("\n", all.subList(Math.max(0, all.size() - lines), all.size()));
-        } catch (IOException e) {
-            return "(cannot read " + transcript.get() + ": " + e.getMessage() + ")";
-        }
+    private static List<String> lastLines(List<String> lines, int n) {
+        return lines.subList(Math.max(0, lines.size() - n), lines.size());
     }
 
     static Map<String, Object> rawFile(String nodeName, Path file) {
