@@ -7,6 +7,7 @@ import io.hvspi.core.state.VmLock;
 import io.hvspi.spi.BlockBackend;
 import io.hvspi.spi.BlockDeviceSpec;
 import io.hvspi.spi.DeviceHotplug;
+import io.hvspi.spi.HvspiException;
 import io.hvspi.spi.Hypervisor;
 import io.hvspi.spi.IOThreadProvider;
 import io.hvspi.spi.NetBackend;
@@ -23,7 +24,9 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
@@ -61,6 +64,11 @@ public final class HotplugBench {
     private final Options options;
     private final Consumer<String> progress;
     private final Duration timeout;
+    /** What a signal must not leave behind (see {@link #run()}): raw QEMUs alive, by their directory. */
+    private final Map<Process, Path> rawAlive = new HashMap<>();
+    /** The in-memory VM, once created; the host's own VMs are stopped on exit by the host. */
+    private volatile Hypervisor unstoredVm;
+    private boolean exiting;
 
     private HotplugBench(HvspiHost host, VmSpec spec, Options options, Consumer<String> progress) {
         this.spec = spec;
@@ -80,7 +88,45 @@ public final class HotplugBench {
         return new HotplugBench(host, guestless, options, progress).run();
     }
 
+    /**
+     * Measures, with a shutdown hook for what the host does not stop on SIGTERM or Ctrl-C:
+     * the in-memory VM bypasses the host API, and the raw QEMUs are the benchmark's own.
+     */
     private BenchReport run() {
+        Thread hook = Thread.ofPlatform().name("bench-hotplug-cleanup").unstarted(this::cleanUpOnExit);
+        Runtime.getRuntime().addShutdownHook(hook);
+        try {
+            return measure();
+        } finally {
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException e) {
+                // the JVM is shutting down: the hook runs (and finds nothing left to stop)
+            }
+        }
+    }
+
+    private void cleanUpOnExit() {
+        Hypervisor unstored = unstoredVm;
+        if (unstored != null) {
+            try {
+                unstored.stop();
+            } catch (RuntimeException e) {
+                progress.accept("could not stop " + unstored.vmId() + ": " + e.getMessage());
+            }
+        }
+        synchronized (rawAlive) {
+            exiting = true;
+            rawAlive.forEach((qemu, dir) -> {
+                qemu.destroyForcibly();
+                waitFor(qemu);
+                RuntimeDirs.deleteTree(dir);
+            });
+            rawAlive.clear();
+        }
+    }
+
+    private BenchReport measure() {
         Samples fwStart = new Samples();
         Samples rawStart = new Samples();
         progress.accept("VM start to QMP ready: " + options.starts() + " starts per side");
@@ -97,6 +143,7 @@ public final class HotplugBench {
         // the unstored VM is the plugin alone, without the host's state file: it bypasses the host API on purpose
         Hypervisor unstored = host.factory(spec.hypervisorType()).create(spec.withVmId(spec.vmId() + "-m"),
                 host.context().withStateStore(new MemoryStore()));
+        unstoredVm = unstored;
         Path rawDir = privateDir(spec.vmId() + "-raw");
         Process rawQemu = null;
         List<BenchReport.Metric> metrics = new ArrayList<>();
@@ -136,6 +183,7 @@ public final class HotplugBench {
             if (rawQemu != null) {
                 rawQemu.destroyForcibly();
                 waitFor(rawQemu);
+                gone(rawQemu);
             }
             RuntimeDirs.deleteTree(rawDir);
         }
@@ -337,13 +385,27 @@ public final class HotplugBench {
         } finally {
             if (qemu != null) {
                 waitFor(qemu);
+                gone(qemu);
             }
             RuntimeDirs.deleteTree(dir);
         }
     }
 
     private Process spawnRaw(Path dir, String name) {
-        return RawQemu.spawn(spec, dir, name);
+        synchronized (rawAlive) {
+            if (exiting) {
+                throw new HvspiException("the benchmark is stopping");
+            }
+            Process qemu = RawQemu.spawn(spec, dir, name);
+            rawAlive.put(qemu, dir);
+            return qemu;
+        }
+    }
+
+    private void gone(Process rawQemu) {
+        synchronized (rawAlive) {
+            rawAlive.remove(rawQemu);
+        }
     }
 
     private List<String> poolIds() {
