@@ -6,16 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -41,13 +36,13 @@ class BenchHotplugIT {
             assertTrue(m.get("raw").get("medianMs").asDouble() > 0, m.toString());
         }
         // the NIC step needs taps, which need root (/dev/net/tun)
-        boolean taps = java.nio.file.Files.isWritable(java.nio.file.Path.of("/dev/net/tun"));
+        boolean taps = Files.isWritable(Path.of("/dev/net/tun"));
         assertEquals(taps ? List.of("hotplug", "hotplug-with-lock", "hotplug-no-state-file", "nic-hotplug",
                 "qmp-round-trip", "start") : List.of("hotplug", "hotplug-with-lock", "hotplug-no-state-file",
                 "qmp-round-trip", "start"), steps);
         assertTrue(doc.get("machine").get("qemu").asText().startsWith(InstalledQemu.majorMinor() + "."),
                 doc.get("machine").toString());
-        assertNothingLeft(runtime);
+        RunLeftovers.assertNone(runtime, "bench hotplug");
     }
 
     /**
@@ -59,46 +54,9 @@ class BenchHotplugIT {
     @ValueSource(strings = {"VM start to QMP ready", "hotplug: "})
     void terminatingItMidRunLeavesNothing(String marker) throws Exception {
         Path runtime = tmp.resolve("run");
-        ProcessBuilder pb = new ProcessBuilder(HvctlRunner.home().resolve("bin/hvctl").toString(), "bench",
-                "hotplug", "--accel", "tcg", "--iterations", "200", "--warmup", "1", "--starts", "20",
-                "--runtime-dir", runtime.toString()).redirectOutput(ProcessBuilder.Redirect.DISCARD);
-        pb.environment().put("HVSPI_JAVA_HOME", System.getProperty("java.home"));
-        Process p = pb.start();
-        StringBuilder err = new StringBuilder();
-        try (BufferedReader lines = new BufferedReader(
-                new InputStreamReader(p.getErrorStream(), StandardCharsets.UTF_8))) {
-            String line;
-            while ((line = lines.readLine()) != null) {
-                err.append(line).append('\n');
-                if (line.contains(marker)) {
-                    p.toHandle().destroy(); // SIGTERM
-                }
-            }
-            assertTrue(p.waitFor(60, TimeUnit.SECONDS), err::toString);
-        } finally {
-            p.destroyForcibly();
-        }
-        assertEquals(143, p.exitValue(), err::toString);
-        assertNothingLeft(runtime);
-    }
-
-    /** No VM directory under the runtime root, and no process whose command line names it. */
-    private static void assertNothingLeft(Path runtime) throws IOException {
-        try (Stream<Path> left = Files.list(runtime)) {
-            // hidden entries are the host's own (.locks: lock files outlive their VMs by design)
-            assertEquals(List.of(), left.filter(f -> !f.getFileName().toString().startsWith(".")).toList(),
-                    "every VM's runtime directory is gone");
-        }
-        List<Long> alive = ProcessHandle.allProcesses().filter(h -> cmdline(h.pid()).contains(runtime.toString()))
-                .map(ProcessHandle::pid).toList();
-        assertEquals(List.of(), alive, "no QEMU of this run is alive");
-    }
-
-    private static String cmdline(long pid) {
-        try {
-            return Files.readString(Path.of("/proc", Long.toString(pid), "cmdline")).replace('\0', ' ');
-        } catch (IOException | RuntimeException e) {
-            return ""; // the process ended meanwhile
-        }
+        HvctlRunner.Result r = HvctlRunner.terminatedAt(marker, List.of("bench", "hotplug", "--accel", "tcg",
+                "--iterations", "200", "--warmup", "1", "--starts", "20", "--runtime-dir", runtime.toString()));
+        assertEquals(143, r.exit(), r::toString);
+        RunLeftovers.assertNone(runtime, "SIGTERM after '" + marker + "'");
     }
 }

@@ -11,17 +11,13 @@ import io.hvspi.cli.bench.ScaleBench;
 import io.hvspi.cli.bench.ScaleReport;
 import io.hvspi.core.host.HvspiHost;
 import io.hvspi.spi.VmSpec;
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -38,8 +34,7 @@ class BenchScaleIT {
     /** A failed test must not leave QEMU running: ends what names this test's directory (hvctl, its QEMUs). */
     @AfterEach
     void endLeftovers() throws Exception {
-        for (ProcessHandle h : ProcessHandle.allProcesses().filter(h -> cmdline(h.pid()).contains(tmp.toString()))
-                .toList()) {
+        for (ProcessHandle h : RunLeftovers.processesNaming(tmp)) {
             h.destroyForcibly();
             h.onExit().get(10, TimeUnit.SECONDS);
         }
@@ -105,53 +100,16 @@ class BenchScaleIT {
     @Test
     void terminatingHvctlMidRunStopsEveryVm() throws Exception {
         Path runtime = tmp.resolve("run");
-        ProcessBuilder pb = new ProcessBuilder(HvctlRunner.home().resolve("bin/hvctl").toString(), "bench", "scale",
-                "--vms", "4", "--disks", "64", "--warmup", "1", "--accel", "tcg", "--out",
-                tmp.resolve("out").toString(), "--runtime-dir", runtime.toString())
-                .redirectOutput(ProcessBuilder.Redirect.DISCARD);
-        pb.environment().put("HVSPI_JAVA_HOME", System.getProperty("java.home"));
-        Process p = pb.start();
-        StringBuilder err = new StringBuilder();
-        try (BufferedReader lines = new BufferedReader(
-                new InputStreamReader(p.getErrorStream(), StandardCharsets.UTF_8))) {
-            String line;
-            while ((line = lines.readLine()) != null) {
-                err.append(line).append('\n');
-                if (line.contains("started 1/4 VMs")) {
-                    // SIGTERM, as a service manager stops it (Ctrl-C runs the same hook); Process.destroy()
-                    // would also close the stream read here
-                    p.toHandle().destroy();
-                }
-            }
-            assertTrue(p.waitFor(60, TimeUnit.SECONDS), err::toString);
-        } finally {
-            p.destroyForcibly();
-        }
-        assertEquals(143, p.exitValue(), err::toString);
-        assertTrue(err.toString().contains("interrupted: stopping"), err::toString);
+        HvctlRunner.Result r = HvctlRunner.terminatedAt("started 1/4 VMs", List.of("bench", "scale", "--vms", "4",
+                "--disks", "64", "--warmup", "1", "--accel", "tcg", "--out", tmp.resolve("out").toString(),
+                "--runtime-dir", runtime.toString()));
+        assertEquals(143, r.exit(), r::toString);
+        assertTrue(r.err().contains("interrupted: stopping"), r::toString);
         assertNothingLeft(runtime);
     }
 
     /** No VM directory (so no socket or state file) under the runtime root, and no QEMU serving one. */
     private static void assertNothingLeft(Path runtime) {
-        try (Stream<Path> left = Files.list(runtime)) {
-            // hidden entries are the host's own (.locks: lock files outlive their VMs by design)
-            assertEquals(List.of(), left.filter(f -> !f.getFileName().toString().startsWith(".")).toList(),
-                    "every VM's runtime directory is gone");
-        } catch (IOException e) {
-            throw new AssertionError(e);
-        }
-        List<Long> qemus = ProcessHandle.allProcesses()
-                .filter(h -> cmdline(h.pid()).contains(runtime.toString()))
-                .map(ProcessHandle::pid).toList();
-        assertEquals(List.of(), qemus, "no QEMU of this run is alive");
-    }
-
-    private static String cmdline(long pid) {
-        try {
-            return Files.readString(Path.of("/proc", Long.toString(pid), "cmdline")).replace('\0', ' ');
-        } catch (IOException | RuntimeException e) {
-            return "";
-        }
+        RunLeftovers.assertNone(runtime, "bench scale");
     }
 }

@@ -1,10 +1,22 @@
 package io.hvspi.cli;
 
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
 
-/** Runs hvctl in-process against the assembled distribution (failsafe sets hvspi.home to target/hvctl). */
+/**
+ * Runs hvctl against the assembled distribution (failsafe sets hvspi.home to target/hvctl): in-process,
+ * or as a process of its own where signals are the point.
+ */
 final class HvctlRunner {
     record Result(int exit, String out, String err) {
         @Override
@@ -28,5 +40,33 @@ final class HvctlRunner {
         StringWriter err = new StringWriter();
         int exit = Hvctl.execute(new PrintWriter(out, true), new PrintWriter(err, true), args);
         return new Result(exit, out.toString(), err.toString());
+    }
+
+    /**
+     * Runs the distribution's {@code bin/hvctl} as a process and sends it SIGTERM, as a service
+     * manager stops it (Ctrl-C runs the same hook), at the first stderr line containing
+     * {@code marker}; returns its exit code and stderr once it has ended.
+     */
+    static Result terminatedAt(String marker, List<String> args) throws IOException, InterruptedException {
+        List<String> command = new ArrayList<>(List.of(home().resolve("bin/hvctl").toString()));
+        command.addAll(args);
+        ProcessBuilder pb = new ProcessBuilder(command).redirectOutput(ProcessBuilder.Redirect.DISCARD);
+        pb.environment().put("HVSPI_JAVA_HOME", System.getProperty("java.home"));
+        Process p = pb.start();
+        StringBuilder err = new StringBuilder();
+        try (BufferedReader lines = new BufferedReader(
+                new InputStreamReader(p.getErrorStream(), StandardCharsets.UTF_8))) {
+            String line;
+            while ((line = lines.readLine()) != null) {
+                err.append(line).append('\n');
+                if (line.contains(marker)) {
+                    p.toHandle().destroy(); // SIGTERM; Process.destroy() would also close the stream read here
+                }
+            }
+            assertTrue(p.waitFor(60, TimeUnit.SECONDS), err::toString);
+        } finally {
+            p.destroyForcibly();
+        }
+        return new Result(p.exitValue(), "", err.toString());
     }
 }

@@ -1,20 +1,16 @@
 package io.hvspi.cli;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -48,7 +44,7 @@ class RunSignalsIT {
             if (exit == signalExit) {
                 interrupted++;
             }
-            assertNothingLeft(runtime, what);
+            RunLeftovers.assertNone(runtime, what);
         }
         assertTrue(interrupted >= RUNS / 2, "only " + interrupted + " of " + RUNS + " runs were interrupted");
     }
@@ -89,37 +85,5 @@ class RunSignalsIT {
     private static void kill(String signal, long pid) throws IOException, InterruptedException {
         Process kill = new ProcessBuilder("kill", "-" + signal, Long.toString(pid)).inheritIO().start();
         assertTrue(kill.waitFor(10, TimeUnit.SECONDS));
-    }
-
-    /** No VM directory under the runtime root and no process whose argv names it. */
-    private static void assertNothingLeft(Path runtime, String what) throws IOException {
-        try (Stream<Path> left = Files.list(runtime)) {
-            // hidden entries are the host's own (.locks: lock files outlive their VMs by design)
-            List<Path> vmDirs = left.filter(f -> !f.getFileName().toString().startsWith(".")).toList();
-            if (!vmDirs.isEmpty()) {
-                try (Stream<Path> files = Files.walk(vmDirs.getFirst())) {
-                    // what is left says who wrote it after the stop
-                    assertEquals(List.of(), files.toList(), what + ": every VM directory is gone");
-                }
-            }
-        }
-        Map<Long, String> alive = new java.util.TreeMap<>();
-        try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
-            procs.filter(d -> d.getFileName().toString().chars().allMatch(Character::isDigit)).forEach(d -> {
-                String argv = cmdline(d);
-                if (argv.contains(runtime.toString())) {
-                    alive.put(Long.parseLong(d.getFileName().toString()), argv);
-                }
-            });
-        }
-        assertEquals(Map.of(), alive, what + ": no QEMU of this run is alive");
-    }
-
-    private static String cmdline(Path procDir) {
-        try {
-            return Files.readString(procDir.resolve("cmdline")).replace('\0', ' ');
-        } catch (IOException | RuntimeException e) {
-            return ""; // the process ended meanwhile
-        }
     }
 }
