@@ -362,7 +362,9 @@ public final class QemuHypervisor implements Hypervisor {
                     host.stateStore().save(new VmRecord(vmId, QemuHypervisorFactory.TYPE, process.get().pid(), dir,
                             createdAt, saved.toJson()));
                 }
-                qmp = connect(socket, process);
+                // QEMU greets at once but answers qmp_capabilities only once its machine is set up (about
+                // 25 ms under TCG): the session is built meanwhile, and what start asks queues behind it
+                qmp = open(socket, process);
                 ProbeResult probe = QemuProbe.probe(qmp, executable(initial));
                 session = new Session(layout, process, qmp, probe, initial, createdAt);
                 session.placeThreads();
@@ -373,6 +375,7 @@ public final class QemuHypervisor implements Hypervisor {
                 synchronized (model) {
                     session.persistUnless(saved);
                 }
+                qmp.await(qmp.negotiation());
                 if (cont != null) {
                     qmp.await(cont);
                 }
@@ -398,12 +401,15 @@ public final class QemuHypervisor implements Hypervisor {
                 p.ioThreadCgroup().orElse(null), p.vcpuCgroup().orElse(null));
     }
 
-    /** Connects QMP; QEMU binds the socket a moment before it listens, so a refusal is retried briefly. */
-    private QmpClient connect(Path socket, Optional<QemuProcess> process) {
+    /**
+     * Opens QMP with its negotiation in flight ({@link QmpClient#open}); QEMU binds the socket a moment
+     * before it listens, so a refusal is retried briefly.
+     */
+    private QmpClient open(Path socket, Optional<QemuProcess> process) {
         long deadline = System.nanoTime() + host.commandTimeout().toNanos();
         while (true) {
             try {
-                return QmpClient.connect(socket, host.commandTimeout());
+                return QmpClient.open(socket, host.commandTimeout());
             } catch (VmmUnavailableException e) {
                 boolean retry = e.reason() == VmmUnavailableException.Reason.EXITED
                         && process.map(QemuProcess::isAlive).orElse(false) && System.nanoTime() < deadline;

@@ -36,7 +36,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>The connection is checked and negotiated on {@link #connect}: the first
  * message must be QEMU's greeting, then {@code qmp_capabilities} is sent (with no
- * optional capability, so commands are answered in the order they were sent).
+ * optional capability, so commands are answered in the order they were sent);
+ * {@link #open} leaves the negotiation in flight for the caller to await.
  * Replies are matched to commands by that order, as Kata's govmm matches them:
  * only {@code qmp_capabilities} carries an id, since QEMU reads its monitor one
  * byte per main-loop turn and an id on every command made each one measurably
@@ -71,6 +72,7 @@ public final class QmpClient implements AutoCloseable {
     private final Path socket;
     private final Duration defaultTimeout;
     private JsonLineChannel channel;
+    private Call negotiation;
     /**
      * The id of this connection's {@code qmp_capabilities}, unique across connections: the barrier
      * between an earlier client's replies and this one's. QEMU may still owe a client that was
@@ -134,6 +136,31 @@ public final class QmpClient implements AutoCloseable {
      *         comes, PROTOCOL_ERROR when the first message is not a greeting
      */
     public static QmpClient connect(Path socket, Duration timeout, int maxLineBytes) {
+        QmpClient client = open(socket, timeout, maxLineBytes);
+        try {
+            client.await(client.negotiation, timeout);
+            return client;
+        } catch (RuntimeException e) {
+            client.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Connects and checks the greeting, and sends {@code qmp_capabilities} without waiting for
+     * its reply. A QEMU that has just opened its socket greets within a millisecond or two but
+     * answers its first command only once its machine is set up, about 25 ms later under TCG
+     * (measured): a caller can do its own work meanwhile, and commands it submits queue behind
+     * the negotiation. A refused negotiation ends the connection (PROTOCOL_ERROR), so no later
+     * command is mistaken for a refused one. {@link #await} {@link #negotiation()} for its outcome.
+     *
+     * @see #connect(Path, Duration, int)
+     */
+    public static QmpClient open(Path socket, Duration timeout) {
+        return open(socket, timeout, DEFAULT_MAX_LINE_BYTES);
+    }
+
+    private static QmpClient open(Path socket, Duration timeout, int maxLineBytes) {
         QmpClient client = new QmpClient(socket, timeout);
         // QEMU's input has no line limit (a long qom-set value is legal): only what we read is capped
         client.channel = JsonLineChannel.connect(socket,
@@ -141,12 +168,17 @@ public final class QmpClient implements AutoCloseable {
                 client.new Reader());
         try {
             client.awaitGreeting(timeout);
-            client.await(client.submit("qmp_capabilities", null, client.capabilitiesId), timeout);
+            client.negotiation = client.submit("qmp_capabilities", null, client.capabilitiesId);
             return client;
         } catch (RuntimeException e) {
             client.close();
             throw e;
         }
+    }
+
+    /** This connection's {@code qmp_capabilities}, answered before any later command. */
+    public Call negotiation() {
+        return negotiation;
     }
 
     private void awaitGreeting(Duration timeout) {
@@ -378,6 +410,7 @@ public final class QmpClient implements AutoCloseable {
 
     private void complete(JsonNode msg) {
         JsonNode id = msg.get("id");
+        boolean negotiationReply = !negotiated;
         if (!negotiated) {
             if (id == null || !capabilitiesId.equals(id.asText())) {
                 // what QEMU still owed an earlier client when it went away (see capabilitiesId)
@@ -400,8 +433,16 @@ public final class QmpClient implements AutoCloseable {
         RoundTrips sink = roundTrips;
         JsonNode err = msg.get("error");
         if (err != null) {
-            p.reply().completeExceptionally(new VmmException(p.command(), err.path("class").asText("GenericError"),
-                    err.path("desc").asText("")));
+            VmmException refused = new VmmException(p.command(), err.path("class").asText("GenericError"),
+                    err.path("desc").asText(""));
+            p.reply().completeExceptionally(refused);
+            if (negotiationReply) {
+                // QEMU would refuse every command queued behind it as one sent before negotiating
+                disconnect(new VmmUnavailableException(Reason.PROTOCOL_ERROR, "QEMU on " + socket
+                        + " refused qmp_capabilities: " + refused.getMessage()));
+                channel.close();
+                return;
+            }
         } else {
             p.reply().complete(msg.get("return"));
         }

@@ -124,6 +124,61 @@ class QmpClientTest {
         }
     }
 
+    /** What a start does while QEMU sets its machine up: QEMU greets at once, but answers only later. */
+    @Test
+    void openReturnsBeforeTheNegotiationIsAnsweredAndCommandsQueueBehindIt() throws Exception {
+        CountDownLatch machineReady = new CountDownLatch(1);
+        server(FakeQmpServer.GREETING_7_2).on("qmp_capabilities", (req, c) -> {
+            try {
+                machineReady.await(10, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            c.reply(req, FakeQmpServer.JSON.createObjectNode());
+        }).reply("query-status", FakeQmpServer.JSON.createObjectNode().put("status", "prelaunch"));
+        try (QmpClient qmp = QmpClient.open(server.socket(), TIMEOUT)) {
+            assertEquals(new QemuVersion(7, 2, 22), qmp.greeting().version());
+            QmpClient.Call status = qmp.submit("query-status", null);
+            assertEquals(2, qmp.pendingCount(), "the negotiation and the command behind it are unanswered");
+            machineReady.countDown();
+            assertTrue(qmp.await(qmp.negotiation()).isEmpty());
+            assertEquals("prelaunch", qmp.await(status).path("status").asText());
+            assertEquals(List.of("qmp_capabilities", "query-status"),
+                    server.requests().stream().map(r -> r.path("execute").asText()).toList());
+        }
+    }
+
+    @Test
+    void aRefusedNegotiationEndsTheConnectionAndFailsWhatQueuedBehindIt() throws Exception {
+        CountDownLatch queued = new CountDownLatch(1);
+        server(FakeQmpServer.GREETING_7_2).on("qmp_capabilities", (req, c) -> {
+            try {
+                queued.await(10, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            c.error(req, "GenericError", "Capability negotiation is already complete");
+        }).reply("query-status", FakeQmpServer.JSON.createObjectNode().put("status", "running"));
+        try (QmpClient qmp = QmpClient.open(server.socket(), TIMEOUT)) {
+            QmpClient.Call status = qmp.submit("query-status", null);
+            queued.countDown();
+            VmmException refused = assertThrows(VmmException.class, () -> qmp.await(qmp.negotiation()));
+            assertEquals("GenericError", refused.errorClass());
+            // the server answers query-status, but an unnegotiated QEMU would have refused it: its answer is not taken
+            VmmUnavailableException e = assertThrows(VmmUnavailableException.class, () -> qmp.await(status));
+            assertEquals(Reason.PROTOCOL_ERROR, e.reason());
+            assertTrue(e.getMessage().contains("refused qmp_capabilities: qmp_capabilities failed: GenericError:"
+                    + " Capability negotiation is already complete"), e.getMessage());
+            assertFalse(qmp.isConnected());
+        }
+        // connect() reports the refusal itself, as before
+        server.close();
+        server(FakeQmpServer.GREETING_7_2).on("qmp_capabilities",
+                (req, c) -> c.error(req, "GenericError", "Capability negotiation is already complete"));
+        VmmException e = assertThrows(VmmException.class, () -> QmpClient.connect(server.socket(), TIMEOUT));
+        assertEquals("qmp_capabilities", e.command());
+    }
+
     @Test
     void aFirstMessageThatIsNotAGreetingIsAProtocolError() {
         server("{\"hello\": \"world\"}");
