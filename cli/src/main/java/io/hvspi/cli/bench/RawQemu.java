@@ -12,15 +12,32 @@ import java.util.List;
  * The raw side's QEMU, shared by the benchmarks that price hvspi against {@link RawQmp}:
  * the same settings as the plugin's command line for a guestless VM (binary, machine,
  * accelerator, vCPUs, memory, the independent IOThread pool, the root ports), minus the
- * serial console, and the QMP arguments of a null-co virtio-blk-pci attach.
+ * serial console and the event monitor, and the QMP arguments of a null-co virtio-blk-pci attach.
  */
 final class RawQemu {
     private RawQemu() {}
 
     /** Spawns QEMU with its QMP socket at {@code dir/qmp.sock} and its output in {@code dir/qemu.log}. */
     static Process spawn(VmSpec spec, Path dir, String name) {
+        List<String> argv = argv(spec, dir, name);
+        try {
+            return new ProcessBuilder(argv).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+                    .redirectOutput(dir.resolve("qemu.log").toFile()).redirectErrorStream(true).start();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot start " + argv.get(0) + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * The command line: the plugin's for a guestless VM named {@code name} in {@code dir}, without
+     * its serial console and event monitor (RawQemuTest holds them equal).
+     */
+    static List<String> argv(VmSpec spec, Path dir, String name) {
+        // the vCPUs as the plugin (and Kata) give them, maxcpus included: QEMU sets up a hotplug slot for each
+        String smp = spec.maxVcpus() > spec.vcpus() ? spec.vcpus() + ",maxcpus=" + spec.maxVcpus()
+                : Integer.toString(spec.vcpus());
         List<String> argv = new ArrayList<>(List.of(spec.binary().toString(), "-name", name + ",debug-threads=on",
-                "-machine", spec.machineType() + ",accel=" + spec.accel(), "-smp", Integer.toString(spec.vcpus()),
+                "-machine", spec.machineType() + ",accel=" + spec.accel(), "-smp", smp,
                 "-m", spec.memoryMib() + "M", "-nodefaults", "-no-user-config", "-display", "none", "-S",
                 "-chardev", "socket,id=qmp,path=" + dir.resolve("qmp.sock").toString().replace(",", ",,")
                         + ",server=on,wait=off",
@@ -33,12 +50,7 @@ final class RawQemu {
                     + ",addr=" + Integer.toHexString(8 + i / 8) + "." + i % 8
                     + (i % 8 == 0 && i + 1 < spec.hotplugSlots() ? ",multifunction=on" : "")));
         }
-        try {
-            return new ProcessBuilder(argv).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
-                    .redirectOutput(dir.resolve("qemu.log").toFile()).redirectErrorStream(true).start();
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot start " + argv.get(0) + ": " + e.getMessage(), e);
-        }
+        return argv;
     }
 
     /**

@@ -6,9 +6,14 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.hvspi.plugin.qemu.hotplug.DeviceArgs;
 import io.hvspi.plugin.qemu.hotplug.DeviceTable;
+import io.hvspi.plugin.qemu.cmdline.QemuCommandLine;
 import io.hvspi.plugin.qemu.hotplug.NetArgs;
+import io.hvspi.plugin.qemu.process.RuntimeLayout;
 import io.hvspi.spi.BlockBackend;
+import io.hvspi.spi.IOThreadPolicy;
 import io.hvspi.spi.VmSpec;
+import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -59,5 +64,34 @@ class RawQemuTest {
         assertEquals(asThePluginSendsIt("device_add", DeviceArgs.virtioBlkPci("a-disk-id-longer-than-twenty",
                         "hvspi-node4", "rp1", List.of(), 1)),
                 RawQemu.virtioBlkPci("a-disk-id-longer-than-twenty", "hvspi-node4", "rp1", null, 1));
+    }
+
+    /**
+     * The same VM on both sides: the plugin's command line for a guestless VM, less the serial console
+     * and the event monitor that hvspi's own features need. The raw side once left out maxcpus, which
+     * the plugin passes as Kata does (QEMU sets up a hotplug slot per possible vCPU).
+     */
+    @Test
+    void commandLineIsThePluginsWithoutConsoleAndEventMonitor() {
+        VmSpec spec = VmSpec.builder().vmId("bench-vm").hypervisorType("qemu")
+                .binary(Path.of("/usr/bin/qemu-system-x86_64")).guestless().vcpus(1).maxVcpus(2).memoryMib(512)
+                .accel("tcg").hotplugSlots(9).block(new VmSpec.BlockOptions("virtio-blk-pci", "threads", false, false,
+                        false)).ioThreads(new VmSpec.IOThreadOptions(true, 4, IOThreadPolicy.LEAST_LOADED)).build();
+        Path dir = Path.of("/run/hvspi/bench-vm");
+        List<String> plugin = QemuCommandLine.build(spec, new RuntimeLayout(dir)).argv();
+        List<String> expected = new ArrayList<>();
+        for (int i = 0; i < plugin.size(); i++) {
+            String arg = plugin.get(i);
+            String value = i + 1 < plugin.size() ? plugin.get(i + 1) : "";
+            boolean hvspisOwn = arg.equals("-chardev")
+                    && (value.startsWith("socket,id=console,") || value.startsWith("socket,id=events,"))
+                    || arg.equals("-serial") || arg.equals("-mon") && value.equals("chardev=events,mode=control");
+            if (hvspisOwn) {
+                i++;
+                continue;
+            }
+            expected.add(arg);
+        }
+        assertEquals(expected, RawQemu.argv(spec, dir, "bench-vm"));
     }
 }
