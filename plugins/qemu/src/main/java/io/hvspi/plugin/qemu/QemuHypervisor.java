@@ -357,7 +357,8 @@ public final class QemuHypervisor implements Hypervisor {
                     // chroot) has been replaced by QEMU itself, whose executable is what a reattach sees
                     initial = initial.withQemu(process.get().runningIdentity(s.binary()));
                     // saved again now, with QEMU's own identity for the store too, while QEMU sets its machine
-                    // up (its greeting comes 1 to 2 ms after its socket): the end of start saves only a change
+                    // up (it greets 1 to 2 ms after its socket appears, answers ~25 ms later): the end of start
+                    // saves only a change
                     saved = initial;
                     host.stateStore().save(new VmRecord(vmId, QemuHypervisorFactory.TYPE, process.get().pid(), dir,
                             createdAt, saved.toJson()));
