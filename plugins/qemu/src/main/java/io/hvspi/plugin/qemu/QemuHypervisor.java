@@ -355,13 +355,15 @@ public final class QemuHypervisor implements Hypervisor {
                     process.get().awaitSocket(host.commandTimeout());
                     // QEMU runs now: a wrapper as the binary (a script that execs QEMU, e.g. through
                     // chroot) has been replaced by QEMU itself, whose executable is what a reattach sees
-                    initial = initial.withQemu(process.get().runningIdentity(s.binary()));
-                    // saved again now, with QEMU's own identity for the store too, while QEMU sets its machine
-                    // up (it greets 1 to 2 ms after its socket appears, answers ~25 ms later): the end of start
-                    // saves only a change
-                    saved = initial;
-                    host.stateStore().save(new VmRecord(vmId, QemuHypervisorFactory.TYPE, process.get().pid(), dir,
-                            createdAt, saved.toJson()));
+                    QemuState running = initial.withQemu(process.get().runningIdentity(s.binary()));
+                    if (!running.equals(initial)) {
+                        // saved again with QEMU's own identity, while QEMU sets its machine up (it greets 1 to
+                        // 2 ms after its socket appears, answers ~25 ms later); QEMU run directly needs no save
+                        host.stateStore().save(new VmRecord(vmId, QemuHypervisorFactory.TYPE, process.get().pid(),
+                                dir, createdAt, running.toJson()));
+                    }
+                    initial = running;
+                    saved = initial; // the end of start saves only a change from it
                 }
                 // QEMU greets at once but answers qmp_capabilities only once its machine is set up (about
                 // 25 ms under TCG): the session is built meanwhile, and what start asks queues behind it

@@ -29,6 +29,7 @@ import io.hvspi.spi.VmStateStore;
 import io.hvspi.spi.VmmUnavailableException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -141,21 +142,36 @@ class QemuLifecycleTest {
     }
 
     @Test
-    void startSavesAtSpawnAndWhenQemusSocketIsUpAndAtTheEndOnlyWhatChanged() {
-        // the second save runs while QEMU sets its machine up; the end of start had nothing to add to it
+    void startSavesAtSpawnAndAfterwardsOnlyWhatChanged() throws Exception {
+        // QEMU run directly: the record made at spawn already names it, and the end of start had nothing to add
         List<QemuState> saves = savesOfAStart(TestVms.spec("saves", 2, IOThreadPolicy.LEAST_LOADED));
-        assertEquals(2, saves.size(), "at spawn, and once QEMU's socket is up");
-        assertEquals(QemuState.fromJson(record("saves").pluginState()), saves.get(1), "the record is the last save");
-        assertEquals(saves.get(0).ioThreads(), saves.get(1).ioThreads());
+        assertEquals(1, saves.size(), "at spawn alone: " + saves);
+        assertEquals(QemuState.fromJson(record("saves").pluginState()), saves.get(0), "the record is the last save");
+        assertEquals(TestVms.QEMU.toRealPath().toString(), saves.get(0).qemu().executable());
+
+        // a wrapper that execs QEMU (as a chroot wrapper does): once QEMU's socket is up the record names QEMU,
+        // which is what a reattach finds in /proc
+        Path wrapper = tmp.resolve("qemu-wrapper");
+        Files.writeString(wrapper, "#!/bin/sh\nexec " + TestVms.QEMU + " \"$@\"\n");
+        Files.setPosixFilePermissions(wrapper, PosixFilePermissions.fromString("rwx------"));
+        List<QemuState> wrapped = savesOfAStart(TestVms.spec(wrapper, "wrapped", 2, IOThreadPolicy.LEAST_LOADED));
+        assertEquals(2, wrapped.size(), "at spawn, and once QEMU's socket is up: " + wrapped);
+        assertEquals(wrapper.toRealPath().toString(), wrapped.get(0).qemu().executable());
+        assertEquals(TestVms.QEMU.toRealPath().toString(), wrapped.get(1).qemu().executable());
+        assertEquals(wrapped.get(0).qemu().startTime(), wrapped.get(1).qemu().startTime(), "the same process");
+        started.remove(started.size() - 1).close(); // QEMU serves one QMP client at a time
+        Hypervisor reattached = factory.reattach(record("wrapped"), host);
+        started.add(reattached);
+        assertEquals(VmState.PAUSED, reattached.state());
 
         // a start that places threads changes the state after connecting (the pins): it saves once more
         CpuSet one = CpuSet.of(ThreadAffinity.hostCpus().highest());
         List<QemuState> placed = savesOfAStart(TestVms.spec("placed", 2, IOThreadPolicy.LEAST_LOADED).toBuilder()
                 .placement(new VmSpec.ThreadPlacement(Optional.of(one), Optional.empty(), Optional.empty())).build());
-        assertEquals(3, placed.size());
-        assertTrue(placed.get(1).pins().isEmpty(), "nothing pinned before QEMU answers");
-        assertEquals(2, placed.get(2).pins().size(), "both pool IOThreads pinned: " + placed.get(2).pins());
-        assertEquals(QemuState.fromJson(record("placed").pluginState()), placed.get(2));
+        assertEquals(2, placed.size());
+        assertTrue(placed.get(0).pins().isEmpty(), "nothing pinned before QEMU answers");
+        assertEquals(2, placed.get(1).pins().size(), "both pool IOThreads pinned: " + placed.get(1).pins());
+        assertEquals(QemuState.fromJson(record("placed").pluginState()), placed.get(1));
     }
 
     @Test
