@@ -124,18 +124,25 @@ class QmpClientTest {
         }
     }
 
+    /** A script that answers only once {@code latch} opens, as QEMU answers only once its machine is set up. */
+    private static FakeQmpServer.Script after(CountDownLatch latch, FakeQmpServer.Script then) {
+        return (req, c) -> {
+            try {
+                latch.await(10, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            then.on(req, c);
+        };
+    }
+
     /** What a start does while QEMU sets its machine up: QEMU greets at once, but answers only later. */
     @Test
     void openReturnsBeforeTheNegotiationIsAnsweredAndCommandsQueueBehindIt() throws Exception {
         CountDownLatch machineReady = new CountDownLatch(1);
-        server(FakeQmpServer.GREETING_7_2).on("qmp_capabilities", (req, c) -> {
-            try {
-                machineReady.await(10, TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-            c.reply(req, FakeQmpServer.JSON.createObjectNode());
-        }).reply("query-status", FakeQmpServer.JSON.createObjectNode().put("status", "prelaunch"));
+        server(FakeQmpServer.GREETING_7_2).on("qmp_capabilities",
+                after(machineReady, (req, c) -> c.reply(req, FakeQmpServer.JSON.createObjectNode())))
+                .reply("query-status", FakeQmpServer.JSON.createObjectNode().put("status", "prelaunch"));
         try (QmpClient qmp = QmpClient.open(server.socket(), TIMEOUT)) {
             assertEquals(new QemuVersion(7, 2, 22), qmp.greeting().version());
             QmpClient.Call status = qmp.submit("query-status", null);
@@ -151,14 +158,9 @@ class QmpClientTest {
     @Test
     void aRefusedNegotiationEndsTheConnectionAndFailsWhatQueuedBehindIt() throws Exception {
         CountDownLatch queued = new CountDownLatch(1);
-        server(FakeQmpServer.GREETING_7_2).on("qmp_capabilities", (req, c) -> {
-            try {
-                queued.await(10, TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-            c.error(req, "GenericError", "Capability negotiation is already complete");
-        }).reply("query-status", FakeQmpServer.JSON.createObjectNode().put("status", "running"));
+        server(FakeQmpServer.GREETING_7_2).on("qmp_capabilities",
+                after(queued, (req, c) -> c.error(req, "GenericError", "Capability negotiation is already complete")))
+                .reply("query-status", FakeQmpServer.JSON.createObjectNode().put("status", "running"));
         try (QmpClient qmp = QmpClient.open(server.socket(), TIMEOUT)) {
             QmpClient.Call status = qmp.submit("query-status", null);
             queued.countDown();
