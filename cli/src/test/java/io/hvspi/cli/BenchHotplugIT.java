@@ -32,7 +32,12 @@ class BenchHotplugIT {
         for (JsonNode m : doc.get("metrics")) {
             steps.add(m.get("name").asText());
             assertTrue(m.get("ratio").asDouble() > 0, m.toString());
+            assertTrue(m.get("pairedRatio").asDouble() > 0, m.toString());
             assertEquals(m.get("name").asText().equals("start") ? 1 : 3, m.get("hvspi").get("count").asInt());
+            if (m.get("name").asText().equals("start")) {
+                // one pair: its ratio is both
+                assertEquals(m.get("ratio").asDouble(), m.get("pairedRatio").asDouble(), 0.0015, m.toString());
+            }
             assertTrue(m.get("raw").get("medianMs").asDouble() > 0, m.toString());
         }
         // the NIC step needs taps, which need root (/dev/net/tun)

@@ -49,8 +49,15 @@ public record BenchReport(Machine machine, List<Metric> metrics) {
      * @param description what one sample is, on each side
      * @param framework through hvspi's SPI
      * @param raw through the raw client
+     * @param pairedRatio the median of each iteration's hvspi sample over its raw sample
      */
-    public record Metric(String name, String description, Figures framework, Figures raw) {
+    public record Metric(String name, String description, Figures framework, Figures raw, double pairedRatio) {
+        /** A step whose two sides took one sample each per iteration, in turns. */
+        static Metric of(String name, String description, Samples framework, Samples raw) {
+            return new Metric(name, description, framework.summary(), raw.summary(),
+                    Samples.pairedMedianRatio(framework, raw));
+        }
+
         /** Framework median over raw median. */
         public double ratio() {
             return framework.medianMs() / raw.medianMs();

@@ -172,9 +172,9 @@ public final class HotplugBench {
                 } else {
                     progress.accept("QMP round trip: skipped (the VM has no IOThread pool to list)");
                 }
-                metrics.add(new BenchReport.Metric("start",
+                metrics.add(BenchReport.Metric.of("start",
                         "hvspi: create and start() until the VM is recorded; raw: spawn, connect, greeting,"
-                                + " qmp_capabilities", fwStart.summary(), rawStart.summary()));
+                                + " qmp_capabilities", fwStart, rawStart));
                 return new BenchReport(machine(qemu), metrics);
             }
         } finally {
@@ -235,17 +235,15 @@ public final class HotplugBench {
                 rw.add(rawNanos);
             }
         }
-        BenchReport.Figures rawFigures = rw.summary();
         return List.of(
-                new BenchReport.Metric("hotplug", "attach of a null-co virtio-blk-pci disk onto an IOThread:"
+                BenchReport.Metric.of("hotplug", "attach of a null-co virtio-blk-pci disk onto an IOThread:"
                         + " hvspi's DeviceHotplug.attach (policy, reservation, intent logged, blockdev-add and"
-                        + " device_add, outcome logged) vs raw blockdev-add then device_add", fw.summary(), rawFigures),
-                new BenchReport.Metric("hotplug-with-lock", "the same attach plus one acquire and release of a"
+                        + " device_add, outcome logged) vs raw blockdev-add then device_add", fw, rw),
+                BenchReport.Metric.of("hotplug-with-lock", "the same attach plus one acquire and release of a"
                         + " VM's cross-process lock (VmLock), as every hvctl process and host API call takes it",
-                        locked.summary(), rawFigures),
-                new BenchReport.Metric("hotplug-no-state-file", "the same attach through hvspi with an in-memory"
-                        + " state store (the intent log is still written): what the host's state file adds", mem.summary(),
-                        rawFigures));
+                        locked, rw),
+                BenchReport.Metric.of("hotplug-no-state-file", "the same attach through hvspi with an in-memory"
+                        + " state store (the intent log is still written): what the host's state file adds", mem, rw));
     }
 
     /**
@@ -291,9 +289,9 @@ public final class HotplugBench {
             BenchTaps.remove(fwTap);
             BenchTaps.remove(rawTap);
         }
-        return new BenchReport.Metric("nic-hotplug", "attach of a virtio-net-pci NIC on an existing tap:"
+        return BenchReport.Metric.of("nic-hotplug", "attach of a virtio-net-pci NIC on an existing tap:"
                 + " hvspi's NetworkHotplug.attach (id and MAC, a generated MAC, root port, intent logged,"
-                + " netdev_add and device_add, outcome logged) vs raw netdev_add then device_add", fw.summary(), rw.summary());
+                + " netdev_add and device_add, outcome logged) vs raw netdev_add then device_add", fw, rw);
     }
 
     /**
@@ -336,9 +334,9 @@ public final class HotplugBench {
                 rw.add(rawNanos);
             }
         }
-        return new BenchReport.Metric("qmp-round-trip",
+        return BenchReport.Metric.of("qmp-round-trip",
                 "hvspi's IOThreadProvider.list() vs raw: query-iothreads and each IOThread's affinity from /proc,"
-                        + " which list() reports too", fw.summary(), rw.summary());
+                        + " which list() reports too", fw, rw);
     }
 
     /**

@@ -31,6 +31,32 @@ final class Samples {
                 ScaleReport.round(Arrays.stream(sorted).average().orElse(0) / 1e6));
     }
 
+    /**
+     * The median of {@code framework[i] / raw[i]}: both sides' samples taken in turns, one pair per
+     * iteration, so that what drifts during a run (the machine's load, the host's other guests) is
+     * in both halves of every pair. The ratio of the two medians mixes samples minutes apart.
+     */
+    static double pairedMedianRatio(Samples framework, Samples raw) {
+        long[] fw;
+        long[] rw;
+        synchronized (framework) {
+            fw = Arrays.copyOf(framework.values, framework.size);
+        }
+        synchronized (raw) {
+            rw = Arrays.copyOf(raw.values, raw.size);
+        }
+        if (fw.length != rw.length || fw.length == 0) {
+            throw new IllegalStateException("paired samples: " + fw.length + " against " + rw.length);
+        }
+        double[] ratios = new double[fw.length];
+        for (int i = 0; i < fw.length; i++) {
+            ratios[i] = (double) fw[i] / rw[i];
+        }
+        Arrays.sort(ratios);
+        int mid = ratios.length / 2;
+        return ratios.length % 2 == 1 ? ratios[mid] : (ratios[mid - 1] + ratios[mid]) / 2;
+    }
+
     private long[] sorted() {
         if (size == 0) {
             throw new IllegalStateException("no samples");
