@@ -315,6 +315,9 @@ public final class QemuHypervisor implements Hypervisor {
         return QemuHypervisorFactory.TYPE;
     }
 
+    /** How long a start that lost QEMU's monitor waits for QEMU's exit before it reports the lost connection. */
+    private static final Duration EXIT_DURING_START = Duration.ofSeconds(2);
+
     @Override
     public void start() {
         synchronized (lifecycle) {
@@ -385,6 +388,11 @@ public final class QemuHypervisor implements Hypervisor {
                 state = Session.state(qmp.await(status));
             } catch (RuntimeException e) {
                 state = VmState.FAILED;
+                if (e instanceof VmmUnavailableException u && u.reason() == VmmUnavailableException.Reason.EXITED) {
+                    // QEMU ends its monitor during start by exiting, and resets it at once when commands wait
+                    // unread: give it a moment to be gone, so that the error quotes its last words
+                    process.ifPresent(p -> p.waitForExit(EXIT_DURING_START));
+                }
                 RuntimeException reported = process.filter(p -> !p.isAlive())
                         .<RuntimeException>map(p -> new VmmUnavailableException(VmmUnavailableException.Reason.EXITED,
                                 "QEMU of VM '" + vmId + "' exited during start: " + p.lastLogLine(), e, p.logTail()))
