@@ -37,14 +37,8 @@ final class Samples {
      * in both halves of every pair. The ratio of the two medians mixes samples minutes apart.
      */
     static double pairedMedianRatio(Samples framework, Samples raw) {
-        long[] fw;
-        long[] rw;
-        synchronized (framework) {
-            fw = Arrays.copyOf(framework.values, framework.size);
-        }
-        synchronized (raw) {
-            rw = Arrays.copyOf(raw.values, raw.size);
-        }
+        long[] fw = framework.snapshot();
+        long[] rw = raw.snapshot();
         if (fw.length != rw.length || fw.length == 0) {
             throw new IllegalStateException("paired samples: " + fw.length + " against " + rw.length);
         }
@@ -53,15 +47,18 @@ final class Samples {
             ratios[i] = (double) fw[i] / rw[i];
         }
         Arrays.sort(ratios);
-        int mid = ratios.length / 2;
-        return ratios.length % 2 == 1 ? ratios[mid] : (ratios[mid - 1] + ratios[mid]) / 2;
+        return ratios[(ratios.length - 1) / 2]; // the median as summary() takes it
+    }
+
+    private synchronized long[] snapshot() {
+        return Arrays.copyOf(values, size);
     }
 
     private long[] sorted() {
         if (size == 0) {
             throw new IllegalStateException("no samples");
         }
-        long[] sorted = Arrays.copyOf(values, size);
+        long[] sorted = snapshot();
         Arrays.sort(sorted);
         return sorted;
     }
