@@ -213,9 +213,12 @@ public final class ClhSimulator implements VmmSimulator {
         return stopped.await(timeout.toMillis(), TimeUnit.MILLISECONDS);
     }
 
-    /** Stops serving, ends the simulated threads, removes the socket and the directory {@code start(dir)} made (if empty). */
+    /**
+     * Stops serving, ends the simulated threads, removes the socket and the directory {@code start(dir)} made (if empty).
+     * Synchronized: after {@code vmm.shutdown} the simulator's exit thread closes it while its owner may be closing it too.
+     */
     @Override
-    public void close() {
+    public synchronized void close() {
         vmm.halt();
         try {
             server.stop();
