@@ -117,6 +117,7 @@ public final class ClhSimulator implements VmmSimulator {
     private final List<Call> calls = new CopyOnWriteArrayList<>();
     private final CountDownLatch stopped = new CountDownLatch(1);
     private volatile Optional<Path> ownedDir = Optional.empty();
+    private boolean closed; // guarded by this
 
     private ClhSimulator(Path socket, ClhApiSpec spec, Options options) {
         this.socket = socket;
@@ -215,10 +216,15 @@ public final class ClhSimulator implements VmmSimulator {
 
     /**
      * Stops serving, ends the simulated threads, removes the socket and the directory {@code start(dir)} made (if empty).
-     * Synchronized: after {@code vmm.shutdown} the simulator's exit thread closes it while its owner may be closing it too.
+     * Once: after {@code vmm.shutdown} the simulator's exit thread closes it while its owner may be closing it, or
+     * already deleting the directory; a later close returns when the first one is done.
      */
     @Override
     public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
         vmm.halt();
         try {
             server.stop();

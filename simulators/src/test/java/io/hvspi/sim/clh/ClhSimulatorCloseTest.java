@@ -16,14 +16,16 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Two closes at once, as after {@code vmm.shutdown} (the simulator's own exit
- * thread closes it, like the real process exiting) while its owner closes it
- * too: the socket and the directory go, and neither close reports a failure
- * (CI once printed "cannot remove ... NoSuchFileException" from the loser).
+ * Two closes at once, as in {@code hvctl run --simulate}: after {@code vmm.shutdown}
+ * the simulator's own exit thread closes it (like the real process exiting) while
+ * its owner closes it and then deletes the directory, which holds the guest's
+ * placeholder files. The socket and the directory go, and no close reports a
+ * failure (CI once printed "cannot remove ... NoSuchFileException" from the
+ * close that came second, walking the directory the owner was deleting).
  */
 class ClhSimulatorCloseTest {
     @Test
-    void concurrentClosesRemoveEverythingQuietly(@TempDir Path tmp) throws Exception {
+    void theExitThreadsCloseAndTheOwnersCleanupDoNotCollide(@TempDir Path tmp) throws Exception {
         PrintStream saved = System.err;
         ByteArrayOutputStream captured = new ByteArrayOutputStream();
         System.setErr(new PrintStream(captured, true, StandardCharsets.UTF_8));
@@ -31,15 +33,18 @@ class ClhSimulatorCloseTest {
             for (int round = 0; round < 100; round++) {
                 Path dir = tmp.resolve("sim" + round);
                 ClhSimulator sim = ClhSimulator.start(dir);
+                Path placeholder = Files.writeString(dir.resolve("vmlinux.placeholder"), "");
                 CyclicBarrier together = new CyclicBarrier(2);
-                Thread other = Thread.ofPlatform().start(() -> {
+                Thread exitThread = Thread.ofPlatform().start(() -> {
                     await(together);
                     sim.close();
                 });
                 await(together);
                 sim.close();
-                other.join(Duration.ofSeconds(30));
-                assertFalse(other.isAlive(), "round " + round + ": the other close did not return");
+                Files.delete(placeholder);
+                Files.delete(dir);
+                exitThread.join(Duration.ofSeconds(30));
+                assertFalse(exitThread.isAlive(), "round " + round + ": the exit thread's close did not return");
                 assertTrue(sim.isShutdown());
                 assertFalse(Files.exists(dir), "round " + round + ": " + dir + " is left");
             }
@@ -48,6 +53,16 @@ class ClhSimulatorCloseTest {
         }
         assertEquals("", captured.toString(StandardCharsets.UTF_8).lines()
                 .filter(l -> l.contains("cannot remove") || l.contains("did not stop")).collect(Collectors.joining("\n")));
+    }
+
+    @Test
+    void closingTwiceRemovesTheDirectoryItMadeOnce(@TempDir Path tmp) {
+        Path dir = tmp.resolve("sim");
+        ClhSimulator sim = ClhSimulator.start(dir);
+        sim.close();
+        assertFalse(Files.exists(dir));
+        sim.close();
+        assertTrue(sim.isShutdown());
     }
 
     private static void await(CyclicBarrier barrier) {
