@@ -60,12 +60,20 @@ class QemuHangTest {
     private QemuHypervisor vm;
     private ProcessHandle qemu;
 
+    /**
+     * Starts with a generous timeout (a QEMU spawned on a busy host may take longer than
+     * {@link #TIMEOUT} to listen and answer), then reattaches with {@link #TIMEOUT}.
+     */
     private void start(String vmId) {
+        DefaultHostContext starter = new DefaultHostContext(tmp.resolve("run"), Duration.ofSeconds(30), Map.of());
+        try (QemuHypervisor started = (QemuHypervisor) new QemuHypervisorFactory()
+                .create(TestVms.spec(vmId, 2, IOThreadPolicy.LEAST_LOADED), starter)) {
+            started.start();
+        }
         host = new DefaultHostContext(tmp.resolve("run"), TIMEOUT, Map.of());
-        vm = (QemuHypervisor) new QemuHypervisorFactory().create(TestVms.spec(vmId, 2, IOThreadPolicy.LEAST_LOADED),
-                host);
-        vm.start();
-        qemu = ProcessHandle.of(host.stateStore().load(vmId).orElseThrow().pid()).orElseThrow();
+        VmRecord record = host.stateStore().load(vmId).orElseThrow();
+        vm = QemuHypervisor.reattach(record, host);
+        qemu = ProcessHandle.of(record.pid()).orElseThrow();
     }
 
     @AfterEach
