@@ -80,16 +80,60 @@ class LauncherIT {
     }
 
     @Test
-    void theBuildTrainsACacheStampedWithItsJdk() throws IOException {
+    void theBuildTrainsACacheStampedWithItsJdk() throws Exception {
         Path lib = HvctlRunner.home().resolve("lib");
         if (!aotCapable()) {
             assertFalse(Files.exists(lib.resolve("hvctl.aot")), "a JDK before 25 makes no cache");
             return;
         }
         assertTrue(Files.size(lib.resolve("hvctl.aot")) > 1_000_000);
-        String stamp = Files.readString(lib.resolve("hvctl.aot.jdk")).strip();
-        assertEquals("java.home=" + System.getProperty("java.home") + " java.runtime.version="
-                + System.getProperty("java.runtime.version"), stamp);
+        List<String> stamp = Files.readAllLines(lib.resolve("hvctl.aot.jdk"));
+        assertEquals(List.of("java.home=" + System.getProperty("java.home") + " java.runtime.version="
+                + System.getProperty("java.runtime.version"), cksum(lib.resolve("hvctl.aot"))), stamp);
+    }
+
+    /** POSIX cksum of a file, as {@code cksum <file} prints it: CRC and size. */
+    private static String cksum(Path file) throws Exception {
+        Process p = new ProcessBuilder("cksum").redirectInput(file.toFile()).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+        assertEquals(0, p.waitFor());
+        return out;
+    }
+
+    @Test
+    void aCopyThatDidNotKeepItsTimesKeepsItsCache() throws Exception {
+        assumeTrue(aotCapable(), "AOT caches need JDK 25");
+        // as after cp -r: every file new, the cache written after its stamp
+        Path copied = tmp.resolve("copied-without-times");
+        try (Stream<Path> files = Files.walk(HvctlRunner.home())) {
+            for (Path f : files.toList()) {
+                Path to = copied.resolve(HvctlRunner.home().relativize(f).toString());
+                if (Files.isDirectory(f)) {
+                    Files.createDirectories(to);
+                } else {
+                    Files.copy(f, to);
+                    Files.setPosixFilePermissions(to, Files.getPosixFilePermissions(f));
+                }
+            }
+        }
+        Path cache = copied.resolve("lib/hvctl.aot");
+        Path stamp = copied.resolve("lib/hvctl.aot.jdk");
+        Files.setLastModifiedTime(stamp, java.nio.file.attribute.FileTime.fromMillis(
+                Files.getLastModifiedTime(cache).toMillis() - 2000));
+        Run with = hvctl(copied, Map.of("HVCTL_JAVA_OPTS", "-Xlog:class+load"), "--version");
+        assertEquals(0, with.exit(), with.err());
+        assertTrue(with.out().contains("io.hvspi.cli.Hvctl source: shared objects file"), with.out());
+        // its checksum matched once: the stamp was touched, so later starts need no checksum
+        assertFalse(Files.getLastModifiedTime(cache).compareTo(Files.getLastModifiedTime(stamp)) > 0);
+        // the same copy with one byte of the cache changed since: never mapped
+        try (var ch = java.nio.channels.FileChannel.open(cache, java.nio.file.StandardOpenOption.WRITE)) {
+            ch.write(java.nio.ByteBuffer.wrap(new byte[] {0x5a}), Files.size(cache) / 2);
+        }
+        Files.setLastModifiedTime(cache, java.nio.file.attribute.FileTime.fromMillis(
+                Files.getLastModifiedTime(stamp).toMillis() + 2000));
+        Run damaged = hvctl(copied, Map.of("HVCTL_JAVA_OPTS", "-Xlog:class+load"), "--version");
+        assertEquals(0, damaged.exit(), damaged.err());
+        assertTrue(damaged.out().contains("io.hvspi.cli.Hvctl source: file:"), damaged.out());
     }
 
     @Test
@@ -146,8 +190,9 @@ class LauncherIT {
     @Test
     void anyOtherJdkStartsWithoutTheCache() throws Exception {
         assumeTrue(Files.exists(copy.resolve("lib/hvctl.aot.jdk")), "no cache (JDK before 25)");
-        String stamp = Files.readString(copy.resolve("lib/hvctl.aot.jdk")).strip();
-        String runtimeVersion = stamp.substring(stamp.indexOf("java.runtime.version=") + "java.runtime.version=".length());
+        String stamp = Files.readString(copy.resolve("lib/hvctl.aot.jdk"));
+        String jdkLine = stamp.lines().findFirst().orElseThrow();
+        String runtimeVersion = jdkLine.substring(jdkLine.indexOf("java.runtime.version=") + "java.runtime.version=".length());
         // JDK 21 and 24 (24 knows -XX:AOTCache but not this cache), and the same version elsewhere
         for (Path jdk : List.of(fakeJdk("jdk-21", "21.0.5", "21.0.5+11"), fakeJdk("jdk-24", "24.0.2", "24.0.2+12"),
                 fakeJdk("same-version-elsewhere", Runtime.version().toString(), runtimeVersion))) {
@@ -158,19 +203,20 @@ class LauncherIT {
         // the control: a stamp that names the stand-in gives it the cache, so the checks above can fail
         Path fake = fakeJdk("stamped", "25.0.9", "25.0.9+1");
         Path stampFile = copy.resolve("lib/hvctl.aot.jdk");
-        Files.writeString(stampFile, "java.home=" + fake + " java.runtime.version=25.0.9+1\n");
+        Files.writeString(stampFile, "java.home=" + fake + " java.runtime.version=25.0.9+1\n");  // no checksum
         Path cache = copy.resolve("lib/hvctl.aot");
         java.nio.file.attribute.FileTime built = Files.getLastModifiedTime(cache);
         try {
             assertTrue(usesCache(javaArguments(copy, fake, "--version")));
             assertFalse(usesCache(hvctlWithoutAot(copy, fake)));
-            // a cache written after its stamp was changed since the build: never mapped
+            // a cache written after its stamp was changed since the build, unless its checksum is the
+            // build's (aCopyThatDidNotKeepItsTimesKeepsItsCache); this stamp has none: never mapped
             Files.setLastModifiedTime(cache, java.nio.file.attribute.FileTime.fromMillis(
                     Files.getLastModifiedTime(stampFile).toMillis() + 2000));
             assertFalse(usesCache(javaArguments(copy, fake, "--version")));
         } finally {
             Files.setLastModifiedTime(cache, built);
-            Files.writeString(stampFile, stamp + "\n");
+            Files.writeString(stampFile, stamp);
         }
     }
 
