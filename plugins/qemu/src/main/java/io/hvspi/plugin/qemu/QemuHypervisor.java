@@ -185,7 +185,7 @@ public final class QemuHypervisor implements Hypervisor {
             // what QEMU has cannot be settled against a damaged log; the verified process can still be
             // stopped, with the taps the record names, rather than left to a signal that removes nothing
             LOG.warn("VM '{}': {}; only stop works", record.vmId(), log.error().getMessage());
-            hv.unreachable = new Unreachable(layout, process.get(), "has a damaged intent log", log.error());
+            hv.unreachable = new Unreachable(process.get(), "has a damaged intent log", log.error());
             hv.state = VmState.FAILED;
             return hv;
         }
@@ -201,7 +201,7 @@ public final class QemuHypervisor implements Hypervisor {
             }
             LOG.warn("VM '{}': QEMU (pid {}) runs, but QMP cannot be reached: {}", record.vmId(),
                     record.pid(), e.getMessage());
-            hv.unreachable = new Unreachable(layout, process.get(), "cannot be reached over QMP", e);
+            hv.unreachable = new Unreachable(process.get(), "cannot be reached over QMP", e);
             hv.state = VmState.FAILED;
             return hv;
         }
@@ -397,7 +397,7 @@ public final class QemuHypervisor implements Hypervisor {
                         .<RuntimeException>map(p -> new VmmUnavailableException(VmmUnavailableException.Reason.EXITED,
                                 "QEMU of VM '" + vmId + "' exited during start: " + p.lastLogLine(), e, p.logTail()))
                         .orElse(e);
-                abandon(layout, process, qmp);
+                abandon(process, qmp);
                 throw reported;
             }
         }
@@ -433,7 +433,7 @@ public final class QemuHypervisor implements Hypervisor {
     }
 
     /** Undoes a failed start: nothing may be left running or on disk. */
-    private void abandon(RuntimeLayout layout, Optional<QemuProcess> process, QmpClient qmp) {
+    private void abandon(Optional<QemuProcess> process, QmpClient qmp) {
         Session s = session;
         session = null;
         if (s != null) {
@@ -444,7 +444,7 @@ public final class QemuHypervisor implements Hypervisor {
         }
         process.ifPresent(p -> p.kill(host.commandTimeout()));
         host.stateStore().remove(vmId);
-        QemuProcess.deleteTree(layout.dir());
+        host.removeRuntimeDir(vmId);
     }
 
     /**
@@ -501,7 +501,7 @@ public final class QemuHypervisor implements Hypervisor {
             session = null;
             unreachable = null;
             host.stateStore().remove(vmId);
-            QemuProcess.deleteTree((s != null ? s.layout : u.layout()).dir());
+            host.removeRuntimeDir(vmId);
             state = VmState.STOPPED;
         }
     }
@@ -693,9 +693,8 @@ public final class QemuHypervisor implements Hypervisor {
         return s;
     }
 
-    /** A verified QEMU process whose QMP socket cannot be reached, and why. */
     /** A reattach that verified QEMU's process but can offer only stop: {@code what} says why, {@code cause} how. */
-    private record Unreachable(RuntimeLayout layout, QemuProcess process, String what, HvspiException cause) {}
+    private record Unreachable(QemuProcess process, String what, HvspiException cause) {}
 
     /**
      * What the last reattach found QEMU to have that the record did not say (or the
