@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Trains the distribution's AOT cache, lib/hvctl.aot (JEP 483/514, JDK 25 and newer), at
-# package time, and stamps it with the JDK that made it and its checksum (lib/hvctl.aot.jdk),
-# which bin/hvctl compares with the JDK it runs (and, for a cache newer than its stamp, with
-# the cache) before it uses the cache.
+# package time, and stamps it with the JDK that made it and the checksums of the cache and
+# of the jars (lib/hvctl.aot.jdk), which bin/hvctl compares with the JDK it runs (and, for
+# a cache or jar newer than its stamp, with the files) before it uses the cache.
 #
 #   aot-cache.sh DIST [true|false]     (false: no cache; Maven: -Dhvctl.aot=false)
 #
@@ -45,6 +45,8 @@ if ! HVSPI_JAVA_HOME="$HVCTL_JAVA_HOME" HVSPI_RUNTIME_DIR="$work/run" HVCTL_NO_A
     exit 0
 fi
 hvctl_jdk_stamp "$HVCTL_JAVA_HOME"
-# the stamp: the JDK, then the cache's checksum, for bin/hvctl to check a cache written after it
-printf '%s\n%s\n' "$HVCTL_JDK_STAMP" "$(cksum <"$lib/hvctl.aot")" >"$lib/hvctl.aot.jdk"
+# the stamp: the JDK, then the checksums of the cache and of the jars, for bin/hvctl to check
+# a cache or a jar written after it
+printf '%s\n%s\n%s\n' "$HVCTL_JDK_STAMP" "$(cksum <"$lib/hvctl.aot")" "$(hvctl_jars_sum "$lib")" \
+    >"$lib/hvctl.aot.jdk"
 echo "hvctl: AOT cache for $HVCTL_JDK_STAMP: $lib/hvctl.aot ($(($(stat -c %s "$lib/hvctl.aot") / 1048576)) MB)"

@@ -89,15 +89,33 @@ class LauncherIT {
         assertTrue(Files.size(lib.resolve("hvctl.aot")) > 1_000_000);
         List<String> stamp = Files.readAllLines(lib.resolve("hvctl.aot.jdk"));
         assertEquals(List.of("java.home=" + System.getProperty("java.home") + " java.runtime.version="
-                + System.getProperty("java.runtime.version"), cksum(lib.resolve("hvctl.aot"))), stamp);
+                + System.getProperty("java.runtime.version"), cksum(lib.resolve("hvctl.aot")), jarsCksum(lib)), stamp);
     }
 
-    /** POSIX cksum of a file, as {@code cksum <file} prints it: CRC and size. */
+    /** POSIX cksum of a file, as {@code cksum <file} prints it: CRC and length. */
     private static String cksum(Path file) throws Exception {
-        Process p = new ProcessBuilder("cksum").redirectInput(file.toFile()).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+        return cksum(List.of(file));
+    }
+
+    /** POSIX cksum of a directory's jars one after another, in name order. */
+    private static String jarsCksum(Path dir) throws Exception {
+        try (Stream<Path> files = Files.list(dir)) {
+            return cksum(files.filter(f -> f.getFileName().toString().endsWith(".jar")).sorted().toList());
+        }
+    }
+
+    private static String cksum(List<Path> files) throws Exception {
+        Path joined = Files.createTempFile(tmp, "cksum", ".in");
+        try (var out = Files.newOutputStream(joined)) {
+            for (Path f : files) {
+                Files.copy(f, out);
+            }
+        }
+        Process p = new ProcessBuilder("cksum").redirectInput(joined.toFile()).start();
+        String sum = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
         assertEquals(0, p.waitFor());
-        return out;
+        Files.delete(joined);
+        return sum;
     }
 
     @Test
@@ -134,6 +152,36 @@ class LauncherIT {
         Run damaged = hvctl(copied, Map.of("HVCTL_JAVA_OPTS", "-Xlog:class+load"), "--version");
         assertEquals(0, damaged.exit(), damaged.err());
         assertTrue(damaged.out().contains("io.hvspi.cli.Hvctl source: file:"), damaged.out());
+    }
+
+    @Test
+    void aJarReplacedSinceTheBuildStartsWithoutTheCache() throws Exception {
+        assumeTrue(aotCapable(), "AOT caches need JDK 25");
+        Path patched = tmp.resolve("patched");
+        try (Stream<Path> files = Files.walk(copy)) {
+            for (Path f : files.toList()) {
+                Path to = patched.resolve(copy.relativize(f).toString());
+                if (Files.isDirectory(f)) {
+                    Files.createDirectories(to);
+                } else {
+                    Files.copy(f, to, StandardCopyOption.COPY_ATTRIBUTES);
+                }
+            }
+        }
+        Run before = hvctl(patched, Map.of("HVCTL_JAVA_OPTS", "-Xlog:class+load"), "--version");
+        assertTrue(before.out().contains("io.hvspi.cli.Hvctl source: shared objects file"), before.out());
+        // the CLI's own jar rebuilt (here: the same classes, one more entry; the JVM would still serve
+        // the cache's classes, whatever the jar now holds)
+        Path cliJar;
+        try (Stream<Path> jars = Files.list(patched.resolve("lib"))) {
+            cliJar = jars.filter(j -> j.getFileName().toString().startsWith("hvspi-cli-")).findFirst().orElseThrow();
+        }
+        try (var fs = java.nio.file.FileSystems.newFileSystem(cliJar)) {
+            Files.writeString(fs.getPath("patched.txt"), "a rebuilt jar");
+        }
+        Run after = hvctl(patched, Map.of("HVCTL_JAVA_OPTS", "-Xlog:class+load"), "--version");
+        assertEquals(0, after.exit(), after.err());
+        assertTrue(after.out().contains("io.hvspi.cli.Hvctl source: file:"), after.out());
     }
 
     @Test
