@@ -8,7 +8,6 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -35,18 +34,7 @@ class DistributionAnywhereIT {
 
     @BeforeAll
     static void copyTheDistributionOut() throws IOException {
-        dist = outside.resolve("hvctl");
-        Path home = HvctlRunner.home();
-        try (Stream<Path> files = Files.walk(home)) {
-            for (Path f : files.toList()) {
-                Path to = dist.resolve(home.relativize(f).toString());
-                if (Files.isDirectory(f)) {
-                    Files.createDirectories(to);
-                } else {
-                    Files.copy(f, to, StandardCopyOption.COPY_ATTRIBUTES);
-                }
-            }
-        }
+        dist = HvctlRunner.copyTree(HvctlRunner.home(), outside.resolve("hvctl"), true);
         for (String config : List.of("configuration-clh.toml", "configuration-dragonball.toml")) {
             Files.copy(HvctlRunner.fixture(config), outside.resolve(config));
         }

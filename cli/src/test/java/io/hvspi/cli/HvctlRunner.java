@@ -8,10 +8,13 @@ import java.io.InputStreamReader;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 
 /**
  * Runs hvctl against the assembled distribution (failsafe sets hvspi.home to target/hvctl): in-process,
@@ -29,6 +32,27 @@ final class HvctlRunner {
 
     static Path home() {
         return Path.of(System.getProperty("hvspi.home"));
+    }
+
+    /**
+     * Copies a directory tree, as {@code cp -a} does ({@code keepTimes}) or as {@code cp -r} does
+     * (new times, the modes kept); returns {@code to}.
+     */
+    static Path copyTree(Path from, Path to, boolean keepTimes) throws IOException {
+        try (Stream<Path> files = Files.walk(from)) {
+            for (Path f : files.toList()) {
+                Path target = to.resolve(from.relativize(f).toString());
+                if (Files.isDirectory(f)) {
+                    Files.createDirectories(target);
+                } else if (keepTimes) {
+                    Files.copy(f, target, StandardCopyOption.COPY_ATTRIBUTES);
+                } else {
+                    Files.copy(f, target);
+                    Files.setPosixFilePermissions(target, Files.getPosixFilePermissions(f));
+                }
+            }
+        }
+        return to;
     }
 
     static Path fixture(String name) {

@@ -35,18 +35,7 @@ class LauncherIT {
 
     @BeforeAll
     static void copyTheDistribution() throws IOException {
-        copy = tmp.resolve("hvctl");
-        Path home = HvctlRunner.home();
-        try (Stream<Path> files = Files.walk(home)) {
-            for (Path f : files.toList()) {
-                Path to = copy.resolve(home.relativize(f).toString());
-                if (Files.isDirectory(f)) {
-                    Files.createDirectories(to);
-                } else {
-                    Files.copy(f, to, StandardCopyOption.COPY_ATTRIBUTES); // the JVM checks the jars' times
-                }
-            }
-        }
+        copy = HvctlRunner.copyTree(HvctlRunner.home(), tmp.resolve("hvctl"), true);
     }
 
     record Run(int exit, String out, String err) {}
@@ -122,25 +111,12 @@ class LauncherIT {
     void aCopyThatDidNotKeepItsTimesKeepsItsCache() throws Exception {
         assumeTrue(aotCapable(), "AOT caches need JDK 25");
         // as after cp -r: every file new, the cache written after its stamp
-        Path copied = tmp.resolve("copied-without-times");
-        try (Stream<Path> files = Files.walk(HvctlRunner.home())) {
-            for (Path f : files.toList()) {
-                Path to = copied.resolve(HvctlRunner.home().relativize(f).toString());
-                if (Files.isDirectory(f)) {
-                    Files.createDirectories(to);
-                } else {
-                    Files.copy(f, to);
-                    Files.setPosixFilePermissions(to, Files.getPosixFilePermissions(f));
-                }
-            }
-        }
+        Path copied = HvctlRunner.copyTree(HvctlRunner.home(), tmp.resolve("copied-without-times"), false);
         Path cache = copied.resolve("lib/hvctl.aot");
         Path stamp = copied.resolve("lib/hvctl.aot.jdk");
         Files.setLastModifiedTime(stamp, java.nio.file.attribute.FileTime.fromMillis(
                 Files.getLastModifiedTime(cache).toMillis() - 2000));
-        Run with = hvctl(copied, Map.of("HVCTL_JAVA_OPTS", "-Xlog:class+load"), "--version");
-        assertEquals(0, with.exit(), with.err());
-        assertTrue(with.out().contains("io.hvspi.cli.Hvctl source: shared objects file"), with.out());
+        assertEquals(FROM_THE_CACHE, mainClassSource(copied));
         // its checksum matched once: the stamp was touched, so later starts need no checksum
         assertFalse(Files.getLastModifiedTime(cache).compareTo(Files.getLastModifiedTime(stamp)) > 0);
         // the same copy with one byte of the cache changed since: never mapped
@@ -149,27 +125,26 @@ class LauncherIT {
         }
         Files.setLastModifiedTime(cache, java.nio.file.attribute.FileTime.fromMillis(
                 Files.getLastModifiedTime(stamp).toMillis() + 2000));
-        Run damaged = hvctl(copied, Map.of("HVCTL_JAVA_OPTS", "-Xlog:class+load"), "--version");
-        assertEquals(0, damaged.exit(), damaged.err());
-        assertTrue(damaged.out().contains("io.hvspi.cli.Hvctl source: file:"), damaged.out());
+        assertTrue(mainClassSource(copied).startsWith("file:"));
+    }
+
+    private static final String FROM_THE_CACHE = "shared objects file";
+
+    /** Where a {@code --version} of {@code dist} loaded hvctl's main class from: the cache, or {@code file:} a jar. */
+    private static String mainClassSource(Path dist) throws Exception {
+        Run r = hvctl(dist, Map.of("HVCTL_JAVA_OPTS", "-Xlog:class+load"), "--version");
+        assertEquals(0, r.exit(), r.err());
+        String marker = "io.hvspi.cli.Hvctl source: ";
+        return r.out().lines().filter(l -> l.contains(marker)).findFirst()
+                .map(l -> l.substring(l.indexOf(marker) + marker.length()))
+                .orElseThrow(() -> new AssertionError("no load of io.hvspi.cli.Hvctl in: " + r.out()));
     }
 
     @Test
     void aJarReplacedSinceTheBuildStartsWithoutTheCache() throws Exception {
         assumeTrue(aotCapable(), "AOT caches need JDK 25");
-        Path patched = tmp.resolve("patched");
-        try (Stream<Path> files = Files.walk(copy)) {
-            for (Path f : files.toList()) {
-                Path to = patched.resolve(copy.relativize(f).toString());
-                if (Files.isDirectory(f)) {
-                    Files.createDirectories(to);
-                } else {
-                    Files.copy(f, to, StandardCopyOption.COPY_ATTRIBUTES);
-                }
-            }
-        }
-        Run before = hvctl(patched, Map.of("HVCTL_JAVA_OPTS", "-Xlog:class+load"), "--version");
-        assertTrue(before.out().contains("io.hvspi.cli.Hvctl source: shared objects file"), before.out());
+        Path patched = HvctlRunner.copyTree(copy, tmp.resolve("patched"), true);
+        assertEquals(FROM_THE_CACHE, mainClassSource(patched));
         // the CLI's own jar rebuilt (here: the same classes, one more entry; the JVM would still serve
         // the cache's classes, whatever the jar now holds)
         Path cliJar;
@@ -179,9 +154,7 @@ class LauncherIT {
         try (var fs = java.nio.file.FileSystems.newFileSystem(cliJar)) {
             Files.writeString(fs.getPath("patched.txt"), "a rebuilt jar");
         }
-        Run after = hvctl(patched, Map.of("HVCTL_JAVA_OPTS", "-Xlog:class+load"), "--version");
-        assertEquals(0, after.exit(), after.err());
-        assertTrue(after.out().contains("io.hvspi.cli.Hvctl source: file:"), after.out());
+        assertTrue(mainClassSource(patched).startsWith("file:"));
     }
 
     @Test
@@ -208,8 +181,7 @@ class LauncherIT {
     @Test
     void aMovedDistributionKeepsItsCache() throws Exception {
         assumeTrue(aotCapable(), "AOT caches need JDK 25");
-        Run with = hvctl(copy, Map.of("HVCTL_JAVA_OPTS", "-Xlog:class+load"), "--version");
-        assertTrue(with.out().contains("io.hvspi.cli.Hvctl source: shared objects file"), with.out());
+        assertEquals(FROM_THE_CACHE, mainClassSource(copy));
     }
 
     /** A JDK that is none: its release file says what it is, its bin/java prints the arguments it got. */
@@ -276,17 +248,7 @@ class LauncherIT {
     @Test
     void aCacheTheJvmRejectsIsSkippedWithoutAWord() throws Exception {
         assumeTrue(aotCapable(), "AOT caches need JDK 25");
-        Path broken = tmp.resolve("broken");
-        try (Stream<Path> files = Files.walk(copy)) {
-            for (Path f : files.toList()) {
-                Path to = broken.resolve(copy.relativize(f).toString());
-                if (Files.isDirectory(f)) {
-                    Files.createDirectories(to);
-                } else {
-                    Files.copy(f, to, StandardCopyOption.COPY_ATTRIBUTES);
-                }
-            }
-        }
+        Path broken = HvctlRunner.copyTree(copy, tmp.resolve("broken"), true);
         // a jar newer than the cache (as after copying without times), then a cache that is no cache
         Path picocli;
         try (Stream<Path> jars = Files.list(broken.resolve("lib"))) {
