@@ -158,6 +158,20 @@ class LauncherIT {
     }
 
     @Test
+    void aStampThatIsNoFileStartsWithoutTheCacheAndAtOnce() throws Exception {
+        assumeTrue(aotCapable(), "AOT caches need JDK 25");
+        Path odd = HvctlRunner.copyTree(copy, tmp.resolve("odd-stamp"), true);
+        Path stamp = odd.resolve("lib/hvctl.aot.jdk");
+        // a link to an endless device (the launcher read it for ever before), then a directory
+        Files.delete(stamp);
+        Files.createSymbolicLink(stamp, Path.of("/dev/zero"));
+        assertTrue(mainClassSource(odd).startsWith("file:"));
+        Files.delete(stamp);
+        Files.createDirectory(stamp);
+        assertTrue(mainClassSource(odd).startsWith("file:"));
+    }
+
+    @Test
     void theJdkThatMadeTheCacheStartsFromIt() throws Exception {
         assumeTrue(aotCapable(), "AOT caches need JDK 25");
         // class+load names where each class came from: the cache ("shared objects file") or a jar
