@@ -425,7 +425,12 @@ public final class QmpClient implements AutoCloseable {
         }
         Pending p = pending.poll();
         if (p == null) {
-            LOG.warn("QMP {}: ignoring a reply nobody waits for: {}", socket, preview(msg));
+            if (disconnected != null) {
+                // read after the connection ended (a failed write, a close): its caller was failed already
+                LOG.debug("QMP {}: ignoring a reply read after the connection ended: {}", socket, preview(msg));
+            } else {
+                LOG.warn("QMP {}: ignoring a reply nobody waits for: {}", socket, preview(msg));
+            }
             return;
         }
         long took = System.nanoTime() - p.sentNanos();
