@@ -1,6 +1,7 @@
 package io.hvspi.cli;
 
 import io.hvspi.core.config.Accelerator;
+import io.hvspi.core.host.ClosedOnExit;
 import io.hvspi.core.host.HvspiHost;
 import io.hvspi.core.host.LoadedConfig;
 import io.hvspi.core.host.VmHandle;
@@ -9,6 +10,7 @@ import io.hvspi.spi.BlockBackend;
 import io.hvspi.spi.BlockDevice;
 import io.hvspi.spi.BlockDeviceSpec;
 import io.hvspi.spi.DeviceHotplug;
+import io.hvspi.spi.HvspiException;
 import io.hvspi.spi.Hypervisor;
 import io.hvspi.spi.IOThreadPolicy;
 import io.hvspi.spi.NetBackend;
@@ -99,14 +101,50 @@ final class RunCommand extends HvctlCommand {
             if (!simulate) {
                 return runVm(host, vmSpec, Map.of(), progress, out);
             }
-            Path simDir = host.runtimeRoot().resolve(id + ".sim");
-            try (VmmSimulator simulator = VmmSimulators.start(vmSpec.hypervisorType(), simDir)) {
+            Simulation simulation = new Simulation(host.runtimeRoot().resolve(id + ".sim"));
+            // on a signal the host closes it after the VM's stop, which still talks to it
+            try (ClosedOnExit closing = host.closeOnExit(simulation)) {
+                VmmSimulator simulator = simulation.start(vmSpec.hypervisorType());
                 progress.step("started the " + vmSpec.hypervisorType() + " simulator on " + simulator.endpoint());
-                return runVm(host, withPlaceholderGuest(vmSpec, simDir), Map.of("endpoint", simulator.endpoint()),
-                        progress, out);
-            } finally {
-                RuntimeDirs.deleteTree(simDir);
+                return runVm(host, withPlaceholderGuest(vmSpec, simulation.dir), Map.of("endpoint",
+                        simulator.endpoint()), progress, out);
             }
+        }
+    }
+
+    /** A run's simulator and its directory, removed on close; once closed, it does not start. */
+    private static final class Simulation implements AutoCloseable {
+        final Path dir;
+        private VmmSimulator simulator;
+        private boolean closed;
+
+        Simulation(Path dir) {
+            this.dir = dir;
+        }
+
+        synchronized VmmSimulator start(String type) {
+            if (closed) {
+                throw new HvspiException("not starting the " + type + " simulator: hvctl is exiting");
+            }
+            simulator = VmmSimulators.start(type, dir);
+            return simulator;
+        }
+
+        @Override
+        public synchronized void close() {
+            closed = true;
+            try {
+                if (simulator != null) {
+                    simulator.close();
+                }
+            } finally {
+                RuntimeDirs.deleteTree(dir);
+            }
+        }
+
+        @Override
+        public String toString() {
+            return "the simulator in " + dir;
         }
     }
 

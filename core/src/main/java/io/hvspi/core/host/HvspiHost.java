@@ -96,6 +96,20 @@ public final class HvspiHost implements AutoCloseable {
         return new LoadedConfig(annotations.isEmpty() ? config : config.withAnnotations(annotations));
     }
 
+    /**
+     * Registers {@code resource} to be closed when the JVM exits (on SIGINT, SIGTERM, SIGHUP or
+     * {@code System.exit}) after the VMs that the host stops then: for what a running VM depends
+     * on outside itself, such as a simulator of its VMM, which must outlive the VM's stop. Close
+     * the returned registration when done with the resource: it closes the resource, once.
+     *
+     * @throws HvspiException when the JVM is already shutting down (the resource is not closed)
+     */
+    public ClosedOnExit closeOnExit(AutoCloseable resource) {
+        ClosedOnExit registration = new ClosedOnExit(Objects.requireNonNull(resource, "resource"));
+        StopOnExit.watch(registration);
+        return registration;
+    }
+
     /** Creates and starts a VM; see {@link #start(VmSpec, Map)}. */
     public VmHandle start(VmSpec spec) {
         return start(spec, Map.of());

@@ -18,11 +18,16 @@ import org.slf4j.LoggerFactory;
  * start is covered: the hook's stop waits for the plugin's start to finish (the
  * QEMU plugin orders the two on one lock) and then stops what it started. Once the
  * hook has run, no new VM may be started: {@link #watch} refuses.
+ *
+ * <p>Resources registered with {@link HvspiHost#closeOnExit} (what a VM depends on outside
+ * itself, such as a simulator of its VMM) are closed after every stop has ended, newest first:
+ * a second hook would run beside this one and could take them away from a stop in progress.
  */
 final class StopOnExit {
     private static final Logger LOG = LoggerFactory.getLogger(StopOnExit.class);
     private static final Object LOCK = new Object();
     private static final Set<VmHandle> HANDLES = new LinkedHashSet<>();
+    private static final Set<ClosedOnExit> RESOURCES = new LinkedHashSet<>();
     private static boolean installed;
     private static boolean exiting;
 
@@ -31,14 +36,7 @@ final class StopOnExit {
     /** Watches a handle whose VM is about to start; throws when the JVM is already exiting. */
     static void watch(VmHandle handle) {
         synchronized (LOCK) {
-            if (exiting) {
-                throw new HvspiException("not starting VM '" + handle.vmId() + "': the JVM is shutting down");
-            }
-            if (!installed) {
-                Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().name("hvspi-stop-on-exit")
-                        .unstarted(StopOnExit::stopAll));
-                installed = true;
-            }
+            installUnlessExiting("not starting VM '" + handle.vmId() + "'");
             HANDLES.add(handle);
         }
     }
@@ -49,6 +47,31 @@ final class StopOnExit {
         }
     }
 
+    /** Watches a resource to close at exit; throws when the JVM is already exiting. */
+    static void watch(ClosedOnExit resource) {
+        synchronized (LOCK) {
+            installUnlessExiting("not registering " + resource + " to close on exit");
+            RESOURCES.add(resource);
+        }
+    }
+
+    static void forget(ClosedOnExit resource) {
+        synchronized (LOCK) {
+            RESOURCES.remove(resource);
+        }
+    }
+
+    private static void installUnlessExiting(String refused) {
+        if (exiting) {
+            throw new HvspiException(refused + ": the JVM is shutting down");
+        }
+        if (!installed) {
+            Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().name("hvspi-stop-on-exit")
+                    .unstarted(StopOnExit::stopAll));
+            installed = true;
+        }
+    }
+
     /** The handles still watched (for tests). */
     static List<VmHandle> watched() {
         synchronized (LOCK) {
@@ -56,7 +79,10 @@ final class StopOnExit {
         }
     }
 
-    /** Stops every watched VM, all at once: each stop is bounded by the plugin's timeouts. */
+    /**
+     * Stops every watched VM, all at once (each stop is bounded by the plugin's timeouts), then
+     * closes the watched resources.
+     */
     private static void stopAll() {
         List<VmHandle> handles;
         synchronized (LOCK) {
@@ -79,6 +105,17 @@ final class StopOnExit {
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 return;
+            }
+        }
+        List<ClosedOnExit> resources;
+        synchronized (LOCK) {
+            resources = new ArrayList<>(RESOURCES);
+        }
+        for (ClosedOnExit resource : resources.reversed()) {
+            try {
+                resource.closeOnce();
+            } catch (RuntimeException e) {
+                LOG.warn("could not close {} on exit: {}", resource, e.getMessage());
             }
         }
     }

@@ -9,8 +9,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 /** A real second JVM running a main class of the test classpath, talked to by lines. */
-final class ChildJvm implements AutoCloseable {
-    final Process process;
+public final class ChildJvm implements AutoCloseable {
+    public final Process process;
     private final BufferedReader out;
     private final PrintStream in;
 
@@ -20,7 +20,7 @@ final class ChildJvm implements AutoCloseable {
         this.in = new PrintStream(process.getOutputStream(), true, StandardCharsets.UTF_8);
     }
 
-    static ChildJvm start(Class<?> main, String... args) throws IOException {
+    public static ChildJvm start(Class<?> main, String... args) throws IOException {
         List<String> cmd = new ArrayList<>();
         cmd.add(ProcessHandle.current().info().command().orElseThrow());
         cmd.add("-cp");
@@ -31,7 +31,7 @@ final class ChildJvm implements AutoCloseable {
     }
 
     /** The child's next line; fails when it exits first. */
-    String readLine() throws IOException {
+    public String readLine() throws IOException {
         String line = out.readLine();
         if (line == null) {
             throw new IOException("child " + process.pid() + " ended its output");
@@ -39,11 +39,11 @@ final class ChildJvm implements AutoCloseable {
         return line;
     }
 
-    void send(String line) {
+    public void send(String line) {
         in.println(line);
     }
 
-    long pid() {
+    public long pid() {
         return process.pid();
     }
 
