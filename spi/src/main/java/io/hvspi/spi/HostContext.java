@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Comparator;
@@ -40,15 +41,19 @@ public interface HostContext {
                     "'" + vmId + "' is not a VM id");
         }
         Path dir = runtimeRoot().resolve(vmId);
-        if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
-            return;
-        }
-        try (Stream<Path> paths = Files.walk(dir)) {
-            for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
+        // another party removing the same tree (a stop that outlived its bound) makes the walk
+        // meet a vanished directory: walk again what is left, a bounded number of times
+        for (int walk = 1; Files.exists(dir, LinkOption.NOFOLLOW_LINKS); walk++) {
+            try (Stream<Path> paths = Files.walk(dir)) {
+                for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
+                    Files.deleteIfExists(p);
+                }
+            } catch (IOException | UncheckedIOException e) {
+                Throwable cause = e instanceof UncheckedIOException u ? u.getCause() : e;
+                if (!(cause instanceof NoSuchFileException) || walk == 10) {
+                    throw new HvspiException("cannot remove runtime directory " + dir + ": " + e.getMessage(), e);
+                }
             }
-        } catch (IOException | UncheckedIOException e) {
-            throw new HvspiException("cannot remove runtime directory " + dir + ": " + e.getMessage(), e);
         }
     }
 

@@ -8,7 +8,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CyclicBarrier;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -55,6 +58,36 @@ class HostContextTest {
         assertFalse(Files.exists(root.resolve("vm1")));
         assertTrue(Files.exists(outside.resolve("keep")), "a link's target is not removed");
         host.removeRuntimeDir("vm1"); // already gone: nothing to do
+    }
+
+    /** A stop that outlived its bound may still be removing the tree while the host does. */
+    @Test
+    void twoRemovalsOfOneTreeAtOnceBothSucceed() throws Exception {
+        for (int round = 0; round < 50; round++) {
+            String vmId = "vm" + round;
+            for (int d = 0; d < 5; d++) {
+                Path sub = Files.createDirectories(root.resolve(vmId).resolve("d" + d).resolve("inner"));
+                for (int f = 0; f < 20; f++) {
+                    Files.writeString(sub.resolve("f" + f), "x");
+                    Files.writeString(sub.getParent().resolve("g" + f), "x");
+                }
+            }
+            CyclicBarrier together = new CyclicBarrier(2);
+            List<String> failures = new CopyOnWriteArrayList<>();
+            Runnable remove = () -> {
+                try {
+                    together.await();
+                    host.removeRuntimeDir(vmId);
+                } catch (Exception e) {
+                    failures.add(e.toString());
+                }
+            };
+            Thread other = Thread.ofPlatform().start(remove);
+            remove.run();
+            other.join();
+            assertEquals(List.of(), failures, "round " + round);
+            assertFalse(Files.exists(root.resolve(vmId)), "round " + round);
+        }
     }
 
     @Test
