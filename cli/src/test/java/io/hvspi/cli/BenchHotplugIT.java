@@ -47,6 +47,9 @@ class BenchHotplugIT {
                 "qmp-round-trip", "start"), steps);
         assertTrue(doc.get("machine").get("qemu").asText().startsWith(InstalledQemu.majorMinor() + "."),
                 doc.get("machine").toString());
+        // the JIT options the ratios depend on follow the version (this JVM is the test's, with none of bin/hvctl's)
+        assertTrue(doc.get("machine").get("java").asText().startsWith(Runtime.version().toString()),
+                doc.get("machine").toString());
         RunLeftovers.assertNone(runtime, "bench hotplug");
     }
 

@@ -290,13 +290,28 @@ class LauncherIT {
     }
 
     @Test
-    void onlyTheShortLivedCommandsRunWithC1Alone() throws Exception {
+    void eachCommandGetsItsJit() throws Exception {
         Path jdk = fakeJdk("jit", "21.0.5", "21.0.5+11");
+        List<String> c1 = List.of("-XX:TieredStopAtLevel=1");
+        List<String> c1Sooner = List.of("-XX:TieredStopAtLevel=1", "-XX:CompileCommand=quiet",
+                "-XX:CompileCommand=CompileThresholdScaling,io.hvspi.*::*,0.05");
         for (String command : List.of("plugins", "capabilities", "config", "completion", "help", "--help", "vm")) {
-            assertTrue(javaArguments(copy, jdk, command).contains("-XX:TieredStopAtLevel=1"), command);
+            assertEquals(c1, jitArguments(javaArguments(copy, jdk, command)), command);
         }
-        for (String command : List.of("run", "bench", "compat", "--version", "--debug")) {
-            assertFalse(javaArguments(copy, jdk, command).contains("-XX:TieredStopAtLevel=1"), command);
+        for (String command : List.of("run", "bench", "compat")) {
+            assertEquals(c1Sooner, jitArguments(javaArguments(copy, jdk, command)), command);
         }
+        for (String command : List.of("--version", "--debug")) {
+            assertEquals(List.of(), jitArguments(javaArguments(copy, jdk, command)), command);
+        }
+        for (String command : List.of("run", "plugins")) {
+            Run r = hvctl(copy, Map.of("HVSPI_JAVA_HOME", jdk.toString(), "HVCTL_JIT", "default"), command);
+            assertEquals(List.of(), jitArguments(r.out().lines().toList()), "HVCTL_JIT=default " + command);
+        }
+    }
+
+    private static List<String> jitArguments(List<String> javaArgs) {
+        return javaArgs.stream().filter(a -> a.startsWith("-XX:TieredStopAtLevel") || a.startsWith("-XX:Compile"))
+                .toList();
     }
 }

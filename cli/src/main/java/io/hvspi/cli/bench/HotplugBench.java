@@ -437,7 +437,7 @@ public final class HotplugBench {
 
     private BenchReport.Machine machine(String qemu) {
         return new BenchReport.Machine(BenchReport.cpuModel(), Runtime.getRuntime().availableProcessors(), qemu,
-                spec.accel(), Runtime.version().toString(), options.iterations(), options.warmup(), options.starts());
+                spec.accel(), MachineInfo.java(), options.iterations(), options.warmup(), options.starts());
     }
 
     private static String qemuVersion(String greeting) {

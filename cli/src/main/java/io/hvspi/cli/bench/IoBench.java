@@ -252,7 +252,7 @@ public final class IoBench {
 
     private IoBenchReport.Machine machine() {
         return new IoBenchReport.Machine(BenchReport.cpuModel(), Runtime.getRuntime().availableProcessors(),
-                qemuVersion(base.binary()), base.accel(), Runtime.version().toString(), guest.kernelVersion(),
+                qemuVersion(base.binary()), base.accel(), MachineInfo.java(), guest.kernelVersion(),
                 base.vcpus(), base.memoryMib());
     }
 

@@ -2,6 +2,7 @@ package io.hvspi.cli.bench;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -19,6 +20,23 @@ final class MachineInfo {
     private static final Pattern VERSION_LINE = Pattern.compile("version (\\S+)(?: \\(([^)]*)\\))?");
 
     private MachineInfo() {}
+
+    /**
+     * The JVM's version and the options that set its JIT compiler, which the ratios depend on
+     * ({@code bin/hvctl} chooses them per command): {@code 25.0.3+9-LTS with -XX:TieredStopAtLevel=1 ...}.
+     */
+    static String java() {
+        return java(Runtime.version().toString(), ManagementFactory.getRuntimeMXBean().getInputArguments());
+    }
+
+    static String java(String version, List<String> jvmArguments) {
+        List<String> jit = jvmArguments.stream()
+                .filter(a -> a.startsWith("-XX:TieredStopAtLevel") || a.startsWith("-XX:CompileThreshold")
+                        || a.startsWith("-XX:CompileCommand=") && !a.equals("-XX:CompileCommand=quiet")
+                        || a.equals("-XX:-TieredCompilation") || a.equals("-Xint"))
+                .toList();
+        return jit.isEmpty() ? version : version + " with " + String.join(" ", jit);
+    }
 
     /** {@code MemTotal} from {@code /proc/meminfo}, in MiB; 0 when unreadable. */
     static long memoryMib() {

@@ -496,7 +496,7 @@ public final class ScaleBench {
 
     private ScaleReport.Machine machine(String gc) {
         return new ScaleReport.Machine(BenchReport.cpuModel(), Runtime.getRuntime().availableProcessors(),
-                MachineInfo.memoryMib(), MachineInfo.vmmVersion(spec.binary()), Runtime.version().toString(), gc,
+                MachineInfo.memoryMib(), MachineInfo.vmmVersion(spec.binary()), MachineInfo.java(), gc,
                 loadBefore, ThreadCpu.loadAverage());
     }
 
