@@ -1,15 +1,13 @@
 package io.hvspi.spi;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
+import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Comparator;
 import java.util.Optional;
-import java.util.stream.Stream;
 
 /**
  * What the host gives a plugin: where VMs live, where their state is kept,
@@ -41,20 +39,28 @@ public interface HostContext {
                     "'" + vmId + "' is not a VM id");
         }
         Path dir = runtimeRoot().resolve(vmId);
-        // another party removing the same tree (a stop that outlived its bound) makes the walk
-        // meet a vanished directory: walk again what is left, a bounded number of times
-        for (int walk = 1; Files.exists(dir, LinkOption.NOFOLLOW_LINKS); walk++) {
-            try (Stream<Path> paths = Files.walk(dir)) {
-                for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
-                    Files.deleteIfExists(p);
+        try {
+            deleteTree(dir);
+        } catch (IOException e) {
+            throw new HvspiException("cannot remove runtime directory " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Removes {@code p} and what is under it, links not followed. What vanishes meanwhile is
+     * skipped: another party (a stop that outlived its bound) may be removing the same tree.
+     */
+    private static void deleteTree(Path p) throws IOException {
+        if (Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) {
+            try (DirectoryStream<Path> entries = Files.newDirectoryStream(p)) {
+                for (Path entry : entries) {
+                    deleteTree(entry);
                 }
-            } catch (IOException | UncheckedIOException e) {
-                Throwable cause = e instanceof UncheckedIOException u ? u.getCause() : e;
-                if (!(cause instanceof NoSuchFileException) || walk == 10) {
-                    throw new HvspiException("cannot remove runtime directory " + dir + ": " + e.getMessage(), e);
-                }
+            } catch (NoSuchFileException gone) {
+                return;
             }
         }
+        Files.deleteIfExists(p);
     }
 
     VmStateStore stateStore();
