@@ -1,6 +1,7 @@
 package io.hvspi.core.host;
 
 import io.hvspi.spi.HvspiException;
+import java.time.Duration;
 
 /**
  * A resource registered with {@link HvspiHost#closeOnExit}: closed once, by {@link #close()}
@@ -8,10 +9,17 @@ import io.hvspi.spi.HvspiException;
  */
 public final class ClosedOnExit implements AutoCloseable {
     private final AutoCloseable resource;
+    private final Duration exitBound;
     private boolean closed;
 
-    ClosedOnExit(AutoCloseable resource) {
+    ClosedOnExit(AutoCloseable resource, Duration exitBound) {
         this.resource = resource;
+        this.exitBound = exitBound;
+    }
+
+    /** How long the exit hook waits for the close (the host's command timeout). */
+    Duration exitBound() {
+        return exitBound;
     }
 
     /** Closes the resource now unless it was closed already, and stops watching it. */

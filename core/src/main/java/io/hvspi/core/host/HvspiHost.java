@@ -100,14 +100,25 @@ public final class HvspiHost implements AutoCloseable {
      * Registers {@code resource} to be closed when the JVM exits (on SIGINT, SIGTERM, SIGHUP or
      * {@code System.exit}) after the VMs that the host stops then: for what a running VM depends
      * on outside itself, such as a simulator of its VMM, which must outlive the VM's stop. Close
-     * the returned registration when done with the resource: it closes the resource, once.
+     * the returned registration when done with the resource: it closes the resource, once. On
+     * exit the close (or one the owner began) is waited for up to the host's command timeout;
+     * one that takes longer is left behind with a warning, so that it cannot keep the JVM alive.
      *
      * @throws HvspiException when the JVM is already shutting down (the resource is not closed)
      */
     public ClosedOnExit closeOnExit(AutoCloseable resource) {
-        ClosedOnExit registration = new ClosedOnExit(Objects.requireNonNull(resource, "resource"));
+        ClosedOnExit registration = new ClosedOnExit(Objects.requireNonNull(resource, "resource"),
+                context.commandTimeout());
         StopOnExit.watch(registration);
         return registration;
+    }
+
+    /**
+     * How long the exit hook waits for a VM's stop: the plugin's stop (up to three command
+     * timeouts, as {@link VmStopper} allows it) and one more for what follows it.
+     */
+    private Duration exitStopBound() {
+        return context.commandTimeout().multipliedBy(4);
     }
 
     /** Creates and starts a VM; see {@link #start(VmSpec, Map)}. */
@@ -140,7 +151,7 @@ public final class HvspiHost implements AutoCloseable {
             handle = new VmHandle(vm, lock, true, open::remove, metrics);
             open.add(handle);
             // known to the shutdown hook before the plugin spawns anything
-            StopOnExit.watch(handle);
+            StopOnExit.watch(handle, exitStopBound());
             vm.start();
             return handle;
         } catch (RuntimeException | Error e) {

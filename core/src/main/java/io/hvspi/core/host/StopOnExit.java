@@ -1,9 +1,12 @@
 package io.hvspi.core.host;
 
 import io.hvspi.spi.HvspiException;
+import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -20,24 +23,30 @@ import org.slf4j.LoggerFactory;
  * hook has run, no new VM may be started: {@link #watch} refuses.
  *
  * <p>Resources registered with {@link HvspiHost#closeOnExit} (what a VM depends on outside
- * itself, such as a simulator of its VMM) are closed after every stop has ended, newest first:
- * a second hook would run beside this one and could take them away from a stop in progress.
+ * itself, such as a simulator of its VMM) are closed after every stop has ended (or outlived its
+ * bound), newest first, each within its own bound: a second hook would run beside this one and
+ * could take them away from a stop in progress.
  */
 final class StopOnExit {
     private static final Logger LOG = LoggerFactory.getLogger(StopOnExit.class);
     private static final Object LOCK = new Object();
-    private static final Set<VmHandle> HANDLES = new LinkedHashSet<>();
+    /** Each watched handle with how long the hook waits for its stop. */
+    private static final Map<VmHandle, Duration> HANDLES = new LinkedHashMap<>();
     private static final Set<ClosedOnExit> RESOURCES = new LinkedHashSet<>();
     private static boolean installed;
     private static boolean exiting;
 
     private StopOnExit() {}
 
-    /** Watches a handle whose VM is about to start; throws when the JVM is already exiting. */
-    static void watch(VmHandle handle) {
+    /**
+     * Watches a handle whose VM is about to start; throws when the JVM is already exiting. On
+     * exit its stop is waited for up to {@code stopBound}: a plugin whose stop hangs must not
+     * keep the JVM alive (the VM's record is then left for a later stop).
+     */
+    static void watch(VmHandle handle, Duration stopBound) {
         synchronized (LOCK) {
             installUnlessExiting("not starting VM '" + handle.vmId() + "'");
-            HANDLES.add(handle);
+            HANDLES.put(handle, stopBound);
         }
     }
 
@@ -75,7 +84,7 @@ final class StopOnExit {
     /** The handles still watched (for tests). */
     static List<VmHandle> watched() {
         synchronized (LOCK) {
-            return List.copyOf(HANDLES);
+            return List.copyOf(HANDLES.keySet());
         }
     }
 
@@ -84,14 +93,15 @@ final class StopOnExit {
      * closes the watched resources.
      */
     private static void stopAll() {
-        List<VmHandle> handles;
+        Map<VmHandle, Duration> handles;
         synchronized (LOCK) {
             exiting = true;
-            handles = List.copyOf(HANDLES);
+            handles = new LinkedHashMap<>(HANDLES);
         }
-        List<Thread> stoppers = new ArrayList<>();
-        for (VmHandle handle : handles) {
-            stoppers.add(Thread.ofPlatform().name("hvspi-stop-" + handle.vmId()).start(() -> {
+        long started = System.nanoTime();
+        Map<VmHandle, Thread> stoppers = new LinkedHashMap<>();
+        for (VmHandle handle : handles.keySet()) {
+            stoppers.put(handle, Thread.ofPlatform().daemon().name("hvspi-stop-" + handle.vmId()).start(() -> {
                 try {
                     handle.stopOnExit();
                 } catch (RuntimeException e) {
@@ -99,9 +109,15 @@ final class StopOnExit {
                 }
             }));
         }
-        for (Thread t : stoppers) {
+        for (Map.Entry<VmHandle, Thread> stopper : stoppers.entrySet()) {
+            VmHandle handle = stopper.getKey();
+            Duration bound = handles.get(handle);
             try {
-                t.join();
+                if (!stopper.getValue().join(bound.minusNanos(System.nanoTime() - started))) {
+                    LOG.warn("VM '{}' did not stop within {} ms on exit (its {} plugin's stop has not returned);"
+                            + " exiting without it: its record is kept for a later stop", handle.vmId(),
+                            bound.toMillis(), handle.type());
+                }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 return;
@@ -112,10 +128,22 @@ final class StopOnExit {
             resources = new ArrayList<>(RESOURCES);
         }
         for (ClosedOnExit resource : resources.reversed()) {
+            // bounded: a close that hangs must not keep the JVM from exiting
+            Thread closer = Thread.ofPlatform().daemon().name("hvspi-close-on-exit").start(() -> {
+                try {
+                    resource.closeOnce();
+                } catch (RuntimeException e) {
+                    LOG.warn("could not close {} on exit: {}", resource, e.getMessage());
+                }
+            });
             try {
-                resource.closeOnce();
-            } catch (RuntimeException e) {
-                LOG.warn("could not close {} on exit: {}", resource, e.getMessage());
+                if (!closer.join(resource.exitBound())) {
+                    LOG.warn("{} did not close within {} ms on exit; exiting without it", resource,
+                            resource.exitBound().toMillis());
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
             }
         }
     }

@@ -21,13 +21,18 @@ public final class ChildJvm implements AutoCloseable {
     }
 
     public static ChildJvm start(Class<?> main, String... args) throws IOException {
+        return start(ProcessBuilder.Redirect.INHERIT, main, args);
+    }
+
+    /** As {@link #start(Class, String...)}, the child's stderr going to {@code err}. */
+    public static ChildJvm start(ProcessBuilder.Redirect err, Class<?> main, String... args) throws IOException {
         List<String> cmd = new ArrayList<>();
         cmd.add(ProcessHandle.current().info().command().orElseThrow());
         cmd.add("-cp");
         cmd.add(System.getProperty("java.class.path"));
         cmd.add(main.getName());
         cmd.addAll(List.of(args));
-        return new ChildJvm(new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start());
+        return new ChildJvm(new ProcessBuilder(cmd).redirectError(err).start());
     }
 
     /** The child's next line; fails when it exits first. */

@@ -14,8 +14,12 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** {@link HvspiHost#closeOnExit}: closed once by its owner, or by the exit hook in a real JVM's exit. */
-class ClosedOnExitTest {
+/**
+ * The host's exit hook in real JVMs (signals, {@code System.exit}): VMs stopped, resources registered
+ * with {@link HvspiHost#closeOnExit} closed after them, and neither a hung stop nor a hung close keeping
+ * the JVM alive; and the registration's own close.
+ */
+class StopOnExitTest {
     @TempDir
     Path dir;
 
@@ -51,7 +55,7 @@ class ClosedOnExitTest {
 
     @Test
     void aSignalClosesWhatIsStillOpen() throws Exception {
-        try (ChildJvm child = ChildJvm.start(ExitClosingMain.class, dir.toString(), "200", "wait")) {
+        try (ChildJvm child = ChildJvm.start(ExitHookMain.class, dir.toString(), "200", "wait")) {
             assertEquals("ready", child.readLine());
             child.process.destroy(); // SIGTERM
             assertTrue(child.process.waitFor(30, TimeUnit.SECONDS));
@@ -60,10 +64,46 @@ class ClosedOnExitTest {
         assertTrue(Files.exists(dir.resolve("closed")), "the exit hook closed the resource");
     }
 
+    /** A close that hangs is left behind after the host's command timeout: the JVM still exits. */
+    @Test
+    void aCloseThatHangsDoesNotKeepTheJvmFromExiting() throws Exception {
+        Path err = dir.resolve("stderr");
+        try (ChildJvm child = ChildJvm.start(ProcessBuilder.Redirect.to(err.toFile()), ExitHookMain.class,
+                dir.toString(), "-1", "wait")) {
+            assertEquals("ready", child.readLine());
+            child.process.destroy(); // SIGTERM
+            assertTrue(child.process.waitFor(30, TimeUnit.SECONDS), "the JVM did not exit");
+            assertEquals(143, child.process.exitValue());
+        }
+        assertTrue(Files.exists(dir.resolve("closing")), "the hook began the close");
+        assertTrue(Files.readString(err).contains("did not close within " + ExitHookMain.BOUND.toMillis()
+                + " ms on exit; exiting without it"), Files.readString(err));
+    }
+
+    /**
+     * A plugin whose stop never returns: the hook gives up on it after four command timeouts, says
+     * so, and still closes the resources registered after its VM.
+     */
+    @Test
+    void aVmStopThatHangsDoesNotKeepTheJvmFromExiting() throws Exception {
+        Path err = dir.resolve("stderr");
+        try (ChildJvm child = ChildJvm.start(ProcessBuilder.Redirect.to(err.toFile()), ExitHookMain.class,
+                dir.toString(), "0", "vm-stop-hangs")) {
+            assertEquals("ready", child.readLine());
+            child.process.destroy(); // SIGTERM
+            assertTrue(child.process.waitFor(30, TimeUnit.SECONDS), "the JVM did not exit");
+            assertEquals(143, child.process.exitValue());
+        }
+        assertTrue(Files.readString(err).contains("VM 'vm1' did not stop within "
+                + ExitHookMain.VM_BOUND_BASE.multipliedBy(4).toMillis() + " ms on exit (its fake plugin's stop"
+                + " has not returned)"), Files.readString(err));
+        assertTrue(Files.exists(dir.resolve("closed-after-vm")), "the resource was closed after the bound");
+    }
+
     /** The JVM halts once its hooks have run: the hook waits for a close the owner began, not only its own. */
     @Test
     void anExitWhileTheOwnerClosesWaitsForThatClose() throws Exception {
-        try (ChildJvm child = ChildJvm.start(ExitClosingMain.class, dir.toString(), "500", "exit-while-closing")) {
+        try (ChildJvm child = ChildJvm.start(ExitHookMain.class, dir.toString(), "500", "exit-while-closing")) {
             assertTrue(child.process.waitFor(30, TimeUnit.SECONDS));
             assertEquals(0, child.process.exitValue());
         }
