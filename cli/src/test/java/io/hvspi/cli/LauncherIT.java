@@ -41,7 +41,12 @@ class LauncherIT {
     record Run(int exit, String out, String err) {}
 
     private static Run hvctl(Path dist, Map<String, String> env, String... args) throws Exception {
-        List<String> command = new ArrayList<>(List.of(dist.resolve("bin/hvctl").toString()));
+        return script(dist, "hvctl", env, args);
+    }
+
+    /** Runs {@code bin/<name>} of {@code dist} with this JVM's JDK (unless {@code env} says otherwise). */
+    private static Run script(Path dist, String name, Map<String, String> env, String... args) throws Exception {
+        List<String> command = new ArrayList<>(List.of(dist.resolve("bin").resolve(name).toString()));
         command.addAll(List.of(args));
         ProcessBuilder pb = new ProcessBuilder(command);
         pb.environment().keySet().removeIf(k -> k.startsWith("HVSPI_") || k.startsWith("HVCTL_"));
@@ -126,6 +131,62 @@ class LauncherIT {
         Files.setLastModifiedTime(cache, java.nio.file.attribute.FileTime.fromMillis(
                 Files.getLastModifiedTime(stamp).toMillis() + 2000));
         assertTrue(mainClassSource(copied).startsWith("file:"));
+    }
+
+    /**
+     * After a JDK update the build's cache goes unused (its stamp names the JDK before);
+     * bin/hvctl-aot trains it again for the JDK that runs now. Two at once take turns and leave
+     * a matching pair; --remove takes both away; a JDK before 25 is refused, lib/ unchanged.
+     */
+    @Test
+    void hvctlAotTrainsTheCacheAgainForTheJdkThatRunsNow() throws Exception {
+        assumeTrue(aotCapable(), "AOT caches need JDK 25");
+        Path updated = HvctlRunner.copyTree(copy, tmp.resolve("jdk-updated"), true);
+        Path lib = updated.resolve("lib");
+        Path stamp = lib.resolve("hvctl.aot.jdk");
+        List<String> built = Files.readAllLines(stamp);
+        List<String> older = new ArrayList<>(built);
+        older.set(0, "java.home=" + System.getProperty("java.home") + " java.runtime.version=25.0.0+1-LTS");
+        Files.write(stamp, older);
+        assertTrue(mainClassSource(updated).startsWith("file:"), "the stamp names another JDK");
+
+        Path jdk21 = fakeJdk("jdk-21-for-aot", "21.0.5", "21.0.5+11");
+        Run refused = script(updated, "hvctl-aot", Map.of("HVSPI_JAVA_HOME", jdk21.toString()));
+        assertEquals(1, refused.exit());
+        assertEquals(jdk21 + " is Java 21; an AOT cache needs 25 or newer", refused.err().strip()
+                .replaceFirst("^hvctl-aot: ", ""));
+        assertEquals(older, Files.readAllLines(stamp));
+
+        List<CompletableFuture<Run>> two = List.of(
+                CompletableFuture.supplyAsync(() -> unchecked(() -> script(updated, "hvctl-aot", Map.of()))),
+                CompletableFuture.supplyAsync(() -> unchecked(() -> script(updated, "hvctl-aot", Map.of()))));
+        for (CompletableFuture<Run> r : two) {
+            assertEquals(0, r.get().exit(), r.get().err());
+            assertTrue(r.get().out().contains("AOT cache for java.home=" + System.getProperty("java.home")),
+                    r.get().out());
+        }
+        assertEquals(List.of(built.getFirst(), cksum(lib.resolve("hvctl.aot")), jarsCksum(lib)),
+                Files.readAllLines(stamp));
+        assertEquals(FROM_THE_CACHE, mainClassSource(updated));
+        try (Stream<Path> files = Files.list(lib)) {
+            assertEquals(List.of(), files.filter(f -> f.getFileName().toString().startsWith(".")).toList());
+        }
+
+        assertEquals(0, script(updated, "hvctl-aot", Map.of(), "--remove").exit());
+        assertFalse(Files.exists(lib.resolve("hvctl.aot")) || Files.exists(stamp));
+        assertTrue(mainClassSource(updated).startsWith("file:"));
+    }
+
+    private interface Call<T> {
+        T call() throws Exception;
+    }
+
+    private static <T> T unchecked(Call<T> call) {
+        try {
+            return call.call();
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     private static final String FROM_THE_CACHE = "shared objects file";
