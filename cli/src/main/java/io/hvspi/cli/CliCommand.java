@@ -8,7 +8,10 @@ import picocli.CommandLine.Spec;
 
 /** What every hvctl command that prints a result shares: --json and its streams. */
 abstract class CliCommand implements Callable<Integer> {
-    @Option(names = "--json", description = "Print JSON instead of a table.")
+    static final String JSON = "--json";
+    static final String JSON_HELP = "Print JSON instead of a table.";
+
+    @Option(names = JSON, description = JSON_HELP)
     boolean json;
 
     @Spec

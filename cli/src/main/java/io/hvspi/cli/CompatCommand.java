@@ -29,8 +29,7 @@ import picocli.CommandLine.Spec;
             + " reported unavailable, not passed; jars that did not load are listed with the reason. Exits 7 when a"
             + " contract test fails, 4 when two plugins claim one hypervisor type (neither is tested).")
 final class CompatCommand implements Callable<Integer> {
-    @Option(names = "--plugins-dir", paramLabel = "DIR",
-            description = "Where plugin jars are (default: the distribution's plugins/).")
+    @Option(names = PluginOptions.DIR, paramLabel = "DIR", description = PluginOptions.DIR_HELP)
     Path pluginsDir;
 
     @Option(names = "--out", paramLabel = "DIR", defaultValue = "compat",

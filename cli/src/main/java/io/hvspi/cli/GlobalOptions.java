@@ -9,8 +9,7 @@ import picocli.CommandLine.Option;
 
 /** Options every command that touches plugins or VMs shares. */
 final class GlobalOptions {
-    @Option(names = "--plugins-dir", paramLabel = "DIR",
-            description = "Where plugin jars are (default: the distribution's plugins/).")
+    @Option(names = PluginOptions.DIR, paramLabel = "DIR", description = PluginOptions.DIR_HELP)
     Path pluginsDir;
 
     @Option(names = "--runtime-dir", paramLabel = "DIR",

@@ -5,37 +5,22 @@ import java.io.PrintWriter;
 import java.util.List;
 import java.util.Map;
 import picocli.CommandLine;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
+import picocli.CommandLine.ScopeType;
 
-/** {@code hvctl}: drive VMMs for container sandboxes through hvspi. */
-@Command(name = "hvctl",
-        // the footer (exit codes) on every command's help
-        scope = CommandLine.ScopeType.INHERIT,
-        versionProvider = Hvctl.Version.class,
-        header = "Drive virtual machine monitors for container sandboxes through hvspi.",
-        synopsisSubcommandLabel = "COMMAND",
-        commandListHeading = "%nCommands:%n",
-        footer = {"", ExitCode.HELP})
-// the subcommands are added in commandLine(), not listed here: a command line that names one gets a model of it alone
+/**
+ * {@code hvctl}: drive VMMs for container sandboxes through hvspi.
+ *
+ * <p>hvctl itself and {@code plugins} have models built in code with picocli's programmatic API;
+ * the other commands are annotated classes. Reading annotations costs a start more than the
+ * reflection around them: the JDK makes a proxy class for each annotation type it reads, and its
+ * AOT cache holds no proxy classes, so the annotated root and {@code plugins} cost every
+ * {@code hvctl plugins} seven of them (0.1 s of CPU of 0.4 s on a slow host). Those two are the
+ * commands a start is measured on (docs/performance.md); the others do more than start.
+ */
 public final class Hvctl {
-    // every subcommand takes --help too (commandLine() adds it), as the error hints promise; --version only acts here
-    @Option(names = {"-h", "--help"}, usageHelp = true, description = HELP)
-    boolean help;
-
-    @Option(names = {"-V", "--version"}, versionHelp = true, description = "Print the version and exit.")
-    boolean version;
-
-    // both read before parsing (Logging.requested): levels must be set before the first logger exists
-    @Option(names = "--debug", scope = CommandLine.ScopeType.INHERIT,
-            description = "Log at debug (third-party libraries too) and print the stack trace of any error.")
-    boolean debug;
-
-    @Option(names = "--log-level", paramLabel = "LEVEL", scope = CommandLine.ScopeType.INHERIT,
-            converter = Logging.Level.class, completionCandidates = Logging.Levels.class,
-            description = "off, error, warn (default), info, debug or trace; libraries other than hvspi log only"
-                    + " at debug and trace.")
-    String logLevel;
+    private Hvctl() {}
 
     public static void main(String[] args) {
         if (args.length == 1 && (args[0].equals("--version") || args[0].equals("-V"))) {
@@ -86,8 +71,8 @@ public final class Hvctl {
      * most of a command's start, and a command line that names one command needs only that one.
      */
     static CommandLine commandLine(List<Class<?>> commands) {
-        CommandLine root = new CommandLine(new Hvctl());
-        commands.forEach(root::addSubcommand);
+        CommandLine root = new CommandLine(rootSpec());
+        commands.forEach(c -> root.addSubcommand(c == PluginsCommand.class ? PluginsCommand.spec() : c));
         root.getSubcommands().values().forEach(Hvctl::addHelpOption);
         HelpLayout.apply(root);
         return root;
@@ -114,7 +99,31 @@ public final class Hvctl {
         return null;
     }
 
-    private static final String HELP = "Show this help and exit.";
+    static final String HELP = "Show this help and exit.";
+
+    /** hvctl itself: its options, the exit codes on every command's help, and its version. */
+    private static CommandSpec rootSpec() {
+        CommandSpec spec = CommandSpec.create().name("hvctl")
+                .scopeType(ScopeType.INHERIT) // the footer (exit codes) on every command's help
+                .versionProvider(new Version());
+        spec.usageMessage()
+                .header("Drive virtual machine monitors for container sandboxes through hvspi.")
+                .synopsisSubcommandLabel("COMMAND")
+                .commandListHeading("%nCommands:%n")
+                .footer("", ExitCode.HELP);
+        // every subcommand takes --help too (commandLine() adds it), as the error hints promise; --version only acts here
+        spec.addOption(OptionSpec.builder("-h", "--help").usageHelp(true).description(HELP).build());
+        spec.addOption(OptionSpec.builder("-V", "--version").versionHelp(true)
+                .description("Print the version and exit.").build());
+        // both read before parsing (Logging.requested): levels must be set before the first logger exists
+        spec.addOption(OptionSpec.builder("--debug").scopeType(ScopeType.INHERIT)
+                .description("Log at debug (third-party libraries too) and print the stack trace of any error.").build());
+        spec.addOption(OptionSpec.builder("--log-level").type(String.class).paramLabel("LEVEL")
+                .scopeType(ScopeType.INHERIT).converters(new Logging.Level()).completionCandidates(new Logging.Levels())
+                .description("off, error, warn (default), info, debug or trace; libraries other than hvspi log only"
+                        + " at debug and trace.").build());
+        return spec;
+    }
 
     /** -h/--help on a command and those below it; picocli's help command has its own. */
     private static void addHelpOption(CommandLine command) {
@@ -122,7 +131,7 @@ public final class Hvctl {
                 || command.getCommandSpec().findOption("--help") != null) {
             return;
         }
-        command.getCommandSpec().addOption(CommandLine.Model.OptionSpec.builder("-h", "--help")
+        command.getCommandSpec().addOption(OptionSpec.builder("-h", "--help")
                 .usageHelp(true).description(HELP).build());
         command.getSubcommands().values().forEach(Hvctl::addHelpOption);
     }

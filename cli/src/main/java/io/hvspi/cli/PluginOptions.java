@@ -9,8 +9,10 @@ import picocli.CommandLine.Option;
 
 /** --plugins-dir alone, for the commands that read plugins but start no VM (plugins, capabilities, config check). */
 final class PluginOptions {
-    @Option(names = "--plugins-dir", paramLabel = "DIR",
-            description = "Where plugin jars are (default: the distribution's plugins/).")
+    static final String DIR = "--plugins-dir";
+    static final String DIR_HELP = "Where plugin jars are (default: the distribution's plugins/).";
+
+    @Option(names = DIR, paramLabel = "DIR", description = DIR_HELP)
     Path pluginsDir;
 
     Path directory() {

@@ -7,19 +7,45 @@ import io.hvspi.spi.Capability;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.Optional;
+import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
-import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
 
-@Command(name = "plugins", header = "List the installed hypervisor plugins.",
-        description = "Lists each plugin jar with its hypervisor type and the capabilities it declares; jars that did"
-            + " not load are listed with the reason. An empty or missing plugins directory is a warning. Exits 4"
-            + " when two plugins claim one hypervisor type (neither is used until one is removed).")
-final class PluginsCommand extends PluginReadingCommand {
+/**
+ * {@code hvctl plugins}. Its model is built in code, as hvctl's own is ({@link Hvctl} says why),
+ * with the options of a {@link PluginReadingCommand}: {@code --json} and {@code --plugins-dir}.
+ */
+final class PluginsCommand implements Callable<Integer> {
+    private final PluginOptions pluginOptions = new PluginOptions();
+    private CommandSpec spec;
+
+    private PluginsCommand() {}
+
+    /** A new command with its model. */
+    static CommandSpec spec() {
+        PluginsCommand command = new PluginsCommand();
+        command.spec = CommandSpec.wrapWithoutInspection(command).name("plugins");
+        command.spec.usageMessage()
+                .header("List the installed hypervisor plugins.")
+                .description("Lists each plugin jar with its hypervisor type and the capabilities it declares; jars"
+                        + " that did not load are listed with the reason. An empty or missing plugins directory is a"
+                        + " warning. Exits 4 when two plugins claim one hypervisor type (neither is used until one is"
+                        + " removed).");
+        command.spec.addOption(OptionSpec.builder(CliCommand.JSON).type(boolean.class).description(CliCommand.JSON_HELP)
+                .build());
+        command.spec.addOption(OptionSpec.builder(PluginOptions.DIR).type(Path.class).paramLabel("DIR")
+                .description(PluginOptions.DIR_HELP).build());
+        return command.spec;
+    }
 
     @Override
     public Integer call() {
-        PrintWriter out = out();
-        Optional<PluginRegistry> loaded = pluginOptions.registryOrWarn(err());
+        boolean json = spec.commandLine().getParseResult().matchedOptionValue(CliCommand.JSON, false);
+        pluginOptions.pluginsDir = spec.commandLine().getParseResult().matchedOptionValue(PluginOptions.DIR, null);
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+        Optional<PluginRegistry> loaded = pluginOptions.registryOrWarn(err);
         if (loaded.isEmpty()) {
             if (json) {
                 ObjectNode doc = Json.object().put("pluginsDir", pluginOptions.directory().toString());
@@ -54,7 +80,7 @@ final class PluginsCommand extends PluginReadingCommand {
                 registry.skipped().forEach(s -> out.println("skipped " + s.file() + ": " + s.reason()));
             }
             out.flush();
-            registry.conflicts().forEach(c -> err().println("hvctl: error: " + c.message()));
+            registry.conflicts().forEach(c -> err.println("hvctl: error: " + c.message()));
             return registry.conflicts().isEmpty() ? ExitCode.OK : ExitCode.PLUGIN;
         }
     }

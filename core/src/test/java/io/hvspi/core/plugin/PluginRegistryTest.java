@@ -117,6 +117,36 @@ class PluginRegistryTest {
     }
 
     @Test
+    void anExtensionIndexNamingAMissingClassIsSkippedNamingTheClass() {
+        good("acme", "acme");
+        new PluginJarBuilder().descriptor("ghost", "1.0.0", OK)
+                .entry("META-INF/extensions.idx", "com.example.ghost.Factory\n".getBytes())
+                .build(dir.resolve("ghost.jar"));
+        try (PluginRegistry registry = PluginRegistry.load(dir)) {
+            assertEquals(List.of("acme"), registry.types());
+            assertEquals("plugin 'ghost': META-INF/extensions.idx names com.example.ghost.Factory, which is not in"
+                    + " the jar", onlySkipped(registry).reason());
+        }
+    }
+
+    @Test
+    void extensionsOfOtherExtensionPointsBesideTheFactoryAreIgnored() {
+        new PluginJarBuilder().descriptor("acme", "1.0.0", OK)
+                .factory("com.example.acme", "Factory", "acme", "")
+                .source("com.example.acme", "Other", """
+                        package com.example.acme;
+                        @org.pf4j.Extension
+                        public class Other implements org.pf4j.ExtensionPoint {}
+                        """)
+                .build(dir.resolve("acme.jar"));
+        try (PluginRegistry registry = PluginRegistry.load(dir)) {
+            assertEquals(List.of("acme"), registry.types());
+            assertEquals(1, registry.entries().size());
+            assertTrue(registry.skipped().isEmpty(), () -> "skipped: " + registry.skipped());
+        }
+    }
+
+    @Test
     void aTypeClaimedByTwoJarsIsAConflictNamingBothAndIsRefused() {
         good("a-qemu", "qemu");
         good("b-qemu", "qemu");
