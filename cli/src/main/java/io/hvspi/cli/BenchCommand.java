@@ -252,7 +252,7 @@ final class BenchCommand {
         private void write(IoBenchReport report) {
             try {
                 Files.createDirectories(out);
-                Files.writeString(out.resolve(JSON_FILE), Json.MAPPER.writeValueAsString(report) + "\n");
+                Files.writeString(out.resolve(JSON_FILE), Json.mapper().writeValueAsString(report) + "\n");
                 Files.writeString(out.resolve(SVG_FILE), IoBench.chart(report));
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot write the report into " + out + ": " + e.getMessage(), e);
