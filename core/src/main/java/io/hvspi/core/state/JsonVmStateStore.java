@@ -1,10 +1,13 @@
 package io.hvspi.core.state;
 
+import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.DeserializationFeature;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.hvspi.spi.HvspiException;
 import io.hvspi.spi.VmRecord;
 import io.hvspi.spi.VmStateStore;
@@ -56,9 +59,12 @@ public final class JsonVmStateStore implements VmStateStore {
     private static final int STRIPES = 256;
 
     private static final Logger LOG = LoggerFactory.getLogger(JsonVmStateStore.class);
-    // a record with anything after its object (a second write run together with it, junk) is corrupt, not valid
-    private static final ObjectMapper JSON = new ObjectMapper()
-            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+    /**
+     * Records are read and written with Jackson's streaming parser and generator only: an
+     * ObjectMapper loads about 350 classes from Jackson's jars at its first use, which doubled
+     * the CPU of {@code hvctl vm list}.
+     */
+    private static final JsonFactory JSON = new JsonFactory();
     private final Path root;
     private final Object[] locks = new Object[STRIPES];
     /**
@@ -139,8 +145,8 @@ public final class JsonVmStateStore implements VmStateStore {
      */
     private static byte[] encode(VmRecord record, Optional<VmmIdentity> vmm) throws IOException {
         ByteArrayOutputStream out = new ByteArrayOutputStream(256 + record.pluginState().length());
-        try (JsonGenerator g = JSON.getFactory().createGenerator(out);
-             JsonParser state = JSON.getFactory().createParser(record.pluginState())) {
+        try (JsonGenerator g = JSON.createGenerator(out);
+             JsonParser state = JSON.createParser(record.pluginState())) {
             g.writeStartObject();
             g.writeStringField("vmId", record.vmId());
             g.writeStringField("hypervisorType", record.hypervisorType());
@@ -296,16 +302,14 @@ public final class JsonVmStateStore implements VmStateStore {
         }
         Stored stored;
         try {
-            JsonNode n = JSON.readTree(bytes);
-            if (n == null || !n.isObject()) {
-                throw new IOException("not a JSON object");
-            }
+            Parsed parsed = parse(bytes);
+            ObjectNode n = parsed.fields();
             if (!n.path("pid").isIntegralNumber()) {
                 throw new IOException("field pid is missing or not an integer");
             }
             VmRecord record = new VmRecord(n.path("vmId").asText(), n.path("hypervisorType").asText(),
                     n.path("pid").asLong(), Path.of(n.path("runtimeDir").asText()),
-                    Instant.parse(n.path("createdAt").asText()), JSON.writeValueAsString(n.path("pluginState")));
+                    Instant.parse(n.path("createdAt").asText()), parsed.pluginState());
             stored = new Stored(record, identityOf(n.path("vmm"), record.pid()));
         } catch (IOException | RuntimeException e) {
             throw new HvspiException("corrupt VM record " + file + ": " + oneLine(e), e);
@@ -313,6 +317,78 @@ public final class JsonVmStateStore implements VmStateStore {
         validate(file, vmId, stored.record());
         stored.identity().ifPresent(id -> identities.put(vmId, id));
         return Optional.of(stored);
+    }
+
+    /** A record's fields but its plugin's state, and that state as the text it was written with. */
+    private record Parsed(ObjectNode fields, String pluginState) {}
+
+    /**
+     * One JSON object and nothing after it (a second write run together with it, junk: corrupt).
+     * The plugin's state is skipped over, checked as the parser goes, and kept as its bytes in the
+     * file, as it was given to {@link #save} ({@code null} when there is none); the other fields
+     * become a tree, as a mapper's readTree would make it.
+     */
+    private static Parsed parse(byte[] bytes) throws IOException {
+        try (JsonParser p = JSON.createParser(bytes)) {
+            if (p.nextToken() != JsonToken.START_OBJECT) {
+                throw new IOException("not a JSON object");
+            }
+            ObjectNode fields = JsonNodeFactory.instance.objectNode();
+            String pluginState = "null";
+            while (p.nextToken() == JsonToken.FIELD_NAME) {
+                String name = p.currentName();
+                p.nextToken();
+                if (name.equals("pluginState")) {
+                    int start = (int) p.currentTokenLocation().getByteOffset();
+                    p.skipChildren();
+                    if (p.currentToken().isScalarValue()) {
+                        p.getText(); // a string's text is read lazily: read it, so that the location is past it
+                    }
+                    int end = (int) p.currentLocation().getByteOffset();
+                    pluginState = new String(bytes, start, end - start, StandardCharsets.UTF_8);
+                } else {
+                    fields.set(name, tree(p));
+                }
+            }
+            if (p.nextToken() != null) {
+                throw new IOException("trailing content after the record's object: " + p.currentToken());
+            }
+            return new Parsed(fields, pluginState);
+        }
+    }
+
+    /** The value at the parser's token as a tree (the parser's nesting limit bounds the recursion). */
+    private static JsonNode tree(JsonParser p) throws IOException {
+        JsonNodeFactory nodes = JsonNodeFactory.instance;
+        return switch (p.currentToken()) {
+            case START_OBJECT -> {
+                ObjectNode object = nodes.objectNode();
+                while (p.nextToken() == JsonToken.FIELD_NAME) {
+                    String name = p.currentName();
+                    p.nextToken();
+                    object.set(name, tree(p));
+                }
+                yield object;
+            }
+            case START_ARRAY -> {
+                ArrayNode array = nodes.arrayNode();
+                while (p.nextToken() != JsonToken.END_ARRAY) {
+                    array.add(tree(p));
+                }
+                yield array;
+            }
+            case VALUE_STRING -> nodes.textNode(p.getText());
+            case VALUE_NUMBER_INT -> switch (p.getNumberType()) {
+                case INT -> nodes.numberNode(p.getIntValue());
+                case LONG -> nodes.numberNode(p.getLongValue());
+                default -> nodes.numberNode(p.getBigIntegerValue());
+            };
+            case VALUE_NUMBER_FLOAT -> nodes.numberNode(p.getDoubleValue());
+            case VALUE_TRUE -> nodes.booleanNode(true);
+            case VALUE_FALSE -> nodes.booleanNode(false);
+            case VALUE_NULL -> nodes.nullNode();
+            default -> throw new IOException("unexpected " + p.currentToken());
+        };
     }
 
     /** Records are data, not authority: fields that steer signals or deletions must be where hvspi puts them. */

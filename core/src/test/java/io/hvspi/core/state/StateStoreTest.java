@@ -203,4 +203,45 @@ class StateStoreTest {
         Files.writeString(file, whole + "\n  \n");
         assertTrue(host.stateStore().load("vm1").isPresent(), "white space after the object is not damage");
     }
+
+    /** The record is read with the streaming parser: each field as a tree would give it, the state as its text. */
+    @Test
+    void aRecordWrittenByHandIsReadFieldByFieldAndItsStateAsItsText() throws Exception {
+        DefaultHostContext host = host();
+        Path dir = host.createRuntimeDir("vm1");
+        Path file = dir.resolve("vm.json");
+        String fields = "\"vmId\": \"vm1\", \"hypervisorType\": \"qemu\", \"pid\": 0, \"runtimeDir\": \""
+                + dir.toAbsolutePath() + "\", \"createdAt\": \"2026-12-07T00:00:00Z\"";
+        List<String> states = List.of(
+                "{ \"a\" : [1, 2.5e3, -7, true, null, {\"b\": \"\\u00e9\\n\"}] }",
+                "\"d\u00e9j\u00e0 \\\"quoted\\\" \u2603\"",
+                "12345678901234567890123",
+                "-1.5e3",
+                "false",
+                "[]");
+        for (String state : states) {
+            for (String layout : List.of("{%s, \"pluginState\": %s}", "{\"pluginState\":%s , %s}\n")) {
+                String text = layout.startsWith("{%s") ? layout.formatted(fields, state) : layout.formatted(state, fields);
+                Files.writeString(file, text);
+                VmRecord r = host.stateStore().load("vm1").orElseThrow();
+                assertEquals(state, r.pluginState(), text);
+                assertEquals("qemu", r.hypervisorType());
+                assertEquals(Instant.parse("2026-12-07T00:00:00Z"), r.createdAt());
+            }
+        }
+        Files.writeString(file, "{" + fields + "}");
+        assertEquals("null", host.stateStore().load("vm1").orElseThrow().pluginState(), "no state: JSON null");
+        Files.writeString(file, "{" + fields + ", \"hypervisorType\": \"clh\", \"pluginState\": 1, \"pluginState\": 2}");
+        VmRecord twice = host.stateStore().load("vm1").orElseThrow();
+        assertEquals("clh", twice.hypervisorType(), "a field given twice: the last counts");
+        assertEquals("2", twice.pluginState());
+        for (String bad : List.of("[]", "\"text\"", "", "{" + fields + ", \"pluginState\": {\"a\": }}",
+                "{" + fields + ", \"pluginState\": " + "[".repeat(5000) + "]".repeat(5000) + "}",
+                "{" + fields + ", \"vmm\": " + "[".repeat(5000) + "]".repeat(5000) + "}")) {
+            Files.writeString(file, bad);
+            HvspiException e = assertThrows(HvspiException.class, () -> host.stateStore().load("vm1"), bad);
+            assertTrue(e.getMessage().startsWith("corrupt VM record " + file + ": "), e.getMessage());
+            assertFalse(e.getMessage().contains("\n"), "one line: " + e.getMessage());
+        }
+    }
 }
