@@ -65,6 +65,7 @@ final class Json {
         out.flush();
     }
 
+    // the plugin kit's JsonLineChannel walks trees the same way; plugins shade the kit and the host does not load it
     private static void write(JsonGenerator g, JsonNode node) throws IOException {
         switch (node.getNodeType()) {
             case OBJECT -> {
