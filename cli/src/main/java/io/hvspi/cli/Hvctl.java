@@ -99,7 +99,7 @@ public final class Hvctl {
         return null;
     }
 
-    static final String HELP = "Show this help and exit.";
+    private static final String HELP = "Show this help and exit.";
 
     /** hvctl itself: its options, the exit codes on every command's help, and its version. */
     private static CommandSpec rootSpec() {

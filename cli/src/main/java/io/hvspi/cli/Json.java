@@ -21,7 +21,7 @@ import java.util.Map;
  * <p>A tree is printed by walking it with a generator, as the mapper with {@code INDENT_OUTPUT}
  * would print it, byte for byte (JsonTest holds the two equal). The mapper is built only for a
  * document that holds objects rather than nodes alone (the bench reports): its first use loads
- * about 500 classes from Jackson's jars, which doubled the CPU of {@code hvctl plugins --json}.
+ * about 500 classes from Jackson's jars, two fifths of the CPU of {@code hvctl plugins --json}.
  */
 final class Json {
     private static final JsonFactory FACTORY = new JsonFactory();

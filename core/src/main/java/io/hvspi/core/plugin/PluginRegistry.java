@@ -301,7 +301,7 @@ public final class PluginRegistry implements AutoCloseable {
     /**
      * The plugin's factory classes, named by its extension index. Not pf4j's getExtensionClasses, which
      * also reads each class's {@code @Extension} for an ordinal hvspi has no use for: the JDK makes a
-     * proxy class for each annotation type it reads (a JDK 25 AOT cache holds none), about a tenth of
+     * proxy class for each annotation type it reads (a JDK 25 AOT cache holds none), about a twentieth of
      * {@code hvctl plugins}' CPU. A class the index names that does not load fails the plugin, named;
      * pf4j would log it and go on without it.
      */
