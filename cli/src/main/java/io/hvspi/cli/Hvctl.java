@@ -16,7 +16,7 @@ import picocli.CommandLine.ScopeType;
  * the other commands are annotated classes. Reading annotations costs a start more than the
  * reflection around them: the JDK makes a proxy class for each annotation type it reads, and its
  * AOT cache holds no proxy classes, so the annotated root and {@code plugins} cost every
- * {@code hvctl plugins} seven of them (0.1 s of CPU of 0.4 s on a slow host). Those two are the
+ * {@code hvctl plugins} seven of them (0.08 s of CPU of 0.4 s on a slow host). Those two are the
  * commands a start is measured on (docs/performance.md); the others do more than start.
  */
 public final class Hvctl {
