@@ -253,6 +253,29 @@ class LauncherIT {
         assertEquals(0, plugins.exit(), plugins.err());
     }
 
+    /**
+     * What the start-up figures are measured on (docs/performance.md, ninth round): {@code plugins}
+     * defines no annotation proxy class (the JDK generates one per annotation type read, and an AOT
+     * cache holds none), and neither {@code --json} nor {@code vm list} builds Jackson's mapper.
+     */
+    @Test
+    void pluginsAndVmListStartWithoutAnnotationProxiesOrAMapper() throws Exception {
+        Map<String, String> log = Map.of("HVCTL_JAVA_OPTS", "-Xlog:class+load");
+        Run plugins = hvctl(HvctlRunner.home(), log, "plugins");
+        assertEquals(0, plugins.exit(), plugins.err());
+        // one: PluginGuard's, which puts the plugins' factories behind the host's fault boundary
+        assertEquals(1, plugins.out().lines().filter(l -> l.contains("source: __dynamic_proxy__")).count(),
+                plugins.out());
+        for (List<String> args : List.of(List.of("plugins", "--json"), List.of("vm", "list"),
+                List.of("vm", "list", "--json"))) {
+            Run r = hvctl(HvctlRunner.home(), log, args.toArray(String[]::new));
+            assertEquals(0, r.exit(), args + ": " + r.err());
+            assertTrue(r.out().contains("io.hvspi.cli.Hvctl source:"), "the log is on: " + args);
+            assertFalse(r.out().contains("com.fasterxml.jackson.databind.ObjectMapper source:"),
+                    args + " built the mapper");
+        }
+    }
+
     @Test
     void aMovedDistributionKeepsItsCache() throws Exception {
         assumeTrue(aotCapable(), "AOT caches need JDK 25");
