@@ -72,6 +72,7 @@ public final class Hvctl {
      */
     static CommandLine commandLine(List<Class<?>> commands) {
         CommandLine root = new CommandLine(rootSpec());
+        // plugins' model is built in code (see the class comment); the others picocli reads from their annotations
         commands.forEach(c -> root.addSubcommand(c == PluginsCommand.class ? PluginsCommand.spec() : c));
         root.getSubcommands().values().forEach(Hvctl::addHelpOption);
         HelpLayout.apply(root);

@@ -41,27 +41,21 @@ final class Json {
         return Mapper.INSTANCE;
     }
 
-    static void print(PrintWriter out, JsonNode document) {
+    /** A tree by walking it; any other document (a bench report) through the mapper. */
+    static void print(PrintWriter out, Object document) {
         StringWriter text = new StringWriter();
-        try (JsonGenerator g = FACTORY.createGenerator(text).useDefaultPrettyPrinter()) {
-            write(g, document);
+        try {
+            if (document instanceof JsonNode tree) {
+                try (JsonGenerator g = FACTORY.createGenerator(text).useDefaultPrettyPrinter()) {
+                    write(g, tree);
+                }
+            } else {
+                mapper().writer().writeValue(text, document);
+            }
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
         out.println(text);
-        out.flush();
-    }
-
-    static void print(PrintWriter out, Object document) {
-        if (document instanceof JsonNode node) {
-            print(out, node);
-            return;
-        }
-        try {
-            out.println(mapper().writeValueAsString(document));
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
         out.flush();
     }
 
