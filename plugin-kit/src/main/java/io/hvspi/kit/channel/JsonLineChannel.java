@@ -21,17 +21,31 @@ import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.nio.channels.ClosedSelectorException;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Queue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * One connection that carries newline-delimited JSON objects over a Unix socket:
  * the transport under QMP-like and bridge-like protocols. It knows nothing of
- * requests and replies; a {@link Handler} gets every object the peer sends, on
- * the channel's reader thread.
+ * requests and replies; a {@link Handler} gets every object the peer sends, in
+ * order, on the one thread reading the socket at the time: a caller waiting in
+ * {@link #await} or {@link #readUntil} (so that a reply wakes no other thread), or,
+ * while no caller waits, the channel's background reader (so that events and the
+ * peer's end are read between calls).
  *
  * <p>Fault behaviour, the same for every protocol on top:
  * <ul>
@@ -52,7 +66,10 @@ public final class JsonLineChannel implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(JsonLineChannel.class);
     private static final long WRITE_RETRY_NANOS = 1_000_000;
 
-    /** What the protocol on top does with what arrives. Both methods run on the reader thread. */
+    /**
+     * What the protocol on top does with what arrives. Both methods run on the thread reading
+     * (the background reader or a waiting caller), never two at once; they must not block.
+     */
     public interface Handler {
         /**
          * One object from the peer. Throw {@link ProtocolViolation} when it is not the protocol:
@@ -107,16 +124,58 @@ public final class JsonLineChannel implements AutoCloseable {
     private volatile VmmUnavailableException ended;
     private volatile boolean closedByUs;
 
+    /**
+     * Whether callers read their own replies ({@link #await}); {@code -Dhvspi.channel.callerReads=false}
+     * leaves every read to the background reader, as before, for comparing the two.
+     */
+    static final boolean CALLERS_READ = !"false".equals(System.getProperty("hvspi.channel.callerReads"));
+    private static final long NO_DEADLINE = Long.MIN_VALUE;
+
+    /** Held by the one thread that reads: the background reader, or a caller in {@link #await}. */
+    private final ReentrantLock readRole = new ReentrantLock();
+    /** Guarded by {@link #readRole}, as is {@link #readDeadline}. */
+    private final LineReader lines;
+    /** When the thread reading stops waiting for bytes ({@link #NO_DEADLINE}: the background reader). */
+    private long readDeadline = NO_DEADLINE;
+    /** The caller reading now, if a caller is. */
+    private volatile Thread leader;
+    /** Callers waiting for the socket: whoever lets go of it wakes them. */
+    private final Queue<Thread> followers = new ConcurrentLinkedQueue<>();
+    /** Callers in {@link #await} or {@link #readUntil}, and when the last one left. */
+    private final AtomicInteger callers = new AtomicInteger();
+    private volatile long lastCallerNanos;
+    /** True while the background reader leaves the socket to callers; {@link IdleReaders} sets it back. */
+    private volatile boolean readerAside;
+    /** Set by {@link IdleReaders} while it watches this channel. */
+    final AtomicBoolean watched = new AtomicBoolean();
+    private Thread reader;
+
     private JsonLineChannel(Path socket, Options options, SocketChannel channel, Selector selector, Handler handler) {
         this.socket = socket;
         this.options = options;
         this.channel = channel;
         this.selector = selector;
         this.handler = handler;
+        this.lines = new LineReader(new ReadableByteChannel() {
+            @Override
+            public int read(ByteBuffer into) throws IOException {
+                return readWaiting(into);
+            }
+
+            @Override
+            public boolean isOpen() {
+                return channel.isOpen();
+            }
+
+            @Override
+            public void close() throws IOException {
+                channel.close();
+            }
+        }, options.maxReadBytes());
     }
 
     /**
-     * Connects and starts the reader.
+     * Connects and starts the background reader.
      *
      * @throws VmmUnavailableException {@code EXITED} when nothing listens on {@code socket}
      */
@@ -140,7 +199,8 @@ public final class JsonLineChannel implements AutoCloseable {
         }
         JsonLineChannel c = new JsonLineChannel(socket, options, ch, selector, handler);
         // a platform thread: a virtual one's wait goes through the JDK's poller, one more hop per message
-        Thread.ofPlatform().daemon().name("json-line-reader " + socket.getFileName()).start(c::readLoop);
+        c.reader = Thread.ofPlatform().daemon().name("json-line-reader " + socket.getFileName()).unstarted(c::readLoop);
+        c.reader.start();
         return c;
     }
 
@@ -274,6 +334,7 @@ public final class JsonLineChannel implements AutoCloseable {
         }
         closeQuietly(channel);
         selector.wakeup();
+        LockSupport.unpark(reader);
         if (!closedByUs) {
             LOG.debug("{}: {}", socket, cause.getMessage());
         }
@@ -284,56 +345,159 @@ public final class JsonLineChannel implements AutoCloseable {
         }
     }
 
-    /** A blocking read on the non-blocking socket: waits on the selector while there is nothing to read. */
-    private int readWaiting(ByteBuffer into) throws IOException {
-        while (true) {
-            int n = channel.read(into);
-            if (n != 0) {
-                return n;
-            }
-            selector.select();
-            selector.selectedKeys().clear();
-            if (!channel.isOpen()) {
-                throw new AsynchronousCloseException();
+    /**
+     * Waits up to {@code timeout} for {@code reply}, reading the socket in this thread while
+     * no other thread does (a leader/follower read): the reply, and whatever comes before
+     * it, is read, parsed and handed to the handler here, so that no other thread wakes for
+     * it. While callers wait, the background reader stays away from the socket; it comes
+     * back once none has waited for {@link IdleReaders#LINGER_NANOS}, so that events and the
+     * peer's end are read between calls too. Waits the way {@link Replies#await} does: an
+     * interrupt does not cut the wait short, and is kept.
+     *
+     * @param reply completed by the handler, or failed by it when the channel ends
+     */
+    public <T> T await(CompletableFuture<T> reply, Duration timeout, Supplier<? extends RuntimeException> onTimeout) {
+        if (!CALLERS_READ) {
+            return Replies.await(reply, timeout, onTimeout);
+        }
+        read(reply, timeout, false);
+        if (!reply.isDone()) {
+            throw onTimeout.get();
+        }
+        return Replies.await(reply, Duration.ZERO, onTimeout);
+    }
+
+    /**
+     * Reads the socket in this thread as {@link #await} does until {@code done} completes (an
+     * outcome the handler's messages lead to, such as an event's), the timeout passes or the
+     * thread is interrupted (the interrupt is kept); then the caller reads {@code done}.
+     */
+    public void readUntil(CompletableFuture<?> done, Duration timeout) {
+        if (CALLERS_READ) {
+            read(done, timeout, true);
+            return;
+        }
+        try {
+            done.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (ExecutionException | TimeoutException e) {
+            // the caller reads the outcome
+        }
+    }
+
+    private void read(CompletableFuture<?> done, Duration timeout, boolean interruptible) {
+        if (done.isDone() || (interruptible && Thread.currentThread().isInterrupted())) {
+            return;
+        }
+        long deadline = System.nanoTime() + timeout.toNanos();
+        // the selector returns at once while the flag is set: cleared while reading, restored after
+        boolean interrupted = Thread.interrupted();
+        callers.incrementAndGet();
+        try {
+            interrupted |= lead(done, deadline, interruptible);
+        } finally {
+            lastCallerNanos = System.nanoTime();
+            callers.decrementAndGet();
+            if (interrupted) {
+                Thread.currentThread().interrupt();
             }
         }
     }
 
-    private void readLoop() {
-        LineReader reader = new LineReader(new ReadableByteChannel() {
-            @Override
-            public int read(ByteBuffer into) throws IOException {
-                return readWaiting(into);
-            }
-
-            @Override
-            public boolean isOpen() {
-                return channel.isOpen();
-            }
-
-            @Override
-            public void close() throws IOException {
-                channel.close();
-            }
-        }, options.maxReadBytes());
-        try {
-            byte[] line;
-            while ((line = reader.readLine()) != null) {
-                if (!isBlank(line)) {
-                    handler.onMessage(parse(line));
+    /**
+     * Reads while no other thread does, else waits for the one that does to let go or to
+     * complete {@code done}; until {@code done} is done, the deadline, or (when
+     * {@code interruptible}) an interrupt. True when the thread was interrupted meanwhile.
+     */
+    private boolean lead(CompletableFuture<?> done, long deadline, boolean interruptible) {
+        Thread me = Thread.currentThread();
+        // completed elsewhere (by the leader, a handler's own thread, the channel's end): wake this thread
+        done.whenComplete((r, e) -> {
+            if (Thread.currentThread() != me) {
+                LockSupport.unpark(me);
+                if (leader == me) {
+                    selector.wakeup();
                 }
             }
-            end(new VmmUnavailableException(Reason.EXITED, options.peer() + " closed the connection (did it exit?)"));
-        } catch (LineReader.LineTooLongException e) {
-            end(protocolError(options.peer() + " sent " + e.getMessage()));
-        } catch (ProtocolViolation e) {
-            end(protocolError(e.getMessage()));
-        } catch (IOException e) {
-            end(new VmmUnavailableException(Reason.EXITED, "lost " + options.peer() + ": " + describe(e), e));
-        } catch (RuntimeException e) {
-            LOG.error("reader for {} failed", socket, e);
-            end(new VmmUnavailableException(Reason.PROTOCOL_ERROR, "the reader for " + options.peer() + " failed: "
-                    + e, e));
+        });
+        boolean interrupted = false;
+        while (!done.isDone() && !(interrupted && interruptible) && System.nanoTime() - deadline < 0) {
+            if (ended == null && readRole.tryLock()) {
+                leader = me;
+                readDeadline = deadline;
+                try {
+                    while (!done.isDone() && ended == null && !(interrupted && interruptible)
+                            && System.nanoTime() - deadline < 0) {
+                        readOne();
+                        interrupted |= Thread.interrupted();
+                    }
+                } finally {
+                    readDeadline = NO_DEADLINE;
+                    leader = null;
+                    leaveReadRole();
+                }
+                continue;
+            }
+            if (ended == null) {
+                // the background reader holds the socket, or another caller does: the reader steps aside
+                readerAside = true;
+                IdleReaders.watch(this);
+            }
+            followers.add(me); // before the check, so that a holder letting go meanwhile sees this thread
+            try {
+                selector.wakeup();
+                if (!done.isDone() && (ended != null || readRole.isLocked())) {
+                    LockSupport.parkNanos(this, deadline - System.nanoTime());
+                }
+            } finally {
+                followers.remove(me);
+            }
+            interrupted |= Thread.interrupted();
+        }
+        return interrupted;
+    }
+
+    /** Lets go of the socket and wakes the callers waiting for it: the first to take it reads next. */
+    private void leaveReadRole() {
+        readRole.unlock();
+        for (Thread follower : followers) {
+            LockSupport.unpark(follower);
+        }
+    }
+
+    /** True when the background reader may read again: no caller waits, and none has for a while. */
+    boolean idleSince(long nanos) {
+        return callers.get() == 0 && nanos - lastCallerNanos >= IdleReaders.LINGER_NANOS;
+    }
+
+    /** Brings the background reader back to the socket (see {@link IdleReaders}). */
+    void resumeReader() {
+        readerAside = false;
+        LockSupport.unpark(reader);
+    }
+
+    boolean hasEnded() {
+        return ended != null;
+    }
+
+    /** The background reader: reads while no caller does, and stays aside while callers wait. */
+    private void readLoop() {
+        try {
+            while (ended == null) {
+                if (readerAside) {
+                    LockSupport.park(this);
+                    continue;
+                }
+                readRole.lock();
+                try {
+                    while (ended == null && !readerAside) {
+                        readOne();
+                    }
+                } finally {
+                    leaveReadRole();
+                }
+            }
         } finally {
             try {
                 selector.close();
@@ -341,6 +505,56 @@ public final class JsonLineChannel implements AutoCloseable {
                 // nothing to do: the connection is gone
             }
         }
+    }
+
+    /** Reads one line, or waits until bytes come, a wake-up or the deadline; hands what it read on. */
+    private void readOne() {
+        try {
+            byte[] line = lines.readLine();
+            if (line == null) {
+                end(new VmmUnavailableException(Reason.EXITED, options.peer()
+                        + " closed the connection (did it exit?)"));
+            } else if (line != LineReader.NO_LINE && !isBlank(line)) {
+                handler.onMessage(parse(line));
+            }
+        } catch (LineReader.LineTooLongException e) {
+            end(protocolError(options.peer() + " sent " + e.getMessage()));
+        } catch (ProtocolViolation e) {
+            end(protocolError(e.getMessage()));
+        } catch (IOException | ClosedSelectorException e) {
+            // a closed selector: the background reader ended after the channel did
+            end(new VmmUnavailableException(Reason.EXITED, "lost " + options.peer() + ": "
+                    + (e instanceof IOException io ? describe(io) : "the connection was closed"), e));
+        } catch (RuntimeException e) {
+            LOG.error("reader for {} failed", socket, e);
+            end(new VmmUnavailableException(Reason.PROTOCOL_ERROR, "the reader for " + options.peer() + " failed: "
+                    + e, e));
+        }
+    }
+
+    /**
+     * A read on the non-blocking socket that waits on the selector while there is nothing to
+     * read: until bytes come, a wake-up, or the reading thread's deadline (then 0).
+     */
+    private int readWaiting(ByteBuffer into) throws IOException {
+        int n = channel.read(into);
+        if (n != 0) {
+            return n;
+        }
+        if (readDeadline == NO_DEADLINE) {
+            selector.select();
+        } else {
+            long left = readDeadline - System.nanoTime();
+            if (left <= 0) {
+                return 0;
+            }
+            selector.select(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left + 999_999)));
+        }
+        selector.selectedKeys().clear();
+        if (!channel.isOpen()) {
+            throw new AsynchronousCloseException();
+        }
+        return channel.read(into);
     }
 
     private ObjectNode parse(byte[] line) {

@@ -33,10 +33,14 @@ final class LineReader {
         buf.flip();
     }
 
+    /** What {@link #readLine} returns when the source had nothing to read yet (its read returned 0). */
+    static final byte[] NO_LINE = new byte[0];
+
     /**
      * The next line without its terminator ({@code \n}, and a {@code \r} before it),
      * or null at end of stream. Bytes after the last newline at end of stream are
-     * a truncated message and are reported as such.
+     * a truncated message and are reported as such. {@link #NO_LINE} when the source
+     * returned no bytes (nothing arrived in time): call again.
      */
     byte[] readLine() throws IOException {
         while (true) {
@@ -59,6 +63,9 @@ final class LineReader {
             buf.clear();
             int n = in.read(buf);
             buf.flip();
+            if (n == 0) {
+                return NO_LINE;
+            }
             if (n < 0) {
                 if (lineLen > 0) {
                     throw new IOException("connection closed in the middle of a message (" + lineLen + " bytes)");

@@ -8,7 +8,6 @@ import com.fasterxml.jackson.databind.node.NullNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.hvspi.kit.channel.JsonLineChannel;
 import io.hvspi.kit.channel.JsonLineChannel.ProtocolViolation;
-import io.hvspi.kit.channel.Replies;
 import io.hvspi.spi.VmmException;
 import io.hvspi.spi.VmmUnavailableException;
 import io.hvspi.spi.VmmUnavailableException.Reason;
@@ -181,7 +180,7 @@ public final class BridgeClient implements AutoCloseable {
             }
             Duration left = timeout.minusNanos(System.nanoTime() - start);
             try {
-                return Replies.await(answer, left.isNegative() ? Duration.ZERO : left,
+                return channel.await(answer, left.isNegative() ? Duration.ZERO : left,
                         () -> new VmmUnavailableException(Reason.TIMED_OUT, peer + " did not answer " + action
                                 + " within " + timeout.toMillis() + " ms"));
             } catch (VmmUnavailableException e) {
@@ -205,7 +204,7 @@ public final class BridgeClient implements AutoCloseable {
 
     private JsonNode await(CompletableFuture<JsonNode> line, Duration timeout, String what) {
         try {
-            return Replies.await(line, timeout, () -> new VmmUnavailableException(Reason.TIMED_OUT, peer
+            return channel.await(line, timeout, () -> new VmmUnavailableException(Reason.TIMED_OUT, peer
                     + " sent no " + what + " within " + timeout.toMillis() + " ms"));
         } catch (VmmUnavailableException e) {
             throw e.reason() == Reason.TIMED_OUT && e.getCause() == null ? e

@@ -297,7 +297,8 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
             if (settings.guestless()) {
                 qmp.execute("system_reset");
             }
-            deleted.get(DEFAULT_DETACH_TIMEOUT.toNanos(), TimeUnit.NANOSECONDS);
+            qmp.readUntil(deleted, DEFAULT_DETACH_TIMEOUT);
+            deleted.get(0, TimeUnit.NANOSECONDS);
         } catch (TimeoutException e) {
             throw new VmmUnavailableException(VmmUnavailableException.Reason.TIMED_OUT, "QEMU did not report"
                     + " DEVICE_DELETED for '" + deviceId + "' within " + DEFAULT_DETACH_TIMEOUT.toMillis() + " ms");
@@ -536,8 +537,8 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
         }
     }
 
-    private static void await(CompletableFuture<Void> gone, String deviceId, Duration timeout, String what) {
-        UnplugWait.await(gone, what + " of device '" + deviceId + "'", timeout);
+    private void await(CompletableFuture<Void> gone, String deviceId, Duration timeout, String what) {
+        UnplugWait.await(qmp, gone, what + " of device '" + deviceId + "'", timeout);
     }
 
     private void onQmpEvent(QmpEvent event) {

@@ -247,7 +247,7 @@ public final class QemuNetworkHotplug implements NetworkHotplug {
             // without a guest nobody answers the PCIe attention button; QEMU 7.2 completes pending unplugs on reset
             qmp.execute("system_reset", null, UnplugWait.bounded(qmp, deadline));
         }
-        UnplugWait.await(gone, "detach of network device '" + deviceId + "'", UnplugWait.left(deadline));
+        UnplugWait.await(qmp, gone, "detach of network device '" + deviceId + "'", UnplugWait.left(deadline));
     }
 
     private void unplugRefused(String deviceId, CompletableFuture<Void> gone) {

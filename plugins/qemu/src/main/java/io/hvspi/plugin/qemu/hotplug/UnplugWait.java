@@ -25,13 +25,15 @@ final class UnplugWait {
     }
 
     /**
-     * Waits until {@code gone} completes (the device's {@code DEVICE_DELETED} was handled).
+     * Waits until {@code gone} completes (the device's {@code DEVICE_DELETED} was handled), reading
+     * QEMU's messages meanwhile; an interrupt ends the wait.
      *
      * @param what the operation and device for messages, e.g. {@code detach of device 'd0'}
      */
-    static void await(CompletableFuture<Void> gone, String what, Duration timeout) {
+    static void await(QmpClient qmp, CompletableFuture<Void> gone, String what, Duration timeout) {
+        qmp.readUntil(gone, timeout); // the event is read in this thread while no other reads
         try {
-            gone.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+            gone.get(0, TimeUnit.NANOSECONDS);
         } catch (TimeoutException e) {
             throw new VmmUnavailableException(VmmUnavailableException.Reason.TIMED_OUT, what
                     + ": QEMU did not report DEVICE_DELETED within " + timeout.toMillis()

@@ -42,9 +42,11 @@ import org.slf4j.LoggerFactory;
  * only {@code qmp_capabilities} carries an id, since QEMU reads its monitor one
  * byte per main-loop turn and an id on every command made each one measurably
  * slower (see {@link #capabilitiesId}). Each call waits up to its own timeout;
- * {@link #submit} puts several in flight at once. One reader thread parses what
- * QEMU sends: replies complete the waiting call, events go to each subscriber's
- * own queue and thread, so a slow subscriber never delays a reply. A line longer than the cap, or anything that
+ * {@link #submit} puts several in flight at once. A waiting caller reads what QEMU
+ * sends itself while no other thread does (the channel's leader/follower read), the
+ * channel's background reader while no caller waits: replies complete their calls,
+ * events go to each subscriber's own queue and thread, so a slow subscriber never
+ * delays a reply. A line longer than the cap, or anything that
  * is not a QMP message, ends the connection with {@link Reason#PROTOCOL_ERROR};
  * end of stream (QEMU exited) fails every waiting call at once with
  * {@link Reason#EXITED}, not after its timeout.
@@ -87,11 +89,11 @@ public final class QmpClient implements AutoCloseable {
      * TCG on a 2-core host: an id of 30 bytes made each command 0.13 ms slower.
      */
     private final String capabilitiesId = "hvspi-" + Long.toHexString(ThreadLocalRandom.current().nextLong() >>> 16);
-    /** Commands sent and not answered yet, in the order they went out; the reader alone takes from the head. */
+    /** Commands sent and not answered yet, in the order they went out; the thread reading alone takes the head. */
     private final Queue<Pending> pending = new ConcurrentLinkedQueue<>();
     /** Held while a command is queued and written, so that the queue's order is the order on the wire. */
     private final Object sendLock = new Object();
-    /** Set by the reader when the reply to {@code qmp_capabilities} arrives; read by the reader alone. */
+    /** Set when the reply to {@code qmp_capabilities} is read; used by the thread reading alone. */
     private boolean negotiated;
     private final List<EventSubscription> subscriptions = new CopyOnWriteArrayList<>();
     private final List<EventWait> waits = new CopyOnWriteArrayList<>();
@@ -109,7 +111,7 @@ public final class QmpClient implements AutoCloseable {
 
     private volatile RoundTrips roundTrips = (command, took, ok) -> { };
 
-    /** Reports every later command's round trip to {@code sink}, on the reader's thread: it must be quick. */
+    /** Reports every later command's round trip to {@code sink}, on the thread reading: it must be quick. */
     public void onRoundTrip(RoundTrips sink) {
         this.roundTrips = Objects.requireNonNull(sink, "sink");
     }
@@ -254,7 +256,7 @@ public final class QmpClient implements AutoCloseable {
          * Calls {@code action} once this command ends, also when {@link #await} gave up
          * on it: with QEMU's reply (and a null error), with the {@link VmmException}
          * QEMU answered, or with the {@link VmmUnavailableException} that ended the
-         * connection first. Runs on a virtual thread of its own, never the reader's, so
+         * connection first. Runs on a virtual thread of its own, never the thread reading, so
          * the action may send commands. For finishing or undoing what a command that
          * timed out still does when QEMU answers late.
          */
@@ -300,7 +302,7 @@ public final class QmpClient implements AutoCloseable {
                 throw e;
             }
         }
-        // the reader may have failed every pending call just before we registered
+        // the thread reading may have failed every pending call just before we registered
         if (disconnected != null) {
             failPending(disconnected);
         }
@@ -319,8 +321,18 @@ public final class QmpClient implements AutoCloseable {
     public JsonNode await(Call call, Duration timeout) {
         String command = call.pending.command();
         // the call stays queued on a timeout: its late reply is matched to it by order (and dropped)
-        return Replies.await(call.pending.reply(), timeout, () -> new VmmUnavailableException(Reason.TIMED_OUT,
+        return channel.await(call.pending.reply(), timeout, () -> new VmmUnavailableException(Reason.TIMED_OUT,
                 "no reply to " + command + " from " + socket + " within " + timeout.toMillis() + " ms"));
+    }
+
+    /**
+     * Waits up to {@code timeout} for {@code done}, an outcome of what QEMU sends (an event's
+     * handling, say), reading QEMU's messages in this thread meanwhile as {@link #await} does;
+     * returns early when the thread is interrupted (the interrupt is kept). Then read
+     * {@code done} itself: it may still be pending.
+     */
+    public void readUntil(CompletableFuture<?> done, Duration timeout) {
+        channel.readUntil(done, timeout);
     }
 
     /**
@@ -368,7 +380,7 @@ public final class QmpClient implements AutoCloseable {
         channel.close();
     }
 
-    /** What the channel's reader does with each message and with the end of the connection. */
+    /** What the thread reading does with each message and with the end of the connection. */
     private final class Reader implements JsonLineChannel.Handler {
         @Override
         public void onMessage(ObjectNode msg) {
