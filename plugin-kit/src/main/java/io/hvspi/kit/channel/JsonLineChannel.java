@@ -14,6 +14,7 @@ import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.AsynchronousCloseException;
+import java.nio.channels.ClosedSelectorException;
 import java.nio.channels.ReadableByteChannel;
 import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
@@ -21,7 +22,6 @@ import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.nio.channels.ClosedSelectorException;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Queue;
@@ -148,7 +148,8 @@ public final class JsonLineChannel implements AutoCloseable {
     private volatile boolean readerAside;
     /** Set by {@link IdleReaders} while it watches this channel. */
     final AtomicBoolean watched = new AtomicBoolean();
-    private Thread reader;
+    /** A platform thread: a virtual one's wait goes through the JDK's poller, one more hop per message. */
+    private final Thread reader;
 
     private JsonLineChannel(Path socket, Options options, SocketChannel channel, Selector selector, Handler handler) {
         this.socket = socket;
@@ -172,6 +173,8 @@ public final class JsonLineChannel implements AutoCloseable {
                 channel.close();
             }
         }, options.maxReadBytes());
+        this.reader = Thread.ofPlatform().daemon().name("json-line-reader " + socket.getFileName())
+                .unstarted(this::readLoop);
     }
 
     /**
@@ -198,8 +201,6 @@ public final class JsonLineChannel implements AutoCloseable {
                     + describe(e), e);
         }
         JsonLineChannel c = new JsonLineChannel(socket, options, ch, selector, handler);
-        // a platform thread: a virtual one's wait goes through the JDK's poller, one more hop per message
-        c.reader = Thread.ofPlatform().daemon().name("json-line-reader " + socket.getFileName()).unstarted(c::readLoop);
         c.reader.start();
         return c;
     }
