@@ -1,5 +1,6 @@
 package io.hvspi.kit.channel;
 
+import static io.hvspi.kit.channel.ScriptedPeer.write;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertSame;
@@ -14,14 +15,7 @@ import io.hvspi.spi.VmmUnavailableException;
 import io.hvspi.spi.VmmUnavailableException.Reason;
 import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.io.OutputStream;
-import java.net.StandardProtocolFamily;
-import java.net.UnixDomainSocketAddress;
-import java.nio.channels.Channels;
-import java.nio.channels.ServerSocketChannel;
-import java.nio.channels.SocketChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -56,13 +50,8 @@ class JsonLineChannelLeadTest {
     private final Map<Integer, Thread> handledOn = new ConcurrentHashMap<>();
     private final LinkedBlockingQueue<Thread> eventsOn = new LinkedBlockingQueue<>();
     private final CountDownLatch release = new CountDownLatch(1);
-    private ServerSocketChannel server;
-    private Thread peer;
+    private ScriptedPeer peer;
     private JsonLineChannel channel;
-
-    private interface Script {
-        void run(BufferedReader in, OutputStream out) throws Exception;
-    }
 
     @AfterEach
     void tearDown() throws Exception {
@@ -70,27 +59,14 @@ class JsonLineChannelLeadTest {
         if (channel != null) {
             channel.close();
         }
-        if (server != null) {
-            server.close();
-        }
         if (peer != null) {
-            peer.join(TimeUnit.SECONDS.toMillis(5));
+            peer.close();
         }
     }
 
-    private JsonLineChannel connect(Script script) throws IOException {
-        Path socket = dir.resolve("peer.sock");
-        server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
-        server.bind(UnixDomainSocketAddress.of(socket));
-        peer = Thread.ofPlatform().name("peer").start(() -> {
-            try (SocketChannel ch = server.accept()) {
-                script.run(new BufferedReader(new InputStreamReader(Channels.newInputStream(ch),
-                        StandardCharsets.UTF_8)), Channels.newOutputStream(ch));
-            } catch (Exception e) {
-                // the channel went away first
-            }
-        });
-        channel = JsonLineChannel.connect(socket, JsonLineChannel.Options.of("the test peer", 64 * 1024, JSON),
+    private JsonLineChannel connect(ScriptedPeer.Script script) throws IOException {
+        peer = ScriptedPeer.start(dir, script);
+        channel = JsonLineChannel.connect(peer.socket, JsonLineChannel.Options.of("the test peer", 64 * 1024, JSON),
                 new JsonLineChannel.Handler() {
                     @Override
                     public void onMessage(ObjectNode message) {
@@ -119,11 +95,6 @@ class JsonLineChannelLeadTest {
         CompletableFuture<JsonNode> reply = reply(id);
         channel.send(JSON.createObjectNode().put("id", id), LONG);
         return channel.await(reply, timeout, () -> new VmmUnavailableException(Reason.TIMED_OUT, "no reply " + id));
-    }
-
-    private static void write(OutputStream out, String line) throws IOException {
-        out.write((line + "\n").getBytes(StandardCharsets.UTF_8));
-        out.flush();
     }
 
     /** Answers every request with its id; {"emit":true} with an event instead. */

@@ -1,5 +1,6 @@
 package io.hvspi.kit.channel;
 
+import static io.hvspi.kit.channel.ScriptedPeer.write;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -10,15 +11,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.hvspi.spi.VmmUnavailableException;
 import io.hvspi.spi.VmmUnavailableException.Reason;
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.io.OutputStream;
-import java.net.StandardProtocolFamily;
-import java.net.UnixDomainSocketAddress;
-import java.nio.channels.Channels;
-import java.nio.channels.ServerSocketChannel;
-import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -45,37 +38,19 @@ class JsonLineChannelTest {
     private final LinkedBlockingQueue<ObjectNode> received = new LinkedBlockingQueue<>();
     private final CompletableFuture<VmmUnavailableException> end = new CompletableFuture<>();
     private final AtomicBoolean endedByUs = new AtomicBoolean();
-    private ServerSocketChannel server;
-    private Thread peer;
-
-    private interface Script {
-        void run(BufferedReader in, OutputStream out) throws Exception;
-    }
+    private ScriptedPeer peer;
 
     @AfterEach
     void tearDown() throws Exception {
         release.countDown();
-        if (server != null) {
-            server.close();
-        }
         if (peer != null) {
-            peer.join(TimeUnit.SECONDS.toMillis(5));
+            peer.close();
         }
     }
 
-    private JsonLineChannel connect(Script script) throws IOException {
-        Path socket = dir.resolve("peer.sock");
-        server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
-        server.bind(UnixDomainSocketAddress.of(socket));
-        peer = Thread.ofPlatform().name("peer").start(() -> {
-            try (SocketChannel ch = server.accept()) {
-                script.run(new BufferedReader(new InputStreamReader(Channels.newInputStream(ch),
-                        StandardCharsets.UTF_8)), Channels.newOutputStream(ch));
-            } catch (Exception e) {
-                // the channel went away first
-            }
-        });
-        return JsonLineChannel.connect(socket, JsonLineChannel.Options.of("the test peer", CAP, JSON),
+    private JsonLineChannel connect(ScriptedPeer.Script script) throws IOException {
+        peer = ScriptedPeer.start(dir, script);
+        return JsonLineChannel.connect(peer.socket, JsonLineChannel.Options.of("the test peer", CAP, JSON),
                 new JsonLineChannel.Handler() {
                     @Override
                     public void onMessage(ObjectNode message) {
@@ -91,11 +66,6 @@ class JsonLineChannelTest {
                         end.complete(cause);
                     }
                 });
-    }
-
-    private static void write(OutputStream out, String line) throws IOException {
-        out.write((line + "\n").getBytes(StandardCharsets.UTF_8));
-        out.flush();
     }
 
     private VmmUnavailableException awaitEnd() {
