@@ -333,6 +333,24 @@ class QemuLifecycleTest {
     }
 
     @Test
+    void qemuKilledRightAfterACallIsSeenThoughNoCallWaits() throws Exception {
+        Hypervisor hv = start(TestVms.spec("idle-kill", 2, IOThreadPolicy.LEAST_LOADED));
+        CompletableFuture<VmEvent> exited = new CompletableFuture<>();
+        hv.subscribe(e -> {
+            if (e.name().equals(VmEvent.VMM_EXITED)) {
+                exited.complete(e);
+            }
+        });
+        // the attach's caller reads QMP itself and sends the background reader aside; no call
+        // follows, so QEMU's end is read only once that reader comes back
+        hv.requireHotplug().attach(BlockDeviceSpec.builder("d0", BlockBackend.nullBackend()).build());
+        ProcessHandle qemu = ProcessHandle.of(record("idle-kill").pid()).orElseThrow();
+        qemu.destroyForcibly();
+        assertEquals(VmEvent.VMM_EXITED, exited.get(10, TimeUnit.SECONDS).name());
+        await(() -> hv.state() == VmState.FAILED, "the VM is marked failed");
+    }
+
+    @Test
     void aVmQemuCannotStartFailsWithQemusWordsAndLeavesNothing() throws Exception {
         Path notAKernel = Files.createFile(tmp.resolve("empty-kernel"));
         Hypervisor hv = factory.create(TestVms.spec("nokernel", 0, IOThreadPolicy.FIRST)
