@@ -43,16 +43,19 @@ final class VmCommand {
     abstract static class VmAction extends HvctlCommand {
 
         /** Prints one device exactly as run and status show it. */
-        void printDevice(Hypervisor vm, BlockDevice d) {
-            if (json) {
-                for (var node : VmView.json(vm).withArray("devices")) {
-                    if (node.path("id").asText().equals(d.id())) {
-                        Json.print(out(), node);
+        void printDevice(Hypervisor vm, BlockDevice d, String done) {
+            VmView.afterChange(done + " device '" + d.id() + "'", () -> {
+                if (json) {
+                    for (var node : VmView.json(vm).withArray("devices")) {
+                        if (node.path("id").asText().equals(d.id())) {
+                            Json.print(out(), node);
+                        }
                     }
+                    return;
                 }
-                return;
-            }
-            VmView.printDevices(out(), VmView.devices(vm).stream().filter(r -> r.device().id().equals(d.id())).toList());
+                VmView.printDevices(out(), VmView.devices(vm).stream().filter(r -> r.device().id().equals(d.id()))
+                        .toList());
+            });
         }
 
         /** Runs {@code action} on the reattached VM under its lock, then disconnects; the VM keeps running. */
@@ -259,7 +262,7 @@ final class VmCommand {
                     builder.queues(queues);
                 }
                 BlockDevice d = vm.requireHotplug().attach(builder.build());
-                printDevice(vm, d);
+                printDevice(vm, d, "attached");
                 return ExitCode.OK;
             });
         }
@@ -333,7 +336,7 @@ final class VmCommand {
         @Override
         public Integer call() {
             return withVm(vmId, vm -> {
-                printDevice(vm, vm.requireHotplug().move(deviceId, parseChoice(ioThread)));
+                printDevice(vm, vm.requireHotplug().move(deviceId, parseChoice(ioThread)), "moved");
                 return ExitCode.OK;
             });
         }

@@ -9,6 +9,7 @@ import io.hvspi.spi.Hypervisor;
 import io.hvspi.spi.IOThreadInfo;
 import io.hvspi.spi.NetBackend;
 import io.hvspi.spi.NetDevice;
+import io.hvspi.spi.VmmUnavailableException;
 import java.io.PrintWriter;
 import java.util.List;
 import java.util.Map;
@@ -59,6 +60,19 @@ final class VmView {
             case BlockBackend.HostPath p -> p.path().toString();
             case BlockBackend.Null n -> "null (" + (n.sizeBytes() >> 20) + " MiB)";
         };
+    }
+
+    /**
+     * Shows what a command has just changed. When the VMM stops answering between the change
+     * and the listing, the error says the change was made ({@code done}), so that nobody
+     * retries it; it stays an error (the VMM is unavailable now).
+     */
+    static void afterChange(String done, Runnable show) {
+        try {
+            show.run();
+        } catch (VmmUnavailableException e) {
+            throw new VmmUnavailableException(e.reason(), done + ", but cannot show it: " + e.getMessage(), e);
+        }
     }
 
     static void printDevices(PrintWriter out, List<DeviceRow> rows) {
