@@ -131,7 +131,7 @@ class JsonLineChannelLeadTest {
 
     @Test
     void callersWaitingAtOnceEachGetTheirReplyWhoeverReadsIt() throws Exception {
-        // replies come in the reverse order, the second only after the first's caller has gone
+        // the second reply comes only after the first's caller has it and has gone: no thread reads for the second then
         CountDownLatch firstDone = new CountDownLatch(1);
         connect((in, out) -> {
             in.readLine();
