@@ -50,7 +50,7 @@ final class IdleReaders {
             long now = System.nanoTime();
             for (Iterator<JsonLineChannel> it = ASIDE.iterator(); it.hasNext(); ) {
                 JsonLineChannel c = it.next();
-                boolean ended = c.hasEnded();
+                boolean ended = !c.isOpen();
                 if (ended || c.idleSince(now)) {
                     it.remove();
                     // unwatched first: a caller sending the reader aside from here on is watched again

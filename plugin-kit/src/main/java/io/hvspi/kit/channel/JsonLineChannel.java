@@ -478,10 +478,6 @@ public final class JsonLineChannel implements AutoCloseable {
         LockSupport.unpark(reader);
     }
 
-    boolean hasEnded() {
-        return ended != null;
-    }
-
     /** The background reader: reads while no caller does, and stays aside while callers wait. */
     private void readLoop() {
         try {

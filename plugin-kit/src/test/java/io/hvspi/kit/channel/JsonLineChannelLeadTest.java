@@ -131,7 +131,7 @@ class JsonLineChannelLeadTest {
 
     @Test
     void callersWaitingAtOnceEachGetTheirReplyWhoeverReadsIt() throws Exception {
-        // the second reply comes only after the first's caller has it and has gone: no thread reads for the second then
+        // the second reply comes only after the first's caller has it and has gone: nobody reads for the second then
         CountDownLatch firstDone = new CountDownLatch(1);
         connect((in, out) -> {
             in.readLine();
@@ -203,14 +203,8 @@ class JsonLineChannelLeadTest {
         connect((in, out) -> release.await());
         CompletableFuture<Void> never = new CompletableFuture<>();
         AtomicBoolean flagAfter = new AtomicBoolean();
-        CountDownLatch reading = new CountDownLatch(1);
-        Thread waiter = Thread.ofPlatform().start(() -> {
-            reading.countDown();
-            channel.readUntil(never, LONG);
-            flagAfter.set(Thread.currentThread().isInterrupted());
-        });
         assertTimeoutPreemptively(NO_HANG, () -> {
-            reading.await();
+            Thread waiter = readUntilInAThread(never, flagAfter);
             waiter.interrupt();
             waiter.join();
         });
@@ -222,16 +216,26 @@ class JsonLineChannelLeadTest {
     void readUntilReturnsWhenAnotherThreadCompletesTheOutcome() throws Exception {
         connect((in, out) -> release.await());
         CompletableFuture<Void> outcome = new CompletableFuture<>();
+        AtomicBoolean flagAfter = new AtomicBoolean();
+        assertTimeoutPreemptively(NO_HANG, () -> {
+            Thread waiter = readUntilInAThread(outcome, flagAfter);
+            outcome.complete(null);
+            waiter.join();
+        });
+        assertFalse(flagAfter.get());
+    }
+
+    /** A thread in {@code channel.readUntil(outcome, LONG)}, or about to be; its interrupt after, {@code flagAfter}. */
+    private Thread readUntilInAThread(CompletableFuture<?> outcome, AtomicBoolean flagAfter)
+            throws InterruptedException {
         CountDownLatch reading = new CountDownLatch(1);
         Thread waiter = Thread.ofPlatform().start(() -> {
             reading.countDown();
             channel.readUntil(outcome, LONG);
+            flagAfter.set(Thread.currentThread().isInterrupted());
         });
-        assertTimeoutPreemptively(NO_HANG, () -> {
-            reading.await();
-            outcome.complete(null);
-            waiter.join();
-        });
+        reading.await();
+        return waiter;
     }
 
     @Test

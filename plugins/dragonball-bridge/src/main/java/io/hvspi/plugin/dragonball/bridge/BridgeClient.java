@@ -28,8 +28,9 @@ import org.slf4j.LoggerFactory;
  * JSON over a Unix socket ({@code docs/dragonball-bridge-protocol.md}), on the
  * plugin kit's {@link JsonLineChannel}.
  *
- * <p>The channel's reader completes the request with the same id, so that callers
- * wait with their own timeouts. Faults behave as on QMP: the connection is lost, and
+ * <p>Whoever reads the channel (the waiting caller itself, or the channel's background
+ * reader) completes the request with the same id, so that callers wait with their own
+ * timeouts. Faults behave as on QMP: the connection is lost, and
  * every waiting call fails with {@link VmmUnavailableException}, when the bridge
  * closes it ({@code EXITED}), when a line is not the protocol or passes
  * {@link #MAX_LINE_BYTES} ({@code PROTOCOL_ERROR}), or when the bridge stops reading
@@ -135,7 +136,10 @@ public final class BridgeClient implements AutoCloseable {
         return channel.isOpen();
     }
 
-    /** Called once, on the reader thread, when the connection is lost without {@link #close()}. */
+    /**
+     * Called once, on the thread reading (a waiting caller or the channel's background reader),
+     * when the connection is lost without {@link #close()}.
+     */
     public void onLoss(Consumer<VmmUnavailableException> listener) {
         this.lossListener = listener;
     }
@@ -176,7 +180,7 @@ public final class BridgeClient implements AutoCloseable {
             }
             VmmUnavailableException lost = ended;
             if (lost != null) {
-                answer.completeExceptionally(lost); // the reader may have failed every call just before we registered
+                answer.completeExceptionally(lost); // the thread reading may have failed every call just before we registered
             }
             Duration left = timeout.minusNanos(System.nanoTime() - start);
             try {
