@@ -46,7 +46,11 @@ class LauncherIT {
 
     /** Runs {@code bin/<name>} of {@code dist} with this JVM's JDK (unless {@code env} says otherwise). */
     private static Run script(Path dist, String name, Map<String, String> env, String... args) throws Exception {
-        List<String> command = new ArrayList<>(List.of(dist.resolve("bin").resolve(name).toString()));
+        return run(dist.resolve("bin").resolve(name), env, args);
+    }
+
+    private static Run run(Path executable, Map<String, String> env, String... args) throws Exception {
+        List<String> command = new ArrayList<>(List.of(executable.toString()));
         command.addAll(List.of(args));
         ProcessBuilder pb = new ProcessBuilder(command);
         pb.environment().keySet().removeIf(k -> k.startsWith("HVSPI_") || k.startsWith("HVCTL_"));
@@ -199,6 +203,68 @@ class LauncherIT {
         return r.out().lines().filter(l -> l.contains(marker)).findFirst()
                 .map(l -> l.substring(l.indexOf(marker) + marker.length()))
                 .orElseThrow(() -> new AssertionError("no load of io.hvspi.cli.Hvctl in: " + r.out()));
+    }
+
+    /**
+     * The checkout's ./hvctl trains the cache again when the JDK that runs hvctl is not the one
+     * that made it (a JDK update), once, and keeps the command's output its own. The stand-in for
+     * an updated JDK is this JDK reached through a link: the stamp names a JDK by its path. The
+     * checkout holds what ./hvctl reads; mvn and QEMU are stubs that fail, so nothing is built.
+     */
+    @Test
+    void theCheckoutLauncherTrainsTheCacheAgainAfterAJdkChange() throws Exception {
+        assumeTrue(aotCapable(), "AOT caches need JDK 25");
+        Path repo = HvctlRunner.home().getParent().getParent().getParent();
+        Path checkout = tmp.resolve("checkout");
+        Path dist = HvctlRunner.copyTree(copy, checkout.resolve("cli/target/hvctl"), true);
+        Files.createDirectories(checkout.resolve("cli/src/dist/bin"));
+        Files.copy(repo.resolve("hvctl"), checkout.resolve("hvctl"), StandardCopyOption.COPY_ATTRIBUTES);
+        Files.copy(repo.resolve("cli/src/dist/bin/find-java"), checkout.resolve("cli/src/dist/bin/find-java"),
+                StandardCopyOption.COPY_ATTRIBUTES);
+        Files.writeString(dist.resolve(".built"), ""); // built after every source file
+        Path stubs = Files.createDirectories(tmp.resolve("stubs"));
+        for (String tool : List.of("mvn", "qemu-system-x86_64")) {
+            Files.writeString(stubs.resolve(tool), "#!/bin/sh\necho \"$0 should not run\" >&2\nexit 99\n");
+            Files.setPosixFilePermissions(stubs.resolve(tool), PosixFilePermissions.fromString("rwxr-xr-x"));
+        }
+        Path updated = Files.createSymbolicLink(Files.createDirectories(tmp.resolve("jdks")).resolve("updated"),
+                Path.of(System.getProperty("java.home")));
+        Map<String, String> env = Map.of("PATH", stubs + ":" + System.getenv("PATH"),
+                "HVSPI_JAVA_HOME", updated.toString());
+        Path stamp = dist.resolve("lib/hvctl.aot.jdk");
+        String version = hvctl(copy, Map.of(), "--version").out();
+
+        Run first = run(checkout.resolve("hvctl"), env, "--version");
+        assertEquals(0, first.exit(), first.err());
+        assertEquals(version, first.out());
+        assertEquals("hvctl: training the AOT cache for " + updated + " (the build's was made by another JDK)...",
+                first.err().strip());
+        assertEquals(List.of("java.home=" + updated + " java.runtime.version=" + System.getProperty("java.runtime.version"),
+                cksum(dist.resolve("lib/hvctl.aot")), jarsCksum(dist.resolve("lib"))), Files.readAllLines(stamp));
+
+        java.nio.file.attribute.FileTime trained = Files.getLastModifiedTime(stamp);
+        Map<String, String> logged = new java.util.HashMap<>(env);
+        logged.put("HVCTL_JAVA_OPTS", "-Xlog:class+load");
+        Run second = run(checkout.resolve("hvctl"), logged, "--version");
+        assertEquals(0, second.exit(), second.err());
+        assertEquals("", second.err());
+        assertTrue(second.out().contains("io.hvspi.cli.Hvctl source: " + FROM_THE_CACHE), "the new cache serves it");
+        assertEquals(trained, Files.getLastModifiedTime(stamp));
+        Run current = script(dist, "hvctl-aot", Map.of("HVSPI_JAVA_HOME", updated.toString()), "--if-jdk-changed");
+        assertEquals(new Run(0, "", ""), current); // what a second ./hvctl that found the stamp stale then does
+        assertEquals(trained, Files.getLastModifiedTime(stamp));
+        assertEquals(2, script(dist, "hvctl-aot", Map.of(), "--if-jdk-changed", "--remove").exit());
+
+        // a JDK without AOT caches, and HVCTL_NO_AOT, leave the cache and its stamp alone
+        Path jdk21 = fakeJdk("jdk-21-checkout", "21.0.5", "21.0.5+11");
+        Run older = run(checkout.resolve("hvctl"), Map.of("PATH", env.get("PATH"), "HVSPI_JAVA_HOME", jdk21.toString()),
+                "--version");
+        assertEquals(0, older.exit(), older.err());
+        assertEquals("", older.err());
+        Run without = run(checkout.resolve("hvctl"), Map.of("PATH", env.get("PATH"), "HVCTL_NO_AOT", "1"), "--version");
+        assertEquals(0, without.exit(), without.err());
+        assertEquals("", without.err());
+        assertEquals(trained, Files.getLastModifiedTime(stamp));
     }
 
     @Test
