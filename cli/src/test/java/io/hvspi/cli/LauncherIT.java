@@ -139,8 +139,8 @@ class LauncherIT {
 
     /**
      * After a JDK update the build's cache goes unused (its stamp names the JDK before);
-     * bin/hvctl-aot trains it again for the JDK that runs now. Two at once take turns and leave
-     * a matching pair; --remove takes both away; a JDK before 25 is refused, lib/ unchanged.
+     * bin/hvctl-aot trains it again for the JDK that runs now. Two at once take turns, clear what
+     * a killed run left and leave a matching pair; --remove takes both away; a JDK before 25 is refused, lib/ unchanged.
      */
     @Test
     void hvctlAotTrainsTheCacheAgainForTheJdkThatRunsNow() throws Exception {
@@ -161,6 +161,7 @@ class LauncherIT {
                 .replaceFirst("^hvctl-aot: ", ""));
         assertEquals(older, Files.readAllLines(stamp));
 
+        Files.writeString(lib.resolve(".hvctl.aot.12345.config"), ""); // left by a run killed with SIGKILL
         List<CompletableFuture<Run>> two = List.of(
                 CompletableFuture.supplyAsync(() -> unchecked(() -> script(updated, "hvctl-aot", Map.of()))),
                 CompletableFuture.supplyAsync(() -> unchecked(() -> script(updated, "hvctl-aot", Map.of()))));
