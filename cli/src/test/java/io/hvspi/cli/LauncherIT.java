@@ -266,6 +266,19 @@ class LauncherIT {
         assertEquals(0, without.exit(), without.err());
         assertEquals("", without.err());
         assertEquals(trained, Files.getLastModifiedTime(stamp));
+
+        // a JDK 25 whose training fails: the command still runs, and the next one does not train again
+        Path failing = fakeJdk("jdk-25-failing-training", "25.0.9", "25.0.9+1");
+        Files.writeString(failing.resolve("bin/java"), "#!/bin/sh\ncase \"$*\" in *AOTCacheOutput*) exit 1 ;; esac\n"
+                + "for a in \"$@\"; do echo \"$a\"; done\n");
+        Map<String, String> failingEnv = Map.of("PATH", env.get("PATH"), "HVSPI_JAVA_HOME", failing.toString());
+        Run failed = run(checkout.resolve("hvctl"), failingEnv, "--version");
+        assertEquals(0, failed.exit(), failed.err());
+        assertTrue(failed.out().contains("io.hvspi.cli.Hvctl"), failed.out());
+        assertTrue(failed.err().strip().endsWith("hvctl: warning: no AOT cache for this JDK; hvctl starts without one"
+                + " until the next build"), failed.err());
+        assertFalse(Files.exists(stamp) || Files.exists(dist.resolve("lib/hvctl.aot")));
+        assertEquals(new Run(0, failed.out(), ""), run(checkout.resolve("hvctl"), failingEnv, "--version"));
     }
 
     @Test
