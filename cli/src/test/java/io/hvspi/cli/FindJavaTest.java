@@ -1,0 +1,83 @@
+package io.hvspi.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * find-java, the launchers' search for a Java, on a directory of stand-in JDKs (a release file
+ * and a bin/java, and bin/javac for a JDK) in place of /usr/lib/jvm: the highest major version
+ * that fits wins, whatever the directories are called; JREs do not count for --jdk.
+ */
+class FindJavaTest {
+    @TempDir
+    Path jvms;
+
+    record Found(int exit, String javaHome, String err) {}
+
+    private Found find(String... args) throws IOException, InterruptedException {
+        Path script = Path.of("src/dist/bin/find-java").toAbsolutePath();
+        ProcessBuilder pb = new ProcessBuilder("/bin/bash", "-c",
+                ". \"$0\" && hvctl_find_java \"$@\" && echo \"$HVCTL_JAVA_HOME\"", script.toString());
+        pb.command().addAll(List.of(args));
+        pb.environment().keySet().removeIf(k -> k.startsWith("HVSPI_") || k.startsWith("HVCTL_") || k.equals("JAVA_HOME"));
+        pb.environment().put("PATH", jvms.resolve("no-such-bin").toString()); // no java on PATH
+        pb.environment().put("HVCTL_JVM_DIR", jvms.toString());
+        Process p = pb.start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+        String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+        p.waitFor(30, TimeUnit.SECONDS);
+        return new Found(p.exitValue(), out, err);
+    }
+
+    private Path java(String name, String version, boolean jdk) throws IOException {
+        Path home = Files.createDirectories(jvms.resolve(name).resolve("bin"));
+        Files.writeString(home.resolveSibling("release"), "JAVA_VERSION=\"" + version + "\"\n");
+        for (String tool : jdk ? List.of("java", "javac") : List.of("java")) {
+            Path bin = home.resolve(tool);
+            Files.writeString(bin, "#!/bin/sh\n");
+            Files.setPosixFilePermissions(bin, PosixFilePermissions.fromString("rwxr-xr-x"));
+        }
+        return home.getParent();
+    }
+
+    @Test
+    void theHighestMajorVersionWinsWhateverItsName() throws Exception {
+        java("java-17-openjdk-amd64", "17.0.13", true);
+        Path newest = java("java-25-openjdk-amd64", "25.0.1", true);
+        java("temurin-21-jdk-amd64", "21.0.5", true); // the last by name, the first of a name sort -r
+        Files.createDirectories(jvms.resolve("not-a-jdk"));
+        assertEquals(new Found(0, newest.toString(), ""), find());
+        assertEquals(new Found(0, newest.toString(), ""), find("--jdk"));
+    }
+
+    @Test
+    void aJdkIsNeededToBuildAndAJreWillDoToRun() throws Exception {
+        Path jdk = java("java-21-openjdk-amd64", "21.0.5", true);
+        Path jre = java("jre-26", "26", false);
+        assertEquals(new Found(0, jre.toString(), ""), find());
+        assertEquals(new Found(0, jdk.toString(), ""), find("--jdk"));
+    }
+
+    @Test
+    void noneThatFitsSaysWhereItLooked() throws Exception {
+        java("java-17-openjdk-amd64", "17.0.13", true);
+        Path jre = java("java-21-jre", "21.0.5", false);
+        Found found = find("--jdk");
+        assertEquals(1, found.exit());
+        assertEquals(List.of(
+                "hvctl: error: no JDK 21 or newer (with javac) found (looked at $HVSPI_JAVA_HOME, $JAVA_HOME, PATH, "
+                        + jvms + ")",
+                "hvctl: note: " + jre + " is a JRE (no bin/javac); building hvspi needs a JDK",
+                "hvctl: hint: install one (e.g. apt-get install openjdk-21-jdk-headless where available) or set"
+                        + " HVSPI_JAVA_HOME"), found.err().lines().toList());
+    }
+}
