@@ -1,9 +1,9 @@
 package io.hvspi.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.fail;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -31,11 +31,14 @@ class FindJavaTest {
         pb.environment().keySet().removeIf(k -> k.startsWith("HVSPI_") || k.startsWith("HVCTL_") || k.equals("JAVA_HOME"));
         pb.environment().put("PATH", jvms.resolve("no-such-bin").toString()); // no java on PATH
         pb.environment().put("HVCTL_JVM_DIR", jvms.toString());
-        Process p = pb.start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
-        String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8).strip();
-        p.waitFor(30, TimeUnit.SECONDS);
-        return new Found(p.exitValue(), out, err);
+        Path out = jvms.resolve("out");
+        Path err = jvms.resolve("err");
+        Process p = pb.redirectOutput(out.toFile()).redirectError(err.toFile()).start();
+        if (!p.waitFor(20, TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            fail("find-java still runs after 20 s");
+        }
+        return new Found(p.exitValue(), Files.readString(out).strip(), Files.readString(err).strip());
     }
 
     private Path java(String name, String version, boolean jdk) throws IOException {
@@ -65,6 +68,16 @@ class FindJavaTest {
         Path jre = java("jre-26", "26", false);
         assertEquals(new Found(0, jre.toString(), ""), find());
         assertEquals(new Found(0, jdk.toString(), ""), find("--jdk"));
+    }
+
+    @Test
+    void aReleaseFileThatIsNoFileIsNotRead() throws Exception {
+        Path jdk = java("java-21-openjdk-amd64", "21.0.5", true);
+        Path piped = java("jdk-99-piped", "99", true);
+        Files.delete(piped.resolve("release"));
+        Process mkfifo = new ProcessBuilder("mkfifo", piped.resolve("release").toString()).start();
+        assertEquals(0, mkfifo.waitFor());
+        assertEquals(new Found(0, jdk.toString(), ""), find("--jdk")); // a pipe nobody writes would hold it forever
     }
 
     @Test
