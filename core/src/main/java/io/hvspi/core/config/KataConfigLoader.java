@@ -2,13 +2,17 @@ package io.hvspi.core.config;
 
 import io.hvspi.spi.ConfigException;
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.CharBuffer;
 import java.nio.charset.CharsetDecoder;
 import java.nio.charset.CoderResult;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.temporal.TemporalAccessor;
 import java.util.ArrayList;
@@ -36,15 +40,35 @@ import org.tomlj.TomlTable;
 public final class KataConfigLoader {
     private KataConfigLoader() {}
 
+    /**
+     * The most read of a configuration: Kata's are tens of KB. A path to the wrong thing (a
+     * device such as {@code /dev/zero}, a log) costs this much, not the heap; a pipe
+     * ({@code <(...)}) still works.
+     */
+    static final int MAX_BYTES = 16 << 20;
+
     /** Reads and loads {@code file}; a file that cannot be read is a {@link ConfigException} too. */
     public static KataConfig load(Path file) {
         byte[] bytes;
-        try {
-            bytes = Files.readAllBytes(file);
+        try (InputStream in = Files.newInputStream(file)) {
+            bytes = in.readNBytes(MAX_BYTES + 1);
         } catch (IOException e) {
-            throw Locator.configError(file, 0, 0, null, "cannot read the file: " + e);
+            throw Locator.configError(file, 0, 0, null, "cannot read the file: " + describe(e));
+        }
+        if (bytes.length > MAX_BYTES) {
+            throw Locator.configError(file, 0, 0, null, "larger than " + (MAX_BYTES >> 20)
+                    + " MiB, so not a configuration file (Kata's are tens of KB)");
         }
         return parse(decode(bytes, file), file);
+    }
+
+    private static String describe(IOException e) {
+        return switch (e) {
+            case NoSuchFileException missing -> "no such file";
+            case AccessDeniedException denied -> "permission denied";
+            case FileSystemException other when other.getReason() != null -> other.getReason();
+            default -> e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
+        };
     }
 
     /**

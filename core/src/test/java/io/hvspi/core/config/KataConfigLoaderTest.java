@@ -148,8 +148,45 @@ class KataConfigLoaderTest {
     @Test
     void unreadableFileIsAConfigErrorNamingIt(@TempDir Path dir) {
         Path missing = dir.resolve("nope.toml");
-        ConfigException e = assertThrows(ConfigException.class, () -> KataConfigLoader.load(missing));
-        assertTrue(e.getMessage().startsWith(missing + ": cannot read the file: "), e.getMessage());
+        assertEquals(missing + ": cannot read the file: no such file",
+                assertThrows(ConfigException.class, () -> KataConfigLoader.load(missing)).getMessage());
+        assertEquals(dir + ": cannot read the file: Is a directory",
+                assertThrows(ConfigException.class, () -> KataConfigLoader.load(dir)).getMessage());
+    }
+
+    /** A path to a device or a huge file is refused after a bounded read, not read until the heap runs out. */
+    @Test
+    void aFileFarLargerThanAnyConfigurationIsRefused(@TempDir Path dir) throws IOException {
+        assertEquals("/dev/zero: larger than 16 MiB, so not a configuration file (Kata's are tens of KB)",
+                assertThrows(ConfigException.class, () -> KataConfigLoader.load(Path.of("/dev/zero"))).getMessage());
+        Path big = dir.resolve("big.toml");
+        String table = "[hypervisor.qemu]\nindep_iothreads = 2\n#";
+        byte[] comment = new byte[KataConfigLoader.MAX_BYTES - table.length()]; // exactly the cap: still read
+        java.util.Arrays.fill(comment, (byte) 'x');
+        try (var out = Files.newOutputStream(big)) {
+            out.write(table.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            out.write(comment);
+        }
+        assertEquals(2, KataConfigLoader.load(big).hypervisor().indepIothreads());
+        Files.write(big, new byte[] {'\n'}, java.nio.file.StandardOpenOption.APPEND);
+        assertTrue(assertThrows(ConfigException.class, () -> KataConfigLoader.load(big)).getMessage()
+                .startsWith(big + ": larger than 16 MiB"));
+    }
+
+    /** A pipe, as {@code hvctl config check <(...)} gives, is read to its end. */
+    @Test
+    void aPipeIsReadToItsEnd(@TempDir Path dir) throws Exception {
+        Path fifo = dir.resolve("config.fifo");
+        assertEquals(0, new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor());
+        Thread writer = Thread.ofPlatform().start(() -> {
+            try {
+                Files.writeString(fifo, "[hypervisor.qemu]\nindep_iothreads = 3\n");
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+        assertEquals(3, KataConfigLoader.load(fifo).hypervisor().indepIothreads());
+        writer.join();
     }
 
     @Test

@@ -1,8 +1,8 @@
 package io.hvspi.plugin.clh.process;
 
+import io.hvspi.kit.log.LogTail;
 import io.hvspi.spi.VmmUnavailableException;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -78,20 +78,7 @@ public final class ClhProcess {
 
     /** The last line the VMM wrote to its log, for error messages; empty when there is none. */
     public String lastLogLine() {
-        if (log.isEmpty()) {
-            return "";
-        }
-        try {
-            List<String> lines = Files.readAllLines(log.get());
-            for (int i = lines.size() - 1; i >= 0; i--) {
-                if (!lines.get(i).isBlank()) {
-                    return lines.get(i).strip();
-                }
-            }
-        } catch (IOException e) {
-            // the log is a courtesy in error messages only
-        }
-        return "";
+        return log.map(LogTail::lastLine).orElse("");
     }
 
     /** Waits up to {@code grace} for the process to exit by itself, then kills it and waits for that too. */

@@ -1,6 +1,7 @@
 package io.hvspi.plugin.qemu.process;
 
 import io.hvspi.plugin.qemu.state.QemuState;
+import io.hvspi.kit.log.LogTail;
 import io.hvspi.spi.HvspiException;
 import io.hvspi.spi.VmmUnavailableException;
 import io.hvspi.spi.VmmUnavailableException.Reason;
@@ -284,17 +285,8 @@ public final class QemuProcess {
 
     /** The last non-empty line of a QEMU log file. */
     public static String lastLogLine(Path log) {
-        try {
-            List<String> lines = Files.readAllLines(log, StandardCharsets.UTF_8);
-            for (int i = lines.size() - 1; i >= 0; i--) {
-                if (!lines.get(i).isBlank()) {
-                    return lines.get(i).strip();
-                }
-            }
-        } catch (IOException e) {
-            // fall through: no log to quote
-        }
-        return "(no output in " + log + ")";
+        String last = LogTail.lastLine(log);
+        return last.isEmpty() ? "(no output in " + log + ")" : last;
     }
 
     /** How many of QEMU's last lines a failed start quotes: enough for an error and its context. */
@@ -307,12 +299,6 @@ public final class QemuProcess {
 
     /** The last {@code count} non-empty lines of a log file, oldest first; empty when it has none or is gone. */
     public static List<String> logTail(Path log, int count) {
-        try {
-            List<String> lines = Files.readAllLines(log, StandardCharsets.UTF_8).stream()
-                    .filter(l -> !l.isBlank()).map(String::stripTrailing).toList();
-            return lines.subList(Math.max(0, lines.size() - count), lines.size());
-        } catch (IOException | UncheckedIOException e) {
-            return List.of(); // a log that is not UTF-8 or cannot be read: nothing to quote
-        }
+        return LogTail.lastLines(log, count);
     }
 }
