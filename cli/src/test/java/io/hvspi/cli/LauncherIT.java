@@ -209,25 +209,39 @@ class LauncherIT {
     /**
      * The checkout's ./hvctl trains the cache again when the JDK that runs hvctl is not the one
      * that made it (a JDK update), once, and keeps the command's output its own. The stand-in for
-     * an updated JDK is this JDK reached through a link: the stamp names a JDK by its path. The
-     * checkout holds what ./hvctl reads; mvn and QEMU are stubs that fail, so nothing is built.
+     * an updated JDK is this JDK reached through a link: the stamp names a JDK by its path.
      */
-    @Test
-    void theCheckoutLauncherTrainsTheCacheAgainAfterAJdkChange() throws Exception {
-        assumeTrue(aotCapable(), "AOT caches need JDK 25");
+    /**
+     * A checkout of what ./hvctl reads, its distribution built after every source file, in
+     * {@code tmp/name}; mvn and QEMU in {@link #stubs()} are stubs that fail, so nothing is built.
+     */
+    private static Path checkout(String name) throws IOException {
         Path repo = HvctlRunner.home().getParent().getParent().getParent();
-        Path checkout = tmp.resolve("checkout");
+        Path checkout = tmp.resolve(name);
         Path dist = HvctlRunner.copyTree(copy, checkout.resolve("cli/target/hvctl"), true);
         Files.createDirectories(checkout.resolve("cli/src/dist/bin"));
         Files.copy(repo.resolve("hvctl"), checkout.resolve("hvctl"), StandardCopyOption.COPY_ATTRIBUTES);
         Files.copy(repo.resolve("cli/src/dist/bin/find-java"), checkout.resolve("cli/src/dist/bin/find-java"),
                 StandardCopyOption.COPY_ATTRIBUTES);
-        Files.writeString(dist.resolve(".built"), ""); // built after every source file
+        Files.writeString(dist.resolve(".built"), "");
+        return checkout;
+    }
+
+    private static Path stubs() throws IOException {
         Path stubs = Files.createDirectories(tmp.resolve("stubs"));
         for (String tool : List.of("mvn", "qemu-system-x86_64")) {
             Files.writeString(stubs.resolve(tool), "#!/bin/sh\necho \"$0 should not run\" >&2\nexit 99\n");
             Files.setPosixFilePermissions(stubs.resolve(tool), PosixFilePermissions.fromString("rwxr-xr-x"));
         }
+        return stubs;
+    }
+
+    @Test
+    void theCheckoutLauncherTrainsTheCacheAgainAfterAJdkChange() throws Exception {
+        assumeTrue(aotCapable(), "AOT caches need JDK 25");
+        Path checkout = checkout("checkout");
+        Path dist = checkout.resolve("cli/target/hvctl");
+        Path stubs = stubs();
         Path updated = Files.createSymbolicLink(Files.createDirectories(tmp.resolve("jdks")).resolve("updated"),
                 Path.of(System.getProperty("java.home")));
         Map<String, String> env = Map.of("PATH", stubs + ":" + System.getenv("PATH"),
@@ -279,6 +293,26 @@ class LauncherIT {
                 + " until the next build"), failed.err());
         assertFalse(Files.exists(stamp) || Files.exists(dist.resolve("lib/hvctl.aot")));
         assertEquals(new Run(0, failed.out(), ""), run(checkout.resolve("hvctl"), failingEnv, "--version"));
+    }
+
+    /**
+     * The checkout's ./hvctl runs the distribution with a JDK, as it builds it, where the java on
+     * PATH is a JRE (Debian 13's maven brings a JRE 21): the JDK's AOT cache then serves it.
+     */
+    @Test
+    void theCheckoutLauncherRunsWithAJdkBeforeAJreOnPath() throws Exception {
+        assumeTrue(aotCapable(), "AOT caches need JDK 25");
+        Path checkout = checkout("checkout-jre-on-path");
+        Path jre = fakeJdk("jre-21-on-path", "21.0.5", "21.0.5+11");
+        Path jvms = Files.createDirectories(tmp.resolve("jvm-dir"));
+        Files.createSymbolicLink(jvms.resolve("jdk"), Path.of(System.getProperty("java.home")));
+        // empty is unset to find-java: no variable names a Java, PATH's comes first
+        Map<String, String> env = Map.of("HVSPI_JAVA_HOME", "", "JAVA_HOME", "",
+                "PATH", stubs() + ":" + jre.resolve("bin") + ":" + System.getenv("PATH"),
+                "HVCTL_JVM_DIR", jvms.toString(), "HVCTL_JAVA_OPTS", "-Xlog:class+load");
+        Run r = run(checkout.resolve("hvctl"), env, "--version");
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.out().contains("io.hvspi.cli.Hvctl source: " + FROM_THE_CACHE), r.out());
     }
 
     @Test
