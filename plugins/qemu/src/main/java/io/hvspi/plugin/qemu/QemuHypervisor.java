@@ -133,6 +133,12 @@ public final class QemuHypervisor implements Hypervisor {
     private volatile List<String> reconciliation = List.of();
     private volatile boolean closed;
     private volatile boolean stopping;
+    /**
+     * Set by {@link #stop} with the record and runtime directory removed, under {@link #model}: an
+     * operation in flight that fails once QEMU is gone saves no record after that (a save would
+     * make the runtime directory again, with the record of a VM that is gone).
+     */
+    private boolean removed;
 
     private QemuHypervisor(String vmId, HostContext host, Optional<VmSpec> spec, QemuSettings settings,
                            VmState state) {
@@ -500,8 +506,11 @@ public final class QemuHypervisor implements Hypervisor {
             (s != null ? s.createdTaps() : createdTaps).forEach(HostTaps::removeQuietly);
             session = null;
             unreachable = null;
-            host.stateStore().remove(vmId);
-            host.removeRuntimeDir(vmId);
+            synchronized (model) {
+                removed = true;
+                host.stateStore().remove(vmId);
+                host.removeRuntimeDir(vmId);
+            }
             state = VmState.STOPPED;
         }
     }
@@ -801,6 +810,9 @@ public final class QemuHypervisor implements Hypervisor {
 
         /** Saves the VM's state unless it equals {@code unchanged}, the plugin state this process saved last. */
         void persistUnless(QemuState unchanged) {
+            if (removed) {
+                return; // stopped meanwhile: see removed
+            }
             QemuState s = new QemuState(QemuState.FORMAT, settings, qmpSocket, endpoint, pool.members(),
                     table.rootPorts(), table.scsiController(), pool.placedByPolicy(), table.nextNode(), table.list(),
                     intents.list(), identity, table.nics(), pins.snapshot(), pins.placement(), intents.lastLogged());
