@@ -5,6 +5,7 @@ import java.nio.ByteBuffer;
 import java.nio.channels.SeekableByteChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
@@ -24,9 +25,12 @@ public final class LogTail {
 
     /**
      * The last {@code count} non-blank lines of {@code log}, oldest first, trailing blanks
-     * stripped; empty when it has none, is gone or cannot be read.
+     * stripped; empty when it has none, is gone, is not a regular file or cannot be read.
      */
     public static List<String> lastLines(Path log, int count) {
+        if (!Files.isRegularFile(log, LinkOption.NOFOLLOW_LINKS)) {
+            return List.of(); // a pipe put in its place would hold the error up; a link may lead anywhere
+        }
         byte[] tail;
         long start;
         try (SeekableByteChannel in = Files.newByteChannel(log)) {

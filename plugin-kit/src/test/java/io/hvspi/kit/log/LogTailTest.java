@@ -53,6 +53,17 @@ class LogTailTest {
         assertEquals(List.of(), LogTail.lastLines(dir, 10)); // a directory
     }
 
+    /** A log replaced by a pipe or a link (the runtime directory tampered with) is not read: nothing waits on it. */
+    @Test
+    @org.junit.jupiter.api.Timeout(value = 20, threadMode = org.junit.jupiter.api.Timeout.ThreadMode.SEPARATE_THREAD)
+    void aLogThatIsNoRegularFileIsNotRead() throws Exception {
+        Path fifo = dir.resolve("fifo.log");
+        assertEquals(0, new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor());
+        assertEquals(List.of(), LogTail.lastLines(fifo, 10));
+        Path secret = Files.writeString(dir.resolve("elsewhere"), "not the VMM's\n");
+        assertEquals(List.of(), LogTail.lastLines(Files.createSymbolicLink(dir.resolve("link.log"), secret), 10));
+    }
+
     @Test
     void anEmptyLogHasNoLines() throws IOException {
         assertEquals(List.of(), LogTail.lastLines(Files.createFile(dir.resolve("vmm.log")), 3));
