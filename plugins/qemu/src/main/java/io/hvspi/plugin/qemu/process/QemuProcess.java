@@ -1,7 +1,7 @@
 package io.hvspi.plugin.qemu.process;
 
-import io.hvspi.plugin.qemu.state.QemuState;
 import io.hvspi.kit.log.LogTail;
+import io.hvspi.plugin.qemu.state.QemuState;
 import io.hvspi.spi.HvspiException;
 import io.hvspi.spi.VmmUnavailableException;
 import io.hvspi.spi.VmmUnavailableException.Reason;
@@ -294,11 +294,6 @@ public final class QemuProcess {
 
     /** The last {@link #LOG_TAIL_LINES} non-empty lines QEMU wrote to its log, oldest first; empty when none. */
     public List<String> logTail() {
-        return logTail(layout.qemuLog(), LOG_TAIL_LINES);
-    }
-
-    /** The last {@code count} non-empty lines of a log file, oldest first; empty when it has none or is gone. */
-    public static List<String> logTail(Path log, int count) {
-        return LogTail.lastLines(log, count);
+        return LogTail.lastLines(layout.qemuLog(), LOG_TAIL_LINES);
     }
 }
