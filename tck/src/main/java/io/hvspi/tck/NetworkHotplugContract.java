@@ -3,10 +3,12 @@ package io.hvspi.tck;
 import static io.hvspi.spi.Capability.BLOCK_DEVICE_HOTPLUG;
 import static io.hvspi.spi.Capability.NETWORK_DEVICE_HOTPLUG;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.hvspi.spi.BlockDeviceSpec;
 import io.hvspi.spi.HvspiException;
 import io.hvspi.spi.Hypervisor;
 import io.hvspi.spi.NetDevice;
@@ -16,10 +18,18 @@ import io.hvspi.spi.RequestRejectedException;
 import io.hvspi.spi.RequestRejectedException.Reason;
 import io.hvspi.spi.VmmException;
 import java.security.SecureRandom;
+import java.time.Duration;
 import java.util.HexFormat;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Order;
@@ -36,6 +46,9 @@ public abstract class NetworkHotplugContract extends ContractBase {
     /** A MAC as the SPI reports it: lower case, colon separated. */
     static final Pattern MAC = Pattern.compile("[0-9a-f]{2}(:[0-9a-f]{2}){5}");
     private static final SecureRandom RANDOM = new SecureRandom();
+    /** Rounds of the disk-against-NIC race: each overlaps two attaches, a few find a lock-order deadlock. */
+    private static final int RACE_ROUNDS = 4;
+    private static final Duration RACE_DEADLINE = Duration.ofSeconds(60);
 
     protected NetworkHotplugContract(TckKit kit) {
         super(kit);
@@ -161,6 +174,60 @@ public abstract class NetworkHotplugContract extends ContractBase {
         assertEquals(List.of(), network(vm).list());
         NetDevice ok = network(vm).attach(NetDeviceSpec.of("tck-mc", kit.backend().tap(tapName())));
         assertNotEquals("01:00:5e:00:00:01", ok.mac());
+    }
+
+    @Test
+    @Order(7)
+    @Exercises(NETWORK_DEVICE_HOTPLUG)
+    @DisplayName("a disk and a network device attached at once under one id: one is refused, neither hangs")
+    void aDiskAndANetworkDeviceRacingForOneId() throws InterruptedException {
+        Hypervisor vm = kit.startVm();
+        if (!kit.supports(vm, NETWORK_DEVICE_HOTPLUG, vm::requireNetworkHotplug) || !vm.supports(BLOCK_DEVICE_HOTPLUG)) {
+            return;
+        }
+        ExecutorService threads = Executors.newFixedThreadPool(2);
+        try {
+            for (int round = 0; round < RACE_ROUNDS; round++) {
+                String id = "tck-race" + round;
+                NetDeviceSpec nic = NetDeviceSpec.of(id, kit.backend().tap(tapName()));
+                BlockDeviceSpec disk = disk(vm, id).build();
+                CyclicBarrier together = new CyclicBarrier(2);
+                Future<?> diskAttach = threads.submit(() -> {
+                    together.await();
+                    return hotplug(vm).attach(disk);
+                });
+                Future<?> nicAttach = threads.submit(() -> {
+                    together.await();
+                    return network(vm).attach(nic);
+                });
+                boolean diskWon = attached(diskAttach, "disk '" + id + "'");
+                boolean nicWon = attached(nicAttach, "network device '" + id + "'");
+                assertTrue(diskWon ^ nicWon, "exactly one of a disk and a network device attached at once with id '"
+                        + id + "' must be attached (disk: " + diskWon + ", network device: " + nicWon + ")");
+                assertEquals(diskWon, hotplug(vm).list().stream().anyMatch(d -> d.id().equals(id)),
+                        "list() must show the disk '" + id + "' exactly when its attach returned it");
+                assertEquals(nicWon, network(vm).list().stream().anyMatch(d -> d.id().equals(id)),
+                        "list() must show the network device '" + id + "' exactly when its attach returned it");
+            }
+        } finally {
+            threads.shutdownNow();
+        }
+    }
+
+    /** True when the attach returned, false when it was refused as a duplicate; fails when it hangs. */
+    private static boolean attached(Future<?> attach, String what) throws InterruptedException {
+        try {
+            attach.get(RACE_DEADLINE.toSeconds(), TimeUnit.SECONDS);
+            return true;
+        } catch (ExecutionException e) {
+            RequestRejectedException refused = assertInstanceOf(RequestRejectedException.class, e.getCause(),
+                    () -> "the attach of " + what + " that lost must be refused, not fail with " + e.getCause());
+            assertEquals(Reason.DUPLICATE_ID, refused.reason(), () -> "the attach of " + what + " that lost: " + refused);
+            return false;
+        } catch (TimeoutException e) {
+            throw new AssertionError("the attach of " + what + " did not return within " + RACE_DEADLINE.toSeconds()
+                    + " s while another device attached: a deadlock between the plugin's disk and network hotplugs?");
+        }
     }
 
     /** The network hotplug view; a VM with the capability but no view aborts the test (one root cause, reported once). */

@@ -97,6 +97,21 @@ final class ClhHypervisor implements Hypervisor {
     private volatile Lifecycle life;
     private volatile boolean stopping;
     private volatile boolean closed;
+    /**
+     * The lock of every device change and of the save that records it, shared by the disk and
+     * network hotplugs (one id namespace; each hotplug with its own lock, a disk attach and a NIC
+     * attach at once each held one and waited for the other's). Stop does not take it: it must
+     * not wait for an attach the VMM is slow to answer.
+     */
+    private final Object deviceLock = new Object();
+    /** Taken after {@link #deviceLock} when both are: guards the record against a save racing stop's removal of it. */
+    private final Object recordLock = new Object();
+    /**
+     * Set by teardown with the record and runtime directory removed, under {@link #recordLock}: an
+     * attach that the VMM answered just before stop saves no record after that (a save would make
+     * the runtime directory again, with the record of a VM that is gone).
+     */
+    private boolean removed;
     private final AtomicBoolean exitPublished = new AtomicBoolean();
 
     /** A VM to be started. */
@@ -171,6 +186,9 @@ final class ClhHypervisor implements Hypervisor {
         VmSpec vmSpec = spec.orElseThrow();
         closed = false;
         exitPublished.set(false);
+        synchronized (recordLock) {
+            removed = false;
+        }
         try {
             runtimeDir = host.createRuntimeDir(vmId);
         } catch (RuntimeException e) {
@@ -230,8 +248,11 @@ final class ClhHypervisor implements Hypervisor {
         }
         close();
         if (runtimeDir != null) {
-            host.removeRuntimeDir(vmId);
-            host.stateStore().remove(vmId);
+            synchronized (recordLock) {
+                removed = true;
+                host.removeRuntimeDir(vmId);
+                host.stateStore().remove(vmId);
+            }
         }
         api = null;
         hotplug = null;
@@ -367,10 +388,10 @@ final class ClhHypervisor implements Hypervisor {
 
     /** The disk and network hotplugs of a new API connection, sharing one id namespace. */
     private void newHotplugs() {
-        ClhDeviceHotplug disks = new ClhDeviceHotplug(api, vcpus, cacheDirect, settings.hotplugTimeout(),
-                settings.apiTimeout(), () -> booted, this::saveState);
-        ClhNetworkHotplug nets = new ClhNetworkHotplug(api, settings.hotplugTimeout(), settings.apiTimeout(),
-                () -> booted, this::saveState, disks::has);
+        ClhDeviceHotplug disks = new ClhDeviceHotplug(api, deviceLock, vcpus, cacheDirect,
+                settings.hotplugTimeout(), settings.apiTimeout(), () -> booted, this::saveState);
+        ClhNetworkHotplug nets = new ClhNetworkHotplug(api, deviceLock, settings.hotplugTimeout(),
+                settings.apiTimeout(), () -> booted, this::saveState, disks::has);
         disks.shareIdsWith(nets::has);
         hotplug = disks;
         network = nets;
@@ -501,7 +522,18 @@ final class ClhHypervisor implements Hypervisor {
         });
     }
 
-    private void saveState() {
+    /** Records the VM and its devices; nothing once teardown removed the record. */
+    void saveState() {
+        synchronized (deviceLock) {
+            synchronized (recordLock) {
+                if (!removed) {
+                    host.stateStore().save(currentRecord());
+                }
+            }
+        }
+    }
+
+    private VmRecord currentRecord() {
         ObjectNode state = PluginState.toJson(new PluginState(socket, spawn, vcpus, cacheDirect, settings),
                 hotplug == null ? List.of() : hotplug.list());
         ArrayNode nets = state.putArray("nets");
@@ -511,8 +543,8 @@ final class ClhHypervisor implements Hypervisor {
                     .put("mac", n.mac()).put("queues", n.queues());
             n.address().ifPresent(a -> entry.put("bdf", a));
         }
-        host.stateStore().save(new VmRecord(vmId, TYPE, pid, runtimeDir,
-                createdAt == null ? Instant.now() : createdAt, state.toString()));
+        return new VmRecord(vmId, TYPE, pid, runtimeDir, createdAt == null ? Instant.now() : createdAt,
+                state.toString());
     }
 
     private void requireStarted(String action) {

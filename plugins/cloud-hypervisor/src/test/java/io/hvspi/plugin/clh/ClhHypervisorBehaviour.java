@@ -128,6 +128,17 @@ abstract class ClhHypervisorBehaviour {
     }
 
     @Test
+    void aSaveAfterStopLeavesNoRecordBehind() {
+        ClhHypervisor vm = (ClhHypervisor) running("late1", 1);
+        HostContext host = vm.host();
+        Path dir = host.stateStore().load("late1").orElseThrow().runtimeDir();
+        vm.stop();
+        vm.saveState(); // what an attach the VMM answered just before stop does next
+        assertTrue(host.stateStore().load("late1").isEmpty(), "no record of a VM that is gone");
+        assertFalse(Files.exists(dir), "no runtime directory made again");
+    }
+
+    @Test
     void pauseAndResumeAreReflectedByVmInfo() {
         Hypervisor vm = running("pause1", 1);
         vm.pause();

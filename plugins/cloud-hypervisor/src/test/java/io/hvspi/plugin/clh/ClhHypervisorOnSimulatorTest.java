@@ -2,6 +2,7 @@ package io.hvspi.plugin.clh;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -10,10 +11,13 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.hvspi.core.state.DefaultHostContext;
 import io.hvspi.plugin.clh.api.ClhApiClient;
 import io.hvspi.spi.ConfigException;
+import io.hvspi.spi.DeviceHotplug;
 import io.hvspi.spi.HostContext;
 import io.hvspi.spi.NetBackend;
 import io.hvspi.spi.NetDevice;
 import io.hvspi.spi.NetDeviceSpec;
+import io.hvspi.spi.NetworkHotplug;
+import io.hvspi.spi.RequestRejectedException;
 import io.hvspi.spi.Hypervisor;
 import io.hvspi.spi.VmState;
 import io.hvspi.spi.VmmException;
@@ -32,6 +36,13 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -353,6 +364,59 @@ class ClhHypervisorOnSimulatorTest extends ClhHypervisorBehaviour {
                 TestVms.spec("t3", binary(), Optional.empty(), 1, Map.of(ClhSettings.HOTPLUG_TIMEOUT_KEY, "soon")),
                 new DefaultHostContext(tmp.resolve("run"), Duration.ofSeconds(10), Map.of("endpoint", "/x"))));
         assertEquals(Optional.of("hypervisor.clh.hotplug_timeout_ms"), bad.key());
+    }
+
+    @Test
+    void aDiskAndANicAttachedAtOnceUnderOneIdNeitherDeadlockNorBothSucceed() {
+        Hypervisor vm = running("race1", 1);
+        DeviceHotplug disks = vm.requireHotplug();
+        NetworkHotplug nets = vm.requireNetworkHotplug();
+        ExecutorService pool = Executors.newFixedThreadPool(2);
+        try {
+            for (int round = 0; round < 40; round++) {
+                String id = "dev" + round;
+                String tap = "hvtrace" + round;
+                CyclicBarrier together = new CyclicBarrier(2);
+                Future<?> disk = pool.submit(() -> {
+                    together.await();
+                    return disks.attach(disk(id).build());
+                });
+                Future<?> nic = pool.submit(() -> {
+                    together.await();
+                    return nets.attach(NetDeviceSpec.of(id, NetBackend.newTap(tap)));
+                });
+                boolean diskAttached = attached(disk);
+                boolean nicAttached = attached(nic);
+                assertTrue(diskAttached ^ nicAttached, "round " + round + ": exactly one device holds id " + id
+                        + " (disk " + diskAttached + ", nic " + nicAttached + ")");
+                if (diskAttached) {
+                    disks.detach(id);
+                } else {
+                    nets.detach(id);
+                }
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        assertEquals(List.of(), disks.list());
+        assertEquals(List.of(), nets.list());
+    }
+
+    /** True when the attach succeeded, false when it was refused as a duplicate id; fails on a deadlock. */
+    private static boolean attached(Future<?> attach) {
+        try {
+            attach.get(10, TimeUnit.SECONDS);
+            return true;
+        } catch (ExecutionException e) {
+            RequestRejectedException refused = assertInstanceOf(RequestRejectedException.class, e.getCause());
+            assertEquals(RequestRejectedException.Reason.DUPLICATE_ID, refused.reason());
+            return false;
+        } catch (TimeoutException e) {
+            throw new AssertionError("attach did not return within 10 s: a deadlock", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError(e);
+        }
     }
 
     @Test

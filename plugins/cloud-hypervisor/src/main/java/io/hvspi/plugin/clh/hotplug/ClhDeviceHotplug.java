@@ -55,6 +55,7 @@ public final class ClhDeviceHotplug implements DeviceHotplug {
     private static final String DRIVER = "virtio-blk-pci";
 
     private final ClhApiClient api;
+    private final Object lock;
     private final int vcpus;
     private final boolean cacheDirect;
     private final Duration hotplugTimeout;
@@ -66,14 +67,17 @@ public final class ClhDeviceHotplug implements DeviceHotplug {
     private final Map<String, BlockDevice> devices = new LinkedHashMap<>();
 
     /**
+     * @param lock the lock of every device of the VM, shared with its network hotplug: one id
+     *             namespace, and Cloud Hypervisor's API serves one request at a time anyway
      * @param vcpus boot vCPUs: the default queue count
      * @param cacheDirect {@code block_device_cache_set && block_device_cache_direct}: every disk gets O_DIRECT
      * @param booted whether the VM runs (hotplug, answered 200) or is only created (cold add, answered 204)
      * @param changed called after every change of the device list, to persist it
      */
-    public ClhDeviceHotplug(ClhApiClient api, int vcpus, boolean cacheDirect, Duration hotplugTimeout,
+    public ClhDeviceHotplug(ClhApiClient api, Object lock, int vcpus, boolean cacheDirect, Duration hotplugTimeout,
                             Duration apiTimeout, BooleanSupplier booted, Runnable changed) {
         this.api = api;
+        this.lock = lock;
         this.vcpus = vcpus;
         this.cacheDirect = cacheDirect;
         this.hotplugTimeout = hotplugTimeout;
@@ -89,74 +93,82 @@ public final class ClhDeviceHotplug implements DeviceHotplug {
     }
 
     /** True when a disk has this id. */
-    public synchronized boolean has(String id) {
-        return devices.containsKey(id);
+    public boolean has(String id) {
+        synchronized (lock) {
+            return devices.containsKey(id);
+        }
     }
 
     @Override
-    public synchronized BlockDevice attach(BlockDeviceSpec spec) {
-        String id = spec.id();
-        DeviceIds.checkDeviceId(TYPE, id);
-        if (devices.containsKey(id) || takenElsewhere.test(id)) {
-            throw new RequestRejectedException(Reason.DUPLICATE_ID, "clh: device '" + id + "' is already attached");
-        }
-        GUARD.check(spec);
-        Path path = switch (spec.backend()) {
-            case BlockBackend.HostPath h -> h.path();
-            case BlockBackend.Null n -> throw new RequestRejectedException(Reason.INVALID_ARGUMENT, "clh: device '" + id
-                    + "': Cloud Hypervisor has no null block backend; attach a file or block device (a sparse file reads zeros)");
-        };
-        if (spec.driver().isPresent() && !List.of("virtio-blk", DRIVER).contains(spec.driver().get())) {
-            throw new RequestRejectedException(Reason.INVALID_ARGUMENT, "clh: device '" + id + "': driver '"
-                    + spec.driver().get() + "' is not available; Cloud Hypervisor has only virtio-blk");
-        }
-        String imageType = imageType(id, spec.format());
-        int queues = spec.queues().orElse(vcpus);
-        checkAffinity(id, queues, spec.queueAffinity());
-
-        JsonNode body = Payloads.diskConfig(id, path, spec.readOnly(), spec.direct() || cacheDirect, queues, QUEUE_SIZE,
-                imageType, spec.queueAffinity());
-        ApiReply reply;
-        try {
-            reply = api.put("/vm.add-disk", body, hotplugTimeout);
-        } catch (VmmUnavailableException e) {
-            if (e.reason() == VmmUnavailableException.Reason.TIMED_OUT) {
-                // it may have been added after all: leave nothing behind
-                removeQuietly(id);
+    public BlockDevice attach(BlockDeviceSpec spec) {
+        synchronized (lock) {
+            String id = spec.id();
+            DeviceIds.checkDeviceId(TYPE, id);
+            if (devices.containsKey(id) || takenElsewhere.test(id)) {
+                throw new RequestRejectedException(Reason.DUPLICATE_ID, "clh: device '" + id + "' is already attached");
             }
-            throw e;
-        }
-        Optional<String> address = Optional.empty();
-        if (reply.status() == 200) {
-            JsonNode info = reply.requireBody("PUT /api/v1/vm.add-disk");
-            String bdf = info.path("bdf").asText("");
-            if (!id.equals(info.path("id").asText()) || !KATA_BDF.matcher(bdf).matches()) {
-                removeQuietly(id);
-                throw new VmmUnavailableException(VmmUnavailableException.Reason.PROTOCOL_ERROR,
-                        "clh: vm.add-disk for '" + id + "' answered " + info + "; expected id '" + id
-                                + "' and a PCI address 0000:00:DD.0 (device removed again)");
+            GUARD.check(spec);
+            Path path = switch (spec.backend()) {
+                case BlockBackend.HostPath h -> h.path();
+                case BlockBackend.Null n -> throw new RequestRejectedException(Reason.INVALID_ARGUMENT, "clh: device '" + id
+                        + "': Cloud Hypervisor has no null block backend; attach a file or block device (a sparse file reads zeros)");
+            };
+            if (spec.driver().isPresent() && !List.of("virtio-blk", DRIVER).contains(spec.driver().get())) {
+                throw new RequestRejectedException(Reason.INVALID_ARGUMENT, "clh: device '" + id + "': driver '"
+                        + spec.driver().get() + "' is not available; Cloud Hypervisor has only virtio-blk");
             }
-            address = Optional.of(bdf);
+            String imageType = imageType(id, spec.format());
+            int queues = spec.queues().orElse(vcpus);
+            checkAffinity(id, queues, spec.queueAffinity());
+
+            JsonNode body = Payloads.diskConfig(id, path, spec.readOnly(), spec.direct() || cacheDirect, queues, QUEUE_SIZE,
+                    imageType, spec.queueAffinity());
+            ApiReply reply;
+            try {
+                reply = api.put("/vm.add-disk", body, hotplugTimeout);
+            } catch (VmmUnavailableException e) {
+                if (e.reason() == VmmUnavailableException.Reason.TIMED_OUT) {
+                    // it may have been added after all: leave nothing behind
+                    removeQuietly(id);
+                }
+                throw e;
+            }
+            Optional<String> address = Optional.empty();
+            if (reply.status() == 200) {
+                JsonNode info = reply.requireBody("PUT /api/v1/vm.add-disk");
+                String bdf = info.path("bdf").asText("");
+                if (!id.equals(info.path("id").asText()) || !KATA_BDF.matcher(bdf).matches()) {
+                    removeQuietly(id);
+                    throw new VmmUnavailableException(VmmUnavailableException.Reason.PROTOCOL_ERROR,
+                            "clh: vm.add-disk for '" + id + "' answered " + info + "; expected id '" + id
+                                    + "' and a PCI address 0000:00:DD.0 (device removed again)");
+                }
+                address = Optional.of(bdf);
+            }
+            BlockDevice device = new BlockDevice(id, DRIVER, spec.backend(), spec.readOnly(), List.of(), queues, address);
+            devices.put(id, device);
+            changed.run();
+            return device;
         }
-        BlockDevice device = new BlockDevice(id, DRIVER, spec.backend(), spec.readOnly(), List.of(), queues, address);
-        devices.put(id, device);
-        changed.run();
-        return device;
     }
 
     @Override
-    public synchronized void detach(String deviceId, Duration timeout) {
-        if (!devices.containsKey(deviceId)) {
-            throw new RequestRejectedException(Reason.NOT_FOUND, "clh: no attached device '" + deviceId + "'");
+    public void detach(String deviceId, Duration timeout) {
+        synchronized (lock) {
+            if (!devices.containsKey(deviceId)) {
+                throw new RequestRejectedException(Reason.NOT_FOUND, "clh: no attached device '" + deviceId + "'");
+            }
+            removal.remove(deviceId, timeout, booted.getAsBoolean());
+            devices.remove(deviceId);
+            changed.run();
         }
-        removal.remove(deviceId, timeout, booted.getAsBoolean());
-        devices.remove(deviceId);
-        changed.run();
     }
 
     @Override
-    public synchronized List<BlockDevice> list() {
-        return List.copyOf(devices.values());
+    public List<BlockDevice> list() {
+        synchronized (lock) {
+            return List.copyOf(devices.values());
+        }
     }
 
     @Override
@@ -171,9 +183,11 @@ public final class ClhDeviceHotplug implements DeviceHotplug {
     }
 
     /** Replaces the device list with what the VMM reports (after a reattach). */
-    public synchronized void restore(List<BlockDevice> fromVmm) {
-        devices.clear();
-        fromVmm.forEach(d -> devices.put(d.id(), d));
+    public void restore(List<BlockDevice> fromVmm) {
+        synchronized (lock) {
+            devices.clear();
+            fromVmm.forEach(d -> devices.put(d.id(), d));
+        }
     }
 
     private void removeQuietly(String id) {

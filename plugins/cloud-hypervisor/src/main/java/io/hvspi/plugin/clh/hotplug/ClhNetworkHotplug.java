@@ -45,6 +45,7 @@ public final class ClhNetworkHotplug implements NetworkHotplug {
     private static final Path SYS_NET = Path.of("/sys/class/net");
 
     private final ClhApiClient api;
+    private final Object lock;
     private final Duration hotplugTimeout;
     private final BooleanSupplier booted;
     private final Runnable changed;
@@ -53,13 +54,15 @@ public final class ClhNetworkHotplug implements NetworkHotplug {
     private final Map<String, NetDevice> devices = new LinkedHashMap<>();
 
     /**
+     * @param lock the lock of every device of the VM, shared with its disk hotplug
      * @param booted whether the VM runs (hotplug, answered 200) or is only created (cold add, answered 204)
      * @param changed called after every change of the device list, to persist it
      * @param takenElsewhere ids the VM's disks hold (one id namespace per VM)
      */
-    public ClhNetworkHotplug(ClhApiClient api, Duration hotplugTimeout, Duration apiTimeout, BooleanSupplier booted,
-                             Runnable changed, Predicate<String> takenElsewhere) {
+    public ClhNetworkHotplug(ClhApiClient api, Object lock, Duration hotplugTimeout, Duration apiTimeout,
+                             BooleanSupplier booted, Runnable changed, Predicate<String> takenElsewhere) {
         this.api = api;
+        this.lock = lock;
         this.hotplugTimeout = hotplugTimeout;
         this.booted = booted;
         this.changed = changed;
@@ -68,73 +71,83 @@ public final class ClhNetworkHotplug implements NetworkHotplug {
     }
 
     @Override
-    public synchronized NetDevice attach(NetDeviceSpec spec) {
-        String id = spec.id();
-        DeviceIds.checkDeviceId(TYPE, id);
-        if (devices.containsKey(id) || takenElsewhere.test(id)) {
-            throw new RequestRejectedException(Reason.DUPLICATE_ID, "clh: device '" + id + "' is already attached");
-        }
-        NetBackend.Tap tap = switch (spec.backend()) {
-            case NetBackend.Tap t -> t;
-        };
-        checkTap(id, tap);
-        String mac = spec.mac().map(m -> MacAddresses.check(TYPE, m)).orElseGet(() -> MacAddresses.generate(macs()));
-        if (spec.mac().isPresent() && macs().contains(mac)) {
-            throw new RequestRejectedException(Reason.INVALID_ARGUMENT, "clh: device '" + id + "': MAC " + mac
-                    + " is already used by another network device of this VM");
-        }
-        JsonNode body = Payloads.netConfig(id, tap.name(), mac, spec.queues(), QUEUE_SIZE);
-        ApiReply reply;
-        try {
-            reply = api.put("/vm.add-net", body, hotplugTimeout);
-        } catch (VmmUnavailableException e) {
-            if (e.reason() == VmmUnavailableException.Reason.TIMED_OUT) {
-                removal.removeQuietly(id); // it may have been added after all: leave nothing behind
+    public NetDevice attach(NetDeviceSpec spec) {
+        synchronized (lock) {
+            String id = spec.id();
+            DeviceIds.checkDeviceId(TYPE, id);
+            if (devices.containsKey(id) || takenElsewhere.test(id)) {
+                throw new RequestRejectedException(Reason.DUPLICATE_ID, "clh: device '" + id + "' is already attached");
             }
-            throw e;
-        }
-        Optional<String> address = Optional.empty();
-        if (reply.status() == 200) {
-            JsonNode info = reply.requireBody("PUT /api/v1/vm.add-net");
-            String bdf = info.path("bdf").asText("");
-            if (!id.equals(info.path("id").asText()) || !ClhDeviceHotplug.KATA_BDF.matcher(bdf).matches()) {
-                removal.removeQuietly(id);
-                throw new VmmUnavailableException(VmmUnavailableException.Reason.PROTOCOL_ERROR,
-                        "clh: vm.add-net for '" + id + "' answered " + info + "; expected id '" + id
-                                + "' and a PCI address 0000:00:DD.0 (device removed again)");
+            NetBackend.Tap tap = switch (spec.backend()) {
+                case NetBackend.Tap t -> t;
+            };
+            checkTap(id, tap);
+            String mac = spec.mac().map(m -> MacAddresses.check(TYPE, m)).orElseGet(() -> MacAddresses.generate(macs()));
+            if (spec.mac().isPresent() && macs().contains(mac)) {
+                throw new RequestRejectedException(Reason.INVALID_ARGUMENT, "clh: device '" + id + "': MAC " + mac
+                        + " is already used by another network device of this VM");
             }
-            address = Optional.of(bdf);
+            JsonNode body = Payloads.netConfig(id, tap.name(), mac, spec.queues(), QUEUE_SIZE);
+            ApiReply reply;
+            try {
+                reply = api.put("/vm.add-net", body, hotplugTimeout);
+            } catch (VmmUnavailableException e) {
+                if (e.reason() == VmmUnavailableException.Reason.TIMED_OUT) {
+                    removal.removeQuietly(id); // it may have been added after all: leave nothing behind
+                }
+                throw e;
+            }
+            Optional<String> address = Optional.empty();
+            if (reply.status() == 200) {
+                JsonNode info = reply.requireBody("PUT /api/v1/vm.add-net");
+                String bdf = info.path("bdf").asText("");
+                if (!id.equals(info.path("id").asText()) || !ClhDeviceHotplug.KATA_BDF.matcher(bdf).matches()) {
+                    removal.removeQuietly(id);
+                    throw new VmmUnavailableException(VmmUnavailableException.Reason.PROTOCOL_ERROR,
+                            "clh: vm.add-net for '" + id + "' answered " + info + "; expected id '" + id
+                                    + "' and a PCI address 0000:00:DD.0 (device removed again)");
+                }
+                address = Optional.of(bdf);
+            }
+            NetDevice device = new NetDevice(id, mac, tap, spec.queues(), address);
+            devices.put(id, device);
+            changed.run();
+            return device;
         }
-        NetDevice device = new NetDevice(id, mac, tap, spec.queues(), address);
-        devices.put(id, device);
-        changed.run();
-        return device;
     }
 
     @Override
-    public synchronized void detach(String deviceId, Duration timeout) {
-        if (!devices.containsKey(deviceId)) {
-            throw new RequestRejectedException(Reason.NOT_FOUND, "clh: no attached network device '" + deviceId + "'");
+    public void detach(String deviceId, Duration timeout) {
+        synchronized (lock) {
+            if (!devices.containsKey(deviceId)) {
+                throw new RequestRejectedException(Reason.NOT_FOUND, "clh: no attached network device '" + deviceId + "'");
+            }
+            removal.remove(deviceId, timeout, booted.getAsBoolean());
+            devices.remove(deviceId);
+            changed.run();
         }
-        removal.remove(deviceId, timeout, booted.getAsBoolean());
-        devices.remove(deviceId);
-        changed.run();
     }
 
     @Override
-    public synchronized List<NetDevice> list() {
-        return List.copyOf(devices.values());
+    public List<NetDevice> list() {
+        synchronized (lock) {
+            return List.copyOf(devices.values());
+        }
     }
 
     /** True when a network device has this id. */
-    public synchronized boolean has(String id) {
-        return devices.containsKey(id);
+    public boolean has(String id) {
+        synchronized (lock) {
+            return devices.containsKey(id);
+        }
     }
 
     /** Replaces the device list with what the VMM reports (after a reattach). */
-    public synchronized void restore(List<NetDevice> fromVmm) {
-        devices.clear();
-        fromVmm.forEach(d -> devices.put(d.id(), d));
+    public void restore(List<NetDevice> fromVmm) {
+        synchronized (lock) {
+            devices.clear();
+            fromVmm.forEach(d -> devices.put(d.id(), d));
+        }
     }
 
     private Set<String> macs() {
