@@ -8,6 +8,7 @@ import static io.hvspi.spi.Capability.PER_QUEUE_IO_THREADS;
 import static io.hvspi.spi.Capability.QUEUE_AFFINITY;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -22,6 +23,7 @@ import io.hvspi.spi.Hypervisor;
 import io.hvspi.spi.IOThreadInfo;
 import io.hvspi.spi.RequestRejectedException;
 import io.hvspi.spi.RequestRejectedException.Reason;
+import io.hvspi.spi.VmRecord;
 import io.hvspi.spi.VmState;
 import io.hvspi.spi.VmmException;
 import io.hvspi.tck.backend.VmmView;
@@ -29,10 +31,20 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.function.IntFunction;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
@@ -44,6 +56,11 @@ public abstract class BlockHotplugContract extends ContractBase {
     protected BlockHotplugContract(TckKit kit) {
         super(kit);
     }
+
+    /** Threads that attach at once in the concurrency tests. */
+    private static final int RACERS = 3;
+    /** Attaches per thread at most while a stop comes: an in-memory VMM may never be cut short. */
+    private static final int STOP_RACE_CAP = 200;
 
     /** A path no VMM can open. */
     static final Path MISSING = Path.of("/nonexistent-hvspi-tck/missing.img");
@@ -288,6 +305,99 @@ public abstract class BlockHotplugContract extends ContractBase {
         long after = view.allocatedBytes(vm, "tck-trim");
         assertTrue(after <= before - DISCARD_FILL / 2, () -> "a discard of " + DISCARD_FILL / 2 + " bytes must "
                 + "free them in the backend (discard passed through): allocated " + before + " then " + after);
+    }
+
+    @Test
+    @Order(13)
+    @Exercises(BLOCK_DEVICE_HOTPLUG)
+    @DisplayName("attaches from several threads at once: each disk attached once, a shared id only once")
+    void attachesFromSeveralThreadsAtOnce() throws InterruptedException {
+        Hypervisor vm = kit.startVm();
+        if (!kit.supports(vm, BLOCK_DEVICE_HOTPLUG, vm::requireHotplug)) {
+            return;
+        }
+        ExecutorService threads = Executors.newFixedThreadPool(RACERS);
+        try {
+            List<Future<BlockDevice>> own = atOnce(threads, t -> disk(vm, "tck-c" + t).build(), vm);
+            for (int t = 0; t < RACERS; t++) {
+                assertEquals(Optional.empty(), failureOf(own.get(t), "the attach of disk 'tck-c" + t + "'"),
+                        "disks with distinct ids attached at once must all be attached");
+            }
+            List<Future<BlockDevice>> shared = atOnce(threads, t -> disk(vm, "tck-cs", "tck-cs" + t).build(), vm);
+            List<BlockDevice> winners = new ArrayList<>();
+            for (int t = 0; t < RACERS; t++) {
+                if (attachedOrDuplicate(shared.get(t), "attach " + t + " of id 'tck-cs'")) {
+                    winners.add(shared.get(t).resultNow());
+                }
+            }
+            assertEquals(1, winners.size(), () -> RACERS + " attaches of id 'tck-cs' at once: exactly one must "
+                    + "attach, the others get DUPLICATE_ID; attached: " + winners);
+            assertEquals(Set.of("tck-c0", "tck-c1", "tck-c2", "tck-cs"), Set.copyOf(deviceIds(vm)));
+            assertTrue(hotplug(vm).list().contains(winners.get(0)), "list() shows 'tck-cs' as its winning attach did");
+        } finally {
+            threads.shutdownNow();
+        }
+    }
+
+    @Test
+    @Order(14)
+    @Exercises(BLOCK_DEVICE_HOTPLUG)
+    @DisplayName("stop while attaches run: every call returns, nothing of the VM is left")
+    void stopWhileAttachesRun() throws InterruptedException {
+        Hypervisor vm = kit.startVm();
+        if (!kit.supports(vm, BLOCK_DEVICE_HOTPLUG, vm::requireHotplug)) {
+            return;
+        }
+        VmRecord record = kit.backend().host(vm.vmId()).stateStore().load(vm.vmId()).orElseThrow();
+        CountDownLatch oneAttached = new CountDownLatch(1);
+        ExecutorService threads = Executors.newFixedThreadPool(RACERS);
+        try {
+            List<Future<?>> attaching = new ArrayList<>();
+            for (int t = 0; t < RACERS - 1; t++) {
+                String prefix = "tck-s" + t + "-";
+                attaching.add(threads.submit(() -> attachUntilRefused(vm, prefix, oneAttached)));
+            }
+            assertTrue(oneAttached.await(RACE_DEADLINE.toMillis(), TimeUnit.MILLISECONDS),
+                    "no attach returned within " + RACE_DEADLINE.toSeconds() + " s");
+            Future<?> stop = threads.submit(vm::stop);
+            assertEquals(Optional.empty(), failureOf(stop, "stop"), "stop while attaches run must succeed");
+            for (Future<?> f : attaching) {
+                failureOf(f, "an attach running while the VM stopped").ifPresent(e -> assertInstanceOf(
+                        HvspiException.class, e, () -> "an attach that stop cut short must fail with an "
+                                + "HvspiException (the VM stopped), not " + e));
+            }
+        } finally {
+            threads.shutdownNow();
+        }
+        assertEquals(VmState.STOPPED, vm.state());
+        assertTrue(kit.backend().host(vm.vmId()).stateStore().load(vm.vmId()).isEmpty(),
+                "an attach that ended after stop must not record the VM again");
+        assertFalse(Files.exists(record.runtimeDir()),
+                () -> "an attach that ended after stop must not make " + record.runtimeDir() + " again");
+    }
+
+    /** Attaches disks {@code prefix0, prefix1, ...} until one fails (which it throws) or the cap is reached. */
+    private Void attachUntilRefused(Hypervisor vm, String prefix, CountDownLatch attached) {
+        for (int i = 0; i < STOP_RACE_CAP; i++) {
+            vm.requireHotplug().attach(disk(vm, prefix + i).build());
+            attached.countDown();
+        }
+        return null;
+    }
+
+    /** Runs one attach per racer, all released together; the specs are made before the release. */
+    private static List<Future<BlockDevice>> atOnce(ExecutorService threads, IntFunction<BlockDeviceSpec> spec,
+                                                    Hypervisor vm) {
+        CyclicBarrier together = new CyclicBarrier(RACERS);
+        List<Future<BlockDevice>> attaches = new ArrayList<>();
+        for (int t = 0; t < RACERS; t++) {
+            BlockDeviceSpec s = spec.apply(t);
+            attaches.add(threads.submit(() -> {
+                together.await();
+                return vm.requireHotplug().attach(s);
+            }));
+        }
+        return attaches;
     }
 
     /** Writes {@code bytes} of non-zero data at the start of a file backend, so that it is allocated. */

@@ -2,6 +2,7 @@ package io.hvspi.tck;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -16,7 +17,11 @@ import io.hvspi.spi.RequestRejectedException;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.MethodOrderer;
@@ -35,6 +40,8 @@ import org.junit.jupiter.api.function.Executable;
 public abstract class ContractBase {
     /** How long the kit waits for a host thread to appear or go. */
     protected static final Duration THREAD_WAIT = Duration.ofSeconds(10);
+    /** How long a call running beside another may take before the kit calls it hung (a deadlock). */
+    protected static final Duration RACE_DEADLINE = Duration.ofSeconds(60);
 
     protected final TckKit kit;
 
@@ -103,6 +110,33 @@ public abstract class ContractBase {
         assertEquals(reason, e.reason(), () -> what + ": wrong reason in: " + e.getMessage());
         assertOneLine(e);
         return e;
+    }
+
+    /**
+     * Waits for a call run on another thread: empty when it returned, what it threw otherwise;
+     * fails the test when it does not return within {@link #RACE_DEADLINE}.
+     */
+    protected static Optional<Throwable> failureOf(Future<?> call, String what) throws InterruptedException {
+        try {
+            call.get(RACE_DEADLINE.toMillis(), TimeUnit.MILLISECONDS);
+            return Optional.empty();
+        } catch (ExecutionException e) {
+            return Optional.of(e.getCause());
+        } catch (TimeoutException e) {
+            throw new AssertionError(what + " did not return within " + RACE_DEADLINE.toSeconds()
+                    + " s while another call ran beside it: a deadlock in the plugin?");
+        }
+    }
+
+    /** True when the attach returned, false when it was refused with {@code DUPLICATE_ID}; fails otherwise. */
+    protected static boolean attachedOrDuplicate(Future<?> attach, String what) throws InterruptedException {
+        Optional<Throwable> failure = failureOf(attach, what);
+        failure.ifPresent(f -> {
+            RequestRejectedException refused = assertInstanceOf(RequestRejectedException.class, f,
+                    () -> what + ", when another attach took its id first, must be refused, not fail with " + f);
+            assertEquals(RequestRejectedException.Reason.DUPLICATE_ID, refused.reason(), () -> what + ": " + refused);
+        });
+        return failure.isEmpty();
     }
 
     /** Errors are one line that says what was wrong. */
