@@ -27,6 +27,7 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 
@@ -54,6 +55,13 @@ public final class HvspiHost implements AutoCloseable {
     private final Duration lockTimeout;
     private final VmStopper stopper;
     private final Set<VmHandle> open = ConcurrentHashMap.newKeySet();
+    /**
+     * Operations that run plugin code hold the read side; {@link #close} takes the write side
+     * once, so it waits for them (a start in flight gets its handle closed, not left out) and
+     * every later one is refused (the plugins are unloaded).
+     */
+    private final ReentrantReadWriteLock inUse = new ReentrantReadWriteLock();
+    private volatile boolean closed;
     private final HostMetrics metrics;
 
     private HvspiHost(Supplier<PluginRegistry> loader, boolean ownsRegistry, DefaultHostContext context,
@@ -115,10 +123,11 @@ public final class HvspiHost implements AutoCloseable {
 
     /**
      * How long the exit hook waits for a VM's stop: the plugin's stop (up to three command
-     * timeouts, as {@link VmStopper} allows it) and one more for what follows it.
+     * timeouts, as {@link VmStopper} allows it), the signals that end its VMM when that fails
+     * (a command timeout each for SIGTERM and SIGKILL), and one more for what follows.
      */
     private Duration exitStopBound() {
-        return context.commandTimeout().multipliedBy(4);
+        return context.commandTimeout().multipliedBy(6);
     }
 
     /** Creates and starts a VM; see {@link #start(VmSpec, Map)}. */
@@ -135,7 +144,8 @@ public final class HvspiHost implements AutoCloseable {
      * @param vmOptions host options for this VM only, over the host's (e.g. {@code endpoint})
      */
     public VmHandle start(VmSpec spec, Map<String, String> vmOptions) {
-        return measured(spec.hypervisorType(), spec.vmId(), "start", () -> startTagged(spec, vmOptions));
+        return measured(spec.hypervisorType(), spec.vmId(), "start",
+                () -> whileOpen(() -> startTagged(spec, vmOptions)));
     }
 
     private VmHandle startTagged(VmSpec spec, Map<String, String> vmOptions) {
@@ -148,7 +158,7 @@ public final class HvspiHost implements AutoCloseable {
         VmHandle handle = null;
         try {
             Hypervisor vm = factory.create(spec, host);
-            handle = new VmHandle(vm, lock, true, open::remove, metrics);
+            handle = new VmHandle(vm, lock, stopper, true, open::remove, metrics);
             open.add(handle);
             // known to the shutdown hook before the plugin spawns anything
             StopOnExit.watch(handle, exitStopBound());
@@ -176,7 +186,7 @@ public final class HvspiHost implements AutoCloseable {
      * @throws VmmUnavailableException when its VMM is gone, or the lock stays taken beyond the timeout
      */
     public VmHandle reattach(String vmId) {
-        return measured(null, vmId, "reattach", () -> reattachTagged(vmId));
+        return measured(null, vmId, "reattach", () -> whileOpen(() -> reattachTagged(vmId)));
     }
 
     private VmHandle reattachTagged(String vmId) {
@@ -184,7 +194,7 @@ public final class HvspiHost implements AutoCloseable {
         try {
             VmRecord record = record(vmId);
             Hypervisor vm = factory(record.hypervisorType()).reattach(record, context);
-            VmHandle handle = new VmHandle(vm, lock, false, open::remove, metrics);
+            VmHandle handle = new VmHandle(vm, lock, stopper, false, open::remove, metrics);
             open.add(handle);
             return handle;
         } catch (RuntimeException | Error e) {
@@ -204,11 +214,11 @@ public final class HvspiHost implements AutoCloseable {
      * @throws io.hvspi.spi.HvspiException when a VMM survives; its record and directory are kept
      */
     public VmStopper.Outcome stop(String vmId) {
-        return measured(null, vmId, "stop", () -> {
+        return measured(null, vmId, "stop", () -> whileOpen(() -> {
             try (VmLock lock = VmLock.acquire(context.runtimeRoot(), vmId, lockTimeout)) {
                 return stopper.stop(lock, pluginStop(vmId));
             }
-        });
+        }));
     }
 
     /**
@@ -248,7 +258,8 @@ public final class HvspiHost implements AutoCloseable {
      */
     public Hypervisor.Subscription follow(String vmId, Consumer<io.hvspi.spi.VmEvent> listener) {
         VmRecord record = record(vmId);
-        return factory(record.hypervisorType()).follow(record, context, Objects.requireNonNull(listener, "listener"));
+        return whileOpen(() -> factory(record.hypervisorType()).follow(record, context,
+                Objects.requireNonNull(listener, "listener")));
     }
 
     /**
@@ -259,7 +270,7 @@ public final class HvspiHost implements AutoCloseable {
      */
     public Map<String, Path> logFiles(String vmId) {
         VmRecord record = record(vmId);
-        return factory(record.hypervisorType()).logFiles(record);
+        return whileOpen(() -> factory(record.hypervisorType()).logFiles(record));
     }
 
     /** The plugin's own stop, when the record can be read; its failures are the stopper's to report. */
@@ -292,8 +303,13 @@ public final class HvspiHost implements AutoCloseable {
                 "no VM '" + vmId + "' recorded in " + context.runtimeRoot() + " (see: hvctl vm list)"));
     }
 
-    /** The plugins, loaded on first use: listing VMs or loading a configuration needs none. */
+    /**
+     * The plugins, loaded on first use: listing VMs or loading a configuration needs none.
+     *
+     * @throws IllegalStateException once the host is closed (its plugins are unloaded)
+     */
     public synchronized PluginRegistry plugins() {
+        requireOpen();
         if (registry == null) {
             registry = loader.get();
         }
@@ -323,8 +339,39 @@ public final class HvspiHost implements AutoCloseable {
         return context;
     }
 
+    /** Runs an operation that uses plugins; {@link #close} waits for it. */
+    private <T> T whileOpen(Supplier<T> operation) {
+        inUse.readLock().lock();
+        try {
+            requireOpen();
+            return operation.get();
+        } finally {
+            inUse.readLock().unlock();
+        }
+    }
+
+    private void requireOpen() {
+        if (closed) {
+            throw new IllegalStateException("this HvspiHost is closed");
+        }
+    }
+
+    /**
+     * Closes every handle this host gave out and still open (stopping the VMs it started and
+     * did not keep), after waiting for the operations in flight, and unloads the plugins.
+     * Later operations that need a plugin are refused; a second close does nothing.
+     */
     @Override
     public void close() {
+        inUse.writeLock().lock();
+        try {
+            if (closed) {
+                return;
+            }
+            closed = true;
+        } finally {
+            inUse.writeLock().unlock();
+        }
         RuntimeException first = null;
         for (VmHandle handle : List.copyOf(open)) {
             try {

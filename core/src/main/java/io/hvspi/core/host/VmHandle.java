@@ -1,6 +1,7 @@
 package io.hvspi.core.host;
 
 import io.hvspi.core.state.VmLock;
+import io.hvspi.core.state.VmStopper;
 import io.hvspi.core.metrics.HostMetrics;
 import io.hvspi.spi.DeviceHotplug;
 import io.hvspi.spi.HostThreads;
@@ -30,6 +31,7 @@ import java.util.function.Supplier;
 public final class VmHandle implements AutoCloseable {
     private final Hypervisor vm;
     private final VmLock lock;
+    private final VmStopper stopper;
     private final boolean startedHere;
     private final Consumer<VmHandle> onClose;
     private final AtomicBoolean closed = new AtomicBoolean();
@@ -40,13 +42,12 @@ public final class VmHandle implements AutoCloseable {
 
     private final HostMetrics metrics;
 
-    VmHandle(Hypervisor vm, VmLock lock, boolean startedHere, Consumer<VmHandle> onClose) {
-        this(vm, lock, startedHere, onClose, HostMetrics.NONE);
-    }
-
-    VmHandle(Hypervisor vm, VmLock lock, boolean startedHere, Consumer<VmHandle> onClose, HostMetrics metrics) {
+    /** @param stopper ends the VMM itself when the plugin's stop fails or hangs */
+    VmHandle(Hypervisor vm, VmLock lock, VmStopper stopper, boolean startedHere, Consumer<VmHandle> onClose,
+             HostMetrics metrics) {
         this.vm = Objects.requireNonNull(vm, "vm");
         this.lock = Objects.requireNonNull(lock, "lock");
+        this.stopper = Objects.requireNonNull(stopper, "stopper");
         this.startedHere = startedHere;
         this.onClose = onClose;
         this.metrics = Objects.requireNonNull(metrics, "metrics");
@@ -145,10 +146,20 @@ public final class VmHandle implements AutoCloseable {
         }
     }
 
-    /** Stops the VM now (the VMM, its runtime directory and its record). Idempotent. */
+    /**
+     * Stops the VM now (the VMM, its runtime directory and its record). Idempotent. The
+     * plugin's stop is bounded (three command timeouts); when it fails or does not return,
+     * the host ends the VM's VMM by signal, as {@link HvspiHost#stop(String)} does, and the
+     * plugin's failure is only logged. It is thrown when no VMM of the VM is found on this
+     * host (its record is then kept), and a VMM that survives the signals is an error too.
+     */
     public void stop() {
         beginStop();
-        vm.stop();
+        String vmId = vmId();
+        stopper.stopHeld(lock, type(), () -> VmTaggedLogging.call(vmId, () -> {
+            vm.stop();
+            return null;
+        }));
     }
 
     /** Waits for running {@link #whileRunning} actions and refuses new ones. */
@@ -171,24 +182,47 @@ public final class VmHandle implements AutoCloseable {
         }
     }
 
-    /** Stops the VM if this handle started it and it is not kept; then disconnects and releases the lock. */
+    /**
+     * Stops the VM if this handle started it and it is not kept; then disconnects and releases
+     * the lock. A failure of the stop is thrown, with one of the disconnect suppressed.
+     *
+     * @throws IllegalStateException from inside {@link #whileRunning}, where the stop would wait for
+     *         itself; the handle stays open
+     */
     @Override
     public void close() {
+        if (!keepsRunning() && running.getReadHoldCount() > 0) {
+            throw new IllegalStateException("VM '" + vmId() + "' cannot be closed from inside whileRunning");
+        }
         if (!closed.compareAndSet(false, true)) {
             return;
         }
+        Throwable failure = null;
         try {
             if (!keepsRunning()) {
                 stop();
             }
-        } finally {
-            try {
-                vm.close();
-            } finally {
-                lock.close();
-                StopOnExit.forget(this);
-                onClose.accept(this);
+        } catch (RuntimeException | Error e) {
+            failure = e;
+        }
+        try {
+            vm.close();
+        } catch (RuntimeException | Error e) {
+            if (failure == null) {
+                failure = e;
+            } else {
+                failure.addSuppressed(e);
             }
+        } finally {
+            lock.close();
+            StopOnExit.forget(this);
+            onClose.accept(this);
+        }
+        if (failure instanceof Error e) {
+            throw e;
+        }
+        if (failure != null) {
+            throw (RuntimeException) failure;
         }
     }
 

@@ -2,6 +2,7 @@ package io.hvspi.core.state;
 
 import io.hvspi.spi.HvspiException;
 import io.hvspi.spi.RequestRejectedException;
+import io.hvspi.spi.VmmUnavailableException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -75,7 +76,7 @@ public final class VmStopper {
      */
     public Outcome stop(VmLock lock, Optional<Runnable> pluginStop) {
         String vmId = lock.vmId();
-        Path dir = store.root().toAbsolutePath().normalize().resolve(RuntimeDirs.checkVmId(vmId));
+        Path dir = runtimeDir(vmId);
         Optional<VmmIdentity> recorded = recordedIdentity(vmId);
         boolean exists = Files.exists(dir, LinkOption.NOFOLLOW_LINKS);
         // found before the plugin runs: its stop may remove the record while the VMM lives on
@@ -84,7 +85,61 @@ public final class VmStopper {
             throw new RequestRejectedException(RequestRejectedException.Reason.NOT_FOUND, "no VM '" + vmId
                     + "' under " + store.root());
         }
-        Optional<String> pluginFailure = pluginStop.flatMap(this::runBounded);
+        Optional<String> pluginFailure = pluginStop.flatMap(this::runBounded).map(Failed::line);
+        List<Long> signalled = endAndForget(vmId, dir, recorded, vmms);
+        return new Outcome(vmId, pluginStop.isPresent() && pluginFailure.isEmpty(), signalled, pluginFailure);
+    }
+
+    /**
+     * Stops the VM of a handle this process holds: the plugin's own stop, bounded; when it
+     * fails or does not return, the VMM is ended by signal as {@link #stop} does and only
+     * then are the record and the directory removed.
+     *
+     * @param plugin the plugin's type, for messages
+     * @throws RuntimeException what the plugin's stop threw, or a {@code VmmUnavailableException}
+     *         (TIMED_OUT) when it did not return, if no VMM of the VM is found on this host to end
+     *         (it may run where no signal reaches, so its record is kept)
+     * @throws HvspiException when a VMM is still running after the signals (the plugin's
+     *         failure suppressed); record and directory are kept
+     */
+    public void stopHeld(VmLock lock, String plugin, Runnable pluginStop) {
+        Optional<Failed> failed = runBounded(pluginStop);
+        if (failed.isEmpty()) {
+            return;
+        }
+        String vmId = lock.vmId();
+        RuntimeException failure = failed.get().thrown() != null ? unchecked(failed.get().thrown())
+                : new VmmUnavailableException(VmmUnavailableException.Reason.TIMED_OUT, "the " + plugin
+                        + " plugin's stop of VM '" + vmId + "' gave " + failed.get().line() + ", and no VMM of the"
+                        + " VM runs on this host to end by signal; its record is kept for a later stop");
+        Path dir = runtimeDir(vmId);
+        Optional<VmmIdentity> recorded = recordedIdentity(vmId);
+        Map<Long, VmmProcess> vmms = findVmms(dir, recorded);
+        if (vmms.isEmpty()) {
+            throw failure;
+        }
+        LOG.warn("VM '{}': the {} plugin's stop failed ({}); ending its VMM by signal", vmId, plugin,
+                failed.get().line());
+        try {
+            endAndForget(vmId, dir, recorded, vmms);
+        } catch (HvspiException survivors) {
+            survivors.addSuppressed(failure);
+            throw survivors;
+        }
+    }
+
+    private Path runtimeDir(String vmId) {
+        return store.root().toAbsolutePath().normalize().resolve(RuntimeDirs.checkVmId(vmId));
+    }
+
+    /**
+     * Ends each of {@code vmms} still alive (SIGTERM, then SIGKILL), scans again, and removes
+     * the record and {@code dir} once no VMM is left; returns the pids signalled.
+     *
+     * @throws HvspiException when a VMM survives; record and directory are kept
+     */
+    private List<Long> endAndForget(String vmId, Path dir, Optional<VmmIdentity> recorded,
+                                    Map<Long, VmmProcess> vmms) {
         List<Long> signalled = new ArrayList<>();
         for (VmmProcess vmm : vmms.values()) {
             if (vmm.isAlive()) {
@@ -110,7 +165,7 @@ public final class VmStopper {
         }
         store.remove(vmId);
         RuntimeDirs.deleteTree(dir);
-        return new Outcome(vmId, pluginStop.isPresent() && pluginFailure.isEmpty(), signalled, pluginFailure);
+        return signalled;
     }
 
     /** The identity from a valid record, else empty (a corrupt record is reported, not trusted). */
@@ -138,8 +193,11 @@ public final class VmStopper {
         return found;
     }
 
-    /** Runs the plugin's stop on its own thread, abandoned past the timeout; the failure as one line, if any. */
-    private Optional<String> runBounded(Runnable pluginStop) {
+    /** How a plugin's stop failed: what it threw, or null when it did not return in time; and that in one line. */
+    private record Failed(Throwable thrown, String line) {}
+
+    /** Runs the plugin's stop on its own thread, abandoned past the timeout; how it failed, if it did. */
+    private Optional<Failed> runBounded(Runnable pluginStop) {
         FutureTask<Void> task = new FutureTask<>(pluginStop, null);
         Thread t = Thread.ofPlatform().daemon().name("hvspi-plugin-stop").start(task);
         try {
@@ -147,13 +205,21 @@ public final class VmStopper {
             return Optional.empty();
         } catch (TimeoutException e) {
             t.interrupt();
-            return Optional.of("no answer within " + pluginStopTimeout.toMillis() + " ms");
+            return Optional.of(new Failed(null, "no answer within " + pluginStopTimeout.toMillis() + " ms"));
         } catch (ExecutionException e) {
-            return Optional.of(String.valueOf(e.getCause().getMessage()));
+            return Optional.of(new Failed(e.getCause(), String.valueOf(e.getCause().getMessage())));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             t.interrupt();
-            return Optional.of("interrupted");
+            return Optional.of(new Failed(null, "no answer: interrupted"));
         }
+    }
+
+    private static RuntimeException unchecked(Throwable failure) {
+        if (failure instanceof Error error) {
+            throw error;
+        }
+        return failure instanceof RuntimeException e ? e : new HvspiException(String.valueOf(failure.getMessage()),
+                failure);
     }
 }

@@ -26,7 +26,7 @@ import java.util.concurrent.locks.LockSupport;
  */
 public final class ExitHookMain {
     static final Duration BOUND = Duration.ofSeconds(2);
-    /** The command timeout of the host whose VM's stop hangs: the hook waits four of them. */
+    /** The command timeout of the host whose VM's stop hangs: the handle waits three of them for the plugin. */
     static final Duration VM_BOUND_BASE = Duration.ofMillis(250);
 
     private ExitHookMain() {}

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.mockito.ArgumentMatchers.any;
+import static org.mockito.Mockito.doAnswer;
 import static org.mockito.Mockito.doThrow;
 import static org.mockito.Mockito.inOrder;
 import static org.mockito.Mockito.mock;
@@ -29,6 +30,13 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -251,6 +259,54 @@ class HvspiHostTest {
         verify(vm).stop();
         verify(kept, never()).stop();
         verify(kept).close();
+    }
+
+    @Test
+    void closingTheHostWaitsForAStartInFlightAndStopsWhatItStarted() throws Exception {
+        CountDownLatch inStart = new CountDownLatch(1);
+        CountDownLatch finishStart = new CountDownLatch(1);
+        AtomicBoolean started = new AtomicBoolean();
+        AtomicBoolean stopBeforeStartEnded = new AtomicBoolean();
+        doAnswer(start -> {
+            inStart.countDown();
+            finishStart.await();
+            started.set(true);
+            return null;
+        }).when(vm).start();
+        doAnswer(stop -> {
+            stopBeforeStartEnded.set(!started.get());
+            return null;
+        }).when(vm).stop();
+        ExecutorService threads = Executors.newFixedThreadPool(2);
+        try {
+            Future<VmHandle> starting = threads.submit(() -> host.start(spec("vm1")));
+            assertTrue(inStart.await(10, TimeUnit.SECONDS));
+            Future<?> closing = threads.submit(host::close);
+            assertThrows(TimeoutException.class, () -> closing.get(200, TimeUnit.MILLISECONDS),
+                    "close waits for the start in flight");
+            finishStart.countDown();
+            closing.get(10, TimeUnit.SECONDS);
+            starting.get(10, TimeUnit.SECONDS);
+        } finally {
+            finishStart.countDown();
+            threads.shutdownNow();
+        }
+        verify(vm).stop();
+        assertFalse(stopBeforeStartEnded.get(), "the VM was stopped while its start ran");
+        assertUnlocked("vm1");
+    }
+
+    @Test
+    void aClosedHostRefusesWhatNeedsAPluginAndStillLists() {
+        host.close();
+        for (org.junit.jupiter.api.function.Executable op : List.<org.junit.jupiter.api.function.Executable>of(
+                () -> host.start(spec("vm1")), () -> host.reattach("vm1"), () -> host.stop("vm1"), host::plugins)) {
+            IllegalStateException e = assertThrows(IllegalStateException.class, op);
+            assertEquals("this HvspiHost is closed", e.getMessage());
+        }
+        verify(factory, never()).create(any(), any());
+        assertEquals(List.of(), host.list());
+        host.close(); // a second close does nothing
     }
 
     @Test

@@ -9,13 +9,13 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /** Real processes for the process-identity tests: QEMU 7.2 with a QMP socket, and decoys. */
-final class TestProcesses {
+public final class TestProcesses {
     private TestProcesses() {}
 
     static final String QEMU = "qemu-system-x86_64";
 
     /** A paused q35 QEMU with no guest whose QMP socket is {@code <dir>/qmp.sock}; returns once the socket exists. */
-    static Process qemu(Path dir) throws Exception {
+    public static Process qemu(Path dir) throws Exception {
         Path sock = dir.resolve("qmp.sock");
         Process p = qemuStarting(dir);
         awaitTrue(() -> Files.exists(sock) || !p.isAlive(), Duration.ofSeconds(30));
@@ -60,7 +60,7 @@ final class TestProcesses {
         }
     }
 
-    static void kill(Process p) throws InterruptedException {
+    public static void kill(Process p) throws InterruptedException {
         p.descendants().forEach(ProcessHandle::destroyForcibly);
         p.destroyForcibly();
         p.waitFor();
