@@ -449,8 +449,11 @@ public final class QemuHypervisor implements Hypervisor {
             qmp.close();
         }
         process.ifPresent(p -> p.kill(host.commandTimeout()));
-        host.stateStore().remove(vmId);
-        host.removeRuntimeDir(vmId);
+        synchronized (model) {
+            removed = true; // an operation on the published session that fails now saves nothing: see removed
+            host.stateStore().remove(vmId);
+            host.removeRuntimeDir(vmId);
+        }
     }
 
     /**
@@ -502,12 +505,13 @@ public final class QemuHypervisor implements Hypervisor {
             if (s != null) {
                 s.close();
             }
-            // QEMU is gone, so no netdev holds them: the taps hvspi made for this VM go with it, a user's stay
-            (s != null ? s.createdTaps() : createdTaps).forEach(HostTaps::removeQuietly);
             session = null;
             unreachable = null;
             synchronized (model) {
                 removed = true;
+                // QEMU is gone, so no netdev holds them: the taps hvspi made for this VM go with it, a user's
+                // stay; under model, so that an attach in flight that makes its tap later removes it itself
+                (s != null ? s.createdTaps() : createdTaps).forEach(HostTaps::removeQuietly);
                 host.stateStore().remove(vmId);
                 host.removeRuntimeDir(vmId);
             }
@@ -762,7 +766,7 @@ public final class QemuHypervisor implements Hypervisor {
             this.ioThreads = new QemuIOThreads(QemuHypervisorFactory.TYPE, qmp, model, pool, capabilities,
                     intents, this::persist, pins);
             this.network = new QemuNetworkHotplug(QemuHypervisorFactory.TYPE, qmp, model, table, settings.guestless(),
-                    capabilities, VhostNet.usable(), intents, this::persist);
+                    capabilities, VhostNet.usable(), intents, this::persist, () -> removed);
             this.stateEvents = qmp.subscribe(new QmpListener() {
                 @Override
                 public void onEvent(QmpEvent event) {

@@ -110,6 +110,28 @@ class QemuNetworkHotplugTest {
         assertEquals(0, p.waitFor(), String.join(" ", argv));
     }
 
+    /**
+     * A NIC attach whose tap is made after the VM's stop removed the taps hvspi made for it (the
+     * stop's removal ran while {@code ip tuntap add} did): the attach removes that tap itself. The
+     * stop's mark is set by hand, as the stop leaves it at that moment.
+     */
+    @Test
+    void aTapMadeAfterTheStopRemovedTheVmsTapsIsRemovedByItsAttach() throws Exception {
+        java.lang.reflect.Field removed = QemuHypervisor.class.getDeclaredField("removed");
+        removed.setAccessible(true);
+        String tap = tapName();
+        removed.setBoolean(vm, true);
+        try {
+            RequestRejectedException e = assertThrows(RequestRejectedException.class,
+                    () -> net().attach(NetDeviceSpec.of("late0", NetBackend.newTap(tap))));
+            assertEquals(Reason.INVALID_STATE, e.reason());
+            assertFalse(HostTaps.exists(tap), "the tap the attach made after the stop's removal is left behind");
+            assertEquals(List.of(), net().list());
+        } finally {
+            removed.setBoolean(vm, false);
+        }
+    }
+
     @Test
     void aFollowerInAnotherConnectionSeesTheNicComeAndGo() throws Exception {
         String tap = tapName();

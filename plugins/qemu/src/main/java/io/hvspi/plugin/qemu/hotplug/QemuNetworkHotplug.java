@@ -25,6 +25,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.BooleanSupplier;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import org.slf4j.Logger;
@@ -60,6 +61,7 @@ public final class QemuNetworkHotplug implements NetworkHotplug {
     private final boolean vhost;
     private final PendingIntents intents;
     private final Runnable persist;
+    private final BooleanSupplier removed;
     private final Map<String, CompletableFuture<Void>> released = new ConcurrentHashMap<>();
     private final Set<String> finishing = ConcurrentHashMap.newKeySet();
     private final QmpClient.Subscription events;
@@ -68,9 +70,11 @@ public final class QemuNetworkHotplug implements NetworkHotplug {
      * @param lock the monitor {@code table} uses
      * @param vhost ask QEMU for vhost-net (only where {@link VhostNet#usable()})
      * @param persist saves the VM's state; called with {@code lock} held after each confirmed change
+     * @param removed whether the VM's stop has removed the taps hvspi made for it (read with {@code lock} held)
      */
     public QemuNetworkHotplug(String type, QmpClient qmp, Object lock, DeviceTable table, boolean guestless,
-                              Set<Capability> capabilities, boolean vhost, PendingIntents intents, Runnable persist) {
+                              Set<Capability> capabilities, boolean vhost, PendingIntents intents, Runnable persist,
+                              BooleanSupplier removed) {
         this.type = type;
         this.qmp = qmp;
         this.lock = lock;
@@ -80,6 +84,7 @@ public final class QemuNetworkHotplug implements NetworkHotplug {
         this.vhost = vhost;
         this.intents = intents;
         this.persist = persist;
+        this.removed = removed;
         this.events = qmp.subscribe(new QmpListener() {
             @Override
             public void onEvent(QmpEvent event) {
@@ -147,6 +152,14 @@ public final class QemuNetworkHotplug implements NetworkHotplug {
         try {
             if (tap.create()) {
                 HostTaps.create(tap.name(), queues);
+                synchronized (lock) {
+                    if (removed.getAsBoolean()) {
+                        // the VM's stop removed its taps before this one existed: it is this attach's to remove
+                        HostTaps.removeQuietly(tap.name());
+                        throw new RequestRejectedException(Reason.INVALID_STATE, "attach of network device '"
+                                + spec.id() + "': the VM was stopped meanwhile");
+                    }
+                }
             }
             try {
                 plug(planned);
