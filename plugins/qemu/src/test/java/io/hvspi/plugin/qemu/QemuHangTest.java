@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.hvspi.core.state.DefaultHostContext;
+import io.hvspi.plugin.qemu.hotplug.HostTaps;
 import io.hvspi.plugin.qemu.qmp.QmpClient;
 import io.hvspi.plugin.qemu.state.DeviceState;
 import io.hvspi.plugin.qemu.state.QemuState;
@@ -16,6 +17,11 @@ import io.hvspi.spi.BlockDeviceSpec;
 import io.hvspi.spi.IOThreadChoice;
 import io.hvspi.spi.IOThreadInfo;
 import io.hvspi.spi.IOThreadPolicy;
+import io.hvspi.spi.NetBackend;
+import io.hvspi.spi.NetDevice;
+import io.hvspi.spi.NetDeviceSpec;
+import io.hvspi.spi.NetworkHotplug;
+import io.hvspi.spi.RequestRejectedException;
 import io.hvspi.spi.VmRecord;
 import io.hvspi.spi.VmState;
 import io.hvspi.spi.VmmException;
@@ -35,6 +41,7 @@ import java.util.concurrent.locks.LockSupport;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.slf4j.Logger;
@@ -182,6 +189,70 @@ class QemuHangTest {
         signal("CONT");
         awaitAgreement("the late device_del completed the detach");
         assertEquals(List.of(), vm.requireHotplug().list());
+    }
+
+    /**
+     * A NIC attach QEMU does not answer in time: its id and port stay held (a second attach of
+     * the id is a duplicate, not a second device on the same port); after SIGCONT QEMU adds it
+     * late and hvspi removes device, netdev and the tap it made, and frees id and port.
+     */
+    @Test
+    void aNicAttachThatTimesOutHoldsItsIdUntilQemuAnswersAndIsThenUndone() {
+        Assumptions.assumeTrue(Path.of("/dev/net/tun").toFile().canWrite(), "needs /dev/net/tun (root)");
+        start("hang-nic");
+        NetworkHotplug net = vm.requireNetworkHotplug();
+        String tap = "hvth" + Long.toHexString(System.nanoTime() & 0xffffffL);
+        try {
+            signal("STOP");
+            timesOut("NIC attach", () -> net.attach(NetDeviceSpec.of("n1", NetBackend.newTap(tap))));
+            RequestRejectedException held = assertThrows(RequestRejectedException.class,
+                    () -> net.attach(NetDeviceSpec.of("n1", NetBackend.newTap(tap + "b"))));
+            assertEquals(RequestRejectedException.Reason.DUPLICATE_ID, held.reason(), held.getMessage());
+            signal("CONT");
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+            while (peripherals().contains("n1") || HostTaps.exists(tap) || infoNetwork().contains("n1")) {
+                assertTrue(System.nanoTime() < deadline, "the late NIC is still there: " + peripherals() + ", tap "
+                        + tap + " exists: " + HostTaps.exists(tap) + ", " + infoNetwork());
+                LockSupport.parkNanos(20_000_000);
+            }
+            // the id and the port are free: the same attach now works, on a port QEMU accepts
+            awaitTrue(() -> attached(net, NetDeviceSpec.of("n1", NetBackend.newTap(tap))), deadline, "id n1 freed");
+            assertEquals(List.of("n1"), net.list().stream().map(NetDevice::id).toList());
+            assertTrue(peripherals().contains("n1"));
+        } finally {
+            HostTaps.removeQuietly(tap + "b");
+        }
+    }
+
+    private boolean attached(NetworkHotplug net, NetDeviceSpec spec) {
+        try {
+            net.attach(spec);
+            return true;
+        } catch (RequestRejectedException e) {
+            if (e.reason() != RequestRejectedException.Reason.DUPLICATE_ID) {
+                throw e;
+            }
+            return false; // the undo's last step (the intent's end) may still be running
+        }
+    }
+
+    private static void awaitTrue(java.util.function.BooleanSupplier condition, long deadline, String what) {
+        while (!condition.getAsBoolean()) {
+            assertTrue(System.nanoTime() < deadline, what);
+            LockSupport.parkNanos(20_000_000);
+        }
+    }
+
+    private List<String> peripherals() {
+        List<String> ids = new ArrayList<>();
+        vm.monitorCommand("qom-list", QmpClient.args().put("path", "/machine/peripheral"))
+                .forEach(c -> ids.add(c.path("name").asText()));
+        return ids;
+    }
+
+    private String infoNetwork() {
+        return vm.monitorCommand("human-monitor-command", QmpClient.args().put("command-line", "info network"))
+                .asText();
     }
 
     @Test

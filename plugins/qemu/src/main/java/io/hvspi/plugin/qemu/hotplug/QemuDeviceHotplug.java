@@ -33,9 +33,6 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -218,7 +215,10 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
                 release(slot, reservation);
                 throw e;
             }
-            undoWhenAnswered(slot, reservation, nodeCall, deviceCall, intent);
+            String node = slot.nodeName();
+            LateAttachUndo.whenAnswered(qmp, settings.guestless(), spec.id(), nodeCall, deviceCall,
+                    () -> qmp.execute("blockdev-del", QmpClient.args().put("node-name", node)),
+                    () -> release(slot, reservation), () -> end(intent));
             throw new VmmUnavailableException(e.reason(), "attach of device '" + spec.id() + "': " + e.getMessage()
                     + "; should QEMU still add it, hvspi removes it again, and holds the id and its place until then",
                     e);
@@ -246,69 +246,6 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
                 pool.release(reservation);
             }
             table.release(slot);
-        }
-    }
-
-    /**
-     * QEMU did not answer an attach in time, but may still carry it out when it
-     * wakes up. The device id, its place and IOThread stay reserved, so that nothing
-     * else is put there meanwhile; when QEMU has answered both commands, hvspi
-     * removes what it added (device, then node) and frees them. A failed attach
-     * leaves nothing behind, only later.
-     */
-    private void undoWhenAnswered(DeviceTable.Slot slot, Reservation reservation, QmpClient.Call node,
-                                  QmpClient.Call device, Intent intent) {
-        CompletableFuture<HvspiException> nodeDone = new CompletableFuture<>();
-        node.whenDone((reply, error) -> nodeDone.complete(error));
-        device.whenDone((reply, deviceError) -> {
-            HvspiException nodeError = nodeDone.join(); // QEMU answers in order: the node's reply came first
-            if (deviceError instanceof VmmUnavailableException || nodeError instanceof VmmUnavailableException) {
-                // the connection ended: nothing more to undo or to protect here; the intent stays in the
-                // record, and the next reattach adopts or rolls back what QEMU did
-                release(slot, reservation);
-                return;
-            }
-            try {
-                if (deviceError == null) {
-                    unplugNow(slot.deviceId());
-                }
-                if (nodeError == null) {
-                    qmp.execute("blockdev-del", QmpClient.args().put("node-name", slot.nodeName()));
-                }
-                LOG.info("undid the attach of device '{}' that QEMU carried out after it timed out", slot.deviceId());
-                release(slot, reservation);
-                end(intent);
-            } catch (HvspiException e) {
-                if (qmp.isConnected()) {
-                    LOG.error("cannot undo the late attach of device '{}'; its id and place stay reserved: {}",
-                            slot.deviceId(), e.getMessage());
-                } else {
-                    release(slot, reservation); // the intent stays for the next reattach, as above
-                }
-            }
-        });
-    }
-
-    /** Removes a device hvspi does not record (one being undone), waiting for QEMU to confirm. */
-    private void unplugNow(String deviceId) {
-        CompletableFuture<QmpEvent> deleted = qmp.nextEvent(e -> e.isDeviceDeleted(deviceId));
-        try {
-            qmp.execute("device_del", QmpClient.args().put("id", deviceId));
-            if (settings.guestless()) {
-                qmp.execute("system_reset");
-            }
-            qmp.readUntil(deleted, DEFAULT_DETACH_TIMEOUT);
-            deleted.get(0, TimeUnit.NANOSECONDS);
-        } catch (TimeoutException e) {
-            throw new VmmUnavailableException(VmmUnavailableException.Reason.TIMED_OUT, "QEMU did not report"
-                    + " DEVICE_DELETED for '" + deviceId + "' within " + DEFAULT_DETACH_TIMEOUT.toMillis() + " ms");
-        } catch (ExecutionException e) {
-            throw e.getCause() instanceof HvspiException h ? h : new HvspiException(String.valueOf(e.getCause()), e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new HvspiException("interrupted while removing device '" + deviceId + "'", e);
-        } finally {
-            deleted.cancel(false);
         }
     }
 

@@ -149,6 +149,7 @@ public final class QemuNetworkHotplug implements NetworkHotplug {
         }
         boolean done = false;
         boolean keepIntent = false;
+        boolean late = false;
         try {
             if (tap.create()) {
                 HostTaps.create(tap.name(), queues);
@@ -161,11 +162,26 @@ public final class QemuNetworkHotplug implements NetworkHotplug {
                     }
                 }
             }
+            QmpClient.Call netdevCall = null;
+            QmpClient.Call deviceCall = null;
             try {
-                plug(planned);
+                netdevCall = qmp.submit("netdev_add", NetArgs.netdevAdd(planned.netdev(), planned.tap(), queues,
+                        vhost));
+                deviceCall = qmp.submit("device_add", NetArgs.virtioNetPci(planned.id(), planned.netdev(),
+                        planned.bus(), planned.mac(), queues));
+                awaitPlugged(planned, netdevCall, deviceCall);
             } catch (VmmUnavailableException e) {
-                // QEMU may still carry the commands out: the next reattach settles the intent against what it has
                 keepIntent = true;
+                if (e.reason() == VmmUnavailableException.Reason.TIMED_OUT && deviceCall != null) {
+                    // QEMU may still add it when it wakes up: the id and port stay reserved until it answered,
+                    // then what it added goes again (as for a disk)
+                    late = true;
+                    undoWhenAnswered(planned, netdevCall, deviceCall, intent);
+                    throw new VmmUnavailableException(e.reason(), "attach of network device '" + spec.id() + "': "
+                            + e.getMessage() + "; should QEMU still add it, hvspi removes it again, and holds the id"
+                            + " and its port until then", e);
+                }
+                // the connection ended: the next reattach settles the intent against what QEMU has
                 throw new VmmUnavailableException(e.reason(), "attach of network device '" + spec.id() + "': "
                         + e.getMessage() + "; the attach stays recorded as unfinished, and the next reattach settles"
                         + " it", e);
@@ -185,7 +201,9 @@ public final class QemuNetworkHotplug implements NetworkHotplug {
             done = true;
         } finally {
             if (!done) {
-                table.releaseNic(spec.id());
+                if (!late) {
+                    table.releaseNic(spec.id());
+                }
                 if (!keepIntent) {
                     intents.endAndSave(intent, persist);
                 }
@@ -194,12 +212,8 @@ public final class QemuNetworkHotplug implements NetworkHotplug {
         return toNetDevice(planned);
     }
 
-    /** netdev_add then device_add, both in flight at once; the netdev is deleted again when the device fails. */
-    private void plug(NicState nic) {
-        QmpClient.Call netdevCall = qmp.submit("netdev_add", NetArgs.netdevAdd(nic.netdev(), nic.tap(), nic.queues(),
-                vhost));
-        QmpClient.Call deviceCall = qmp.submit("device_add", NetArgs.virtioNetPci(nic.id(), nic.netdev(), nic.bus(),
-                nic.mac(), nic.queues()));
+    /** Waits for netdev_add and device_add, both in flight at once; the netdev is deleted again when the device fails. */
+    private void awaitPlugged(NicState nic, QmpClient.Call netdevCall, QmpClient.Call deviceCall) {
         long deadline = System.nanoTime() + qmp.defaultTimeout().toNanos();
         try {
             qmp.await(netdevCall, UnplugWait.left(deadline));
@@ -224,6 +238,19 @@ public final class QemuNetworkHotplug implements NetworkHotplug {
             }
             throw e;
         }
+    }
+
+    /** The late undo of an attach that timed out (see {@link LateAttachUndo}); the tap hvspi made goes too. */
+    private void undoWhenAnswered(NicState nic, QmpClient.Call netdevCall, QmpClient.Call deviceCall, Intent intent) {
+        LateAttachUndo.whenAnswered(qmp, guestless, nic.id(), netdevCall, deviceCall,
+                () -> qmp.execute("netdev_del", QmpClient.args().put("id", nic.netdev())),
+                () -> table.releaseNic(nic.id()),
+                () -> {
+                    if (nic.createdTap()) {
+                        HostTaps.removeQuietly(nic.tap());
+                    }
+                    intents.endAndSave(intent, persist);
+                });
     }
 
     @Override
