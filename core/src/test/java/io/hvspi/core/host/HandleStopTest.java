@@ -62,17 +62,7 @@ class HandleStopTest {
         when(registry.factory("fake")).thenReturn(factory);
         when(vm.vmId()).thenReturn("vm1");
         when(vm.type()).thenReturn("fake");
-        // the plugin's start: a runtime directory, a real VMM naming it, a record
-        when(factory.create(any(), any())).thenAnswer(create -> {
-            HostContext context = create.getArgument(1);
-            doAnswer(start -> {
-                Path dir = context.createRuntimeDir("vm1");
-                qemu.set(TestProcesses.qemu(dir));
-                context.stateStore().save(new VmRecord("vm1", "fake", qemu.get().pid(), dir, Instant.now(), "{}"));
-                return null;
-            }).when(vm).start();
-            return vm;
-        });
+        startsAQemu(null);
         host = HvspiHost.builder().plugins(registry).runtimeRoot(root).commandTimeout(COMMAND_TIMEOUT).build();
     }
 
@@ -82,6 +72,26 @@ class HandleStopTest {
         if (qemu.get() != null) {
             TestProcesses.kill(qemu.get());
         }
+    }
+
+    /**
+     * The plugin's start: a runtime directory, a real VMM naming it, a record; then it throws
+     * {@code failure} when there is one.
+     */
+    private void startsAQemu(RuntimeException failure) {
+        when(factory.create(any(), any())).thenAnswer(create -> {
+            HostContext context = create.getArgument(1);
+            doAnswer(start -> {
+                Path dir = context.createRuntimeDir("vm1");
+                qemu.set(TestProcesses.qemu(dir));
+                context.stateStore().save(new VmRecord("vm1", "fake", qemu.get().pid(), dir, Instant.now(), "{}"));
+                if (failure != null) {
+                    throw failure;
+                }
+                return null;
+            }).when(vm).start();
+            return vm;
+        });
     }
 
     private static VmSpec spec() {
@@ -119,16 +129,7 @@ class HandleStopTest {
     @Test
     void aStartThatFailsAndAStopThatFailsStillLeaveNoVmm() throws Exception {
         IllegalStateException startFailure = new IllegalStateException("start failed after the spawn");
-        when(factory.create(any(), any())).thenAnswer(create -> {
-            HostContext context = create.getArgument(1);
-            doAnswer(start -> {
-                Path dir = context.createRuntimeDir("vm1");
-                qemu.set(TestProcesses.qemu(dir));
-                context.stateStore().save(new VmRecord("vm1", "fake", qemu.get().pid(), dir, Instant.now(), "{}"));
-                throw startFailure;
-            }).when(vm).start();
-            return vm;
-        });
+        startsAQemu(startFailure);
         doThrow(new IllegalStateException("and stop failed too")).when(vm).stop();
         assertSame(startFailure, assertThrows(IllegalStateException.class, () -> host.start(spec())));
         assertNothingLeft();
