@@ -23,7 +23,6 @@ import io.hvspi.spi.Hypervisor;
 import io.hvspi.spi.IOThreadInfo;
 import io.hvspi.spi.RequestRejectedException;
 import io.hvspi.spi.RequestRejectedException.Reason;
-import io.hvspi.spi.VmRecord;
 import io.hvspi.spi.VmState;
 import io.hvspi.spi.VmmException;
 import io.hvspi.tck.backend.VmmView;
@@ -38,12 +37,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.concurrent.TimeUnit;
 import java.util.function.IntFunction;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Order;
@@ -59,8 +56,6 @@ public abstract class BlockHotplugContract extends ContractBase {
 
     /** Threads that attach at once in the concurrency tests. */
     private static final int RACERS = 3;
-    /** Attaches per thread at most while a stop comes: an in-memory VMM may never be cut short. */
-    private static final int STOP_RACE_CAP = 200;
 
     /** A path no VMM can open. */
     static final Path MISSING = Path.of("/nonexistent-hvspi-tck/missing.img");
@@ -348,41 +343,7 @@ public abstract class BlockHotplugContract extends ContractBase {
         if (!kit.supports(vm, BLOCK_DEVICE_HOTPLUG, vm::requireHotplug)) {
             return;
         }
-        VmRecord record = kit.backend().host(vm.vmId()).stateStore().load(vm.vmId()).orElseThrow();
-        CountDownLatch oneAttached = new CountDownLatch(1);
-        ExecutorService threads = Executors.newFixedThreadPool(RACERS);
-        try {
-            List<Future<?>> attaching = new ArrayList<>();
-            for (int t = 0; t < RACERS - 1; t++) {
-                String prefix = "tck-s" + t + "-";
-                attaching.add(threads.submit(() -> attachUntilRefused(vm, prefix, oneAttached)));
-            }
-            assertTrue(oneAttached.await(RACE_DEADLINE.toMillis(), TimeUnit.MILLISECONDS),
-                    "no attach returned within " + RACE_DEADLINE.toSeconds() + " s");
-            Future<?> stop = threads.submit(vm::stop);
-            assertEquals(Optional.empty(), failureOf(stop, "stop"), "stop while attaches run must succeed");
-            for (Future<?> f : attaching) {
-                failureOf(f, "an attach running while the VM stopped").ifPresent(e -> assertInstanceOf(
-                        HvspiException.class, e, () -> "an attach that stop cut short must fail with an "
-                                + "HvspiException (the VM stopped), not " + e));
-            }
-        } finally {
-            threads.shutdownNow();
-        }
-        assertEquals(VmState.STOPPED, vm.state());
-        assertTrue(kit.backend().host(vm.vmId()).stateStore().load(vm.vmId()).isEmpty(),
-                "an attach that ended after stop must not record the VM again");
-        assertFalse(Files.exists(record.runtimeDir()),
-                () -> "an attach that ended after stop must not make " + record.runtimeDir() + " again");
-    }
-
-    /** Attaches disks {@code prefix0, prefix1, ...} until one fails (which it throws) or the cap is reached. */
-    private Void attachUntilRefused(Hypervisor vm, String prefix, CountDownLatch attached) {
-        for (int i = 0; i < STOP_RACE_CAP; i++) {
-            vm.requireHotplug().attach(disk(vm, prefix + i).build());
-            attached.countDown();
-        }
-        return null;
+        assertStopCutsAttachesShort(vm, "tck-s", id -> hotplug(vm).attach(disk(vm, id).build()));
     }
 
     /** Runs one attach per racer, all released together; the specs are made before the release. */

@@ -13,15 +13,24 @@ import io.hvspi.spi.HostThreads;
 import io.hvspi.spi.Hypervisor;
 import io.hvspi.spi.IOThreadInfo;
 import io.hvspi.spi.IOThreadProvider;
+import io.hvspi.spi.HvspiException;
 import io.hvspi.spi.RequestRejectedException;
+import io.hvspi.spi.VmRecord;
+import io.hvspi.spi.VmState;
+import java.nio.file.Files;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.MethodOrderer;
@@ -42,6 +51,8 @@ public abstract class ContractBase {
     protected static final Duration THREAD_WAIT = Duration.ofSeconds(10);
     /** How long a call running beside another may take before the kit calls it hung (a deadlock). */
     protected static final Duration RACE_DEADLINE = Duration.ofSeconds(60);
+    /** Attaches per thread at most while a stop comes: an in-memory VMM may never be cut short. */
+    private static final int STOP_RACE_CAP = 200;
 
     protected final TckKit kit;
 
@@ -137,6 +148,48 @@ public abstract class ContractBase {
             assertEquals(RequestRejectedException.Reason.DUPLICATE_ID, refused.reason(), () -> what + ": " + refused);
         });
         return failure.isEmpty();
+    }
+
+    /**
+     * Attaches devices on two threads ({@code prefix<thread>-<n>}, through {@code attach}) until
+     * the VM's stop, made once one attach returned, cuts them short. Asserts that the stop
+     * succeeds, that each attach it cut short fails with an {@link HvspiException} (not another
+     * exception: a bug), and that nothing of the VM is left: no record, no runtime directory (an
+     * attach that fails after the stop must not save the VM again).
+     */
+    protected void assertStopCutsAttachesShort(Hypervisor vm, String prefix, Consumer<String> attach)
+            throws InterruptedException {
+        VmRecord record = kit.backend().host(vm.vmId()).stateStore().load(vm.vmId()).orElseThrow();
+        CountDownLatch oneAttached = new CountDownLatch(1);
+        ExecutorService threads = Executors.newFixedThreadPool(3);
+        try {
+            List<Future<?>> attaching = new ArrayList<>();
+            for (int t = 0; t < 2; t++) {
+                String ids = prefix + t + "-";
+                attaching.add(threads.submit(() -> {
+                    for (int n = 0; n < STOP_RACE_CAP; n++) {
+                        attach.accept(ids + n);
+                        oneAttached.countDown();
+                    }
+                }));
+            }
+            assertTrue(oneAttached.await(RACE_DEADLINE.toMillis(), TimeUnit.MILLISECONDS),
+                    "no attach returned within " + RACE_DEADLINE.toSeconds() + " s");
+            Future<?> stop = threads.submit(vm::stop);
+            assertEquals(Optional.empty(), failureOf(stop, "stop"), "stop while attaches run must succeed");
+            for (Future<?> f : attaching) {
+                failureOf(f, "an attach running while the VM stopped").ifPresent(e -> assertInstanceOf(
+                        HvspiException.class, e, () -> "an attach that stop cut short must fail with an "
+                                + "HvspiException (the VM stopped), not " + e));
+            }
+        } finally {
+            threads.shutdownNow();
+        }
+        assertEquals(VmState.STOPPED, vm.state());
+        assertTrue(kit.backend().host(vm.vmId()).stateStore().load(vm.vmId()).isEmpty(),
+                "an attach that ended after stop must not record the VM again");
+        assertFalse(Files.exists(record.runtimeDir()),
+                () -> "an attach that ended after stop must not make " + record.runtimeDir() + " again");
     }
 
     /** Errors are one line that says what was wrong. */

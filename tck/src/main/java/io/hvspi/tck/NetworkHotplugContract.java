@@ -3,6 +3,7 @@ package io.hvspi.tck;
 import static io.hvspi.spi.Capability.BLOCK_DEVICE_HOTPLUG;
 import static io.hvspi.spi.Capability.NETWORK_DEVICE_HOTPLUG;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -10,17 +11,21 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.hvspi.spi.BlockDeviceSpec;
 import io.hvspi.spi.HvspiException;
 import io.hvspi.spi.Hypervisor;
+import io.hvspi.spi.NetBackend;
 import io.hvspi.spi.NetDevice;
 import io.hvspi.spi.NetDeviceSpec;
 import io.hvspi.spi.NetworkHotplug;
 import io.hvspi.spi.RequestRejectedException;
 import io.hvspi.spi.RequestRejectedException.Reason;
 import io.hvspi.spi.VmmException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.util.HexFormat;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -205,6 +210,29 @@ public abstract class NetworkHotplugContract extends ContractBase {
             }
         } finally {
             threads.shutdownNow();
+        }
+    }
+
+    @Test
+    @Order(8)
+    @Exercises(NETWORK_DEVICE_HOTPLUG)
+    @DisplayName("stop while network devices attach: every call returns, nothing of the VM is left, no tap")
+    void stopWhileNetworkDevicesAttach() throws InterruptedException {
+        Hypervisor vm = kit.startVm();
+        if (!kit.supports(vm, NETWORK_DEVICE_HOTPLUG, vm::requireNetworkHotplug)) {
+            return;
+        }
+        Set<String> taps = ConcurrentHashMap.newKeySet(); // those the plugin was asked to create
+        assertStopCutsAttachesShort(vm, "tck-ns", id -> {
+            NetBackend end = kit.backend().tap(tapName());
+            if (end instanceof NetBackend.Tap tap && tap.create()) {
+                taps.add(tap.name());
+            }
+            network(vm).attach(NetDeviceSpec.of(id, end));
+        });
+        for (String tap : taps) {
+            assertFalse(Files.exists(Path.of("/sys/class/net", tap)), () -> "tap '" + tap + "' of an attach "
+                    + "that stop cut short is left on the host");
         }
     }
 
