@@ -107,6 +107,10 @@ final class DragonballHypervisor implements Hypervisor {
     private volatile Lifecycle life;
     /** What Dragonball last reported (FAILED once the bridge is lost): the upcall retry reads it. */
     private volatile VmState knownState = VmState.CREATED;
+    /** Guards {@link #knownState} and {@link #knownChanges}; never held across a call to the bridge. */
+    private final Object known = new Object();
+    /** Counts the changes this process made (start, pause, resume, stop, loss), so that state() keeps them. */
+    private long knownChanges;
 
     DragonballHypervisor(VmSpec spec, HostContext host) {
         this(spec.vmId(), host, spec, !spec.block().driver().equals(MMIO_DRIVER));
@@ -143,20 +147,24 @@ final class DragonballHypervisor implements Hypervisor {
         }
         vm.runtimeDir = record.runtimeDir();
         vm.createdAt = record.createdAt();
+        try { // read before connecting: a record that does not parse leaves no connection behind
+            for (JsonNode d : state.path("drives")) {
+                Drive drive = Drive.fromJson(d);
+                vm.drives.put(drive.device().id(), drive);
+            }
+            // Dragonball cannot list its network devices: the record is the only account of them
+            for (JsonNode n : state.path("nets")) {
+                vm.nets.put(n.path("id").asText(), new NetDevice(n.path("id").asText(), n.path("mac").asText(),
+                        new NetBackend.Tap(n.path("tap").asText(), n.path("create").asBoolean(false)),
+                        n.path("queues").asInt(1), Optional.empty()));
+            }
+        } catch (IllegalArgumentException e) {
+            throw new HvspiException("VM '" + record.vmId() + "': corrupt dragonball plugin state: "
+                    + e.getMessage(), e);
+        }
         vm.connect(Path.of(state.path("endpoint").asText()));
-        for (JsonNode d : state.path("drives")) {
-            Drive drive = Drive.fromJson(d);
-            vm.drives.put(drive.device().id(), drive);
-        }
-        // Dragonball cannot list its network devices: the record is the only account of them
-        for (JsonNode n : state.path("nets")) {
-            vm.nets.put(n.path("id").asText(), new NetDevice(n.path("id").asText(), n.path("mac").asText(),
-                    new NetBackend.Tap(n.path("tap").asText(), n.path("create").asBoolean(false)),
-                    n.path("queues").asInt(1), Optional.empty()));
-        }
         vm.life = Lifecycle.reattached(TYPE, record.vmId(), VmState.RUNNING);
-        vm.knownState = vm.state();
-        if (vm.knownState == VmState.PAUSED) {
+        if (vm.state() == VmState.PAUSED) {
             vm.life.paused();
         }
         return vm;
@@ -199,7 +207,7 @@ final class DragonballHypervisor implements Hypervisor {
                 boot();
                 createdAt = Instant.now();
                 life.started(VmState.RUNNING);
-                knownState = VmState.RUNNING;
+                setKnown(VmState.RUNNING);
                 persist();
             } catch (RuntimeException e) {
                 abandonStart();
@@ -272,7 +280,7 @@ final class DragonballHypervisor implements Hypervisor {
             if (started) {
                 host.stateStore().remove(vmId);
             }
-            knownState = VmState.STOPPED;
+            setKnown(VmState.STOPPED);
             if (started) {
                 // as the other plugins do: a subscriber learns that the VMM is gone, whoever ended it
                 publish(new VmEvent(VmEvent.VMM_EXITED, Instant.now(), Map.of("reason", "STOPPED")));
@@ -286,7 +294,7 @@ final class DragonballHypervisor implements Hypervisor {
         synchronized (lock) {
             requireStarted("pause").call("PauseMicroVm", null, timeout());
             life.paused();
-            knownState = VmState.PAUSED;
+            setKnown(VmState.PAUSED);
         }
     }
 
@@ -295,7 +303,7 @@ final class DragonballHypervisor implements Hypervisor {
         synchronized (lock) {
             requireStarted("resume").call("ResumeMicroVm", null, timeout());
             life.resumed();
-            knownState = VmState.RUNNING;
+            setKnown(VmState.RUNNING);
         }
     }
 
@@ -312,10 +320,19 @@ final class DragonballHypervisor implements Hypervisor {
         if (!c.isOpen()) {
             return VmState.FAILED;
         }
+        long seen;
+        synchronized (known) {
+            seen = knownChanges;
+        }
         try {
             JsonNode info = c.call("GetInstanceInfo", null, timeout());
-            knownState = fromInstanceState(info.path("state"));
-            return knownState;
+            VmState reported = fromInstanceState(info.path("state"));
+            synchronized (known) {
+                if (knownChanges == seen) { // else a pause or resume answered meanwhile and is newer
+                    knownState = reported;
+                }
+            }
+            return reported;
         } catch (HvspiException e) {
             LOG.debug("VM '{}': GetInstanceInfo failed: {}", vmId, e.getMessage());
             return VmState.FAILED;
@@ -377,11 +394,24 @@ final class DragonballHypervisor implements Hypervisor {
         events.shutdown();
     }
 
+    /** The error of an attach that timed out: the device stays listed, for a detach to remove. */
+    private VmmUnavailableException stillListed(String deviceId, VmmUnavailableException e) {
+        return new VmmUnavailableException(e.reason(), "attach of '" + deviceId + "' to VM '" + vmId + "': "
+                + e.getMessage() + "; Dragonball may still add it, so it stays listed: detach it to remove it", e);
+    }
+
+    private void setKnown(VmState state) {
+        synchronized (known) {
+            knownState = state;
+            knownChanges++;
+        }
+    }
+
     private void lost(VmmUnavailableException e) {
         if (life.isStopped()) {
             return;
         }
-        knownState = VmState.FAILED;
+        setKnown(VmState.FAILED);
         publish(new VmEvent(VmEvent.VMM_EXITED, Instant.now(),
                 Map.of("reason", e.reason().name(), "message", e.getMessage())));
     }
@@ -464,6 +494,19 @@ final class DragonballHypervisor implements Hypervisor {
                     drives.put(device.id(), drive);
                     persist();
                     return drive.device();
+                } catch (VmmUnavailableException e) {
+                    if (e.reason() == VmmUnavailableException.Reason.TIMED_OUT) {
+                        // Dragonball may still add it (the bridge drops a late answer): it stays listed, so that
+                        // the id is not given twice and a detach removes it (healing if it was never added)
+                        drives.put(device.id(), Drive.of(device.id(), driver, device.backend(), path,
+                                device.readOnly(), Optional.empty()));
+                        persist();
+                        throw stillListed(device.id(), e);
+                    }
+                    if (device.backend() instanceof BlockBackend.Null) {
+                        deleteQuietly(path);
+                    }
+                    throw e;
                 } catch (RuntimeException e) {
                     if (device.backend() instanceof BlockBackend.Null) {
                         deleteQuietly(path);
@@ -568,8 +611,9 @@ final class DragonballHypervisor implements Hypervisor {
                 try {
                     return c.call(action, config, left);
                 } catch (VmmException e) {
+                    // no attempt with less than a quarter of the timeout left: a hotplug cannot answer in that
                     boolean retry = e.errorClass().equals("UpcallServerNotReady") && knownState == VmState.RUNNING
-                            && deadline - System.nanoTime() > UPCALL_RETRY.toNanos();
+                            && deadline - System.nanoTime() > UPCALL_RETRY.plus(timeout().dividedBy(4)).toNanos();
                     if (!retry) {
                         throw e;
                     }
@@ -618,9 +662,18 @@ final class DragonballHypervisor implements Hypervisor {
                         .orElseGet(() -> MacAddresses.generate(taken));
                 VirtioNetDeviceConfigInfo config = new VirtioNetDeviceConfigInfo(device.id(), tap.name(), mac,
                         device.queues());
-                hotplug.callWithUpcallRetry(c, "InsertNetworkDevice", config.toJson(),
-                        System.nanoTime() + timeout().toNanos());
                 NetDevice attached = new NetDevice(device.id(), mac, tap, device.queues(), Optional.empty());
+                try {
+                    hotplug.callWithUpcallRetry(c, "InsertNetworkDevice", config.toJson(),
+                            System.nanoTime() + timeout().toNanos());
+                } catch (VmmUnavailableException e) {
+                    if (e.reason() == VmmUnavailableException.Reason.TIMED_OUT) {
+                        nets.put(device.id(), attached); // as for a disk: listed until a detach removes it
+                        persist();
+                        throw stillListed(device.id(), e);
+                    }
+                    throw e;
+                }
                 nets.put(device.id(), attached);
                 persist();
                 return attached;

@@ -224,4 +224,26 @@ class DragonballHotplugTest {
         assertEquals(List.of("d0"), hotplug.list().stream().map(BlockDevice::id).toList(), "still attached");
         assertEquals(List.of("d0"), sim.driveIds());
     }
+
+    /**
+     * An InsertBlockDevice the bridge does not answer in time: Dragonball may still add the drive (the
+     * bridge drops a late answer), so it stays listed: its id is not given out twice, and a detach
+     * removes it, or, as here where it was never added, forgets it on Dragonball's InvalidDeviceId.
+     */
+    @Test
+    void anAttachThatTimesOutStaysListedUntilADetachRemovesIt() {
+        DeviceHotplug hotplug = started(Options.defaults().withStalledActions("InsertBlockDevice"),
+                DragonballHypervisor.PCI_DRIVER);
+        VmmUnavailableException e = assertThrows(VmmUnavailableException.class, () -> hotplug.attach(nullDisk("d0")));
+        assertEquals(VmmUnavailableException.Reason.TIMED_OUT, e.reason());
+        assertTrue(e.getMessage().contains("stays listed: detach it to remove it"), e.getMessage());
+        assertEquals(List.of("d0"), hotplug.list().stream().map(BlockDevice::id).toList());
+        RequestRejectedException twice = assertThrows(RequestRejectedException.class,
+                () -> hotplug.attach(nullDisk("d0")));
+        assertEquals(RequestRejectedException.Reason.DUPLICATE_ID, twice.reason());
+        VmmException gone = assertThrows(VmmException.class, () -> hotplug.detach("d0"));
+        assertEquals("Block.InvalidDeviceId", gone.errorClass());
+        assertEquals(List.of(), hotplug.list());
+        assertFalse(Files.exists(host.runtimeRoot().resolve("vm1").resolve("null-d0.img")));
+    }
 }

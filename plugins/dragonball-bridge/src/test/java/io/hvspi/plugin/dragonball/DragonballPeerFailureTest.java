@@ -132,4 +132,21 @@ class DragonballPeerFailureTest {
         assertEquals(Reason.EXITED, e.reason());
         vm = null;
     }
+
+    /** A record whose drives do not parse is refused in one line, before a connection is made that would leak. */
+    @Test
+    void aRecordWithACorruptDriveIsRefusedWithoutConnecting() {
+        started(Options.defaults());
+        vm.requireHotplug().attach(BlockDeviceSpec.builder("d0", BlockBackend.nullBackend()).build());
+        vm.close();
+        VmRecord record = host.stateStore().load("vm1").orElseThrow();
+        VmRecord corrupt = new VmRecord(record.vmId(), record.hypervisorType(), record.pid(), record.runtimeDir(),
+                record.createdAt(), record.pluginState().replaceFirst("\"null_size\":\\d+", "\"null_size\":0"));
+        int before = sim.connectionCount();
+        io.hvspi.spi.HvspiException e = assertThrows(io.hvspi.spi.HvspiException.class,
+                () -> factory.reattach(corrupt, host));
+        assertTrue(e.getMessage().startsWith("VM 'vm1': corrupt dragonball plugin state: "), e.getMessage());
+        assertEquals(before, sim.connectionCount(), "no connection made for a record that does not parse");
+        vm = factory.reattach(record, host);
+    }
 }
