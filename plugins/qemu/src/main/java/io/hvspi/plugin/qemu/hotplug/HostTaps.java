@@ -70,9 +70,21 @@ public final class HostTaps {
 
     /** Removes a tap hvspi created; one already gone is fine. */
     public static void remove(String name) {
-        if (exists(name)) {
-            run(List.of("ip", "link", "del", "dev", name));
+        if (!isTap(name)) {
+            // gone already, or not a tun/tap device: a name from a tampered record must not take
+            // down eth0 or a bridge
+            if (exists(name)) {
+                LOG.warn("not removing host interface '{}': it is not a tun/tap device", name);
+            }
+            return;
         }
+        run(List.of("ip", "link", "del", "dev", name));
+    }
+
+    /** Whether {@code name} is a tun/tap device ({@code /sys/class/net/NAME/tun_flags}), the only kind hvspi makes. */
+    static boolean isTap(String name) {
+        return !name.isEmpty() && !name.contains("/") && !name.equals(".") && !name.equals("..")
+                && Files.isRegularFile(SYS_NET.resolve(name).resolve("tun_flags"));
     }
 
     /** Removes a tap, logging rather than throwing: for clean-up after another failure or at stop. */

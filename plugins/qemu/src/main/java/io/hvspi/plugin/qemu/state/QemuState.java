@@ -198,6 +198,9 @@ public record QemuState(int format, QemuSettings settings, String qmpSocket, boo
         } catch (IllegalArgumentException | NullPointerException e) {
             throw new HvspiException("unreadable QEMU plugin state: " + e.getMessage(), e);
         }
+        if (s == null) { // the record had no plugin state: JSON null
+            throw new HvspiException("unreadable QEMU plugin state: it is missing (null)");
+        }
         if (s.format() < OLDEST_READABLE || s.format() > FORMAT) {
             throw new HvspiException("QEMU plugin state has format " + s.format() + ", this plugin reads "
                     + OLDEST_READABLE + " to " + FORMAT);

@@ -133,4 +133,11 @@ class QemuStateTest {
                 () -> QemuState.fromJson(json.replace("\"nextNode\":1", "\"nextNode\":1.5")));
         assertTrue(e.getMessage().startsWith("unreadable QEMU plugin state: field nextNode: "), e.getMessage());
     }
+
+    /** A record without plugin state (its core gives JSON null) is corrupt in one line, not a NullPointerException. */
+    @Test
+    void aMissingStateIsRefusedInOneLine() {
+        HvspiException e = assertThrows(HvspiException.class, () -> QemuState.fromJson("null"));
+        assertEquals("unreadable QEMU plugin state: it is missing (null)", e.getMessage());
+    }
 }
