@@ -54,6 +54,9 @@ import org.slf4j.LoggerFactory;
  * behind every other VM's write ({@code hvctl bench scale} runs 32 VMs from one JVM).
  */
 public final class JsonVmStateStore implements VmStateStore {
+    /** A record is a few KiB; one that is far larger was not written by hvspi and is not read whole. */
+    static final int MAX_RECORD_BYTES = 16 << 20;
+
     static final String FILE_NAME = "vm.json";
     /** Lock stripes: bounded however many VMs come and go; two VMs sharing one only wait for each other. */
     private static final int STRIPES = 256;
@@ -293,7 +296,11 @@ public final class JsonVmStateStore implements VmStateStore {
             }
             RuntimeDirs.checkOwner(file);
             try (InputStream in = Files.newInputStream(file, LinkOption.NOFOLLOW_LINKS)) {
-                bytes = in.readAllBytes();
+                bytes = in.readNBytes(MAX_RECORD_BYTES + 1);
+            }
+            if (bytes.length > MAX_RECORD_BYTES) {
+                throw new HvspiException("refusing VM record " + file + ": it is larger than "
+                        + (MAX_RECORD_BYTES >> 20) + " MiB; hvspi writes records of a few KiB");
             }
         } catch (NoSuchFileException e) {
             return Optional.empty();

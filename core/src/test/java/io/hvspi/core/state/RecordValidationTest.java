@@ -140,4 +140,23 @@ class RecordValidationTest {
         // the SPI listing plugins use still works and holds the good ones
         assertEquals(List.of("good1", "good2"), store.list().stream().map(VmRecord::vmId).toList());
     }
+
+    /** A huge record (sparse, 8 GiB) is refused after 16 MiB, listed as corrupt, and hides no other VM. */
+    @Test
+    void aHugeRecordIsRefusedWithoutReadingItWhole() throws Exception {
+        for (String id : List.of("big", "good")) {
+            host.createRuntimeDir(id);
+            store.save(record(id, 0, 1));
+        }
+        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(store.recordFile("big").toFile(), "rw")) {
+            f.setLength(8L << 30);
+        }
+        HvspiException e = assertThrows(HvspiException.class, () -> store.load("big"));
+        assertEquals("refusing VM record " + store.recordFile("big") + ": it is larger than 16 MiB; hvspi writes"
+                + " records of a few KiB", e.getMessage());
+        List<VmEntry> entries = store.entries();
+        assertInstanceOf(VmEntry.Corrupt.class, entries.stream().filter(v -> v.vmId().equals("big")).findFirst()
+                .orElseThrow());
+        assertEquals(List.of("good"), store.list().stream().map(VmRecord::vmId).toList());
+    }
 }

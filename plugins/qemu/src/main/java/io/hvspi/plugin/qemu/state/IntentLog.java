@@ -41,6 +41,9 @@ import java.util.Objects;
  * <p>Not thread-safe: the caller holds the VM's model lock, as for the record's saves.
  */
 public final class IntentLog implements AutoCloseable {
+    /** The log is compacted to a few KiB; one far larger was not written by hvspi and is not read whole. */
+    static final int MAX_BYTES = 16 << 20;
+
     /** Emptied after a record save once it holds this much: a reattach reads at most about this. */
     public static final int COMPACT_BYTES = 16 * 1024;
 
@@ -273,7 +276,11 @@ public final class IntentLog implements AutoCloseable {
         try {
             AppendFile.requireRegularFile(file);
             try (InputStream in = Files.newInputStream(file, LinkOption.NOFOLLOW_LINKS)) {
-                content = in.readAllBytes();
+                content = in.readNBytes(MAX_BYTES + 1);
+            }
+            if (content.length > MAX_BYTES) {
+                throw new HvspiException("refusing intent log " + file + ": it is larger than " + (MAX_BYTES >> 20)
+                        + " MiB; hvspi keeps it to a few KiB");
             }
         } catch (NoSuchFileException e) {
             return new Pending(List.of(), List.of(), -1, recordSeq, false);

@@ -264,4 +264,15 @@ class IntentLogTest {
                 List.of(loggedDetach, Intent.ioThreadRemove("x2")));
         assertEquals(List.of(Intent.ioThreadAdd("x1"), loggedDetach, Intent.ioThreadRemove("x2")), merged);
     }
+
+    /** A huge log (sparse, 8 GiB) was not written by hvspi: refused after 16 MiB, not read whole. */
+    @Test
+    void aHugeLogIsRefusedWithoutReadingItWhole() throws Exception {
+        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(file().toFile(), "rw")) {
+            f.setLength(8L << 30);
+        }
+        HvspiException e = assertThrows(HvspiException.class, () -> IntentLog.read(file(), 0));
+        assertEquals("refusing intent log " + file() + ": it is larger than 16 MiB; hvspi keeps it to a few KiB",
+                e.getMessage());
+    }
 }
