@@ -170,6 +170,9 @@ public final class QemuHypervisor implements Hypervisor {
     static QemuHypervisor reattach(VmRecord record, HostContext host) {
         QemuState recorded = QemuState.fromJson(record.pluginState());
         checkRuntimeDir(record, host);
+        if (recorded.endpoint()) {
+            checkEndpoint(record, Path.of(recorded.qmpSocket()), host);
+        }
         QemuHypervisor hv = new QemuHypervisor(record.vmId(), host, Optional.empty(), recorded.settings(),
                 VmState.CREATED);
         RuntimeLayout layout = new RuntimeLayout(record.runtimeDir());
@@ -274,6 +277,20 @@ public final class QemuHypervisor implements Hypervisor {
         if (!record.runtimeDir().toAbsolutePath().normalize().equals(expected)) {
             throw new HvspiException("refusing the VM record's runtimeDir " + record.runtimeDir() + ": VM '"
                     + record.vmId() + "' lives in " + expected);
+        }
+    }
+
+    /**
+     * An endpoint record's QMP socket is one hvspi did not make, so it is not checked like its own;
+     * but it must not be another VM's under this runtime root: a stop would quit that VM's QEMU.
+     */
+    static void checkEndpoint(VmRecord record, Path socket, HostContext host) {
+        Path root = host.runtimeRoot().toAbsolutePath().normalize();
+        Path own = root.resolve(record.vmId());
+        Path at = socket.toAbsolutePath().normalize();
+        if (at.startsWith(root) && !at.startsWith(own)) {
+            throw new HvspiException("refusing the VM record's qmpSocket " + socket + ": it is under another VM's"
+                    + " runtime directory, not " + own);
         }
     }
 

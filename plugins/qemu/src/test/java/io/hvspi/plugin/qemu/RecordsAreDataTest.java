@@ -103,6 +103,23 @@ class RecordsAreDataTest {
         vm.close();
     }
 
+    /** Marking the record as an endpoint VM (no process check) does not let it reach another VM's QEMU. */
+    @Test
+    void anEndpointRecordNamingAnotherVmsSocketIsRefused() {
+        start("a").close();
+        start("b");
+        VmRecord a = record("a");
+        QemuState state = QemuState.fromJson(a.pluginState());
+        String other = record("b").runtimeDir().resolve("qmp.sock").toString();
+        VmRecord tampered = a.withPluginState(a.pluginState().replace(state.qmpSocket(), other)
+                .replace("\"endpoint\":false", "\"endpoint\":true"));
+        assertTrue(QemuState.fromJson(tampered.pluginState()).endpoint(), "the edit took");
+        HvspiException e = assertThrows(HvspiException.class, () -> QemuHypervisor.reattach(tampered, host));
+        assertEquals("refusing the VM record's qmpSocket " + other + ": it is under another VM's runtime directory,"
+                + " not " + a.runtimeDir(), e.getMessage());
+        assertTrue(ProcessHandle.of(record("b").pid()).orElseThrow().isAlive());
+    }
+
     @Test
     void aRuntimeDirectoryElsewhereIsRefusedAndNothingIsDeleted() throws Exception {
         start("a").close();
