@@ -101,7 +101,8 @@ final class RunCommand extends HvctlCommand {
             if (!simulate) {
                 return runVm(host, vmSpec, Map.of(), progress, out);
             }
-            Simulation simulation = new Simulation(host.runtimeRoot().resolve(id + ".sim"));
+            // not a VM id (those begin with a letter): vm list, vm stop and a VM named "<id>.sim" never meet it
+            Simulation simulation = new Simulation(host.runtimeRoot().resolve("." + id + ".sim"));
             // on a signal the host closes it after the VM's stop, which still talks to it
             try (ClosedOnExit closing = host.closeOnExit(simulation)) {
                 VmmSimulator simulator = simulation.start(vmSpec.hypervisorType());

@@ -57,8 +57,8 @@ class RunAndVmIT {
 
     private List<Path> leftovers() throws IOException {
         try (Stream<Path> files = Files.list(runtime)) {
-            // hidden entries are the host's own (.locks: lock files outlive their VMs by design)
-            return files.filter(f -> !f.getFileName().toString().startsWith(".")).toList();
+            // .locks is the host's own: lock files outlive their VMs by design
+            return files.filter(f -> !f.getFileName().toString().equals(".locks")).toList();
         }
     }
 
@@ -250,6 +250,18 @@ class RunAndVmIT {
         assertEquals(firstThread, vm.get("devices").get(0).get("servedBy").asText());
         assertEquals(0, vm.get("iothreads").size());
         assertEquals(List.of(), leftovers());
+    }
+
+    /** A simulated run's simulator directory is not a VM id: a VM named "<id>.sim" is left alone. */
+    @Test
+    void aSimulatedRunLeavesAVmNamedLikeItsSimulatorAlone() throws IOException {
+        Path other = Files.createDirectory(runtime.resolve("sim1.sim"));
+        Files.writeString(other.resolve("marker"), "another VM's file");
+        HvctlRunner.Result r = hv("run", fixture("configuration-clh.toml").toString(), "--simulate", "--vm-id", "sim1",
+                "--disks", "1");
+        assertEquals(0, r.exit(), r::toString);
+        assertEquals("another VM's file", Files.readString(other.resolve("marker")));
+        assertEquals(List.of(other), leftovers(), "the simulator's own directory is gone");
     }
 
     @Test

@@ -16,8 +16,8 @@ final class RunLeftovers {
     /** No VM directory under {@code runtime} (its files listed if there is one) and no process naming it. */
     static void assertNone(Path runtime, String what) {
         try (Stream<Path> left = Files.list(runtime)) {
-            // hidden entries are the host's own (.locks: lock files outlive their VMs by design)
-            List<Path> vmDirs = left.filter(f -> !f.getFileName().toString().startsWith(".")).toList();
+            // .locks is the host's own: lock files outlive their VMs by design
+            List<Path> vmDirs = left.filter(f -> !f.getFileName().toString().equals(".locks")).toList();
             if (!vmDirs.isEmpty()) {
                 try (Stream<Path> files = Files.walk(vmDirs.getFirst())) {
                     // what is left says who wrote it after the stop
