@@ -27,7 +27,7 @@ public final class DefaultHostContext implements HostContext {
     private final VmmMetrics metrics;
 
     public DefaultHostContext(Path root, Duration commandTimeout, Map<String, String> options) {
-        this.root = RuntimeDirs.createPrivate(root.toAbsolutePath());
+        this.root = RuntimeDirs.createRoot(root.toAbsolutePath());
         this.store = new JsonVmStateStore(this.root);
         this.commandTimeout = commandTimeout;
         this.options = Map.copyOf(options);

@@ -15,8 +15,10 @@ import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.regex.Pattern;
+import java.util.stream.Stream;
 
 /**
  * Private runtime directories: where they live by default, and how they are
@@ -128,6 +130,62 @@ public final class RuntimeDirs {
             return dir;
         } catch (IOException e) {
             throw new HvspiException("cannot create private directory " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * {@link #createPrivate} for the runtime root, which a user may name: an existing one
+     * wider than 0700 is narrowed only while it holds nothing but what hvspi makes there
+     * (VM directories, {@code .locks}, a simulation's {@code .<id>.sim}), and never when it
+     * is sticky. So {@code --runtime-dir /tmp} or {@code /run} is refused instead of being
+     * made 0700 under every other program that uses it.
+     *
+     * @throws HvspiException when it cannot be created, is not private, or is shared
+     */
+    public static Path createRoot(Path dir) {
+        try {
+            Map<String, Object> a = lstat(dir);
+            check(dir, a);
+            int mode = (Integer) a.get("mode");
+            if ((mode & 0777) != 0700) {
+                Optional<String> foreign;
+                try (Stream<Path> entries = Files.list(dir)) {
+                    foreign = entries.filter(e -> !isHvspis(e)).map(e -> e.getFileName().toString()).sorted()
+                            .findFirst();
+                }
+                if ((mode & 01000) != 0 || foreign.isPresent()) {
+                    throw new HvspiException("refusing runtime root " + dir + ": it is mode "
+                            + String.format("%04o", mode & 07777)
+                            + foreign.map(n -> " and holds '" + n + "', which hvspi did not make").orElse(" (shared)")
+                            + "; hvspi makes only a directory of its own private (0700): give it one, e.g. "
+                            + dir.resolve("hvspi"));
+                }
+            }
+        } catch (NoSuchFileException e) {
+            // made below, 0700
+        } catch (IOException e) {
+            throw new HvspiException("cannot check runtime root " + dir + ": " + e.getMessage(), e);
+        }
+        return createPrivate(dir);
+    }
+
+    /**
+     * What hvspi keeps in a runtime root: private directories of its user named as VM ids, its
+     * lock directory, simulations ({@code .<id>.sim}).
+     */
+    private static boolean isHvspis(Path entry) {
+        String name = entry.getFileName().toString();
+        boolean named = VM_ID.matcher(name).matches() || name.equals(".locks") || (name.startsWith(".")
+                && name.endsWith(".sim") && VM_ID.matcher(name.substring(1, name.length() - 4)).matches());
+        if (!named) {
+            return false;
+        }
+        try {
+            Map<String, Object> a = lstat(entry);
+            return (Boolean) a.get("isDirectory") && ((Integer) a.get("mode") & 077) == 0
+                    && ((Integer) a.get("uid")) == currentUid();
+        } catch (IOException e) {
+            return false;
         }
     }
 

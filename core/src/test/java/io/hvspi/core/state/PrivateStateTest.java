@@ -127,6 +127,36 @@ class PrivateStateTest {
         }
     }
 
+    /**
+     * A runtime root someone else uses is never made 0700 under them: a sticky directory (/tmp), or
+     * one holding anything hvspi does not make there (/run); one holding only hvspi's is narrowed.
+     */
+    @Test
+    void aSharedDirectoryGivenAsTheRuntimeRootIsRefusedAndKeepsItsMode() throws Exception {
+        Files.createDirectories(root);
+        Files.setPosixFilePermissions(root, PosixFilePermissions.fromString("rwxrwxrwx"));
+        Files.setAttribute(root, "unix:mode", 01777);
+        HvspiException sticky = assertThrows(HvspiException.class, this::host);
+        assertEquals("refusing runtime root " + root + ": it is mode 1777 (shared); hvspi makes only a directory"
+                + " of its own private (0700): give it one, e.g. " + root.resolve("hvspi"), sticky.getMessage());
+        assertEquals(01777, (Integer) Files.getAttribute(root, "unix:mode") & 07777);
+
+        Files.setAttribute(root, "unix:mode", 0755);
+        Files.writeString(root.resolve("utmp"), "another program's");
+        assertRefused("it is mode 0755 and holds 'utmp', which hvspi did not make", this::host);
+        assertEquals("rwxr-xr-x", mode(root));
+
+        Files.delete(root.resolve("utmp"));
+        Files.createDirectories(root.resolve("systemd")); // named like a VM, but 0755: another program's
+        assertRefused("it is mode 0755 and holds 'systemd', which hvspi did not make", this::host);
+        Files.delete(root.resolve("systemd"));
+        for (String hvspis : List.of("vm1", ".locks", ".vm2.sim")) {
+            Files.createDirectories(root.resolve(hvspis), PosixFilePermissions.asFileAttribute(
+                    PosixFilePermissions.fromString("rwx------")));
+        }
+        assertEquals("rwx------", mode(host().runtimeRoot()), "a root holding only hvspi's is narrowed");
+    }
+
     @Test
     void aRuntimeRootThatIsAFileIsRefused() throws Exception {
         Files.writeString(root, "x");
