@@ -1,6 +1,7 @@
 package io.hvspi.cli;
 
 import io.hvspi.core.host.HvspiHost;
+import io.hvspi.spi.HvspiException;
 import io.hvspi.spi.RequestRejectedException;
 import io.hvspi.spi.VmRecord;
 import java.io.IOException;
@@ -11,12 +12,14 @@ import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.ClosedWatchServiceException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.StandardWatchEventKinds;
 import java.nio.file.WatchKey;
 import java.nio.file.WatchService;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
@@ -58,7 +61,8 @@ final class VmLogsCommand extends VmCommand.OneVm {
                     .findFirst().orElse(0);
         }
         PrintWriter out = out();
-        try (FileChannel log = FileChannel.open(file, StandardOpenOption.READ)) {
+        requireRegularFile(file);
+        try (FileChannel log = FileChannel.open(file, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
             copy(log, out);
             if (follow) {
                 err().println("hvctl: following " + file.getFileName() + " of VM " + vmId + " until the VM ends;"
@@ -73,6 +77,24 @@ final class VmLogsCommand extends VmCommand.OneVm {
             throw new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
         }
         return ExitCode.OK;
+    }
+
+    /** A VMM log is a file in the VM's private directory: a link, a FIFO (which would hold us) or a directory is refused. */
+    private void requireRegularFile(Path file) {
+        BasicFileAttributes a;
+        try {
+            a = Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+        } catch (NoSuchFileException e) {
+            throw new RequestRejectedException(RequestRejectedException.Reason.NOT_FOUND,
+                    "VM '" + vmId + "' has no log " + file + " (yet, or any more)");
+        } catch (IOException e) {
+            throw new HvspiException("cannot read " + file + ": " + e.getMessage(), e);
+        }
+        if (!a.isRegularFile()) {
+            throw new HvspiException("refusing to read " + file + ": it is " + (a.isSymbolicLink()
+                    ? "a symbolic link" : a.isDirectory() ? "a directory" : "not a regular file")
+                    + "; the VMM writes its log as a file in the VM's runtime directory");
+        }
     }
 
     /** Prints what the log gains, woken by inotify (WatchService), until the VM ends. */

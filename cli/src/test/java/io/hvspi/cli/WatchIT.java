@@ -141,6 +141,24 @@ class WatchIT {
         assertTrue(unknown.err().contains("no VM 'nosuchvm'"), unknown::toString);
     }
 
+    /** A VMM log replaced by a FIFO, a link or a directory is refused in one line, at once: no hang, no trace. */
+    @Test
+    void logsRefusesALogThatIsNoLongerAFile() throws Exception {
+        keepVm();
+        Path log = runtime().resolve("watched").resolve("qemu.log");
+        Files.delete(log);
+        assertEquals(0, new ProcessBuilder("mkfifo", log.toString()).start().waitFor());
+        HvctlRunner.Result fifo = hv("vm", "logs", "watched");
+        assertEquals(ExitCode.FAILED, fifo.exit(), fifo::toString);
+        assertEquals("hvctl: error: refusing to read " + log + ": it is not a regular file; the VMM writes its log"
+                + " as a file in the VM's runtime directory", fifo.err().lines().findFirst().orElse(""), fifo::toString);
+        Files.delete(log);
+        Files.createDirectory(log);
+        HvctlRunner.Result dir = hv("vm", "logs", "watched");
+        assertEquals(ExitCode.FAILED, dir.exit(), dir::toString);
+        assertTrue(dir.err().contains("it is a directory") && !dir.err().contains("Exception"), dir::toString);
+    }
+
     private long keepVm() {
         HvctlRunner.Result run = hv("run", "--accel", "tcg", "--keep", "--vm-id", "watched", "--disks", "0", "--json");
         assertEquals(0, run.exit(), run::toString);
