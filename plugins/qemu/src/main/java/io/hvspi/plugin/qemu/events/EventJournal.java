@@ -163,6 +163,8 @@ public final class EventJournal implements AutoCloseable {
         private final WatchKey key;
         private final Consumer<VmEvent> listener;
         private final StringBuilder partial = new StringBuilder();
+        /** An event line is a few hundred bytes; a "line" longer than this is not one, and is not kept whole. */
+        private static final int MAX_LINE_CHARS = 1 << 20;
         private volatile boolean closed;
 
         Tail(FileChannel channel, WatchService watch, WatchKey key, Consumer<VmEvent> listener) {
@@ -201,6 +203,11 @@ public final class EventJournal implements AutoCloseable {
                     String line = partial.substring(0, nl);
                     partial.delete(0, nl + 1);
                     deliver(line);
+                }
+                if (partial.length() > MAX_LINE_CHARS) {
+                    // an event is a few hundred bytes: this is not a line hvspi wrote, and it is not kept whole
+                    LOG.warn("skipping {} characters of the event journal without a line end", partial.length());
+                    partial.setLength(0); // the rest of it, up to its line end, fails to parse and is skipped
                 }
             }
         }

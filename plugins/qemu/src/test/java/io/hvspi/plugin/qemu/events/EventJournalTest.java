@@ -112,4 +112,18 @@ class EventJournalTest {
         assertFalse(Files.exists(file));
         assertFalse(Files.exists(file.getParent()));
     }
+
+    /** 4 MiB written without a line end (not hvspi's) is dropped, not kept whole: the next event still arrives. */
+    @Test
+    void aHugeLineWithoutAnEndIsSkippedAndTheNextEventDelivered() throws Exception {
+        Path file = Files.createFile(tmp.resolve("events.jsonl"));
+        java.util.concurrent.BlockingQueue<io.hvspi.spi.VmEvent> got = new java.util.concurrent.LinkedBlockingQueue<>();
+        try (AutoCloseable tail = EventJournal.tail(file, got::add)) {
+            Files.write(file, "x".repeat(4 << 20).getBytes(), java.nio.file.StandardOpenOption.APPEND);
+            Files.write(file, "\n".getBytes(), java.nio.file.StandardOpenOption.APPEND);
+            new EventJournal(file).append("DEVICE_DETACHED", Map.of("device", "disk0"));
+            io.hvspi.spi.VmEvent event = got.poll(10, java.util.concurrent.TimeUnit.SECONDS);
+            assertEquals("DEVICE_DETACHED", event == null ? null : event.name());
+        }
+    }
 }
