@@ -163,8 +163,10 @@ public final class VmStopper {
             throw new HvspiException("cannot stop VM '" + vmId + "': " + String.join(", ", survivors)
                     + " still runs after SIGTERM and SIGKILL; kept its record and " + dir);
         }
-        store.remove(vmId);
+        // the tree first: it holds the record, also one that is no longer a file (a directory in its place
+        // could not be removed as a record, and the stop would fail after its VMM was gone)
         RuntimeDirs.deleteTree(dir);
+        store.remove(vmId);
         return signalled;
     }
 

@@ -178,6 +178,16 @@ class VmStopperTest {
     }
 
     @Test
+    void aRecordReplacedByADirectoryIsRemovedWithTheRestAndTheVmmEnded() throws Exception {
+        Path record = store.recordFile("vm1");
+        Files.delete(record);
+        Files.createDirectories(record.resolve("inside"));
+        VmStopper.Outcome outcome = stop(Optional.empty());
+        assertEquals(List.of(qemu.pid()), outcome.signalled(), "found through /proc by its runtime directory");
+        assertStoppedAndCleaned();
+    }
+
+    @Test
     void aLeftoverDirectoryWithoutARecordIsStoppedToo() throws Exception {
         Files.delete(store.recordFile("vm1"));
         VmStopper.Outcome o = stop(Optional.empty());
