@@ -265,6 +265,9 @@ final class DragonballHypervisor implements Hypervisor {
                 return;
             }
             BridgeClient c = client;
+            if (c != null && !c.isOpen() && sidecar == null) {
+                c = reconnectForShutdown(c.socket());
+            }
             if (c != null && c.isOpen()) {
                 try {
                     c.call("ShutdownMicroVm", null, timeout());
@@ -286,6 +289,19 @@ final class DragonballHypervisor implements Hypervisor {
                 publish(new VmEvent(VmEvent.VMM_EXITED, Instant.now(), Map.of("reason", "STOPPED")));
             }
             events.shutdown();
+        }
+    }
+
+    /**
+     * A bridge hvspi reaches at an endpoint outlives a dropped connection (no sidecar of ours to
+     * end): a new one delivers the shutdown, so that stop does not forget a VM that still runs.
+     */
+    private BridgeClient reconnectForShutdown(Path socket) {
+        try {
+            return BridgeClient.connect(socket, timeout());
+        } catch (HvspiException e) {
+            LOG.warn("VM '{}': cannot reach its bridge at {} again to shut it down: {}", vmId, socket, e.getMessage());
+            return null;
         }
     }
 

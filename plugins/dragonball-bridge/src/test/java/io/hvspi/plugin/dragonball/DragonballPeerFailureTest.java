@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.hvspi.core.state.DefaultHostContext;
+import io.hvspi.plugin.dragonball.bridge.BridgeClient;
 import io.hvspi.spi.BlockBackend;
 import io.hvspi.spi.BlockDevice;
 import io.hvspi.spi.BlockDeviceSpec;
@@ -148,5 +149,21 @@ class DragonballPeerFailureTest {
         assertTrue(e.getMessage().startsWith("VM 'vm1': corrupt dragonball plugin state: "), e.getMessage());
         assertEquals(before, sim.connectionCount(), "no connection made for a record that does not parse");
         vm = factory.reattach(record, host);
+    }
+
+    /**
+     * At an endpoint (no sidecar of ours), the bridge outlives a dropped connection: stop connects
+     * again and shuts the VM down instead of forgetting a VM that still runs.
+     */
+    @Test
+    void stopAfterTheConnectionDroppedStillShutsTheVmDown() throws Exception {
+        started(Options.defaults());
+        java.lang.reflect.Field client = DragonballHypervisor.class.getDeclaredField("client");
+        client.setAccessible(true);
+        ((BridgeClient) client.get(vm)).close(); // the connection drops; the bridge and its VM run on
+        assertEquals("Running", sim.instanceState());
+        assertTimeoutPreemptively(NO_HANG, vm::stop);
+        assertTrue(sim.awaitTermination(NO_HANG), "the bridge got ShutdownMicroVm over a new connection");
+        assertTrue(host.stateStore().load("vm1").isEmpty());
     }
 }
