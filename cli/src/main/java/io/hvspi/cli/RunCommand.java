@@ -101,8 +101,7 @@ final class RunCommand extends HvctlCommand {
             if (!simulate) {
                 return runVm(host, vmSpec, Map.of(), progress, out);
             }
-            // not a VM id (those begin with a letter): vm list, vm stop and a VM named "<id>.sim" never meet it
-            Simulation simulation = new Simulation(host.runtimeRoot().resolve("." + id + ".sim"));
+            Simulation simulation = new Simulation(simulationDir(host.runtimeRoot(), id));
             // on a signal the host closes it after the VM's stop, which still talks to it
             try (ClosedOnExit closing = host.closeOnExit(simulation)) {
                 VmmSimulator simulator = simulation.start(vmSpec.hypervisorType());
@@ -111,6 +110,15 @@ final class RunCommand extends HvctlCommand {
                         simulator.endpoint()), progress, out);
             }
         }
+    }
+
+    /**
+     * Where a simulated run of VM {@code vmId} keeps its simulator: beside the VM's directory, under a
+     * name that is no VM id (those begin with a letter), so that vm list and a VM named "<id>.sim" never
+     * meet it; vm stop removes it with its VM, for a run that was killed before it could.
+     */
+    static Path simulationDir(Path runtimeRoot, String vmId) {
+        return runtimeRoot.resolve("." + vmId + ".sim");
     }
 
     /** A run's simulator and its directory, removed on close; once closed, it does not start. */

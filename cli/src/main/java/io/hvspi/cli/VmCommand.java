@@ -3,6 +3,7 @@ package io.hvspi.cli;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import io.hvspi.core.host.HvspiHost;
 import io.hvspi.core.host.VmHandle;
+import io.hvspi.core.state.RuntimeDirs;
 import io.hvspi.core.state.VmEntry;
 import io.hvspi.core.state.VmStopper;
 import io.hvspi.spi.BlockBackend;
@@ -386,6 +387,8 @@ final class VmCommand {
 
         private void stop(HvspiHost host, String vmId) {
             VmStopper.Outcome outcome = host.stop(vmId);
+            // a simulated run ended by SIGKILL left its simulator's directory (the simulator died with it)
+            RuntimeDirs.deleteTree(RunCommand.simulationDir(host.runtimeRoot(), vmId));
             if (outcome.signalled().isEmpty()) {
                 outcome.pluginFailure().ifPresent(why -> err().println("hvctl: VM " + vmId
                         + " was not running (" + why + "); removed its state"));

@@ -72,6 +72,17 @@ final class HvctlRunner {
      * {@code marker}; returns its exit code and stderr once it has ended.
      */
     static Result terminatedAt(String marker, List<String> args) throws IOException, InterruptedException {
+        // SIGTERM; Process.destroy() would also close the stream read here
+        return endedAt(marker, ProcessHandle::destroy, args);
+    }
+
+    /** The same with SIGKILL: nothing of hvctl's runs after it, no shutdown hook, no cleanup. */
+    static Result killedAt(String marker, List<String> args) throws IOException, InterruptedException {
+        return endedAt(marker, ProcessHandle::destroyForcibly, args);
+    }
+
+    private static Result endedAt(String marker, java.util.function.Consumer<ProcessHandle> end, List<String> args)
+            throws IOException, InterruptedException {
         List<String> command = new ArrayList<>(List.of(home().resolve("bin/hvctl").toString()));
         command.addAll(args);
         ProcessBuilder pb = new ProcessBuilder(command).redirectOutput(ProcessBuilder.Redirect.DISCARD);
@@ -84,7 +95,7 @@ final class HvctlRunner {
             while ((line = lines.readLine()) != null) {
                 err.append(line).append('\n');
                 if (line.contains(marker)) {
-                    p.toHandle().destroy(); // SIGTERM; Process.destroy() would also close the stream read here
+                    end.accept(p.toHandle());
                 }
             }
             assertTrue(p.waitFor(60, TimeUnit.SECONDS), err::toString);

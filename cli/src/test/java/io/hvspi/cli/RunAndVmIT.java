@@ -264,6 +264,21 @@ class RunAndVmIT {
         assertEquals(List.of(other), leftovers(), "the simulator's own directory is gone");
     }
 
+    /** A simulated run killed with SIGKILL leaves its VM and its simulator's directory; vm stop removes both. */
+    @Test
+    void vmStopRemovesWhatAKilledSimulatedRunLeft() throws Exception {
+        HvctlRunner.Result killed = HvctlRunner.killedAt("] attached disk0", List.of("run",
+                fixture("configuration-clh.toml").toString(), "--simulate", "--vm-id", "sim2", "--disks", "8",
+                "--runtime-dir", runtime.toString()));
+        assertEquals(137, killed.exit(), killed::toString);
+        assertTrue(Files.isDirectory(runtime.resolve(".sim2.sim")), "the killed run's simulator directory");
+        JsonNode list = json("vm", "list", "--json");
+        assertEquals(List.of("sim2"), field(list, "id"), "only the VM is listed");
+        HvctlRunner.Result stop = hv("vm", "stop", "sim2");
+        assertEquals(0, stop.exit(), stop::toString);
+        assertEquals(List.of(), leftovers());
+    }
+
     @Test
     void keepWithSimulateIsAUsageError() {
         HvctlRunner.Result r = hv("run", fixture("configuration-clh.toml").toString(), "--simulate", "--keep");
