@@ -20,6 +20,7 @@ import java.util.Arrays;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.Semaphore;
@@ -51,7 +52,9 @@ import java.util.concurrent.locks.LockSupport;
  * back, the next acquire notices (its inode changed) and locks the new one.
  *
  * <p>The holder writes its pid into the file after taking the lock, so a waiter
- * in another process that gives up can say who holds it.
+ * in another process that gives up can say who holds it. Work that was given up
+ * on but still runs (a plugin's stop past its bound) keeps the lock past its
+ * holder's close ({@link #keepUntil}).
  */
 public final class VmLock implements AutoCloseable {
     static final String LOCK_DIR = ".locks";
@@ -70,6 +73,8 @@ public final class VmLock implements AutoCloseable {
         final Semaphore threads = new Semaphore(1);
         FileChannel channel;
         Object inode;
+        /** Why the lock outlives its holder's close, for a waiter's message; null when it does not. */
+        volatile String keptFor;
 
         LockFile(Path path) {
             this.path = path;
@@ -101,6 +106,8 @@ public final class VmLock implements AutoCloseable {
     private final LockFile file;
     private final FileLock lock;
     private boolean closed;
+    /** The holder's close, and each {@link #keepUntil} not yet done: the lock is released when none is left. */
+    private int holds = 1;
 
     private VmLock(String vmId, LockFile file, FileLock lock) {
         this.vmId = vmId;
@@ -126,7 +133,9 @@ public final class VmLock implements AutoCloseable {
         LockFile file = IN_JVM.computeIfAbsent(path, LockFile::new);
         try {
             if (!file.threads.tryAcquire(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
-                throw timedOut(vmId, "this process (pid " + ProcessHandle.current().pid() + ")", timeout);
+                String kept = file.keptFor;
+                throw timedOut(vmId, "this process (pid " + ProcessHandle.current().pid() + ")"
+                        + (kept != null ? " for " + kept : ""), timeout);
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -250,7 +259,24 @@ public final class VmLock implements AutoCloseable {
         return vmId;
     }
 
-    /** Releases the lock; never throws. A second call does nothing. */
+    /**
+     * Keeps the lock held past {@link #close()} until {@code done} completes: for work on the
+     * VM that was given up on but still runs (a plugin's stop past its bound), which must not
+     * meet the next holder, such as a new VM of the same id. Until then, waiters in this process
+     * time out with {@code reason} in the message; others see this process's pid.
+     */
+    public void keepUntil(CompletionStage<?> done, String reason) {
+        synchronized (this) {
+            if (closed) {
+                throw new IllegalStateException("the lock of VM '" + vmId + "' is released");
+            }
+            holds++;
+        }
+        file.keptFor = reason;
+        done.whenComplete((result, failure) -> releaseHold());
+    }
+
+    /** Releases the lock (unless {@link #keepUntil} keeps it); never throws. A second call does nothing. */
     @Override
     public void close() {
         synchronized (this) {
@@ -259,6 +285,16 @@ public final class VmLock implements AutoCloseable {
             }
             closed = true;
         }
+        releaseHold();
+    }
+
+    private void releaseHold() {
+        synchronized (this) {
+            if (--holds > 0) {
+                return;
+            }
+        }
+        file.keptFor = null;
         try {
             // cleared so a later waiter does not name a holder that has left
             writePid(file.channel, 0);

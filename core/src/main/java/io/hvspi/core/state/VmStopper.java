@@ -12,8 +12,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.FutureTask;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.slf4j.Logger;
@@ -85,7 +85,8 @@ public final class VmStopper {
             throw new RequestRejectedException(RequestRejectedException.Reason.NOT_FOUND, "no VM '" + vmId
                     + "' under " + store.root());
         }
-        Optional<String> pluginFailure = pluginStop.flatMap(this::runBounded).map(Failed::line);
+        Optional<String> pluginFailure = pluginStop.flatMap(stop -> runBounded(lock, "the plugin's stop", stop))
+                .map(Failed::line);
         List<Long> signalled = endAndForget(vmId, dir, recorded, vmms);
         return new Outcome(vmId, pluginStop.isPresent() && pluginFailure.isEmpty(), signalled, pluginFailure);
     }
@@ -103,7 +104,7 @@ public final class VmStopper {
      *         failure suppressed); record and directory are kept
      */
     public void stopHeld(VmLock lock, String plugin, Runnable pluginStop) {
-        Optional<Failed> failed = runBounded(pluginStop);
+        Optional<Failed> failed = runBounded(lock, "the " + plugin + " plugin's stop", pluginStop);
         if (failed.isEmpty()) {
             return;
         }
@@ -198,23 +199,40 @@ public final class VmStopper {
     /** How a plugin's stop failed: what it threw, or null when it did not return in time; and that in one line. */
     private record Failed(Throwable thrown, String line) {}
 
-    /** Runs the plugin's stop on its own thread, abandoned past the timeout; how it failed, if it did. */
-    private Optional<Failed> runBounded(Runnable pluginStop) {
-        FutureTask<Void> task = new FutureTask<>(pluginStop, null);
-        Thread t = Thread.ofPlatform().daemon().name("hvspi-plugin-stop").start(task);
+    /**
+     * Runs the plugin's stop on its own thread, abandoned past the timeout; how it failed, if it
+     * did. An abandoned stop still runs and may yet remove the VM's record, directory or taps, so
+     * the VM's lock stays held until it returns: a new VM of the same id waits for it, and is
+     * never undone by it.
+     */
+    private Optional<Failed> runBounded(VmLock lock, String whose, Runnable pluginStop) {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        Thread t = Thread.ofPlatform().daemon().name("hvspi-plugin-stop").start(() -> {
+            try {
+                pluginStop.run();
+                done.complete(null);
+            } catch (Throwable failure) {
+                done.completeExceptionally(failure);
+            }
+        });
         try {
-            task.get(Math.max(0, VmLock.deadline(pluginStopTimeout) - System.nanoTime()), TimeUnit.NANOSECONDS);
+            done.get(Math.max(0, VmLock.deadline(pluginStopTimeout) - System.nanoTime()), TimeUnit.NANOSECONDS);
             return Optional.empty();
         } catch (TimeoutException e) {
-            t.interrupt();
-            return Optional.of(new Failed(null, "no answer within " + pluginStopTimeout.toMillis() + " ms"));
+            return Optional.of(abandon(t, done, lock, whose, "no answer within " + pluginStopTimeout.toMillis()
+                    + " ms"));
         } catch (ExecutionException e) {
             return Optional.of(new Failed(e.getCause(), String.valueOf(e.getCause().getMessage())));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            t.interrupt();
-            return Optional.of(new Failed(null, "no answer: interrupted"));
+            return Optional.of(abandon(t, done, lock, whose, "no answer: interrupted"));
         }
+    }
+
+    private static Failed abandon(Thread t, CompletableFuture<Void> done, VmLock lock, String whose, String line) {
+        lock.keepUntil(done, whose + " of VM '" + lock.vmId() + "', which has not returned (" + line + ")");
+        t.interrupt();
+        return new Failed(null, line);
     }
 
     private static RuntimeException unchecked(Throwable failure) {

@@ -28,8 +28,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -124,6 +126,86 @@ class HandleStopTest {
         assertNothingLeft();
         assertTrue(System.nanoTime() - began < COMMAND_TIMEOUT.multipliedBy(3 + 2 + 20).toNanos(),
                 "the close is bounded by the plugin's stop timeout and the signals' grace");
+    }
+
+    /**
+     * A stop abandoned past its bound still runs and removes the VM's record and directory when it
+     * returns: the VM's lock stays held until then, so a new VM of the same id waits for it instead
+     * of losing its record to it (which would leak that VM).
+     */
+    @Test
+    void anAbandonedStopKeepsTheVmsLockUntilItReturns() throws Exception {
+        host.close();
+        host = HvspiHost.builder().plugins(registry).runtimeRoot(root).commandTimeout(COMMAND_TIMEOUT)
+                .lockTimeout(Duration.ofSeconds(60)).build();
+        CountDownLatch release = new CountDownLatch(1);
+        CountDownLatch lateStopDone = new CountDownLatch(1);
+        AtomicInteger stops = new AtomicInteger();
+        doAnswer(stop -> {
+            boolean late = stops.getAndIncrement() == 0;
+            if (late) {
+                awaitIgnoringInterrupts(release); // past its bound: the host interrupts it and goes on
+            } else {
+                TestProcesses.kill(qemu.get());
+            }
+            host.context().stateStore().remove("vm1");
+            host.context().removeRuntimeDir("vm1");
+            if (late) {
+                lateStopDone.countDown();
+            }
+            return null;
+        }).when(vm).stop();
+        VmHandle abandoned = host.start(spec());
+        Process first = qemu.get();
+        abandoned.close();
+        assertTrue(first.waitFor(10, TimeUnit.SECONDS), "the abandoned stop's VMM was ended by signal");
+        VmmUnavailableException held = assertThrows(VmmUnavailableException.class,
+                () -> VmLock.acquire(root, "vm1", Duration.ofMillis(50)));
+        assertTrue(held.getMessage().contains("the fake plugin's stop of VM 'vm1', which has not returned"),
+                held.getMessage());
+
+        CompletableFuture<VmHandle> second = new CompletableFuture<>();
+        Thread starter = Thread.ofPlatform().start(() -> {
+            try {
+                second.complete(host.start(spec()));
+            } catch (Throwable failure) {
+                second.completeExceptionally(failure);
+            }
+        });
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        // the new start waits for the lock (or, were the lock released, has recorded its VM)
+        while (!waitsForALock(starter) && host.context().stateStore().load("vm1").isEmpty()) {
+            assertTrue(System.nanoTime() < deadline, "the second start neither waited nor started");
+            Thread.onSpinWait();
+        }
+        release.countDown();
+        assertTrue(lateStopDone.await(30, TimeUnit.SECONDS));
+        try (VmHandle handle = second.get(30, TimeUnit.SECONDS)) {
+            assertTrue(host.context().stateStore().load("vm1").isPresent(), "the new VM's record is kept");
+            assertTrue(Files.isDirectory(root.resolve("vm1")), "the new VM's directory is kept");
+            assertTrue(qemu.get().isAlive(), "the new VM runs");
+        }
+        assertNothingLeft();
+    }
+
+    private static boolean waitsForALock(Thread t) {
+        for (StackTraceElement frame : t.getStackTrace()) {
+            if (frame.getClassName().equals(VmLock.class.getName())) {
+                return t.getState() == Thread.State.TIMED_WAITING;
+            }
+        }
+        return false;
+    }
+
+    private static void awaitIgnoringInterrupts(CountDownLatch latch) {
+        while (true) {
+            try {
+                latch.await();
+                return;
+            } catch (InterruptedException ignored) {
+                // a stop that does not give up when interrupted
+            }
+        }
     }
 
     @Test

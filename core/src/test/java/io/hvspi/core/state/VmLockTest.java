@@ -125,6 +125,29 @@ class VmLockTest {
     }
 
     @Test
+    void keepUntilHoldsTheLockPastCloseUntilTheWorkIsDone() {
+        CompletableFuture<Void> work = new CompletableFuture<>();
+        VmLock lock = VmLock.acquire(root, "vm1", SHORT);
+        lock.keepUntil(work, "a stop that has not returned");
+        lock.close();
+        VmmUnavailableException held = assertThrows(VmmUnavailableException.class,
+                () -> VmLock.acquire(root, "vm1", SHORT));
+        assertTrue(held.getMessage().contains("for a stop that has not returned"), held.getMessage());
+        work.complete(null);
+        VmLock.acquire(root, "vm1", SHORT).close();
+        assertThrows(IllegalStateException.class, () -> lock.keepUntil(new CompletableFuture<>(), "too late"));
+    }
+
+    @Test
+    void workDoneBeforeCloseLeavesTheCloseToRelease() {
+        VmLock lock = VmLock.acquire(root, "vm1", SHORT);
+        lock.keepUntil(CompletableFuture.completedFuture(null), "done at once");
+        assertThrows(VmmUnavailableException.class, () -> VmLock.acquire(root, "vm1", SHORT));
+        lock.close();
+        VmLock.acquire(root, "vm1", SHORT).close();
+    }
+
+    @Test
     void lockFilesArePrivateAndOutsideTheRuntimeDirectory() throws Exception {
         try (VmLock lock = VmLock.acquire(root, "vm1", SHORT)) {
             Path file = VmLock.lockFile(root, "vm1");
