@@ -37,8 +37,17 @@ final class ActionError extends Exception {
         return new ActionError("Block." + variant, "virtio-blk device error: " + text);
     }
 
+    /** {@code VmmActionError::Network(NetworkDeviceError)}, since Kata merged its network managers (2491a39bca). */
     static ActionError net(String variant, String text) {
-        return new ActionError("VirtioNet." + variant, "virtio-net device error: " + text);
+        return new ActionError("Network." + variant, "network device error: " + text);
+    }
+
+    static ActionError pauseMicroVm(String variant, String text) {
+        return new ActionError("PauseMicrovm." + variant, "failed to pause the VM: " + text);
+    }
+
+    static ActionError resumeMicroVm(String variant, String text) {
+        return new ActionError("ResumeMicrovm." + variant, "failed to resume the VM: " + text);
     }
 
     static ActionError upcallServerNotReady() {

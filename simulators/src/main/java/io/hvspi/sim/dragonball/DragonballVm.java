@@ -245,19 +245,20 @@ final class DragonballVm {
         return NullNode.getInstance();
     }
 
-    // Dragonball has no PauseMicroVm/ResumeMicroVm action; the bridge maps them onto
-    // Vm::pause_all_vcpus_with_downtime / resume_all_vcpus_with_downtime and checks the state itself.
+    // VmmAction::PauseMicroVm/ResumeMicroVm: Vm::pause_all_vcpus_with_downtime / resume_all_vcpus_with_downtime.
+    // Only a VM without vCPUs yet (not started) is refused; pausing a paused VM, or resuming a running one,
+    // is not.
     private JsonNode pause() throws ActionError {
-        if (state != InstanceState.Running) {
-            throw ActionError.bridge("InvalidState", "cannot pause the VM: it is " + state + ", not Running");
+        if (state == InstanceState.Uninitialized) {
+            throw ActionError.pauseMicroVm("VcpuManagerNotInitialized", "vcpu manager is not initialized");
         }
         state = InstanceState.Paused;
         return NullNode.getInstance();
     }
 
     private JsonNode resume() throws ActionError {
-        if (state != InstanceState.Paused) {
-            throw ActionError.bridge("InvalidState", "cannot resume the VM: it is " + state + ", not Paused");
+        if (state == InstanceState.Uninitialized) {
+            throw ActionError.resumeMicroVm("VcpuManagerNotInitialized", "vcpu manager is not initialized");
         }
         state = InstanceState.Running;
         return NullNode.getInstance();
@@ -297,11 +298,20 @@ final class DragonballVm {
             throw ActionError.block("InvalidBlockDeviceType", "invalid block device type");
         }
         Drive drive = create(config);
-        if (hotplug) {
-            drive.slot = config.usePciBus.orElse(false) ? Optional.of(allocateSlot()) : Optional.empty();
-            drive.startThreads();
+        if (!hotplug) {
+            return slotResult(drive.slot);
         }
-        return slotResult(drive.slot);
+        if (config.usePciBus.orElse(false)) {
+            if (!vmConfig.pciHotplugEnabled) {
+                // insert_hotplug_pci_device refuses it, and the drive's cleanup removes the entry again
+                drives.remove(drive);
+                throw ActionError.block("DeviceManager", "device manager errors: invalid device manager operation");
+            }
+            drive.slot = Optional.of(allocateSlot());
+        }
+        drive.startThreads();
+        // the upcall's callback sends the slot it starts from, 0, for an MMIO drive
+        return slotResult(Optional.of(drive.slot.orElse(0)));
     }
 
     int upcallRequests() {
@@ -445,14 +455,14 @@ final class DragonballVm {
      * through the guest's upcall, and a failed creation leaves no entry.
      */
     private JsonNode insertNetworkDevice(NetConfig config) throws ActionError {
-        if (config.numQueues % 2 != 0) {
-            throw ActionError.net("InvalidQueueNum", "invalid queue number " + config.numQueues
-                    + " for virtio-net device");
-        }
         boolean hotplug = state != InstanceState.Uninitialized;
         if (hotplug) {
-            checkUpcall();
+            checkUpcall(); // create_device_op_context, before the manager sees the config
         }
+        if (config.ifaceId.isEmpty()) {
+            throw ActionError.net("MissingIfaceId", "no iface id supplied for the network device");
+        }
+        // no InvalidQueueNum: for the virtio backend num_queues() is always the default pair
         int index = netIndexOf(config.ifaceId);
         if (index >= 0 && hotplug) {
             // insert_or_update would replace a running device's entry; the simulator refuses instead
@@ -466,9 +476,8 @@ final class DragonballVm {
         if (hotplug) {
             Optional<String> tapError = Taps.open(config.hostDevName);
             if (tapError.isPresent()) {
-                // Net::new opens the tap; the error passes through VirtioNetDeviceError::Virtio
-                throw ActionError.net("Virtio", "failed to open tap device " + config.hostDevName + ": "
-                        + tapError.get());
+                // create_virtio_net_device opens the tap: CreateNetDevice(VirtioError::IOError(..))
+                throw ActionError.net("CreateNetDevice", "cannot create network device: " + tapError.get());
             }
         }
         if (index >= 0) {
@@ -486,7 +495,7 @@ final class DragonballVm {
     private JsonNode removeNetworkDevice(String ifaceId) throws ActionError {
         int index = netIndexOf(ifaceId);
         if (index < 0) {
-            throw ActionError.net("InvalidIfaceId", "invalid virtio-net iface id '" + ifaceId + "'");
+            throw ActionError.net("InvalidIfaceId", "invalid network iface id '" + ifaceId + "'");
         }
         if (state != InstanceState.Uninitialized) {
             checkUpcall();
@@ -660,7 +669,7 @@ final class DragonballVm {
         }
     }
 
-    /** Dragonball's {@code VirtioNetDeviceConfigInfo}, with its defaults (0 queues or size: Dragonball's default). */
+    /** The bridge's {@code VirtioNetDeviceConfigInfo}, as a virtio backend takes it (0 size: Dragonball's default). */
     private record NetConfig(String ifaceId, String hostDevName, int numQueues, int queueSize,
                              Optional<String> guestMac, JsonNode rxRateLimiter, JsonNode txRateLimiter,
                              boolean allowDuplicateMac, Optional<Boolean> useSharedIrq,
@@ -672,14 +681,15 @@ final class DragonballVm {
             Fields f = Fields.of("InsertNetworkDevice", config);
             String id = f.requiredString("iface_id");
             String host = f.requiredString("host_dev_name");
-            int queues = (int) f.unsigned("num_queues", 0, 1024);
+            f.unsigned("num_queues", 0, 1024); // checked as the type is; the virtio backend ignores it
             int size = (int) f.unsigned("queue_size", 0, 65535);
             Optional<String> mac = f.optionalString("guest_mac");
             if (mac.isPresent() && !MAC.matcher(mac.get()).matches()) {
                 // MacAddr's deserializer refuses it: six hex octets separated by ':'
                 throw Fields.invalid("InsertNetworkDevice: field 'guest_mac' is not a MAC address: '" + mac.get() + "'");
             }
-            NetConfig c = new NetConfig(id, host, queues == 0 ? 2 : queues, size == 0 ? 256 : size,
+            // the sidecar gives Dragonball a virtio backend, whose queue count is always the default pair
+            NetConfig c = new NetConfig(id, host, 2, size == 0 ? 256 : size,
                     mac.map(m -> m.toLowerCase(java.util.Locale.ROOT)), f.raw("rx_rate_limiter"),
                     f.raw("tx_rate_limiter"), f.bool("allow_duplicate_mac", false), f.optionalBool("use_shared_irq"),
                     f.optionalBool("use_generic_irq"));

@@ -53,6 +53,7 @@ class DragonballBridgeSimulatorTest {
 
     private RawBridge started() {
         RawBridge b = RawBridge.handshaken(sim.socketPath());
+        b.ok("SetVmConfiguration", "{\"pci_hotplug_enabled\":true}");
         b.ok("ConfigureBootSource", boot());
         b.ok("StartMicroVm", null);
         return b;
@@ -191,7 +192,10 @@ class DragonballBridgeSimulatorTest {
     void lifecycleFollowsDragonballsStateRules() {
         try (RawBridge b = RawBridge.handshaken(sim.socketPath())) {
             assertEquals("StartMicroVm.MissingKernelConfig", b.errorKind("StartMicroVm", null));
-            assertEquals("Bridge.InvalidState", b.errorKind("PauseMicroVm", null));
+            JsonNode early = b.call("PauseMicroVm", null);
+            assertEquals("PauseMicrovm.VcpuManagerNotInitialized", early.path("error").path("kind").asText());
+            assertEquals("failed to pause the VM: vcpu manager is not initialized", message(early));
+            assertEquals("ResumeMicrovm.VcpuManagerNotInitialized", b.errorKind("ResumeMicroVm", null));
             b.ok("ConfigureBootSource", boot());
             b.ok("SetVmConfiguration", "{\"vcpu_count\":2,\"max_vcpu_count\":2,\"mem_size_mib\":256}");
             b.ok("StartMicroVm", null);
@@ -199,10 +203,12 @@ class DragonballBridgeSimulatorTest {
             assertEquals("StartMicroVm.MicroVMAlreadyRunning", b.errorKind("StartMicroVm", null));
             assertEquals("BootSource.UpdateNotAllowedPostBoot", b.errorKind("ConfigureBootSource", boot()));
             assertEquals("MachineConfig.UpdateNotAllowedPostBoot", b.errorKind("SetVmConfiguration", "{}"));
-            assertEquals("Bridge.InvalidState", b.errorKind("ResumeMicroVm", null));
+            b.ok("ResumeMicroVm", null); // resuming a running VM is not refused
+            assertEquals("Running", sim.instanceState());
             b.ok("PauseMicroVm", null);
             assertEquals("Paused", sim.instanceState());
-            assertEquals("Bridge.InvalidState", b.errorKind("PauseMicroVm", null));
+            b.ok("PauseMicroVm", null); // nor is pausing a paused one
+            assertEquals("Paused", sim.instanceState());
             b.ok("ResumeMicroVm", null);
             assertEquals("Running", sim.instanceState());
         }
@@ -292,7 +298,7 @@ class DragonballBridgeSimulatorTest {
     }
 
     @Test
-    void mmioDrivesGetNoSlotAndColdDrivesGetThreadsAtStart() {
+    void mmioDrivesGetNoSlotAndColdDrivesGetThreadsAtStart() throws IOException {
         try (RawBridge b = RawBridge.handshaken(sim.socketPath())) {
             JsonNode cold = b.ok("InsertBlockDevice", drive("cold", disk));
             assertTrue(cold.path("slot").isNull(), "a cold drive has no slot yet");
@@ -301,7 +307,15 @@ class DragonballBridgeSimulatorTest {
             b.ok("StartMicroVm", null);
             assertEquals(1, blkThreads(b).size());
             JsonNode mmio = b.ok("InsertBlockDevice", "{\"drive_id\":\"m\",\"path_on_host\":\"" + kernel + "\"}");
-            assertTrue(mmio.path("slot").isNull(), "virtio-blk-mmio has no PCI slot");
+            assertEquals(0, mmio.path("slot").asInt(), "Dragonball's callback sends the 0 it starts from");
+            Path third = Files.write(dir.resolve("third.img"), new byte[512]);
+            JsonNode pci = b.call("InsertBlockDevice", "{\"drive_id\":\"p\",\"path_on_host\":\"" + third
+                    + "\",\"use_pci_bus\":true}");
+            assertEquals("Block.DeviceManager", pci.path("error").path("kind").asText(),
+                    "no PCI hotplug without pci_hotplug_enabled");
+            assertEquals("virtio-blk device error: device manager errors: invalid device manager operation",
+                    message(pci));
+            assertEquals(List.of("cold", "m"), sim.driveIds(), "the refused drive's entry is removed again");
         }
     }
 
@@ -341,20 +355,22 @@ class DragonballBridgeSimulatorTest {
             b.ok("InsertNetworkDevice", "{\"iface_id\":\"nic0\",\"host_dev_name\":\"hvtdb0\",\"num_queues\":2}");
             b.ok("ConfigureBootSource", boot());
             b.ok("StartMicroVm", null);
-            JsonNode odd = b.call("InsertNetworkDevice", "{\"iface_id\":\"n1\",\"host_dev_name\":\"hvtdb1\",\"num_queues\":3}");
-            assertEquals("VirtioNet.InvalidQueueNum", odd.path("error").path("kind").asText());
-            assertEquals("virtio-net device error: invalid queue number 3 for virtio-net device", message(odd));
+            JsonNode unnamed = b.call("InsertNetworkDevice", "{\"iface_id\":\"\",\"host_dev_name\":\"hvtdb1\"}");
+            assertEquals("Network.MissingIfaceId", unnamed.path("error").path("kind").asText());
+            assertEquals("network device error: no iface id supplied for the network device", message(unnamed));
             b.ok("InsertNetworkDevice", "{\"iface_id\":\"n1\",\"host_dev_name\":\"hvtdb1\",\"guest_mac\":\"0a:00:00:00:00:02\"}");
             JsonNode mac = b.call("InsertNetworkDevice",
                     "{\"iface_id\":\"n2\",\"host_dev_name\":\"hvtdb2\",\"guest_mac\":\"0a:00:00:00:00:02\"}");
-            assertEquals("VirtioNet.GuestMacAddressInUse", mac.path("error").path("kind").asText());
-            assertEquals("virtio-net device error: the guest MAC address 0a:00:00:00:00:02 is already in use", message(mac));
+            assertEquals("Network.GuestMacAddressInUse", mac.path("error").path("kind").asText());
+            assertEquals("network device error: the guest MAC address 0a:00:00:00:00:02 is already in use", message(mac));
             JsonNode host = b.call("InsertNetworkDevice", "{\"iface_id\":\"n2\",\"host_dev_name\":\"hvtdb1\"}");
-            assertEquals("VirtioNet.HostDeviceNameInUse", host.path("error").path("kind").asText());
-            assertEquals("VirtioNet.DeviceIDAlreadyExist",
+            assertEquals("Network.HostDeviceNameInUse", host.path("error").path("kind").asText());
+            assertEquals("Network.DeviceIDAlreadyExist",
                     b.errorKind("InsertNetworkDevice", "{\"iface_id\":\"n1\",\"host_dev_name\":\"hvtdb9\"}"));
             JsonNode notATap = b.call("InsertNetworkDevice", "{\"iface_id\":\"n3\",\"host_dev_name\":\"lo\"}");
-            assertEquals("VirtioNet.Virtio", notATap.path("error").path("kind").asText());
+            assertEquals("Network.CreateNetDevice", notATap.path("error").path("kind").asText());
+            assertTrue(message(notATap).startsWith("network device error: cannot create network device: "),
+                    message(notATap));
             assertTrue(message(notATap).endsWith("Invalid argument (os error 22)"), message(notATap));
             assertEquals("Bridge.InvalidConfig", b.errorKind("InsertNetworkDevice",
                     "{\"iface_id\":\"n4\",\"host_dev_name\":\"hvtdb4\",\"guest_mac\":\"52:54:00\"}"));
@@ -362,8 +378,8 @@ class DragonballBridgeSimulatorTest {
                     "host_dev_name is required");
             assertEquals(List.of("nic0", "n1"), sim.netIds(), "refused requests leave no entry");
             JsonNode unknown = b.call("RemoveNetworkDevice", "{\"iface_id\":\"ghost\"}");
-            assertEquals("VirtioNet.InvalidIfaceId", unknown.path("error").path("kind").asText());
-            assertEquals("virtio-net device error: invalid virtio-net iface id 'ghost'", message(unknown));
+            assertEquals("Network.InvalidIfaceId", unknown.path("error").path("kind").asText());
+            assertEquals("network device error: invalid network iface id 'ghost'", message(unknown));
             b.ok("RemoveNetworkDevice", "{\"iface_id\":\"nic0\"}");
             b.ok("PauseMicroVm", null);
             assertEquals("UpcallServerNotReady", b.errorKind("RemoveNetworkDevice", "{\"iface_id\":\"n1\"}"),

@@ -504,9 +504,11 @@ final class DragonballHypervisor implements Hypervisor {
                             device.readOnly(), device.direct(), 1, driver.equals(PCI_DRIVER));
                     JsonNode result = callWithUpcallRetry(c, "InsertBlockDevice", config.toJson(),
                             System.nanoTime() + timeout().toNanos());
+                    // Dragonball's callback sends 0 for an MMIO drive, which has no slot
                     JsonNode slot = result.path("slot");
                     Drive drive = Drive.of(device.id(), driver, device.backend(), path, device.readOnly(),
-                            slot.isIntegralNumber() ? Optional.of(slot.intValue()) : Optional.empty());
+                            slot.isIntegralNumber() && driver.equals(PCI_DRIVER) ? Optional.of(slot.intValue())
+                                    : Optional.empty());
                     drives.put(device.id(), drive);
                     persist();
                     return drive.device();
@@ -595,6 +597,12 @@ final class DragonballHypervisor implements Hypervisor {
             if (!driver.equals(PCI_DRIVER) && !driver.equals(MMIO_DRIVER)) {
                 throw new RequestRejectedException(Reason.INVALID_ARGUMENT, "Dragonball has no block driver '" + driver
                         + "' (drive '" + device.id() + "'): use " + PCI_DRIVER + " or " + MMIO_DRIVER);
+            }
+            if (driver.equals(PCI_DRIVER) && !pciBus) {
+                // Dragonball hotplugs PCI devices only with pci_hotplug_enabled, set at start from the VM's driver
+                throw new RequestRejectedException(Reason.INVALID_ARGUMENT, "VM '" + vmId + "' was started with "
+                        + MMIO_DRIVER + ", without PCI hotplug: Dragonball cannot hotplug " + PCI_DRIVER + " drive '"
+                        + device.id() + "'");
             }
             return driver;
         }
@@ -709,7 +717,9 @@ final class DragonballHypervisor implements Hypervisor {
                     hotplug.callWithUpcallRetry(c, "RemoveNetworkDevice",
                             VirtioNetDeviceConfigInfo.ifaceIdOnly(deviceId), System.nanoTime() + timeout.toNanos());
                 } catch (VmmException e) {
-                    if (e.errorClass().equals("VirtioNet.InvalidIfaceId")) {
+                    // Network.* since Kata merged Dragonball's network managers; VirtioNet.* from older sidecars
+                    if (e.errorClass().equals("Network.InvalidIfaceId")
+                            || e.errorClass().equals("VirtioNet.InvalidIfaceId")) {
                         nets.remove(deviceId); // Dragonball has no such interface: it is gone either way
                         persist();
                     }

@@ -109,7 +109,12 @@ class DragonballHotplugTest {
         DeviceHotplug hotplug = started(Options.defaults(), DragonballHypervisor.MMIO_DRIVER);
         BlockDevice d = hotplug.attach(nullDisk("d0"));
         assertEquals("virtio-blk-mmio", d.driver());
-        assertEquals(Optional.empty(), d.address());
+        assertEquals(Optional.empty(), d.address(), "the slot 0 Dragonball sends for it is no address");
+        RequestRejectedException pci = assertThrows(RequestRejectedException.class, () -> hotplug.attach(
+                BlockDeviceSpec.builder("d1", BlockBackend.nullBackend()).driver(DragonballHypervisor.PCI_DRIVER)
+                        .build()));
+        assertTrue(pci.getMessage().contains("without PCI hotplug"), pci.getMessage());
+        assertEquals(List.of("d0"), hotplug.list().stream().map(BlockDevice::id).toList());
     }
 
     @Test

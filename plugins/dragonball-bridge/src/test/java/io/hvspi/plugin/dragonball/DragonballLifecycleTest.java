@@ -96,9 +96,8 @@ class DragonballLifecycleTest {
         vm.start();
         vm.pause();
         assertEquals(VmState.PAUSED, vm.state());
-        VmmException again = assertThrows(VmmException.class, vm::pause);
-        assertEquals("Bridge.InvalidState", again.errorClass());
-        assertEquals("PauseMicroVm", again.command());
+        vm.pause(); // Dragonball does not refuse it
+        assertEquals(VmState.PAUSED, vm.state());
         vm.resume();
         assertEquals(VmState.RUNNING, vm.state());
     }
