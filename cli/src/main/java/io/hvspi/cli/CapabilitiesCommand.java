@@ -25,7 +25,7 @@ final class CapabilitiesCommand extends PluginReadingCommand {
                 ObjectNode matrix = doc.putObject("capabilities");
                 for (Capability c : Capability.values()) {
                     ObjectNode row = matrix.putObject(c.key());
-                    entries.forEach(e -> row.put(e.type(), e.factory().declaredCapabilities().contains(c)));
+                    entries.forEach(e -> row.put(e.type(), e.declaredCapabilities().contains(c)));
                 }
                 Json.print(out, doc);
                 return ExitCode.OK;
@@ -35,7 +35,7 @@ final class CapabilitiesCommand extends PluginReadingCommand {
             Table table = new Table(header.toArray(String[]::new));
             for (Capability c : Capability.values()) {
                 List<Object> row = new ArrayList<>(List.of(c.key(), c.isKataCapability() ? "kata" : "iothread"));
-                entries.forEach(e -> row.add(e.factory().declaredCapabilities().contains(c) ? "yes" : "no"));
+                entries.forEach(e -> row.add(e.declaredCapabilities().contains(c) ? "yes" : "no"));
                 table.row(row.toArray());
             }
             table.print(out);

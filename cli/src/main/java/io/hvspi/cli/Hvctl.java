@@ -57,7 +57,13 @@ public final class Hvctl {
             return ExitCode.of(e);
         });
         cli.setParameterExceptionHandler((e, args1) -> UsageErrors.report(e));
-        return cli.execute(args);
+        try {
+            return cli.execute(args);
+        } catch (Error e) {
+            // picocli hands its handler Exceptions only; an Error (out of memory) is still reported as ours
+            report(err, e, debug);
+            return ExitCode.INTERNAL;
+        }
     }
 
     /** hvctl's command tree, as the man pages and the completion script are generated from it. */

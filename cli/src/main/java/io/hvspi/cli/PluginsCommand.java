@@ -89,17 +89,17 @@ final class PluginsCommand implements Callable<Integer> {
         p.put("id", e.pluginId())
                 .put("version", e.version())
                 .put("type", e.type())
-                .put("description", e.factory().description())
+                .put("description", e.description())
                 .put("requires", e.requires())
                 .put("file", e.file().toString())
                 .put("classpath", e.classpath());
         ArrayNode caps = p.putArray("capabilities");
-        Capabilities.sorted(e.factory().declaredCapabilities()).forEach(c -> caps.add(c.key()));
+        Capabilities.sorted(e.declaredCapabilities()).forEach(c -> caps.add(c.key()));
     }
 
     private static void row(Table table, PluginRegistry.Entry e, String type) {
-        table.row(e.pluginId(), e.version(), type, e.factory().description(),
-                Capabilities.sorted(e.factory().declaredCapabilities()).stream()
+        table.row(e.pluginId(), e.version(), type, e.description(),
+                Capabilities.sorted(e.declaredCapabilities()).stream()
                         .map(Capability::key).collect(Collectors.joining(",")));
     }
 }

@@ -158,7 +158,7 @@ public final class HvspiHost implements AutoCloseable {
         VmHandle handle = null;
         try {
             Hypervisor vm = factory.create(spec, host);
-            handle = new VmHandle(vm, lock, stopper, true, open::remove, metrics);
+            handle = new VmHandle(vm, spec.hypervisorType(), lock, stopper, true, open::remove, metrics);
             open.add(handle);
             // known to the shutdown hook before the plugin spawns anything
             StopOnExit.watch(handle, exitStopBound());
@@ -171,8 +171,8 @@ public final class HvspiHost implements AutoCloseable {
                 } else {
                     lock.close();
                 }
-            } catch (RuntimeException cleanup) {
-                e.addSuppressed(cleanup);
+            } catch (RuntimeException | Error cleanup) {
+                e.addSuppressed(cleanup); // the start's error stays the one thrown
             }
             throw e;
         }
@@ -194,7 +194,7 @@ public final class HvspiHost implements AutoCloseable {
         try {
             VmRecord record = record(vmId);
             Hypervisor vm = factory(record.hypervisorType()).reattach(record, context);
-            VmHandle handle = new VmHandle(vm, lock, stopper, false, open::remove, metrics);
+            VmHandle handle = new VmHandle(vm, record.hypervisorType(), lock, stopper, false, open::remove, metrics);
             open.add(handle);
             return handle;
         } catch (RuntimeException | Error e) {

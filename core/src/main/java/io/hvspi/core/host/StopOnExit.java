@@ -104,8 +104,9 @@ final class StopOnExit {
             stoppers.put(handle, Thread.ofPlatform().daemon().name("hvspi-stop-" + handle.vmId()).start(() -> {
                 try {
                     handle.stopOnExit();
-                } catch (RuntimeException e) {
-                    LOG.warn("could not stop VM '{}' on exit: {}", handle.vmId(), e.getMessage());
+                } catch (RuntimeException | Error e) {
+                    LOG.warn("could not stop VM '{}' on exit: {}", handle.vmId(),
+                            e instanceof Error ? e.toString() : e.getMessage());
                 }
             }));
         }

@@ -30,6 +30,8 @@ import java.util.function.Supplier;
  */
 public final class VmHandle implements AutoCloseable {
     private final Hypervisor vm;
+    /** The plugin's type as the host chose it: stop, close and the exit hook never ask the plugin. */
+    private final String type;
     private final VmLock lock;
     private final VmStopper stopper;
     private final boolean startedHere;
@@ -43,9 +45,10 @@ public final class VmHandle implements AutoCloseable {
     private final HostMetrics metrics;
 
     /** @param stopper ends the VMM itself when the plugin's stop fails or hangs */
-    VmHandle(Hypervisor vm, VmLock lock, VmStopper stopper, boolean startedHere, Consumer<VmHandle> onClose,
-             HostMetrics metrics) {
+    VmHandle(Hypervisor vm, String type, VmLock lock, VmStopper stopper, boolean startedHere,
+             Consumer<VmHandle> onClose, HostMetrics metrics) {
         this.vm = Objects.requireNonNull(vm, "vm");
+        this.type = Objects.requireNonNull(type, "type");
         this.lock = Objects.requireNonNull(lock, "lock");
         this.stopper = Objects.requireNonNull(stopper, "stopper");
         this.startedHere = startedHere;
@@ -58,13 +61,14 @@ public final class VmHandle implements AutoCloseable {
         return metrics;
     }
 
+    /** The VM's id, as it was asked for (the id its lock and record are kept under). */
     public String vmId() {
-        return vm.vmId();
+        return lock.vmId();
     }
 
     /** The plugin type, e.g. {@code qemu}. */
     public String type() {
-        return vm.type();
+        return type;
     }
 
     /**
@@ -206,7 +210,7 @@ public final class VmHandle implements AutoCloseable {
             failure = e;
         }
         try {
-            vm.close();
+            stopper.disconnect(vmId(), type, vm::close);
         } catch (RuntimeException | Error e) {
             if (failure == null) {
                 failure = e;

@@ -54,15 +54,14 @@ final class ClasspathPlugins {
             try {
                 HypervisorFactory factory = PluginChecks.instantiate(type.asSubclass(HypervisorFactory.class));
                 String factoryType = PluginChecks.checkType(factory);
-                factory.declaredCapabilities(); // as for a jar: a factory that cannot say what it supports is unusable
                 Optional<Manifest> manifest = manifest(location);
                 String id = attribute(manifest, "Plugin-Id").orElse(factoryType);
                 String version = attribute(manifest, "Plugin-Version")
                         .or(() -> Optional.ofNullable(type.getPackage().getImplementationVersion())).orElse("unknown");
                 String requires = attribute(manifest, "Plugin-Requires").orElse("");
                 entries.add(PluginRegistry.Entry.of(id, version, requires, location, true, factory));
-            } catch (RuntimeException | LinkageError e) {
-                skipped.add(new PluginRegistry.Skipped(location, PluginChecks.describe(e)));
+            } catch (Throwable e) {
+                skipped.add(new PluginRegistry.Skipped(location, PluginChecks.describe(PluginChecks.pluginsFault(e))));
             }
         }
         return new Found(entries, skipped);

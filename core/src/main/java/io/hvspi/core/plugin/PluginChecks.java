@@ -1,10 +1,15 @@
 package io.hvspi.core.plugin;
 
+import io.hvspi.spi.Capability;
 import io.hvspi.spi.HypervisorFactory;
 import io.hvspi.spi.PluginException;
 import java.io.IOException;
 import java.lang.reflect.InvocationTargetException;
 import java.nio.file.Path;
+import java.util.Collections;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Set;
 import java.util.jar.JarFile;
 import java.util.jar.Manifest;
 import java.util.regex.Pattern;
@@ -68,8 +73,14 @@ final class PluginChecks {
 
     /** The exception's type and message, on one line: what a plugin error says about the plugin's own throwable. */
     static String oneLine(Throwable t) {
-        String message = t.getMessage() == null || t.getMessage().isBlank() ? t.getClass().getSimpleName()
-                : t.getClass().getSimpleName() + ": " + t.getMessage();
+        String text;
+        try {
+            text = t.getMessage();
+        } catch (RuntimeException | LinkageError | StackOverflowError broken) {
+            text = "(its getMessage() threw " + broken.getClass().getSimpleName() + ")"; // the plugin's bug too
+        }
+        String message = text == null || text.isBlank() ? t.getClass().getSimpleName()
+                : t.getClass().getSimpleName() + ": " + text;
         return message.lines().map(String::strip).filter(l -> !l.isEmpty()).reduce((a, b) -> a + " " + b).orElse(message);
     }
 
@@ -99,6 +110,56 @@ final class PluginChecks {
             throw new PluginException(factoryClass.getName() + " failed in its constructor: " + describe(e.getTargetException()), e);
         } catch (ReflectiveOperationException e) {
             throw new PluginException(factoryClass.getName() + " cannot be instantiated: " + describe(e), e);
+        }
+    }
+
+    /**
+     * What a plugin threw while being loaded, to skip its jar with: anything but the JVM's own
+     * trouble (out of memory), which is rethrown. A StackOverflowError is the plugin's recursion.
+     */
+    static Throwable pluginsFault(Throwable t) {
+        if (t instanceof VirtualMachineError v && !(t instanceof StackOverflowError)) {
+            throw v;
+        }
+        return t;
+    }
+
+    /** The factory's one-line description, read once. */
+    static String description(HypervisorFactory factory) {
+        String description = factory.description();
+        if (description == null) {
+            throw new PluginException(factory.getClass().getName() + ".description() returned null");
+        }
+        return description.lines().map(String::strip).filter(l -> !l.isEmpty()).findFirst().orElse("");
+    }
+
+    /** What the factory declares, read once: a factory that cannot say what it supports is unusable. */
+    static Set<Capability> declaredCapabilities(HypervisorFactory factory) {
+        Set<Capability> declared = factory.declaredCapabilities();
+        if (declared == null) {
+            throw new PluginException(factory.getClass().getName() + ".declaredCapabilities() returned null");
+        }
+        EnumSet<Capability> copy = EnumSet.noneOf(Capability.class);
+        for (Capability c : declared) {
+            if (c == null) {
+                throw new PluginException(factory.getClass().getName()
+                        + ".declaredCapabilities() returned a set holding null");
+            }
+            copy.add(c);
+        }
+        return Collections.unmodifiableSet(copy);
+    }
+
+    /**
+     * hvspi loads each plugin on its own: a {@code Plugin-Dependencies} on another plugin is refused
+     * here, before pf4j, which would keep the unresolved plugin and fail every later load on it.
+     */
+    static void checkNoDependencies(PluginDescriptor descriptor) {
+        List<String> required = descriptor.getDependencies().stream().filter(d -> !d.isOptional())
+                .map(d -> d.getPluginId()).toList();
+        if (!required.isEmpty()) {
+            throw new PluginException("plugin '" + descriptor.getPluginId() + "' declares Plugin-Dependencies "
+                    + required + "; hvspi loads each plugin on its own: bundle what it needs into its jar");
         }
     }
 

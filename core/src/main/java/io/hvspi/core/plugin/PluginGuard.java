@@ -13,6 +13,11 @@ import java.lang.reflect.Method;
 import java.lang.reflect.ParameterizedType;
 import java.lang.reflect.Proxy;
 import java.lang.reflect.Type;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Collections;
+import java.util.LinkedHashSet;
+import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.function.Consumer;
@@ -86,7 +91,8 @@ final class PluginGuard implements InvocationHandler {
         if (t instanceof HvspiException h) {
             return h;
         }
-        if (t instanceof VirtualMachineError v) {
+        // a StackOverflowError in the plugin's code is the plugin's recursion; running out of memory is not
+        if (t instanceof VirtualMachineError v && !(t instanceof StackOverflowError)) {
             throw v;
         }
         return new PluginFaultException(blame + " failed in " + where + ": " + PluginChecks.oneLine(t), where, t);
@@ -129,6 +135,9 @@ final class PluginGuard implements InvocationHandler {
         if (GUARDED.contains(type)) {
             return wrap((Class) type, result, blame);
         }
+        if (result instanceof Collection<?> elements) {
+            return checkedCopy(where, elements);
+        }
         if (result instanceof Optional<?> optional) {
             Class<?> element = optionalElement(method.getGenericReturnType());
             if (element != null && GUARDED.contains(element)) {
@@ -136,6 +145,29 @@ final class PluginGuard implements InvocationHandler {
             }
         }
         return result;
+    }
+
+    /**
+     * A copy the host can trust: "no nulls across the SPI" holds for elements too, and the
+     * plugin's own collection (whose iterator may throw, or change later) is read once, here.
+     */
+    private Collection<?> checkedCopy(String where, Collection<?> elements) {
+        List<Object> copy = new ArrayList<>();
+        try {
+            for (Object element : elements) {
+                if (element == null) {
+                    throw new PluginFaultException(blame + " broke the SPI in " + where
+                            + ": it returned a collection holding null", where, null);
+                }
+                copy.add(element);
+            }
+        } catch (PluginFaultException e) {
+            throw e;
+        } catch (RuntimeException | LinkageError | StackOverflowError e) {
+            throw translate(where, e);
+        }
+        return elements instanceof Set<?> ? Collections.unmodifiableSet(new LinkedHashSet<>(copy))
+                : Collections.unmodifiableList(copy);
     }
 
     private static Class<?> optionalElement(Type type) {

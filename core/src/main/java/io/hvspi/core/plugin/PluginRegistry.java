@@ -1,5 +1,6 @@
 package io.hvspi.core.plugin;
 
+import io.hvspi.spi.Capability;
 import io.hvspi.spi.HypervisorFactory;
 import io.hvspi.spi.PluginException;
 import io.hvspi.spi.SpiVersion;
@@ -60,17 +61,19 @@ public final class PluginRegistry implements AutoCloseable {
      *                      exactly what the plugin throws
      */
     public record Entry(String pluginId, String version, String requires, Path file, boolean classpath,
+                        String type, String description, Set<Capability> declaredCapabilities,
                         HypervisorFactory factory, HypervisorFactory pluginFactory) {
 
+        /**
+         * Asks the plugin for its type, description and capabilities once, here, where its faults
+         * skip the jar: the registry and its users never call plugin code to list or look up a type.
+         */
         static Entry of(String pluginId, String version, String requires, Path file, boolean classpath,
                         HypervisorFactory pluginFactory) {
             String blame = "plugin '" + pluginId + "' (" + (classpath ? "class path: " : "") + file + ")";
-            return new Entry(pluginId, version, requires, file, classpath,
-                    PluginGuard.guard(pluginFactory, blame), pluginFactory);
-        }
-
-        public String type() {
-            return factory.type();
+            return new Entry(pluginId, version, requires, file, classpath, PluginChecks.checkType(pluginFactory),
+                    PluginChecks.description(pluginFactory), PluginChecks.declaredCapabilities(pluginFactory), PluginGuard.guard(pluginFactory, blame),
+                    pluginFactory);
         }
 
         /** Where it came from, for people: the jar, or {@code class path: LOCATION}. */
@@ -180,13 +183,13 @@ public final class PluginRegistry implements AutoCloseable {
         for (Path jar : directory.map(PluginRegistry::jars).orElse(List.of())) {
             try {
                 found.addAll(loadOne(manager, jar, ids));
-            } catch (RuntimeException | LinkageError e) {
-                skip(skipped, jar, PluginChecks.describe(e));
+            } catch (Throwable e) {
+                skip(skipped, jar, PluginChecks.describe(PluginChecks.pluginsFault(e)));
             }
         }
         List<Conflict> conflicts = new ArrayList<>();
         List<Entry> entries = new ArrayList<>();
-        found.stream().collect(Collectors.groupingBy(e -> e.pluginFactory().type(), TreeMap::new, Collectors.toList()))
+        found.stream().collect(Collectors.groupingBy(Entry::type, TreeMap::new, Collectors.toList()))
                 .forEach((type, claimants) -> {
                     if (claimants.size() == 1) {
                         entries.add(claimants.get(0));
@@ -265,7 +268,17 @@ public final class PluginRegistry implements AutoCloseable {
                     + first.getFileName() + "; keep one of the two jars");
         }
         PluginChecks.checkRequires(descriptor, SpiVersion.CURRENT);
-        String id = manager.loadPlugin(jar);
+        PluginChecks.checkNoDependencies(descriptor);
+        String id;
+        try {
+            id = manager.loadPlugin(jar);
+        } catch (RuntimeException | LinkageError e) {
+            // pf4j may keep a plugin it failed to resolve, and every later load would fail on it again
+            if (manager.getPlugin(descriptor.getPluginId()) != null) {
+                manager.unloadPlugin(descriptor.getPluginId());
+            }
+            throw e;
+        }
         PluginWrapper plugin = manager.getPlugin(id);
         try {
             if (plugin.getPluginState() == PluginState.DISABLED) {
@@ -285,14 +298,12 @@ public final class PluginRegistry implements AutoCloseable {
             for (Class<? extends HypervisorFactory> factoryClass : classes) {
                 // instantiated here rather than by pf4j, which would log a failing constructor and drop it silently
                 HypervisorFactory factory = PluginChecks.instantiate(factoryClass);
-                PluginChecks.checkType(factory);
-                factory.declaredCapabilities(); // a factory that cannot say what it supports is unusable
                 result.add(Entry.of(id, plugin.getDescriptor().getVersion(), plugin.getDescriptor().getRequires(),
                         jar, false, factory));
             }
             ids.put(id, jar);
             return result;
-        } catch (RuntimeException | LinkageError e) {
+        } catch (Throwable e) {
             manager.unloadPlugin(id);
             throw e;
         }
@@ -391,7 +402,12 @@ public final class PluginRegistry implements AutoCloseable {
     public void close() {
         // one by one over a copy: pf4j 3.15's stopPlugins() modifies the list it iterates
         for (PluginWrapper plugin : List.copyOf(manager.getPlugins())) {
-            manager.unloadPlugin(plugin.getPluginId());
+            try {
+                manager.unloadPlugin(plugin.getPluginId());
+            } catch (RuntimeException | LinkageError e) {
+                // the others are still unloaded: one plugin's stop() that throws is its own trouble
+                LOG.warn("unloading plugin '{}': {}", plugin.getPluginId(), PluginChecks.describe(e));
+            }
         }
     }
 }

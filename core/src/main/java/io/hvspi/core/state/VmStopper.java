@@ -109,7 +109,9 @@ public final class VmStopper {
             return;
         }
         String vmId = lock.vmId();
-        RuntimeException failure = failed.get().thrown() != null ? unchecked(failed.get().thrown())
+        // any Throwable: an Error in the plugin's stop (a StackOverflowError, an OutOfMemoryError) must
+        // not skip the signals either
+        Throwable failure = failed.get().thrown() != null ? failed.get().thrown()
                 : new VmmUnavailableException(VmmUnavailableException.Reason.TIMED_OUT, "the " + plugin
                         + " plugin's stop of VM '" + vmId + "' gave " + failed.get().line() + ", and no VMM of the"
                         + " VM runs on this host to end by signal; its record is kept for a later stop");
@@ -117,7 +119,7 @@ public final class VmStopper {
         Optional<VmmIdentity> recorded = recordedIdentity(vmId);
         Map<Long, VmmProcess> vmms = findVmms(dir, recorded);
         if (vmms.isEmpty()) {
-            throw failure;
+            throw unchecked(failure);
         }
         LOG.warn("VM '{}': the {} plugin's stop failed ({}); ending its VMM by signal", vmId, plugin,
                 failed.get().line());
@@ -127,6 +129,29 @@ public final class VmStopper {
             survivors.addSuppressed(failure);
             throw survivors;
         }
+        if (failure instanceof VirtualMachineError jvmTrouble && !(failure instanceof StackOverflowError)) {
+            throw jvmTrouble; // the VM is gone; the JVM's own trouble is still its caller's
+        }
+    }
+
+    /**
+     * Runs a plugin's disconnect ({@code Hypervisor.close()}) on its own thread, given up past
+     * the plugin stop timeout: a close that never returns must not keep the caller, nor the
+     * VM's lock, for ever.
+     *
+     * @throws RuntimeException what the close threw
+     * @throws VmmUnavailableException (TIMED_OUT) when it did not return in time
+     */
+    public void disconnect(String vmId, String plugin, Runnable close) {
+        Optional<Failed> failed = runBounded(null, null, close);
+        if (failed.isEmpty()) {
+            return;
+        }
+        if (failed.get().thrown() != null) {
+            throw unchecked(failed.get().thrown());
+        }
+        throw new VmmUnavailableException(VmmUnavailableException.Reason.TIMED_OUT, "the " + plugin
+                + " plugin's close of VM '" + vmId + "' gave " + failed.get().line() + "; disconnected without it");
     }
 
     private Path runtimeDir(String vmId) {
@@ -205,7 +230,7 @@ public final class VmStopper {
      * the VM's lock stays held until it returns: a new VM of the same id waits for it, and is
      * never undone by it.
      */
-    private Optional<Failed> runBounded(VmLock lock, String whose, Runnable pluginStop) {
+    private Optional<Failed> runBounded(VmLock lock, String whose, Runnable pluginStop) { // lock: null keeps none
         CompletableFuture<Void> done = new CompletableFuture<>();
         Thread t = Thread.ofPlatform().daemon().name("hvspi-plugin-stop").start(() -> {
             try {
@@ -230,7 +255,9 @@ public final class VmStopper {
     }
 
     private static Failed abandon(Thread t, CompletableFuture<Void> done, VmLock lock, String whose, String line) {
-        lock.keepUntil(done, whose + " of VM '" + lock.vmId() + "', which has not returned (" + line + ")");
+        if (lock != null) {
+            lock.keepUntil(done, whose + " of VM '" + lock.vmId() + "', which has not returned (" + line + ")");
+        }
         t.interrupt();
         return new Failed(null, line);
     }

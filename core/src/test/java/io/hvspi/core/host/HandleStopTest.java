@@ -208,6 +208,54 @@ class HandleStopTest {
         }
     }
 
+    /** The handle never asks the plugin who it is to stop it: a plugin failing there still has its VM stopped. */
+    @Test
+    void aPluginThatCannotSayItsIdOrTypeAfterStartIsStillStopped() throws Exception {
+        doAnswer(stop -> {
+            TestProcesses.kill(qemu.get());
+            host.context().stateStore().remove("vm1");
+            host.context().removeRuntimeDir("vm1");
+            return null;
+        }).when(vm).stop();
+        VmHandle handle = host.start(spec());
+        when(vm.vmId()).thenThrow(new IllegalStateException("plugin bug in vmId"));
+        when(vm.type()).thenThrow(new IllegalStateException("plugin bug in type"));
+        assertEquals("vm1", handle.vmId());
+        assertEquals("fake", handle.type());
+        handle.close();
+        assertNothingLeft();
+    }
+
+    /** An Error in the plugin's stop does not skip the signals; the JVM's own trouble is still thrown after. */
+    @Test
+    void aPluginStopThatRunsOutOfMemoryHasItsVmmEndedAndTheErrorThrown() throws Exception {
+        OutOfMemoryError oom = new OutOfMemoryError("plugin's stop");
+        doThrow(oom).when(vm).stop();
+        VmHandle handle = host.start(spec());
+        assertSame(oom, assertThrows(OutOfMemoryError.class, handle::close));
+        assertNothingLeft();
+    }
+
+    /** A plugin's close (the disconnect) that never returns is given up on; the lock is released. */
+    @Test
+    void aCloseThatNeverReturnsIsBoundedAndReleasesTheLock() throws Exception {
+        doAnswer(stop -> {
+            TestProcesses.kill(qemu.get());
+            host.context().stateStore().remove("vm1");
+            host.context().removeRuntimeDir("vm1");
+            return null;
+        }).when(vm).stop();
+        CountDownLatch never = new CountDownLatch(1);
+        doAnswer(close -> {
+            never.await();
+            return null;
+        }).when(vm).close();
+        VmHandle handle = host.start(spec());
+        VmmUnavailableException timedOut = assertThrows(VmmUnavailableException.class, handle::close);
+        assertTrue(timedOut.getMessage().contains("fake plugin's close of VM 'vm1'"), timedOut.getMessage());
+        assertNothingLeft();
+    }
+
     @Test
     void aStartThatFailsAndAStopThatFailsStillLeaveNoVmm() throws Exception {
         IllegalStateException startFailure = new IllegalStateException("start failed after the spawn");

@@ -66,6 +66,35 @@ final class PluginJarBuilder {
         return this;
     }
 
+    /** A manifest attribute besides the descriptor's, e.g. {@code Plugin-Dependencies}. */
+    PluginJarBuilder manifest(String name, String value) {
+        manifest.put(name, value);
+        return this;
+    }
+
+    /**
+     * A factory class {@code pkg.Name} whose members are {@code members} (Java source: at least
+     * {@code type()} and {@code declaredCapabilities()}), for factories that misbehave after construction.
+     */
+    PluginJarBuilder factoryWith(String pkg, String name, String members) {
+        sources.put(pkg.replace('.', '/') + "/" + name + ".java", """
+                package %s;
+                import io.hvspi.spi.*;
+                import java.util.Set;
+                @org.pf4j.Extension
+                public class %s implements HypervisorFactory {
+                    %s
+                    public Hypervisor create(VmSpec spec, HostContext host) {
+                        throw new UnsupportedCapabilityException(Capability.BLOCK_DEVICE, type());
+                    }
+                    public Hypervisor reattach(VmRecord record, HostContext host) {
+                        throw new UnsupportedCapabilityException(Capability.BLOCK_DEVICE, type());
+                    }
+                }
+                """.formatted(pkg, name, members));
+        return this;
+    }
+
     PluginJarBuilder entry(String name, byte[] bytes) {
         extraEntries.put(name, bytes);
         return this;

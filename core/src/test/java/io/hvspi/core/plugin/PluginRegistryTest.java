@@ -239,6 +239,66 @@ class PluginRegistryTest {
         }
     }
 
+    private void misbehaving(String id, String members) {
+        new PluginJarBuilder().descriptor(id, "1.0.0", OK).factoryWith("com.example." + id, "Factory", members)
+                .build(dir.resolve(id + ".jar"));
+    }
+
+    /** Each way a factory can fail while it is looked at skips its own jar, named, and no other. */
+    @ParameterizedTest
+    @ValueSource(strings = {
+        "public String type() { return type(); } public Set<Capability> declaredCapabilities() { return Set.of(); }",
+        "public String type() { throw sneaky(new java.io.IOException(\"no disk\")); }"
+                + " public Set<Capability> declaredCapabilities() { return Set.of(); }"
+                + " @SuppressWarnings(\"unchecked\") static <T extends Throwable> RuntimeException sneaky(Throwable t)"
+                + " throws T { throw (T) t; }",
+        "public String type() { return \"bad\"; } public Set<Capability> declaredCapabilities() {"
+                + " java.util.Set<Capability> s = new java.util.HashSet<>(); s.add(null); return s; }",
+        "public String type() { return \"bad\"; } public Set<Capability> declaredCapabilities() { return Set.of(); }"
+                + " public String description() { throw new IllegalStateException(\"no words\"); }",
+        "public String type() { return \"bad\"; } public Set<Capability> declaredCapabilities() { return Set.of(); }"
+                + " public String description() { return null; }"})
+    void aFactoryThatFailsWhenAskedWhatItIsIsSkippedAndTheOthersLoad(String members) {
+        good("acme", "acme");
+        misbehaving("bad", members);
+        try (PluginRegistry registry = PluginRegistry.load(dir)) {
+            assertEquals(List.of("acme"), registry.types());
+            PluginRegistry.Skipped skipped = onlySkipped(registry);
+            assertTrue(skipped.file().endsWith("bad.jar"), skipped::toString);
+            assertEquals(1, skipped.reason().lines().count(), skipped::toString);
+        }
+    }
+
+    /** The type, description and capabilities are read once, at load: later lookups never ask the plugin. */
+    @Test
+    void aTypeThatFailsAfterLoadingDoesNotHideTheOtherTypes() {
+        good("acme", "acme");
+        misbehaving("flaky", "private int asked; public String type() { if (asked++ > 0) throw new"
+                + " IllegalStateException(\"asked twice\"); return \"flaky\"; }"
+                + " public String description() { return \"flaky\"; }"
+                + " public Set<Capability> declaredCapabilities() { return Set.of(Capability.BLOCK_DEVICE); }");
+        try (PluginRegistry registry = PluginRegistry.load(dir)) {
+            assertEquals(List.of("acme", "flaky"), registry.types());
+            assertEquals("acme", registry.entry("acme").orElseThrow().type());
+            assertEquals(java.util.Set.of(io.hvspi.spi.Capability.BLOCK_DEVICE),
+                    registry.entry("flaky").orElseThrow().declaredCapabilities());
+        }
+    }
+
+    /** pf4j kept a plugin whose dependency was missing and failed every later jar on it. */
+    @Test
+    void aPluginDependingOnAnotherPluginIsSkippedAndTheOthersLoad() {
+        new PluginJarBuilder().descriptor("needy", "1.0.0", OK).manifest("Plugin-Dependencies", "nosuch")
+                .factory("com.example.needy", "Factory", "needy", "").build(dir.resolve("a-needy.jar"));
+        good("acme", "acme");
+        good("beta", "beta");
+        PluginRegistry registry = PluginRegistry.load(dir);
+        assertEquals(List.of("acme", "beta"), registry.types());
+        assertTrue(onlySkipped(registry).reason().contains("declares Plugin-Dependencies [nosuch]"),
+                onlySkipped(registry).reason());
+        registry.close();
+    }
+
     @Test
     void missingDirectoryIsAnError() {
         PluginException e = assertThrows(PluginException.class, () -> PluginRegistry.load(dir.resolve("nope")));
