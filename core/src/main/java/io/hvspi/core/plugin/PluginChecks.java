@@ -28,6 +28,8 @@ final class PluginChecks {
     private static final PluginDescriptorFinder DESCRIPTORS = new JarDescriptorFinder();
     private static final VersionManager VERSIONS = new DefaultVersionManager();
 
+    private static final Pattern EXACT = Pattern.compile("\\d+\\.\\d+\\.\\d+");
+
     private PluginChecks() {}
 
     /**
@@ -54,15 +56,26 @@ final class PluginChecks {
             throw new PluginException("Plugin-Requires is missing or '*', which would accept any SPI version;"
                     + " state the SPI range the plugin was built for, e.g. Plugin-Requires: " + exampleRange(spiVersion));
         }
+        // pf4j reads a plain version as ">=" it (PluginManager.isExactVersionAllowed() is false)
+        String range = EXACT.matcher(requires).matches() ? ">=" + requires : requires;
+        String nextMajor = (Integer.parseInt(spiVersion.split("\\.")[0]) + 1) + ".0.0";
         boolean satisfied;
+        boolean unbounded;
         try {
-            satisfied = VERSIONS.checkVersionConstraint(spiVersion, requires);
+            satisfied = VERSIONS.checkVersionConstraint(spiVersion, range);
+            unbounded = VERSIONS.checkVersionConstraint(nextMajor, range);
         } catch (RuntimeException e) {
             throw new PluginException("Plugin-Requires '" + requires + "' is not a version range (expected e.g. "
                     + exampleRange(spiVersion) + ")");
         }
         if (!satisfied) {
             throw new PluginException("requires SPI " + requires + ", but this host has SPI " + spiVersion);
+        }
+        if (unbounded) {
+            // as '*' would: a plugin built for this major version would load on the next one and fail there
+            throw new PluginException("Plugin-Requires '" + requires + "'" + (range.equals(requires) ? ""
+                    : " (which pf4j reads as '" + range + "')") + " accepts SPI " + nextMajor
+                    + " too; bound it below the next major version, e.g. Plugin-Requires: " + exampleRange(spiVersion));
         }
     }
 

@@ -19,11 +19,14 @@ import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import java.util.zip.ZipFile;
 import org.pf4j.DefaultExtensionFinder;
+import org.pf4j.DefaultPluginFactory;
 import org.pf4j.DefaultPluginManager;
 import org.pf4j.ExtensionFinder;
 import org.pf4j.IndexedExtensionFinder;
 import org.pf4j.PluginDescriptor;
+import org.pf4j.Plugin;
 import org.pf4j.PluginDescriptorFinder;
+import org.pf4j.PluginFactory;
 import org.pf4j.PluginManager;
 import org.pf4j.PluginState;
 import org.pf4j.PluginWrapper;
@@ -170,6 +173,11 @@ public final class PluginRegistry implements AutoCloseable {
             protected ExtensionFinder createExtensionFinder() {
                 return pluginsOnlyExtensionFinder(this);
             }
+
+            @Override
+            protected PluginFactory createPluginFactory() {
+                return new NamingPluginFactory();
+            }
         };
         manager.setSystemVersion(SpiVersion.CURRENT);
         List<Entry> found = new ArrayList<>();
@@ -181,6 +189,10 @@ public final class PluginRegistry implements AutoCloseable {
         });
         Map<String, Path> ids = new HashMap<>();
         for (Path jar : directory.map(PluginRegistry::jars).orElse(List.of())) {
+            if (!Files.isRegularFile(jar)) {
+                skip(skipped, jar, "not a jar file (a directory, or a link to nothing)");
+                continue;
+            }
             try {
                 found.addAll(loadOne(manager, jar, ids));
             } catch (Throwable e) {
@@ -222,6 +234,45 @@ public final class PluginRegistry implements AutoCloseable {
         };
         manager.addPluginStateListener(finder);
         return finder;
+    }
+
+    /**
+     * pf4j's plugin factory logs a {@code Plugin-Class} that cannot be made and returns null, which
+     * reached the user as a NullPointerException in pf4j's start; this one throws, naming the class
+     * and the plugin's own cause (pf4j then records it as the plugin's failure).
+     */
+    private static final class NamingPluginFactory extends DefaultPluginFactory {
+        @Override
+        public Plugin create(PluginWrapper wrapper) {
+            Plugin plugin = super.create(wrapper);
+            if (plugin == null) {
+                throw new PluginException("Plugin-Class " + wrapper.getDescriptor().getPluginClass()
+                        + " is not in the jar or is no org.pf4j.Plugin");
+            }
+            return plugin;
+        }
+
+        @Override
+        protected Plugin createInstance(Class<?> pluginClass, PluginWrapper wrapper) {
+            try {
+                return (Plugin) pluginClass.getConstructor(PluginWrapper.class).newInstance(wrapper);
+            } catch (NoSuchMethodException e) {
+                // the constructor without parameters, below
+            } catch (ReflectiveOperationException | LinkageError e) {
+                throw failedConstructor(pluginClass, e);
+            }
+            try {
+                return (Plugin) pluginClass.getConstructor().newInstance();
+            } catch (ReflectiveOperationException | LinkageError e) {
+                throw failedConstructor(pluginClass, e);
+            }
+        }
+
+        private static PluginException failedConstructor(Class<?> pluginClass, Throwable e) {
+            Throwable cause = e instanceof java.lang.reflect.InvocationTargetException i ? i.getTargetException() : e;
+            return new PluginException("Plugin-Class " + pluginClass.getName() + " cannot be made: "
+                    + PluginChecks.describe(cause), cause);
+        }
     }
 
     private static void skip(List<Skipped> skipped, Path file, String reason) {
@@ -336,8 +387,7 @@ public final class PluginRegistry implements AutoCloseable {
 
     private static List<Path> jars(Path directory) {
         try (Stream<Path> files = Files.list(directory)) {
-            return files.filter(p -> p.getFileName().toString().endsWith(".jar") && Files.isRegularFile(p))
-                    .sorted().toList();
+            return files.filter(p -> p.getFileName().toString().endsWith(".jar")).sorted().toList();
         } catch (IOException e) {
             throw new PluginException("cannot list plugins directory " + directory + ": " + e.getMessage(), e);
         }

@@ -299,6 +299,48 @@ class PluginRegistryTest {
         registry.close();
     }
 
+    /** pf4j reads a plain version as ">=" it; an open range would load on the next major version too. */
+    @ParameterizedTest
+    @ValueSource(strings = {"1.0.0", ">=1.0", ">=1.0.0 | >=1"})
+    void aPluginRequiresWithoutAnUpperBoundIsRefused(String requires) {
+        new PluginJarBuilder().descriptor("open", "1.0.0", requires).factory("com.example.open", "Factory", "open", "")
+                .build(dir.resolve("open.jar"));
+        try (PluginRegistry registry = PluginRegistry.load(dir)) {
+            assertEquals(List.of(), registry.types());
+            assertTrue(onlySkipped(registry).reason().contains("accepts SPI 2.0.0 too"), onlySkipped(registry).reason());
+        }
+    }
+
+    /** pf4j logged a failing Plugin-Class and went on to a NullPointerException in its own start. */
+    @Test
+    void aPluginClassFailingInItsConstructorIsSkippedWithItsCause() {
+        new PluginJarBuilder().descriptor("booter", "1.0.0", OK).manifest("Plugin-Class", "com.example.booter.Boot")
+                .source("com.example.booter", "Boot", """
+                        package com.example.booter;
+                        public class Boot extends org.pf4j.Plugin {
+                            public Boot() { throw new IllegalStateException("no licence"); }
+                        }
+                        """)
+                .factory("com.example.booter", "Factory", "booter", "").build(dir.resolve("booter.jar"));
+        good("acme", "acme");
+        try (PluginRegistry registry = PluginRegistry.load(dir)) {
+            assertEquals(List.of("acme"), registry.types());
+            String reason = onlySkipped(registry).reason();
+            assertTrue(reason.contains("Plugin-Class com.example.booter.Boot cannot be made: IllegalStateException:"
+                    + " no licence"), reason);
+        }
+    }
+
+    @Test
+    void aDirectoryNamedLikeAJarIsListedAsSkipped() throws IOException {
+        Files.createDirectory(dir.resolve("odd.jar"));
+        good("acme", "acme");
+        try (PluginRegistry registry = PluginRegistry.load(dir)) {
+            assertEquals(List.of("acme"), registry.types());
+            assertTrue(onlySkipped(registry).reason().startsWith("not a jar file"), onlySkipped(registry).reason());
+        }
+    }
+
     @Test
     void missingDirectoryIsAnError() {
         PluginException e = assertThrows(PluginException.class, () -> PluginRegistry.load(dir.resolve("nope")));
