@@ -12,9 +12,14 @@ import java.util.Optional;
  *
  * @param status the HTTP status
  * @param body the JSON body, when there is one
+ * @param fatal the real VMM dies here: the simulator stops serving after answering
  */
-record ApiReply(int status, Optional<String> body) {
+record ApiReply(int status, Optional<String> body, boolean fatal) {
     private static final ObjectMapper JSON = new ObjectMapper();
+
+    ApiReply(int status, Optional<String> body) {
+        this(status, body, false);
+    }
 
     /** 200 with a JSON document. */
     static ApiReply ok(JsonNode body) {
@@ -49,8 +54,11 @@ record ApiReply(int status, Optional<String> body) {
 
     /** 500 with {@code ["Error from API", ...chain]}: how every failed VMM action is reported. */
     static ApiReply apiError(String... chain) {
-        return error(500, java.util.stream.Stream.concat(java.util.stream.Stream.of("Error from API"),
-                java.util.Arrays.stream(chain)).toList());
+        return apiError(List.of(chain));
+    }
+
+    static ApiReply apiError(List<String> chain) {
+        return error(500, java.util.stream.Stream.concat(java.util.stream.Stream.of("Error from API"), chain.stream()).toList());
     }
 
     /** 400 {@code ["Bad Request"]}: wrong method, a body where none is taken, or no body where one is needed. */
@@ -61,6 +69,25 @@ record ApiReply(int status, Optional<String> body) {
     /** 400 {@code ["Failed to deserialize JSON", detail]}: serde refused the body. */
     static ApiReply notDeserializable(String detail) {
         return error(400, List.of("Failed to deserialize JSON", detail));
+    }
+
+    /**
+     * What a client sees when the VMM thread panics on its request (an {@code unwrap} on
+     * nothing): the API thread's wait for the answer ends as the channel closes, so it answers
+     * 500 with the receive error, and the process exits (the main thread's join fails). The
+     * exit races the answer: a real client may instead see the connection close unanswered.
+     */
+    static ApiReply vmmPanicked() {
+        ApiReply reply = error(500, List.of("Error from API", "API response receive error", "receiving on a closed channel"));
+        return new ApiReply(reply.status(), reply.body(), true);
+    }
+
+    /**
+     * 400 from micro_http itself, before Cloud Hypervisor sees the request (a method it does not
+     * parse, a body over its limit): its own body, which is not JSON (a raw newline in a string).
+     */
+    static ApiReply parseError(String error) {
+        return new ApiReply(400, Optional.of("{ \"error\": \"" + error + "\nAll previous unanswered requests will be dropped.\" }"));
     }
 
     static ApiReply notFound() {

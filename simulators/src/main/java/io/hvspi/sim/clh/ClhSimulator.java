@@ -63,6 +63,8 @@ public final class ClhSimulator implements VmmSimulator {
     private static final Logger LOG = LoggerFactory.getLogger(ClhSimulator.class);
     private static final ObjectMapper JSON = new ObjectMapper()
             .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+    // micro_http's MAX_PAYLOAD_SIZE
+    private static final int MAX_PAYLOAD_SIZE = 51200;
     private static final List<String> CUSTOM_HANDLERS = List.of("/vm.create", "/vm.info", "/vmm.ping", "/vmm.shutdown");
 
     /**
@@ -267,7 +269,7 @@ public final class ClhSimulator implements VmmSimulator {
             response.setStatus(reply.status());
             response.getHeaders().put(HttpHeader.SERVER, "Cloud Hypervisor API");
             response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json");
-            boolean exit = "PUT".equals(method) && (ClhApiSpec.API_ROOT + "/vmm.shutdown").equals(path)
+            boolean exit = reply.fatal() || "PUT".equals(method) && (ClhApiSpec.API_ROOT + "/vmm.shutdown").equals(path)
                     && reply.status() == 200;
             Callback done = exit ? Callback.from(callback, ClhSimulator.this::exitAfterReply) : callback;
             if (reply.body().isPresent()) {
@@ -285,8 +287,20 @@ public final class ClhSimulator implements VmmSimulator {
         Thread.ofPlatform().daemon().name("clh-sim-exit").start(this::close);
     }
 
-    /** Routing and the HTTP-level checks Cloud Hypervisor's API thread makes before its VMM thread sees a request. */
+    /**
+     * Routing and the HTTP-level checks micro_http and Cloud Hypervisor's API thread make
+     * before its VMM thread sees a request.
+     */
     private ApiReply dispatch(String method, String path, Optional<String> body) {
+        // micro_http parses only these methods, and bodies up to MAX_PAYLOAD_SIZE
+        if (!List.of("GET", "PUT", "PATCH").contains(method)) {
+            return ApiReply.parseError("Invalid HTTP Method: Unsupported HTTP method.");
+        }
+        int size = body.map(b -> b.getBytes(StandardCharsets.UTF_8).length).orElse(0);
+        if (size > MAX_PAYLOAD_SIZE) {
+            return ApiReply.parseError("Request payload with size " + size + " is larger than the limit of "
+                    + MAX_PAYLOAD_SIZE + " allowed by server.");
+        }
         if (!path.startsWith(ClhApiSpec.API_ROOT + "/")) {
             return ApiReply.notFound();
         }
@@ -297,9 +311,9 @@ public final class ClhSimulator implements VmmSimulator {
         }
         ClhApiSpec.Route route = found.get();
         if (!route.methods().contains(method)) {
-            // action handlers answer an unknown method with a bare 400, a known but wrong one with ["Bad Request"]
-            boolean knownMethod = "GET".equals(method) || "PUT".equals(method);
-            return knownMethod || CUSTOM_HANDLERS.contains(endpoint) ? ApiReply.badRequest() : ApiReply.bare(400);
+            // action handlers answer PATCH with a bare 400, GET or PUT where the other is due with ["Bad Request"]
+            boolean getOrPut = "GET".equals(method) || "PUT".equals(method);
+            return getOrPut || CUSTOM_HANDLERS.contains(endpoint) ? ApiReply.badRequest() : ApiReply.bare(400);
         }
         if (!route.simulated()) {
             return notSimulated(method, endpoint);
@@ -327,7 +341,8 @@ public final class ClhSimulator implements VmmSimulator {
             if (serde.isPresent()) {
                 return ApiReply.notDeserializable(serde.get());
             }
-        } else if (body.isPresent() && "PUT".equals(method)) {
+        } else if (body.isPresent() && "PUT".equals(method) && !CUSTOM_HANDLERS.contains(endpoint)) {
+            // the action handlers refuse a body; vmm.shutdown's own handler never looks at it
             return ApiReply.badRequest();
         }
         ApiReply reply = perform(method, endpoint, json);

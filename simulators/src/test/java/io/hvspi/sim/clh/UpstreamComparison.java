@@ -18,7 +18,9 @@ import java.util.TreeSet;
  * lacks, or gives another type, format, enum, default, minimum or element type;
  * a member whose required flag differs, or that the document requires and the
  * description leaves out. Descriptions, comments and the description's closed
- * objects ({@code additionalProperties: false}) are not compared.
+ * objects ({@code additionalProperties: false}) are not compared, nor a member
+ * marked {@value ClhApiSpec#DIFFERS} with a reason (the document is wrong about
+ * the Rust type there).
  */
 final class UpstreamComparison {
     private static final Set<String> PROSE = Set.of("description", "$comment");
@@ -102,6 +104,12 @@ final class UpstreamComparison {
             }
             for (Map.Entry<String, JsonNode> p : iterable(mine.path("properties"))) {
                 String where = name + "." + p.getKey();
+                if (p.getValue().has(ClhApiSpec.DIFFERS)) {
+                    if (p.getValue().get(ClhApiSpec.DIFFERS).asText("").isBlank()) {
+                        differences.add(where + ": marked " + ClhApiSpec.DIFFERS + " without a reason");
+                    }
+                    continue;
+                }
                 JsonNode upProperty = up.path("properties").path(p.getKey());
                 if (upProperty.isMissingNode()) {
                     differences.add(where + ": not in the document");

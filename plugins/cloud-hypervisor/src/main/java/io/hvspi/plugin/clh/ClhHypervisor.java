@@ -56,10 +56,11 @@ import org.slf4j.LoggerFactory;
  * <p>{@link #start()} spawns {@code cloud-hypervisor --api-socket path=<runtime
  * dir>/clh-api.sock} (or, with the host option {@code endpoint}, connects to
  * that socket instead), polls {@code vmm.ping} until it answers, sends
- * {@code vm.create} and, when the spec has a kernel, {@code vm.boot}. Without a
- * kernel the VM stays created but not booted: Cloud Hypervisor cannot run
- * without a payload, but cold-adds disks (answered 204, no PCI address yet);
- * {@link #state()} reports that as {@link VmState#PAUSED}.
+ * {@code vm.create} and {@code vm.boot}. A spec needs a kernel (the factory
+ * refuses one without): Cloud Hypervisor v51.1 validates the payload on boot
+ * and on every device add, so a VM without one can neither boot nor take a
+ * disk or NIC. A VM found Created on reattach (an earlier start stopped between
+ * create and boot) is {@link VmState#PAUSED}, and {@link #resume()} boots it.
  */
 final class ClhHypervisor implements Hypervisor {
     static final String TYPE = "clh";
@@ -212,11 +213,9 @@ final class ClhHypervisor implements Hypervisor {
             api.put("/vm.create", Payloads.vmConfig(vmSpec, settings.maxVcpus(), runtimeDir.resolve(SERIAL_NAME)),
                     settings.bootTimeout());
             newHotplugs();
-            if (vmSpec.kernel().isPresent()) {
-                api.put("/vm.boot", settings.bootTimeout());
-                booted = true;
-            }
-            life.started(booted ? VmState.RUNNING : VmState.PAUSED);
+            api.put("/vm.boot", settings.bootTimeout());
+            booted = true;
+            life.started(VmState.RUNNING);
             createdAt = Instant.now();
             saveState();
             watchProcess();
@@ -443,11 +442,7 @@ final class ClhHypervisor implements Hypervisor {
             if (id.isEmpty() || id.startsWith("_")) {
                 continue; // the root image, or a disk hvspi did not add
             }
-            // the disk's node has its virtio-pci transport as child, which holds the address
-            Optional<String> bdf = Optional.empty();
-            for (JsonNode child : tree.path(id).path("children")) {
-                bdf = bdf.or(() -> Optional.ofNullable(tree.path(child.asText()).path("pci_bdf").textValue()));
-            }
+            Optional<String> bdf = pciAddress(tree, id);
             devices.add(new BlockDevice(id, "virtio-blk-pci", BlockBackend.path(Path.of(disk.path("path").asText())),
                     disk.path("readonly").asBoolean(false), List.of(), disk.path("num_queues").asInt(1), bdf));
         }
@@ -476,14 +471,22 @@ final class ClhHypervisor implements Hypervisor {
             if (id.isEmpty() || id.startsWith("_") || !net.hasNonNull("tap")) {
                 continue; // a device hvspi did not add
             }
-            Optional<String> bdf = Optional.empty();
-            for (JsonNode child : tree.path(id).path("children")) {
-                bdf = bdf.or(() -> Optional.ofNullable(tree.path(child.asText()).path("pci_bdf").textValue()));
-            }
+            Optional<String> bdf = pciAddress(tree, id);
             nets.add(new NetDevice(id, net.path("mac").asText(), new NetBackend.Tap(net.get("tap").asText(),
                     created.contains(id)), Math.max(1, net.path("num_queues").asInt(2) / 2), bdf));
         }
         return nets;
+    }
+
+    /**
+     * The PCI address of device {@code id} in {@code vm.info}'s device tree: a virtio device's
+     * node has no address (null {@code pci_bdf}) and its parent, the {@code _virtio-pci-<id>}
+     * transport node, holds it (Cloud Hypervisor's {@code add_virtio_pci_device}).
+     */
+    static Optional<String> pciAddress(JsonNode tree, String id) {
+        JsonNode node = tree.path(id);
+        Optional<String> own = Optional.ofNullable(node.path("pci_bdf").textValue());
+        return own.or(() -> Optional.ofNullable(tree.path(node.path("parent").asText("")).path("pci_bdf").textValue()));
     }
 
     private void watchProcess() {

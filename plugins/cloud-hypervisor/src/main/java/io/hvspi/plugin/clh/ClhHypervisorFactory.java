@@ -53,7 +53,7 @@ public final class ClhHypervisorFactory implements HypervisorFactory {
 
     /**
      * Checks the spec: the binary exists and is executable (unless the host gives
-     * an {@code endpoint} to connect to), vCPUs and memory are positive, and
+     * an {@code endpoint} to connect to), there is a kernel, vCPUs and memory are positive, and
      * {@code block_device_driver}, when set, is virtio-blk, the only one Cloud
      * Hypervisor has. IOThread keys only draw a warning: Kata ignores them for
      * Cloud Hypervisor too.
@@ -63,6 +63,11 @@ public final class ClhHypervisorFactory implements HypervisorFactory {
         if (host.option("endpoint").isEmpty() && !Files.isExecutable(spec.binary())) {
             throw new ConfigException(null, 0, 0, "hypervisor.clh.path",
                     "Cloud Hypervisor binary " + spec.binary() + " does not exist or is not executable");
+        }
+        if (spec.kernel().isEmpty()) {
+            // v51.1 validates the payload on vm.boot and on every vm.add-disk/add-net: without one nothing works
+            throw new ConfigException(null, 0, 0, "hypervisor.clh.kernel",
+                    "no kernel: Cloud Hypervisor refuses to boot a VM without one, and to add its disks and NICs");
         }
         if (spec.vcpus() < 1) {
             throw new ConfigException(null, 0, 0, "hypervisor.clh.default_vcpus", "expected at least 1, got " + spec.vcpus());

@@ -109,8 +109,8 @@ class ClhHypervisorOnSimulatorTest extends ClhHypervisorBehaviour {
         ClhSimulator sim = simulators.get("seq1");
         vm.stop();
         List<String> calls = requests("seq1");
-        assertEquals(List.of("PUT /api/v1/vm.add-disk", "PUT /api/v1/vm.remove-device", "GET /api/v1/vm.info",
-                "PUT /api/v1/vm.shutdown", "PUT /api/v1/vmm.shutdown"), calls.subList(3, calls.size()));
+        assertEquals(List.of("PUT /api/v1/vm.add-disk", "GET /api/v1/vm.info", "PUT /api/v1/vm.remove-device",
+                "GET /api/v1/vm.info", "PUT /api/v1/vm.shutdown", "PUT /api/v1/vmm.shutdown"), calls.subList(3, calls.size()));
         assertTrue(sim.calls().stream().allMatch(c -> c.status() < 300), "every body the plugin sent was accepted");
         assertTrue(sim.awaitShutdown(Duration.ofSeconds(5)), "vmm.shutdown ends the VMM");
 
@@ -183,10 +183,11 @@ class ClhHypervisorOnSimulatorTest extends ClhHypervisorBehaviour {
         VmmException fewQueues = assertThrows(VmmException.class,
                 () -> api.put("/vm.add-net", read("{\"tap\":\"hvtnet2a\",\"num_queues\":1}"), t));
         assertEquals("500", fewQueues.errorClass());
-        assertTrue(fewQueues.vmmMessage().contains("Number of queues to virtio_net less than 2"), fewQueues.vmmMessage());
+        assertTrue(fewQueues.vmmMessage().endsWith("Failed to validate config: "
+                + "Number of queues (1) to virtio_net should be higher than 2"), fewQueues.vmmMessage());
         VmmException manyQueues = assertThrows(VmmException.class,
                 () -> api.put("/vm.add-net", read("{\"tap\":\"hvtnet2a\",\"num_queues\":4}"), t));
-        assertTrue(manyQueues.vmmMessage().contains("Number of vCPUs is insufficient for number of queues"),
+        assertTrue(manyQueues.vmmMessage().endsWith("Queue count (4) must not exceed boot vCPUs (1)"),
                 manyQueues.vmmMessage());
         VmmException sameId = assertThrows(VmmException.class,
                 () -> api.put("/vm.add-net", read("{\"tap\":\"hvtnet2a\",\"id\":\"d0\"}"), t));
@@ -268,9 +269,6 @@ class ClhHypervisorOnSimulatorTest extends ClhHypervisorBehaviour {
         VmmException smallQueue = assertThrows(VmmException.class,
                 () -> api.put("/vm.add-disk", read("{\"path\":\"" + file + "\",\"id\":\"q\",\"queue_size\":2}"), t));
         assertTrue(smallQueue.vmmMessage().endsWith("Queue size is smaller than 2: 2"), smallQueue.vmmMessage());
-        VmmException notPowerOfTwo = assertThrows(VmmException.class,
-                () -> api.put("/vm.add-disk", read("{\"path\":\"" + file + "\",\"id\":\"q\",\"queue_size\":1000}"), t));
-        assertEquals("500", notPowerOfTwo.errorClass());
         VmmException twice = assertThrows(VmmException.class, () -> api.put("/vm.create",
                 read("{\"payload\":{\"kernel\":\"/k\"}}"), t));
         assertEquals("Error from API: The VM could not be created: VM is already created", twice.vmmMessage());
@@ -307,6 +305,22 @@ class ClhHypervisorOnSimulatorTest extends ClhHypervisorBehaviour {
         vm.resume();
         vm.requireHotplug().detach("d0");
         assertTrue(vm.requireHotplug().list().isEmpty());
+    }
+
+    @Test
+    void aDetachAfterATimedOutEjectionOnlyWaitsAndNeverAsksAgain() {
+        // v51.1 took the NIC out of its config at the first vm.remove-device; a second one panics the VMM
+        options = options.withEjectDelay(Duration.ofMillis(500));
+        Hypervisor vm = running("eject3", 1);
+        NetworkHotplug nets = vm.requireNetworkHotplug();
+        nets.attach(NetDeviceSpec.of("nic0", NetBackend.newTap("hvteject3")));
+        VmmUnavailableException e = assertThrows(VmmUnavailableException.class, () -> nets.detach("nic0", Duration.ofMillis(100)));
+        assertEquals(VmmUnavailableException.Reason.TIMED_OUT, e.reason());
+        nets.detach("nic0", Duration.ofSeconds(5));
+        assertEquals(List.of(), nets.list());
+        ClhSimulator sim = simulators.get("eject3");
+        assertFalse(sim.isShutdown(), "the VMM still runs");
+        assertEquals(1, requests("eject3").stream().filter("PUT /api/v1/vm.remove-device"::equals).count());
     }
 
     @Test
@@ -351,17 +365,17 @@ class ClhHypervisorOnSimulatorTest extends ClhHypervisorBehaviour {
     @Test
     void timeoutsComeFromTheClhTableAndHostOptions() {
         Hypervisor fromTable = new ClhHypervisorFactory().create(
-                TestVms.spec("t1", binary(), Optional.empty(), 1, Map.of(ClhSettings.API_TIMEOUT_KEY, 250L)),
+                TestVms.spec("t1", binary(), kernel(), 1, Map.of(ClhSettings.API_TIMEOUT_KEY, 250L)),
                 new DefaultHostContext(tmp.resolve("run"), Duration.ofSeconds(10), Map.of("endpoint", "/x")));
         assertEquals(Duration.ofMillis(250), ((ClhHypervisor) fromTable).settings().apiTimeout());
         assertEquals(Duration.ofSeconds(5), ((ClhHypervisor) fromTable).settings().hotplugTimeout(), "Kata's hotplug timeout");
         Hypervisor overridden = new ClhHypervisorFactory().create(
-                TestVms.spec("t2", binary(), Optional.empty(), 1, Map.of(ClhSettings.API_TIMEOUT_KEY, 250L)),
+                TestVms.spec("t2", binary(), kernel(), 1, Map.of(ClhSettings.API_TIMEOUT_KEY, 250L)),
                 new DefaultHostContext(tmp.resolve("run"), Duration.ofSeconds(10),
                         Map.of("endpoint", "/x", ClhSettings.API_TIMEOUT_KEY, "2000")));
         assertEquals(Duration.ofSeconds(2), ((ClhHypervisor) overridden).settings().apiTimeout());
         ConfigException bad = assertThrows(ConfigException.class, () -> new ClhHypervisorFactory().create(
-                TestVms.spec("t3", binary(), Optional.empty(), 1, Map.of(ClhSettings.HOTPLUG_TIMEOUT_KEY, "soon")),
+                TestVms.spec("t3", binary(), kernel(), 1, Map.of(ClhSettings.HOTPLUG_TIMEOUT_KEY, "soon")),
                 new DefaultHostContext(tmp.resolve("run"), Duration.ofSeconds(10), Map.of("endpoint", "/x"))));
         assertEquals(Optional.of("hypervisor.clh.hotplug_timeout_ms"), bad.key());
     }
@@ -425,8 +439,12 @@ class ClhHypervisorOnSimulatorTest extends ClhHypervisorBehaviour {
         ConfigException noBinary = assertThrows(ConfigException.class, () -> new ClhHypervisorFactory()
                 .create(TestVms.spec("c1", tmp.resolve("absent"), Optional.empty(), 1, Map.of()), spawning));
         assertEquals(Optional.of("hypervisor.clh.path"), noBinary.key());
+        ConfigException noKernel = assertThrows(ConfigException.class, () -> new ClhHypervisorFactory()
+                .create(TestVms.spec("c3", binary(), Optional.empty(), 1, Map.of()), spawning.withOption("endpoint", "/x")));
+        assertEquals(Optional.of("hypervisor.clh.kernel"), noKernel.key(), "v51.1 boots nothing and adds no device "
+                + "without a payload");
         ConfigException scsi = assertThrows(ConfigException.class, () -> new ClhHypervisorFactory().create(
-                TestVms.spec("c2", binary(), Optional.empty(), 1, Map.of("block_device_driver", "virtio-scsi")),
+                TestVms.spec("c2", binary(), kernel(), 1, Map.of("block_device_driver", "virtio-scsi")),
                 spawning.withOption("endpoint", "/x")));
         assertEquals(Optional.of("hypervisor.clh.block_device_driver"), scsi.key());
     }

@@ -1,6 +1,7 @@
 package io.hvspi.plugin.clh;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.hvspi.plugin.clh.api.ErrorBodies;
@@ -40,6 +41,16 @@ class PayloadsTest {
         JsonNode disk = Payloads.diskConfig("d0", Path.of("/img"), true, true, 2, 1024, "Qcow2", Map.of(1, List.of(3, 4)));
         assertEquals(List.of(), spec.validate("DiskConfig", disk));
         assertEquals(List.of(), spec.validate("VmRemoveDevice", Payloads.removeDevice("d0")));
+    }
+
+    @Test
+    void aQueueSizeCloudHypervisorWouldPanicOnIsNeverSent() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> Payloads.diskConfig("d0", Path.of("/img"), false, false, 1, 1000, "Raw", Map.of()));
+        assertEquals("clh: device 'd0': queue_size 1000 is not a power of two from 1 to 32768 (Cloud Hypervisor would panic)",
+                e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> Payloads.netConfig("n0", "tap0", "0a:00:00:00:00:01", 1, 65536));
+        assertEquals(32768, Payloads.netConfig("n0", "tap0", "0a:00:00:00:00:01", 1, 32768).get("queue_size").asInt());
     }
 
     @Test

@@ -15,6 +15,8 @@ public final class Payloads {
     public static final String ROOT_DISK_ID = "_rootfs";
 
     private static final ObjectMapper JSON = new ObjectMapper();
+    // virtio_queue::Queue's largest size
+    private static final int MAX_QUEUE_SIZE = 32768;
 
     private Payloads() {}
 
@@ -50,6 +52,7 @@ public final class Payloads {
      */
     public static ObjectNode diskConfig(String id, Path path, boolean readOnly, boolean direct, int queues,
                                         int queueSize, String imageType, Map<Integer, List<Integer>> affinity) {
+        checkQueueSize(id, queueSize);
         ObjectNode disk = JSON.createObjectNode()
                 .put("id", id)
                 .put("path", path.toString())
@@ -75,6 +78,7 @@ public final class Payloads {
      * queues separately (two per queue pair).
      */
     public static ObjectNode netConfig(String id, String tap, String mac, int queuePairs, int queueSize) {
+        checkQueueSize(id, queueSize);
         return JSON.createObjectNode()
                 .put("id", id)
                 .put("tap", tap)
@@ -82,6 +86,18 @@ public final class Payloads {
                 .put("num_queues", 2 * queuePairs)
                 .put("queue_size", queueSize)
                 .put("vhost_user", false);
+    }
+
+    /**
+     * Cloud Hypervisor v51.1 does not validate {@code queue_size} beyond "more than 2" for disks:
+     * {@code Queue::new(size).unwrap()} panics on anything but a power of two up to 32768, and the
+     * VMM dies with every VM it runs. Never send one.
+     */
+    static void checkQueueSize(String id, int queueSize) {
+        if (queueSize <= 0 || queueSize > MAX_QUEUE_SIZE || Integer.bitCount(queueSize) != 1) {
+            throw new IllegalArgumentException("clh: device '" + id + "': queue_size " + queueSize
+                    + " is not a power of two from 1 to " + MAX_QUEUE_SIZE + " (Cloud Hypervisor would panic)");
+        }
     }
 
     /** The body of {@code vm.remove-device}. */

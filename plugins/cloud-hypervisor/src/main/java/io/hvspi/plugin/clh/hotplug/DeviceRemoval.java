@@ -29,9 +29,26 @@ final class DeviceRemoval {
         this.apiTimeout = apiTimeout;
     }
 
-    /** Removes {@code id} and, on a running VM, waits until the guest ejected it. */
+    /**
+     * Removes {@code id} and, on a running VM, waits until the guest ejected it. On a running
+     * VM it first reads {@code vm.info}: a device still in the device tree but gone from the
+     * configuration was already asked to go (an earlier detach that timed out, perhaps in
+     * another process), and is only waited for. Asking again would kill v51.1 for a NIC: its
+     * {@code DeviceManager::remove_device} unwraps the NIC's configuration, removed by the first
+     * request.
+     */
     void remove(String id, Duration timeout, boolean running) {
         Instant deadline = Instant.now().plus(timeout);
+        if (running) {
+            JsonNode info = vmInfo(timeout);
+            if (!info.path("device_tree").has(id)) {
+                return; // ejected since an earlier detach timed out
+            }
+            if (!configured(info.path("config"), id)) {
+                awaitEjected(id, deadline, timeout);
+                return;
+            }
+        }
         try {
             api.put("/vm.remove-device", Payloads.removeDevice(id), min(timeout, hotplugTimeout));
         } catch (VmmException e) {
@@ -77,7 +94,23 @@ final class DeviceRemoval {
     }
 
     private boolean present(String id, Duration timeout) {
-        return api.get("/vm.info", min(timeout, apiTimeout)).requireBody("GET /api/v1/vm.info").path("device_tree").has(id);
+        return vmInfo(timeout).path("device_tree").has(id);
+    }
+
+    private JsonNode vmInfo(Duration timeout) {
+        return api.get("/vm.info", min(timeout, apiTimeout)).requireBody("GET /api/v1/vm.info");
+    }
+
+    /** True when a device list of {@code config} (disks, NICs, and the kinds hvspi does not add) has {@code id}. */
+    private static boolean configured(JsonNode config, String id) {
+        for (String list : java.util.List.of("disks", "net", "fs", "pmem", "devices", "vdpa", "user_devices")) {
+            for (JsonNode device : config.path(list)) {
+                if (id.equals(device.path("id").asText(null))) {
+                    return true;
+                }
+            }
+        }
+        return id.equals(config.path("vsock").path("id").asText(null));
     }
 
     static Duration min(Duration a, Duration b) {
