@@ -1,0 +1,37 @@
+package io.hvspi.core.config;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.hvspi.spi.ConfigException;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Optional;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * One regression test per finding of the review of the Kata configuration rules
+ * (2026-12-07), each with the input that showed it.
+ */
+class KataReviewTest {
+    static final String P = AnnotationPolicy.PREFIX;
+
+    static KataConfig fixture(String name) {
+        return KataConfigLoader.load(KataConfigFixturesTest.DIR.resolve(name));
+    }
+
+    static ConfigException refused(KataConfig config, String key, String value) {
+        return assertThrows(ConfigException.class, () -> config.withAnnotations(Map.of(key, value)));
+    }
+
+    /** Long.parseLong threw NumberFormatException on 20 digits; a size past 2^63 MiB wrapped to 4096 MiB. */
+    @ParameterizedTest
+    @ValueSource(strings = {"99999999999999999999", "19342813113834071090266112 B", "9223372036854775807"})
+    void aMemorySizeBeyondLongIsRefusedNotWrappedOrThrown(String value) {
+        ConfigException e = refused(fixture("configuration-clh-runtime-rs.toml"), P + "default_memory", value);
+        assertEquals(Optional.of(P + "default_memory"), e.key());
+        assertTrue(e.problem().startsWith("expected a memory size from 64 MiB"), e.getMessage());
+    }
+}
