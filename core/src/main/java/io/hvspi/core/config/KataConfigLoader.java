@@ -15,9 +15,11 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.temporal.TemporalAccessor;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
+import java.util.Deque;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -119,6 +121,7 @@ public final class KataConfigLoader {
                     "malformed TOML: " + e.getMessage());
         }
         List<String> lines = toml.lines().toList();
+        checkNesting(result, nameForMessages, lines);
         String type = selectHypervisor(result, nameForMessages, lines);
         KataRuntime runtime = KataRuntime.of(result.get(List.of("runtime")) instanceof TomlTable t
                 ? asMap(t) : null);
@@ -144,6 +147,41 @@ public final class KataConfigLoader {
             }
         }
         return KataConfig.create(nameForMessages, runtime, type, raw, at.origins(), unknown, Map.of());
+    }
+
+    /** Levels {@link #plain} recurses over: bracket nesting ({@link TomlDepth}) plus as many table levels. */
+    static final int MAX_NESTING = 2 * TomlDepth.MAX_DEPTH;
+
+    /**
+     * Refuses a document nesting deeper than {@link #MAX_NESTING}: {@link TomlDepth}
+     * bounds brackets before parsing, but each part of a dotted key or table header
+     * ({@code a.a.a = 1}) is a table level too, without bound, and {@link #plain}
+     * recursed into a StackOverflowError on 20000 parts. This walk keeps its own stack.
+     */
+    private static void checkNesting(TomlTable root, Path file, List<String> lines) {
+        record Level(Object value, int depth, TomlPosition at) {}
+        Deque<Level> todo = new ArrayDeque<>();
+        todo.push(new Level(root, 0, null));
+        while (!todo.isEmpty()) {
+            Level l = todo.pop();
+            if (l.depth() > MAX_NESTING) {
+                Origin o = valueOrigin(lines, l.at());
+                throw Locator.configError(file, o.line(), o.column(), null, "tables and arrays nest more than "
+                        + MAX_NESTING + " deep here (each part of a dotted key or table header is a level);"
+                        + " hvspi refuses that");
+            }
+            if (l.value() instanceof TomlTable t) {
+                for (String key : t.keySet()) {
+                    TomlPosition p = t.inputPositionOf(List.of(key));
+                    todo.push(new Level(t.get(List.of(key)), l.depth() + 1, p != null ? p : l.at()));
+                }
+            } else if (l.value() instanceof TomlArray a) {
+                for (int i = 0; i < a.size(); i++) {
+                    TomlPosition p = a.inputPositionOf(i);
+                    todo.push(new Level(a.get(i), l.depth() + 1, p != null ? p : l.at()));
+                }
+            }
+        }
     }
 
     @SuppressWarnings("unchecked")

@@ -34,4 +34,23 @@ class KataReviewTest {
         assertEquals(Optional.of(P + "default_memory"), e.key());
         assertTrue(e.problem().startsWith("expected a memory size from 64 MiB"), e.getMessage());
     }
+
+    /** plain() recursed once per part of a dotted key or table header: StackOverflowError at 20000 parts. */
+    @ParameterizedTest
+    @ValueSource(strings = {"[hypervisor.qemu]\n%s = 1\n", "[hypervisor.qemu.%s]\nx = 1\n",
+            "[hypervisor.qemu]\nx = [{%s = 1}]\n"})
+    void longDottedKeysAreALocatedErrorNotAStackOverflow(String template) {
+        String toml = template.formatted("a" + ".a".repeat(20000));
+        ConfigException e = assertThrows(ConfigException.class,
+                () -> KataConfigLoader.parse(toml, Path.of("configuration.toml")));
+        assertEquals(Optional.of(Path.of("configuration.toml")), e.file());
+        assertTrue(e.problem().startsWith("tables and arrays nest more than 128 deep here"), e.getMessage());
+    }
+
+    @org.junit.jupiter.api.Test
+    void dottedKeysUpToTheLimitLoad() {
+        // root, hypervisor, qemu, then 125 parts: 128 levels
+        String toml = "[hypervisor.qemu]\n" + "a" + ".a".repeat(124) + " = 1\n";
+        assertTrue(KataConfigLoader.parse(toml, Path.of("c.toml")).hypervisorTable().containsKey("a"));
+    }
 }
