@@ -53,4 +53,17 @@ class KataReviewTest {
         String toml = "[hypervisor.qemu]\n" + "a" + ".a".repeat(124) + " = 1\n";
         assertTrue(KataConfigLoader.parse(toml, Path.of("c.toml")).hypervisorTable().containsKey("a"));
     }
+
+    /** Toml.parse of the inflated document ran without TomlDepth: a 316-byte annotation overflowed the stack. */
+    @org.junit.jupiter.api.Test
+    void deeplyNestedInitdataIsRefusedNotAStackOverflow() throws java.io.IOException {
+        java.io.ByteArrayOutputStream gz = new java.io.ByteArrayOutputStream();
+        try (java.util.zip.GZIPOutputStream out = new java.util.zip.GZIPOutputStream(gz)) {
+            out.write(("a = " + "[".repeat(3000)).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        }
+        String value = java.util.Base64.getEncoder().encodeToString(gz.toByteArray());
+        ConfigException e = refused(fixture("configuration-qemu-coco-dev.toml"), P + "cc_init_data", value);
+        assertEquals(P + "cc_init_data: initdata:1:69: arrays and inline tables nest more than 64 deep here;"
+                + " hvspi refuses that before parsing", e.getMessage());
+    }
 }
