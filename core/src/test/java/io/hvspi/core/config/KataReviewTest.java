@@ -66,4 +66,33 @@ class KataReviewTest {
         assertEquals(P + "cc_init_data: initdata:1:69: arrays and inline tables nest more than 64 deep here;"
                 + " hvspi refuses that before parsing", e.getMessage());
     }
+
+    static java.util.stream.Stream<String> beyondGosLimits() {
+        return java.util.stream.Stream.of("(".repeat(3000) + "a" + ")".repeat(3000), "((a{1000}){1000}){1000}",
+                "(a{10}){101}", "((x{2}|y){20}){30}");
+    }
+
+    /**
+     * RE2/J overflowed the stack on 3000 nested groups and expanded nested repeats for
+     * minutes; Go's regexp/syntax refuses both, so the Go runtime ignores the pattern and
+     * the others apply, while runtime-rs's RegexSet fails and enables nothing.
+     */
+    @ParameterizedTest
+    @org.junit.jupiter.params.provider.MethodSource("beyondGosLimits")
+    @org.junit.jupiter.api.Timeout(value = 10, threadMode = org.junit.jupiter.api.Timeout.ThreadMode.SEPARATE_THREAD)
+    void patternsBeyondGosLimitsAreUncompilableNotACrashOrAHang(String pattern) {
+        String list = "enable_annotations = ['" + pattern + "', 'kernel_params']";
+        KataConfig go = KataRuntimeRulesTest.go("qemu", list);
+        assertTrue(AnnotationPolicy.patternProblem(pattern).isPresent());
+        assertEquals(java.util.List.of(), AnnotationPolicy.enabledBy(go).get(pattern));
+        assertEquals("quiet", go.withAnnotations(Map.of(P + "kernel_params", "quiet")).hypervisor().kernelParams());
+        KataConfig rs = KataRuntimeRulesTest.rs("qemu", list);
+        refused(rs, P + "kernel_params", "quiet");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"(a{10}){100}", "(((a)))", "[(]{1000}", "a{2,}{0}", "\\Q((\\E{1000}", "x{1000}"})
+    void patternsWithinGosLimitsStillCompile(String pattern) {
+        assertEquals(Optional.empty(), AnnotationPatterns.limitProblem(pattern));
+    }
 }
