@@ -1,6 +1,7 @@
 package io.hvspi.core.config;
 
 import io.hvspi.spi.ConfigException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -234,13 +235,14 @@ public final class AnnotationPolicy {
 
     private static void checkEnabled(KataConfig config, String key, String name) {
         List<String> allowed = config.hypervisor().enableAnnotations();
+        Path file = config.fileOf("enable_annotations");
         if (allowed.isEmpty()) {
-            throw refused(key, "annotation not enabled: enable_annotations in " + config.source()
+            throw refused(key, "annotation not enabled: enable_annotations in " + file
                     + " is empty or absent, so no hypervisor annotation is accepted");
         }
         if (!AnnotationPatterns.enabled(allowed, config.runtime(), name)) {
             throw refused(key, "annotation not enabled: no regular expression of enable_annotations in "
-                    + config.source() + " matches it (" + quoted(allowed) + ", RE2, unanchored as Kata matches)");
+                    + file + " matches it (" + quoted(allowed) + ", RE2, unanchored as Kata matches)");
         }
     }
 
@@ -456,7 +458,7 @@ public final class AnnotationPolicy {
         String listKey = HypervisorReader.GUARDED_PATHS.get(name);
         List<String> globs = config.hypervisor().validPaths(listKey);
         if (globs.isEmpty()) {
-            throw refused(key, listKey + " in " + config.source() + " is empty or absent, so no " + name
+            throw refused(key, listKey + " in " + config.fileOf(listKey) + " is empty or absent, so no " + name
                     + " annotation is accepted");
         }
         AnnotationPaths.allowListProblem(value, listKey, globs).ifPresent(problem -> {
