@@ -461,7 +461,7 @@ public final class AnnotationPolicy {
             throw refused(key, listKey + " in " + config.fileOf(listKey) + " is empty or absent, so no " + name
                     + " annotation is accepted");
         }
-        AnnotationPaths.allowListProblem(value, listKey, globs).ifPresent(problem -> {
+        AnnotationPaths.allowListProblem(value, listKey, globs, config.runtime()).ifPresent(problem -> {
             throw refused(key, problem);
         });
         return value;

@@ -95,4 +95,17 @@ class KataReviewTest {
     void patternsWithinGosLimitsStillCompile(String pattern) {
         assertEquals(Optional.empty(), AnnotationPatterns.limitProblem(pattern));
     }
+
+    /** Glob took '!' as negation for a Go file too, where filepath.Match reads "[!a]" as the class {!, a}. */
+    @org.junit.jupiter.api.Test
+    void aGoFilesBangClassDoesNotNegate() {
+        String body = "enable_annotations = ['^path$']\nvalid_hypervisor_paths = ['/x/qemu-[!a]']";
+        ConfigException e = refused(KataRuntimeRulesTest.go("qemu", body), P + "path", "/x/qemu-b");
+        assertTrue(e.problem().contains("matches no glob of valid_hypervisor_paths"), e.getMessage());
+        assertEquals("/x/qemu-!", KataRuntimeRulesTest.go("qemu", body).withAnnotations(Map.of(P + "path", "/x/qemu-!"))
+                .hypervisor().path());
+        // runtime-rs's glob crate negates with '!'
+        assertEquals("/x/qemu-b", KataRuntimeRulesTest.rs("qemu", body).withAnnotations(Map.of(P + "path", "/x/qemu-b"))
+                .hypervisor().path());
+    }
 }
