@@ -216,7 +216,7 @@ public final class AnnotationPolicy {
                         + " characters), got " + Locator.show(value));
             }
             Object parsed = parse(config, key, name, kind, value, table);
-            if (actedOn(name)) {
+            if (actedOn(name) && parsed != null) { // null: accepted, and the runtime leaves the value as it was
                 String tableKey = TABLE_KEY.getOrDefault(name, name);
                 table.put(tableKey, parsed);
                 origins.put(tableKey, Origin.annotation(key));
@@ -277,7 +277,7 @@ public final class AnnotationPolicy {
             case INDEP_IOTHREADS -> config.runtime() == KataRuntime.RUNTIME_RS
                     ? integer(config.runtime(), key, value, 0, HypervisorReader.MAX_INDEP_IOTHREADS)
                     : integer(config.runtime(), key, value, MIN_INDEP_IOTHREADS, MAX_INDEP_IOTHREADS);
-            case ROOT_PORTS -> integer(config.runtime(), key, value, 0, HypervisorReader.MAX_ROOT_PORTS);
+            case ROOT_PORTS -> rootPorts(config, key, value);
             case HOTPLUG_SLOTS -> integer(config.runtime(), key, value, 1, HypervisorReader.MAX_ROOT_PORTS);
             case BLOCK_DRIVER -> oneOf(key, value, HypervisorReader.BLOCK_DRIVERS);
             case BLOCK_AIO -> oneOf(key, value, HypervisorReader.BLOCK_AIO);
@@ -321,6 +321,22 @@ public final class AnnotationPolicy {
             throw refused(key, expected);
         }
         return n.longValueExact();
+    }
+
+    /** runtime-rs's {@code MAX_PCIE_ROOT_PORT} (kata-types annotations/mod.rs). */
+    static final int RS_MAX_ROOT_PORTS = 16;
+
+    /**
+     * {@code pcie_root_port}. Go ({@code addHypervisorPCIeRootPortOverrides}) sets it only
+     * when above 0, so 0 leaves the file's value; runtime-rs sets any value up to
+     * {@link #RS_MAX_ROOT_PORTS} and refuses more ("root ports allocated exceeds the max").
+     */
+    private static Long rootPorts(KataConfig config, String key, String value) {
+        if (config.runtime() == KataRuntime.RUNTIME_RS) {
+            return integer(config.runtime(), key, value, 0, RS_MAX_ROOT_PORTS);
+        }
+        long n = integer(config.runtime(), key, value, 0, HypervisorReader.MAX_ROOT_PORTS);
+        return n > 0 ? n : null;
     }
 
     /** {@code blk_*_sector_size}: 0, or a power of 2 from 512 to 65536 (addHypervisorBlockOverrides). */

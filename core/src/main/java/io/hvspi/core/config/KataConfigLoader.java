@@ -258,6 +258,7 @@ public final class KataConfigLoader {
         KataRuntime runtime = KataRuntime.of(doc.root().get("runtime") instanceof Map<?, ?> t
                 ? (Map<String, Object>) t : null);
         Map<String, Object> all = (Map<String, Object>) doc.root().get("hypervisor");
+        refuseDates(all, doc, source, runtime);
         if (runtime == KataRuntime.RUNTIME_RS) {
             // runtime-rs validates every [hypervisor.NAME] table, not only the selected one
             // (kata-types src/config/hypervisor/mod.rs, ConfigOps for Hypervisor::validate)
@@ -266,7 +267,7 @@ public final class KataConfigLoader {
                         new Locator(source, name, doc.originsIn(name), runtime));
             }
         }
-        Map<String, Object> raw = (Map<String, Object>) all.get(type);
+        Map<String, Object> raw = (Map<String, Object>) datesAsText(all.get(type));
         Locator at = new Locator(source, type, doc.originsIn(type), runtime);
         Set<String> known = KnownKeys.forHypervisor(runtime);
         List<ConfigNote> unknown = new ArrayList<>();
@@ -423,7 +424,43 @@ public final class KataConfigLoader {
                         .thenComparingInt(TomlPosition::column)));
     }
 
-    /** tomlj values as plain Java values: tables as maps in file order, arrays as lists, dates as their TOML text. */
+    /**
+     * Both Kata decoders read every {@code [hypervisor.NAME]} table into a struct with no
+     * date field: a TOML date for a key they read is an error there (Go's decoder cannot
+     * put a datetime into a string), not the date's text.
+     */
+    @SuppressWarnings("unchecked")
+    private static void refuseDates(Map<String, Object> all, Doc doc, Path source, KataRuntime runtime) {
+        Set<String> read = new java.util.HashSet<>(KnownKeys.kata(runtime, "hypervisor"));
+        read.addAll(KnownKeys.hvspi());
+        for (Map.Entry<String, Object> table : all.entrySet()) {
+            Locator at = new Locator(source, table.getKey(), doc.originsIn(table.getKey()), runtime);
+            ((Map<String, Object>) table.getValue()).forEach((key, value) -> {
+                boolean date = value instanceof TemporalAccessor
+                        || value instanceof List<?> list && list.stream().anyMatch(TemporalAccessor.class::isInstance);
+                if (date && read.contains(key)) {
+                    throw at.error(key, "got the TOML date " + (value instanceof List ? "in " + value : value)
+                            + ": no Kata key takes a date (Kata's TOML decoders refuse it)");
+                }
+            });
+        }
+    }
+
+    /** {@code value} with its dates (of keys Kata does not read) as their TOML text, for plugins. */
+    private static Object datesAsText(Object value) {
+        return switch (value) {
+            case Map<?, ?> map -> {
+                Map<String, Object> out = new LinkedHashMap<>();
+                map.forEach((k, v) -> out.put((String) k, datesAsText(v)));
+                yield Collections.unmodifiableMap(out);
+            }
+            case List<?> list -> list.stream().map(KataConfigLoader::datesAsText).toList();
+            case TemporalAccessor date -> date.toString();
+            default -> value;
+        };
+    }
+
+    /** tomlj values as plain Java values: tables as maps in file order, arrays as lists, dates kept. */
     static Object plain(Object value) {
         if (value instanceof TomlTable table) {
             List<String> keys = new ArrayList<>(table.keySet());
@@ -440,9 +477,6 @@ public final class KataConfigLoader {
                 list.add(plain(array.get(i)));
             }
             return List.copyOf(list);
-        }
-        if (value instanceof TemporalAccessor) {
-            return value.toString();
         }
         return value;
     }

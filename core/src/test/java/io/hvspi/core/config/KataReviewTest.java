@@ -108,4 +108,37 @@ class KataReviewTest {
         assertEquals("/x/qemu-b", KataRuntimeRulesTest.rs("qemu", body).withAnnotations(Map.of(P + "path", "/x/qemu-b"))
                 .hypervisor().path());
     }
+
+    /** (int) 3000000000 wrapped negative: a valid u32 was refused as "below runtime-rs's minimum". */
+    @org.junit.jupiter.api.Test
+    void aRuntimeRsMemoryBeyondAnIntIsNotBelowTheMinimum() {
+        KataConfig c = KataRuntimeRulesTest.rs("qemu", "default_memory = 3000000000");
+        assertEquals(3000000000L, c.hypervisorTable().get("default_memory"));
+        assertEquals(Integer.MAX_VALUE, c.hypervisor().defaultMemoryMib()); // clamped only in the typed value
+    }
+
+    /** The annotation's 0 replaced the file's value; Go sets it only above 0, runtime-rs up to 16. */
+    @org.junit.jupiter.api.Test
+    void pcieRootPortZeroLeavesAGoFilesValue() {
+        String body = "enable_annotations = ['pcie_root_port']\npcie_root_port = 4";
+        Map<String, String> zero = Map.of(P + "pcie_root_port", "0");
+        assertEquals(4, KataRuntimeRulesTest.go("qemu", body).withAnnotations(zero).hypervisor().pcieRootPort());
+        assertEquals(0, KataRuntimeRulesTest.rs("qemu", body).withAnnotations(zero).hypervisor().pcieRootPort());
+        ConfigException e = refused(KataRuntimeRulesTest.rs("qemu", body), P + "pcie_root_port", "17");
+        assertTrue(e.problem().startsWith("expected an integer from 0 to 16"), e.getMessage());
+    }
+
+    /** plain() turned dates into strings, so path = 1979-05-27 was accepted as a path. */
+    @org.junit.jupiter.api.Test
+    void aDateForAKeyKataReadsIsAnError() {
+        ConfigException e = assertThrows(ConfigException.class, () -> KataRuntimeRulesTest.go("qemu",
+                "path = 1979-05-27"));
+        assertEquals("configuration.toml:2:8: hypervisor.qemu.path: got the TOML date 1979-05-27: no Kata key takes"
+                + " a date (Kata's TOML decoders refuse it)", e.getMessage());
+        assertThrows(ConfigException.class, () -> KataRuntimeRulesTest.go("qemu",
+                "enable_annotations = [1979-05-27T07:32:00Z]"));
+        // a key no runtime reads keeps the date's text, for a plugin
+        assertEquals("1979-05-27", KataRuntimeRulesTest.go("qemu", "my_plugin_since = 1979-05-27")
+                .hypervisorTable().get("my_plugin_since"));
+    }
 }
