@@ -8,7 +8,6 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.regex.Pattern;
@@ -197,11 +196,21 @@ public final class AnnotationPolicy {
         if (annotations.isEmpty()) {
             return config;
         }
+        // an embedder's map, not a pod's annotation: a null is a bad argument, refused as the API refuses one
+        for (Map.Entry<String, String> e : annotations.entrySet()) {
+            if (e.getKey() == null) {
+                throw new IllegalArgumentException("annotations: a null key (with value "
+                        + (e.getValue() == null ? "null" : Locator.show(e.getValue())) + ")");
+            }
+            if (e.getValue() == null) {
+                throw new IllegalArgumentException("annotations: " + Locator.show(e.getKey()) + " has a null value");
+            }
+        }
         Map<String, Object> table = new LinkedHashMap<>(config.hypervisorTable());
         Map<String, Origin> origins = new HashMap<>(config.origins());
         for (Map.Entry<String, String> e : new TreeMap<>(annotations).entrySet()) {
             String key = e.getKey();
-            String value = Objects.requireNonNull(e.getValue(), () -> "annotation " + key + " has no value");
+            String value = e.getValue();
             if (!key.startsWith(PREFIX)) {
                 throw refused(key, "not a hypervisor annotation: expected the prefix " + PREFIX);
             }
