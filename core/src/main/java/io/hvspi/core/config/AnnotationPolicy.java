@@ -55,8 +55,8 @@ public final class AnnotationPolicy {
     public static final int MIN_INDEP_IOTHREADS = 1;
     public static final int MAX_INDEP_IOTHREADS = 50;
 
-    private enum Kind { BOOL, PATH, GUARDED_PATH, STRING, MACHINE, KERNEL_PARAMS, VCPUS, MEMORY, INDEP_IOTHREADS,
-        ROOT_PORTS, HOTPLUG_SLOTS, BLOCK_DRIVER, BLOCK_AIO, POLICY, ACCEL, MAX_VCPUS,
+    private enum Kind { BOOL, PATH, GUARDED_PATH, STRING, MACHINE, KERNEL_PARAMS, VERITY, VCPUS, MEMORY,
+        INDEP_IOTHREADS, ROOT_PORTS, HOTPLUG_SLOTS, BLOCK_DRIVER, BLOCK_AIO, POLICY, ACCEL, MAX_VCPUS,
         // kinds of annotations hvspi checks but does not act on
         UINT, POSITIVE_UINT, SECTOR_SIZE, PCIE_PORT, SHARED_FS, JSON_STRINGS, INITDATA }
 
@@ -93,7 +93,7 @@ public final class AnnotationPolicy {
             m.put(k, Kind.GUARDED_PATH);
         }
         m.put("kernel_params", Kind.KERNEL_PARAMS);
-        m.put("kernel_verity_params", Kind.STRING);
+        m.put("kernel_verity_params", Kind.VERITY);
         m.put("machine_type", Kind.MACHINE);
         m.put("default_vcpus", Kind.VCPUS);
         m.put("default_memory", Kind.MEMORY);
@@ -267,6 +267,7 @@ public final class AnnotationPolicy {
                 }
                 yield value;
             }
+            case VERITY -> verity(config, key, value);
             case KERNEL_PARAMS -> mergeKernelParams(String.valueOf(table.getOrDefault(name, "")), value);
             case PATH -> path(key, value);
             case GUARDED_PATH -> guardedPath(config, key, name, value);
@@ -330,6 +331,23 @@ public final class AnnotationPolicy {
             throw refused(key, expected);
         }
         return n.longValueExact();
+    }
+
+    /**
+     * {@code kernel_verity_params}: Go ({@code oci/utils.go: addHypervisorPathOverrides})
+     * ignores {@code ""} and applies a value {@code ParseKernelVerityParams} accepts (a
+     * blank one included); runtime-rs ({@code replace_kernel_verity_params}) ignores a
+     * blank value and applies one {@code parse_kernel_verity_params} accepts. Ignored is
+     * null here: the file's value stays.
+     */
+    private static String verity(KataConfig config, String key, String value) {
+        if (config.runtime() == KataRuntime.RUNTIME_RS ? value.isBlank() : value.isEmpty()) {
+            return null;
+        }
+        KernelVerity.problem(value, config.runtime()).ifPresent(problem -> {
+            throw refused(key, problem);
+        });
+        return value;
     }
 
     /** runtime-rs's {@code MAX_PCIE_ROOT_PORT} (kata-types annotations/mod.rs). */

@@ -141,4 +141,46 @@ class KataReviewTest {
         assertEquals("1979-05-27", KataRuntimeRulesTest.go("qemu", "my_plugin_since = 1979-05-27")
                 .hypervisorTable().get("my_plugin_since"));
     }
+
+    static final String VERITY = "root_hash=abc,salt=def,data_blocks=8,data_block_size=4096,hash_block_size=4096";
+
+    /** kernel_verity_params was any string: an empty one wiped the file's value, a malformed one was applied. */
+    @org.junit.jupiter.api.Test
+    void kernelVerityParamsAreParsedAndABlankOneIsIgnored() {
+        String body = "enable_annotations = ['kernel_verity_params']\nkernel_verity_params = '" + VERITY + "'";
+        for (KataConfig c : java.util.List.of(KataRuntimeRulesTest.go("qemu", body),
+                KataRuntimeRulesTest.rs("qemu", body))) {
+            assertEquals(VERITY, c.withAnnotations(Map.of(P + "kernel_verity_params", ""))
+                    .hypervisorTable().get("kernel_verity_params"));
+            String other = VERITY.replace("abc", "fed");
+            assertEquals(other, c.withAnnotations(Map.of(P + "kernel_verity_params", other))
+                    .hypervisorTable().get("kernel_verity_params"));
+        }
+        KataConfig go = KataRuntimeRulesTest.go("qemu", body);
+        assertEquals("invalid kernel_verity_params data_block_size: must be multiple of 512",
+                refused(go, P + "kernel_verity_params", VERITY.replace("data_block_size=4096", "data_block_size=1000"))
+                        .problem());
+        assertEquals("missing kernel_verity_params salt",
+                refused(go, P + "kernel_verity_params", VERITY.replace("salt=def", "salt=")).problem());
+        assertEquals("invalid kernel_verity_params entry: \"junk\"",
+                refused(go, P + "kernel_verity_params", "junk").problem());
+        KataConfig rs = KataRuntimeRulesTest.rs("qemu", body);
+        assertEquals("Invalid kernel_verity_params data_blocks: must be non-zero",
+                refused(rs, P + "kernel_verity_params", VERITY.replace("data_blocks=8", "data_blocks=0")).problem());
+        // runtime-rs ignores a blank value; Go applies it (ParseKernelVerityParams accepts it)
+        assertEquals(VERITY, rs.withAnnotations(Map.of(P + "kernel_verity_params", "  "))
+                .hypervisorTable().get("kernel_verity_params"));
+        assertEquals("  ", go.withAnnotations(Map.of(P + "kernel_verity_params", "  "))
+                .hypervisorTable().get("kernel_verity_params"));
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"root_hash=,salt=s,data_blocks=1,data_block_size=512,hash_block_size=512",
+            "root_hash=r,salt=s,data_blocks=+1,data_block_size=512,hash_block_size=512",
+            "root_hash=r,salt=s,data_blocks=1,data_block_size=512,hash_block_size=18446744073709551616"})
+    void theRuntimesDifferOnEdgeCases(String value) {
+        // Go: empty root_hash refused, '+' refused; runtime-rs: accepts both; neither takes 2^64
+        assertTrue(KernelVerity.problem(value, KataRuntime.GO).isPresent());
+        assertEquals(!value.endsWith("616"), KernelVerity.problem(value, KataRuntime.RUNTIME_RS).isEmpty());
+    }
 }
