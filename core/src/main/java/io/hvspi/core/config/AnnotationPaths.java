@@ -69,8 +69,8 @@ final class AnnotationPaths {
      * What is wrong with {@code value} for the glob list {@code listKey}, if
      * anything; {@code value} is already well spelled.
      */
-    static Optional<String> allowListProblem(String value, String listKey, List<String> globs) {
-        if (globs.stream().noneMatch(g -> Glob.compile(g).matches(value))) {
+    static Optional<String> allowListProblem(String value, String listKey, List<String> globs, KataRuntime runtime) {
+        if (globs.stream().noneMatch(g -> Glob.compile(g, runtime).matches(value))) {
             return Optional.of(Locator.show(value) + " matches no glob of " + listKey + " "
                     + AnnotationPolicy.quoted(globs));
         }
@@ -86,7 +86,7 @@ final class AnnotationPaths {
             return Optional.empty();
         }
         for (String glob : globs) {
-            if (Glob.compile(resolvedGlob(glob)).matches(real.toString())) {
+            if (Glob.compile(resolvedGlob(glob), runtime).matches(real.toString())) {
                 return Optional.empty();
             }
         }

@@ -31,6 +31,9 @@ final class AnnotationPatterns {
 
     /** The compiled pattern, or empty when RE2 refuses it. */
     static Optional<Pattern> compile(String regex) {
+        if (limitProblem(regex).isPresent()) {
+            return Optional.empty();
+        }
         try {
             return Optional.of(Pattern.compile(regex));
         } catch (PatternSyntaxException e) {
@@ -40,6 +43,10 @@ final class AnnotationPatterns {
 
     /** Why RE2 refuses {@code regex}, or empty when it compiles. */
     static Optional<String> problem(String regex) {
+        Optional<String> limit = limitProblem(regex);
+        if (limit.isPresent()) {
+            return limit;
+        }
         try {
             Pattern.compile(regex);
             return Optional.empty();
@@ -47,6 +54,136 @@ final class AnnotationPatterns {
             return Optional.of(e.getDescription());
         }
     }
+
+    /** Go's regexp/syntax limits (parse.go): maxHeight, repeatIsValid's 1000 copies, maxSize in instructions. */
+    static final int MAX_NESTING = 1000;
+    static final int MAX_COPIES = 1000;
+    static final long MAX_SIZE = (128 << 20) / 40;
+
+    /**
+     * Where Go refuses what RE2/J would try: nesting deeper than {@link #MAX_NESTING}
+     * ("expression nests too deeply"; RE2/J recurses into a StackOverflowError),
+     * nested repeats of more than {@link #MAX_COPIES} copies in all ("invalid repeat
+     * count", CVE-2022-41715: RE2/J expands {@code ((a{1000}){1000}){1000}} for minutes)
+     * or an expansion beyond {@link #MAX_SIZE} ("expression too large"). One linear
+     * scan, before RE2/J sees the pattern; counts are estimates that err towards refusing.
+     */
+    static Optional<String> limitProblem(String regex) {
+        record Group(long copies, long size) {}
+        java.util.ArrayDeque<Group> open = new java.util.ArrayDeque<>();
+        long copies = 1; // the most copies of one thing in the current group so far
+        long size = 0;   // instructions of the current group so far
+        long lastCopies = 1;
+        long lastSize = 0;
+        int n = regex.length();
+        for (int i = 0; i < n; i++) {
+            char c = regex.charAt(i);
+            switch (c) {
+                case '\\' -> {
+                    if (i + 1 < n && regex.charAt(i + 1) == 'Q') {
+                        int end = regex.indexOf("\\E", i + 2);
+                        int stop = end < 0 ? n : end;
+                        size += stop - (i + 2);
+                        lastCopies = 1;
+                        lastSize = 1;
+                        i = end < 0 ? n : end + 1;
+                        continue;
+                    }
+                    i++;
+                    lastCopies = 1;
+                    lastSize = 1;
+                    size++;
+                }
+                case '[' -> {
+                    i = classEnd(regex, i);
+                    lastCopies = 1;
+                    lastSize = 1;
+                    size++;
+                }
+                case '(' -> {
+                    if (open.size() >= MAX_NESTING) {
+                        return Optional.of("expression nests too deeply (more than " + MAX_NESTING
+                                + " groups, Go's regexp/syntax limit)");
+                    }
+                    open.push(new Group(copies, size));
+                    copies = 1;
+                    size = 0;
+                }
+                case ')' -> {
+                    if (open.isEmpty()) {
+                        continue; // RE2/J refuses it
+                    }
+                    lastCopies = copies;
+                    lastSize = size;
+                    Group outer = open.pop();
+                    copies = Math.max(outer.copies(), copies);
+                    size = outer.size() + size;
+                }
+                case '{' -> {
+                    long count = repeatCount(regex, i);
+                    if (count >= 2) {
+                        long total = lastCopies * count;
+                        if (total > MAX_COPIES) {
+                            return Optional.of("invalid repeat count: nested repeats make " + total
+                                    + " copies, more than Go's regexp/syntax allows (" + MAX_COPIES + ")");
+                        }
+                        copies = Math.max(copies, total);
+                        size += lastSize * (count - 1);
+                        if (size > MAX_SIZE) {
+                            return Optional.of("expression too large (Go's regexp/syntax limit)");
+                        }
+                        lastCopies = total;
+                        lastSize *= count;
+                    }
+                }
+                default -> {
+                    lastCopies = 1;
+                    lastSize = 1;
+                    size++;
+                }
+            }
+        }
+        return Optional.empty();
+    }
+
+    /** The index of the {@code ]} closing the class that opens at {@code start}, or the last index. */
+    private static int classEnd(String regex, int start) {
+        int i = start + 1;
+        if (i < regex.length() && regex.charAt(i) == '^') {
+            i++;
+        }
+        if (i < regex.length() && regex.charAt(i) == ']') {
+            i++; // a ']' first is literal
+        }
+        for (; i < regex.length(); i++) {
+            char c = regex.charAt(i);
+            if (c == '\\') {
+                i++;
+            } else if (c == '[' && regex.startsWith("[:", i)) {
+                int end = regex.indexOf(":]", i + 2);
+                i = end < 0 ? i : end + 1;
+            } else if (c == ']') {
+                return i;
+            }
+        }
+        return regex.length() - 1;
+    }
+
+    /**
+     * The copies {@code {n}}, {@code {n,}} or {@code {n,m}} at {@code i} makes, as
+     * repeatIsValid counts them (the maximum, or the minimum when unbounded); 0 when
+     * the brace is a literal. Beyond 4 digits it is just too many (RE2/J refuses over 1000 too).
+     */
+    private static long repeatCount(String regex, int i) {
+        java.util.regex.Matcher m = REPEAT.matcher(regex).region(i, regex.length());
+        if (!m.lookingAt()) {
+            return 0;
+        }
+        String max = m.group(2) == null || m.group(3).isEmpty() ? m.group(1) : m.group(3);
+        return max.length() > 4 ? MAX_COPIES + 1 : Long.parseLong(max);
+    }
+
+    private static final java.util.regex.Pattern REPEAT = java.util.regex.Pattern.compile("\\{([0-9]+)(,([0-9]*))?\\}");
 
     /** Whether {@code name} is enabled by {@code patterns} under {@code runtime}'s rules (see the class comment). */
     static boolean enabled(List<String> patterns, KataRuntime runtime, String name) {

@@ -1,13 +1,13 @@
 package io.hvspi.core.config;
 
 import io.hvspi.spi.ConfigException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.regex.Pattern;
@@ -55,8 +55,8 @@ public final class AnnotationPolicy {
     public static final int MIN_INDEP_IOTHREADS = 1;
     public static final int MAX_INDEP_IOTHREADS = 50;
 
-    private enum Kind { BOOL, PATH, GUARDED_PATH, STRING, MACHINE, KERNEL_PARAMS, VCPUS, MEMORY, INDEP_IOTHREADS,
-        ROOT_PORTS, HOTPLUG_SLOTS, BLOCK_DRIVER, BLOCK_AIO, POLICY, ACCEL, MAX_VCPUS,
+    private enum Kind { BOOL, PATH, GUARDED_PATH, STRING, MACHINE, KERNEL_PARAMS, VERITY, VCPUS, MEMORY,
+        INDEP_IOTHREADS, ROOT_PORTS, HOTPLUG_SLOTS, BLOCK_DRIVER, BLOCK_AIO, POLICY, ACCEL, MAX_VCPUS,
         // kinds of annotations hvspi checks but does not act on
         UINT, POSITIVE_UINT, SECTOR_SIZE, PCIE_PORT, SHARED_FS, JSON_STRINGS, INITDATA }
 
@@ -93,7 +93,7 @@ public final class AnnotationPolicy {
             m.put(k, Kind.GUARDED_PATH);
         }
         m.put("kernel_params", Kind.KERNEL_PARAMS);
-        m.put("kernel_verity_params", Kind.STRING);
+        m.put("kernel_verity_params", Kind.VERITY);
         m.put("machine_type", Kind.MACHINE);
         m.put("default_vcpus", Kind.VCPUS);
         m.put("default_memory", Kind.MEMORY);
@@ -196,11 +196,21 @@ public final class AnnotationPolicy {
         if (annotations.isEmpty()) {
             return config;
         }
+        // an embedder's map, not a pod's annotation: a null is a bad argument, refused as the API refuses one
+        for (Map.Entry<String, String> e : annotations.entrySet()) {
+            if (e.getKey() == null) {
+                throw new IllegalArgumentException("annotations: a null key (with value "
+                        + (e.getValue() == null ? "null" : Locator.show(e.getValue())) + ")");
+            }
+            if (e.getValue() == null) {
+                throw new IllegalArgumentException("annotations: " + Locator.show(e.getKey()) + " has a null value");
+            }
+        }
         Map<String, Object> table = new LinkedHashMap<>(config.hypervisorTable());
         Map<String, Origin> origins = new HashMap<>(config.origins());
         for (Map.Entry<String, String> e : new TreeMap<>(annotations).entrySet()) {
             String key = e.getKey();
-            String value = Objects.requireNonNull(e.getValue(), () -> "annotation " + key + " has no value");
+            String value = e.getValue();
             if (!key.startsWith(PREFIX)) {
                 throw refused(key, "not a hypervisor annotation: expected the prefix " + PREFIX);
             }
@@ -215,7 +225,7 @@ public final class AnnotationPolicy {
                         + " characters), got " + Locator.show(value));
             }
             Object parsed = parse(config, key, name, kind, value, table);
-            if (actedOn(name)) {
+            if (actedOn(name) && parsed != null) { // null: accepted, and the runtime leaves the value as it was
                 String tableKey = TABLE_KEY.getOrDefault(name, name);
                 table.put(tableKey, parsed);
                 origins.put(tableKey, Origin.annotation(key));
@@ -234,13 +244,14 @@ public final class AnnotationPolicy {
 
     private static void checkEnabled(KataConfig config, String key, String name) {
         List<String> allowed = config.hypervisor().enableAnnotations();
+        Path file = config.fileOf("enable_annotations");
         if (allowed.isEmpty()) {
-            throw refused(key, "annotation not enabled: enable_annotations in " + config.source()
+            throw refused(key, "annotation not enabled: enable_annotations in " + file
                     + " is empty or absent, so no hypervisor annotation is accepted");
         }
         if (!AnnotationPatterns.enabled(allowed, config.runtime(), name)) {
             throw refused(key, "annotation not enabled: no regular expression of enable_annotations in "
-                    + config.source() + " matches it (" + quoted(allowed) + ", RE2, unanchored as Kata matches)");
+                    + file + " matches it (" + quoted(allowed) + ", RE2, unanchored as Kata matches)");
         }
     }
 
@@ -256,6 +267,7 @@ public final class AnnotationPolicy {
                 }
                 yield value;
             }
+            case VERITY -> verity(config, key, value);
             case KERNEL_PARAMS -> mergeKernelParams(String.valueOf(table.getOrDefault(name, "")), value);
             case PATH -> path(key, value);
             case GUARDED_PATH -> guardedPath(config, key, name, value);
@@ -275,7 +287,7 @@ public final class AnnotationPolicy {
             case INDEP_IOTHREADS -> config.runtime() == KataRuntime.RUNTIME_RS
                     ? integer(config.runtime(), key, value, 0, HypervisorReader.MAX_INDEP_IOTHREADS)
                     : integer(config.runtime(), key, value, MIN_INDEP_IOTHREADS, MAX_INDEP_IOTHREADS);
-            case ROOT_PORTS -> integer(config.runtime(), key, value, 0, HypervisorReader.MAX_ROOT_PORTS);
+            case ROOT_PORTS -> rootPorts(config, key, value);
             case HOTPLUG_SLOTS -> integer(config.runtime(), key, value, 1, HypervisorReader.MAX_ROOT_PORTS);
             case BLOCK_DRIVER -> oneOf(key, value, HypervisorReader.BLOCK_DRIVERS);
             case BLOCK_AIO -> oneOf(key, value, HypervisorReader.BLOCK_AIO);
@@ -319,6 +331,39 @@ public final class AnnotationPolicy {
             throw refused(key, expected);
         }
         return n.longValueExact();
+    }
+
+    /**
+     * {@code kernel_verity_params}: Go ({@code oci/utils.go: addHypervisorPathOverrides})
+     * ignores {@code ""} and applies a value {@code ParseKernelVerityParams} accepts (a
+     * blank one included); runtime-rs ({@code replace_kernel_verity_params}) ignores a
+     * blank value and applies one {@code parse_kernel_verity_params} accepts. Ignored is
+     * null here: the file's value stays.
+     */
+    private static String verity(KataConfig config, String key, String value) {
+        if (config.runtime() == KataRuntime.RUNTIME_RS ? value.isBlank() : value.isEmpty()) {
+            return null;
+        }
+        KernelVerity.problem(value, config.runtime()).ifPresent(problem -> {
+            throw refused(key, problem);
+        });
+        return value;
+    }
+
+    /** runtime-rs's {@code MAX_PCIE_ROOT_PORT} (kata-types annotations/mod.rs). */
+    static final int RS_MAX_ROOT_PORTS = 16;
+
+    /**
+     * {@code pcie_root_port}. Go ({@code addHypervisorPCIeRootPortOverrides}) sets it only
+     * when above 0, so 0 leaves the file's value; runtime-rs sets any value up to
+     * {@link #RS_MAX_ROOT_PORTS} and refuses more ("root ports allocated exceeds the max").
+     */
+    private static Long rootPorts(KataConfig config, String key, String value) {
+        if (config.runtime() == KataRuntime.RUNTIME_RS) {
+            return integer(config.runtime(), key, value, 0, RS_MAX_ROOT_PORTS);
+        }
+        long n = integer(config.runtime(), key, value, 0, HypervisorReader.MAX_ROOT_PORTS);
+        return n > 0 ? n : null;
     }
 
     /** {@code blk_*_sector_size}: 0, or a power of 2 from 512 to 65536 (addHypervisorBlockOverrides). */
@@ -456,10 +501,10 @@ public final class AnnotationPolicy {
         String listKey = HypervisorReader.GUARDED_PATHS.get(name);
         List<String> globs = config.hypervisor().validPaths(listKey);
         if (globs.isEmpty()) {
-            throw refused(key, listKey + " in " + config.source() + " is empty or absent, so no " + name
+            throw refused(key, listKey + " in " + config.fileOf(listKey) + " is empty or absent, so no " + name
                     + " annotation is accepted");
         }
-        AnnotationPaths.allowListProblem(value, listKey, globs).ifPresent(problem -> {
+        AnnotationPaths.allowListProblem(value, listKey, globs, config.runtime()).ifPresent(problem -> {
             throw refused(key, problem);
         });
         return value;

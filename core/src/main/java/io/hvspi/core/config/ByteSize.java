@@ -1,6 +1,7 @@
 package io.hvspi.core.config;
 
 import java.math.BigDecimal;
+import java.math.BigInteger;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
@@ -28,14 +29,20 @@ final class ByteSize {
 
     private ByteSize() {}
 
-    /** Whole MiB, or empty when the value is not a size runtime-rs reads. */
+    private static final BigInteger LONG_MAX = BigInteger.valueOf(Long.MAX_VALUE);
+
+    /**
+     * Whole MiB, or empty when the value is not a size runtime-rs reads; a size
+     * beyond {@code long} is {@link Long#MAX_VALUE} (saturated, as Rust's {@code as u32}
+     * saturates), which the caller's range check refuses.
+     */
     static Optional<Long> mebibytes(String value) {
         String v = value.strip();
         if (v.length() > 40) {
             return Optional.empty();
         }
         if (!v.isEmpty() && v.chars().allMatch(c -> c >= '0' && c <= '9')) {
-            return Optional.of(Long.parseLong(v)); // no suffix: MiB
+            return Optional.of(saturated(new BigInteger(v))); // no suffix: MiB
         }
         Matcher m = SIZE.matcher(v);
         if (!m.matches() || (m.group(2) == null && m.group(3) == null)) {
@@ -48,6 +55,10 @@ final class ByteSize {
             }
             bytes = bytes.multiply(UNITS.get(m.group(2).toLowerCase(Locale.ROOT)));
         }
-        return Optional.of(bytes.divideToIntegralValue(MIB).longValue());
+        return Optional.of(saturated(bytes.divideToIntegralValue(MIB).toBigIntegerExact()));
+    }
+
+    private static long saturated(BigInteger n) {
+        return n.compareTo(LONG_MAX) > 0 ? Long.MAX_VALUE : n.longValueExact();
     }
 }

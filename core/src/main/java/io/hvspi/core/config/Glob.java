@@ -10,6 +10,12 @@ import java.util.List;
  * not used because its {@code **} and {@code {a,b}} would widen what an
  * administrator's list allows.
  *
+ * <p>A bracket expression is negated as the runtime owning the file negates it:
+ * the Go runtime matches with {@code filepath.Match}, where only {@code [^...]}
+ * negates ({@code [!a]} is the class of {@code !} and {@code a}); runtime-rs with
+ * Rust's {@code glob} crate, where only {@code [!...]} does. Accepting both would
+ * admit paths the owner refuses.
+ *
  * <p>Matching a component takes at most (pattern length × component length)
  * steps (the classic match that backtracks only to the last {@code *}), never
  * the exponential backtracking of a regular expression: the path comes from a
@@ -28,7 +34,7 @@ final class Glob {
     /** {@code *} */
     private record AnyRun() implements Token {}
 
-    /** {@code [a-z]} or {@code [!a-z]}: {@code ranges} holds low, high pairs. */
+    /** {@code [a-z]} or, negated, {@code [^a-z]} (Go) / {@code [!a-z]} (runtime-rs): low, high pairs. */
     private record CharClass(boolean negate, int[] ranges) implements Token {
         boolean matches(int c) {
             boolean in = false;
@@ -45,8 +51,9 @@ final class Glob {
         this.components = components;
     }
 
-    /** Compiles {@code glob}; throws {@link IllegalArgumentException} saying what is malformed. */
-    static Glob compile(String glob) {
+    /** Compiles {@code glob} as {@code runtime} reads it; throws {@link IllegalArgumentException} if malformed. */
+    static Glob compile(String glob, KataRuntime runtime) {
+        char negation = runtime == KataRuntime.GO ? '^' : '!';
         List<Token[]> components = new ArrayList<>();
         List<Token> current = new ArrayList<>();
         int i = 0;
@@ -64,7 +71,7 @@ final class Glob {
                     next += Character.charCount(escaped);
                     current = literal(escaped, current, components);
                 }
-                case '[' -> next = bracket(glob, i, current);
+                case '[' -> next = bracket(glob, i, negation, current);
                 default -> current = literal(c, current, components);
             }
             i = next;
@@ -84,9 +91,9 @@ final class Glob {
     }
 
     /** Reads the bracket expression starting at {@code start} into {@code out}; returns the index after its ']'. */
-    private static int bracket(String glob, int start, List<Token> out) {
+    private static int bracket(String glob, int start, char negation, List<Token> out) {
         int i = start + 1;
-        boolean negate = i < glob.length() && (glob.charAt(i) == '!' || glob.charAt(i) == '^');
+        boolean negate = i < glob.length() && glob.charAt(i) == negation;
         if (negate) {
             i++;
         }

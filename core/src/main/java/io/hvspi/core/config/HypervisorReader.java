@@ -63,7 +63,7 @@ final class HypervisorReader {
             List<String> globs = strings(listKey);
             for (String glob : globs) {
                 try {
-                    Glob.compile(glob);
+                    Glob.compile(glob, at.runtime());
                 } catch (IllegalArgumentException e) {
                     throw at.error(listKey, Locator.show(glob) + " is not a valid glob: " + e.getMessage());
                 }

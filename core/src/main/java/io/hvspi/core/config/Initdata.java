@@ -1,9 +1,11 @@
 package io.hvspi.core.config;
 
+import io.hvspi.spi.ConfigException;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.Base64;
 import java.util.Optional;
 import java.util.zip.GZIPInputStream;
@@ -44,7 +46,13 @@ final class Initdata {
         if (toml.length > MAX_BYTES) {
             return Optional.of("initdata inflates to more than " + MAX_BYTES + " bytes");
         }
-        TomlParseResult doc = Toml.parse(new String(toml, StandardCharsets.UTF_8));
+        String text = new String(toml, StandardCharsets.UTF_8);
+        try {
+            TomlDepth.check(text, Path.of("initdata")); // tomlj overflows the stack on deep nesting
+        } catch (ConfigException e) {
+            return Optional.of(e.getMessage());
+        }
+        TomlParseResult doc = Toml.parse(text);
         if (doc.hasErrors()) {
             return Optional.of("initdata is not TOML: " + doc.errors().get(0).toString());
         }

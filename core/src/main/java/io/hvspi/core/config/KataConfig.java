@@ -117,6 +117,12 @@ public final class KataConfig {
         return origins;
     }
 
+    /** The file that set {@code key}: a drop-in of {@code config.d}, or {@link #source()}. */
+    Path fileOf(String key) {
+        Origin o = origins.get(key);
+        return o != null && o.file() != null ? o.file() : source;
+    }
+
     /**
      * Applies {@code io.katacontainers.config.hypervisor.*} annotations under
      * {@link AnnotationPolicy}; a refused one is a {@link io.hvspi.spi.ConfigException} naming it.

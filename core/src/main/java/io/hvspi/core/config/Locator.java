@@ -32,13 +32,26 @@ record Locator(Path file, String type, Map<String, Origin> origins, KataRuntime 
         if (o.fromAnnotation()) {
             return configError(null, 0, 0, o.annotation(), problem);
         }
-        return configError(file, o.line(), o.column(), dotted(key), problem);
+        return configError(fileOf(o), o.line(), o.column(), dotted(key), problem);
+    }
+
+    /** The file holding a value of this origin: a drop-in's, or the configuration. */
+    Path fileOf(Origin o) {
+        return o.file() != null ? o.file() : file;
     }
 
     ConfigNote note(String key, String message) {
         Origin o = origin(key);
-        String text = o.fromAnnotation() ? message + " (set by annotation " + o.annotation() + ")" : message;
-        return new ConfigNote(dotted(key), o.line(), o.column(), printable(text));
+        if (o.fromAnnotation()) {
+            String text = message + " (set by annotation " + o.annotation() + ")";
+            return new ConfigNote(dotted(key), 0, 0, printable(text));
+        }
+        if (o.file() != null && !o.file().equals(file)) {
+            // a note's position is read against the configuration file, so a drop-in's is in the text
+            return new ConfigNote(dotted(key), 0, 0, printable(message + " (set in " + o.file() + ":" + o.line()
+                    + ":" + o.column() + ")"));
+        }
+        return new ConfigNote(dotted(key), o.line(), o.column(), printable(message));
     }
 
     /**

@@ -42,13 +42,16 @@ final class RuntimeRsRules {
         return LIMITS.get(type);
     }
 
-    /** {@code default_memory} as runtime-rs uses it: absent or 0 is the plugin's default. */
-    static int memoryMib(String type, long configured) {
+    /**
+     * {@code default_memory} as runtime-rs uses it: absent or 0 is the plugin's default.
+     * A long: the file's u32 goes past an int (3000000000 wrapped negative and was refused).
+     */
+    static long memoryMib(String type, long configured) {
         Limits l = LIMITS.get(type);
         if (configured == 0 && l != null) {
             return l.defaultMemoryMib();
         }
-        return configured == 0 ? HypervisorReader.DEFAULT_MEMORY_MIB : (int) configured;
+        return configured == 0 ? HypervisorReader.DEFAULT_MEMORY_MIB : configured;
     }
 
     /** Throws {@link io.hvspi.spi.ConfigException} where runtime-rs's validate refuses {@code table}. */

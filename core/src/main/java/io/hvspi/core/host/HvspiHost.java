@@ -90,6 +90,9 @@ public final class HvspiHost implements AutoCloseable {
      * Loads a Kata configuration and applies pod annotations
      * ({@code io.katacontainers.config.hypervisor.*}) as Kata's policy allows; a
      * refused annotation is an error naming it.
+     *
+     * @throws io.hvspi.spi.ConfigException when the file or an annotation is wrong
+     * @throws IllegalArgumentException when a key or value of {@code annotations} is null
      */
     public LoadedConfig loadConfig(Path file, Map<String, String> annotations) {
         return withAnnotations(KataConfigLoader.load(file), annotations);

@@ -12,7 +12,7 @@ final class RegexGlob {
     private RegexGlob() {}
 
     /** Compiles {@code glob}; throws {@link IllegalArgumentException} saying what is malformed. */
-    static Pattern compile(String glob) {
+    static Pattern compile(String glob, char negation) {
         StringBuilder re = new StringBuilder();
         int i = 0;
         while (i < glob.length()) {
@@ -26,7 +26,7 @@ final class RegexGlob {
                     }
                     re.append(Pattern.quote(String.valueOf(glob.charAt(++i))));
                 }
-                case '[' -> i = bracket(glob, i, re);
+                case '[' -> i = bracket(glob, i, negation, re);
                 default -> re.append(Pattern.quote(String.valueOf(c)));
             }
             i++;
@@ -35,9 +35,9 @@ final class RegexGlob {
     }
 
     /** Translates the bracket expression starting at {@code start}; returns the index of its closing ']'. */
-    private static int bracket(String glob, int start, StringBuilder re) {
+    private static int bracket(String glob, int start, char negation, StringBuilder re) {
         int i = start + 1;
-        boolean negate = i < glob.length() && (glob.charAt(i) == '!' || glob.charAt(i) == '^');
+        boolean negate = i < glob.length() && glob.charAt(i) == negation;
         if (negate) {
             i++;
         }

@@ -321,6 +321,22 @@ class HvspiHostTest {
         }
     }
 
+    /** A null from the embedder's map was a NullPointerException out of a TreeMap. */
+    @Test
+    void aNullAnnotationKeyOrValueIsAnIllegalArgumentNamingIt() {
+        java.util.Map<String, String> nullKey = new java.util.HashMap<>();
+        nullKey.put(null, "1");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> host.parseConfig("[hypervisor.qemu]\n", Path.of("inline.toml"), nullKey));
+        assertEquals("annotations: a null key (with value \"1\")", e.getMessage());
+        java.util.Map<String, String> nullValue = new java.util.HashMap<>();
+        nullValue.put("io.katacontainers.config.hypervisor.kernel_params", null);
+        e = assertThrows(IllegalArgumentException.class,
+                () -> host.parseConfig("[hypervisor.qemu]\n", Path.of("inline.toml"), nullValue));
+        assertEquals("annotations: \"io.katacontainers.config.hypervisor.kernel_params\" has a null value",
+                e.getMessage());
+    }
+
     @Test
     void parsedConfigTellsTypePoolAndWarnings() {
         LoadedConfig config = host.parseConfig("""
