@@ -54,6 +54,7 @@ public final class CompatRunner {
     private final Consumer<String> progress;
     private final Duration pluginDeadline;
     private final List<Path> kept = new CopyOnWriteArrayList<>();
+    private final Set<String> used = new java.util.HashSet<>();
 
     /**
      * @param backends makes the backend for a plugin, given a fresh directory for it
@@ -181,7 +182,7 @@ public final class CompatRunner {
             progress.accept(type + ": error: " + facts.problem.get());
             return run(plugin, facts, PluginRun.Status.ERROR, facts.problem, "none", start, Optional.empty(), Map.of());
         }
-        Path dir = workRoot.resolve(plugin.pluginId());
+        Path dir = freshDir(plugin.pluginId());
         TckBackend backend;
         try {
             backend = backends.apply(plugin.factory(), Files.createDirectories(dir));
@@ -225,6 +226,19 @@ public final class CompatRunner {
                 counts.get(TestResult.Outcome.UNSUPPORTED), counts.get(TestResult.Outcome.SKIPPED),
                 run.duration().toMillis() / 1000.0));
         return run;
+    }
+
+    /**
+     * A directory no other run of this runner had: one plugin may hold several types, and a run
+     * given up past its deadline may still clean its own directory later; it must never be the
+     * next run's.
+     */
+    private Path freshDir(String pluginId) {
+        String name = pluginId;
+        for (int n = 2; !used.add(name) || Files.exists(workRoot.resolve(name)); n++) {
+            name = pluginId + "-" + n;
+        }
+        return workRoot.resolve(name);
     }
 
     /**
