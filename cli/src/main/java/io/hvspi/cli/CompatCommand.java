@@ -13,6 +13,7 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -40,6 +41,12 @@ final class CompatCommand implements Callable<Integer> {
             description = "Test only these hypervisor types (repeatable, or comma-separated).")
     List<String> only = new ArrayList<>();
 
+    @Option(names = "--plugin-timeout", paramLabel = "SECONDS", defaultValue = "1800",
+            converter = NumericOptions.Seconds.class,
+            description = "How long one plugin's whole run may take; past it the plugin is reported as an error,"
+                + " its VMs are ended, and the next plugin runs (default: ${DEFAULT-VALUE}).")
+    double pluginTimeoutSeconds;
+
     @Option(names = "--quiet", description = "No progress lines on stderr.")
     boolean quiet;
 
@@ -59,11 +66,12 @@ final class CompatCommand implements Callable<Integer> {
             // VMs and simulator sockets live here; a short path keeps sockets under the 107-byte limit
             Path work = Files.createTempDirectory("hvspi-compat-");
             CompatReport report;
+            CompatRunner runner = CompatRunner.withDefaultBackends(work, progress::step,
+                    Duration.ofMillis((long) (pluginTimeoutSeconds * 1000)));
             try {
-                report = CompatRunner.withDefaultBackends(work, progress::step).run(plugins, notLoaded(registry),
-                        conflicts(registry));
+                report = runner.run(plugins, notLoaded(registry), conflicts(registry));
             } finally {
-                RuntimeDirs.deleteTree(work);
+                removeWork(work, runner.kept(), spec.commandLine().getErr());
             }
             List<Path> files = report.writeAll(out);
             String wrote = "wrote " + String.join(", ", files.stream().map(Path::toString).toList());
@@ -85,6 +93,25 @@ final class CompatCommand implements Callable<Integer> {
             }
             return report.exitCode() == 0 ? ExitCode.OK : ExitCode.COMPAT_FAILED;
         }
+    }
+
+    /**
+     * Removes the work root, except the directories of a plugin whose VMM still runs: its record
+     * there is the only way to find that VMM again (the report names it).
+     */
+    private static void removeWork(Path work, List<Path> kept, PrintWriter err) throws IOException {
+        if (kept.isEmpty()) {
+            RuntimeDirs.deleteTree(work);
+            return;
+        }
+        try (var dirs = Files.list(work)) {
+            for (Path dir : dirs.toList()) {
+                if (!kept.contains(dir)) {
+                    RuntimeDirs.deleteTree(dir);
+                }
+            }
+        }
+        kept.forEach(dir -> err.println("hvctl: warning: kept " + dir + ": a VMM started under it still runs"));
     }
 
     private static List<CompatReport.NotLoaded> notLoaded(PluginRegistry registry) {

@@ -140,6 +140,57 @@ class CompatCommandIT {
         }
     }
 
+    /**
+     * A plugin whose stop throws StackOverflowError and one whose stop never returns, their VMMs
+     * real processes: the run ends within its bounds, the first plugin's tests fail with the
+     * plugin's error, the second is an error at its deadline, and no VMM of either is left.
+     */
+    @Test
+    void aPluginWhoseStopThrowsOrHangsFailsItselfAndLeavesNoVmm() throws Exception {
+        Path plugins = tmp.resolve("plugins");
+        // a plugin id of this run only: its VMMs' command lines name <work>/<id>/run/...
+        String id = "hanging" + ProcessHandle.current().pid();
+        PluginJar.builder(id, "1.0.0").sources(Path.of(System.getProperty("hvspi.projectRoot"), "cli", "src", "test",
+                "plugin-sources", "hanging"), p -> true).build(plugins.resolve(id + ".jar"), tmp.resolve("build"));
+        Path out = tmp.resolve("report");
+        long start = System.nanoTime();
+        HvctlRunner.Result r = HvctlRunner.process(java.time.Duration.ofSeconds(240),
+                java.util.Map.of("HVCTL_JAVA_OPTS", "-Dhvspi.tck.stopTimeout=1"),
+                "compat", "--plugins-dir", plugins.toString(), "--out", out.toString(), "--plugin-timeout", "20");
+        double took = (System.nanoTime() - start) / 1e9;
+        assertEquals(ExitCode.COMPAT_FAILED, r.exit(), r::toString);
+        assertTrue(!r.err().contains("Exception in thread"), r::toString);
+        JsonNode runs = read(out.resolve("compat.json")).get("plugins");
+        assertEquals(List.of("stophang", "stopsoe"), types(runs).stream().sorted().toList());
+        for (JsonNode p : runs) {
+            if (p.get("type").asText().equals("stophang")) {
+                assertEquals("error", p.get("status").asText(), p::toString);
+                assertTrue(p.get("reason").asText().startsWith("plugin '" + id + "' did not finish the kit within 20 s"),
+                        p::toString);
+            } else {
+                assertEquals("tested", p.get("status").asText(), p::toString);
+                assertTrue(p.get("counts").get("failed").asInt() > 0, p::toString);
+            }
+        }
+        assertTrue(Files.readString(out.resolve("compat.json")).contains("failed: StackOverflowError"),
+                "the stop's error is the plugin's test failure");
+        // no tail of the plugin survives hvctl; polled, as a signalled process takes a moment to go
+        String marker = "/" + id + "/run/";
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+        List<String> left;
+        do {
+            left = ProcessHandle.allProcesses().filter(p -> p.info().arguments()
+                            .map(a -> java.util.Arrays.stream(a).anyMatch(x -> x.contains(marker))).orElse(false))
+                    .map(p -> p.pid() + " " + p.info().commandLine().orElse("?")).toList();
+        } while (!left.isEmpty() && System.nanoTime() < deadline && pause());
+        assertEquals(List.of(), left, () -> "VMMs left running after hvctl compat (took " + took + " s)\n" + r);
+    }
+
+    private static boolean pause() {
+        java.util.concurrent.locks.LockSupport.parkNanos(50_000_000);
+        return true;
+    }
+
     private static JsonNode find(JsonNode array, String key) {
         for (JsonNode n : array) {
             if (n.get("key").asText().equals(key)) {

@@ -67,6 +67,43 @@ final class HvctlRunner {
     }
 
     /**
+     * Runs the distribution's {@code bin/hvctl} as a process with {@code env} added, waiting up to
+     * {@code bound}; fails (killing it) when it has not ended by then.
+     */
+    static Result process(java.time.Duration bound, java.util.Map<String, String> env, String... args)
+            throws IOException, InterruptedException {
+        List<String> command = new ArrayList<>(List.of(home().resolve("bin/hvctl").toString()));
+        command.addAll(List.of(args));
+        Path out = Files.createTempFile("hvctl-out", ".txt");
+        Path err = Files.createTempFile("hvctl-err", ".txt");
+        try {
+            ProcessBuilder pb = new ProcessBuilder(command).redirectOutput(out.toFile()).redirectError(err.toFile());
+            pb.environment().put("HVSPI_JAVA_HOME", System.getProperty("java.home"));
+            pb.environment().putAll(env);
+            Process p = pb.start();
+            try {
+                boolean ended = p.waitFor(bound.toMillis(), TimeUnit.MILLISECONDS);
+                assertTrue(ended, () -> "hvctl " + String.join(" ", args) + " did not end within " + bound.toSeconds()
+                        + " s; stderr so far:\n" + read(err));
+            } finally {
+                p.destroyForcibly();
+            }
+            return new Result(p.exitValue(), read(out), read(err));
+        } finally {
+            Files.deleteIfExists(out);
+            Files.deleteIfExists(err);
+        }
+    }
+
+    private static String read(Path file) {
+        try {
+            return Files.readString(file);
+        } catch (IOException e) {
+            return "(cannot read " + file + ": " + e.getMessage() + ")";
+        }
+    }
+
+    /**
      * Runs the distribution's {@code bin/hvctl} as a process and sends it SIGTERM, as a service
      * manager stops it (Ctrl-C runs the same hook), at the first stderr line containing
      * {@code marker}; returns its exit code and stderr once it has ended.

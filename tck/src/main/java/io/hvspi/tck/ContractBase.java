@@ -65,7 +65,12 @@ public abstract class ContractBase {
         kit.bind(reporter);
     }
 
+    /**
+     * Bounded twice: each plugin call in it by the kit's stop timeout, and the whole by this
+     * (a class's {@code @Timeout} does not reach lifecycle methods).
+     */
     @AfterEach
+    @Timeout(value = 10, unit = TimeUnit.MINUTES, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
     final void stopVms() {
         kit.stopAll();
     }

@@ -11,6 +11,8 @@ import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.TestClassOrder;
 import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.Timeout;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The whole compatibility kit for one plugin. A plugin's test extends it, says
@@ -61,6 +63,7 @@ public abstract class HypervisorContract {
     }
 
     @AfterAll
+    @Timeout(value = 10, unit = TimeUnit.MINUTES, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
     final void closeBackend() {
         if (kit != null) {
             kit.close();

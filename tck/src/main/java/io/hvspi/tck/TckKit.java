@@ -11,6 +11,7 @@ import io.hvspi.spi.IOThreadPolicy;
 import io.hvspi.spi.UnsupportedCapabilityException;
 import io.hvspi.spi.VmRecord;
 import io.hvspi.tck.backend.TckBackend;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.HashSet;
@@ -18,6 +19,10 @@ import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
 import java.util.stream.Collectors;
@@ -44,11 +49,47 @@ public final class TckKit implements AutoCloseable {
 
     private static final AtomicInteger VM_SEQUENCE = new AtomicInteger();
 
+    /**
+     * How long a plugin's stop (or close) of one VM may take at cleanup before the kit ends the VMM
+     * itself: 30 s, or the seconds in the system property {@value #STOP_TIMEOUT_PROPERTY}.
+     */
+    public static final Duration DEFAULT_STOP_TIMEOUT;
+    /** The system property that sets {@link #DEFAULT_STOP_TIMEOUT}, in seconds (fractions allowed). */
+    public static final String STOP_TIMEOUT_PROPERTY = "hvspi.tck.stopTimeout";
+
+    static {
+        Duration d = Duration.ofSeconds(30);
+        String p = System.getProperty(STOP_TIMEOUT_PROPERTY);
+        if (p != null) {
+            try {
+                double s = Double.parseDouble(p.strip());
+                if (s >= 0.001 && s <= 86_400) {
+                    d = Duration.ofMillis((long) (s * 1000));
+                }
+            } catch (NumberFormatException ignored) {
+                // the default, as for any value out of range
+            }
+        }
+        DEFAULT_STOP_TIMEOUT = d;
+    }
+
     private final TckBackend backend;
     private final Function<Capability, CapabilityExpectation> expectations;
-    private final List<Hypervisor> vms = new ArrayList<>();
-    private final List<Hypervisor> disconnected = new ArrayList<>();
-    private volatile TestReporter reporter;
+    /** Guards {@link #vms} and {@link #disconnected} only: never held while plugin code runs. */
+    private final Object lock = new Object();
+    /** The VMs to stop, each with the id the kit gave it (asking the plugin is plugin code). */
+    private final List<Tracked> vms = new ArrayList<>();
+    private final List<Tracked> disconnected = new ArrayList<>();
+    /**
+     * The reporter of the test running on this thread, inherited by the threads it starts (the
+     * test's own, under a separate-thread timeout): a test thread abandoned past its timeout
+     * still reports to its own test, never to a later one.
+     */
+    private final InheritableThreadLocal<TestReporter> reporter = new InheritableThreadLocal<>();
+    private volatile Duration stopTimeout = DEFAULT_STOP_TIMEOUT;
+    private volatile String abandoned;
+
+    private record Tracked(String vmId, Hypervisor vm) {}
 
     public TckKit(TckBackend backend, Function<Capability, CapabilityExpectation> expectations) {
         this.backend = Objects.requireNonNull(backend, "backend");
@@ -59,7 +100,35 @@ public final class TckKit implements AutoCloseable {
         return backend;
     }
 
-    /** The plugin test's decision for {@code c}. */
+    /** The bound on a plugin's stop of one VM at cleanup (default {@link #DEFAULT_STOP_TIMEOUT}). */
+    public void stopTimeout(Duration timeout) {
+        if (timeout.isNegative() || timeout.isZero()) {
+            throw new IllegalArgumentException("stop timeout must be positive: " + timeout);
+        }
+        this.stopTimeout = timeout;
+    }
+
+    /**
+     * Gives the run up (its deadline passed): from now on every VM the kit is asked for fails
+     * the test at once with {@code reason}, so a run left behind makes no more VMs.
+     */
+    public void abandon(String reason) {
+        this.abandoned = Objects.requireNonNull(reason, "reason");
+    }
+
+    /** Why the run was given up, if it was. */
+    public Optional<String> abandonedReason() {
+        return Optional.ofNullable(abandoned);
+    }
+
+    private void checkNotAbandoned() {
+        String reason = abandoned;
+        if (reason != null) {
+            throw new AssertionError("the kit's run was given up: " + reason);
+        }
+    }
+
+    /** The capability decision for {@code c}. */
     public CapabilityExpectation expectation(Capability c) {
         return Objects.requireNonNull(expectations.apply(c), () -> "no expectation for " + c);
     }
@@ -75,16 +144,18 @@ public final class TckKit implements AutoCloseable {
     }
 
     /** A created, not started, VM; stopped after the test. */
-    public synchronized Hypervisor createVm(int poolSize, IOThreadPolicy policy) {
+    public Hypervisor createVm(int poolSize, IOThreadPolicy policy) {
+        checkNotAbandoned();
         String vmId = newVmId();
         Hypervisor vm = backend.factory().create(backend.vmSpec(vmId, poolSize, policy), backend.host(vmId));
-        vms.add(vm);
+        track(vmId, vm);
         return vm;
     }
 
     /** A started VM; stopped after the test. */
     public Hypervisor startVm(int poolSize, IOThreadPolicy policy) {
         Hypervisor vm = createVm(poolSize, policy);
+        checkNotAbandoned();
         vm.start();
         return vm;
     }
@@ -95,19 +166,43 @@ public final class TckKit implements AutoCloseable {
     }
 
     /** Reattaches to a started VM through its state record, as a new process would; stopped after the test. */
-    public synchronized Hypervisor reattach(Hypervisor vm) {
-        VmRecord record = backend.host(vm.vmId()).stateStore().load(vm.vmId())
-                .orElseThrow(() -> new AssertionError("VM '" + vm.vmId() + "' has no state record after start"));
-        Hypervisor again = backend.factory().reattach(record, backend.host(vm.vmId()));
-        vms.add(again);
+    public Hypervisor reattach(Hypervisor vm) {
+        checkNotAbandoned();
+        String vmId = idOf(vm);
+        VmRecord record = backend.host(vmId).stateStore().load(vmId)
+                .orElseThrow(() -> new AssertionError("VM '" + vmId + "' has no state record after start"));
+        Hypervisor again = backend.factory().reattach(record, backend.host(vmId));
+        track(vmId, again);
         return again;
     }
 
     /** Closes {@code vm} (disconnects; the VM keeps running) and stops tracking this handle. */
-    public synchronized void disconnect(Hypervisor vm) {
-        vms.remove(vm);
+    public void disconnect(Hypervisor vm) {
+        Tracked t;
+        synchronized (lock) {
+            t = vms.stream().filter(x -> x.vm() == vm).findFirst().orElse(new Tracked(vm.vmId(), vm));
+            vms.remove(t);
+            disconnected.add(t);
+        }
         vm.close();
-        disconnected.add(vm);
+    }
+
+    private void track(String vmId, Hypervisor vm) {
+        synchronized (lock) {
+            vms.add(new Tracked(vmId, vm));
+        }
+    }
+
+    /** The id the kit gave {@code vm}, else the plugin's answer. */
+    private String idOf(Hypervisor vm) {
+        synchronized (lock) {
+            for (Tracked t : vms) {
+                if (t.vm() == vm) {
+                    return t.vmId();
+                }
+            }
+        }
+        return vm.vmId();
     }
 
     /**
@@ -182,57 +277,127 @@ public final class TckKit implements AutoCloseable {
 
     /** Leaves a note for the compatibility report (a JUnit report entry). */
     public void note(String key, String value) {
-        TestReporter r = reporter;
+        TestReporter r = reporter.get();
         if (r != null) {
             r.publishEntry(key, value);
         }
     }
 
     void bind(TestReporter testReporter) {
-        this.reporter = testReporter;
+        reporter.set(testReporter);
     }
 
     /**
      * Stops every VM made since the last call, collecting failures so that one
      * bad VM does not leak the others. A VM left disconnected (its reattach
      * failed) is reattached once more and stopped, best effort.
+     *
+     * <p>Each plugin call runs on a thread of its own, bounded by the stop timeout, and
+     * no lock of the kit is held meanwhile. When the plugin's stop throws (anything, an
+     * {@code Error} too) or does not return, the kit ends the VM itself
+     * ({@link TckBackend#endVm}: the VMM found through its record and {@code /proc} is
+     * signalled, then its record and directory go), and the test fails with the plugin's failure.
      */
-    public synchronized void stopAll() {
+    public void stopAll() {
+        List<Tracked> mine;
+        List<Tracked> orphans;
+        synchronized (lock) {
+            mine = new ArrayList<>(vms.reversed());
+            orphans = new ArrayList<>(disconnected);
+            vms.clear();
+            disconnected.clear();
+        }
         AssertionError failure = null;
+        Set<String> done = new HashSet<>();
+        for (Tracked t : mine) {
+            if (done.contains(t.vmId())) {
+                // an earlier handle of this VM failed to stop and the kit ended the VM: nothing is left to stop
+                bounded("close of VM '" + t.vmId() + "'", t.vm()::close);
+                continue;
+            }
+            Optional<String> stopFailed = bounded("stop of VM '" + t.vmId() + "'", t.vm()::stop);
+            if (stopFailed.isEmpty()) {
+                bounded("close of VM '" + t.vmId() + "'", t.vm()::close);
+                continue;
+            }
+            done.add(t.vmId());
+            failure = first(failure, new AssertionError("stopping VM '" + t.vmId() + "' failed: " + stopFailed.get()
+                    + "; " + endWithoutPlugin(t.vmId())));
+        }
         Set<String> stopped = new HashSet<>();
-        for (Hypervisor vm : vms.reversed()) {
-            try {
-                vm.stop();
-                stopped.add(vm.vmId());
-            } catch (RuntimeException e) {
-                if (failure == null) {
-                    failure = new AssertionError("stopping VM '" + vm.vmId() + "' failed: " + e.getMessage(), e);
-                }
-            } finally {
-                vm.close();
+        mine.forEach(t -> stopped.add(t.vmId()));
+        for (Tracked t : orphans) {
+            if (!stopped.contains(t.vmId())) {
+                stopOrphan(t.vmId());
             }
         }
-        for (Hypervisor vm : disconnected) {
-            if (!stopped.contains(vm.vmId())) {
-                stopOrphan(vm);
-            }
-        }
-        vms.clear();
-        disconnected.clear();
         if (failure != null) {
             throw failure;
         }
     }
 
-    private void stopOrphan(Hypervisor vm) {
+    private static AssertionError first(AssertionError failure, AssertionError next) {
+        if (failure == null) {
+            return next;
+        }
+        failure.addSuppressed(next);
+        return failure;
+    }
+
+    /** Ends the VM through the backend, and says how that went, for the failure message. */
+    private String endWithoutPlugin(String vmId) {
         try {
-            backend.host(vm.vmId()).stateStore().load(vm.vmId()).ifPresent(record -> {
-                try (Hypervisor again = backend.factory().reattach(record, backend.host(vm.vmId()))) {
-                    again.stop();
-                }
-            });
-        } catch (RuntimeException ignored) {
-            // the test already failed on this VM; the backend's close removes what is left of it
+            backend.endVm(vmId);
+            return "the kit ended its VMM by signal";
+        } catch (RuntimeException e) {
+            return "its VMM may still run: " + e.getMessage();
+        }
+    }
+
+    /**
+     * Runs {@code call} (plugin code) on a thread of its own, waiting up to the stop timeout:
+     * empty when it returned, else one line saying what it threw or that it did not return (the
+     * thread is then interrupted and abandoned).
+     */
+    private Optional<String> bounded(String what, Runnable call) {
+        CompletableFuture<Void> result = new CompletableFuture<>();
+        Thread t = Thread.ofPlatform().daemon().name("hvspi-tck-" + what.replace(' ', '-')).start(() -> {
+            try {
+                call.run();
+                result.complete(null);
+            } catch (Throwable e) {
+                result.completeExceptionally(e);
+            }
+        });
+        Duration timeout = stopTimeout;
+        try {
+            result.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            return Optional.empty();
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause();
+            String m = cause.getMessage();
+            return Optional.of(cause.getClass().getSimpleName() + (m == null || m.isBlank() ? "" : ": "
+                    + m.lines().findFirst().orElse("")));
+        } catch (TimeoutException e) {
+            t.interrupt();
+            return Optional.of("the " + what + " did not return within " + timeout.toMillis() + " ms");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            t.interrupt();
+            return Optional.of("interrupted while waiting for the " + what);
+        }
+    }
+
+    private void stopOrphan(String vmId) {
+        Optional<String> failed = bounded("stop of disconnected VM '" + vmId + "'", () -> backend.host(vmId)
+                .stateStore().load(vmId).ifPresent(record -> {
+                    try (Hypervisor again = backend.factory().reattach(record, backend.host(vmId))) {
+                        again.stop();
+                    }
+                }));
+        if (failed.isPresent()) {
+            // the test already failed on this VM; what the plugin could not stop, the kit ends
+            endWithoutPlugin(vmId);
         }
     }
 

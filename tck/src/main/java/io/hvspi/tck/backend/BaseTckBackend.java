@@ -1,6 +1,11 @@
 package io.hvspi.tck.backend;
 
 import io.hvspi.core.state.DefaultHostContext;
+import io.hvspi.core.state.JsonVmStateStore;
+import io.hvspi.core.state.VmEntry;
+import io.hvspi.core.state.VmLock;
+import io.hvspi.core.state.VmStopper;
+import io.hvspi.spi.RequestRejectedException;
 import io.hvspi.spi.BlockBackend;
 import io.hvspi.spi.Capability;
 import io.hvspi.spi.HostContext;
@@ -12,9 +17,12 @@ import java.io.RandomAccessFile;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
  * What every backend shares: a private work directory holding the runtime root
@@ -28,6 +36,12 @@ public abstract class BaseTckBackend implements TckBackend {
     private final HypervisorFactory factory;
     private final Path workDir;
     private final DefaultHostContext host;
+    private final List<String> leftRunning = new CopyOnWriteArrayList<>();
+
+    /** How long a VMM gets after SIGTERM, and again after SIGKILL, when the kit ends it without its plugin. */
+    public static final Duration SIGNAL_GRACE = Duration.ofSeconds(5);
+    /** How long the kit waits for a VM's lock before ending the VM (only the kit takes it). */
+    private static final Duration LOCK_WAIT = Duration.ofSeconds(10);
 
     /**
      * @param factory the plugin under test
@@ -138,9 +152,60 @@ public abstract class BaseTckBackend implements TckBackend {
         return true;
     }
 
+    /**
+     * Ends the VM through core's {@link VmStopper}: its VMM, as the record's verified
+     * identity or a {@code /proc} scan proves it, gets SIGTERM then SIGKILL; the record
+     * and runtime directory go only once none is left. Nothing to end is not an error.
+     *
+     * @throws io.hvspi.spi.HvspiException when a VMM still runs afterwards (record and directory kept)
+     */
+    @Override
+    public void endVm(String vmId) {
+        if (!(host.stateStore() instanceof JsonVmStateStore store)) {
+            TckBackend.super.endVm(vmId);
+            return;
+        }
+        try (VmLock lock = VmLock.acquire(host.runtimeRoot(), vmId, LOCK_WAIT)) {
+            new VmStopper(store, Duration.ZERO, SIGNAL_GRACE).stop(lock, Optional.empty());
+        } catch (RequestRejectedException e) {
+            if (e.reason() != RequestRejectedException.Reason.NOT_FOUND) {
+                throw e;
+            }
+        }
+    }
+
+    @Override
+    public List<String> leftRunning() {
+        return List.copyOf(leftRunning);
+    }
+
+    /**
+     * Ends every VM still under the runtime root (a plugin's stop that failed or never
+     * returned leaves its VMM running), then removes the work directory: only when no VMM
+     * of it is left, since a running VMM's record is the only way to find it again.
+     */
     @Override
     public void close() {
-        deleteTree(workDir);
+        leftRunning.clear();
+        if (host.stateStore() instanceof JsonVmStateStore store) {
+            List<VmEntry> entries;
+            try {
+                entries = store.entries();
+            } catch (RuntimeException e) {
+                entries = List.of();
+                leftRunning.add("cannot list the VMs under " + host.runtimeRoot() + ": " + e.getMessage());
+            }
+            for (VmEntry e : entries) {
+                try {
+                    endVm(e.vmId());
+                } catch (RuntimeException failure) {
+                    leftRunning.add(String.valueOf(failure.getMessage()));
+                }
+            }
+        }
+        if (leftRunning.isEmpty()) {
+            deleteTree(workDir);
+        }
     }
 
     /** Removes a directory tree; best effort, for cleanup paths that must not throw. */

@@ -105,7 +105,32 @@ public interface TckBackend extends AutoCloseable {
         return Optional.empty();
     }
 
-    /** Stops whatever the backend started (simulators) and removes its files. Never throws. */
+    /**
+     * Ends the VM {@code vmId} without its plugin, for when the plugin's stop failed or
+     * did not return: its VMM, found through the VM's record and {@code /proc}, is sent
+     * SIGTERM then SIGKILL, and its record and runtime directory go once no VMM is left.
+     * By default a backend cannot, and says so.
+     *
+     * @throws RuntimeException when a VMM of the VM still runs afterwards (or cannot be
+     *         ended here); one line naming it
+     */
+    default void endVm(String vmId) {
+        throw new UnsupportedOperationException("this backend cannot end VM '" + vmId + "' without its plugin");
+    }
+
+    /**
+     * After {@link #close}: one line for each VMM that close could not end. Its work
+     * directory is then kept (nothing removes the record of a VMM that still runs).
+     */
+    default java.util.List<String> leftRunning() {
+        return java.util.List.of();
+    }
+
+    /**
+     * Stops whatever the backend started (simulators), ends the VMMs of any VM still
+     * recorded or still running (a plugin's stop that failed) and removes its files;
+     * files of a VMM that cannot be ended are kept ({@link #leftRunning}). Never throws.
+     */
     @Override
     void close();
 }

@@ -35,6 +35,7 @@ final class ResultCollector implements TestExecutionListener {
     private final Map<String, Long> startedAt = new ConcurrentHashMap<>();
     private final Map<String, String> paths = new ConcurrentHashMap<>();
     private volatile Set<Capability> effective;
+    private volatile String running;
 
     /** The kit's tests in a plan, in execution order. */
     static List<TestCase> catalogue(TestPlan plan) {
@@ -94,10 +95,21 @@ final class ResultCollector implements TestExecutionListener {
     @Override
     public void executionStarted(TestIdentifier id) {
         startedAt.put(id.getUniqueId(), System.nanoTime());
+        if (id.isTest()) {
+            running = Optional.ofNullable(cases.get(id.getUniqueId())).map(TestCase::id).orElse(id.getDisplayName());
+        }
+    }
+
+    /** The test that started last, while the launch runs: where a plugin that hangs is stuck. */
+    Optional<String> running() {
+        return Optional.ofNullable(running);
     }
 
     @Override
     public void reportingEntryPublished(TestIdentifier id, ReportEntry entry) {
+        if (results.containsKey(id.getUniqueId())) {
+            return; // from a test thread abandoned past its timeout: its test has its result already
+        }
         Map<String, String> kv = entry.getKeyValuePairs();
         String path = kv.get(TckKit.PATH_ENTRY);
         if (path != null && !path.equals("supported")) {
