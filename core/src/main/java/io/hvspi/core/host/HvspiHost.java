@@ -55,6 +55,8 @@ public final class HvspiHost implements AutoCloseable {
     private final Duration lockTimeout;
     private final VmStopper stopper;
     private final Set<VmHandle> open = ConcurrentHashMap.newKeySet();
+    /** Subscriptions from {@link #follow}, closed with the host before its plugins are unloaded. */
+    private final Set<Hypervisor.Subscription> following = ConcurrentHashMap.newKeySet();
     /**
      * Operations that run plugin code hold the read side; {@link #close} takes the write side
      * once, so it waits for them (a start in flight gets its handle closed, not left out) and
@@ -261,8 +263,19 @@ public final class HvspiHost implements AutoCloseable {
      */
     public Hypervisor.Subscription follow(String vmId, Consumer<io.hvspi.spi.VmEvent> listener) {
         VmRecord record = record(vmId);
-        return whileOpen(() -> factory(record.hypervisorType()).follow(record, context,
-                Objects.requireNonNull(listener, "listener")));
+        return whileOpen(() -> {
+            Hypervisor.Subscription plugins = factory(record.hypervisorType()).follow(record, context,
+                    Objects.requireNonNull(listener, "listener"));
+            Hypervisor.Subscription tracked = new Hypervisor.Subscription() {
+                @Override
+                public void close() {
+                    following.remove(this);
+                    plugins.close();
+                }
+            };
+            following.add(tracked);
+            return tracked;
+        });
     }
 
     /**
@@ -375,11 +388,13 @@ public final class HvspiHost implements AutoCloseable {
         } finally {
             inUse.writeLock().unlock();
         }
-        RuntimeException first = null;
-        for (VmHandle handle : List.copyOf(open)) {
+        Throwable first = null;
+        List<AutoCloseable> closing = new java.util.ArrayList<>(open);
+        closing.addAll(following); // their plugin threads must end before the plugins' class loaders close
+        for (AutoCloseable each : closing) {
             try {
-                handle.close();
-            } catch (RuntimeException e) {
+                each.close();
+            } catch (Exception | Error e) {
                 if (first == null) {
                     first = e;
                 } else {
@@ -392,8 +407,14 @@ public final class HvspiHost implements AutoCloseable {
                 registry.close();
             }
         }
-        if (first != null) {
-            throw first;
+        if (first instanceof Error e) {
+            throw e;
+        }
+        if (first instanceof RuntimeException e) {
+            throw e;
+        }
+        if (first != null) { // a checked exception a plugin's close threw undeclared
+            throw new HvspiException("closing the host: " + first, first);
         }
     }
 

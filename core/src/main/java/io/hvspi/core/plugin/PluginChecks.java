@@ -6,6 +6,7 @@ import io.hvspi.spi.PluginException;
 import java.io.IOException;
 import java.lang.reflect.InvocationTargetException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Collections;
 import java.util.EnumSet;
 import java.util.List;
@@ -135,6 +136,39 @@ final class PluginChecks {
             throw v;
         }
         return t;
+    }
+
+    /** How long a factory may take to be made and to say what it is. */
+    static final Duration LOAD_TIMEOUT = Duration.ofSeconds(10);
+
+    /**
+     * Runs plugin code of the load (a factory's constructor, type, description, capabilities) on a
+     * thread of its own, given up past {@link #LOAD_TIMEOUT}: the jar is then skipped, and the thread,
+     * stuck in the plugin, is left behind.
+     */
+    static <T> T bounded(String what, java.util.concurrent.Callable<T> pluginCode) {
+        java.util.concurrent.FutureTask<T> task = new java.util.concurrent.FutureTask<>(pluginCode);
+        Thread t = Thread.ofPlatform().daemon().name("hvspi-plugin-load").start(task);
+        try {
+            return task.get(LOAD_TIMEOUT.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+            t.interrupt();
+            throw new PluginException(what + " did not return within " + LOAD_TIMEOUT.toSeconds()
+                    + " s while being loaded");
+        } catch (java.util.concurrent.ExecutionException e) {
+            Throwable cause = e.getCause();
+            if (cause instanceof RuntimeException r) {
+                throw r;
+            }
+            if (cause instanceof Error err) {
+                throw err;
+            }
+            throw new PluginException(what + " failed while being loaded: " + describe(cause), cause);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            t.interrupt();
+            throw new PluginException("interrupted while loading " + what);
+        }
     }
 
     /** The factory's one-line description, read once. */

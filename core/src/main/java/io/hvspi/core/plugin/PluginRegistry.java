@@ -347,10 +347,11 @@ public final class PluginRegistry implements AutoCloseable {
             }
             List<Entry> result = new ArrayList<>();
             for (Class<? extends HypervisorFactory> factoryClass : classes) {
-                // instantiated here rather than by pf4j, which would log a failing constructor and drop it silently
-                HypervisorFactory factory = PluginChecks.instantiate(factoryClass);
-                result.add(Entry.of(id, plugin.getDescriptor().getVersion(), plugin.getDescriptor().getRequires(),
-                        jar, false, factory));
+                // instantiated here rather than by pf4j, which would log a failing constructor and drop it silently;
+                // bounded: a constructor or type() that never returns must not hang every command that lists plugins
+                result.add(PluginChecks.bounded(factoryClass.getName(), () -> Entry.of(id,
+                        plugin.getDescriptor().getVersion(), plugin.getDescriptor().getRequires(), jar, false,
+                        PluginChecks.instantiate(factoryClass))));
             }
             ids.put(id, jar);
             return result;

@@ -11,6 +11,7 @@ import static org.mockito.Mockito.doThrow;
 import static org.mockito.Mockito.inOrder;
 import static org.mockito.Mockito.mock;
 import static org.mockito.Mockito.never;
+import static org.mockito.Mockito.times;
 import static org.mockito.Mockito.verify;
 import static org.mockito.Mockito.when;
 
@@ -80,6 +81,22 @@ class HvspiHostTest {
     /** The lock is free when another taker gets it at once. */
     private void assertUnlocked(String vmId) {
         VmLock.acquire(root, vmId, Duration.ofMillis(1)).close();
+    }
+
+    /** A follower's plugin thread must end before the plugins' class loaders are closed. */
+    @Test
+    void closingTheHostClosesTheSubscriptionsFollowGaveOut() {
+        host.context().stateStore().save(new VmRecord("vm1", "fake", 0, host.context().createRuntimeDir("vm1"),
+                Instant.now(), "{}"));
+        Hypervisor.Subscription plugins = mock(Hypervisor.Subscription.class);
+        when(factory.follow(any(), any(), any())).thenReturn(plugins);
+        Hypervisor.Subscription closedEarly = host.follow("vm1", event -> { });
+        Hypervisor.Subscription open = host.follow("vm1", event -> { });
+        closedEarly.close();
+        verify(plugins, times(1)).close();
+        host.close();
+        verify(plugins, times(2)).close();
+        open.close(); // a second close of the plugin's subscription is the plugin's to ignore; the host's is harmless
     }
 
     @Test

@@ -299,6 +299,22 @@ class PluginRegistryTest {
         registry.close();
     }
 
+    /** A factory that never says what it is does not hang every command that lists plugins. */
+    @Test
+    void aFactoryThatNeverAnswersIsSkippedAfterTheLoadTimeout() {
+        good("acme", "acme");
+        misbehaving("stuck", "public String type() { while (true) { try { Thread.sleep(60_000); }"
+                + " catch (InterruptedException ignored) { } } }"
+                + " public Set<Capability> declaredCapabilities() { return Set.of(); }");
+        long began = System.nanoTime();
+        try (PluginRegistry registry = PluginRegistry.load(dir)) {
+            assertEquals(List.of("acme"), registry.types());
+            assertTrue(onlySkipped(registry).reason().contains("did not return within 10 s"),
+                    onlySkipped(registry).reason());
+        }
+        assertTrue(System.nanoTime() - began < java.time.Duration.ofSeconds(40).toNanos(), "bounded");
+    }
+
     /** pf4j reads a plain version as ">=" it; an open range would load on the next major version too. */
     @ParameterizedTest
     @ValueSource(strings = {"1.0.0", ">=1.0", ">=1.0.0 | >=1"})
