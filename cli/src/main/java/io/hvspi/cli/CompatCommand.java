@@ -52,6 +52,7 @@ final class CompatCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         PrintWriter stdout = spec.commandLine().getOut();
+        ReportDir.prepare(spec.commandLine(), out); // before the kit runs: a bad --out costs no run
         Progress progress = new Progress(spec.commandLine().getErr(), !quiet);
         try (PluginRegistry registry = PluginRegistry.load(pluginsDir != null ? pluginsDir : Home.pluginsDir())) {
             registry.skipped().forEach(s -> progress.step("skipped " + s.file() + ": " + s.reason()));
@@ -65,13 +66,23 @@ final class CompatCommand implements Callable<Integer> {
             } finally {
                 RuntimeDirs.deleteTree(work);
             }
-            List<Path> files = report.writeAll(out);
-            String wrote = "wrote " + String.join(", ", files.stream().map(Path::toString).toList());
+            // the results first: a report that cannot be written is then not lost
             if (json) {
                 stdout.print(JsonReportWriter.write(report));
-                progress.step(wrote);
             } else {
                 print(stdout, report);
+            }
+            stdout.flush();
+            List<Path> files;
+            try {
+                files = report.writeAll(out);
+            } catch (IOException | java.io.UncheckedIOException e) {
+                throw ReportDir.writeFailed(out, e);
+            }
+            String wrote = "wrote " + String.join(", ", files.stream().map(Path::toString).toList());
+            if (json) {
+                progress.step(wrote);
+            } else {
                 stdout.println(wrote);
             }
             stdout.flush();
