@@ -101,42 +101,56 @@ final class RunCommand extends HvctlCommand {
             if (!simulate) {
                 return runVm(host, vmSpec, Map.of(), progress, out);
             }
-            Simulation simulation = new Simulation(simulationDir(host.runtimeRoot(), id));
+            Simulation simulation = new Simulation(host.runtimeRoot(), id);
             // on a signal the host closes it after the VM's stop, which still talks to it
             try (ClosedOnExit closing = host.closeOnExit(simulation)) {
                 VmmSimulator simulator = simulation.start(vmSpec.hypervisorType());
                 progress.step("started the " + vmSpec.hypervisorType() + " simulator on " + simulator.endpoint());
-                return runVm(host, withPlaceholderGuest(vmSpec, simulation.dir), Map.of("endpoint",
+                return runVm(host, withPlaceholderGuest(vmSpec, simulation.dir()), Map.of("endpoint",
                         simulator.endpoint()), progress, out);
             }
         }
     }
 
-    /**
-     * Where a simulated run of VM {@code vmId} keeps its simulator: beside the VM's directory, under a
-     * name that is no VM id (those begin with a letter), so that vm list and a VM named "<id>.sim" never
-     * meet it; vm stop removes it with its VM, for a run that was killed before it could.
-     */
+    /** Where a simulated run of VM {@code vmId} keeps its simulator; see {@link SimulationDir}. */
     static Path simulationDir(Path runtimeRoot, String vmId) {
-        return runtimeRoot.resolve("." + vmId + ".sim");
+        return SimulationDir.of(runtimeRoot, vmId);
     }
 
     /** A run's simulator and its directory, removed on close; once closed, it does not start. */
     private static final class Simulation implements AutoCloseable {
-        final Path dir;
+        private final Path runtimeRoot;
+        private final String vmId;
+        private SimulationDir dir;
         private VmmSimulator simulator;
         private boolean closed;
 
-        Simulation(Path dir) {
-            this.dir = dir;
+        Simulation(Path runtimeRoot, String vmId) {
+            this.runtimeRoot = runtimeRoot;
+            this.vmId = vmId;
         }
 
+        /** The directory: this run's alone, made here (an existing one is refused, never used). */
         synchronized VmmSimulator start(String type) {
             if (closed) {
                 throw new HvspiException("not starting the " + type + " simulator: hvctl is exiting");
             }
-            simulator = VmmSimulators.start(type, dir);
+            dir = SimulationDir.create(runtimeRoot, vmId);
+            String socket = SOCKETS.get(type);
+            if (socket != null) {
+                dir.checkSocketPath(socket);
+            }
+            try {
+                simulator = VmmSimulators.start(type, dir.dir);
+            } catch (UncheckedIOException e) {
+                throw new HvspiException("cannot start the " + type + " simulator in " + dir.dir + ": "
+                        + e.getCause().getMessage(), e);
+            }
             return simulator;
+        }
+
+        Path dir() {
+            return dir.dir;
         }
 
         @Override
@@ -147,15 +161,21 @@ final class RunCommand extends HvctlCommand {
                     simulator.close();
                 }
             } finally {
-                RuntimeDirs.deleteTree(dir);
+                if (dir != null) {
+                    dir.close();
+                }
             }
         }
 
         @Override
         public String toString() {
-            return "the simulator in " + dir;
+            return "the simulator of VM " + vmId + " in " + SimulationDir.of(runtimeRoot, vmId);
         }
     }
+
+    /** The socket each simulator serves in its directory. */
+    private static final Map<String, String> SOCKETS = Map.of("clh", io.hvspi.sim.clh.ClhSimulator.SOCKET_NAME,
+            "dragonball", io.hvspi.sim.dragonball.DragonballBridgeSimulator.SOCKET_NAME);
 
     private int runVm(HvspiHost host, VmSpec vmSpec, Map<String, String> vmOptions, Progress progress,
                       PrintWriter out) {
