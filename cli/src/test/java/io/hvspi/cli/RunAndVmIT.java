@@ -224,6 +224,42 @@ class RunAndVmIT {
         assertEquals(List.of(), leftovers());
     }
 
+    /**
+     * vm logs of a dead VM: characters across the 64 KiB read boundary come out whole, and --follow
+     * ends at once when the recorded pid is another live process's (1) or none (0): liveness is the
+     * verified VMM identity, not the raw pid.
+     */
+    @Test
+    void vmLogsOfADeadVmIsWholeAndFollowEnds() throws Exception {
+        JsonNode run = json("run", "--accel", "tcg", "--keep", "--vm-id", "logs1", "--disks", "0", "--json");
+        ProcessHandle qemu = ProcessHandle.of(run.get("pid").asLong()).orElseThrow();
+        qemu.destroyForcibly();
+        qemu.onExit().get();
+        Path log = runtime.resolve("logs1").resolve("qemu.log"); // the qemu plugin's VMM log
+        // 'é' (2 bytes) and '€' (3 bytes) each straddle a 64 KiB boundary
+        long size = Files.size(log);
+        StringBuilder text = new StringBuilder("x".repeat((int) (65535 - size))).append('é');
+        text.append("y".repeat(131071 - 65537 - 1)).append('€').append("end\n");
+        Files.writeString(log, text, java.nio.file.StandardOpenOption.APPEND);
+        String expected = Files.readString(log);
+        Path record = runtime.resolve("logs1").resolve("vm.json");
+        for (int pid : new int[] {1, 0}) {
+            com.fasterxml.jackson.databind.node.ObjectNode doc = (com.fasterxml.jackson.databind.node.ObjectNode)
+                    JSON.readTree(record.toFile());
+            doc.put("pid", pid);
+            doc.remove("vmm");
+            Files.writeString(record, JSON.writeValueAsString(doc));
+            for (String[] args : List.of(new String[] {"vm", "logs", "logs1"}, new String[] {"vm", "logs", "-f", "logs1"})) {
+                HvctlRunner.Result r = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(
+                        java.time.Duration.ofSeconds(60), () -> hv(args), "vm logs -f of a dead VM must end (pid "
+                                + pid + ")");
+                assertEquals(0, r.exit(), r::toString);
+                assertEquals(expected.length(), r.out().length(), "pid " + pid);
+                assertTrue(r.out().equals(expected), "the log as written, byte for byte (pid " + pid + ")");
+            }
+        }
+    }
+
     @Test
     void aCorruptRecordIsOneRowOfTheListAndCanStillBeStopped() throws IOException {
         Path dir = Files.createDirectory(runtime.resolve("broken"),
