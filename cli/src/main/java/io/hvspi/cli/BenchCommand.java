@@ -153,11 +153,11 @@ final class BenchCommand {
         Path config;
 
         @Option(names = "--disks", paramLabel = "N", split = NumericOptions.LIST_SPLIT, splitSynopsisLabel = ",",
-                defaultValue = "1,2,4", converter = NumericOptions.Count.class,
+                defaultValue = "1,2,4", converter = NumericOptions.IoDisks.class,
                 description = "Disk counts, 1 to " + MAX_DISKS + " (default: ${DEFAULT-VALUE}).")
         List<Integer> disks;
 
-        @Option(names = "--modes", paramLabel = "MODE", split = ",", defaultValue = "main,first,least-loaded",
+        @Option(names = "--modes", paramLabel = "MODE", split = NumericOptions.LIST_SPLIT, splitSynopsisLabel = ",", defaultValue = "main,first,least-loaded",
                 description = "Modes: main, first, least-loaded (default: ${DEFAULT-VALUE}).")
         List<String> modes;
 

@@ -52,11 +52,11 @@ final class RunCommand extends HvctlCommand {
             description = "A Kata configuration.toml (default: the bundled QEMU one with 4 independent IOThreads).")
     Path config;
 
-    @Option(names = "--disks", paramLabel = "N", defaultValue = "4", converter = NumericOptions.CountOrZero.class, description = "Disks to hotplug (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--disks", paramLabel = "N", defaultValue = "4", converter = NumericOptions.RunDisks.class, description = "Disks to hotplug, 0 to 64 (default: ${DEFAULT-VALUE}).")
     int disks;
 
-    @Option(names = "--nics", paramLabel = "N", defaultValue = "0", converter = NumericOptions.CountOrZero.class,
-            description = "Network devices to hotplug, each on a tap hvspi creates, named after the VM and removed"
+    @Option(names = "--nics", paramLabel = "N", defaultValue = "0", converter = NumericOptions.RunNics.class,
+            description = "Network devices to hotplug, 0 to 16, each on a tap hvspi creates, named after the VM and removed"
                     + " when it stops (default: ${DEFAULT-VALUE}).")
     int nics;
 
@@ -90,10 +90,10 @@ final class RunCommand extends HvctlCommand {
         Progress progress = new Progress(err(), true);
         try (HvspiHost host = global.host()) {
             LoadedConfig kata = loadConfig(host, config, annotations);
-            String id = vmId != null ? RuntimeDirs.checkVmId(vmId)
+            String id = vmId != null ? vmId
                     : "hvctl-" + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt());
             VmSpec vmSpec = effectiveSpec(kata.spec(id));
-            Accelerator.Choice accelerator = accel != null ? Accelerator.choose(accel) : kata.accelerator();
+            Accelerator.Choice accelerator = accel != null ? fromCommandLine(accel) : kata.accelerator();
             progress.step("config " + kata.source() + ": hypervisor " + vmSpec.hypervisorType() + ", accel "
                     + vmSpec.accel() + " (" + accelerator.reason() + "), IOThreads "
                     + ConfigCommand.Check.ioThreads(vmSpec));
@@ -110,6 +110,13 @@ final class RunCommand extends HvctlCommand {
                         simulator.endpoint()), progress, out);
             }
         }
+    }
+
+    /** The accelerator --accel chooses, with a reason that names the command line, not the configuration. */
+    static Accelerator.Choice fromCommandLine(String accel) {
+        Accelerator.Choice c = Accelerator.choose(accel);
+        return new Accelerator.Choice(c.accel(), "--accel " + accel + " on the command line"
+                + (accel.equals("auto") ? ": " + c.reason().replaceFirst("^auto: ", "") : ""));
     }
 
     /** Where a simulated run of VM {@code vmId} keeps its simulator; see {@link SimulationDir}. */
@@ -305,6 +312,10 @@ final class RunCommand extends HvctlCommand {
     }
 
     private void checkArguments() {
+        if (vmId != null && !RuntimeDirs.VM_ID.matcher(vmId).matches()) {
+            throw new ParameterException(spec.commandLine(), "--vm-id: invalid VM id '" + vmId
+                    + "': expected a letter, then up to 63 letters, digits, '-', '_' or '.'");
+        }
         if (nics > 16) {
             throw new ParameterException(spec.commandLine(), "--nics must be from 0 to 16, got " + nics);
         }

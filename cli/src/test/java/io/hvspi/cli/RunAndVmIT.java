@@ -71,6 +71,14 @@ class RunAndVmIT {
                 r.err());
     }
 
+    /** --accel's reason names the command line, not the configuration that it overrides. */
+    @Test
+    void anAccelGivenOnTheCommandLineSaysSo() {
+        HvctlRunner.Result r = hv("run", "--accel", "tcg", "--disks", "0");
+        assertEquals(0, r.exit(), r::toString);
+        assertTrue(r.err().contains("accel tcg (--accel tcg on the command line)"), r.err());
+    }
+
     @Test
     void runSpreadsFourDisksOverFourIOThreadsAndCleansUp() throws IOException {
         JsonNode vm = json("run", "--accel", "tcg", "--json");
