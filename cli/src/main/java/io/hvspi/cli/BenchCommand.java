@@ -153,11 +153,11 @@ final class BenchCommand {
         Path config;
 
         @Option(names = "--disks", paramLabel = "N", split = NumericOptions.LIST_SPLIT, splitSynopsisLabel = ",",
-                defaultValue = "1,2,4", converter = NumericOptions.Count.class,
+                defaultValue = "1,2,4", converter = NumericOptions.IoDisks.class,
                 description = "Disk counts, 1 to " + MAX_DISKS + " (default: ${DEFAULT-VALUE}).")
         List<Integer> disks;
 
-        @Option(names = "--modes", paramLabel = "MODE", split = ",", defaultValue = "main,first,least-loaded",
+        @Option(names = "--modes", paramLabel = "MODE", split = NumericOptions.LIST_SPLIT, splitSynopsisLabel = ",", defaultValue = "main,first,least-loaded",
                 description = "Modes: main, first, least-loaded (default: ${DEFAULT-VALUE}).")
         List<String> modes;
 
@@ -178,15 +178,16 @@ final class BenchCommand {
             if (accel != null && !Accelerator.KEYS.contains(accel)) {
                 throw new ParameterException(spec.commandLine(), "--accel must be auto, kvm or tcg, got '" + accel + "'");
             }
+            ReportDir.prepare(spec.commandLine(), out); // before the run: a bad --out costs no run
             Progress progress = new Progress(err(), true);
             IoBenchReport report;
             try (HvspiHost host = global.host()) {
                 LoadedConfig kata = loadConfig(host, config, Map.of());
                 report = run(host, withAccel(kata.spec("bench-io"), accel), kata, options, progress);
             }
+            print(out(), report); // the results first: a report that cannot be written is then not lost
             write(report);
             progress.step("wrote " + out.resolve(JSON_FILE) + " and " + out.resolve(SVG_FILE));
-            print(out(), report);
             return ExitCode.OK;
         }
 
@@ -254,8 +255,8 @@ final class BenchCommand {
                 Files.createDirectories(out);
                 Files.writeString(out.resolve(JSON_FILE), Json.mapper().writeValueAsString(report) + "\n");
                 Files.writeString(out.resolve(SVG_FILE), IoBench.chart(report));
-            } catch (IOException e) {
-                throw new UncheckedIOException("cannot write the report into " + out + ": " + e.getMessage(), e);
+            } catch (IOException | UncheckedIOException e) {
+                throw ReportDir.writeFailed(out, e);
             }
         }
 

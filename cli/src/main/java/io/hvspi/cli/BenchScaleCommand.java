@@ -68,6 +68,7 @@ final class BenchScaleCommand extends HvctlCommand {
         if (accel != null && !Accelerator.KEYS.contains(accel)) {
             throw new ParameterException(spec.commandLine(), "--accel must be auto, kvm or tcg, got '" + accel + "'");
         }
+        ReportDir.prepare(spec.commandLine(), out); // before the run: a bad --out costs no run
         Progress progress = new Progress(err(), true);
         ScaleReport report;
         try (HvspiHost host = global.host()) {
@@ -78,13 +79,25 @@ final class BenchScaleCommand extends HvctlCommand {
             report = ScaleBench.run(host, vmSpec,
                     new ScaleBench.Options(vms, disks, Math.min(threads, vms), memoryMib, warmup), progress::step);
         }
-        List<Path> files = report.writeAll(out);
+        // the results first: a report that cannot be written is then not lost
         PrintWriter stdout = out();
         if (json) {
             stdout.println(report.toJson());
         } else {
             print(stdout, report);
-            stdout.println("wrote " + String.join(", ", files.stream().map(Path::toString).toList()));
+        }
+        stdout.flush();
+        List<Path> files;
+        try {
+            files = report.writeAll(out);
+        } catch (java.io.UncheckedIOException e) {
+            throw ReportDir.writeFailed(out, e);
+        }
+        String wrote = "wrote " + String.join(", ", files.stream().map(Path::toString).toList());
+        if (json) {
+            progress.step(wrote);
+        } else {
+            stdout.println(wrote);
         }
         stdout.flush();
         return ExitCode.OK;

@@ -1,5 +1,6 @@
 package io.hvspi.cli;
 
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.hvspi.core.plugin.PluginRegistry;
 import io.hvspi.spi.Capability;
@@ -21,7 +22,8 @@ final class CapabilitiesCommand extends PluginReadingCommand {
             List<PluginRegistry.Entry> entries = registry != null ? registry.entries() : List.of();
             if (json) {
                 ObjectNode doc = Json.object();
-                entries.forEach(e -> doc.withArray("types").add(e.type()));
+                ArrayNode types = doc.putArray("types"); // there when empty too: no plugin loaded
+                entries.forEach(e -> types.add(e.type()));
                 ObjectNode matrix = doc.putObject("capabilities");
                 for (Capability c : Capability.values()) {
                     ObjectNode row = matrix.putObject(c.key());

@@ -30,14 +30,15 @@ import picocli.CommandLine.Spec;
             + " reported unavailable, not passed; jars that did not load are listed with the reason. Exits 7 when a"
             + " contract test fails, 4 when two plugins claim one hypervisor type (neither is tested).")
 final class CompatCommand implements Callable<Integer> {
-    @Option(names = PluginOptions.DIR, paramLabel = "DIR", description = PluginOptions.DIR_HELP)
+    @Option(names = PluginOptions.DIR, paramLabel = "DIR", description = PluginOptions.DIR_HELP,
+            converter = PluginOptions.Dir.class)
     Path pluginsDir;
 
     @Option(names = "--out", paramLabel = "DIR", defaultValue = "compat",
             description = "Where to write the reports (default: ${DEFAULT-VALUE}).")
     Path out;
 
-    @Option(names = "--only", paramLabel = "TYPE", split = ",",
+    @Option(names = "--only", paramLabel = "TYPE", split = NumericOptions.LIST_SPLIT, splitSynopsisLabel = ",",
             description = "Test only these hypervisor types (repeatable, or comma-separated).")
     List<String> only = new ArrayList<>();
 
@@ -59,6 +60,14 @@ final class CompatCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         PrintWriter stdout = spec.commandLine().getOut();
+        for (String type : only) {
+            // LIST_SPLIT keeps a lone or trailing comma in its element: "," or "a," is refused here, not dropped
+            if (type.isBlank() || type.contains(",")) {
+                throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+                        "--only: empty hypervisor type in '" + String.join(",", only) + "'");
+            }
+        }
+        ReportDir.prepare(spec.commandLine(), out); // before the kit runs: a bad --out costs no run
         Progress progress = new Progress(spec.commandLine().getErr(), !quiet);
         try (PluginRegistry registry = PluginRegistry.load(pluginsDir != null ? pluginsDir : Home.pluginsDir())) {
             registry.skipped().forEach(s -> progress.step("skipped " + s.file() + ": " + s.reason()));
@@ -73,13 +82,23 @@ final class CompatCommand implements Callable<Integer> {
             } finally {
                 removeWork(work, runner.kept(), spec.commandLine().getErr());
             }
-            List<Path> files = report.writeAll(out);
-            String wrote = "wrote " + String.join(", ", files.stream().map(Path::toString).toList());
+            // the results first: a report that cannot be written is then not lost
             if (json) {
                 stdout.print(JsonReportWriter.write(report));
-                progress.step(wrote);
             } else {
                 print(stdout, report);
+            }
+            stdout.flush();
+            List<Path> files;
+            try {
+                files = report.writeAll(out);
+            } catch (IOException | java.io.UncheckedIOException e) {
+                throw ReportDir.writeFailed(out, e);
+            }
+            String wrote = "wrote " + String.join(", ", files.stream().map(Path::toString).toList());
+            if (json) {
+                progress.step(wrote);
+            } else {
                 stdout.println(wrote);
             }
             stdout.flush();

@@ -46,6 +46,10 @@ final class ConfigCommand {
         public Integer call() {
             PrintWriter out = out();
             PrintWriter err = err();
+            if (file != null && file.toString().isBlank()) {
+                throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+                        "FILE is empty: expected the path of a configuration file");
+            }
             KataConfig config;
             try {
                 config = Configs.load(file, annotations);

@@ -9,7 +9,8 @@ import picocli.CommandLine.Option;
 
 /** Options every command that touches plugins or VMs shares. */
 final class GlobalOptions {
-    @Option(names = PluginOptions.DIR, paramLabel = "DIR", description = PluginOptions.DIR_HELP)
+    @Option(names = PluginOptions.DIR, paramLabel = "DIR", description = PluginOptions.DIR_HELP,
+            converter = PluginOptions.Dir.class)
     Path pluginsDir;
 
     @Option(names = "--runtime-dir", paramLabel = "DIR",

@@ -59,6 +59,27 @@ final class NumericOptions {
         }
     }
 
+    /** run --disks: 0 to 64 (the hotplug slots run gives a VM). */
+    static final class RunDisks extends IntRange {
+        RunDisks() {
+            super(0, 64);
+        }
+    }
+
+    /** run --nics: 0 to 16. */
+    static final class RunNics extends IntRange {
+        RunNics() {
+            super(0, 16);
+        }
+    }
+
+    /** bench io --disks: 1 to 16 disks per case. */
+    static final class IoDisks extends IntRange {
+        IoDisks() {
+            super(1, 16);
+        }
+    }
+
     /** A device's queue count. */
     static final class Queues extends IntRange {
         Queues() {
@@ -97,6 +118,11 @@ final class NumericOptions {
         @Override
         public Double convert(String value) {
             double d;
+            // a plain decimal number: Double.parseDouble also takes 10d, 10f, 0x1p3, 1e3, NaN and Infinity
+            if (!value.strip().matches("[0-9]+(\\.[0-9]*)?|\\.[0-9]+")) {
+                throw new TypeConversionException("'" + value + "' is not a number of seconds: expected a decimal"
+                        + " number such as 10 or 0.5");
+            }
             try {
                 d = Double.parseDouble(value.strip());
             } catch (NumberFormatException e) {

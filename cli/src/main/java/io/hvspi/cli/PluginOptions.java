@@ -12,8 +12,20 @@ final class PluginOptions {
     static final String DIR = "--plugins-dir";
     static final String DIR_HELP = "Where plugin jars are (default: the distribution's plugins/).";
 
-    @Option(names = DIR, paramLabel = "DIR", description = DIR_HELP)
+    @Option(names = DIR, paramLabel = "DIR", description = DIR_HELP, converter = Dir.class)
     Path pluginsDir;
+
+    /** A directory's path: an empty one would be the current directory, scanned for jars; it is refused. */
+    static final class Dir implements picocli.CommandLine.ITypeConverter<Path> {
+        @Override
+        public Path convert(String value) {
+            if (value.isBlank()) {
+                throw new picocli.CommandLine.TypeConversionException("'" + value + "' is no directory: expected a"
+                        + " path (use . for the current directory)");
+            }
+            return Path.of(value);
+        }
+    }
 
     Path directory() {
         return pluginsDir != null ? pluginsDir : Home.pluginsDir();
@@ -28,6 +40,10 @@ final class PluginOptions {
      * nothing is then the answer, as {@code ls} of an empty directory, but the user hears why.
      */
     Optional<PluginRegistry> registryOrWarn(PrintWriter err) {
+        if (Files.exists(directory()) && !Files.isDirectory(directory())) {
+            err.println("hvctl: warning: plugins directory " + directory() + " is not a directory; no plugins");
+            return Optional.empty();
+        }
         if (!Files.isDirectory(directory())) {
             err.println("hvctl: warning: plugins directory " + directory() + " does not exist; no plugins");
             return Optional.empty();

@@ -35,6 +35,7 @@ final class PluginsCommand implements Callable<Integer> {
         command.spec.addOption(OptionSpec.builder(CliCommand.JSON).type(boolean.class).description(CliCommand.JSON_HELP)
                 .build());
         command.spec.addOption(OptionSpec.builder(PluginOptions.DIR).type(Path.class).paramLabel("DIR")
+                .converters(new PluginOptions.Dir())
                 .description(PluginOptions.DIR_HELP).build());
         return command.spec;
     }

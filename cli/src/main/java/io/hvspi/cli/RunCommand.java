@@ -52,11 +52,11 @@ final class RunCommand extends HvctlCommand {
             description = "A Kata configuration.toml (default: the bundled QEMU one with 4 independent IOThreads).")
     Path config;
 
-    @Option(names = "--disks", paramLabel = "N", defaultValue = "4", converter = NumericOptions.CountOrZero.class, description = "Disks to hotplug (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--disks", paramLabel = "N", defaultValue = "4", converter = NumericOptions.RunDisks.class, description = "Disks to hotplug, 0 to 64 (default: ${DEFAULT-VALUE}).")
     int disks;
 
-    @Option(names = "--nics", paramLabel = "N", defaultValue = "0", converter = NumericOptions.CountOrZero.class,
-            description = "Network devices to hotplug, each on a tap hvspi creates, named after the VM and removed"
+    @Option(names = "--nics", paramLabel = "N", defaultValue = "0", converter = NumericOptions.RunNics.class,
+            description = "Network devices to hotplug, 0 to 16, each on a tap hvspi creates, named after the VM and removed"
                     + " when it stops (default: ${DEFAULT-VALUE}).")
     int nics;
 
@@ -90,10 +90,10 @@ final class RunCommand extends HvctlCommand {
         Progress progress = new Progress(err(), true);
         try (HvspiHost host = global.host()) {
             LoadedConfig kata = loadConfig(host, config, annotations);
-            String id = vmId != null ? RuntimeDirs.checkVmId(vmId)
+            String id = vmId != null ? vmId
                     : "hvctl-" + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt());
             VmSpec vmSpec = effectiveSpec(kata.spec(id));
-            Accelerator.Choice accelerator = accel != null ? Accelerator.choose(accel) : kata.accelerator();
+            Accelerator.Choice accelerator = accel != null ? fromCommandLine(accel) : kata.accelerator();
             progress.step("config " + kata.source() + ": hypervisor " + vmSpec.hypervisorType() + ", accel "
                     + vmSpec.accel() + " (" + accelerator.reason() + "), IOThreads "
                     + ConfigCommand.Check.ioThreads(vmSpec));
@@ -101,42 +101,63 @@ final class RunCommand extends HvctlCommand {
             if (!simulate) {
                 return runVm(host, vmSpec, Map.of(), progress, out);
             }
-            Simulation simulation = new Simulation(simulationDir(host.runtimeRoot(), id));
+            Simulation simulation = new Simulation(host.runtimeRoot(), id);
             // on a signal the host closes it after the VM's stop, which still talks to it
             try (ClosedOnExit closing = host.closeOnExit(simulation)) {
                 VmmSimulator simulator = simulation.start(vmSpec.hypervisorType());
                 progress.step("started the " + vmSpec.hypervisorType() + " simulator on " + simulator.endpoint());
-                return runVm(host, withPlaceholderGuest(vmSpec, simulation.dir), Map.of("endpoint",
+                return runVm(host, withPlaceholderGuest(vmSpec, simulation.dir()), Map.of("endpoint",
                         simulator.endpoint()), progress, out);
             }
         }
     }
 
-    /**
-     * Where a simulated run of VM {@code vmId} keeps its simulator: beside the VM's directory, under a
-     * name that is no VM id (those begin with a letter), so that vm list and a VM named "<id>.sim" never
-     * meet it; vm stop removes it with its VM, for a run that was killed before it could.
-     */
+    /** The accelerator --accel chooses, with a reason that names the command line, not the configuration. */
+    static Accelerator.Choice fromCommandLine(String accel) {
+        Accelerator.Choice c = Accelerator.choose(accel);
+        return new Accelerator.Choice(c.accel(), "--accel " + accel + " on the command line"
+                + (accel.equals("auto") ? ": " + c.reason().replaceFirst("^auto: ", "") : ""));
+    }
+
+    /** Where a simulated run of VM {@code vmId} keeps its simulator; see {@link SimulationDir}. */
     static Path simulationDir(Path runtimeRoot, String vmId) {
-        return runtimeRoot.resolve("." + vmId + ".sim");
+        return SimulationDir.of(runtimeRoot, vmId);
     }
 
     /** A run's simulator and its directory, removed on close; once closed, it does not start. */
     private static final class Simulation implements AutoCloseable {
-        final Path dir;
+        private final Path runtimeRoot;
+        private final String vmId;
+        private SimulationDir dir;
         private VmmSimulator simulator;
         private boolean closed;
 
-        Simulation(Path dir) {
-            this.dir = dir;
+        Simulation(Path runtimeRoot, String vmId) {
+            this.runtimeRoot = runtimeRoot;
+            this.vmId = vmId;
         }
 
+        /** The directory: this run's alone, made here (an existing one is refused, never used). */
         synchronized VmmSimulator start(String type) {
             if (closed) {
                 throw new HvspiException("not starting the " + type + " simulator: hvctl is exiting");
             }
-            simulator = VmmSimulators.start(type, dir);
+            dir = SimulationDir.create(runtimeRoot, vmId);
+            String socket = SOCKETS.get(type);
+            if (socket != null) {
+                dir.checkSocketPath(socket);
+            }
+            try {
+                simulator = VmmSimulators.start(type, dir.dir);
+            } catch (UncheckedIOException e) {
+                throw new HvspiException("cannot start the " + type + " simulator in " + dir.dir + ": "
+                        + e.getCause().getMessage(), e);
+            }
             return simulator;
+        }
+
+        Path dir() {
+            return dir.dir;
         }
 
         @Override
@@ -147,15 +168,21 @@ final class RunCommand extends HvctlCommand {
                     simulator.close();
                 }
             } finally {
-                RuntimeDirs.deleteTree(dir);
+                if (dir != null) {
+                    dir.close();
+                }
             }
         }
 
         @Override
         public String toString() {
-            return "the simulator in " + dir;
+            return "the simulator of VM " + vmId + " in " + SimulationDir.of(runtimeRoot, vmId);
         }
     }
+
+    /** The socket each simulator serves in its directory. */
+    private static final Map<String, String> SOCKETS = Map.of("clh", io.hvspi.sim.clh.ClhSimulator.SOCKET_NAME,
+            "dragonball", io.hvspi.sim.dragonball.DragonballBridgeSimulator.SOCKET_NAME);
 
     private int runVm(HvspiHost host, VmSpec vmSpec, Map<String, String> vmOptions, Progress progress,
                       PrintWriter out) {
@@ -285,6 +312,10 @@ final class RunCommand extends HvctlCommand {
     }
 
     private void checkArguments() {
+        if (vmId != null && !RuntimeDirs.VM_ID.matcher(vmId).matches()) {
+            throw new ParameterException(spec.commandLine(), "--vm-id: invalid VM id '" + vmId
+                    + "': expected a letter, then up to 63 letters, digits, '-', '_' or '.'");
+        }
         if (nics > 16) {
             throw new ParameterException(spec.commandLine(), "--nics must be from 0 to 16, got " + nics);
         }

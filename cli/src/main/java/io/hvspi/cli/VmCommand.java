@@ -3,7 +3,6 @@ package io.hvspi.cli;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import io.hvspi.core.host.HvspiHost;
 import io.hvspi.core.host.VmHandle;
-import io.hvspi.core.state.RuntimeDirs;
 import io.hvspi.core.state.VmEntry;
 import io.hvspi.core.state.VmStopper;
 import io.hvspi.spi.BlockBackend;
@@ -354,6 +353,7 @@ final class VmCommand {
         public Integer call() {
             List<String> stopped = new ArrayList<>();
             List<String> absent = new ArrayList<>();
+            java.util.Map<String, String> failed = new java.util.LinkedHashMap<>();
             RuntimeException firstFailure = null;
             try (HvspiHost host = global.host()) {
                 for (String vmId : new LinkedHashSet<>(vmIds)) {
@@ -363,10 +363,12 @@ final class VmCommand {
                     } catch (io.hvspi.spi.HvspiException e) {
                         if (e instanceof RequestRejectedException r && r.reason() == RequestRejectedException.Reason.NOT_FOUND) {
                             absent.add(vmId);
+                            removeSimulation(host, vmId); // a simulated run killed before its VM was recorded
                             err().println("hvctl: note: VM " + vmId + " is not there (already stopped?); nothing to do");
                             continue;
                         }
-                        if (vmIds.size() == 1) {
+                        failed.put(vmId, e.getMessage());
+                        if (vmIds.size() == 1 && !json) {
                             throw e; // one VM: the error is the command's, with its hint
                         }
                         err().println("hvctl: error: VM " + vmId + ": " + e.getMessage());
@@ -375,9 +377,12 @@ final class VmCommand {
                 }
             }
             if (json) {
+                // every VM given is in one of the three lists, whatever happened to the others
                 var doc = Json.object();
                 stopped.forEach(doc.putArray("stopped")::add);
                 absent.forEach(doc.putArray("absent")::add);
+                ArrayNode failures = doc.putArray("failed");
+                failed.forEach((id, error) -> failures.addObject().put("id", id).put("error", error));
                 Json.print(out(), doc);
             } else {
                 stopped.forEach(id -> out().println("stopped " + id));
@@ -387,13 +392,24 @@ final class VmCommand {
 
         private void stop(HvspiHost host, String vmId) {
             VmStopper.Outcome outcome = host.stop(vmId);
-            // a simulated run ended by SIGKILL left its simulator's directory (the simulator died with it)
-            RuntimeDirs.deleteTree(RunCommand.simulationDir(host.runtimeRoot(), vmId));
+            removeSimulation(host, vmId);
             if (outcome.signalled().isEmpty()) {
                 outcome.pluginFailure().ifPresent(why -> err().println("hvctl: VM " + vmId
                         + " was not running (" + why + "); removed its state"));
             } else {
                 err().println("hvctl: " + outcome.describe());
+            }
+        }
+
+        /**
+         * Removes the simulator's directory a simulated run ended by SIGKILL left (the simulator died
+         * with it); one a live run holds stays. A failure is a warning: the VM itself is stopped.
+         */
+        private void removeSimulation(HvspiHost host, String vmId) {
+            try {
+                SimulationDir.removeLeftover(host.runtimeRoot(), vmId);
+            } catch (io.hvspi.spi.HvspiException e) {
+                err().println("hvctl: warning: VM " + vmId + ": " + e.getMessage());
             }
         }
     }

@@ -3,12 +3,17 @@ package io.hvspi.cli;
 import io.hvspi.core.host.HvspiHost;
 import io.hvspi.spi.HvspiException;
 import io.hvspi.spi.RequestRejectedException;
-import io.hvspi.spi.VmRecord;
+import io.hvspi.core.state.VmEntry;
+import io.hvspi.core.state.VmmProcess;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
+import java.nio.CharBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.charset.CharsetDecoder;
+import java.nio.charset.CoderResult;
+import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.ClosedWatchServiceException;
 import java.nio.file.Files;
@@ -21,6 +26,7 @@ import java.nio.file.WatchKey;
 import java.nio.file.WatchService;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -46,7 +52,7 @@ final class VmLogsCommand extends VmCommand.OneVm {
     public Integer call() {
         String role = console ? "console" : "vmm";
         Path file;
-        long pid;
+        Optional<VmmProcess> vmm;
         try (HvspiHost host = global.host()) {
             Map<String, Path> logs = host.logFiles(vmId);
             file = logs.get(role);
@@ -55,21 +61,24 @@ final class VmLogsCommand extends VmCommand.OneVm {
                         + "' keeps no " + (console ? "console" : "VMM") + " log (its plugin offers: "
                         + (logs.isEmpty() ? "none" : String.join(", ", logs.keySet())) + ")");
             }
-            pid = host.list().stream().filter(e -> e.vmId().equals(vmId))
-                    .filter(e -> e instanceof io.hvspi.core.state.VmEntry.Recorded)
-                    .map(e -> ((io.hvspi.core.state.VmEntry.Recorded) e).record()).mapToLong(VmRecord::pid)
-                    .findFirst().orElse(0);
+            // the VMM as recorded and verified (pid, start time, executable, runtime directory): a raw pid
+            // may be 0 (never spawned) or another process's by now, which would keep --follow going for good
+            vmm = host.list().stream().filter(e -> e.vmId().equals(vmId))
+                    .filter(e -> e instanceof VmEntry.Recorded).map(e -> (VmEntry.Recorded) e)
+                    .findFirst().flatMap(r -> r.identity().map(id -> new VmmProcess(id, r.record().runtimeDir())));
         }
         PrintWriter out = out();
         requireRegularFile(file);
         try (FileChannel log = FileChannel.open(file, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
-            copy(log, out);
+            Utf8Copy copy = new Utf8Copy(log, out);
+            copy.available();
             if (follow) {
                 err().println("hvctl: following " + file.getFileName() + " of VM " + vmId + " until the VM ends;"
                         + " Ctrl-C to stop");
                 err().flush();
-                follow(file, log, pid, out);
+                follow(file, copy, vmm, out);
             }
+            copy.end();
         } catch (NoSuchFileException e) {
             throw new RequestRejectedException(RequestRejectedException.Reason.NOT_FOUND,
                     "VM '" + vmId + "' has no log " + file + " (yet, or any more)");
@@ -98,36 +107,76 @@ final class VmLogsCommand extends VmCommand.OneVm {
     }
 
     /** Prints what the log gains, woken by inotify (WatchService), until the VM ends. */
-    private static void follow(Path file, FileChannel log, long pid, PrintWriter out) throws IOException {
+    private static void follow(Path file, Utf8Copy copy, Optional<VmmProcess> vmm, PrintWriter out) throws IOException {
         try (WatchService watch = file.getFileSystem().newWatchService()) {
             WatchKey key = file.getParent().register(watch, StandardWatchEventKinds.ENTRY_MODIFY,
                     StandardWatchEventKinds.ENTRY_DELETE);
-            while (key.isValid() && Files.exists(file) && vmmAlive(pid)) {
+            while (key.isValid() && Files.exists(file) && vmm.map(VmmProcess::isAlive).orElse(false)) {
                 WatchKey ready = watch.poll(LIVENESS_CHECK_MS, TimeUnit.MILLISECONDS);
                 if (ready != null) {
                     ready.pollEvents();
                     ready.reset();
                 }
-                copy(log, out);
+                copy.available();
             }
-            copy(log, out); // what the VMM wrote while it ended
+            copy.available(); // what the VMM wrote while it ended
         } catch (InterruptedException | ClosedWatchServiceException e) {
             Thread.currentThread().interrupt();
         }
     }
 
-    private static boolean vmmAlive(long pid) {
-        return pid <= 0 || ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
-    }
+    /**
+     * Copies what a log gains to {@code out} as UTF-8, bad bytes replaced. One decoder across all
+     * reads: a character split by a read's end (a 64 KiB buffer, or a VMM halfway through writing
+     * it) is completed by the next read, not replaced twice.
+     */
+    static final class Utf8Copy {
+        private final FileChannel log;
+        private final PrintWriter out;
+        private final CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder()
+                .onMalformedInput(CodingErrorAction.REPLACE).onUnmappableCharacter(CodingErrorAction.REPLACE);
+        private final ByteBuffer bytes = ByteBuffer.allocate(64 * 1024);
+        private final CharBuffer chars = CharBuffer.allocate(64 * 1024);
 
-    /** Copies the bytes after the channel's position to {@code out}, decoded as UTF-8 (bad bytes replaced). */
-    private static void copy(FileChannel log, PrintWriter out) throws IOException {
-        ByteBuffer buffer = ByteBuffer.allocate(64 * 1024);
-        while (log.read(buffer) > 0) {
-            buffer.flip();
-            out.print(new String(buffer.array(), 0, buffer.limit(), StandardCharsets.UTF_8));
-            buffer.clear();
+        Utf8Copy(FileChannel log, PrintWriter out) {
+            this.log = log;
+            this.out = out;
         }
-        out.flush();
+
+        /** Copies the bytes after the channel's position; an incomplete last character waits for the next call. */
+        void available() throws IOException {
+            while (log.read(bytes) > 0) {
+                bytes.flip();
+                decode(false);
+                bytes.compact();
+            }
+            out.flush();
+        }
+
+        /** At the end: an incomplete last character is replaced. */
+        void end() {
+            bytes.flip();
+            decode(true);
+            decoder.flush(chars);
+            drain();
+            bytes.clear();
+            out.flush();
+        }
+
+        private void decode(boolean endOfInput) {
+            while (true) {
+                CoderResult r = decoder.decode(bytes, chars, endOfInput);
+                drain();
+                if (!r.isOverflow()) {
+                    return;
+                }
+            }
+        }
+
+        private void drain() {
+            chars.flip();
+            out.append(chars);
+            chars.clear();
+        }
     }
 }

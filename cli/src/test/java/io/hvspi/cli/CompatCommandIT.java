@@ -103,6 +103,18 @@ class CompatCommandIT {
     }
 
     @Test
+    void aReportThatCannotBeWrittenIsOneErrorLineAfterTheResults() throws IOException {
+        Path plugins = tmp.resolve("plugins");
+        install("memvm", "MemVmHypervisorFactory.java", plugins);
+        Path out = Files.createDirectories(tmp.resolve("report").resolve("compat.json")).getParent();
+        HvctlRunner.Result r = hvctl("compat", "--plugins-dir", plugins.toString(), "--out", out.toString(), "--quiet");
+        assertEquals(ExitCode.FAILED, r.exit(), r::toString);
+        assertTrue(r.out().startsWith("TYPE") && r.out().contains("memvm 1.0.0  tested"), "results kept: " + r);
+        assertEquals(List.of("hvctl: error: cannot write the report into " + out + ": " + out.resolve("compat.json")
+                + ": Is a directory"), r.err().lines().toList(), r::toString);
+    }
+
+    @Test
     void anUnknownTypeIsAPluginErrorListingWhatIsInstalled() {
         Path plugins = tmp.resolve("plugins");
         install("memvm", "MemVmHypervisorFactory.java", plugins);

@@ -54,6 +54,19 @@ class DistributionAnywhereIT {
         return new Run(p.exitValue(), output);
     }
 
+    /** Java's class path cannot hold a ':': a distribution under such a path says so in one line. */
+    @Test
+    void aPathWithAColonIsOneClearError() throws Exception {
+        Path colon = HvctlRunner.copyTree(dist, outside.resolve("a:b").resolve("hvctl"), true);
+        Process p = new ProcessBuilder(colon.resolve("bin/hvctl").toString(), "plugins").redirectErrorStream(true).start();
+        String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+        assertEquals(1, p.exitValue(), output);
+        assertEquals(List.of("hvctl: error: the distribution is in " + colon.toRealPath() + ", a path with ':', which"
+                + " Java's class path cannot hold", "hvctl: hint: move or copy it to a directory whose path has no ':'"),
+                output.lines().toList());
+    }
+
     @Test
     void compatPassesForEveryBundledPlugin() throws Exception {
         Path out = outside.resolve("compat-out");

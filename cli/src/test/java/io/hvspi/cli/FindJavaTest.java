@@ -24,6 +24,10 @@ class FindJavaTest {
     record Found(int exit, String javaHome, String err) {}
 
     private Found find(String... args) throws IOException, InterruptedException {
+        return find(java.util.Map.of(), args);
+    }
+
+    private Found find(java.util.Map<String, String> env, String... args) throws IOException, InterruptedException {
         Path script = Path.of("src/dist/bin/find-java").toAbsolutePath();
         ProcessBuilder pb = new ProcessBuilder("/bin/bash", "-c",
                 ". \"$0\" && hvctl_find_java \"$@\" && echo \"$HVCTL_JAVA_HOME\"", script.toString());
@@ -31,6 +35,7 @@ class FindJavaTest {
         pb.environment().keySet().removeIf(k -> k.startsWith("HVSPI_") || k.startsWith("HVCTL_") || k.equals("JAVA_HOME"));
         pb.environment().put("PATH", jvms.resolve("no-such-bin").toString()); // no java on PATH
         pb.environment().put("HVCTL_JVM_DIR", jvms.toString());
+        pb.environment().putAll(env);
         Path out = jvms.resolve("out");
         Path err = jvms.resolve("err");
         Process p = pb.redirectOutput(out.toFile()).redirectError(err.toFile()).start();
@@ -92,5 +97,55 @@ class FindJavaTest {
                 "hvctl: note: " + jre + " is a JRE (no bin/javac); building hvspi needs a JDK",
                 "hvctl: hint: install one (e.g. apt-get install openjdk-21-jdk-headless where available) or set"
                         + " HVSPI_JAVA_HOME"), found.err().lines().toList());
+    }
+
+    /** A stand-in made by jlink: its release file lists its modules. */
+    private Path runtime(String name, String version, String modules) throws IOException {
+        Path home = java(name, version, false);
+        Files.writeString(home.resolve("release"), "JAVA_VERSION=\"" + version + "\"\nMODULES=\"" + modules + "\"\n");
+        return home;
+    }
+
+    @Test
+    void aRuntimeWithoutTheModulesHvctlNeedsIsSkippedWithANote() throws Exception {
+        runtime("jre-25-base", "25", "java.base");
+        Path enough = runtime("jre-22-jlinked", "22", "java.base java.logging java.management java.naming"
+                + " jdk.security.auth");
+        Path full = java("java-21-openjdk-amd64", "21.0.5", false); // no MODULES line: not judged by it
+        assertEquals(new Found(0, enough.toString(), ""), find());
+        Files.writeString(enough.resolve("release"), "JAVA_VERSION=\"22\"\nMODULES=\"java.base jdk.security.auth\"\n");
+        assertEquals(new Found(0, full.toString(), ""), find());
+        Files.delete(full.resolve("release"));
+        Found none = find();
+        assertEquals(1, none.exit(), none.err());
+        assertEquals(List.of(
+                "hvctl: error: no Java 21 or newer found (looked at $HVSPI_JAVA_HOME, $JAVA_HOME, PATH, " + jvms + ")",
+                "hvctl: note: " + jvms.resolve("jre-22-jlinked") + " is a runtime without the module(s)"
+                        + " java.management, which hvctl needs (java.base java.management jdk.security.auth)",
+                "hvctl: note: " + jvms.resolve("jre-25-base") + " is a runtime without the module(s)"
+                        + " java.management jdk.security.auth, which hvctl needs (java.base java.management"
+                        + " jdk.security.auth)",
+                "hvctl: hint: install one (e.g. apt-get install openjdk-21-jdk-headless where available) or set"
+                        + " HVSPI_JAVA_HOME"), none.err().lines().toList());
+    }
+
+    @Test
+    void anUnusableHvspiJavaHomeIsAnErrorNotPassedOver() throws Exception {
+        Path jdk = java("java-25-openjdk-amd64", "25.0.1", true);
+        Path old = java("java-17-openjdk-amd64", "17.0.13", true);
+        Path base = runtime("jre-25-base", "25", "java.base");
+        Path jre = java("jre-21", "21", false);
+        String hint = "hvctl: hint: point it at a Java 21 or newer, or unset it to let hvctl find one";
+        assertEquals(new Found(1, "", "hvctl: error: HVSPI_JAVA_HOME=" + old + " is not a usable Java 21 or newer:"
+                + " it is Java 17; hvctl needs 21 or newer\n" + hint), find(java.util.Map.of("HVSPI_JAVA_HOME", old.toString())));
+        assertEquals(new Found(1, "", "hvctl: error: HVSPI_JAVA_HOME=/nonexistent is not a usable Java 21 or newer:"
+                + " no such directory\n" + hint), find(java.util.Map.of("HVSPI_JAVA_HOME", "/nonexistent")));
+        assertEquals(new Found(1, "", "hvctl: error: HVSPI_JAVA_HOME=" + base + " is not a usable Java 21 or newer:"
+                + " a runtime without the module(s) java.management jdk.security.auth, which hvctl needs (java.base"
+                + " java.management jdk.security.auth)\n" + hint),
+                find(java.util.Map.of("HVSPI_JAVA_HOME", base.toString())));
+        // a JRE runs hvctl; the build (--jdk) takes a JDK from elsewhere
+        assertEquals(new Found(0, jdk.toString(), ""), find(java.util.Map.of("HVSPI_JAVA_HOME", jre.toString()), "--jdk"));
+        assertEquals(new Found(0, jre.toString(), ""), find(java.util.Map.of("HVSPI_JAVA_HOME", jre.toString())));
     }
 }

@@ -48,7 +48,8 @@ class NumericOptionsTest {
             cases.add(Arguments.of("--pin", List.of("vm", "iothreads", "vm1", "--pin", v)));
         }
         // seconds: vm unplug --wait, and the shared --timeout
-        for (String v : List.of("0", "-1", "NaN", "Infinity", "1e300", "0.0001", "soon")) {
+        for (String v : List.of("0", "-1", "NaN", "Infinity", "1e300", "0.0001", "soon", "10d", "10f", "0x1p3", "1e3",
+                "+5", "1_0")) {
             cases.add(Arguments.of("--wait", List.of("vm", "unplug", "vm1", "d1", "--wait", v)));
             cases.add(Arguments.of("--timeout", List.of("vm", "status", "vm1", "--timeout", v)));
         }
@@ -72,6 +73,30 @@ class NumericOptionsTest {
         for (String v : List.of(",", "0", "1,-2", "1,,2", "x")) {
             cases.add(Arguments.of("--disks", List.of("bench", "io", "--disks", v)));
         }
+        // lists: a lone, leading, trailing or doubled comma is an empty item, not an empty list
+        for (String v : List.of(",", "main,", ",main", "main,,first", "")) {
+            cases.add(Arguments.of("--modes", List.of("bench", "io", "--modes", v)));
+        }
+        for (String v : List.of(",", "qemu,", ",qemu", "qemu,,clh")) {
+            cases.add(Arguments.of("--only", List.of("compat", "--only", v)));
+        }
+        // the real bounds of each option, not the converter's generic ones
+        cases.add(Arguments.of("expected 0 to 64", List.of("run", "--disks", "100001")));
+        cases.add(Arguments.of("expected 0 to 64", List.of("run", "--disks", "65")));
+        cases.add(Arguments.of("expected 0 to 16", List.of("run", "--nics", "17")));
+        cases.add(Arguments.of("expected 1 to 16", List.of("bench", "io", "--disks", "0")));
+        cases.add(Arguments.of("expected 1 to 16", List.of("bench", "io", "--disks", "17")));
+        // --vm-id, checked with the other arguments (before a configuration is read)
+        for (String v : List.of("1bad", "a/b", "", "-x")) {
+            cases.add(Arguments.of("--vm-id", List.of("run", "--vm-id=" + v)));
+        }
+        // an empty path is no directory and no file
+        for (String command : List.of("plugins", "capabilities", "config check", "run", "compat", "bench scale")) {
+            List<String> args = new ArrayList<>(List.of(command.split(" ")));
+            args.addAll(List.of("--plugins-dir", ""));
+            cases.add(Arguments.of("--plugins-dir", args));
+        }
+        cases.add(Arguments.of("FILE is empty", List.of("config", "check", "")));
         return cases.stream();
     }
 
@@ -80,7 +105,7 @@ class NumericOptionsTest {
     void aBadNumberIsAUsageErrorOfOneLine(String option, List<String> args) {
         List<String> all = new ArrayList<>(args);
         all.addAll(List.of("--runtime-dir", runtime.toString()));
-        if (args.get(0).equals("bench") || args.get(0).equals("run")) {
+        if (!args.get(0).equals("vm")) {
             all.removeAll(List.of("--runtime-dir", runtime.toString())); // not every command takes it
         }
         StringWriter out = new StringWriter();

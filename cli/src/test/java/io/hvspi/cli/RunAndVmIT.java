@@ -71,6 +71,14 @@ class RunAndVmIT {
                 r.err());
     }
 
+    /** --accel's reason names the command line, not the configuration that it overrides. */
+    @Test
+    void anAccelGivenOnTheCommandLineSaysSo() {
+        HvctlRunner.Result r = hv("run", "--accel", "tcg", "--disks", "0");
+        assertEquals(0, r.exit(), r::toString);
+        assertTrue(r.err().contains("accel tcg (--accel tcg on the command line)"), r.err());
+    }
+
     @Test
     void runSpreadsFourDisksOverFourIOThreadsAndCleansUp() throws IOException {
         JsonNode vm = json("run", "--accel", "tcg", "--json");
@@ -224,6 +232,42 @@ class RunAndVmIT {
         assertEquals(List.of(), leftovers());
     }
 
+    /**
+     * vm logs of a dead VM: characters across the 64 KiB read boundary come out whole, and --follow
+     * ends at once when the recorded pid is another live process's (1) or none (0): liveness is the
+     * verified VMM identity, not the raw pid.
+     */
+    @Test
+    void vmLogsOfADeadVmIsWholeAndFollowEnds() throws Exception {
+        JsonNode run = json("run", "--accel", "tcg", "--keep", "--vm-id", "logs1", "--disks", "0", "--json");
+        ProcessHandle qemu = ProcessHandle.of(run.get("pid").asLong()).orElseThrow();
+        qemu.destroyForcibly();
+        qemu.onExit().get();
+        Path log = runtime.resolve("logs1").resolve("qemu.log"); // the qemu plugin's VMM log
+        // 'é' (2 bytes) and '€' (3 bytes) each straddle a 64 KiB boundary
+        long size = Files.size(log);
+        StringBuilder text = new StringBuilder("x".repeat((int) (65535 - size))).append('é');
+        text.append("y".repeat(131071 - 65537 - 1)).append('€').append("end\n");
+        Files.writeString(log, text, java.nio.file.StandardOpenOption.APPEND);
+        String expected = Files.readString(log);
+        Path record = runtime.resolve("logs1").resolve("vm.json");
+        for (int pid : new int[] {1, 0}) {
+            com.fasterxml.jackson.databind.node.ObjectNode doc = (com.fasterxml.jackson.databind.node.ObjectNode)
+                    JSON.readTree(record.toFile());
+            doc.put("pid", pid);
+            doc.remove("vmm");
+            Files.writeString(record, JSON.writeValueAsString(doc));
+            for (String[] args : List.of(new String[] {"vm", "logs", "logs1"}, new String[] {"vm", "logs", "-f", "logs1"})) {
+                HvctlRunner.Result r = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(
+                        java.time.Duration.ofSeconds(60), () -> hv(args), "vm logs -f of a dead VM must end (pid "
+                                + pid + ")");
+                assertEquals(0, r.exit(), r::toString);
+                assertEquals(expected.length(), r.out().length(), "pid " + pid);
+                assertTrue(r.out().equals(expected), "the log as written, byte for byte (pid " + pid + ")");
+            }
+        }
+    }
+
     @Test
     void aCorruptRecordIsOneRowOfTheListAndCanStillBeStopped() throws IOException {
         Path dir = Files.createDirectory(runtime.resolve("broken"),
@@ -277,6 +321,91 @@ class RunAndVmIT {
         HvctlRunner.Result stop = hv("vm", "stop", "sim2");
         assertEquals(0, stop.exit(), stop::toString);
         assertEquals(List.of(), leftovers());
+    }
+
+    /**
+     * Two simulated runs of one VM id at once: the second refuses in one line and never touches the
+     * first's simulator, which runs on to a clean end. The first is a process of its own, stopped
+     * (SIGSTOP) once its VM is up and continued after the second has ended.
+     */
+    @Test
+    void aSecondSimulatedRunOfOneIdLeavesTheFirstsSimulatorAlone() throws Exception {
+        List<String> command = new ArrayList<>(List.of(HvctlRunner.home().resolve("bin/hvctl").toString(), "run",
+                fixture("configuration-clh.toml").toString(), "--simulate", "--vm-id", "twice", "--disks", "1",
+                "--runtime-dir", runtime.toString()));
+        ProcessBuilder pb = new ProcessBuilder(command).redirectOutput(ProcessBuilder.Redirect.DISCARD);
+        pb.environment().put("HVSPI_JAVA_HOME", System.getProperty("java.home"));
+        Process first = pb.start();
+        pids.add(first.pid());
+        StringBuilder firstErr = new StringBuilder();
+        Path sim = runtime.resolve(".twice.sim");
+        try (java.io.BufferedReader lines = first.errorReader()) {
+            String line;
+            while ((line = lines.readLine()) != null && !line.contains("] attached disk0")) {
+                firstErr.append(line).append('\n');
+            }
+            assertTrue(line != null, firstErr::toString);
+            signal("STOP", first.pid());
+            try {
+                List<Path> before;
+                try (Stream<Path> files = Files.list(sim)) {
+                    before = files.sorted().toList();
+                }
+                HvctlRunner.Result second = hv("run", fixture("configuration-clh.toml").toString(), "--simulate",
+                        "--vm-id", "twice", "--disks", "1");
+                assertEquals(ExitCode.FAILED, second.exit(), second::toString);
+                assertEquals(List.of("hvctl: error: VM 'twice' is in use: the simulated run in pid " + first.pid()
+                        + " keeps its simulator in " + sim + "; choose another --vm-id"),
+                        second.err().lines().filter(l -> l.startsWith("hvctl: ")).toList(), second::toString);
+                try (Stream<Path> files = Files.list(sim)) {
+                    assertEquals(before, files.sorted().toList(), "the first run's simulator is untouched");
+                }
+                // the first run holds the VM's lock: vm stop gives up, and --json still prints its document
+                HvctlRunner.Result stop = hv("vm", "stop", "twice", "--timeout", "1", "--json");
+                assertEquals(ExitCode.VMM_UNAVAILABLE, stop.exit(), stop::toString);
+                JsonNode doc = JSON.readTree(stop.out());
+                assertEquals(0, doc.get("stopped").size(), stop::toString);
+                assertEquals("twice", doc.get("failed").get(0).get("id").asText(), stop::toString);
+                assertTrue(doc.get("failed").get(0).get("error").asText().contains("locked by pid " + first.pid()),
+                        stop::toString);
+                HvctlRunner.Result several = hv("vm", "stop", "twice", "gone", "--timeout", "1", "--json");
+                assertEquals(ExitCode.VMM_UNAVAILABLE, several.exit(), several::toString);
+                JsonNode both = JSON.readTree(several.out());
+                assertEquals(1, both.get("failed").size(), several::toString);
+                assertEquals("gone", both.get("absent").get(0).asText(), several::toString);
+                assertTrue(Files.isDirectory(sim), "vm stop leaves a live run's simulator alone");
+            } finally {
+                signal("CONT", first.pid());
+            }
+            while ((line = lines.readLine()) != null) {
+                firstErr.append(line).append('\n');
+            }
+        }
+        assertTrue(first.waitFor(60, java.util.concurrent.TimeUnit.SECONDS), firstErr::toString);
+        // the stop above may have ended the VM under it (the VM is not the run's): either way its simulator was its own
+        assertFalse(firstErr.toString().contains("internal error"), firstErr::toString);
+        assertFalse(Files.exists(sim), "the first run removed its own simulator");
+    }
+
+    private static void signal(String name, long pid) throws Exception {
+        Process kill = new ProcessBuilder("kill", "-" + name, Long.toString(pid)).inheritIO().start();
+        assertEquals(0, kill.waitFor());
+    }
+
+    /** A runtime root too long for a simulator's socket is one error line naming the path, as QEMU's is. */
+    @ParameterizedTest
+    @CsvSource({"configuration-clh.toml, clh-api.sock", "configuration-dragonball.toml, dragonball-bridge.sock"})
+    void aSocketPathTooLongForTheSimulatorIsOneErrorLine(String config, String socket) throws IOException {
+        Path deep = Files.createDirectories(runtime.resolve("d".repeat(60)).resolve("e".repeat(60)));
+        HvctlRunner.Result r = hvctl("run", fixture(config).toString(), "--simulate", "--vm-id", "longpath",
+                "--disks", "1", "--runtime-dir", deep.toString());
+        assertEquals(ExitCode.FAILED, r.exit(), r::toString);
+        List<String> errors = r.err().lines().filter(l -> l.startsWith("hvctl: error:")).toList();
+        assertEquals(List.of("hvctl: error: the simulator's socket path " + deep.resolve(".longpath.sim").resolve(socket)
+                + " is " + deep.resolve(".longpath.sim").resolve(socket).toString().length() + " bytes, longer than a"
+                + " Unix socket allows (107); use a shorter runtime root (--runtime-dir) or VM id"), errors, r::toString);
+        assertFalse(r.err().contains("internal error"), r::toString);
+        assertFalse(Files.exists(deep.resolve(".longpath.sim")), "nothing left");
     }
 
     @Test

@@ -15,7 +15,8 @@ final class RunLeftovers {
 
     /** No VM directory under {@code runtime} (its files listed if there is one) and no process naming it. */
     static void assertNone(Path runtime, String what) {
-        try (Stream<Path> left = Files.list(runtime)) {
+        // a run ended before it wrote anything leaves not even the root (it is made on a VM's start)
+        try (Stream<Path> left = Files.exists(runtime) ? Files.list(runtime) : Stream.of()) {
             // .locks is the host's own: lock files outlive their VMs by design
             List<Path> vmDirs = left.filter(f -> !f.getFileName().toString().equals(".locks")).toList();
             if (!vmDirs.isEmpty()) {

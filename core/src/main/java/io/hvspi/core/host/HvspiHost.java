@@ -18,6 +18,8 @@ import io.hvspi.spi.RequestRejectedException;
 import io.hvspi.spi.VmRecord;
 import io.hvspi.spi.VmSpec;
 import io.hvspi.spi.VmmUnavailableException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -195,6 +197,9 @@ public final class HvspiHost implements AutoCloseable {
     }
 
     private VmHandle reattachTagged(String vmId) {
+        if (neverLocked(vmId)) {
+            record(vmId); // an id that has no VM takes no lock: its lock file would stay for good
+        }
         VmLock lock = VmLock.acquire(context.runtimeRoot(), vmId, lockTimeout);
         try {
             VmRecord record = record(vmId);
@@ -220,10 +225,24 @@ public final class HvspiHost implements AutoCloseable {
      */
     public VmStopper.Outcome stop(String vmId) {
         return measured(null, vmId, "stop", () -> whileOpen(() -> {
+            if (neverLocked(vmId)) {
+                // an id that has no VM takes no lock: its lock file would stay for good
+                stopper.requireSomethingToStop(vmId);
+            }
             try (VmLock lock = VmLock.acquire(context.runtimeRoot(), vmId, lockTimeout)) {
                 return stopper.stop(lock, pluginStop(vmId));
             }
         }));
+    }
+
+    /**
+     * Whether no lock of {@code vmId} was ever taken under this root: then no VM of that id is being
+     * started (a start locks first), and an id found to have no VM needs no lock to say so. Otherwise
+     * the lock file exists already and taking it creates nothing: a stop or reattach during a start
+     * waits for the start, as it always did.
+     */
+    private boolean neverLocked(String vmId) {
+        return !Files.exists(VmLock.lockFile(context.runtimeRoot(), vmId), LinkOption.NOFOLLOW_LINKS);
     }
 
     /**

@@ -27,7 +27,9 @@ public final class DefaultHostContext implements HostContext {
     private final VmmMetrics metrics;
 
     public DefaultHostContext(Path root, Duration commandTimeout, Map<String, String> options) {
-        this.root = RuntimeDirs.createRoot(root.toAbsolutePath());
+        // checked now when it exists; made when a VM first needs it, so that reading (vm list, vm status
+        // of an id that has no VM) creates nothing, not even a missing root's parents
+        this.root = RuntimeDirs.checkRootIfPresent(root.toAbsolutePath());
         this.store = new JsonVmStateStore(this.root);
         this.commandTimeout = commandTimeout;
         this.options = Map.copyOf(options);
@@ -81,6 +83,7 @@ public final class DefaultHostContext implements HostContext {
     @Override
     public Path createRuntimeDir(String vmId) {
         Path dir = root.resolve(RuntimeDirs.checkVmId(vmId));
+        RuntimeDirs.createRoot(root);
         try {
             Files.createDirectory(dir, PosixFilePermissions.asFileAttribute(RuntimeDirs.DIR_MODE));
             // the umask may have narrowed the mode further, never widened it; set it exactly

@@ -170,6 +170,24 @@ public final class RuntimeDirs {
     }
 
     /**
+     * {@link #createRoot} when {@code dir} exists (or is a link or a file, which it refuses); a
+     * missing root is left missing, to be made when something is first written there: reading a
+     * runtime root that does not exist finds no VM and creates nothing.
+     *
+     * @throws HvspiException when it exists and is not private, or is shared
+     */
+    public static Path checkRootIfPresent(Path dir) {
+        try {
+            lstat(dir);
+        } catch (NoSuchFileException e) {
+            return dir;
+        } catch (IOException e) {
+            throw new HvspiException("cannot check runtime root " + dir + ": " + e.getMessage(), e);
+        }
+        return createRoot(dir);
+    }
+
+    /**
      * What hvspi keeps in a runtime root: private directories of its user named as VM ids, its
      * lock directory, simulations ({@code .<id>.sim}).
      */

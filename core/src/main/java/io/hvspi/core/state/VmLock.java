@@ -82,6 +82,8 @@ public final class VmLock implements AutoCloseable {
 
         FileChannel channel() throws IOException {
             if (channel == null || !channel.isOpen()) {
+                // the root as a VM's start makes it (checked, never a shared one), when it is missing
+                RuntimeDirs.createRoot(path.getParent().getParent());
                 // one lstat when it exists: refuses a link or another user's directory in its place
                 RuntimeDirs.createPrivate(path.getParent());
                 // the mode applies when the file is created; NOFOLLOW_LINKS refuses a planted link

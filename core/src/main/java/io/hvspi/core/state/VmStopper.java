@@ -82,8 +82,7 @@ public final class VmStopper {
         // found before the plugin runs: its stop may remove the record while the VMM lives on
         Map<Long, VmmProcess> vmms = findVmms(dir, recorded);
         if (!exists && vmms.isEmpty()) {
-            throw new RequestRejectedException(RequestRejectedException.Reason.NOT_FOUND, "no VM '" + vmId
-                    + "' under " + store.root());
+            throw notFound(vmId);
         }
         Optional<String> pluginFailure = pluginStop.flatMap(stop -> runBounded(lock, "the plugin's stop", stop))
                 .map(Failed::line);
@@ -152,6 +151,25 @@ public final class VmStopper {
         }
         throw new VmmUnavailableException(VmmUnavailableException.Reason.TIMED_OUT, "the " + plugin
                 + " plugin's close of VM '" + vmId + "' gave " + failed.get().line() + "; disconnected without it");
+    }
+
+    /**
+     * Throws what {@link #stop} throws when there is nothing to stop (no directory, no VMM running
+     * from it), without a lock: a stop of an id that has no VM then leaves no lock file behind.
+     * Only a hint: a VM that appears meanwhile is found by the stop under the lock.
+     *
+     * @throws RequestRejectedException (NOT_FOUND) when there is no VM of that id
+     */
+    public void requireSomethingToStop(String vmId) {
+        Path dir = runtimeDir(vmId);
+        if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS) && findVmms(dir, Optional.empty()).isEmpty()) {
+            throw notFound(vmId);
+        }
+    }
+
+    private RequestRejectedException notFound(String vmId) {
+        return new RequestRejectedException(RequestRejectedException.Reason.NOT_FOUND, "no VM '" + vmId
+                + "' under " + store.root());
     }
 
     private Path runtimeDir(String vmId) {

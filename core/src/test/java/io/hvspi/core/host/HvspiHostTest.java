@@ -26,6 +26,7 @@ import io.hvspi.spi.RequestRejectedException;
 import io.hvspi.spi.VmRecord;
 import io.hvspi.spi.VmSpec;
 import io.hvspi.spi.VmmUnavailableException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -250,6 +251,58 @@ class HvspiHostTest {
         RequestRejectedException e = assertThrows(RequestRejectedException.class, () -> host.reattach("ghost"));
         assertEquals(RequestRejectedException.Reason.NOT_FOUND, e.reason());
         assertUnlocked("ghost");
+    }
+
+    /** Reading an id that has no VM leaves nothing behind: no lock file stays for good. */
+    @Test
+    void anIdThatHasNoVmLeavesNoLockFile() {
+        for (Runnable read : List.<Runnable>of(() -> host.reattach("ghost"), () -> host.stop("ghost"),
+                () -> host.logFiles("ghost"))) {
+            RequestRejectedException e = assertThrows(RequestRejectedException.class, read::run);
+            assertEquals(RequestRejectedException.Reason.NOT_FOUND, e.reason());
+        }
+        assertFalse(Files.exists(VmLock.lockFile(root, "ghost")), "no lock file for an id that has no VM");
+    }
+
+    /** A stop of an existing VM still takes its lock: a holder makes it wait, and give up. */
+    @Test
+    void aStopOfAnExistingVmStillWaitsForItsLock() throws Exception {
+        Files.createDirectory(root.resolve("held"));
+        try (VmLock held = VmLock.acquire(root, "held", SHORT)) {
+            assertThrows(io.hvspi.spi.VmmUnavailableException.class, () -> host.stop("held"));
+        }
+    }
+
+    /** A runtime root that does not exist holds no VM, and reading it creates neither it nor its parents. */
+    @Test
+    void aMissingRuntimeRootListsNothingAndIsNotMade() {
+        Path missing = root.resolve("absent").resolve("run");
+        try (HvspiHost reader = HvspiHost.builder().plugins(registry).runtimeRoot(missing).lockTimeout(SHORT).build()) {
+            assertEquals(List.of(), reader.list());
+            for (Runnable read : List.<Runnable>of(() -> reader.reattach("vm1"), () -> reader.stop("vm1"),
+                    () -> reader.logFiles("vm1"), () -> reader.follow("vm1", event -> { }))) {
+                RequestRejectedException e = assertThrows(RequestRejectedException.class, read::run);
+                assertEquals(RequestRejectedException.Reason.NOT_FOUND, e.reason());
+            }
+        }
+        assertFalse(Files.exists(root.resolve("absent")), "no parent made by reading");
+    }
+
+    /** A VM's start makes the missing root (and its parents) 0700, as before. */
+    @Test
+    void aStartMakesAMissingRuntimeRoot() throws Exception {
+        Path missing = root.resolve("absent").resolve("run");
+        when(factory.create(any(), any())).thenAnswer(i -> {
+            i.<io.hvspi.spi.HostContext>getArgument(1).createRuntimeDir("vm1");
+            return vm;
+        });
+        try (HvspiHost starter = HvspiHost.builder().plugins(registry).runtimeRoot(missing).lockTimeout(SHORT).build();
+             VmHandle handle = starter.start(spec("vm1"))) {
+            assertTrue(Files.isDirectory(missing.resolve("vm1")));
+            assertEquals("rwx------", java.nio.file.attribute.PosixFilePermissions.toString(
+                    Files.getPosixFilePermissions(missing)));
+            handle.keepRunning();
+        }
     }
 
     @Test

@@ -177,6 +177,7 @@ class PrivateStateTest {
 
     @Test
     void aVmDirectoryPlantedAsASymbolicLinkIsNeitherWrittenNorReadNorListed() throws Exception {
+        Files.createDirectory(root); // a host makes its root only when it writes there
         DefaultHostContext host = host();
         Files.writeString(elsewhere.resolve("vm.json"), "{\"vmId\":\"vm1\"}");
         Files.createSymbolicLink(root.resolve("vm1"), elsewhere);

@@ -99,7 +99,9 @@ class StateStoreTest {
             assertEquals(RequestRejectedException.Reason.INVALID_ARGUMENT, e.reason());
         }
         try (Stream<Path> files = Files.list(tmp)) {
-            assertEquals(List.of(tmp.resolve("run")), files.toList(), "nothing was written outside the root");
+            // the root itself is made only when something is written there
+            assertEquals(List.of(), files.filter(f -> !f.equals(tmp.resolve("run"))).toList(),
+                    "nothing was written outside the root");
         }
     }
 
