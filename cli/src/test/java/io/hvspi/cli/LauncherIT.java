@@ -77,6 +77,18 @@ class LauncherIT {
         return Runtime.version().feature() >= 25;
     }
 
+    /** HVCTL_JAVA_OPTS is split at blanks but never globbed: a '*' reaches the JVM as written. */
+    @Test
+    void javaOptionsAreNotExpandedAsFileNames() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("glob"));
+        Files.writeString(dir.resolve("log1.txt"), "");
+        Run r = hvctl(HvctlRunner.home(), Map.of("HVCTL_JAVA_OPTS", "-Xlog:class+load:file=" + dir + "/log*.txt"),
+                "--version");
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(Files.size(dir.resolve("log*.txt")) > 0, "the JVM logged to the file named with the '*'");
+        assertEquals(0, Files.size(dir.resolve("log1.txt")), "the '*' was not expanded to a file that matches it");
+    }
+
     @Test
     void theBuildTrainsACacheStampedWithItsJdk() throws Exception {
         Path lib = HvctlRunner.home().resolve("lib");

@@ -90,6 +90,11 @@ final class AnnotationPatterns {
                         continue;
                     }
                     i++;
+                    if (i + 1 < n && "xpP".indexOf(regex.charAt(i)) >= 0 && regex.charAt(i + 1) == '{') {
+                        // \x{2028}, \p{Greek}: the braces are the escape's, not a repeat
+                        int close = regex.indexOf('}', i + 2);
+                        i = close < 0 ? n : close;
+                    }
                     lastCopies = 1;
                     lastSize = 1;
                     size++;

@@ -3,6 +3,7 @@ package io.hvspi.core.host;
 import io.hvspi.core.config.KataConfig;
 import io.hvspi.core.config.KataConfigLoader;
 import io.hvspi.core.metrics.HostMetrics;
+import io.hvspi.core.plugin.PluginCall;
 import io.hvspi.core.plugin.PluginRegistry;
 import io.hvspi.core.state.DefaultHostContext;
 import io.hvspi.core.state.JsonVmStateStore;
@@ -57,8 +58,26 @@ public final class HvspiHost implements AutoCloseable {
     private final Duration lockTimeout;
     private final VmStopper stopper;
     private final Set<VmHandle> open = ConcurrentHashMap.newKeySet();
-    /** Subscriptions from {@link #follow}, closed with the host before its plugins are unloaded. */
-    private final Set<Hypervisor.Subscription> following = ConcurrentHashMap.newKeySet();
+    /** Subscriptions from {@link #follow} still running, closed with the host before its plugins are unloaded. */
+    private final Set<Followed> following = ConcurrentHashMap.newKeySet();
+
+    /** A subscription of {@link #follow}: the plugin's, known to the host until it ends. */
+    private final class Followed implements Hypervisor.Subscription {
+        volatile Hypervisor.Subscription plugins;
+
+        @Override
+        public void close() {
+            following.remove(this);
+            if (plugins != null) {
+                // bounded: a plugin's close that never returns must not hold its caller, nor the host's close
+                if (PluginCall.run("hvspi-unfollow", context.commandTimeout(), plugins::close)
+                        instanceof PluginCall.Threw<Void> threw) {
+                    throw threw.thrown() instanceof RuntimeException r ? r
+                            : new HvspiException("closing a subscription: " + threw.line(), threw.thrown());
+                }
+            }
+        }
+    }
     /**
      * Operations that run plugin code hold the read side; {@link #close} takes the write side
      * once, so it waits for them (a start in flight gets its handle closed, not left out) and
@@ -282,18 +301,25 @@ public final class HvspiHost implements AutoCloseable {
      */
     public Hypervisor.Subscription follow(String vmId, Consumer<io.hvspi.spi.VmEvent> listener) {
         VmRecord record = record(vmId);
+        Objects.requireNonNull(listener, "listener");
         return whileOpen(() -> {
-            Hypervisor.Subscription plugins = factory(record.hypervisorType()).follow(record, context,
-                    Objects.requireNonNull(listener, "listener"));
-            Hypervisor.Subscription tracked = new Hypervisor.Subscription() {
-                @Override
-                public void close() {
-                    following.remove(this);
-                    plugins.close();
-                }
-            };
-            following.add(tracked);
-            return tracked;
+            Followed followed = new Followed();
+            following.add(followed);
+            try {
+                followed.plugins = factory(record.hypervisorType()).follow(record, context, event -> {
+                    try {
+                        listener.accept(event);
+                    } finally {
+                        if (event.name().equals(io.hvspi.spi.VmEvent.VMM_EXITED)) {
+                            following.remove(followed); // the last event: nothing is left to end at the host's close
+                        }
+                    }
+                });
+            } catch (RuntimeException | Error e) {
+                following.remove(followed);
+                throw e;
+            }
+            return followed;
         });
     }
 

@@ -210,7 +210,7 @@ public final class VmHandle implements AutoCloseable {
             failure = e;
         }
         try {
-            stopper.disconnect(vmId(), type, vm::close);
+            stopper.disconnect(lock, type, vm::close);
         } catch (RuntimeException | Error e) {
             if (failure == null) {
                 failure = e;

@@ -147,28 +147,15 @@ final class PluginChecks {
      * stuck in the plugin, is left behind.
      */
     static <T> T bounded(String what, java.util.concurrent.Callable<T> pluginCode) {
-        java.util.concurrent.FutureTask<T> task = new java.util.concurrent.FutureTask<>(pluginCode);
-        Thread t = Thread.ofPlatform().daemon().name("hvspi-plugin-load").start(task);
-        try {
-            return task.get(LOAD_TIMEOUT.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
-        } catch (java.util.concurrent.TimeoutException e) {
-            t.interrupt();
-            throw new PluginException(what + " did not return within " + LOAD_TIMEOUT.toSeconds()
-                    + " s while being loaded");
-        } catch (java.util.concurrent.ExecutionException e) {
-            Throwable cause = e.getCause();
-            if (cause instanceof RuntimeException r) {
-                throw r;
-            }
-            if (cause instanceof Error err) {
-                throw err;
-            }
-            throw new PluginException(what + " failed while being loaded: " + describe(cause), cause);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            t.interrupt();
-            throw new PluginException("interrupted while loading " + what);
-        }
+        return switch (PluginCall.run("hvspi-plugin-load", LOAD_TIMEOUT, pluginCode)) {
+            case PluginCall.Returned<T> returned -> returned.value();
+            case PluginCall.Threw<T> threw when threw.thrown() instanceof RuntimeException r -> throw r;
+            case PluginCall.Threw<T> threw when threw.thrown() instanceof Error e -> throw e;
+            case PluginCall.Threw<T> threw -> throw new PluginException(what + " failed while being loaded: "
+                    + describe(threw.thrown()), threw.thrown());
+            case PluginCall.TimedOut<T> timedOut -> throw new PluginException(what + " did not return within "
+                    + LOAD_TIMEOUT.toSeconds() + " s while being loaded");
+        };
     }
 
     /** The factory's one-line description, read once. */

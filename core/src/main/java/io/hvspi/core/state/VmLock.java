@@ -265,17 +265,19 @@ public final class VmLock implements AutoCloseable {
      * Keeps the lock held past {@link #close()} until {@code done} completes: for work on the
      * VM that was given up on but still runs (a plugin's stop past its bound), which must not
      * meet the next holder, such as a new VM of the same id. Until then, waiters in this process
-     * time out with {@code reason} in the message; others see this process's pid.
+     * time out with {@code reason} in the message; others see this process's pid. Returns false,
+     * keeping nothing, when the holder has closed the lock already.
      */
-    public void keepUntil(CompletionStage<?> done, String reason) {
+    public boolean keepUntil(CompletionStage<?> done, String reason) {
         synchronized (this) {
             if (closed) {
-                throw new IllegalStateException("the lock of VM '" + vmId + "' is released");
+                return false;
             }
             holds++;
         }
         file.keptFor = reason;
         done.whenComplete((result, failure) -> releaseHold());
+        return true;
     }
 
     /** Releases the lock (unless {@link #keepUntil} keeps it); never throws. A second call does nothing. */

@@ -1,5 +1,6 @@
 package io.hvspi.core.state;
 
+import io.hvspi.core.plugin.PluginCall;
 import io.hvspi.spi.HvspiException;
 import io.hvspi.spi.RequestRejectedException;
 import io.hvspi.spi.VmmUnavailableException;
@@ -12,10 +13,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -135,14 +132,16 @@ public final class VmStopper {
 
     /**
      * Runs a plugin's disconnect ({@code Hypervisor.close()}) on its own thread, given up past
-     * the plugin stop timeout: a close that never returns must not keep the caller, nor the
-     * VM's lock, for ever.
+     * the plugin stop timeout: a close that never returns must not keep the caller for ever.
+     * The VM's lock stays held until it returns, as for a stop: a late close may still save
+     * the record.
      *
      * @throws RuntimeException what the close threw
      * @throws VmmUnavailableException (TIMED_OUT) when it did not return in time
      */
-    public void disconnect(String vmId, String plugin, Runnable close) {
-        Optional<Failed> failed = runBounded(null, null, close);
+    public void disconnect(VmLock lock, String plugin, Runnable close) {
+        String vmId = lock.vmId();
+        Optional<Failed> failed = runBounded(lock, "the " + plugin + " plugin's close", close);
         if (failed.isEmpty()) {
             return;
         }
@@ -244,40 +243,20 @@ public final class VmStopper {
 
     /**
      * Runs the plugin's stop on its own thread, abandoned past the timeout; how it failed, if it
-     * did. An abandoned stop still runs and may yet remove the VM's record, directory or taps, so
-     * the VM's lock stays held until it returns: a new VM of the same id waits for it, and is
-     * never undone by it.
+     * did. An abandoned call still runs and may yet remove (or, a close, write) the VM's record,
+     * directory or taps, so the VM's lock stays held until it returns: a new VM of the same id
+     * waits for it, and is never undone by it.
      */
-    private Optional<Failed> runBounded(VmLock lock, String whose, Runnable pluginStop) { // lock: null keeps none
-        CompletableFuture<Void> done = new CompletableFuture<>();
-        Thread t = Thread.ofPlatform().daemon().name("hvspi-plugin-stop").start(() -> {
-            try {
-                pluginStop.run();
-                done.complete(null);
-            } catch (Throwable failure) {
-                done.completeExceptionally(failure);
+    private Optional<Failed> runBounded(VmLock lock, String whose, Runnable pluginCode) {
+        return switch (PluginCall.run("hvspi-plugin-stop", pluginStopTimeout, pluginCode)) {
+            case PluginCall.Returned<Void> returned -> Optional.empty();
+            case PluginCall.Threw<Void> threw -> Optional.of(new Failed(threw.thrown(), threw.line()));
+            case PluginCall.TimedOut<Void> timedOut -> {
+                lock.keepUntil(timedOut.done(), whose + " of VM '" + lock.vmId() + "', which has not returned ("
+                        + timedOut.line() + ")");
+                yield Optional.of(new Failed(null, timedOut.line()));
             }
-        });
-        try {
-            done.get(Math.max(0, VmLock.deadline(pluginStopTimeout) - System.nanoTime()), TimeUnit.NANOSECONDS);
-            return Optional.empty();
-        } catch (TimeoutException e) {
-            return Optional.of(abandon(t, done, lock, whose, "no answer within " + pluginStopTimeout.toMillis()
-                    + " ms"));
-        } catch (ExecutionException e) {
-            return Optional.of(new Failed(e.getCause(), String.valueOf(e.getCause().getMessage())));
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return Optional.of(abandon(t, done, lock, whose, "no answer: interrupted"));
-        }
-    }
-
-    private static Failed abandon(Thread t, CompletableFuture<Void> done, VmLock lock, String whose, String line) {
-        if (lock != null) {
-            lock.keepUntil(done, whose + " of VM '" + lock.vmId() + "', which has not returned (" + line + ")");
-        }
-        t.interrupt();
-        return new Failed(null, line);
+        };
     }
 
     private static RuntimeException unchecked(Throwable failure) {

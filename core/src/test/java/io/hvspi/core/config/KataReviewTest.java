@@ -91,7 +91,8 @@ class KataReviewTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"(a{10}){100}", "(((a)))", "[(]{1000}", "a{2,}{0}", "\\Q((\\E{1000}", "x{1000}"})
+    @ValueSource(strings = {"(a{10}){100}", "(((a)))", "[(]{1000}", "a{2,}{0}", "\\Q((\\E{1000}", "x{1000}",
+        "\\x{2028}", "kernel_\\x{1001}", "\\p{Greek}{3}", "(\\P{L}{1000})"})
     void patternsWithinGosLimitsStillCompile(String pattern) {
         assertEquals(Optional.empty(), AnnotationPatterns.limitProblem(pattern));
     }

@@ -104,7 +104,7 @@ class HandleStopTest {
         assertTrue(qemu.get().waitFor(10, TimeUnit.SECONDS), "the VMM still runs");
         assertTrue(host.context().stateStore().load("vm1").isEmpty(), "the record is gone");
         assertFalse(Files.exists(root.resolve("vm1")), "the runtime directory is gone");
-        VmLock.acquire(root, "vm1", Duration.ofMillis(1)).close();
+        VmLock.acquire(root, "vm1", Duration.ofSeconds(5)).close();
     }
 
     @Test

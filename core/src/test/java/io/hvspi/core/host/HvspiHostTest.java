@@ -90,14 +90,19 @@ class HvspiHostTest {
         host.context().stateStore().save(new VmRecord("vm1", "fake", 0, host.context().createRuntimeDir("vm1"),
                 Instant.now(), "{}"));
         Hypervisor.Subscription plugins = mock(Hypervisor.Subscription.class);
-        when(factory.follow(any(), any(), any())).thenReturn(plugins);
+        List<java.util.function.Consumer<io.hvspi.spi.VmEvent>> listeners = new java.util.ArrayList<>();
+        when(factory.follow(any(), any(), any())).thenAnswer(follow -> {
+            listeners.add(follow.getArgument(2));
+            return plugins;
+        });
         Hypervisor.Subscription closedEarly = host.follow("vm1", event -> { });
-        Hypervisor.Subscription open = host.follow("vm1", event -> { });
+        host.follow("vm1", event -> { });
+        host.follow("vm1", event -> { }); // ends by itself: its VMM exits
+        listeners.get(2).accept(new io.hvspi.spi.VmEvent(io.hvspi.spi.VmEvent.VMM_EXITED, Instant.now(), Map.of()));
         closedEarly.close();
         verify(plugins, times(1)).close();
         host.close();
-        verify(plugins, times(2)).close();
-        open.close(); // a second close of the plugin's subscription is the plugin's to ignore; the host's is harmless
+        verify(plugins, times(2)).close(); // the one still following; the ended one is not kept
     }
 
     @Test
