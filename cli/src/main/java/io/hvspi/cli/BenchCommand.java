@@ -40,6 +40,17 @@ final class BenchCommand {
     private BenchCommand() {}
 
     /** The spec with --accel applied, if given. */
+    /**
+     * The benchmarks drive QEMU itself beside hvspi (a raw QMP client, a guest): a configuration
+     * selecting another hypervisor would have its binary run with QEMU's arguments.
+     */
+    static void requireQemu(LoadedConfig kata, VmSpec vmSpec, String why) {
+        if (!vmSpec.hypervisorType().equals("qemu")) {
+            throw new ConfigException(kata.source(), 0, 0, null, why + "; this config selects '"
+                    + vmSpec.hypervisorType() + "'");
+        }
+    }
+
     static VmSpec withAccel(VmSpec spec, String accel) {
         return accel == null ? spec : spec.toBuilder().accel(Accelerator.choose(accel).accel()).build();
     }
@@ -86,6 +97,7 @@ final class BenchCommand {
                 LoadedConfig kata = loadConfig(host, config, Map.of());
                 VmSpec vmSpec = withAccel(kata.spec("bench-"
                         + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt())), accel);
+                requireQemu(kata, vmSpec, "bench hotplug compares hvspi with a raw QMP client, which drives QEMU");
                 progress.step("config " + kata.source() + ": hypervisor " + vmSpec.hypervisorType() + ", accel "
                         + vmSpec.accel() + ", IOThreads " + ConfigCommand.Check.ioThreads(vmSpec));
                 BenchReport report = HotplugBench.run(host, vmSpec,
@@ -193,10 +205,7 @@ final class BenchCommand {
 
         private IoBenchReport run(HvspiHost host, VmSpec vmSpec, LoadedConfig kata, IoBench.Options options,
                                   Progress progress) {
-            if (!vmSpec.hypervisorType().equals("qemu")) {
-                throw new ConfigException(kata.source(), 0, 0, null, "bench io needs independent IOThreads, which"
-                        + " only the qemu hypervisor has; this config selects '" + vmSpec.hypervisorType() + "'");
-            }
+            requireQemu(kata, vmSpec, "bench io needs independent IOThreads, which only the qemu hypervisor has");
             progress.step("test guest: checking the cache (the first use builds it: about 15 s and a 70 MB"
                     + " kernel download)");
             TestGuest guest = testGuest();

@@ -74,6 +74,7 @@ final class BenchScaleCommand extends HvctlCommand {
         try (HvspiHost host = global.host()) {
             LoadedConfig kata = loadConfig(host, config, Map.of());
             VmSpec vmSpec = BenchCommand.withAccel(kata.spec("scale"), accel);
+            BenchCommand.requireQemu(kata, vmSpec, "bench scale compares hvspi with a raw QMP client, which drives QEMU");
             progress.step("config " + kata.source() + ": hypervisor " + vmSpec.hypervisorType() + ", accel "
                     + vmSpec.accel() + ", IOThreads " + ConfigCommand.Check.ioThreads(vmSpec));
             report = ScaleBench.run(host, vmSpec,

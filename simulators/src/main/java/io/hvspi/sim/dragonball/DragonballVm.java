@@ -301,6 +301,12 @@ final class DragonballVm {
         if (!hotplug) {
             return slotResult(drive.slot);
         }
+        Optional<String> openError = openBacking(config);
+        if (openError.isPresent()) {
+            // create_blk_device opens the file after create() recorded the drive, and nothing removes the entry
+            // on its error: a retry of the id is a path conflict until RemoveBlockDevice
+            throw ActionError.block("Virtio", "IO: " + openError.get() + ".");
+        }
         if (config.usePciBus.orElse(false)) {
             if (!vmConfig.pciHotplugEnabled) {
                 // insert_hotplug_pci_device refuses it, and the drive's cleanup removes the entry again
@@ -312,6 +318,38 @@ final class DragonballVm {
         drive.startThreads();
         // the upcall's callback sends the slot it starts from, 0, for an MMIO drive
         return slotResult(Optional.of(drive.slot.orElse(0)));
+    }
+
+    /**
+     * The error {@code create_blk_device}'s open of the backing file gives (read, write unless read-only,
+     * O_DIRECT when direct), as Rust's {@code io::Error} prints it; empty when it opens.
+     */
+    private static Optional<String> openBacking(BlockConfig config) {
+        java.util.Set<java.nio.file.OpenOption> options = new java.util.HashSet<>();
+        options.add(java.nio.file.StandardOpenOption.READ);
+        if (!config.isReadOnly) {
+            options.add(java.nio.file.StandardOpenOption.WRITE);
+        }
+        if (config.isDirect) {
+            options.add(com.sun.nio.file.ExtendedOpenOption.DIRECT);
+        }
+        try (java.nio.channels.FileChannel ignored = java.nio.channels.FileChannel.open(Path.of(config.pathOnHost),
+                options)) {
+            return Optional.empty();
+        } catch (java.nio.file.AccessDeniedException e) {
+            return Optional.of("Permission denied (os error 13)");
+        } catch (java.nio.file.NoSuchFileException e) {
+            return Optional.of("No such file or directory (os error 2)");
+        } catch (java.nio.file.FileSystemException e) {
+            String reason = String.valueOf(e.getReason());
+            return Optional.of(switch (reason) {
+                case "Is a directory" -> "Is a directory (os error 21)";
+                case "Invalid argument" -> "Invalid argument (os error 22)";
+                default -> reason;
+            });
+        } catch (java.io.IOException | UnsupportedOperationException e) {
+            return Optional.of(String.valueOf(e.getMessage()));
+        }
     }
 
     int upcallRequests() {

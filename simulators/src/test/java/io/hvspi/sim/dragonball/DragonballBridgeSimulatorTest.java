@@ -297,6 +297,24 @@ class DragonballBridgeSimulatorTest {
         }
     }
 
+    /** Dragonball records a hotplugged drive before opening its file and keeps the entry when that fails. */
+    @Test
+    void aDriveWhoseFileDoesNotOpenLeavesItsEntryUntilRemoved() throws IOException {
+        Path notAFile = Files.createDirectory(dir.resolve("a-directory"));
+        try (RawBridge b = started()) {
+            String config = "{\"drive_id\":\"d0\",\"path_on_host\":\"" + notAFile + "\"}";
+            JsonNode failed = b.call("InsertBlockDevice", config);
+            assertEquals("Block.Virtio", failed.path("error").path("kind").asText());
+            assertEquals("virtio-blk device error: IO: Is a directory (os error 21).", message(failed));
+            assertEquals(List.of("d0"), sim.driveIds(), "the entry create() made stays");
+            assertEquals("Block.BlockDevicePathAlreadyExists", b.errorKind("InsertBlockDevice",
+                    "{\"drive_id\":\"d0\",\"path_on_host\":\"" + disk + "\"}"));
+            b.ok("RemoveBlockDevice", "{\"drive_id\":\"d0\"}");
+            assertEquals(List.of(), sim.driveIds());
+            b.ok("InsertBlockDevice", "{\"drive_id\":\"d0\",\"path_on_host\":\"" + disk + "\"}");
+        }
+    }
+
     @Test
     void mmioDrivesGetNoSlotAndColdDrivesGetThreadsAtStart() throws IOException {
         try (RawBridge b = RawBridge.handshaken(sim.socketPath())) {

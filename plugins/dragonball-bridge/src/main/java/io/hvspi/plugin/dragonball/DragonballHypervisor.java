@@ -71,6 +71,9 @@ import org.slf4j.LoggerFactory;
 final class DragonballHypervisor implements Hypervisor {
     static final String TYPE = "dragonball";
     static final String PCI_DRIVER = "virtio-blk-pci";
+    /** InsertBlockDevice errors Dragonball gives after recording the drive (blk_dev_mgr.rs insert_device). */
+    private static final Set<String> LEAVES_AN_ENTRY = Set.of("Block.Virtio", "Block.DeviceManager",
+            "Block.CreateBlockDevice", "Block.RegisterBlockDevice");
     static final String MMIO_DRIVER = "virtio-blk-mmio";
     static final String ROOT_DRIVE_ID = "rootfs";
     static final String SOCKET_NAME = "dragonball-bridge.sock";
@@ -526,11 +529,31 @@ final class DragonballHypervisor implements Hypervisor {
                     }
                     throw e;
                 } catch (RuntimeException e) {
+                    if (e instanceof VmmException refused && LEAVES_AN_ENTRY.contains(refused.errorClass())) {
+                        forgetInDragonball(c, device.id(), refused);
+                    }
                     if (device.backend() instanceof BlockBackend.Null) {
                         deleteQuietly(path);
                     }
                     throw e;
                 }
+            }
+        }
+
+        /**
+         * Dragonball records a hotplugged drive before it makes the device, and keeps the entry when
+         * making it fails (opening the file, the virtio or PCI device): a retry of the id would be a
+         * path conflict. RemoveBlockDevice drops an entry that has no device.
+         */
+        private void forgetInDragonball(BridgeClient c, String driveId, VmmException refused) {
+            try {
+                c.call("RemoveBlockDevice", BlockDeviceConfigInfo.driveIdOnly(driveId), timeout());
+            } catch (VmmException e) {
+                if (!e.errorClass().equals("Block.InvalidDeviceId")) { // none was left: Dragonball cleaned up
+                    refused.addSuppressed(e);
+                }
+            } catch (RuntimeException e) {
+                refused.addSuppressed(e);
             }
         }
 

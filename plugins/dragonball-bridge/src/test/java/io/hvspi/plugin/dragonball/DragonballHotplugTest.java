@@ -117,6 +117,19 @@ class DragonballHotplugTest {
         assertEquals(List.of("d0"), hotplug.list().stream().map(BlockDevice::id).toList());
     }
 
+    /** Dragonball keeps the entry of a drive whose file did not open; the plugin removes it, so a retry works. */
+    @Test
+    void aDriveWhoseFileDoesNotOpenCanBeAttachedAgainUnderItsId() throws IOException {
+        DeviceHotplug hotplug = started();
+        Path notAFile = Files.createDirectory(dir.resolve("a-directory"));
+        VmmException refused = assertThrows(VmmException.class, () -> hotplug.attach(
+                BlockDeviceSpec.builder("data", BlockBackend.path(notAFile)).build()));
+        assertEquals("Block.Virtio", refused.errorClass());
+        Path disk = Files.write(dir.resolve("data.img"), new byte[8192]);
+        BlockDevice d = hotplug.attach(BlockDeviceSpec.builder("data", BlockBackend.path(disk)).build());
+        assertEquals("data", d.id());
+    }
+
     @Test
     void aHostFileIsOpenedInPlaceAndKeptOnDetach() throws IOException {
         DeviceHotplug hotplug = started();
