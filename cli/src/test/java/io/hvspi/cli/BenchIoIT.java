@@ -87,7 +87,7 @@ class BenchIoIT {
         assertTrue(disks.err().contains("--disks") && disks.err().contains("'0' is out of range"), disks.err());
         HvctlRunner.Result many = hvctl("bench", "io", "--disks", "17");
         assertEquals(ExitCode.USAGE, many.exit(), many::toString);
-        assertTrue(many.err().contains("--disks: each count must be 1 to 16, got 17"), many.err());
+        assertTrue(many.err().contains("'17' is out of range: expected 1 to 16"), many.err());
     }
 
     /** Every benchmark drives QEMU beside hvspi: another hypervisor's binary would get QEMU's arguments. */
