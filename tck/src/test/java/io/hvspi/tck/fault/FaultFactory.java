@@ -33,8 +33,11 @@ import java.util.function.Consumer;
  * A third party's plugin with one bug switched on: its VMM is a real process ({@code tail -f
  * <runtime dir>/vmm.log}, so it names its runtime directory as a VMM does), recorded as a
  * plugin would, so a leak shows in the process table.
+ *
+ * <p>Also the source of {@code hvctl compat}'s faulty plugin in {@code CompatCommandIT}
+ * ({@code cli/src/test/plugin-sources/hanging} subclasses it): keep it to the SPI and the JDK.
  */
-public final class FaultFactory implements HypervisorFactory {
+public class FaultFactory implements HypervisorFactory {
     /** The bug, at most one. */
     public enum Fault { NONE, DESC_THROW, DESC_HANG, CAPS_NULL, CREATE_OOM, CREATE_HANG, STOP_SOE, STOP_HANG, VMID_HANG,
         VMID_THROW }
