@@ -3,6 +3,7 @@ package io.hvspi.cli;
 import io.hvspi.core.state.RuntimeDirs;
 import io.hvspi.core.plugin.PluginRegistry;
 import io.hvspi.spi.PluginException;
+import io.hvspi.tck.TckKit;
 import io.hvspi.tck.compat.CompatReport;
 import io.hvspi.tck.compat.CompatRunner;
 import io.hvspi.tck.compat.JsonReportWriter;
@@ -73,6 +74,11 @@ final class CompatCommand implements Callable<Integer> {
             registry.skipped().forEach(s -> progress.step("skipped " + s.file() + ": " + s.reason()));
             List<PluginUnderTest> plugins = select(registry);
             // VMs and simulator sockets live here; a short path keeps sockets under the 107-byte limit
+            try {
+                TckKit.defaultStopTimeout(); // a bad -Dhvspi.tck.stopTimeout is one line, not a stack trace
+            } catch (IllegalArgumentException e) {
+                throw new picocli.CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+            }
             Path work = Files.createTempDirectory("hvspi-compat-");
             CompatReport report;
             CompatRunner runner = CompatRunner.withDefaultBackends(work, progress::step,
@@ -153,8 +159,10 @@ final class CompatCommand implements Callable<Integer> {
         if (entries.isEmpty() && registry.skipped().isEmpty() && registry.conflicts().isEmpty()) {
             throw new PluginException("no plugins installed in " + registry.sources());
         }
-        // the plugin's own factory, not the guarded one: the kit must see exactly what the plugin throws
-        return entries.stream().map(e -> new PluginUnderTest(e.pluginId(), e.version(), e.pluginFactory())).toList();
+        // the plugin's own factory, not the guarded one: the kit must see exactly what the plugin throws;
+        // its type, description and capabilities as the registry read them at load (bounded), not asked again
+        return entries.stream().map(e -> new PluginUnderTest(e.pluginId(), e.version(), e.pluginFactory(), e.type(),
+                e.description(), e.declaredCapabilities())).toList();
     }
 
     private static void print(PrintWriter out, CompatReport report) {

@@ -162,13 +162,20 @@ class CompatCommandIT {
         Path plugins = tmp.resolve("plugins");
         // a plugin id of this run only: its VMMs' command lines name <work>/<id>/run/...
         String id = "hanging" + ProcessHandle.current().pid();
-        PluginJar.builder(id, "1.0.0").sources(Path.of(System.getProperty("hvspi.projectRoot"), "cli", "src", "test",
-                "plugin-sources", "hanging"), p -> true).build(plugins.resolve(id + ".jar"), tmp.resolve("build"));
+        Path root = Path.of(System.getProperty("hvspi.projectRoot"));
+        // the tck's own FaultFactory, which the plugin's two factories subclass
+        PluginJar.builder(id, "1.0.0").sources(root.resolve("cli/src/test/plugin-sources/hanging"), p -> true)
+                .sources(root.resolve("tck/src/test/java/io/hvspi/tck/fault"),
+                        p -> p.getFileName().toString().equals("FaultFactory.java"))
+                .build(plugins.resolve(id + ".jar"), tmp.resolve("build"));
         Path out = tmp.resolve("report");
         long start = System.nanoTime();
-        HvctlRunner.Result r = HvctlRunner.process(java.time.Duration.ofSeconds(240),
-                java.util.Map.of("HVCTL_JAVA_OPTS", "-Dhvspi.tck.stopTimeout=1"),
-                "compat", "--plugins-dir", plugins.toString(), "--out", out.toString(), "--plugin-timeout", "20");
+        // The kit waits for a hung stop (600 s) far longer than the plugin's deadline (60 s): stophang's first
+        // stop, in its first tests, is sure to hold it past the deadline, and stopsoe, whose stops throw at
+        // once, has a deadline it never comes near even on a loaded machine.
+        HvctlRunner.Result r = HvctlRunner.process(java.time.Duration.ofSeconds(300),
+                java.util.Map.of("HVCTL_JAVA_OPTS", "-Dhvspi.tck.stopTimeout=600"),
+                "compat", "--plugins-dir", plugins.toString(), "--out", out.toString(), "--plugin-timeout", "60");
         double took = (System.nanoTime() - start) / 1e9;
         assertEquals(ExitCode.COMPAT_FAILED, r.exit(), r::toString);
         assertTrue(!r.err().contains("Exception in thread"), r::toString);
@@ -177,7 +184,7 @@ class CompatCommandIT {
         for (JsonNode p : runs) {
             if (p.get("type").asText().equals("stophang")) {
                 assertEquals("error", p.get("status").asText(), p::toString);
-                assertTrue(p.get("reason").asText().startsWith("plugin '" + id + "' did not finish the kit within 20 s"),
+                assertTrue(p.get("reason").asText().startsWith("plugin '" + id + "' did not finish the kit within 60 s"),
                         p::toString);
             } else {
                 assertEquals("tested", p.get("status").asText(), p::toString);
@@ -186,13 +193,14 @@ class CompatCommandIT {
         }
         assertTrue(Files.readString(out.resolve("compat.json")).contains("failed: StackOverflowError"),
                 "the stop's error is the plugin's test failure");
-        // no tail of the plugin survives hvctl; polled, as a signalled process takes a moment to go
-        String marker = "/" + id + "/run/";
-        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+        // no tail of the plugin survives hvctl (under <work>/<id>/run/ or <id>-2/run/, one per type); polled, as
+        // a signalled process takes a moment to go
+        java.util.regex.Pattern marker = java.util.regex.Pattern.compile("/" + id + "(-\\d+)?/run/");
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
         List<String> left;
         do {
             left = ProcessHandle.allProcesses().filter(p -> p.info().arguments()
-                            .map(a -> java.util.Arrays.stream(a).anyMatch(x -> x.contains(marker))).orElse(false))
+                            .map(a -> java.util.Arrays.stream(a).anyMatch(x -> marker.matcher(x).find())).orElse(false))
                     .map(p -> p.pid() + " " + p.info().commandLine().orElse("?")).toList();
         } while (!left.isEmpty() && System.nanoTime() < deadline && pause());
         assertEquals(List.of(), left, () -> "VMMs left running after hvctl compat (took " + took + " s)\n" + r);

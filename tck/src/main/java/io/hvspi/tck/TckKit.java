@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.hvspi.core.plugin.PluginCall;
 import io.hvspi.spi.Capability;
 import io.hvspi.spi.Hypervisor;
 import io.hvspi.spi.IOThreadPolicy;
@@ -19,10 +20,6 @@ import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
 import java.util.stream.Collectors;
@@ -51,26 +48,35 @@ public final class TckKit implements AutoCloseable {
 
     /**
      * How long a plugin's stop (or close) of one VM may take at cleanup before the kit ends the VMM
-     * itself: 30 s, or the seconds in the system property {@value #STOP_TIMEOUT_PROPERTY}.
+     * itself, unless {@value #STOP_TIMEOUT_PROPERTY} says otherwise ({@link #defaultStopTimeout()}).
      */
-    public static final Duration DEFAULT_STOP_TIMEOUT;
-    /** The system property that sets {@link #DEFAULT_STOP_TIMEOUT}, in seconds (fractions allowed). */
+    public static final Duration DEFAULT_STOP_TIMEOUT = Duration.ofSeconds(30);
+    /** The system property that sets the stop timeout, in seconds (fractions allowed, 0.001 to 86400). */
     public static final String STOP_TIMEOUT_PROPERTY = "hvspi.tck.stopTimeout";
 
-    static {
-        Duration d = Duration.ofSeconds(30);
+    /**
+     * The stop timeout a new kit gets: the seconds in {@value #STOP_TIMEOUT_PROPERTY}, else
+     * {@link #DEFAULT_STOP_TIMEOUT}.
+     *
+     * @throws IllegalArgumentException one line, when the property is not a number of seconds in range:
+     *         a typo must not silently give back the default
+     */
+    public static Duration defaultStopTimeout() {
         String p = System.getProperty(STOP_TIMEOUT_PROPERTY);
-        if (p != null) {
-            try {
-                double s = Double.parseDouble(p.strip());
-                if (s >= 0.001 && s <= 86_400) {
-                    d = Duration.ofMillis((long) (s * 1000));
-                }
-            } catch (NumberFormatException ignored) {
-                // the default, as for any value out of range
-            }
+        if (p == null) {
+            return DEFAULT_STOP_TIMEOUT;
         }
-        DEFAULT_STOP_TIMEOUT = d;
+        double s;
+        try {
+            s = Double.parseDouble(p.strip());
+        } catch (NumberFormatException e) {
+            s = Double.NaN;
+        }
+        if (!(s >= 0.001 && s <= 86_400)) {
+            throw new IllegalArgumentException("system property " + STOP_TIMEOUT_PROPERTY + ": '" + p
+                    + "' is not a number of seconds from 0.001 to 86400");
+        }
+        return Duration.ofMillis((long) (s * 1000));
     }
 
     private final TckBackend backend;
@@ -86,7 +92,7 @@ public final class TckKit implements AutoCloseable {
      * still reports to its own test, never to a later one.
      */
     private final InheritableThreadLocal<TestReporter> reporter = new InheritableThreadLocal<>();
-    private volatile Duration stopTimeout = DEFAULT_STOP_TIMEOUT;
+    private volatile Duration stopTimeout;
     private volatile String abandoned;
 
     private record Tracked(String vmId, Hypervisor vm) {}
@@ -94,13 +100,14 @@ public final class TckKit implements AutoCloseable {
     public TckKit(TckBackend backend, Function<Capability, CapabilityExpectation> expectations) {
         this.backend = Objects.requireNonNull(backend, "backend");
         this.expectations = Objects.requireNonNull(expectations, "expectations");
+        this.stopTimeout = defaultStopTimeout();
     }
 
     public TckBackend backend() {
         return backend;
     }
 
-    /** The bound on a plugin's stop of one VM at cleanup (default {@link #DEFAULT_STOP_TIMEOUT}). */
+    /** The bound on a plugin's stop of one VM at cleanup (default {@link #defaultStopTimeout()}). */
     public void stopTimeout(Duration timeout) {
         if (timeout.isNegative() || timeout.isZero()) {
             throw new IllegalArgumentException("stop timeout must be positive: " + timeout);
@@ -178,13 +185,19 @@ public final class TckKit implements AutoCloseable {
 
     /** Closes {@code vm} (disconnects; the VM keeps running) and stops tracking this handle. */
     public void disconnect(Hypervisor vm) {
-        Tracked t;
-        synchronized (lock) {
-            t = vms.stream().filter(x -> x.vm() == vm).findFirst().orElse(new Tracked(vm.vmId(), vm));
-            vms.remove(t);
-            disconnected.add(t);
+        try {
+            // the kit's own id where it has one; the plugin's answer (plugin code) only for a handle the
+            // kit did not make, and never under the lock: a vmId() that hangs must not block stopAll
+            String vmId = idOf(vm);
+            synchronized (lock) {
+                Tracked t = vms.stream().filter(x -> x.vm() == vm).findFirst().orElseGet(() -> new Tracked(vmId, vm));
+                vms.remove(t);
+                disconnected.add(t);
+            }
+        } finally {
+            // a vmId() that throws must not keep the handle open
+            vm.close();
         }
-        vm.close();
     }
 
     private void track(String vmId, Hypervisor vm) {
@@ -323,6 +336,8 @@ public final class TckKit implements AutoCloseable {
             done.add(t.vmId());
             failure = first(failure, new AssertionError("stopping VM '" + t.vmId() + "' failed: " + stopFailed.get()
                     + "; " + endWithoutPlugin(t.vmId())));
+            // the handle still holds what the plugin opened for it (for QEMU a QMP session and its threads)
+            bounded("close of VM '" + t.vmId() + "'", t.vm()::close);
         }
         Set<String> stopped = new HashSet<>();
         mine.forEach(t -> stopped.add(t.vmId()));
@@ -355,37 +370,19 @@ public final class TckKit implements AutoCloseable {
     }
 
     /**
-     * Runs {@code call} (plugin code) on a thread of its own, waiting up to the stop timeout:
+     * Runs {@code call} (plugin code) through {@link PluginCall}, waiting up to the stop timeout:
      * empty when it returned, else one line saying what it threw or that it did not return (the
      * thread is then interrupted and abandoned).
      */
     private Optional<String> bounded(String what, Runnable call) {
-        CompletableFuture<Void> result = new CompletableFuture<>();
-        Thread t = Thread.ofPlatform().daemon().name("hvspi-tck-" + what.replace(' ', '-')).start(() -> {
-            try {
-                call.run();
-                result.complete(null);
-            } catch (Throwable e) {
-                result.completeExceptionally(e);
-            }
-        });
         Duration timeout = stopTimeout;
-        try {
-            result.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
-            return Optional.empty();
-        } catch (ExecutionException e) {
-            Throwable cause = e.getCause();
-            String m = cause.getMessage();
-            return Optional.of(cause.getClass().getSimpleName() + (m == null || m.isBlank() ? "" : ": "
-                    + m.lines().findFirst().orElse("")));
-        } catch (TimeoutException e) {
-            t.interrupt();
-            return Optional.of("the " + what + " did not return within " + timeout.toMillis() + " ms");
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            t.interrupt();
-            return Optional.of("interrupted while waiting for the " + what);
-        }
+        return switch (PluginCall.run("hvspi-tck-" + what.replace(' ', '-'), timeout, call)) {
+            case PluginCall.Returned<Void> r -> Optional.empty();
+            case PluginCall.Threw<Void> threw -> Optional.of(threw.line());
+            case PluginCall.TimedOut<Void> timedOut -> Optional.of(Thread.currentThread().isInterrupted()
+                    ? "interrupted while waiting for the " + what
+                    : "the " + what + " did not return within " + timeout.toMillis() + " ms");
+        };
     }
 
     private void stopOrphan(String vmId) {

@@ -27,13 +27,13 @@ class TckKitStopTest {
     @TempDir
     Path work;
 
-    private final List<TckKit> kits = new ArrayList<>();
+    /** The factory of the last kit made. */
+    private FaultFactory factory;
 
     private TckKit kit(FaultFactory.Fault fault) {
-        TckKit kit = new TckKit(new GenericTckBackend(new FaultFactory("fault", fault), work),
-                c -> CapabilityExpectation.UNSUPPORTED);
+        factory = new FaultFactory("fault", fault);
+        TckKit kit = new TckKit(new GenericTckBackend(factory, work), c -> CapabilityExpectation.UNSUPPORTED);
         kit.stopTimeout(Duration.ofSeconds(1));
-        kits.add(kit);
         return kit;
     }
 
@@ -43,15 +43,9 @@ class TckKitStopTest {
         FaultFactory.vmmsUnder(work).forEach(ProcessHandle::destroyForcibly);
     }
 
-    private static boolean gone(ProcessHandle p) {
-        try {
-            p.onExit().get(10, TimeUnit.SECONDS);
-            return true;
-        } catch (java.util.concurrent.TimeoutException e) {
-            return false;
-        } catch (Exception e) {
-            throw new AssertionError(e);
-        }
+    /** Whether no VMM runs under the work directory within 10 s. */
+    private boolean vmmsGone() {
+        return FaultFactory.vmmsLeftUnder(work, Duration.ofSeconds(10)).isEmpty();
     }
 
     @Test
@@ -59,23 +53,67 @@ class TckKitStopTest {
         TckKit kit = kit(FaultFactory.Fault.STOP_SOE);
         Hypervisor vm = kit.startVm(2, IOThreadPolicy.LEAST_LOADED);
         Path dir = work.resolve("run").resolve(vm.vmId());
-        ProcessHandle vmm = ProcessHandle.of(vm.hostThreads().pid()).orElseThrow();
         AssertionError e = assertThrows(AssertionError.class, kit::stopAll);
         assertTrue(e.getMessage().startsWith("stopping VM '" + vm.vmId() + "' failed: StackOverflowError"), e::getMessage);
         assertTrue(e.getMessage().endsWith("the kit ended its VMM by signal"), e::getMessage);
-        assertTrue(gone(vmm), "the VMM of a VM whose stop failed still runs");
+        assertTrue(vmmsGone(), "the VMM of a VM whose stop failed still runs");
         assertFalse(Files.exists(dir), "its runtime directory is removed once its VMM is gone");
+        assertEquals(1, factory.closes.get(), "the handle of a VM whose stop threw was not closed");
     }
 
     @Test
     void aStopThatHangsIsBoundedAndTheKitEndsTheVmm() {
         TckKit kit = kit(FaultFactory.Fault.STOP_HANG);
         Hypervisor vm = kit.startVm(2, IOThreadPolicy.LEAST_LOADED);
-        ProcessHandle vmm = ProcessHandle.of(vm.hostThreads().pid()).orElseThrow();
+        assertEquals(1, FaultFactory.vmmsUnder(work).size(), "the VM's VMM runs");
         AssertionError e = assertTimeoutPreemptively(Duration.ofSeconds(20),
                 () -> assertThrows(AssertionError.class, kit::stopAll), "stopAll waited for a stop that hangs");
         assertTrue(e.getMessage().contains("did not return within 1000 ms"), e::getMessage);
-        assertTrue(gone(vmm), "the VMM of a VM whose stop hung still runs");
+        assertTrue(vmmsGone(), "the VMM of a VM whose stop hung still runs");
+        assertEquals(1, factory.closes.get(), "the handle of a VM whose stop hung was not closed");
+    }
+
+    @Test
+    void disconnectDoesNotAskAHangingPluginForAnIdTheKitKnows() throws InterruptedException {
+        TckKit kit = kit(FaultFactory.Fault.VMID_HANG);
+        Hypervisor vm = kit.startVm(2, IOThreadPolicy.LEAST_LOADED);
+        Thread disconnecting = Thread.ofPlatform().daemon().start(() -> kit.disconnect(vm));
+        assertTrue(disconnecting.join(Duration.ofSeconds(20)), "disconnect asked the plugin's vmId(), which hangs");
+        assertEquals(1, factory.closes.get(), "disconnect closes the handle");
+        // the disconnected VM is reattached and stopped: stopAll is not blocked by anything disconnect began
+        assertTimeoutPreemptively(Duration.ofSeconds(20), kit::stopAll, "stopAll blocked behind disconnect");
+        assertTrue(vmmsGone(), "the disconnected VM's VMM still runs");
+    }
+
+    @Test
+    void disconnectClosesTheHandleOfAPluginWhoseVmIdThrows() {
+        TckKit kit = kit(FaultFactory.Fault.VMID_THROW);
+        Hypervisor vm = kit.startVm(2, IOThreadPolicy.LEAST_LOADED);
+        kit.disconnect(vm);
+        assertEquals(1, factory.closes.get(), "a vmId() that throws skipped the close");
+        kit.stopAll();
+        assertTrue(vmmsGone(), "the disconnected VM's VMM still runs");
+    }
+
+    @Test
+    void aBadStopTimeoutPropertyIsRefusedInOneLine() {
+        String before = System.getProperty(TckKit.STOP_TIMEOUT_PROPERTY);
+        try {
+            for (String bad : List.of("abc", "0", "-1", "1e9", "NaN")) {
+                System.setProperty(TckKit.STOP_TIMEOUT_PROPERTY, bad);
+                IllegalArgumentException e = assertThrows(IllegalArgumentException.class, TckKit::defaultStopTimeout, bad);
+                assertEquals("system property hvspi.tck.stopTimeout: '" + bad
+                        + "' is not a number of seconds from 0.001 to 86400", e.getMessage());
+            }
+            System.setProperty(TckKit.STOP_TIMEOUT_PROPERTY, " 2.5 ");
+            assertEquals(Duration.ofMillis(2500), TckKit.defaultStopTimeout());
+        } finally {
+            if (before == null) {
+                System.clearProperty(TckKit.STOP_TIMEOUT_PROPERTY);
+            } else {
+                System.setProperty(TckKit.STOP_TIMEOUT_PROPERTY, before);
+            }
+        }
     }
 
     @Test
@@ -83,7 +121,7 @@ class TckKitStopTest {
         FaultFactory factory = new FaultFactory("fault", FaultFactory.Fault.CREATE_HANG);
         TckKit kit = new TckKit(new GenericTckBackend(factory, work), c -> CapabilityExpectation.UNSUPPORTED);
         Thread.ofPlatform().daemon().start(() -> kit.createVm(2, IOThreadPolicy.LEAST_LOADED));
-        assertTrue(factory.hanging.await(10, TimeUnit.SECONDS), "create did not begin");
+        assertTrue(factory.hanging.await(30, TimeUnit.SECONDS), "create did not begin");
         // the abandoned test thread is inside the plugin's create: cleanup must not wait for it
         assertTimeoutPreemptively(Duration.ofSeconds(10), kit::stopAll, "stopAll blocked on a create that hangs");
         kit.abandon("the deadline passed");

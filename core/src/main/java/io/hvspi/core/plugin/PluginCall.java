@@ -44,6 +44,15 @@ public final class PluginCall {
     /** Given up on: the call still runs; {@code done} completes when it returns or throws. */
     public record TimedOut<T>(CompletableFuture<T> done, String line) implements Outcome<T> {}
 
+    /**
+     * A throwable's type and message on one line, its {@code getMessage()} itself guarded (plugin code
+     * too): how hvspi names a plugin's throwable everywhere ({@link Threw#line()} for anything but the
+     * SPI's own errors).
+     */
+    public static String oneLine(Throwable t) {
+        return PluginChecks.oneLine(t);
+    }
+
     /** Runs {@code code} on a daemon thread named {@code threadName}, waiting up to {@code timeout}. */
     public static <T> Outcome<T> run(String threadName, Duration timeout, Callable<T> code) {
         Objects.requireNonNull(code, "code");

@@ -18,11 +18,12 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
  * What every backend shares: a private work directory holding the runtime root
@@ -36,7 +37,15 @@ public abstract class BaseTckBackend implements TckBackend {
     private final HypervisorFactory factory;
     private final Path workDir;
     private final DefaultHostContext host;
-    private final List<String> leftRunning = new CopyOnWriteArrayList<>();
+    /**
+     * Held (read) by every {@link #endVm} and (write) by {@link #close}: a close waits for an end in
+     * progress, and no end starts after it, so nothing makes the runtime root's {@code .locks} again
+     * once the work directory is gone.
+     */
+    private final ReentrantReadWriteLock closing = new ReentrantReadWriteLock();
+    private volatile boolean closed;
+    /** Computed once, by the one close that does the work. */
+    private volatile List<String> leftRunning = List.of();
 
     /** How long a VMM gets after SIGTERM, and again after SIGKILL, when the kit ends it without its plugin. */
     public static final Duration SIGNAL_GRACE = Duration.ofSeconds(5);
@@ -81,7 +90,24 @@ public abstract class BaseTckBackend implements TckBackend {
 
     @Override
     public HostContext host(String vmId) {
+        checkOpen();
         return host;
+    }
+
+    /** Whether {@link #close} has begun: from then on no VM is made and none ended through this backend. */
+    public boolean isClosed() {
+        return closed;
+    }
+
+    /**
+     * Refuses once the backend is closed: a run given up past its deadline that goes on later must
+     * not start a simulator, make a VM or recreate files under a work directory already removed.
+     */
+    protected final void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("the kit's backend for '" + factory.type() + "' is closed (" + workDir
+                    + ")");
+        }
     }
 
     /** The shared host context (runtime root {@code workDir/run}, no options). */
@@ -99,6 +125,7 @@ public abstract class BaseTckBackend implements TckBackend {
 
     @Override
     public VmSpec vmSpec(String vmId, int poolSize, IOThreadPolicy policy) {
+        checkOpen();
         return defaultSpec(factory, vmId, binary(), accel(), poolSize, policy);
     }
 
@@ -135,6 +162,7 @@ public abstract class BaseTckBackend implements TckBackend {
 
     @Override
     public BlockBackend disk(String name) {
+        checkOpen();
         Path file = workDir.resolve("disks").resolve(name + ".img");
         try {
             Files.createDirectories(file.getParent());
@@ -161,6 +189,16 @@ public abstract class BaseTckBackend implements TckBackend {
      */
     @Override
     public void endVm(String vmId) {
+        closing.readLock().lock();
+        try {
+            checkOpen();
+            end(vmId);
+        } finally {
+            closing.readLock().unlock();
+        }
+    }
+
+    private void end(String vmId) {
         if (!(host.stateStore() instanceof JsonVmStateStore store)) {
             TckBackend.super.endVm(vmId);
             return;
@@ -176,36 +214,71 @@ public abstract class BaseTckBackend implements TckBackend {
 
     @Override
     public List<String> leftRunning() {
-        return List.copyOf(leftRunning);
+        return leftRunning;
     }
 
     /**
      * Ends every VM still under the runtime root (a plugin's stop that failed or never
      * returned leaves its VMM running), then removes the work directory: only when no VMM
      * of it is left, since a running VMM's record is the only way to find it again.
+     *
+     * <p>Once only: the first call does the work and fixes {@link #leftRunning}; a later or
+     * concurrent call (a run given up past its deadline that reaches its own cleanup later)
+     * waits for it and changes nothing. A subclass releases its own resources in
+     * {@link #release}, not by overriding this.
      */
     @Override
-    public void close() {
-        leftRunning.clear();
-        if (host.stateStore() instanceof JsonVmStateStore store) {
-            List<VmEntry> entries;
-            try {
-                entries = store.entries();
-            } catch (RuntimeException e) {
-                entries = List.of();
-                leftRunning.add("cannot list the VMs under " + host.runtimeRoot() + ": " + e.getMessage());
+    public final void close() {
+        closing.writeLock().lock();
+        try {
+            if (closed) {
+                return;
             }
-            for (VmEntry e : entries) {
+            closed = true;
+            try {
+                release();
+            } catch (RuntimeException ignored) {
+                // what the subclass could not release must not keep the VMMs running
+            }
+            List<String> left = new ArrayList<>();
+            if (host.stateStore() instanceof JsonVmStateStore store) {
+                List<VmEntry> entries;
                 try {
-                    endVm(e.vmId());
-                } catch (RuntimeException failure) {
-                    leftRunning.add(String.valueOf(failure.getMessage()));
+                    entries = store.entries();
+                } catch (RuntimeException e) {
+                    entries = List.of();
+                    left.add("cannot list the VMs under " + host.runtimeRoot() + ": " + e.getMessage());
+                }
+                for (VmEntry e : entries) {
+                    try {
+                        endAtClose(e.vmId());
+                    } catch (RuntimeException failure) {
+                        left.add(String.valueOf(failure.getMessage()));
+                    }
                 }
             }
+            leftRunning = List.copyOf(left);
+            if (left.isEmpty()) {
+                deleteTree(workDir);
+            }
+        } finally {
+            closing.writeLock().unlock();
         }
-        if (leftRunning.isEmpty()) {
-            deleteTree(workDir);
-        }
+    }
+
+    /**
+     * Ends one VM left under the runtime root at close, as {@link #endVm} would (which refuses by
+     * then); a test may override it to play a VMM that cannot be ended.
+     */
+    protected void endAtClose(String vmId) {
+        end(vmId);
+    }
+
+    /**
+     * What a subclass started (simulators), released once at the start of {@link #close}, before the
+     * VMs left are ended; no VM can be made meanwhile ({@link #host} refuses). Must not throw.
+     */
+    protected void release() {
     }
 
     /** Removes a directory tree; best effort, for cleanup paths that must not throw. */

@@ -58,6 +58,7 @@ public class SimulatorTckBackend extends BaseTckBackend {
     }
 
     private synchronized Path placeholderKernel() {
+        checkOpen();
         Path kernel = workDir().resolve("vmlinux.placeholder");
         try {
             if (!Files.exists(kernel)) {
@@ -72,6 +73,7 @@ public class SimulatorTckBackend extends BaseTckBackend {
 
     @Override
     public synchronized HostContext host(String vmId) {
+        checkOpen(); // closed: no simulator is started for a run given up that goes on
         return started.computeIfAbsent(vmId, id -> {
             VmmSimulator sim = starter.apply(workDir().resolve("sim").resolve(id));
             return new Started(sim, baseHost().withOption("endpoint", sim.endpoint()));
@@ -89,7 +91,7 @@ public class SimulatorTckBackend extends BaseTckBackend {
     }
 
     @Override
-    public synchronized void close() {
+    protected synchronized void release() {
         for (Started s : started.values()) {
             try {
                 s.simulator().close();
@@ -98,6 +100,5 @@ public class SimulatorTckBackend extends BaseTckBackend {
             }
         }
         started.clear();
-        super.close();
     }
 }

@@ -130,6 +130,11 @@ public interface TckBackend extends AutoCloseable {
      * Stops whatever the backend started (simulators), ends the VMMs of any VM still
      * recorded or still running (a plugin's stop that failed) and removes its files;
      * files of a VMM that cannot be ended are kept ({@link #leftRunning}). Never throws.
+     *
+     * <p>Once only: {@code hvctl compat} closes the backend of a run given up past its deadline
+     * while that run's own cleanup may still come; a later call must wait for the first and change
+     * nothing ({@link #leftRunning} stays what the first found), and after close {@link #host},
+     * {@link #vmSpec}, {@link #disk} and {@link #endVm} refuse ({@code BaseTckBackend} does all this).
      */
     @Override
     void close();

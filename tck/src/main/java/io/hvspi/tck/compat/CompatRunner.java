@@ -2,23 +2,29 @@ package io.hvspi.tck.compat;
 
 import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass;
 
+import io.hvspi.core.plugin.PluginCall;
 import io.hvspi.spi.Capability;
 import io.hvspi.spi.HypervisorFactory;
 import io.hvspi.spi.SpiVersion;
+import io.hvspi.tck.TckKit;
 import io.hvspi.tck.backend.DefaultBackends;
 import io.hvspi.tck.backend.TckBackend;
-import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.EnumSet;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
@@ -26,7 +32,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.BiFunction;
 import java.util.function.Consumer;
-import java.util.function.Supplier;
+import java.util.regex.Pattern;
 import org.junit.platform.launcher.EngineFilter;
 import org.junit.platform.launcher.Launcher;
 import org.junit.platform.launcher.LauncherDiscoveryRequest;
@@ -48,6 +54,10 @@ import org.junit.platform.launcher.core.LauncherFactory;
 public final class CompatRunner {
     /** How long one plugin's whole run may take before it is given up, marked an error, and the next one runs. */
     public static final Duration DEFAULT_PLUGIN_DEADLINE = Duration.ofMinutes(30);
+    /** How long a plugin's {@code type()}, {@code description()}, {@code declaredCapabilities()} or backend may take (at most the deadline). */
+    static final Duration CALL_TIMEOUT = Duration.ofSeconds(10);
+    /** How long a run given up past its deadline gets to end through its own cleanup (at most the deadline). */
+    static final Duration ABANDON_GRACE = Duration.ofSeconds(30);
 
     private final BiFunction<HypervisorFactory, Path, TckBackend> backends;
     private final Path workRoot;
@@ -79,6 +89,7 @@ public final class CompatRunner {
         if (pluginDeadline.isNegative() || pluginDeadline.isZero()) {
             throw new IllegalArgumentException("the per-plugin deadline must be positive: " + pluginDeadline);
         }
+        TckKit.defaultStopTimeout(); // a bad hvspi.tck.stopTimeout is refused before any plugin runs
     }
 
     /** A runner with {@link DefaultBackends}: real QEMU, the registered simulators, else the plugin's defaults. */
@@ -113,7 +124,7 @@ public final class CompatRunner {
         List<TestCase> tests = ResultCollector.catalogue(launcher().discover(request()));
         List<PluginRun> runs = new ArrayList<>();
         for (PluginUnderTest plugin : plugins) {
-            Facts facts = Facts.of(plugin);
+            Facts facts = Facts.of(plugin, callTimeout());
             long start = System.nanoTime();
             try {
                 runs.add(runOne(plugin, facts, start));
@@ -129,50 +140,57 @@ public final class CompatRunner {
     }
 
     /**
-     * What the report says about a plugin apart from its results, read from the plugin once, each
-     * call guarded: a failure is the plugin's, one line naming it.
+     * What the report says about a plugin apart from its results: as read at load when the plugin
+     * came with its declaration, else read from the plugin once here, each call bounded by
+     * {@code timeout} on a thread of its own ({@link PluginCall}): a failure is the plugin's, one line
+     * naming it, and a call that never returns holds neither this run nor the next plugin.
      */
     private record Facts(String type, String description, Set<Capability> declared, Optional<String> problem) {
-        static Facts of(PluginUnderTest plugin) {
+        static Facts of(PluginUnderTest plugin, Duration timeout) {
+            if (plugin.declaration().isPresent()) {
+                PluginUnderTest.Declaration d = plugin.declaration().get();
+                return new Facts(d.type(), d.description(), d.declaredCapabilities(), Optional.empty());
+            }
             String id = plugin.pluginId();
+            HypervisorFactory factory = plugin.factory();
             List<String> problems = new ArrayList<>();
-            String type = read(plugin.factory()::type, id, "type()", problems);
-            String description = read(plugin.factory()::description, id, "description()", problems);
-            Set<Capability> raw = read(plugin.factory()::declaredCapabilities, id, "declaredCapabilities()", problems);
+            String type = read(factory::type, id, "type()", timeout, problems);
+            String description = read(factory::description, id, "description()", timeout, problems);
+            // copied on the plugin's thread: the set's own iterator is plugin code too
+            List<Capability> raw = read(() -> {
+                Set<Capability> set = factory.declaredCapabilities();
+                return set == null ? null : new ArrayList<>(set);
+            }, id, "declaredCapabilities()", timeout, problems);
             Set<Capability> declared = EnumSet.noneOf(Capability.class);
             if (raw != null) {
-                try {
-                    boolean nullElement = false;
-                    for (Capability c : raw) {
-                        if (c == null) {
-                            nullElement = true;
-                        } else {
-                            declared.add(c);
-                        }
-                    }
-                    if (nullElement) {
-                        problems.add("plugin '" + id + "': declaredCapabilities() holds null");
-                    }
-                } catch (Throwable e) {
-                    problems.add("plugin '" + id + "': declaredCapabilities() failed while read: "
-                            + ResultCollector.describe(e));
+                raw.stream().filter(Objects::nonNull).forEach(declared::add);
+                if (raw.contains(null)) {
+                    problems.add("plugin '" + id + "': declaredCapabilities() holds null");
                 }
             }
             return new Facts(type == null ? id : type, description == null ? "" : description, declared,
                     problems.stream().findFirst());
         }
 
-        private static <T> T read(Supplier<T> call, String id, String method, List<String> problems) {
-            try {
-                T value = call.get();
-                if (value == null) {
-                    problems.add("plugin '" + id + "': " + method + " returned null");
+        private static <T> T read(Callable<T> call, String id, String method, Duration timeout,
+                                  List<String> problems) {
+            String who = "plugin '" + id + "': " + method;
+            return switch (PluginCall.run("hvspi-compat-" + method.replace("()", ""), timeout, call)) {
+                case PluginCall.Returned<T> r -> {
+                    if (r.value() == null) {
+                        problems.add(who + " returned null");
+                    }
+                    yield r.value();
                 }
-                return value;
-            } catch (Throwable e) {
-                problems.add("plugin '" + id + "': " + method + " threw " + ResultCollector.describe(e));
-                return null;
-            }
+                case PluginCall.Threw<T> threw -> {
+                    problems.add(who + " threw " + ResultCollector.describe(threw.thrown()));
+                    yield null;
+                }
+                case PluginCall.TimedOut<T> timedOut -> {
+                    problems.add(who + " did not return within " + timeout.toMillis() + " ms");
+                    yield null;
+                }
+            };
         }
     }
 
@@ -183,11 +201,18 @@ public final class CompatRunner {
             return run(plugin, facts, PluginRun.Status.ERROR, facts.problem, "none", start, Optional.empty(), Map.of());
         }
         Path dir = freshDir(plugin.pluginId());
-        TckBackend backend;
-        try {
-            backend = backends.apply(plugin.factory(), Files.createDirectories(dir));
-        } catch (IOException | RuntimeException e) {
-            String reason = "cannot set up a backend: " + ResultCollector.describe(e);
+        // bounded: a default backend asks the factory its type, which is plugin code
+        Optional<String> broke = Optional.empty();
+        TckBackend backend = null;
+        switch (PluginCall.run("hvspi-compat-backend", callTimeout(),
+                () -> backends.apply(plugin.factory(), Files.createDirectories(dir)))) {
+            case PluginCall.Returned<TckBackend> r -> backend = r.value();
+            case PluginCall.Threw<TckBackend> threw -> broke = Optional.of(ResultCollector.describe(threw.thrown()));
+            case PluginCall.TimedOut<TckBackend> timedOut -> broke = Optional.of("no backend within "
+                    + callTimeout().toMillis() + " ms");
+        }
+        if (backend == null) {
+            String reason = "cannot set up a backend: " + broke.orElse("the backend factory returned null");
             progress.accept(type + ": error: " + reason);
             return run(plugin, facts, PluginRun.Status.ERROR, Optional.of(reason), "none", start, Optional.empty(),
                     Map.of());
@@ -207,7 +232,10 @@ public final class CompatRunner {
         try {
             error = execute(plugin, kitRun, collector);
         } finally {
-            // ends whatever VMM the plugin's stops left running, before its records go
+            // Ends whatever VMM the plugin's stops left running, before its records go. Usually the
+            // launch closed it already (the kit's @AfterAll): this close waits for that one and changes
+            // nothing. Past the deadline, the run given up had its grace to close it itself; whichever
+            // comes first does the work, once, and the other's close is a no-op (BaseTckBackend).
             backend.close();
         }
         List<String> left = backend.leftRunning();
@@ -231,52 +259,87 @@ public final class CompatRunner {
     /**
      * A directory no other run of this runner had: one plugin may hold several types, and a run
      * given up past its deadline may still clean its own directory later; it must never be the
-     * next run's.
+     * next run's. Always a child of the work root, whatever the plugin id holds ({@link #dirName}).
      */
     private Path freshDir(String pluginId) {
-        String name = pluginId;
+        String base = dirName(pluginId);
+        String name = base;
         for (int n = 2; !used.add(name) || Files.exists(workRoot.resolve(name)); n++) {
-            name = pluginId + "-" + n;
+            name = base + "-" + n;
         }
         return workRoot.resolve(name);
     }
 
+    private static final Pattern SAFE_NAME = Pattern.compile("[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}");
+
     /**
-     * Launches the kit for one plugin on a thread of its own and waits up to the per-plugin
-     * deadline; empty when the launch ended, else why it did not (what it threw, or the deadline:
-     * the run is then given up, its kit makes no more VMs, and its thread is left behind).
+     * The directory name for a plugin id: the id itself when it is a plain name (letters, digits,
+     * {@code . _ -}, no leading dot, at most 64 characters), else {@code plugin-} and a hash of it. A
+     * {@code Plugin-Id} is the plugin author's text: with {@code /} or {@code ..} in it, the directory
+     * the backend's close deletes would lie outside the work root.
+     */
+    static String dirName(String pluginId) {
+        if (SAFE_NAME.matcher(pluginId).matches()) {
+            return pluginId;
+        }
+        try {
+            byte[] hash = MessageDigest.getInstance("SHA-256").digest(pluginId.getBytes(StandardCharsets.UTF_8));
+            return "plugin-" + HexFormat.of().formatHex(hash, 0, 8);
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("no SHA-256 in this JVM", e); // every JVM has it
+        }
+    }
+
+    /** How long one call of a plugin's outside a test (its type, description, capabilities; its backend) may take. */
+    private Duration callTimeout() {
+        return pluginDeadline.compareTo(CALL_TIMEOUT) < 0 ? pluginDeadline : CALL_TIMEOUT;
+    }
+
+    /**
+     * Launches the kit for one plugin on a thread of its own ({@link PluginCall}) and waits up to the
+     * per-plugin deadline; empty when the launch ended, else why it did not (what it threw, or the
+     * deadline). Past the deadline the run is given up: its kit makes no more VMs, its thread is
+     * interrupted, and it gets up to {@link #ABANDON_GRACE} to end through its own cleanup (which
+     * closes the backend) before the caller closes the backend itself; a thread still stuck then is
+     * left behind, and everything it tries on the closed backend is refused.
      */
     private Optional<String> execute(PluginUnderTest plugin, CompatContractTest.Run kitRun,
                                      ResultCollector collector) {
-        CompletableFuture<Void> done = new CompletableFuture<>();
-        Thread t = Thread.ofPlatform().daemon().name("hvspi-compat-" + plugin.pluginId()).unstarted(() -> {
+        String who = "plugin '" + plugin.pluginId() + "'";
+        PluginCall.Outcome<Void> outcome = PluginCall.run("hvspi-compat-" + plugin.pluginId(), pluginDeadline, () -> {
             CompatContractTest.CURRENT.set(kitRun);
             try {
                 launcher().execute(request(), collector);
-                done.complete(null);
-            } catch (Throwable e) {
-                done.completeExceptionally(e);
             } finally {
                 CompatContractTest.CURRENT.remove();
             }
         });
-        t.start();
-        String who = "plugin '" + plugin.pluginId() + "'";
+        return switch (outcome) {
+            case PluginCall.Returned<Void> r -> Optional.empty();
+            case PluginCall.Threw<Void> threw -> Optional.of(who + ": the kit's run broke: "
+                    + ResultCollector.describe(threw.thrown()));
+            case PluginCall.TimedOut<Void> timedOut -> {
+                if (Thread.currentThread().isInterrupted()) {
+                    kitRun.abandon(who + ": the compatibility run was interrupted");
+                    yield Optional.of(who + ": the compatibility run was interrupted");
+                }
+                String reason = who + " did not finish the kit within " + pluginDeadline.toSeconds() + " s"
+                        + " (still in " + collector.where() + "); given up";
+                kitRun.abandon(reason);
+                awaitQuietly(timedOut.done(), pluginDeadline.compareTo(ABANDON_GRACE) < 0 ? pluginDeadline
+                        : ABANDON_GRACE);
+                yield Optional.of(reason);
+            }
+        };
+    }
+
+    private static void awaitQuietly(CompletableFuture<?> done, Duration grace) {
         try {
-            done.get(pluginDeadline.toMillis(), TimeUnit.MILLISECONDS);
-            return Optional.empty();
-        } catch (ExecutionException e) {
-            return Optional.of(who + ": the kit's run broke: " + ResultCollector.describe(e.getCause()));
-        } catch (TimeoutException e) {
-            String reason = who + " did not finish the kit within " + pluginDeadline.toSeconds() + " s"
-                    + collector.running().map(r -> " (still in " + r + ")").orElse("") + "; given up";
-            kitRun.abandon(reason);
-            t.interrupt();
-            return Optional.of(reason);
+            done.get(grace.toMillis(), TimeUnit.MILLISECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            kitRun.abandon(who + ": the compatibility run was interrupted");
-            return Optional.of(who + ": the compatibility run was interrupted");
+        } catch (ExecutionException | TimeoutException e) {
+            // it broke or is still stuck: the caller closes the backend either way
         }
     }
 

@@ -1,5 +1,6 @@
 package io.hvspi.tck.compat;
 
+import io.hvspi.core.plugin.PluginCall;
 import io.hvspi.spi.Capability;
 import io.hvspi.tck.Contract;
 import io.hvspi.tck.Exercises;
@@ -35,7 +36,10 @@ final class ResultCollector implements TestExecutionListener {
     private final Map<String, Long> startedAt = new ConcurrentHashMap<>();
     private final Map<String, String> paths = new ConcurrentHashMap<>();
     private volatile Set<Capability> effective;
+    /** The test running now, if one is. */
     private volatile String running;
+    /** The test that finished last. */
+    private volatile String finished;
 
     /** The kit's tests in a plan, in execution order. */
     static List<TestCase> catalogue(TestPlan plan) {
@@ -96,13 +100,26 @@ final class ResultCollector implements TestExecutionListener {
     public void executionStarted(TestIdentifier id) {
         startedAt.put(id.getUniqueId(), System.nanoTime());
         if (id.isTest()) {
-            running = Optional.ofNullable(cases.get(id.getUniqueId())).map(TestCase::id).orElse(id.getDisplayName());
+            running = nameOf(id);
         }
     }
 
-    /** The test that started last, while the launch runs: where a plugin that hangs is stuck. */
-    Optional<String> running() {
-        return Optional.ofNullable(running);
+    /**
+     * Where the launch is, for a plugin that hangs: the test running now; between and after tests
+     * the kit's cleanup ({@code @AfterAll}, the backend's close), named with the test before it;
+     * before the first test, the kit's setup.
+     */
+    String where() {
+        String test = running;
+        if (test != null) {
+            return test;
+        }
+        String last = finished;
+        return last == null ? "the kit's setup" : "the kit's cleanup, after " + last;
+    }
+
+    private String nameOf(TestIdentifier id) {
+        return Optional.ofNullable(cases.get(id.getUniqueId())).map(TestCase::id).orElse(id.getDisplayName());
     }
 
     @Override
@@ -136,6 +153,11 @@ final class ResultCollector implements TestExecutionListener {
                 .map(s -> Duration.ofNanos(System.nanoTime() - s)).orElse(Duration.ZERO);
         Optional<String> message = result.getThrowable().map(ResultCollector::describe);
         if (id.isTest()) {
+            String test = nameOf(id);
+            finished = test;
+            if (test.equals(running)) {
+                running = null;
+            }
             results.put(id.getUniqueId(), switch (result.getStatus()) {
                 case SUCCESSFUL -> Optional.ofNullable(paths.get(id.getUniqueId()))
                         .map(p -> new TestResult(TestResult.Outcome.UNSUPPORTED,
@@ -161,10 +183,9 @@ final class ResultCollector implements TestExecutionListener {
         }
     }
 
-    /** One line: the assertion's message, or the exception's type and message. */
+    /** One line: the assertion's message, or the throwable's type and message ({@link PluginCall#oneLine}), cut to fit. */
     static String describe(Throwable t) {
-        String m = t.getMessage() == null ? "" : t.getMessage();
-        String text = t instanceof AssertionError ? m : t.getClass().getSimpleName() + (m.isEmpty() ? "" : ": " + m);
+        String text = t instanceof AssertionError && t.getMessage() != null ? t.getMessage() : PluginCall.oneLine(t);
         text = text.lines().map(String::strip).filter(l -> !l.isEmpty()).collect(Collectors.joining(" "));
         return text.length() > MAX_MESSAGE ? text.substring(0, MAX_MESSAGE - 1) + "…" : text;
     }

@@ -15,6 +15,7 @@ import io.hvspi.spi.DeviceHotplug;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.Arrays;
 import java.util.EnumSet;
@@ -23,32 +24,56 @@ import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
 
 /**
  * A third party's plugin with one bug switched on: its VMM is a real process ({@code tail -f
  * <runtime dir>/vmm.log}, so it names its runtime directory as a VMM does), recorded as a
  * plugin would, so a leak shows in the process table.
+ *
+ * <p>Also the source of {@code hvctl compat}'s faulty plugin in {@code CompatCommandIT}
+ * ({@code cli/src/test/plugin-sources/hanging} subclasses it): keep it to the SPI and the JDK.
  */
-public final class FaultFactory implements HypervisorFactory {
+public class FaultFactory implements HypervisorFactory {
     /** The bug, at most one. */
-    public enum Fault { NONE, DESC_THROW, CAPS_NULL, CREATE_OOM, CREATE_HANG, STOP_SOE, STOP_HANG }
+    public enum Fault { NONE, DESC_THROW, DESC_HANG, CAPS_NULL, CREATE_OOM, CREATE_HANG, STOP_SOE, STOP_HANG, VMID_HANG,
+        VMID_THROW }
 
     private final String type;
     private final Fault fault;
     /** Counted down when a create that hangs has begun. */
     public final CountDownLatch hanging = new CountDownLatch(1);
+    /** How many times a VM handle of this factory was closed. */
+    public final AtomicInteger closes = new AtomicInteger();
 
     public FaultFactory(String type, Fault fault) {
         this.type = type;
         this.fault = fault;
     }
 
-    /** Whether a process runs whose command line names a path under {@code dir}. */
+    /** The processes whose command line names a path under {@code dir}: the VMMs of the VMs made there. */
     public static List<ProcessHandle> vmmsUnder(Path dir) {
         String prefix = dir.toAbsolutePath().normalize() + "/";
         return ProcessHandle.allProcesses().filter(p -> p.info().arguments()
                 .map(a -> Arrays.stream(a).anyMatch(x -> x.startsWith(prefix))).orElse(false)).toList();
+    }
+
+    /**
+     * Waits up to {@code timeout} until no VMM runs under {@code dir} (a signalled process takes a
+     * moment to go), polling; the ones still running then, one line each ({@code pid command line}).
+     */
+    public static List<String> vmmsLeftUnder(Path dir, Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        List<ProcessHandle> left = vmmsUnder(dir);
+        while (!left.isEmpty() && System.nanoTime() < deadline) {
+            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(50));
+            left = vmmsUnder(dir);
+        }
+        return left.stream().filter(ProcessHandle::isAlive)
+                .map(p -> p.pid() + " " + p.info().commandLine().orElse("?")).toList();
     }
 
     static int recurse(int n) {
@@ -74,6 +99,9 @@ public final class FaultFactory implements HypervisorFactory {
     public String description() {
         if (fault == Fault.DESC_THROW) {
             throw new IllegalStateException("description boom");
+        }
+        if (fault == Fault.DESC_HANG) {
+            hang();
         }
         return "fault plugin " + type;
     }
@@ -116,7 +144,16 @@ public final class FaultFactory implements HypervisorFactory {
             this.pid = pid;
         }
 
-        @Override public String vmId() { return vmId; }
+        @Override
+        public String vmId() {
+            if (fault == Fault.VMID_HANG) {
+                hang();
+            }
+            if (fault == Fault.VMID_THROW) {
+                throw new IllegalStateException("vmId boom");
+            }
+            return vmId;
+        }
         @Override public String type() { return type; }
 
         @Override
@@ -165,6 +202,6 @@ public final class FaultFactory implements HypervisorFactory {
         }
         @Override public Optional<IOThreadProvider> ioThreads() { return Optional.empty(); }
         @Override public Optional<DeviceHotplug> hotplug() { return Optional.empty(); }
-        @Override public void close() { }
+        @Override public void close() { closes.incrementAndGet(); }
     }
 }
