@@ -8,7 +8,6 @@ import io.hvspi.core.host.LoadedConfig;
 import io.hvspi.spi.VmSpec;
 import java.io.PrintWriter;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import picocli.CommandLine.Command;
@@ -88,19 +87,7 @@ final class BenchScaleCommand extends HvctlCommand {
             print(stdout, report);
         }
         stdout.flush();
-        List<Path> files;
-        try {
-            files = report.writeAll(out);
-        } catch (java.io.UncheckedIOException e) {
-            throw ReportDir.writeFailed(out, e);
-        }
-        String wrote = "wrote " + String.join(", ", files.stream().map(Path::toString).toList());
-        if (json) {
-            progress.step(wrote);
-        } else {
-            stdout.println(wrote);
-        }
-        stdout.flush();
+        ReportDir.write(out, report::writeAll, json, progress, stdout);
         return ExitCode.OK;
     }
 

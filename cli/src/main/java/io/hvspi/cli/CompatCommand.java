@@ -59,7 +59,7 @@ final class CompatCommand implements Callable<Integer> {
     CommandSpec spec;
 
     @Override
-    public Integer call() throws IOException {
+    public Integer call() {
         PrintWriter stdout = spec.commandLine().getOut();
         for (String type : only) {
             // LIST_SPLIT keeps a lone or trailing comma in its element: "," or "a," is refused here, not dropped
@@ -79,7 +79,13 @@ final class CompatCommand implements Callable<Integer> {
             } catch (IllegalArgumentException e) {
                 throw new picocli.CommandLine.ParameterException(spec.commandLine(), e.getMessage());
             }
-            Path work = Files.createTempDirectory("hvspi-compat-");
+            Path work;
+            try {
+                work = Files.createTempDirectory("hvspi-compat-");
+            } catch (IOException e) {
+                throw new io.hvspi.spi.HvspiException("cannot make the kit's work directory under "
+                        + System.getProperty("java.io.tmpdir") + ": " + e.getMessage(), e);
+            }
             CompatReport report;
             CompatRunner runner = CompatRunner.withDefaultBackends(work, progress::step,
                     Duration.ofMillis((long) (pluginTimeoutSeconds * 1000)));
@@ -95,19 +101,7 @@ final class CompatCommand implements Callable<Integer> {
                 print(stdout, report);
             }
             stdout.flush();
-            List<Path> files;
-            try {
-                files = report.writeAll(out);
-            } catch (IOException | java.io.UncheckedIOException e) {
-                throw ReportDir.writeFailed(out, e);
-            }
-            String wrote = "wrote " + String.join(", ", files.stream().map(Path::toString).toList());
-            if (json) {
-                progress.step(wrote);
-            } else {
-                stdout.println(wrote);
-            }
-            stdout.flush();
+            ReportDir.write(out, report::writeAll, json, progress, stdout);
             report.conflicts().forEach(c -> spec.commandLine().getErr().println("hvctl: error: " + c.message()));
             if (plugins.isEmpty() && report.conflicts().isEmpty()) {
                 spec.commandLine().getErr().println("hvctl: error: no plugin in " + registry.sources()
@@ -124,17 +118,22 @@ final class CompatCommand implements Callable<Integer> {
      * Removes the work root, except the directories of a plugin whose VMM still runs: its record
      * there is the only way to find that VMM again (the report names it).
      */
-    private static void removeWork(Path work, List<Path> kept, PrintWriter err) throws IOException {
-        if (kept.isEmpty()) {
-            RuntimeDirs.deleteTree(work);
-            return;
-        }
-        try (var dirs = Files.list(work)) {
-            for (Path dir : dirs.toList()) {
-                if (!kept.contains(dir)) {
-                    RuntimeDirs.deleteTree(dir);
+    private static void removeWork(Path work, List<Path> kept, PrintWriter err) {
+        try {
+            if (kept.isEmpty()) {
+                RuntimeDirs.deleteTree(work);
+                return;
+            }
+            try (var dirs = Files.list(work)) {
+                for (Path dir : dirs.toList()) {
+                    if (!kept.contains(dir)) {
+                        RuntimeDirs.deleteTree(dir);
+                    }
                 }
             }
+        } catch (IOException | io.hvspi.spi.HvspiException e) {
+            // the report matters more than the scratch space: say what is left and go on
+            err.println("hvctl: warning: could not remove the kit's work directory " + work + ": " + e.getMessage());
         }
         kept.forEach(dir -> err.println("hvctl: warning: kept " + dir + ": a VMM started under it still runs"));
     }

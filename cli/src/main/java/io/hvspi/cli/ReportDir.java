@@ -2,10 +2,12 @@ package io.hvspi.cli;
 
 import io.hvspi.spi.HvspiException;
 import java.io.IOException;
+import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import picocli.CommandLine;
 import picocli.CommandLine.ParameterException;
 
@@ -29,6 +31,31 @@ final class ReportDir {
         if (!Files.isWritable(dir)) {
             throw new ParameterException(cmd, OPTION + " " + dir + ": the directory is not writable");
         }
+    }
+
+    /** A report's writer: the files it wrote into a directory. */
+    interface Writer {
+        List<Path> writeInto(Path dir) throws IOException;
+    }
+
+    /**
+     * Writes the report's files into {@code dir} (after its results were printed) and names them: on
+     * stdout, or as progress on stderr when stdout is the {@code --json} document.
+     */
+    static void write(Path dir, Writer writer, boolean json, Progress progress, PrintWriter stdout) {
+        List<Path> files;
+        try {
+            files = writer.writeInto(dir);
+        } catch (IOException | UncheckedIOException e) {
+            throw writeFailed(dir, e);
+        }
+        String wrote = "wrote " + String.join(", ", files.stream().map(Path::toString).toList());
+        if (json) {
+            progress.step(wrote);
+        } else {
+            stdout.println(wrote);
+        }
+        stdout.flush();
     }
 
     /** What a failed write of the report into {@code dir} is: one line, exit 1. */

@@ -96,6 +96,16 @@ class HandleStopTest {
         });
     }
 
+    /** The plugin's stop, done right: its VMM ended, its record and directory removed. */
+    private void stopsItsVm() {
+        doAnswer(stop -> {
+            TestProcesses.kill(qemu.get());
+            host.context().stateStore().remove("vm1");
+            host.context().removeRuntimeDir("vm1");
+            return null;
+        }).when(vm).stop();
+    }
+
     private static VmSpec spec() {
         return VmSpec.builder().vmId("vm1").hypervisorType("fake").binary(Path.of("/bin/true")).build();
     }
@@ -211,12 +221,7 @@ class HandleStopTest {
     /** The handle never asks the plugin who it is to stop it: a plugin failing there still has its VM stopped. */
     @Test
     void aPluginThatCannotSayItsIdOrTypeAfterStartIsStillStopped() throws Exception {
-        doAnswer(stop -> {
-            TestProcesses.kill(qemu.get());
-            host.context().stateStore().remove("vm1");
-            host.context().removeRuntimeDir("vm1");
-            return null;
-        }).when(vm).stop();
+        stopsItsVm();
         VmHandle handle = host.start(spec());
         when(vm.vmId()).thenThrow(new IllegalStateException("plugin bug in vmId"));
         when(vm.type()).thenThrow(new IllegalStateException("plugin bug in type"));
@@ -239,12 +244,7 @@ class HandleStopTest {
     /** A plugin's close (the disconnect) that never returns is given up on; the lock is released. */
     @Test
     void aCloseThatNeverReturnsIsBoundedAndReleasesTheLock() throws Exception {
-        doAnswer(stop -> {
-            TestProcesses.kill(qemu.get());
-            host.context().stateStore().remove("vm1");
-            host.context().removeRuntimeDir("vm1");
-            return null;
-        }).when(vm).stop();
+        stopsItsVm();
         CountDownLatch never = new CountDownLatch(1);
         doAnswer(close -> {
             never.await();
