@@ -160,10 +160,13 @@ class CompatRunnerFaultsTest {
     void aStopThatThrowsFailsItsTestsAndItsVmmsAreEnded() {
         PluginRun soe = run("stop-soe");
         assertEquals(PluginRun.Status.TESTED, soe.status(), soe::toString);
-        TestResult r = soe.results().values().stream().filter(t -> t.outcome() == TestResult.Outcome.FAILED)
-                .findFirst().orElseThrow(() -> new AssertionError("no failed test: " + soe.results()));
-        assertTrue(r.message().orElseThrow().contains("failed: StackOverflowError"), r.message()::get);
-        assertTrue(r.message().orElseThrow().contains("the kit ended its VMM by signal"), r.message()::get);
+        List<String> failures = soe.results().values().stream().filter(t -> t.outcome() == TestResult.Outcome.FAILED)
+                .map(t -> t.message().orElse("")).toList();
+        assertFalse(failures.isEmpty(), () -> "no failed test: " + soe.results());
+        // a test that stops its VM itself fails with the plugin's error (the fault plugin fails some contracts of
+        // its own too); one whose VM the kit stops after it fails naming the kit's fallback
+        assertTrue(failures.stream().anyMatch(m -> m.contains("failed: StackOverflowError")
+                && m.contains("the kit ended its VMM by signal")), failures::toString);
     }
 
     @Test
