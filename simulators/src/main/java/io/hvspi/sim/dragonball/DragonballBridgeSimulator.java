@@ -135,6 +135,7 @@ public final class DragonballBridgeSimulator implements VmmSimulator {
     private final DragonballVm vm;
     private final long pid = ProcessHandle.current().pid();
     private final Set<BridgeConnection> connections = new CopyOnWriteArraySet<>();
+    private final java.util.concurrent.atomic.AtomicInteger accepted = new java.util.concurrent.atomic.AtomicInteger();
     private final AtomicBoolean terminated = new AtomicBoolean();
     private final CountDownLatch terminatedLatch = new CountDownLatch(1);
     private final Thread acceptor;
@@ -223,6 +224,11 @@ public final class DragonballBridgeSimulator implements VmmSimulator {
     /** How many clients are connected now. */
     public int connectionCount() {
         return connections.size();
+    }
+
+    /** Connections accepted since the start, closed ones included: a count that only grows. */
+    public int connectionsAccepted() {
+        return accepted.get();
     }
 
     /** True once the VMM stopped serving ({@code ShutdownMicroVm}, a crash fault, or {@link #close()}). */
@@ -316,6 +322,7 @@ public final class DragonballBridgeSimulator implements VmmSimulator {
             }
             BridgeConnection c = new BridgeConnection(this, channel);
             connections.add(c);
+            accepted.incrementAndGet();
             if (terminated.get()) {
                 c.close();
                 return;
