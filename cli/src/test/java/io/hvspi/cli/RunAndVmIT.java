@@ -220,12 +220,18 @@ class RunAndVmIT {
         assertEquals(0, hv("vm", "stop", "cpus1").exit());
     }
 
-    @Test
-    void stoppingAVmWhoseQemuDiedForgetsIt() throws Exception {
-        JsonNode run = json("run", "--accel", "tcg", "--keep", "--vm-id", "dead1", "--disks", "1", "--json");
+    /** A VM run with --keep whose QEMU was then killed: its record and directory stay. */
+    private void keptVmWhoseQemuDied(String id, int disks) throws Exception {
+        JsonNode run = json("run", "--accel", "tcg", "--keep", "--vm-id", id, "--disks", Integer.toString(disks),
+                "--json");
         ProcessHandle qemu = ProcessHandle.of(run.get("pid").asLong()).orElseThrow();
         qemu.destroyForcibly();
         qemu.onExit().get();
+    }
+
+    @Test
+    void stoppingAVmWhoseQemuDiedForgetsIt() throws Exception {
+        keptVmWhoseQemuDied("dead1", 1);
         HvctlRunner.Result stop = hv("vm", "stop", "dead1");
         assertEquals(0, stop.exit(), stop::toString);
         assertTrue(stop.err().contains("was not running"), stop.err());
@@ -239,10 +245,7 @@ class RunAndVmIT {
      */
     @Test
     void vmLogsOfADeadVmIsWholeAndFollowEnds() throws Exception {
-        JsonNode run = json("run", "--accel", "tcg", "--keep", "--vm-id", "logs1", "--disks", "0", "--json");
-        ProcessHandle qemu = ProcessHandle.of(run.get("pid").asLong()).orElseThrow();
-        qemu.destroyForcibly();
-        qemu.onExit().get();
+        keptVmWhoseQemuDied("logs1", 0);
         Path log = runtime.resolve("logs1").resolve("qemu.log"); // the qemu plugin's VMM log
         // 'é' (2 bytes) and '€' (3 bytes) each straddle a 64 KiB boundary
         long size = Files.size(log);
