@@ -87,12 +87,16 @@ final class CompatCommand implements Callable<Integer> {
                         + System.getProperty("java.io.tmpdir") + ": " + e.getMessage(), e);
             }
             CompatReport report;
+            // ended by a signal, hvctl still ends the kit's VMs, which run without the host's exit hook
+            io.hvspi.core.host.ClosedOnExit sweep = io.hvspi.core.host.HvspiHost.builder().plugins(registry)
+                    .runtimeRoot(work).build().closeOnExit(new KitLeftovers(work));
             CompatRunner runner = CompatRunner.withDefaultBackends(work, progress::step,
                     Duration.ofMillis((long) (pluginTimeoutSeconds * 1000)));
             try {
                 report = runner.run(plugins, notLoaded(registry), conflicts(registry));
             } finally {
                 removeWork(work, runner.kept(), spec.commandLine().getErr());
+                sweep.close(); // nothing left to do once the work is removed; else it ends what the kit kept
             }
             // the results first: a report that cannot be written is then not lost
             if (json) {

@@ -219,4 +219,44 @@ class CompatCommandIT {
         }
         throw new AssertionError("no capability '" + key + "' in " + array);
     }
+
+    /** SIGTERM mid-run: the kit's VMs run without the host's exit hook, yet none of them is left, nor its directory. */
+    @Test
+    void terminatingCompatWhileTheKitRunsQemuLeavesNoQemu() throws Exception {
+        Path scratch = Files.createDirectories(tmp.resolve("scratch"));
+        ProcessBuilder pb = new ProcessBuilder(HvctlRunner.home().resolve("bin/hvctl").toString(), "compat",
+                "--only", "qemu", "--out", tmp.resolve("out").toString())
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(ProcessBuilder.Redirect.DISCARD);
+        pb.environment().put("HVSPI_JAVA_HOME", System.getProperty("java.home"));
+        pb.environment().put("HVCTL_JAVA_OPTS", "-Djava.io.tmpdir=" + scratch); // the kit's work directory
+        Process p = pb.start();
+        try {
+            assertTrue(poll(() -> !qemusUnder(scratch).isEmpty(), 120), "the kit never started a QEMU");
+            p.toHandle().destroy(); // SIGTERM
+            assertTrue(p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS), "hvctl did not exit");
+        } finally {
+            p.destroyForcibly();
+        }
+        assertTrue(poll(() -> qemusUnder(scratch).isEmpty(), 20), () -> "QEMU left: " + qemusUnder(scratch));
+        try (var left = Files.list(scratch)) {
+            assertEquals(List.of(), left.toList(), "the kit's work directory is removed");
+        }
+    }
+
+    private static List<Long> qemusUnder(Path dir) {
+        return ProcessHandle.allProcesses().filter(h -> h.info().commandLine()
+                .map(c -> c.contains("qemu-system") && c.contains(dir.toString())).orElse(false))
+                .map(ProcessHandle::pid).toList();
+    }
+
+    private static boolean poll(java.util.function.BooleanSupplier condition, int seconds) throws InterruptedException {
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(seconds);
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                return false;
+            }
+            Thread.sleep(50);
+        }
+        return true;
+    }
 }
