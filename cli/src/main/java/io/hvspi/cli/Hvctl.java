@@ -132,9 +132,9 @@ public final class Hvctl {
         return spec;
     }
 
-    /** -h/--help on a command and those below it; picocli's help command has its own. */
+    /** -h/--help on a command and those below it; the help command has its own. */
     private static void addHelpOption(CommandLine command) {
-        if (command.getCommandSpec().userObject() instanceof CommandLine.HelpCommand
+        if (command.getCommandSpec().userObject() instanceof HelpCommand
                 || command.getCommandSpec().findOption("--help") != null) {
             return;
         }
@@ -157,7 +157,7 @@ public final class Hvctl {
                 CompatCommand.class,
                 BenchCommand.class,
                 CompletionCommand.class,
-                CommandLine.HelpCommand.class);
+                HelpCommand.class);
 
         /**
          * The commands that may run with a model of themselves alone (their {@code @Command} names; a test

@@ -114,7 +114,7 @@ final class ManPage {
         List<CommandSpec> subs = new ArrayList<>();
         spec.subcommands().forEach((name, cl) -> {
             CommandSpec sub = cl.getCommandSpec();
-            if (name.equals(sub.name()) && !sub.usageMessage().hidden() && !(sub.userObject() instanceof CommandLine.HelpCommand)) {
+            if (name.equals(sub.name()) && !sub.usageMessage().hidden() && !(sub.userObject() instanceof HelpCommand)) {
                 subs.add(sub);
             }
         });

@@ -107,9 +107,35 @@ class CommandHelpTest {
     }
 
     @Test
+    void helpWalksTheWholeCommandPath() {
+        for (List<String> path : List.<List<String>>of(List.of(), List.of("vm"), List.of("vm", "stop"), List.of("bench", "scale"),
+                List.of("config", "check"))) {
+            StringWriter viaHelp = new StringWriter();
+            StringWriter viaOption = new StringWriter();
+            List<String> help = new ArrayList<>(List.of("help"));
+            help.addAll(path);
+            List<String> option = new ArrayList<>(path);
+            option.add("--help");
+            assertEquals(0, Hvctl.execute(new PrintWriter(viaHelp, true), new PrintWriter(new StringWriter()),
+                    help.toArray(String[]::new)), () -> "hvctl " + help);
+            assertEquals(0, Hvctl.execute(new PrintWriter(viaOption, true), new PrintWriter(new StringWriter()),
+                    option.toArray(String[]::new)), () -> "hvctl " + option);
+            assertEquals(viaOption.toString(), viaHelp.toString(), () -> "hvctl " + help);
+        }
+    }
+
+    @Test
+    void helpOfAnUnknownSubcommandNamesItAndItsParent() {
+        StringWriter err = new StringWriter();
+        assertEquals(ExitCode.USAGE, Hvctl.execute(new PrintWriter(new StringWriter(), true), new PrintWriter(err, true),
+                "help", "vm", "nosuch"));
+        assertTrue(err.toString().contains("Unknown subcommand 'nosuch' of 'vm'"), err::toString);
+    }
+
+    @Test
     void everyCommandTakesHelpAndOnlyTheRootTakesVersion() {
         for (CommandSpec spec : everyCommand()) {
-            if (spec.userObject() instanceof CommandLine.HelpCommand) {
+            if (spec.userObject() instanceof HelpCommand) {
                 continue;
             }
             assertNotNull(spec.findOption("--help"), spec.qualifiedName());
