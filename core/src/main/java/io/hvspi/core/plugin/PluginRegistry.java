@@ -239,7 +239,9 @@ public final class PluginRegistry implements AutoCloseable {
     /**
      * pf4j's plugin factory logs a {@code Plugin-Class} that cannot be made and returns null, which
      * reached the user as a NullPointerException in pf4j's start; this one throws, naming the class
-     * and the plugin's own cause (pf4j then records it as the plugin's failure).
+     * and the plugin's own cause (pf4j then records it as the plugin's failure). Its constructor, and
+     * its start, stop and delete, run bounded as a factory's code does: one that never returns must
+     * not hang every command that lists plugins.
      */
     private static final class NamingPluginFactory extends DefaultPluginFactory {
         @Override
@@ -249,11 +251,15 @@ public final class PluginRegistry implements AutoCloseable {
                 throw new PluginException("Plugin-Class " + wrapper.getDescriptor().getPluginClass()
                         + " is not in the jar or is no org.pf4j.Plugin");
             }
-            return plugin;
+            return new BoundedPlugin(plugin, wrapper);
         }
 
         @Override
         protected Plugin createInstance(Class<?> pluginClass, PluginWrapper wrapper) {
+            return PluginChecks.bounded("Plugin-Class " + pluginClass.getName(), () -> construct(pluginClass, wrapper));
+        }
+
+        private static Plugin construct(Class<?> pluginClass, PluginWrapper wrapper) {
             try {
                 return (Plugin) pluginClass.getConstructor(PluginWrapper.class).newInstance(wrapper);
             } catch (NoSuchMethodException e) {
@@ -272,6 +278,42 @@ public final class PluginRegistry implements AutoCloseable {
             Throwable cause = e instanceof java.lang.reflect.InvocationTargetException i ? i.getTargetException() : e;
             return new PluginException("Plugin-Class " + pluginClass.getName() + " cannot be made: "
                     + PluginChecks.describe(cause), cause);
+        }
+    }
+
+    /** A {@code Plugin-Class} whose start, stop and delete pf4j calls through {@link PluginChecks#bounded}. */
+    private static final class BoundedPlugin extends Plugin {
+        private final Plugin plugin;
+        private final String name;
+
+        BoundedPlugin(Plugin plugin, PluginWrapper wrapper) {
+            super(wrapper);
+            this.plugin = plugin;
+            this.name = "Plugin-Class " + plugin.getClass().getName();
+        }
+
+        @Override
+        public void start() {
+            PluginChecks.bounded(name + ".start()", () -> {
+                plugin.start();
+                return null;
+            });
+        }
+
+        @Override
+        public void stop() {
+            PluginChecks.bounded(name + ".stop()", () -> {
+                plugin.stop();
+                return null;
+            });
+        }
+
+        @Override
+        public void delete() {
+            PluginChecks.bounded(name + ".delete()", () -> {
+                plugin.delete();
+                return null;
+            });
         }
     }
 

@@ -347,6 +347,48 @@ class PluginRegistryTest {
         }
     }
 
+    /** pf4j runs a Plugin-Class's constructor and start() on the loading thread: one that hangs hung every command. */
+    @ParameterizedTest
+    @ValueSource(strings = {"public Hang() { %s }", "public void start() { %s }"})
+    void aPluginClassThatNeverReturnsIsSkippedAfterTheLoadTimeout(String member) {
+        new PluginJarBuilder().descriptor("hang", "1.0.0", OK).manifest("Plugin-Class", "com.example.hang.Hang")
+                .source("com.example.hang", "Hang", """
+                        package com.example.hang;
+                        public class Hang extends org.pf4j.Plugin {
+                            %s
+                        }
+                        """.formatted(member.formatted(
+                        "while (true) { try { Thread.sleep(60_000); } catch (InterruptedException ignored) { } }")))
+                .factory("com.example.hang", "Factory", "hang", "").build(dir.resolve("hang.jar"));
+        good("acme", "acme");
+        long began = System.nanoTime();
+        try (PluginRegistry registry = PluginRegistry.load(dir)) {
+            assertEquals(List.of("acme"), registry.types());
+            String reason = onlySkipped(registry).reason();
+            assertTrue(reason.contains("Plugin-Class com.example.hang.Hang") && reason.contains("did not return within 10 s"),
+                    reason);
+        }
+        assertTrue(System.nanoTime() - began < java.time.Duration.ofSeconds(40).toNanos(), "bounded");
+    }
+
+    @Test
+    void aPluginClassWhoseStartThrowsIsSkippedWithItsCause() {
+        new PluginJarBuilder().descriptor("starter", "1.0.0", OK).manifest("Plugin-Class", "com.example.starter.Start")
+                .source("com.example.starter", "Start", """
+                        package com.example.starter;
+                        public class Start extends org.pf4j.Plugin {
+                            public void start() { throw new IllegalStateException("no licence"); }
+                        }
+                        """)
+                .factory("com.example.starter", "Factory", "starter", "").build(dir.resolve("starter.jar"));
+        good("acme", "acme");
+        try (PluginRegistry registry = PluginRegistry.load(dir)) {
+            assertEquals(List.of("acme"), registry.types());
+            String reason = onlySkipped(registry).reason();
+            assertTrue(reason.contains("no licence"), reason);
+        }
+    }
+
     @Test
     void aDirectoryNamedLikeAJarIsListedAsSkipped() throws IOException {
         Files.createDirectory(dir.resolve("odd.jar"));
