@@ -122,7 +122,7 @@ final class ConfigCommand {
             if (!patterns.isEmpty()) {
                 out.println("enable_annotations (RE2, unanchored, as Kata matches):");
                 patterns.forEach((regex, names) -> out.println("  " + quote(regex) + " enables "
-                        + (names.isEmpty() ? "nothing" + AnnotationPolicy.patternProblem(regex).map(
+                        + (names.isEmpty() ? "nothing" + AnnotationPolicy.patternProblem(regex, config.runtime()).map(
                                 p -> " (not a valid RE2 regular expression: " + p + ")").orElse("")
                         : String.join(", ", names))));
             }
@@ -218,7 +218,7 @@ final class ConfigCommand {
             ArrayNode patterns = doc.putArray("enableAnnotations");
             AnnotationPolicy.enabledBy(config).forEach((regex, names) -> {
                 ObjectNode p = patterns.addObject().put("pattern", regex);
-                AnnotationPolicy.patternProblem(regex).ifPresent(problem -> p.put("problem", problem));
+                AnnotationPolicy.patternProblem(regex, config.runtime()).ifPresent(problem -> p.put("problem", problem));
                 names.forEach(p.putArray("enables")::add);
             });
             AnnotationPolicy.notActedOn(config.annotations()).forEach(doc.putArray("annotationsNotActedOn")::add);

@@ -29,21 +29,21 @@ import java.util.Optional;
 final class AnnotationPatterns {
     private AnnotationPatterns() {}
 
-    /** The compiled pattern, or empty when RE2 refuses it. */
-    static Optional<Pattern> compile(String regex) {
-        if (limitProblem(regex).isPresent()) {
+    /** The compiled pattern, or empty when {@code runtime}'s regex library refuses it. */
+    static Optional<Pattern> compile(String regex, KataRuntime runtime) {
+        if (problem(regex, runtime).isPresent()) {
             return Optional.empty();
         }
-        try {
-            return Optional.of(Pattern.compile(regex));
-        } catch (PatternSyntaxException e) {
-            return Optional.empty();
-        }
+        return Optional.of(Pattern.compile(regex));
     }
 
-    /** Why RE2 refuses {@code regex}, or empty when it compiles. */
-    static Optional<String> problem(String regex) {
+    /** Why {@code runtime}'s regex library (Go's regexp, Rust's regex) refuses {@code regex}, or empty when it compiles. */
+    static Optional<String> problem(String regex, KataRuntime runtime) {
         Optional<String> limit = limitProblem(regex);
+        if (limit.isEmpty() && runtime == KataRuntime.RUNTIME_RS && rustDepth(regex) > RUST_NEST_LIMIT) {
+            limit = Optional.of("expression nests too deeply (more than " + RUST_NEST_LIMIT
+                    + " levels, Rust regex-syntax's nest limit)");
+        }
         if (limit.isPresent()) {
             return limit;
         }
@@ -151,6 +151,149 @@ final class AnnotationPatterns {
         return Optional.empty();
     }
 
+    /** regex-syntax's default nest limit, which runtime-rs's {@code RegexSetBuilder} keeps. */
+    static final int RUST_NEST_LIMIT = 250;
+
+    /**
+     * The depth regex-syntax's NestLimiter finds in {@code regex}: a group, a bracketed class, a
+     * repetition, an alternation and a concatenation each nest one level; literals, escapes and flags
+     * none. One scan with a frame per open group; a parse error is left to RE2/J.
+     */
+    static int rustDepth(String regex) {
+        final class Frame {
+            int items;          // of the current branch
+            int deepestItem;    // of the current branch
+            int deepestBranch;  // of the branches before it
+            boolean alternation;
+            int lastItem = -1;  // the last item's depth, which a repetition nests
+
+            void item(int depth) {
+                items++;
+                lastItem = depth;
+                deepestItem = Math.max(deepestItem, depth);
+            }
+
+            void repeat() {
+                if (lastItem >= 0) {
+                    lastItem++;
+                    deepestItem = Math.max(deepestItem, lastItem);
+                }
+            }
+
+            int branch() {
+                return items > 1 ? 1 + deepestItem : deepestItem;
+            }
+
+            void nextBranch() {
+                deepestBranch = Math.max(deepestBranch, branch());
+                alternation = true;
+                items = 0;
+                deepestItem = 0;
+                lastItem = -1;
+            }
+
+            int depth() {
+                return alternation ? 1 + Math.max(deepestBranch, branch()) : branch();
+            }
+        }
+        java.util.ArrayDeque<Frame> open = new java.util.ArrayDeque<>();
+        Frame frame = new Frame();
+        int n = regex.length();
+        for (int i = 0; i < n; i++) {
+            char c = regex.charAt(i);
+            switch (c) {
+                case '\\' -> {
+                    if (i + 1 < n && regex.charAt(i + 1) == 'Q') {
+                        int end = regex.indexOf("\\E", i + 2);
+                        for (int k = i + 2; k < (end < 0 ? n : end); k++) {
+                            frame.item(0);
+                        }
+                        i = end < 0 ? n : end + 1;
+                        continue;
+                    }
+                    i++;
+                    if (i + 1 < n && "xpP".indexOf(regex.charAt(i)) >= 0 && regex.charAt(i + 1) == '{') {
+                        int close = regex.indexOf('}', i + 2);
+                        i = close < 0 ? n : close;
+                    }
+                    frame.item(0);
+                }
+                case '[' -> {
+                    i = classEnd(regex, i);
+                    frame.item(1);
+                }
+                case '(' -> {
+                    int flagsEnd = flagsOnly(regex, i);
+                    if (flagsEnd > 0) {
+                        i = flagsEnd;
+                        frame.item(0);
+                        continue;
+                    }
+                    open.push(frame);
+                    frame = new Frame();
+                    i = groupPrefixEnd(regex, i);
+                }
+                case ')' -> {
+                    if (open.isEmpty()) {
+                        continue; // RE2/J refuses it
+                    }
+                    int group = 1 + frame.depth();
+                    frame = open.pop();
+                    frame.item(group);
+                }
+                case '|' -> frame.nextBranch();
+                case '*', '+', '?' -> {
+                    char before = i > 0 ? regex.charAt(i - 1) : 0;
+                    if (c != '?' || (before != '*' && before != '+' && before != '?' && before != '}')) {
+                        frame.repeat(); // a '?' after a repetition makes it lazy, no new level
+                    }
+                }
+                case '{' -> {
+                    java.util.regex.Matcher m = REPEAT.matcher(regex).region(i, n);
+                    if (m.lookingAt()) {
+                        frame.repeat();
+                        i = m.end() - 1;
+                    } else {
+                        frame.item(0);
+                    }
+                }
+                default -> frame.item(0);
+            }
+        }
+        while (!open.isEmpty()) { // unclosed: RE2/J refuses it; count what was seen
+            int group = 1 + frame.depth();
+            frame = open.pop();
+            frame.item(group);
+        }
+        return frame.depth();
+    }
+
+    /** The last index of a group's opening: its '(', or the ':' of {@code (?i:} or the '>' of {@code (?P<name>}. */
+    private static int groupPrefixEnd(String regex, int start) {
+        if (!regex.startsWith("(?", start)) {
+            return start;
+        }
+        int end = regex.indexOf(regex.startsWith("(?P<", start) || regex.startsWith("(?<", start) ? '>' : ':', start);
+        return end < 0 ? start : end;
+    }
+
+    /** The index of the ')' of a flags-only group such as {@code (?i)} at {@code start}, or -1. */
+    private static int flagsOnly(String regex, int start) {
+        if (!regex.startsWith("(?", start)) {
+            return -1;
+        }
+        for (int i = start + 2; i < regex.length(); i++) {
+            char c = regex.charAt(i);
+            if (c == ')') {
+                return i;
+            }
+            if (!Character.isLetter(c) && c != '-') {
+                return -1;
+            }
+        }
+        return -1;
+    }
+
     /** The index of the {@code ]} closing the class that opens at {@code start}, or the last index. */
     private static int classEnd(String regex, int start) {
         int i = start + 1;
@@ -192,7 +335,7 @@ final class AnnotationPatterns {
 
     /** Whether {@code name} is enabled by {@code patterns} under {@code runtime}'s rules (see the class comment). */
     static boolean enabled(List<String> patterns, KataRuntime runtime, String name) {
-        List<Optional<Pattern>> compiled = patterns.stream().map(AnnotationPatterns::compile).toList();
+        List<Optional<Pattern>> compiled = patterns.stream().map(p -> compile(p, runtime)).toList();
         if (runtime == KataRuntime.RUNTIME_RS && compiled.stream().anyMatch(Optional::isEmpty)) {
             return false;
         }
@@ -202,11 +345,11 @@ final class AnnotationPatterns {
     /** For each pattern, the names of {@code known} it enables (none for one that does not compile). */
     static Map<String, List<String>> enabledBy(List<String> patterns, KataRuntime runtime, List<String> known) {
         boolean setBroken = runtime == KataRuntime.RUNTIME_RS
-                && patterns.stream().anyMatch(p -> problem(p).isPresent());
+                && patterns.stream().anyMatch(p -> problem(p, runtime).isPresent());
         Map<String, List<String>> result = new LinkedHashMap<>();
         for (String regex : patterns) {
             List<String> names = new ArrayList<>();
-            Optional<Pattern> p = compile(regex);
+            Optional<Pattern> p = compile(regex, runtime);
             if (p.isPresent() && !setBroken) {
                 known.stream().filter(n -> p.get().matcher(n).find()).forEach(names::add);
             }
@@ -219,7 +362,7 @@ final class AnnotationPatterns {
     static List<ConfigNote> problems(List<String> patterns, Locator at) {
         List<ConfigNote> notes = new ArrayList<>();
         for (String regex : patterns) {
-            problem(regex).ifPresent(why -> notes.add(at.note("enable_annotations", Locator.show(regex)
+            problem(regex, at.runtime()).ifPresent(why -> notes.add(at.note("enable_annotations", Locator.show(regex)
                     + " is not a valid RE2 regular expression (" + why + "): "
                     + (at.runtime() == KataRuntime.RUNTIME_RS
                     ? "runtime-rs then enables no annotation at all (its RegexSet of the list fails to build)"

@@ -164,9 +164,9 @@ public final class AnnotationPolicy {
         return KATA.contains(name) ? Kind.STRING : null;
     }
 
-    /** Why RE2 (Go's regexp) refuses an {@code enable_annotations} pattern, or empty when it compiles. */
-    public static java.util.Optional<String> patternProblem(String regex) {
-        return AnnotationPatterns.problem(regex);
+    /** Why {@code runtime}'s regex library refuses an {@code enable_annotations} pattern, or empty when it compiles. */
+    public static java.util.Optional<String> patternProblem(String regex, KataRuntime runtime) {
+        return AnnotationPatterns.problem(regex, runtime);
     }
 
     /** Whether hvspi checks this annotation and writes it into the hypervisor table. */

@@ -83,7 +83,7 @@ class KataReviewTest {
     void patternsBeyondGosLimitsAreUncompilableNotACrashOrAHang(String pattern) {
         String list = "enable_annotations = ['" + pattern + "', 'kernel_params']";
         KataConfig go = KataRuntimeRulesTest.go("qemu", list);
-        assertTrue(AnnotationPolicy.patternProblem(pattern).isPresent());
+        assertTrue(AnnotationPolicy.patternProblem(pattern, KataRuntime.GO).isPresent());
         assertEquals(java.util.List.of(), AnnotationPolicy.enabledBy(go).get(pattern));
         assertEquals("quiet", go.withAnnotations(Map.of(P + "kernel_params", "quiet")).hypervisor().kernelParams());
         KataConfig rs = KataRuntimeRulesTest.rs("qemu", list);
@@ -95,6 +95,38 @@ class KataReviewTest {
         "\\x{2028}", "kernel_\\x{1001}", "\\p{Greek}{3}", "(\\P{L}{1000})"})
     void patternsWithinGosLimitsStillCompile(String pattern) {
         assertEquals(Optional.empty(), AnnotationPatterns.limitProblem(pattern));
+    }
+
+    /**
+     * Rust's regex-syntax refuses an AST deeper than 250 (a group and the concatenation in it are
+     * two levels each), far below Go's 1000: runtime-rs's RegexSet then fails and enables nothing,
+     * while the Go runtime keeps the pattern.
+     */
+    @ParameterizedTest
+    @ValueSource(ints = {125, 126})
+    void rustsNestLimitAppliesToRuntimeRsFilesOnly(int levels) {
+        String pattern = "(k".repeat(levels) + ")".repeat(levels); // depth 2 * levels - 1: 249, then 251
+        assertEquals(2 * levels - 1, AnnotationPatterns.rustDepth(pattern));
+        String list = "enable_annotations = ['" + pattern + "', 'kernel_params']";
+        assertEquals("quiet", KataRuntimeRulesTest.go("qemu", list).withAnnotations(Map.of(P + "kernel_params", "quiet"))
+                .hypervisor().kernelParams());
+        KataConfig rs = KataRuntimeRulesTest.rs("qemu", list);
+        if (levels == 125) {
+            assertEquals("quiet", rs.withAnnotations(Map.of(P + "kernel_params", "quiet")).hypervisor().kernelParams());
+        } else {
+            assertTrue(AnnotationPolicy.patternProblem(pattern, KataRuntime.RUNTIME_RS).orElseThrow()
+                    .contains("Rust regex-syntax's nest limit"));
+            refused(rs, P + "kernel_params", "quiet");
+        }
+    }
+
+    /** The levels regex-syntax's NestLimiter counts: groups, classes, repetitions, alternations, concatenations. */
+    @ParameterizedTest
+    @org.junit.jupiter.params.provider.CsvSource(delimiter = ' ', value = {
+        "a 0", "ab 1", "(a) 1", "(ab) 2", "a* 1", "a*? 1", "ab* 2", "(a)* 2", "a|b 1", "ab|c 2", "[ab] 1",
+        "(?i)a 1", "(?i:a) 1", "(?P<n>ab) 2", "\\d{2,3} 1", "\\Qab\\E 1", "\\x{41} 0", "((a|b)c)+ 5"})
+    void rustDepthCountsAsRegexSyntaxDoes(String pattern, int depth) {
+        assertEquals(depth, AnnotationPatterns.rustDepth(pattern), pattern);
     }
 
     /** Glob took '!' as negation for a Go file too, where filepath.Match reads "[!a]" as the class {!, a}. */
