@@ -60,7 +60,10 @@ final class Logging {
         boolean verbose = rank >= LEVELS.indexOf("debug");
         // third parties: their warnings as before, their chatter only when debugging
         System.setProperty(PREFIX + "defaultLogLevel", verbose ? "info" : rank < LEVELS.indexOf(DEFAULT) ? level : DEFAULT);
-        System.setProperty(PREFIX + "log.org.pf4j", verbose ? (level.equals("trace") ? "debug" : "info") : "off");
+        // pf4j and Jetty (the Cloud Hypervisor plugin's HTTP client) say nothing hvctl does not report itself
+        String quiet = verbose ? (level.equals("trace") ? "debug" : "info") : "off";
+        System.setProperty(PREFIX + "log.org.pf4j", quiet);
+        System.setProperty(PREFIX + "log.org.eclipse.jetty", quiet);
         if (rank >= LEVELS.indexOf("info")) {
             // several lines now: say which level and which logger, and when under debug
             System.setProperty(PREFIX + "levelInBrackets", "false");
