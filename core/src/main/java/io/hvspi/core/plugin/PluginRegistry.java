@@ -251,7 +251,7 @@ public final class PluginRegistry implements AutoCloseable {
                 throw new PluginException("Plugin-Class " + wrapper.getDescriptor().getPluginClass()
                         + " is not in the jar or is no org.pf4j.Plugin");
             }
-            return new BoundedPlugin(plugin, wrapper);
+            return new BoundedPlugin(plugin);
         }
 
         @Override
@@ -286,9 +286,8 @@ public final class PluginRegistry implements AutoCloseable {
         private final Plugin plugin;
         private final String name;
 
-        BoundedPlugin(Plugin plugin, PluginWrapper wrapper) {
-            super(wrapper);
-            this.plugin = plugin;
+        BoundedPlugin(Plugin plugin) {
+            this.plugin = plugin; // pf4j asks it only to start, stop and delete
             this.name = "Plugin-Class " + plugin.getClass().getName();
         }
 
