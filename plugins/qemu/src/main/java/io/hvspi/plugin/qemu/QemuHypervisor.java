@@ -222,8 +222,8 @@ public final class QemuHypervisor implements Hypervisor {
             ProbeResult probe = QemuProbe.probe(qmp, executable(recorded));
             Reconciler.Result nicsSettled = new NicReconciler(qmp, known.settings().guestless(),
                     host.commandTimeout()).reconcile(known);
-            Reconciler.Result settled = new Reconciler(qmp, known.settings().guestless(), host.commandTimeout())
-                    .reconcile(nicsSettled.state());
+            Reconciler.Result settled = new Reconciler(qmp, known.settings().guestless(), probe.hasVqMapping(),
+                    host.commandTimeout()).reconcile(nicsSettled.state());
             List<String> notes = new ArrayList<>(nicsSettled.notes());
             notes.addAll(settled.notes());
             boolean changed = nicsSettled.changed() || settled.changed();

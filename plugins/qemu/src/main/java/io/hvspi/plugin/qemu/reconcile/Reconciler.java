@@ -54,6 +54,7 @@ public final class Reconciler {
 
     private final QmpClient qmp;
     private final boolean guestless;
+    private final boolean vqMapping;
     private final Duration timeout;
     private final List<String> notes = new ArrayList<>();
 
@@ -67,8 +68,14 @@ public final class Reconciler {
     public record Result(QemuState state, List<String> notes, boolean changed) {}
 
     public Reconciler(QmpClient qmp, boolean guestless, Duration timeout) {
+        this(qmp, guestless, false, timeout);
+    }
+
+    /** @param vqMapping QEMU has {@code iothread-vq-mapping} (the probe found it): devices' mappings are read */
+    public Reconciler(QmpClient qmp, boolean guestless, boolean vqMapping, Duration timeout) {
         this.qmp = qmp;
         this.guestless = guestless;
+        this.vqMapping = vqMapping;
         this.timeout = timeout;
     }
 
@@ -83,9 +90,9 @@ public final class Reconciler {
                 detaching.add(d.id());
             }
         }
-        LiveVm live = LiveVm.read(qmp);
+        LiveVm live = live();
         if (completePendingUnplugs(intents, live)) {
-            live = LiveVm.read(qmp);
+            live = live();
         }
         Map<String, DeviceState> devices = new LinkedHashMap<>();
         saved.devices().forEach(d -> devices.put(d.id(), d));
@@ -100,7 +107,7 @@ public final class Reconciler {
             }
         }
         if (wrote) {
-            live = LiveVm.read(qmp);
+            live = live();
         }
         reconcileDevices(live, devices, saved);
         reconcileIoThreads(live, ioThreads);
@@ -158,12 +165,16 @@ public final class Reconciler {
     private void awaitGone(List<String> ids) {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (System.nanoTime() < deadline) {
-            Map<String, LiveDevice> now = LiveVm.read(qmp).devices();
+            Map<String, LiveDevice> now = live().devices();
             if (ids.stream().noneMatch(now::containsKey)) {
                 return;
             }
             LockSupport.parkNanos(1_000_000);
         }
+    }
+
+    private LiveVm live() {
+        return LiveVm.read(qmp, vqMapping);
     }
 
     /** Settles one intent; true when it sent QEMU a command that changes something. */
