@@ -228,6 +228,7 @@ public final class QemuHypervisor implements Hypervisor {
             notes.addAll(settled.notes());
             boolean changed = nicsSettled.changed() || settled.changed();
             hv.session = hv.new Session(layout, process, qmp, probe, settled.state(), record.createdAt());
+            settled.unfinished().forEach(hv.session.hotplug::resumeMove);
             Map<String, QemuIOThreads.Live> ioThreadsLive = QemuIOThreads.query(qmp);
             hv.session.ioThreads.remember(ioThreadsLive);
             Map<String, Long> tids = new HashMap<>();
