@@ -235,7 +235,8 @@ public final class QemuHypervisor implements Hypervisor {
             ioThreadsLive.forEach((id, live) -> tids.put(id, live.threadId()));
             Set<String> ioThreadIds = new HashSet<>();
             settled.state().ioThreads().forEach(t -> ioThreadIds.add(t.id()));
-            List<String> pinNotes = hv.session.pins.settle(known.intents(), tids, ioThreadIds);
+            List<String> pinNotes = new ArrayList<>(hv.session.pins.settle(known.intents(), tids, ioThreadIds));
+            pinNotes.addAll(hv.session.pins.placeUnplaced(settled.state().ioThreads(), tids));
             notes.addAll(pinNotes);
             notes.forEach(n -> LOG.warn("VM '{}': {}", record.vmId(), n));
             hv.reconciliation = List.copyOf(notes);

@@ -6,6 +6,8 @@ import io.hvspi.kit.threads.ThreadAffinity;
 import io.hvspi.plugin.qemu.state.Intent;
 import io.hvspi.plugin.qemu.state.QemuState;
 import io.hvspi.spi.CpuSet;
+import io.hvspi.spi.HvspiException;
+import io.hvspi.spi.IOThreadInfo;
 import io.hvspi.spi.RequestRejectedException;
 import io.hvspi.spi.RequestRejectedException.Reason;
 import java.util.ArrayList;
@@ -74,6 +76,16 @@ public final class IOThreadPins {
         return hierarchy.flatMap(h -> h.where(PROC, pid > 0 ? pid : tid, tid));
     }
 
+    /**
+     * What the kernel gave a thread that was asked for {@code asked}: {@code sched_setaffinity}
+     * intersects the set with the thread's cpuset cgroup, so a pin to 0-1 of a thread whose cpuset
+     * has only CPU 1 is 1. That is what is recorded, since every reattach holds the record against
+     * the kernel; {@code asked} itself when the kernel's view cannot be read.
+     */
+    CpuSet applied(long tid, CpuSet asked) {
+        return affinity(tid).filter(now -> now.isSubsetOf(asked)).orElse(asked);
+    }
+
     /** Records a pin; the caller saves next, with the lock held. */
     void record(String id, CpuSet cpus) {
         synchronized (lock) {
@@ -120,8 +132,52 @@ public final class IOThreadPins {
         if (placement.poolCpus() != null) {
             CpuSet cpus = CpuSet.parse(placement.poolCpus());
             ThreadAffinity.set(tid, cpus);
-            record(id, cpus);
+            record(id, applied(tid, cpus));
         }
+    }
+
+    /**
+     * Places each pool IOThread that is not where the placement puts it: one a process added and
+     * died before placing (the add's intent ends before the placement, which nothing covers). With
+     * a pool CPU set that is every pool IOThread without a pin; with only a cgroup, every one outside it.
+     *
+     * @param tids the host thread of each IOThread QEMU has now
+     * @return one note per IOThread placed, or that could not be
+     */
+    public List<String> placeUnplaced(List<QemuState.IOThreadState> threads, Map<String, Long> tids) {
+        List<String> notes = new ArrayList<>();
+        if (placement == null || placement.poolCpus() == null && placement.ioThreadCgroup() == null) {
+            return notes;
+        }
+        Optional<CgroupPlacement> hierarchy = placement.poolCpus() == null ? CgroupPlacement.detect() : Optional.empty();
+        for (QemuState.IOThreadState t : threads) {
+            Long tid = tids.get(t.id());
+            if (t.kind() != IOThreadInfo.Kind.POOL || tid == null || tid <= 0) {
+                continue;
+            }
+            boolean placed = placement.poolCpus() != null ? pinned(t.id()).isPresent()
+                    : cgroup(hierarchy, tid).equals(Optional.of(placement.ioThreadCgroup()));
+            if (placed) {
+                continue;
+            }
+            try {
+                placePoolThread(t.id(), tid);
+                notes.add("IOThread '" + t.id() + "' was not placed as the pool is (a process added it and died"
+                        + " before placing it): placed");
+            } catch (HvspiException e) {
+                notes.add("IOThread '" + t.id() + "' is not placed as the pool is, and cannot be: " + e.getMessage());
+            }
+        }
+        return notes;
+    }
+
+    /**
+     * The CPUs QEMU's process may use: its main thread's {@code Cpus_allowed_list} (QEMU started
+     * under {@code taskset}, or in a cpuset, has fewer than the host); every online CPU of the host
+     * when QEMU's pid is unknown or its main thread cannot be read.
+     */
+    public CpuSet processCpus() {
+        return (pid > 0 ? affinity(pid) : Optional.<CpuSet>empty()).orElseGet(ThreadAffinity::hostCpus);
     }
 
     /** Puts vCPU threads into the vCPU cgroup, when one was asked for. */
@@ -156,10 +212,12 @@ public final class IOThreadPins {
                 Optional<CpuSet> now = tid == null ? Optional.empty() : affinity(tid);
                 if (i.op() == Intent.Op.PIN) {
                     CpuSet asked = CpuSet.parse(i.target().get(0));
-                    if (now.equals(Optional.of(asked))) {
-                        pins.put(i.id(), asked);
+                    // the kernel narrows a set to the thread's cpuset: what it applied is within what was asked
+                    if (now.isPresent() && now.get().isSubsetOf(asked)) {
+                        pins.put(i.id(), now.get());
                         notes.add("pin of IOThread '" + i.id() + "' to " + asked + " was interrupted after the kernel"
-                                + " applied it: recorded");
+                                + " applied it: recorded" + (now.get().equals(asked) ? "" : " as " + now.get()
+                                + ", what its cpuset leaves of it"));
                     } else {
                         notes.add("pin of IOThread '" + i.id() + "' to " + asked + " was interrupted before the"
                                 + " kernel applied it: forgotten");

@@ -317,8 +317,9 @@ public final class QemuIOThreads implements IOThreadProvider {
         begin(intent);
         try {
             ThreadAffinity.set(live.threadId(), cpus);
+            CpuSet applied = pins.applied(live.threadId(), cpus);
             synchronized (lock) {
-                pins.record(id, cpus);
+                pins.record(id, applied);
                 intents.end(intent);
                 persist.run();
             }
@@ -328,7 +329,10 @@ public final class QemuIOThreads implements IOThreadProvider {
         return info(id, kind, live);
     }
 
-    /** Back to every CPU of the host; the kernel narrows that to the thread's cpuset cgroup. */
+    /**
+     * Back to every CPU the VMM process may use (QEMU's main thread's affinity; every CPU of the
+     * host when that cannot be read); the kernel narrows that to the thread's cpuset cgroup.
+     */
     @Override
     public IOThreadInfo unpin(String id) {
         require(Capability.IOTHREAD_PINNING);
@@ -337,7 +341,7 @@ public final class QemuIOThreads implements IOThreadProvider {
         Intent intent = Intent.unpin(id);
         begin(intent);
         try {
-            ThreadAffinity.set(live.threadId(), ThreadAffinity.hostCpus());
+            ThreadAffinity.set(live.threadId(), pins.processCpus());
             synchronized (lock) {
                 pins.forget(id);
                 intents.end(intent);
