@@ -43,7 +43,20 @@ public final class IOThreadPins {
         this.lock = lock;
         this.pid = pid;
         this.placement = placement;
-        saved.forEach((id, cpus) -> pins.put(id, CpuSet.parse(cpus)));
+        saved.forEach((id, cpus) -> pins.put(id, recorded("the pin of IOThread '" + id + "'", cpus)));
+    }
+
+    /**
+     * A CPU set the record holds: a damaged one is the record's fault, reported in one line as
+     * every other unreadable record is, not a plugin fault.
+     */
+    private static CpuSet recorded(String what, String cpus) {
+        try {
+            return CpuSet.parse(cpus);
+        } catch (RuntimeException e) {
+            throw new HvspiException("unreadable QEMU plugin state: " + what + " is not a CPU set ("
+                    + String.valueOf(e.getMessage()).replace('\n', ' ') + ")", e);
+        }
     }
 
     /** The placement asked for at start, or {@code null}. */
@@ -69,6 +82,12 @@ public final class IOThreadPins {
     /** The kernel's view of a thread's CPU set; empty when it cannot be read. */
     public Optional<CpuSet> affinity(long tid) {
         return PROC.affinity(pid > 0 ? pid : tid, tid);
+    }
+
+    /** True when the thread is QEMU's ({@code /proc/PID/task/TID} exists); true when QEMU's pid is unknown. */
+    boolean ownThread(long tid) {
+        return pid <= 0 || java.nio.file.Files.exists(java.nio.file.Path.of("/proc", Long.toString(pid), "task",
+                Long.toString(tid)));
     }
 
     /** The cgroup a thread is in, in the hierarchy threads are placed into; empty when unknown. */
@@ -211,7 +230,11 @@ public final class IOThreadPins {
                 Long tid = tids.get(i.id());
                 Optional<CpuSet> now = tid == null ? Optional.empty() : affinity(tid);
                 if (i.op() == Intent.Op.PIN) {
-                    CpuSet asked = CpuSet.parse(i.target().get(0));
+                    if (i.target().size() != 1) {
+                        throw new HvspiException("unreadable QEMU plugin state: the pin intent of IOThread '" + i.id()
+                                + "' names " + i.target().size() + " CPU sets, not one");
+                    }
+                    CpuSet asked = recorded("the pin intent of IOThread '" + i.id() + "'", i.target().get(0));
                     // the kernel narrows a set to the thread's cpuset: what it applied is within what was asked
                     if (now.isPresent() && now.get().isSubsetOf(asked)) {
                         pins.put(i.id(), now.get());
