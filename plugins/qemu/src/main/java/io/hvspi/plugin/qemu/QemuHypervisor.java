@@ -222,19 +222,21 @@ public final class QemuHypervisor implements Hypervisor {
             ProbeResult probe = QemuProbe.probe(qmp, executable(recorded));
             Reconciler.Result nicsSettled = new NicReconciler(qmp, known.settings().guestless(),
                     host.commandTimeout()).reconcile(known);
-            Reconciler.Result settled = new Reconciler(qmp, known.settings().guestless(), host.commandTimeout())
-                    .reconcile(nicsSettled.state());
+            Reconciler.Result settled = new Reconciler(qmp, known.settings().guestless(), probe.hasVqMapping(),
+                    host.commandTimeout()).reconcile(nicsSettled.state());
             List<String> notes = new ArrayList<>(nicsSettled.notes());
             notes.addAll(settled.notes());
             boolean changed = nicsSettled.changed() || settled.changed();
             hv.session = hv.new Session(layout, process, qmp, probe, settled.state(), record.createdAt());
+            settled.unfinished().forEach(hv.session.hotplug::resumeMove);
             Map<String, QemuIOThreads.Live> ioThreadsLive = QemuIOThreads.query(qmp);
             hv.session.ioThreads.remember(ioThreadsLive);
             Map<String, Long> tids = new HashMap<>();
             ioThreadsLive.forEach((id, live) -> tids.put(id, live.threadId()));
             Set<String> ioThreadIds = new HashSet<>();
             settled.state().ioThreads().forEach(t -> ioThreadIds.add(t.id()));
-            List<String> pinNotes = hv.session.pins.settle(known.intents(), tids, ioThreadIds);
+            List<String> pinNotes = new ArrayList<>(hv.session.pins.settle(known.intents(), tids, ioThreadIds));
+            pinNotes.addAll(hv.session.pins.placeUnplaced(settled.state().ioThreads(), tids));
             notes.addAll(pinNotes);
             notes.forEach(n -> LOG.warn("VM '{}': {}", record.vmId(), n));
             hv.reconciliation = List.copyOf(notes);

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.hvspi.core.state.DefaultHostContext;
@@ -302,6 +303,45 @@ class IndependentIOThreadsTest {
         }
         assertEquals(nodes, blockNodes());
         assertFalse(peripherals().contains("vq"));
+    }
+
+    /**
+     * A device added with {@code iothread-vq-mapping} has an empty {@code iothread} link: a
+     * reattach reads its mapping, so the record keeps its IOThreads, the pool counts it, and
+     * the removal of one of them is still refused (QEMU would delete it from under the device).
+     */
+    @Test
+    void aVqMappedDeviceKeepsItsIOThreadsAcrossAReattach() {
+        assumeTrue(qemu().hasVqMapping(), "QEMU " + qemu().version() + " has no iothread-vq-mapping");
+        pool.add("vqa");
+        pool.add("vqb");
+        try {
+            hotplug.attach(BlockDeviceSpec.builder("vqre", BlockBackend.nullBackend())
+                    .ioThread(IOThreadChoice.vqMapped(List.of("vqa", "vqb"))).queues(2).build());
+            reattach();
+            assertEquals(List.of("vqa", "vqb"), hotplug.list().get(0).ioThreads(), () -> "after the reattach: "
+                    + vm.reconciliation());
+            assertEquals(List.of("vqa", "vqb"), savedState().devices().get(0).ioThreads());
+            RequestRejectedException e = assertThrows(RequestRejectedException.class, () -> pool.remove("vqa"));
+            assertEquals(RequestRejectedException.Reason.IN_USE, e.reason());
+            assertTrue(queryIothreads().containsKey("vqa"), "QEMU keeps the IOThread");
+            assertEquals(Map.of("vqa", List.of(0), "vqb", List.of(1)), vqMapping("vqre"));
+            QemuTruth.assertRecordEqualsQemu(vm, savedState(), "after the reattach");
+        } finally {
+            for (BlockDevice d : hotplug.list()) {
+                hotplug.detach(d.id());
+            }
+            pool.remove("vqa");
+            pool.remove("vqb");
+        }
+    }
+
+    /** This process lets go of the VM and reattaches to it, as the next hvctl command would. */
+    private void reattach() {
+        vm.close();
+        vm = QemuHypervisor.reattach(host.stateStore().load("iothreads").orElseThrow(), host);
+        hotplug = vm.requireHotplug();
+        pool = vm.requireIoThreads();
     }
 
     /** QEMU's own view of a device's queues: IOThread to virtqueues ({@code qom-get iothread-vq-mapping}). */

@@ -10,12 +10,15 @@ import io.hvspi.spi.BlockBackend;
 import io.hvspi.spi.BlockDevice;
 import io.hvspi.spi.BlockDeviceSpec;
 import io.hvspi.spi.Hypervisor;
+import io.hvspi.spi.IOThreadChoice;
 import io.hvspi.spi.IOThreadPolicy;
 import io.hvspi.spi.VmRecord;
 import io.hvspi.spi.VmState;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -65,6 +68,29 @@ class InterruptedCallerTest {
         assertNotEquals(VmState.FAILED, vm.state());
         vm.requireHotplug().attach(BlockDeviceSpec.builder("d1", BlockBackend.nullBackend()).build());
         assertEquals(List.of("d0", "d1"), vm.requireHotplug().list().stream().map(BlockDevice::id).toList());
+    }
+
+    /**
+     * A move's unplug is under way in QEMU once device_del went out: a move from an interrupted
+     * thread waits for it as any call does, and plugs the disk in on the target. It used to give up
+     * at once, take the unplug for a refused one, and lose the disk when DEVICE_DELETED came.
+     */
+    @Test
+    void aMoveFromAnInterruptedThreadKeepsTheDisk() {
+        vm.requireHotplug().attach(BlockDeviceSpec.builder("d0", BlockBackend.nullBackend())
+                .ioThread(IOThreadChoice.named("indep_iothread_0")).build());
+        Thread.currentThread().interrupt();
+        BlockDevice moved = vm.requireHotplug().move("d0", IOThreadChoice.named("indep_iothread_1"));
+        assertTrue(Thread.interrupted(), "the interrupt is kept for the caller to act on");
+        assertEquals(List.of("indep_iothread_1"), moved.ioThreads());
+        QemuHypervisor q = (QemuHypervisor) vm;
+        // DEVICE_DELETED of the unplug, had it been left behind, would arrive now
+        LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(500));
+        assertEquals(List.of("d0"), vm.requireHotplug().list().stream().map(BlockDevice::id).toList());
+        assertEquals(List.of("indep_iothread_1"), vm.requireHotplug().list().get(0).ioThreads());
+        assertTrue(QemuTruth.devices(q).get("d0").contains(" indep_iothread_1 "), String.valueOf(QemuTruth.devices(q)));
+        QemuTruth.assertRecordEqualsQemu(q, TestVms.durable(host.stateStore().load("intr").orElseThrow()),
+                "after the move");
     }
 
     @Test

@@ -285,6 +285,92 @@ class PinningTest {
                 TestVms.durable(host.stateStore().load("pinmoved").orElseThrow()).pins());
     }
 
+    /**
+     * The kernel intersects a pin with the thread's cpuset: asked for every CPU, a thread whose
+     * cpuset has only the last one gets that one. The record holds what the kernel applied, so a
+     * reattach, which holds the record against the kernel, keeps the pin and changes nothing.
+     */
+    @Test
+    void aPinNarrowedByItsCpusetSurvivesAReattach() throws Exception {
+        CpuSet last = lastCpu();
+        CgroupPlacement cg = v1Cpuset();
+        DefaultHostContext host = TestVms.host(tmp);
+        QemuHypervisor vm = start(TestVms.spec("pinnarrow", 2, IOThreadPolicy.LEAST_LOADED), host);
+        String group = "/hvspi-pin-test-" + ProcessHandle.current().pid() + "-narrow";
+        cgroups.add(group);
+        cg.prepare(group, Optional.of(last));
+        long tid = tids(vm).get(IO0);
+        cg.place(group, tid);
+        IOThreadInfo pinned = vm.requireIoThreads().pin(IO0, ThreadAffinity.hostCpus());
+        assertEquals(last.toString(), cpusAllowed(pid(vm), tid), "the kernel narrowed the pin to the cpuset");
+        assertEquals(Optional.of(last), pinned.pinned(), "recorded as the kernel applied it");
+        vm.close();
+        vms.remove(vm);
+        QemuHypervisor again = QemuHypervisor.reattach(host.stateStore().load("pinnarrow").orElseThrow(), host);
+        vms.add(again);
+        assertEquals(List.of(), again.reconciliation(), "nothing to settle");
+        assertEquals(Optional.of(last), thread(again, IO0).pinned());
+        assertEquals(Map.of(IO0, last.toString()),
+                TestVms.durable(host.stateStore().load("pinnarrow").orElseThrow()).pins());
+    }
+
+    /**
+     * A process that died between an IOThread's object-add (recorded) and its placement: the
+     * reattach places it as the pool is, where it used to leave it on every CPU for good.
+     */
+    @Test
+    void anIOThreadAddedByAProcessThatDiedIsPlacedOnReattach() throws Exception {
+        CpuSet last = lastCpu();
+        DefaultHostContext host = TestVms.host(tmp);
+        VmSpec spec = TestVms.spec("pinlate", 1, IOThreadPolicy.LEAST_LOADED).toBuilder()
+                .placement(new VmSpec.ThreadPlacement(Optional.of(last), Optional.empty(), Optional.empty())).build();
+        QemuHypervisor vm = start(spec, host);
+        long pid = pid(vm);
+        vm.monitorCommand("object-add", QmpClient.args().put("qom-type", "iothread").put("id", "late"));
+        long tid = tids(vm).get("late");
+        assertEquals(ThreadAffinity.hostCpus().toString(), cpusAllowed(pid, tid), "not placed yet");
+        vm.close();
+        vms.remove(vm);
+        QemuHypervisor again = QemuHypervisor.reattach(host.stateStore().load("pinlate").orElseThrow(), host);
+        vms.add(again);
+        assertEquals(last.toString(), cpusAllowed(pid, tid), () -> "placed: " + again.reconciliation());
+        assertEquals(Optional.of(last), thread(again, "late").pinned());
+        assertEquals(last.toString(), TestVms.durable(host.stateStore().load("pinlate").orElseThrow()).pins()
+                .get("late"));
+        assertEquals(last.toString(), cpusAllowed(pid, tids(again).get(IO0)), "the pool's own IOThread is untouched");
+    }
+
+    /**
+     * Unpin returns an IOThread to the CPUs QEMU's process may use (here: QEMU started under
+     * {@code taskset -c 0}), as the SPI says, not to every CPU of the host.
+     */
+    @Test
+    void unpinReturnsToTheProcessesCpus() throws Exception {
+        lastCpu();
+        Path wrapper = tmp.resolve("qemu-on-cpu0");
+        Files.writeString(wrapper, "#!/bin/sh\nexec taskset -c 0 " + QemuBinary.system().path() + " \"$@\"\n");
+        Files.setPosixFilePermissions(wrapper, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        QemuHypervisor vm = start(TestVms.spec(wrapper, "unpinproc", 1, IOThreadPolicy.LEAST_LOADED),
+                TestVms.host(tmp));
+        long pid = pid(vm);
+        long tid = tids(vm).get(IO0);
+        assertEquals("0", cpusAllowed(pid, pid), "QEMU runs on CPU 0");
+        vm.requireIoThreads().pin(IO0, ThreadAffinity.hostCpus());
+        assertEquals(ThreadAffinity.hostCpus().toString(), cpusAllowed(pid, tid));
+        IOThreadInfo unpinned = vm.requireIoThreads().unpin(IO0);
+        assertEquals("0", cpusAllowed(pid, tid), "back to the process's CPUs");
+        assertEquals(Optional.empty(), unpinned.pinned());
+    }
+
+    /** A writable v1 cpuset hierarchy, where a group's {@code cpuset.cpus} narrows its threads' pins. */
+    private static CgroupPlacement v1Cpuset() {
+        Optional<CgroupPlacement> found = CgroupPlacement.detect();
+        assumeTrue(found.isPresent() && found.get().mode() == CgroupPlacement.Mode.V1_CPUSET,
+                "needs a v1 cpuset controller");
+        assumeTrue(Files.isWritable(found.get().directory("/x").getParent()), "needs a writable cgroup hierarchy");
+        return found.get();
+    }
+
     private static IOThreadInfo thread(QemuHypervisor vm, String id) {
         return vm.requireIoThreads().list().stream().filter(t -> t.id().equals(id)).findFirst().orElseThrow();
     }

@@ -10,6 +10,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.hvspi.core.config.KataConfigLoader;
 import io.hvspi.core.state.DefaultHostContext;
 import io.hvspi.plugin.qemu.qmp.QmpClient;
+import io.hvspi.plugin.qemu.state.DeviceState;
+import io.hvspi.plugin.qemu.state.Intent;
+import io.hvspi.plugin.qemu.state.QemuState;
 import io.hvspi.spi.BlockBackend;
 import io.hvspi.spi.BlockDevice;
 import io.hvspi.spi.BlockDeviceSpec;
@@ -20,6 +23,7 @@ import io.hvspi.spi.IOThreadChoice;
 import io.hvspi.spi.IOThreadInfo;
 import io.hvspi.spi.IOThreadProvider;
 import io.hvspi.spi.VmEvent;
+import io.hvspi.spi.VmRecord;
 import io.hvspi.spi.VmSpec;
 import io.hvspi.spi.VmState;
 import io.hvspi.guest.BlockRead;
@@ -218,6 +222,58 @@ class QemuGuestTest {
         assertEquals(0, loadOf(from));
         assertEquals(1, loadOf(to));
         assertEquals(token, console.read(back.name(), STEP).text(), "the data survived the replug");
+    }
+
+    /**
+     * A process killed right after its move's {@code device_del} returned: the unplug is pending
+     * with the guest, the move's intent in the record. The reattach asks the unplug again (QEMU
+     * answers that it is already pending) and waits for the guest to release the disk; a guest that
+     * takes longer than that (here: paused) leaves the move to the session, which plugs the disk in
+     * on the move's target when QEMU reports it deleted. It used to record the device where it was and drop the intent; the
+     * pending unplug then completed and the disk was dropped from the records, its node left behind.
+     */
+    @Test
+    void aMoveCutOffAfterItsUnplugEndsOnItsTargetAfterAReattach() throws IOException {
+        Path image = image("cut.img", 16 << 20);
+        hotplug.attach(BlockDeviceSpec.builder("move-cut", BlockBackend.path(image))
+                .ioThread(IOThreadChoice.named("indep_iothread_0")).build());
+        GuestDisk disk = console.awaitDiskAdded("move-cut", STEP);
+        // the dead process: its move's intent recorded, its device_del answered, nothing after that; the guest
+        // is held (paused) so that the unplug is still pending when the next process reattaches
+        vm.pause();
+        vm.monitorCommand("device_del", QmpClient.args().put("id", "move-cut"));
+        vm.close();
+        VmRecord record = host.stateStore().load(VM_ID).orElseThrow();
+        QemuState s = TestVms.durable(record);
+        DeviceState d = s.devices().stream().filter(x -> x.id().equals("move-cut")).findFirst().orElseThrow();
+        QemuState dead = s.with(s.devices(), s.ioThreads(), List.of(Intent.move(d, List.of("indep_iothread_1"))),
+                s.nextNode());
+        host.stateStore().save(new VmRecord(record.vmId(), record.hypervisorType(), record.pid(), record.runtimeDir(),
+                record.createdAt(), dead.toJson()));
+
+        vm = QemuHypervisor.reattach(host.stateStore().load(VM_ID).orElseThrow(), host);
+        vm.subscribe(events::add);
+        hotplug = vm.requireHotplug();
+        pool = vm.requireIoThreads();
+        assertEquals(List.of("indep_iothread_0"), hotplug.list().stream().filter(b -> b.id().equals("move-cut"))
+                .findFirst().orElseThrow().ioThreads(), () -> "still where it was: " + vm.reconciliation());
+        vm.resume();
+        console.awaitDiskRemoved(disk.name(), STEP);
+        console.awaitDiskAdded("move-cut", STEP);
+        long deadline = System.nanoTime() + STEP.toNanos();
+        while (!hotplug.list().stream().anyMatch(b -> b.id().equals("move-cut")
+                && b.ioThreads().equals(List.of("indep_iothread_1")))) {
+            assertTrue(System.nanoTime() < deadline, () -> "the move did not end on its target: " + hotplug.list()
+                    + "; reattach: " + vm.reconciliation());
+            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(20));
+        }
+        assertEquals("indep_iothread_1", iothreadOf("move-cut"), "QEMU has it on the move's target");
+        QemuState settled = TestVms.durable(host.stateStore().load(VM_ID).orElseThrow());
+        assertEquals(List.of(), settled.intents(), "the move is finished");
+        assertEquals(List.of("indep_iothread_1"), settled.devices().stream().filter(x -> x.id().equals("move-cut"))
+                .findFirst().orElseThrow().ioThreads());
+        assertEquals(d.nodeName(), settled.devices().stream().filter(x -> x.id().equals("move-cut"))
+                .findFirst().orElseThrow().nodeName(), "the same block node");
     }
 
     @Test

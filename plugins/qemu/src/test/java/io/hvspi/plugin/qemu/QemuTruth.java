@@ -7,6 +7,8 @@ import io.hvspi.plugin.qemu.hotplug.DeviceTable;
 import io.hvspi.plugin.qemu.qmp.QmpClient;
 import io.hvspi.plugin.qemu.state.DeviceState;
 import io.hvspi.plugin.qemu.state.QemuState;
+import io.hvspi.spi.HvspiException;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -26,9 +28,35 @@ final class QemuTruth {
             }
             String path = "/machine/peripheral/" + child.path("name").asText();
             String bus = get(vm, path, "parent_bus");
-            String thread = get(vm, path, "iothread");
             out.put(child.path("name").asText(), bus.substring(bus.lastIndexOf('/') + 1) + " "
-                    + thread.substring(thread.lastIndexOf('/') + 1) + " " + get(vm, path, "drive"));
+                    + String.join(",", ioThreads(vm, path)) + " " + get(vm, path, "drive"));
+        }
+        return out;
+    }
+
+    /**
+     * The device's IOThreads: its {@code iothread} link, else the IOThreads of its
+     * {@code iothread-vq-mapping} (QEMU 9.0+; a device added with a mapping has an empty link).
+     */
+    static List<String> ioThreads(QemuHypervisor vm, String path) {
+        String thread = get(vm, path, "iothread");
+        if (!thread.isEmpty()) {
+            return List.of(thread.substring(thread.lastIndexOf('/') + 1));
+        }
+        JsonNode mapping;
+        try {
+            mapping = vm.monitorCommand("qom-get", QmpClient.args().put("path", path)
+                    .put("property", "iothread-vq-mapping"));
+        } catch (HvspiException e) {
+            return List.of(); // QEMU before 9.0 has no such property
+        }
+        List<String> out = new ArrayList<>();
+        for (JsonNode entry : mapping) {
+            String t = entry.path("iothread").asText();
+            t = t.substring(t.lastIndexOf('/') + 1);
+            if (!out.contains(t)) {
+                out.add(t);
+            }
         }
         return out;
     }
@@ -57,7 +85,7 @@ final class QemuTruth {
     static void assertRecordEqualsQemu(QemuHypervisor vm, QemuState saved, String where) {
         Map<String, String> recorded = new TreeMap<>();
         for (DeviceState d : saved.devices()) {
-            recorded.put(d.id(), d.bus() + " " + (d.ioThreads().isEmpty() ? "" : d.ioThreads().get(0)) + " "
+            recorded.put(d.id(), d.bus() + " " + String.join(",", d.ioThreads()) + " "
                     + d.nodeName());
         }
         assertEquals(devices(vm), recorded, where + ": devices (bus, IOThread, node)");

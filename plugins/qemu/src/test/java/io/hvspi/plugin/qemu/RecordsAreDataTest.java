@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.hvspi.core.state.DefaultHostContext;
+import io.hvspi.plugin.qemu.state.Intent;
 import io.hvspi.plugin.qemu.state.QemuState;
 import io.hvspi.spi.BlockBackend;
 import io.hvspi.spi.BlockDeviceSpec;
@@ -17,6 +18,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -169,6 +171,30 @@ class RecordsAreDataTest {
         QemuState now = QemuState.fromJson(record("a").pluginState());
         assertEquals(QemuState.FORMAT, now.format());
         QemuHypervisor.reattach(record("a"), host).stop();
+    }
+
+    /**
+     * A record whose pin, or pin intent, is not a CPU set is refused in one line as any other
+     * unreadable record is, not with the IllegalArgumentException or IndexOutOfBoundsException
+     * the host reports as a plugin bug.
+     */
+    @Test
+    void malformedPinsAreAOneLineError() {
+        start("m").close();
+        VmRecord m = record("m");
+        QemuState s = QemuState.fromJson(m.pluginState());
+        QemuState badPin = s.withPins(Map.of("indep_iothread_0", "zz"));
+        QemuState noCpus = s.with(s.devices(), s.ioThreads(), List.of(Intent.pin("indep_iothread_0", "0")),
+                s.nextNode());
+        for (String state : List.of(badPin.toJson(), noCpus.toJson().replace("\"target\":[\"0\"]", "\"target\":[]"))) {
+            HvspiException e = assertThrows(HvspiException.class,
+                    () -> QemuHypervisor.reattach(m.withPluginState(state), host).close());
+            assertEquals(HvspiException.class, e.getClass(), e.toString());
+            assertTrue(e.getMessage().startsWith("unreadable QEMU plugin state: "), e.getMessage());
+            assertTrue(e.getMessage().contains("indep_iothread_0"), e.getMessage());
+            assertFalse(e.getMessage().contains("\n"), e.getMessage());
+        }
+        QemuHypervisor.reattach(record("m"), host).stop();
     }
 
     private static String withoutIdentity(String pluginState) {

@@ -672,6 +672,80 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
         return toBlockDevice(confirmMove(device, reservation, gone, intent));
     }
 
+    /**
+     * Carries on a move an earlier process left after its {@code device_del}, whose unplug the
+     * guest has not completed yet (see {@code Reconciler}): the device stays recorded where QEMU
+     * has it, being moved (a detach or another move is refused), with the move's intent in the
+     * record; when QEMU reports it deleted it is plugged in on the move's target, else back where
+     * it was, as the move would have done. Without this the pending unplug would drop the disk.
+     */
+    public void resumeMove(Intent intent) {
+        String id = intent.id();
+        CompletableFuture<Void> gone = new CompletableFuture<>();
+        DeviceState device;
+        Reservation reservation;
+        synchronized (lock) {
+            device = table.get(id).orElse(null);
+            if (device == null || !table.beginMove(id)) {
+                return;
+            }
+            reservation = reserveAt(intent.target());
+            if (reservation == null) {
+                // the target went away: the device goes back where it was once the guest releases it
+                reservation = reserveAt(device.ioThreads());
+            }
+            if (reservation == null) {
+                table.endMove(id);
+                LOG.warn("the interrupted move of device '{}' cannot be carried on: neither its target {} nor {}"
+                        + " can take it", id, intent.target(), device.ioThreads());
+                return;
+            }
+            released.put(id, gone);
+            intents.adopt(intent);
+            persist.run();
+        }
+        DeviceState d = device;
+        Reservation r = reservation;
+        gone.whenCompleteAsync((v, error) -> replugResumed(d, r, gone, intent, error));
+    }
+
+    /** A reservation of exactly these IOThreads, or {@code null} when the pool refuses it. */
+    private Reservation reserveAt(List<String> ioThreads) {
+        try {
+            return pool.reserve(ioThreads.isEmpty() ? IOThreadChoice.mainLoop() : ioThreads.size() == 1
+                    ? IOThreadChoice.named(ioThreads.get(0)) : IOThreadChoice.vqMapped(ioThreads));
+        } catch (RuntimeException e) {
+            return null;
+        }
+    }
+
+    private void replugResumed(DeviceState device, Reservation reservation, CompletableFuture<Void> gone,
+                               Intent intent, Throwable error) {
+        if (error != null) {
+            // QEMU went away: the move stays recorded as unfinished, for the next reattach
+            synchronized (lock) {
+                pool.release(reservation);
+                released.remove(device.id(), gone);
+            }
+            return;
+        }
+        try {
+            qmp.execute("device_add", DeviceArgs.virtioBlkPci(device.id(), device.nodeName(), device.bus(),
+                    reservation.ioThreads(), device.queues()));
+            confirmMove(device, reservation, gone, intent);
+            LOG.info("device '{}' was moved to {} when the guest released it", device.id(),
+                    describe(reservation.ioThreads()));
+        } catch (HvspiException e) {
+            synchronized (lock) {
+                pool.release(reservation);
+            }
+            LOG.warn("{}", restoreAfterFailedMove(device, e).getMessage());
+            if (!table.isMoving(device.id())) {
+                end(intent);
+            }
+        }
+    }
+
     private DeviceState confirmMove(DeviceState device, Reservation reservation, CompletableFuture<Void> gone,
                                     Intent intent) {
         DeviceState moved = device.withIoThreads(reservation.ioThreads());

@@ -6,6 +6,8 @@ import io.hvspi.kit.threads.ThreadAffinity;
 import io.hvspi.plugin.qemu.state.Intent;
 import io.hvspi.plugin.qemu.state.QemuState;
 import io.hvspi.spi.CpuSet;
+import io.hvspi.spi.HvspiException;
+import io.hvspi.spi.IOThreadInfo;
 import io.hvspi.spi.RequestRejectedException;
 import io.hvspi.spi.RequestRejectedException.Reason;
 import java.util.ArrayList;
@@ -41,7 +43,20 @@ public final class IOThreadPins {
         this.lock = lock;
         this.pid = pid;
         this.placement = placement;
-        saved.forEach((id, cpus) -> pins.put(id, CpuSet.parse(cpus)));
+        saved.forEach((id, cpus) -> pins.put(id, recorded("the pin of IOThread '" + id + "'", cpus)));
+    }
+
+    /**
+     * A CPU set the record holds: a damaged one is the record's fault, reported in one line as
+     * every other unreadable record is, not a plugin fault.
+     */
+    private static CpuSet recorded(String what, String cpus) {
+        try {
+            return CpuSet.parse(cpus);
+        } catch (RuntimeException e) {
+            throw new HvspiException("unreadable QEMU plugin state: " + what + " is not a CPU set ("
+                    + String.valueOf(e.getMessage()).replace('\n', ' ') + ")", e);
+        }
     }
 
     /** The placement asked for at start, or {@code null}. */
@@ -69,9 +84,25 @@ public final class IOThreadPins {
         return PROC.affinity(pid > 0 ? pid : tid, tid);
     }
 
+    /** True when the thread is QEMU's ({@code /proc/PID/task/TID} exists); true when QEMU's pid is unknown. */
+    boolean ownThread(long tid) {
+        return pid <= 0 || java.nio.file.Files.exists(java.nio.file.Path.of("/proc", Long.toString(pid), "task",
+                Long.toString(tid)));
+    }
+
     /** The cgroup a thread is in, in the hierarchy threads are placed into; empty when unknown. */
     public Optional<String> cgroup(Optional<CgroupPlacement> hierarchy, long tid) {
         return hierarchy.flatMap(h -> h.where(PROC, pid > 0 ? pid : tid, tid));
+    }
+
+    /**
+     * What the kernel gave a thread that was asked for {@code asked}: {@code sched_setaffinity}
+     * intersects the set with the thread's cpuset cgroup, so a pin to 0-1 of a thread whose cpuset
+     * has only CPU 1 is 1. That is what is recorded, since every reattach holds the record against
+     * the kernel; {@code asked} itself when the kernel's view cannot be read.
+     */
+    CpuSet applied(long tid, CpuSet asked) {
+        return affinity(tid).filter(now -> now.isSubsetOf(asked)).orElse(asked);
     }
 
     /** Records a pin; the caller saves next, with the lock held. */
@@ -120,8 +151,52 @@ public final class IOThreadPins {
         if (placement.poolCpus() != null) {
             CpuSet cpus = CpuSet.parse(placement.poolCpus());
             ThreadAffinity.set(tid, cpus);
-            record(id, cpus);
+            record(id, applied(tid, cpus));
         }
+    }
+
+    /**
+     * Places each pool IOThread that is not where the placement puts it: one a process added and
+     * died before placing (the add's intent ends before the placement, which nothing covers). With
+     * a pool CPU set that is every pool IOThread without a pin; with only a cgroup, every one outside it.
+     *
+     * @param tids the host thread of each IOThread QEMU has now
+     * @return one note per IOThread placed, or that could not be
+     */
+    public List<String> placeUnplaced(List<QemuState.IOThreadState> threads, Map<String, Long> tids) {
+        List<String> notes = new ArrayList<>();
+        if (placement == null || placement.poolCpus() == null && placement.ioThreadCgroup() == null) {
+            return notes;
+        }
+        Optional<CgroupPlacement> hierarchy = placement.poolCpus() == null ? CgroupPlacement.detect() : Optional.empty();
+        for (QemuState.IOThreadState t : threads) {
+            Long tid = tids.get(t.id());
+            if (t.kind() != IOThreadInfo.Kind.POOL || tid == null || tid <= 0) {
+                continue;
+            }
+            boolean placed = placement.poolCpus() != null ? pinned(t.id()).isPresent()
+                    : cgroup(hierarchy, tid).equals(Optional.of(placement.ioThreadCgroup()));
+            if (placed) {
+                continue;
+            }
+            try {
+                placePoolThread(t.id(), tid);
+                notes.add("IOThread '" + t.id() + "' was not placed as the pool is (a process added it and died"
+                        + " before placing it): placed");
+            } catch (HvspiException e) {
+                notes.add("IOThread '" + t.id() + "' is not placed as the pool is, and cannot be: " + e.getMessage());
+            }
+        }
+        return notes;
+    }
+
+    /**
+     * The CPUs QEMU's process may use: its main thread's {@code Cpus_allowed_list} (QEMU started
+     * under {@code taskset}, or in a cpuset, has fewer than the host); every online CPU of the host
+     * when QEMU's pid is unknown or its main thread cannot be read.
+     */
+    public CpuSet processCpus() {
+        return (pid > 0 ? affinity(pid) : Optional.<CpuSet>empty()).orElseGet(ThreadAffinity::hostCpus);
     }
 
     /** Puts vCPU threads into the vCPU cgroup, when one was asked for. */
@@ -155,11 +230,17 @@ public final class IOThreadPins {
                 Long tid = tids.get(i.id());
                 Optional<CpuSet> now = tid == null ? Optional.empty() : affinity(tid);
                 if (i.op() == Intent.Op.PIN) {
-                    CpuSet asked = CpuSet.parse(i.target().get(0));
-                    if (now.equals(Optional.of(asked))) {
-                        pins.put(i.id(), asked);
+                    if (i.target().size() != 1) {
+                        throw new HvspiException("unreadable QEMU plugin state: the pin intent of IOThread '" + i.id()
+                                + "' names " + i.target().size() + " CPU sets, not one");
+                    }
+                    CpuSet asked = recorded("the pin intent of IOThread '" + i.id() + "'", i.target().get(0));
+                    // the kernel narrows a set to the thread's cpuset: what it applied is within what was asked
+                    if (now.isPresent() && now.get().isSubsetOf(asked)) {
+                        pins.put(i.id(), now.get());
                         notes.add("pin of IOThread '" + i.id() + "' to " + asked + " was interrupted after the kernel"
-                                + " applied it: recorded");
+                                + " applied it: recorded" + (now.get().equals(asked) ? "" : " as " + now.get()
+                                + ", what its cpuset leaves of it"));
                     } else {
                         notes.add("pin of IOThread '" + i.id() + "' to " + asked + " was interrupted before the"
                                 + " kernel applied it: forgotten");

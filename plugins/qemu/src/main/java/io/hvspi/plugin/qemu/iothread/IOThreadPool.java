@@ -281,6 +281,13 @@ public final class IOThreadPool {
         }
     }
 
+    /** True while a removal of the IOThread is under way. */
+    public boolean isRemoving(String id) {
+        synchronized (lock) {
+            return removing.contains(id);
+        }
+    }
+
     /** Ends a removal: forgets the IOThread when QEMU deleted it, else makes it usable again. */
     public void finishRemove(String id, boolean deleted) {
         synchronized (lock) {

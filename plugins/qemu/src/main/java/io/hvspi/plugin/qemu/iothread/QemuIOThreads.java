@@ -316,9 +316,11 @@ public final class QemuIOThreads implements IOThreadProvider {
         Intent intent = Intent.pin(id, cpus.toString());
         begin(intent);
         try {
-            ThreadAffinity.set(live.threadId(), cpus);
+            // under the lock a removal cannot begin: the thread is QEMU's IOThread's until the pin is recorded
             synchronized (lock) {
-                pins.record(id, cpus);
+                requireThread(id, live);
+                ThreadAffinity.set(live.threadId(), cpus);
+                pins.record(id, pins.applied(live.threadId(), cpus));
                 intents.end(intent);
                 persist.run();
             }
@@ -328,7 +330,10 @@ public final class QemuIOThreads implements IOThreadProvider {
         return info(id, kind, live);
     }
 
-    /** Back to every CPU of the host; the kernel narrows that to the thread's cpuset cgroup. */
+    /**
+     * Back to every CPU the VMM process may use (QEMU's main thread's affinity; every CPU of the
+     * host when that cannot be read); the kernel narrows that to the thread's cpuset cgroup.
+     */
     @Override
     public IOThreadInfo unpin(String id) {
         require(Capability.IOTHREAD_PINNING);
@@ -337,8 +342,9 @@ public final class QemuIOThreads implements IOThreadProvider {
         Intent intent = Intent.unpin(id);
         begin(intent);
         try {
-            ThreadAffinity.set(live.threadId(), ThreadAffinity.hostCpus());
             synchronized (lock) {
+                requireThread(id, live);
+                ThreadAffinity.set(live.threadId(), pins.processCpus());
                 pins.forget(id);
                 intents.end(intent);
                 persist.run();
@@ -352,6 +358,22 @@ public final class QemuIOThreads implements IOThreadProvider {
     private Kind known(String id) {
         return pool.kind(id).orElseThrow(() -> new RequestRejectedException(Reason.NOT_FOUND,
                 "no IOThread '" + QemuIds.shown(id) + "'"));
+    }
+
+    /**
+     * Refuses a pin or unpin of an IOThread being removed (or gone), and of a host thread that is
+     * not QEMU's ({@code /proc/PID/task/TID}, where QEMU's pid is known): a removal may have ended
+     * the thread, and the kernel may have given its id to another. Called with the lock held.
+     */
+    private void requireThread(String id, Live live) {
+        if (pool.isRemoving(id) || pool.kind(id).isEmpty()) {
+            throw new RequestRejectedException(Reason.INVALID_STATE, "IOThread '" + QemuIds.shown(id) + "' is "
+                    + (pool.isRemoving(id) ? "being removed" : "gone"));
+        }
+        if (!pins.ownThread(live.threadId())) {
+            throw new RequestRejectedException(Reason.NOT_FOUND, "the host thread " + live.threadId()
+                    + " of IOThread '" + QemuIds.shown(id) + "' is no longer QEMU's");
+        }
     }
 
     private Live threadOf(String id) {

@@ -5,6 +5,7 @@ import io.hvspi.plugin.qemu.cmdline.BlockDriver;
 import io.hvspi.plugin.qemu.hotplug.DeviceTable;
 import io.hvspi.plugin.qemu.qmp.QmpClient;
 import io.hvspi.spi.VmmException;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -29,7 +30,7 @@ public record LiveVm(Map<String, LiveDevice> devices, Map<String, LiveNode> node
      * @param bus the last element of its {@code parent_bus}: the root port's id ({@code rp3}), or the
      *            SCSI bus ({@code scsi0.0})
      * @param lun for scsi-hd, {@code scsi-id * 256 + lun}; else 0
-     * @param ioThreads its IOThread, or none (main loop)
+     * @param ioThreads its IOThread, or those of its {@code iothread-vq-mapping}, or none (main loop)
      */
     public record LiveDevice(String id, String driver, String drive, String bus, int lun, List<String> ioThreads,
                              int queues) {}
@@ -38,15 +39,26 @@ public record LiveVm(Map<String, LiveDevice> devices, Map<String, LiveNode> node
     public record LiveNode(String name, String driver, String file, long sizeBytes, boolean readOnly,
                            boolean direct) {}
 
-    /** Reads QEMU's devices, hvspi's nodes and the IOThreads. */
+    /** Reads QEMU's devices, hvspi's nodes and the IOThreads, on a QEMU without {@code iothread-vq-mapping}. */
     public static LiveVm read(QmpClient qmp) {
+        return read(qmp, false);
+    }
+
+    /**
+     * Reads QEMU's devices, hvspi's nodes and the IOThreads.
+     *
+     * @param vqMapping QEMU has {@code iothread-vq-mapping} (the probe found it): a virtio-blk-pci
+     *                  device's IOThreads are read from it too, since a device added with a mapping has
+     *                  an empty {@code iothread} link
+     */
+    public static LiveVm read(QmpClient qmp, boolean vqMapping) {
         Map<String, LiveDevice> devices = new LinkedHashMap<>();
         for (JsonNode child : qmp.execute("qom-list", QmpClient.args().put("path", "/machine/peripheral"))) {
             String type = child.path("type").asText();
             String id = child.path("name").asText();
             Optional<BlockDriver> driver = BlockDriver.fromName(type.replaceFirst("^child<(.*)>$", "$1"));
             if (type.startsWith("child<") && driver.isPresent()) {
-                device(qmp, id, driver.get()).ifPresent(d -> devices.put(id, d));
+                device(qmp, id, driver.get(), vqMapping).ifPresent(d -> devices.put(id, d));
             }
         }
         Map<String, LiveNode> nodes = new LinkedHashMap<>();
@@ -66,7 +78,7 @@ public record LiveVm(Map<String, LiveDevice> devices, Map<String, LiveNode> node
     }
 
     /** A device's properties; empty when it went away between the listing and the reads. */
-    private static Optional<LiveDevice> device(QmpClient qmp, String id, BlockDriver driver) {
+    private static Optional<LiveDevice> device(QmpClient qmp, String id, BlockDriver driver, boolean vqMapping) {
         String path = "/machine/peripheral/" + id;
         try {
             String drive = get(qmp, path, "drive").asText();
@@ -79,7 +91,11 @@ public record LiveVm(Map<String, LiveDevice> devices, Map<String, LiveNode> node
                 return Optional.of(new LiveDevice(id, driver.qemuDriver(), drive, bus, lun,
                         ioThread(qmp, controller), 1));
             }
-            return Optional.of(new LiveDevice(id, driver.qemuDriver(), drive, bus, 0, ioThread(qmp, path),
+            List<String> ioThreads = ioThread(qmp, path);
+            if (ioThreads.isEmpty() && vqMapping) {
+                ioThreads = vqMapped(qmp, path);
+            }
+            return Optional.of(new LiveDevice(id, driver.qemuDriver(), drive, bus, 0, ioThreads,
                     get(qmp, path, "num-queues").asInt()));
         } catch (VmmException e) {
             if ("DeviceNotFound".equals(e.errorClass())) {
@@ -93,6 +109,22 @@ public record LiveVm(Map<String, LiveDevice> devices, Map<String, LiveNode> node
     private static List<String> ioThread(QmpClient qmp, String path) {
         String link = get(qmp, path, "iothread").asText("");
         return link.isEmpty() ? List.of() : List.of(link.substring(link.lastIndexOf('/') + 1));
+    }
+
+    /**
+     * The IOThreads of the object's {@code iothread-vq-mapping} ({@code [{iothread, vqs}, ...]}), in
+     * QEMU's order, which is the order hvspi gave them in; none when it has no mapping.
+     */
+    private static List<String> vqMapped(QmpClient qmp, String path) {
+        List<String> out = new ArrayList<>();
+        for (JsonNode entry : get(qmp, path, "iothread-vq-mapping")) {
+            String link = entry.path("iothread").asText("");
+            String t = link.substring(link.lastIndexOf('/') + 1);
+            if (!t.isEmpty() && !out.contains(t)) {
+                out.add(t);
+            }
+        }
+        return List.copyOf(out);
     }
 
     private static JsonNode get(QmpClient qmp, String path, String property) {

@@ -5,6 +5,7 @@ import io.hvspi.plugin.qemu.cmdline.QemuCommandLine;
 import io.hvspi.plugin.qemu.hotplug.DeviceArgs;
 import io.hvspi.plugin.qemu.hotplug.DeviceTable;
 import io.hvspi.plugin.qemu.qmp.QmpClient;
+import io.hvspi.plugin.qemu.qmp.QmpEvent;
 import io.hvspi.plugin.qemu.reconcile.LiveVm.LiveDevice;
 import io.hvspi.plugin.qemu.reconcile.LiveVm.LiveNode;
 import io.hvspi.plugin.qemu.state.DeviceState;
@@ -22,6 +23,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import java.util.regex.Matcher;
@@ -54,8 +56,12 @@ public final class Reconciler {
 
     private final QmpClient qmp;
     private final boolean guestless;
+    private final boolean vqMapping;
     private final Duration timeout;
     private final List<String> notes = new ArrayList<>();
+    private final List<Intent> unfinished = new ArrayList<>();
+    /** Moves whose unplug QEMU has pending after {@link #askMovesAgain} (with a guest). */
+    private final Set<String> unplugPending = new HashSet<>();
 
     /**
      * What reconciliation did.
@@ -63,12 +69,30 @@ public final class Reconciler {
      * @param state the record as QEMU has it, with no intents left
      * @param notes one line per change, for the log and for the caller
      * @param changed true when {@code state} differs from the saved one (it must be saved)
+     * @param unfinished moves whose unplug is pending with the guest: {@code state} has the device where QEMU
+     *                   has it, and the session completes the move when QEMU reports it deleted
+     *                   ({@code QemuDeviceHotplug.resumeMove}); the intent stays in the record until then
      */
-    public record Result(QemuState state, List<String> notes, boolean changed) {}
+    public record Result(QemuState state, List<String> notes, boolean changed, List<Intent> unfinished) {
+        public Result(QemuState state, List<String> notes, boolean changed) {
+            this(state, notes, changed, List.of());
+        }
+
+        public Result {
+            notes = List.copyOf(notes);
+            unfinished = List.copyOf(unfinished);
+        }
+    }
 
     public Reconciler(QmpClient qmp, boolean guestless, Duration timeout) {
+        this(qmp, guestless, false, timeout);
+    }
+
+    /** @param vqMapping QEMU has {@code iothread-vq-mapping} (the probe found it): devices' mappings are read */
+    public Reconciler(QmpClient qmp, boolean guestless, boolean vqMapping, Duration timeout) {
         this.qmp = qmp;
         this.guestless = guestless;
+        this.vqMapping = vqMapping;
         this.timeout = timeout;
     }
 
@@ -83,9 +107,9 @@ public final class Reconciler {
                 detaching.add(d.id());
             }
         }
-        LiveVm live = LiveVm.read(qmp);
+        LiveVm live = live();
         if (completePendingUnplugs(intents, live)) {
-            live = LiveVm.read(qmp);
+            live = live();
         }
         Map<String, DeviceState> devices = new LinkedHashMap<>();
         saved.devices().forEach(d -> devices.put(d.id(), d));
@@ -100,7 +124,7 @@ public final class Reconciler {
             }
         }
         if (wrote) {
-            live = LiveVm.read(qmp);
+            live = live();
         }
         reconcileDevices(live, devices, saved);
         reconcileIoThreads(live, ioThreads);
@@ -116,17 +140,71 @@ public final class Reconciler {
         List<IOThreadState> threads = ioThreads.entrySet().stream()
                 .map(e -> new IOThreadState(e.getKey(), e.getValue())).toList();
         QemuState result = saved.with(List.copyOf(devices.values()), threads, List.of(), nextNode);
-        return new Result(result, List.copyOf(notes), wrote || !result.equals(saved));
+        return new Result(result, notes, wrote || !result.equals(saved) || !unfinished.isEmpty(), unfinished);
     }
 
     /**
      * Without a guest, an unplug hvspi asked for before it died may still be pending:
      * for a detach it is asked again, and one reset completes every pending one. A
      * move's device is not asked again (the move is settled by where the device is).
-     * With a guest, a detach's unplug is asked again and left to the guest.
+     * With a guest, a detach's unplug is asked again and left to the guest; a move's
+     * unplug is asked again (QEMU answers that it is already pending, or starts it: the
+     * earlier process may have died either side of its {@code device_del}) and awaited up
+     * to the timeout, so that the move can plug the device in on its target. A guest that
+     * takes longer leaves the move to the session ({@link Result#unfinished()}): the pending
+     * unplug completes later, and the device must not be lost then.
      * Returns true when QEMU was told anything.
      */
     private boolean completePendingUnplugs(List<Intent> intents, LiveVm live) {
+        boolean told = !guestless && askMovesAgain(intents, live);
+        return completePendingDetaches(intents, live) || told;
+    }
+
+    /** With a guest: {@code device_del} again for each move whose device QEMU still has, and DEVICE_DELETED awaited. */
+    private boolean askMovesAgain(List<Intent> intents, LiveVm live) {
+        List<CompletableFuture<QmpEvent>> deleted = new ArrayList<>();
+        for (Intent i : intents) {
+            if (i.op() != Intent.Op.MOVE || !live.devices().containsKey(i.id())) {
+                continue;
+            }
+            String id = i.id();
+            CompletableFuture<QmpEvent> event = qmp.nextEvent(e -> "DEVICE_DELETED".equals(e.name())
+                    && id.equals(e.data().path("device").asText(null)));
+            try {
+                qmp.execute("device_del", QmpClient.args().put("id", id));
+            } catch (VmmException e) {
+                if ("DeviceNotFound".equals(e.errorClass())) {
+                    event.cancel(false); // its unplug completed meanwhile
+                    continue;
+                }
+                if (!e.vmmMessage().contains("already in the process of unplug")) {
+                    event.cancel(false);
+                    notes.add("move of device '" + id + "' was interrupted; QEMU refused its unplug again ("
+                            + e.vmmMessage() + ")");
+                    continue;
+                }
+            }
+            deleted.add(event);
+            unplugPending.add(id);
+        }
+        if (deleted.isEmpty()) {
+            return false;
+        }
+        CompletableFuture<Void> all = CompletableFuture.allOf(deleted.toArray(CompletableFuture[]::new));
+        long deadline = System.nanoTime() + timeout.toNanos();
+        boolean interrupted = Thread.interrupted();
+        while (!all.isDone() && deadline - System.nanoTime() > 0) {
+            qmp.readUntil(all, Duration.ofNanos(deadline - System.nanoTime()));
+            interrupted |= Thread.interrupted();
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+        deleted.forEach(f -> f.cancel(false));
+        return true;
+    }
+
+    private boolean completePendingDetaches(List<Intent> intents, LiveVm live) {
         List<String> detach = new ArrayList<>();
         boolean movePresent = false;
         for (Intent i : intents) {
@@ -158,12 +236,16 @@ public final class Reconciler {
     private void awaitGone(List<String> ids) {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (System.nanoTime() < deadline) {
-            Map<String, LiveDevice> now = LiveVm.read(qmp).devices();
+            Map<String, LiveDevice> now = live().devices();
             if (ids.stream().noneMatch(now::containsKey)) {
                 return;
             }
             LockSupport.parkNanos(1_000_000);
         }
+    }
+
+    private LiveVm live() {
+        return LiveVm.read(qmp, vqMapping);
     }
 
     /** Settles one intent; true when it sent QEMU a command that changes something. */
@@ -225,6 +307,14 @@ public final class Reconciler {
         String id = d.id();
         if (there != null) {
             devices.put(id, d.withIoThreads(there.ioThreads()));
+            if (unplugPending.contains(id)) {
+                // its unplug is pending with the guest (asked again above): the move ends when the guest lets go
+                unfinished.add(intent);
+                notes.add("move of device '" + id + "' was interrupted; QEMU has it on " + describe(there.ioThreads())
+                        + " with its unplug pending: it is plugged in on " + describe(intent.target())
+                        + " when the guest releases it");
+                return false;
+            }
             notes.add("move of device '" + id + "' was interrupted; QEMU has it on " + describe(there.ioThreads()));
             return false;
         }

@@ -132,6 +132,16 @@ public final class PendingIntents implements AutoCloseable {
         }
     }
 
+    /**
+     * Takes on an intent an earlier process left and this one carries on (a move whose unplug is
+     * pending with the guest): it stays in every record save until the operation ends it.
+     */
+    public void adopt(Intent intent) {
+        synchronized (lock) {
+            byKey.put(key(intent), new InFlight(intent, null));
+        }
+    }
+
     public List<Intent> list() {
         synchronized (lock) {
             List<Intent> out = new ArrayList<>(byKey.size());
