@@ -57,7 +57,8 @@ public interface IOThreadProvider {
 
     /**
      * Clears an IOThread's pin: its host thread may run on every CPU the VMM process
-     * may use again, and the record forgets the pin. Needs {@link Capability#IOTHREAD_PINNING}.
+     * may use again, and the record forgets the pin; a plugin that places pool IOThreads on a
+     * configured CPU set returns a pool IOThread to that set instead. Needs {@link Capability#IOTHREAD_PINNING}.
      *
      * @since SPI 1.1
      */

@@ -362,6 +362,33 @@ class PinningTest {
         assertEquals(Optional.empty(), unpinned.pinned());
     }
 
+    /**
+     * Under a pool CPU set, an unpinned pool IOThread goes back to the pool's set and stays there
+     * across a reattach; it used to get every CPU, and the next reattach placed it on the pool's
+     * set again, undoing the unpin later.
+     */
+    @Test
+    void unpinOfAPoolIoThreadUnderAPoolCpuSetReturnsItToThePoolsSet() throws Exception {
+        CpuSet last = lastCpu();
+        DefaultHostContext host = TestVms.host(tmp);
+        VmSpec spec = TestVms.spec("unpinpool", 1, IOThreadPolicy.LEAST_LOADED).toBuilder()
+                .placement(new VmSpec.ThreadPlacement(Optional.of(last), Optional.empty(), Optional.empty())).build();
+        QemuHypervisor vm = start(spec, host);
+        long pid = pid(vm);
+        long tid = tids(vm).get(IO0);
+        vm.requireIoThreads().pin(IO0, ThreadAffinity.hostCpus());
+        assertEquals(ThreadAffinity.hostCpus().toString(), cpusAllowed(pid, tid));
+        IOThreadInfo unpinned = vm.requireIoThreads().unpin(IO0);
+        assertEquals(last.toString(), cpusAllowed(pid, tid), "back to the pool's CPU set");
+        assertEquals(Optional.of(last), unpinned.pinned());
+        vm.close();
+        vms.remove(vm);
+        QemuHypervisor again = QemuHypervisor.reattach(host.stateStore().load("unpinpool").orElseThrow(), host);
+        vms.add(again);
+        assertEquals(last.toString(), cpusAllowed(pid, tid), () -> "unchanged: " + again.reconciliation());
+        assertEquals(java.util.List.of(), again.reconciliation(), "nothing to settle");
+    }
+
     /** A writable v1 cpuset hierarchy, where a group's {@code cpuset.cpus} narrows its threads' pins. */
     private static CgroupPlacement v1Cpuset() {
         Optional<CgroupPlacement> found = CgroupPlacement.detect();

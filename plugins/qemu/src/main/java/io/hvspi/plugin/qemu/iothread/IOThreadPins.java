@@ -199,6 +199,22 @@ public final class IOThreadPins {
         return (pid > 0 ? affinity(pid) : Optional.<CpuSet>empty()).orElseGet(ThreadAffinity::hostCpus);
     }
 
+    /**
+     * Unpins an IOThread: a pool IOThread under a pool CPU set goes back to that set, recorded as
+     * the placement records it (else a reattach would place it again, undoing the unpin later);
+     * any other goes to {@link #processCpus()}, and its pin is forgotten.
+     */
+    public void unpin(String id, IOThreadInfo.Kind kind, long tid) {
+        if (kind == IOThreadInfo.Kind.POOL && placement != null && placement.poolCpus() != null) {
+            CpuSet cpus = CpuSet.parse(placement.poolCpus());
+            ThreadAffinity.set(tid, cpus);
+            record(id, applied(tid, cpus));
+        } else {
+            ThreadAffinity.set(tid, processCpus());
+            forget(id);
+        }
+    }
+
     /** Puts vCPU threads into the vCPU cgroup, when one was asked for. */
     public void placeVcpuThreads(List<Long> tids) {
         if (placement == null || placement.vcpuCgroup() == null) {

@@ -344,8 +344,7 @@ public final class QemuIOThreads implements IOThreadProvider {
         try {
             synchronized (lock) {
                 requireThread(id, live);
-                ThreadAffinity.set(live.threadId(), pins.processCpus());
-                pins.forget(id);
+                pins.unpin(id, kind, live.threadId());
                 intents.end(intent);
                 persist.run();
             }
