@@ -17,10 +17,19 @@ public final class SpiDefaults {
 
     private SpiDefaults() {}
 
-    /** True when {@code e} came from an SPI default method: it names no hypervisor, only the placeholder. */
+    /**
+     * True when {@code e} came from an SPI default method: it names only the placeholder, and was made
+     * in the SPI's own code (a plugin that writes the placeholder itself is not covered up).
+     */
     public static boolean fromSpiDefault(UnsupportedCapabilityException e) {
-        return PLACEHOLDER_TYPE.equals(e.hypervisorType());
+        if (!PLACEHOLDER_TYPE.equals(e.hypervisorType())) {
+            return false;
+        }
+        StackTraceElement[] trace = e.getStackTrace();
+        return trace.length == 0 || trace[0].getClassName().startsWith(SPI_PACKAGE);
     }
+
+    private static final String SPI_PACKAGE = UnsupportedCapabilityException.class.getPackageName() + ".";
 
     /**
      * {@code e} naming {@code type} when it came from an SPI default method (the original kept as the

@@ -86,5 +86,7 @@ class SpiDefaultsTest {
         UnsupportedCapabilityException placeholder = new UnsupportedCapabilityException(Capability.IOTHREAD_PINNING,
                 SpiDefaults.PLACEHOLDER_TYPE);
         assertSame(placeholder, SpiDefaults.naming(placeholder, null), "without a type there is nothing to name");
+        assertSame(placeholder, SpiDefaults.naming(placeholder, "old10"),
+                "a plugin that writes the placeholder itself is not an SPI default: its error is not covered up");
     }
 }
