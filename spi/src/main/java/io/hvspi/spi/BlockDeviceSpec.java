@@ -9,7 +9,9 @@ import java.util.OptionalInt;
 /**
  * A block device to attach.
  *
- * @param id the device id, unique in the VM; checked against the VMM's id grammar
+ * @param id the device id, unique in the VM among all devices; checked against the VMM's id grammar.
+ *           {@link DeviceHotplug#attach} refuses an id in use with {@link RequestRejectedException}
+ *           {@code DUPLICATE_ID}, one outside the grammar with {@code INVALID_ARGUMENT}
  * @param backend what it reads and writes
  * @param format the image format ({@code raw}, {@code qcow2})
  * @param readOnly attach read-only

@@ -18,7 +18,11 @@ public enum Capability {
     BLOCK_DEVICE_HOTPLUG("block device hotplug", true),
     /** Discard (TRIM) passed through to the backend. Kata: BlockDeviceDiscardSupport. */
     BLOCK_DEVICE_DISCARD("block device discard", true),
-    /** Several virtqueues per block device. Kata: MultiQueueSupport. */
+    /**
+     * Several queues per device: virtqueues of a block device ({@link BlockDeviceSpec#queues()})
+     * and queue pairs of a network device ({@link NetDeviceSpec#queues()} above one). Without it,
+     * asking for more than one fails with {@link UnsupportedCapabilityException}. Kata: MultiQueueSupport.
+     */
     MULTI_QUEUE("multi-queue", true),
     /** Network device hotplug. Kata: NetworkDeviceHotplugSupport. */
     NETWORK_DEVICE_HOTPLUG("network device hotplug", true),

@@ -20,11 +20,19 @@ public interface DeviceHotplug {
      * Attaches a block device. The IOThread is chosen as {@code spec.ioThread()}
      * says; a choice the VMM cannot honour (vq-mapping on a VMM without it, any
      * IOThread on a VMM without a pool) fails with
-     * {@link UnsupportedCapabilityException}.
+     * {@link UnsupportedCapabilityException} and attaches nothing.
+     *
+     * <p>Refused with {@link RequestRejectedException}: {@code DUPLICATE_ID} for an id an
+     * attached device has (block or network: one id namespace per VM), {@code INVALID_ARGUMENT}
+     * for an id outside the VMM's id grammar (e.g. {@code bad,id=1}), {@code NOT_FOUND} for a
+     * {@link IOThreadChoice.Named} IOThread the pool does not have.
      */
     BlockDevice attach(BlockDeviceSpec spec);
 
-    /** Detaches a device, waiting up to {@code timeout} for the VMM to confirm. */
+    /**
+     * Detaches a device, waiting up to {@code timeout} for the VMM to confirm. Refused with
+     * {@link RequestRejectedException} ({@code NOT_FOUND}) for an id no attached block device has.
+     */
     void detach(String deviceId, Duration timeout);
 
     default void detach(String deviceId) {

@@ -31,21 +31,55 @@ public interface Hypervisor extends AutoCloseable {
 
     /**
      * Starts the VMM and the VM. Without a guest kernel a VMM that can do so
-     * starts paused, and hotplug still works. Afterwards the VM is recorded in the
-     * state store.
+     * starts paused, and hotplug still works. Afterwards the VM is {@link VmState#RUNNING}
+     * or {@link VmState#PAUSED} and recorded in the state store.
+     *
+     * <p>Once only: a second {@code start()} of a started VM is refused with an
+     * {@link HvspiException} in one line ({@link RequestRejectedException} {@code INVALID_STATE}
+     * is the usual one) and changes nothing, the state included.
      */
     void start();
 
     /**
      * Stops the VM and the VMM process (gracefully, then by force after a
      * timeout), removes its runtime directory and state record. Idempotent.
+     *
+     * <p>Afterwards the VM is {@link VmState#STOPPED} and its VMM is gone for real: a
+     * {@link HypervisorFactory#reattach} with the record as it was before the stop throws
+     * {@link VmmUnavailableException} (a stop that forgets a VMM still running, e.g. one the
+     * plugin only connected to through the {@code endpoint} option, breaks this). Subscribers
+     * receive exactly one {@link VmEvent#VMM_EXITED}, as the last event.
      */
     void stop();
 
+    /**
+     * Stops the vCPUs; the VM becomes {@link VmState#PAUSED}. Refused on a VM that is not
+     * started or is stopped ({@link RequestRejectedException} {@code INVALID_STATE}, or
+     * {@link VmmUnavailableException}), in one line. When the VMM died, throws
+     * {@link VmmUnavailableException} within the command timeout.
+     */
     void pause();
 
+    /**
+     * Lets the vCPUs run again; the VM becomes {@link VmState#RUNNING}. Refused like
+     * {@link #pause()} on a VM that is not started, stopped, or whose VMM died.
+     */
     void resume();
 
+    /**
+     * Where the VM is: {@link VmState#CREATED} after create, {@link VmState#RUNNING} or
+     * {@link VmState#PAUSED} after start (and as {@link #pause()} and {@link #resume()} leave
+     * it), {@link VmState#STOPPED} after {@link #stop()}, and {@link VmState#FAILED} once the
+     * VMM died without being asked to stop (within seconds of its death, also with no other
+     * call made meanwhile). These values are what the compatibility kit checks.
+     *
+     * <p>Answers within the command timeout. For {@code CREATED}, {@code STOPPED} and
+     * {@code FAILED} it answers from what the plugin knows; for a started VM a plugin may ask its
+     * VMM, and a VMM that is gone reads {@code FAILED}. The SPI does not promise that this
+     * method never throws: a plugin may throw {@link VmmUnavailableException}
+     * ({@code TIMED_OUT}, {@code PROTOCOL_ERROR}) when its VMM is there but does not answer
+     * properly, so callers that poll it should be ready for that.
+     */
     VmState state();
 
     /** The effective capabilities: declared, narrowed by probing the running binary. */
@@ -62,6 +96,10 @@ public interface Hypervisor extends AutoCloseable {
      * Delivers the VMM's events (e.g. {@code DEVICE_DELETED}, {@code SHUTDOWN})
      * and hvspi's {@code VMM_EXITED} to the listener, on a thread that is not the
      * caller's, until the subscription is closed.
+     *
+     * <p>When the VMM goes away, whether by {@link #stop()} or by dying behind the plugin's
+     * back, the listener receives {@link VmEvent#VMM_EXITED} exactly once, within seconds, and
+     * nothing after it.
      */
     Subscription subscribe(Consumer<VmEvent> listener);
 
@@ -98,7 +136,10 @@ public interface Hypervisor extends AutoCloseable {
                 () -> new UnsupportedCapabilityException(Capability.NETWORK_DEVICE_HOTPLUG, type()));
     }
 
-    /** Disconnects from the VMM; the VM keeps running. Never throws. */
+    /**
+     * Disconnects from the VMM; the VM keeps running. Never throws: not when called twice,
+     * not after {@link #stop()}, not on a VM that was only created.
+     */
     @Override
     void close();
 

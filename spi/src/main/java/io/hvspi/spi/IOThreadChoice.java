@@ -8,7 +8,12 @@ public sealed interface IOThreadChoice {
     /** Let the pool's policy pick one (the default). On a VMM without a pool: the main loop. */
     record ByPolicy() implements IOThreadChoice {}
 
-    /** Exactly this IOThread. */
+    /**
+     * Exactly this IOThread. An id the pool does not have is refused with
+     * {@link RequestRejectedException} ({@code NOT_FOUND}); on a VM without
+     * {@link Capability#INDEPENDENT_IOTHREADS} any named IOThread fails with
+     * {@link UnsupportedCapabilityException} and attaches nothing.
+     */
     record Named(String id) implements IOThreadChoice {}
 
     /** No IOThread: the VMM's main loop serves the device. */

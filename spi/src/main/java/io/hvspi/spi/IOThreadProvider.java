@@ -28,17 +28,23 @@ public interface IOThreadProvider {
 
     /**
      * Adds an IOThread while the VM runs. Needs {@link Capability#IOTHREAD_RUNTIME_ADD}.
-     * Throws {@link RequestRejectedException} for an id that is taken or not a valid VMM id.
+     * Throws {@link RequestRejectedException}: {@code DUPLICATE_ID} for an id that is taken,
+     * {@code INVALID_ARGUMENT} for one that is not a valid VMM id.
      */
     IOThreadInfo add(String id);
 
     /**
-     * Removes an IOThread. Needs {@link Capability#IOTHREAD_RUNTIME_ADD}. Refused with
-     * {@link RequestRejectedException} ({@code IN_USE}) while a device uses it.
+     * Removes an IOThread; its host thread exits. Needs {@link Capability#IOTHREAD_RUNTIME_ADD}.
+     * Refused with {@link RequestRejectedException}: {@code IN_USE} while a device uses it (also
+     * a device attached before a reattach), {@code NOT_FOUND} for an IOThread the pool does not have.
      */
     void remove(String id);
 
-    /** Sets adaptive polling. Needs {@link Capability#IOTHREAD_POLLING}. */
+    /**
+     * Sets adaptive polling; {@link #list()} reports it afterwards exactly as set. Needs
+     * {@link Capability#IOTHREAD_POLLING}. Refused with {@link RequestRejectedException}
+     * ({@code NOT_FOUND}) for an IOThread the pool does not have.
+     */
     void setPolling(String id, PollingParams polling);
 
     /**
@@ -47,6 +53,12 @@ public interface IOThreadProvider {
      * keeps it. Needs {@link Capability#IOTHREAD_PINNING}. Throws
      * {@link RequestRejectedException} ({@code NOT_FOUND}) for an unknown IOThread and
      * ({@code INVALID_ARGUMENT}) for CPUs this host does not have.
+     *
+     * <p>The default, for plugins written against SPI 1.0, throws
+     * {@link UnsupportedCapabilityException}. It cannot know the VM's hypervisor type, so it names
+     * the placeholder {@code "this hypervisor"}; the host's plugin guard and the compatibility kit
+     * turn that error into the same one naming the plugin's type, so such a plugin passes the kit
+     * and users see its type. A plugin that implements this method names its own type.
      *
      * @return the IOThread as it is now, its {@link IOThreadInfo#affinity()} read back from the kernel
      * @since SPI 1.1
@@ -59,6 +71,7 @@ public interface IOThreadProvider {
      * Clears an IOThread's pin: its host thread may run on every CPU the VMM process
      * may use again, and the record forgets the pin; a plugin that places pool IOThreads on a
      * configured CPU set returns a pool IOThread to that set instead. Needs {@link Capability#IOTHREAD_PINNING}.
+     * The default throws as {@link #pin}'s does.
      *
      * @since SPI 1.1
      */

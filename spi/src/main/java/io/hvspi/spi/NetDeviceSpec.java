@@ -8,9 +8,12 @@ import java.util.Optional;
  *
  * @param id the device id, unique in the VM among all devices; checked against the VMM's id grammar
  * @param backend the host end
- * @param mac the guest-visible MAC ({@code 52:54:00:12:34:56} form); empty for one the plugin
- *            generates (locally administered unicast, unique on this host)
- * @param queues queue pairs; more than one needs {@link Capability#MULTI_QUEUE}
+ * @param mac the guest-visible MAC ({@code 52:54:00:12:34:56} form, either case; reported lower case);
+ *            empty for one the plugin generates (locally administered unicast, unique on this host).
+ *            {@link NetworkHotplug#attach} refuses a multicast MAC (bit 0 of the first octet set) or a
+ *            malformed one with {@link RequestRejectedException} {@code INVALID_ARGUMENT}
+ * @param queues queue pairs; more than one needs {@link Capability#MULTI_QUEUE} (without it the attach
+ *               fails with {@link UnsupportedCapabilityException} and leaves nothing)
  */
 public record NetDeviceSpec(String id, NetBackend backend, Optional<String> mac, int queues) {
 

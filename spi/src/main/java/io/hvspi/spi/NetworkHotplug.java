@@ -18,7 +18,12 @@ public interface NetworkHotplug {
 
     /**
      * Attaches a network device. A spec with more than one queue pair on a VMM without
-     * {@link Capability#MULTI_QUEUE} fails with {@link UnsupportedCapabilityException}.
+     * {@link Capability#MULTI_QUEUE} fails with {@link UnsupportedCapabilityException} naming
+     * {@code MULTI_QUEUE} and leaves nothing; with it, the device has the queue pairs asked for.
+     *
+     * <p>Refused with {@link RequestRejectedException}: {@code DUPLICATE_ID} for an id an
+     * attached device has (block or network), {@code INVALID_ARGUMENT} for an id outside the
+     * VMM's grammar and for a multicast or malformed MAC; nothing is attached then.
      */
     NetDevice attach(NetDeviceSpec spec);
 

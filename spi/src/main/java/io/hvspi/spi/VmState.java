@@ -14,6 +14,10 @@ public enum VmState {
     PAUSED,
     /** Stopped on purpose; the VMM process is gone. */
     STOPPED,
-    /** The VMM died or became unusable without being asked to stop. */
+    /**
+     * The VMM died or became unusable without being asked to stop. Subscribers got
+     * {@link VmEvent#VMM_EXITED}; calls that need the VMM throw {@link VmmUnavailableException}, and
+     * so does {@link HypervisorFactory#reattach} with the VM's record.
+     */
     FAILED
 }

@@ -312,6 +312,26 @@ public abstract class IOThreadContract extends ContractBase {
                 "pinning to CPU " + CpuSet.MAX_CPU + ", which no test host has");
     }
 
+    @Test
+    @Order(14)
+    @Exercises(INDEPENDENT_IOTHREADS)
+    @DisplayName("a named IOThread on a VM without a pool is refused as unsupported and attaches nothing")
+    void namedIoThreadWithoutPool() {
+        Hypervisor vm = kit.startVm(2, IOThreadPolicy.LEAST_LOADED);
+        if (!kit.supports(vm, BLOCK_DEVICE_HOTPLUG, vm::requireHotplug)) {
+            return;
+        }
+        String named = vm.ioThreads().isPresent() ? poolIds(vm).get(0) : NO_POOL_IDS.get(0);
+        if (!kit.supports(vm, INDEPENDENT_IOTHREADS,
+                () -> hotplug(vm).attach(disk(vm, "tck-np").ioThread(IOThreadChoice.named(named)).build()))) {
+            assertEquals(List.of(), hotplug(vm).list(), "a refused attach must leave no device");
+            return;
+        }
+        // with a pool the same request is honoured (explicitChoicesAreHonoured goes further)
+        BlockDevice d = hotplug(vm).attach(disk(vm, "tck-np").ioThread(IOThreadChoice.named(named)).build());
+        assertEquals(List.of(named), d.ioThreads());
+    }
+
     /** Both guards the placement tests need. */
     private boolean poolAndHotplug(Hypervisor vm) {
         return kit.supports(vm, INDEPENDENT_IOTHREADS, vm::requireIoThreads)

@@ -1,9 +1,11 @@
 package io.hvspi.tck;
 
+import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.hvspi.spi.Capability;
 import io.hvspi.spi.HostThreads;
@@ -12,10 +14,19 @@ import io.hvspi.spi.Hypervisor;
 import io.hvspi.spi.IOThreadPolicy;
 import io.hvspi.spi.VmRecord;
 import io.hvspi.spi.VmState;
+import io.hvspi.spi.VmmUnavailableException;
+import io.hvspi.spi.BlockDeviceSpec;
+import io.hvspi.spi.CpuSet;
+import io.hvspi.spi.IOThreadChoice;
+import io.hvspi.spi.IOThreadInfo;
+import io.hvspi.spi.NetDeviceSpec;
+import io.hvspi.spi.RequestRejectedException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.HashSet;
+import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Order;
@@ -147,5 +158,112 @@ public abstract class LifecycleContract extends ContractBase {
         if (pool) {
             assertEquals(ioThreads, poolIds(again), "the reattached VM must list the same IOThreads");
         }
+    }
+
+    @Test
+    @Order(8)
+    @DisplayName("after stop the VM is gone for real: its saved record cannot be reattached")
+    void stopEndsTheVmmForReal() {
+        Hypervisor vm = kit.startVm();
+        VmRecord saved = kit.record(vm);
+        vm.stop();
+        // on every backend, simulators too: a VMM that still answers after stop was not stopped
+        VmmUnavailableException e = assertThrows(VmmUnavailableException.class, () -> kit.reattach(saved),
+                () -> "reattaching VM '" + saved.vmId() + "' through the record saved before stop must fail with "
+                        + "VmmUnavailableException: stop must end the VMM, not only forget it");
+        assertOneLine(e);
+    }
+
+    @Test
+    @Order(9)
+    @DisplayName("reattach keeps everything: devices, NICs, IOThreads (with their load and pins) and the pool's rules")
+    void reattachKeepsEverything() {
+        Hypervisor vm = kit.startVm(3, IOThreadPolicy.LEAST_LOADED);
+        boolean hotplug = vm.supports(Capability.BLOCK_DEVICE_HOTPLUG);
+        boolean pool = vm.supports(Capability.INDEPENDENT_IOTHREADS);
+        boolean nics = vm.supports(Capability.NETWORK_DEVICE_HOTPLUG)
+                && kit.backend().skipReason(Capability.NETWORK_DEVICE_HOTPLUG, vm).isEmpty();
+        boolean pinning = vm.supports(Capability.IOTHREAD_PINNING);
+        assumeTrue(hotplug || pool || nics, "the VM has no devices or IOThreads to keep; reattachSeesTheSameVm covers it");
+        List<String> ids = pool ? poolIds(vm) : List.of();
+        String busy = null;
+        if (hotplug) {
+            BlockDeviceSpec.Builder spec = disk(vm, "tck-keep");
+            if (pool) {
+                busy = ids.get(1);
+                spec.ioThread(IOThreadChoice.named(busy));
+            }
+            hotplug(vm).attach(spec.build());
+        }
+        if (nics) {
+            TckKit.assumeViewFollows(vm, Capability.NETWORK_DEVICE_HOTPLUG);
+            vm.requireNetworkHotplug().attach(NetDeviceSpec.of("tck-keepn",
+                    kit.backend().tap(NetworkHotplugContract.tapName())).withMac("0a:12:34:56:78:9b"));
+        }
+        CpuSet last = CpuSet.of(Runtime.getRuntime().availableProcessors() - 1);
+        if (pinning) {
+            pool(vm).pin(ids.get(2), last);
+        }
+        var devices = hotplug ? hotplug(vm).list() : null;
+        var netDevices = nics ? vm.requireNetworkHotplug().list() : null;
+        var ioThreads = pool ? withoutLiveReadings(pool(vm).list()) : null;
+
+        kit.disconnect(vm);
+        Hypervisor again = kit.reattach(vm);
+        if (hotplug) {
+            assertEquals(devices, hotplug(again).list(), "the reattached VM must list the same block devices, "
+                    + "each as it was (IOThreads, queues, read-only, address)");
+        }
+        if (nics) {
+            TckKit.assumeViewFollows(again, Capability.NETWORK_DEVICE_HOTPLUG);
+            assertEquals(netDevices, again.requireNetworkHotplug().list(),
+                    "the reattached VM must list the same network devices, each as it was (MAC, host end, queues)");
+        }
+        if (pool) {
+            assertEquals(ioThreads, withoutLiveReadings(pool(again).list()), "the reattached VM must list the same "
+                    + "IOThreads, each as it was (host thread, devices, polling, pin)");
+            assertEquals(pool(vm).policy(), pool(again).policy(), "the reattached pool keeps its policy");
+        }
+        if (pinning && kit.backend().realHostThreads()) {
+            assertEquals(Optional.of(last), thread(again, ids.get(2)).affinity(),
+                    "the pinned IOThread still runs where it was pinned, as the kernel reports it");
+        }
+        if (busy != null && again.supports(Capability.IOTHREAD_RUNTIME_ADD)) {
+            String inUse = busy;
+            assertRejected(RequestRejectedException.Reason.IN_USE, () -> pool(again).remove(inUse),
+                    "removing IOThread '" + inUse + "', in use by a device attached before the reattach");
+        }
+    }
+
+    /**
+     * An IOThread as the comparison across a reattach sees it: {@link IOThreadInfo#affinity()} is read
+     * from the kernel on every listing, never remembered, so it is checked on its own (where the kit
+     * can see real threads); everything else (id, kind, host thread, devices, polling, pin) must be kept.
+     */
+    private static List<IOThreadInfo> withoutLiveReadings(List<IOThreadInfo> threads) {
+        return threads.stream().map(t -> new IOThreadInfo(t.id(), t.kind(), t.hostThreadId(), t.devices(), t.polling(),
+                Optional.empty(), t.pinned())).toList();
+    }
+
+    @Test
+    @Order(10)
+    @DisplayName("close never throws: twice, after stop, on a VM only created")
+    void closeNeverThrows() {
+        Hypervisor created = kit.createVm(1, IOThreadPolicy.LEAST_LOADED);
+        assertDoesNotThrow(() -> kit.disconnect(created), "close of a VM only created");
+        assertDoesNotThrow(created::close, "a second close of a VM only created");
+
+        Hypervisor running = kit.startVm();
+        VmState before = running.state();
+        VmRecord record = kit.record(running);
+        assertDoesNotThrow(() -> kit.disconnect(running), "close of a running VM");
+        assertDoesNotThrow(running::close, "a second close of a running VM");
+        Hypervisor again = kit.reattach(record);
+        assertEquals(before, again.state(), "close only disconnects: the VM runs on");
+
+        Hypervisor stopped = kit.startVm();
+        stopped.stop();
+        assertDoesNotThrow(stopped::close, "close after stop");
+        assertDoesNotThrow(stopped::close, "a second close after stop");
     }
 }

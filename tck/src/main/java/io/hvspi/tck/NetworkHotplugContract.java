@@ -1,6 +1,7 @@
 package io.hvspi.tck;
 
 import static io.hvspi.spi.Capability.BLOCK_DEVICE_HOTPLUG;
+import static io.hvspi.spi.Capability.MULTI_QUEUE;
 import static io.hvspi.spi.Capability.NETWORK_DEVICE_HOTPLUG;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -17,6 +18,7 @@ import io.hvspi.spi.NetDeviceSpec;
 import io.hvspi.spi.NetworkHotplug;
 import io.hvspi.spi.RequestRejectedException;
 import io.hvspi.spi.RequestRejectedException.Reason;
+import io.hvspi.spi.UnsupportedCapabilityException;
 import io.hvspi.spi.VmmException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -233,6 +235,39 @@ public abstract class NetworkHotplugContract extends ContractBase {
         for (String tap : taps) {
             assertFalse(Files.exists(Path.of("/sys/class/net", tap)), () -> "tap '" + tap + "' of an attach "
                     + "that stop cut short is left on the host");
+        }
+    }
+
+    @Test
+    @Order(9)
+    @Exercises(MULTI_QUEUE)
+    @DisplayName("a NIC with two queue pairs has them where multi-queue is declared, else is refused and leaves nothing")
+    void nicQueuePairs() {
+        Hypervisor vm = kit.startVm();
+        if (!kit.supports(vm, NETWORK_DEVICE_HOTPLUG, vm::requireNetworkHotplug)) {
+            return;
+        }
+        NetBackend end = kit.backend().tap(tapName());
+        NetDeviceSpec spec = NetDeviceSpec.of("tck-nq", end).withQueues(2);
+        if (vm.supports(MULTI_QUEUE)) {
+            kit.note(TckKit.PATH_ENTRY, "supported");
+            NetDevice d = network(vm).attach(spec);
+            assertEquals(2, d.queues(), "a NIC attached with two queue pairs reports two");
+            assertEquals(List.of(d), network(vm).list(), "list() reports the NIC as attach did");
+            return;
+        }
+        // not kit.supports(MULTI_QUEUE): that guard also accepts a missing hotplug() view, which a NIC never goes through
+        UnsupportedCapabilityException e = assertThrows(UnsupportedCapabilityException.class,
+                () -> network(vm).attach(spec), () -> "hypervisor '" + vm.type() + "' does not have capability "
+                        + MULTI_QUEUE.key() + ", so a NIC with two queue pairs must fail with UnsupportedCapabilityException");
+        assertEquals(MULTI_QUEUE, e.capability(), () -> "the unsupported error names " + e.capability().key()
+                + ", expected " + MULTI_QUEUE.key() + ": " + e.getMessage());
+        kit.assertNamesMissingCapability(vm, MULTI_QUEUE, e);
+        kit.note(TckKit.PATH_ENTRY, "unsupported:" + MULTI_QUEUE.key());
+        assertEquals(List.of(), network(vm).list(), "a refused NIC must leave no device");
+        if (end instanceof NetBackend.Tap tap && tap.create()) {
+            assertFalse(Files.exists(Path.of("/sys/class/net", tap.name())),
+                    () -> "the tap '" + tap.name() + "' of a refused NIC is left on the host");
         }
     }
 

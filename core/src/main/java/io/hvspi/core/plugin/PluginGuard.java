@@ -6,6 +6,7 @@ import io.hvspi.spi.Hypervisor;
 import io.hvspi.spi.HypervisorFactory;
 import io.hvspi.spi.IOThreadProvider;
 import io.hvspi.spi.NetworkHotplug;
+import io.hvspi.spi.UnsupportedCapabilityException;
 import io.hvspi.spi.VmEvent;
 import java.lang.reflect.InvocationHandler;
 import java.lang.reflect.InvocationTargetException;
@@ -46,10 +47,13 @@ final class PluginGuard implements InvocationHandler {
 
     private final Object target;
     private final String blame;
+    /** The plugin's type, read once at load; names the VM in the unsupported error of an SPI default. */
+    private final String type;
 
-    private PluginGuard(Object target, String blame) {
+    private PluginGuard(Object target, String blame, String type) {
         this.target = target;
         this.blame = blame;
+        this.type = type;
     }
 
     /**
@@ -58,14 +62,29 @@ final class PluginGuard implements InvocationHandler {
      * @param blame who to name in errors, e.g. {@code plugin 'acme' (plugins/acme-1.0.jar)}
      */
     static HypervisorFactory guard(HypervisorFactory factory, String blame) {
-        return wrap(HypervisorFactory.class, factory, blame);
+        return guard(factory, blame, null);
     }
 
-    private static <T> T wrap(Class<T> api, T target, String blame) {
+    /**
+     * {@code factory} behind the guard, knowing the plugin's {@code type} (as read at load): an
+     * {@link UnsupportedCapabilityException} thrown by one of the SPI's default methods, which
+     * cannot know the type and name a placeholder ({@link SpiDefaults}), reaches the host naming
+     * {@code type} instead.
+     */
+    static HypervisorFactory guard(HypervisorFactory factory, String blame, String type) {
+        return wrap(HypervisorFactory.class, factory, blame, type);
+    }
+
+    private <T> T wrap(Class<T> api, T target) {
+        return wrap(api, target, blame, type);
+    }
+
+    private static <T> T wrap(Class<T> api, T target, String blame, String type) {
         if (Proxy.isProxyClass(target.getClass()) && Proxy.getInvocationHandler(target) instanceof PluginGuard) {
             return target;
         }
-        return api.cast(Proxy.newProxyInstance(api.getClassLoader(), new Class<?>[] {api}, new PluginGuard(target, blame)));
+        return api.cast(Proxy.newProxyInstance(api.getClassLoader(), new Class<?>[] {api},
+                new PluginGuard(target, blame, type)));
     }
 
     @Override
@@ -88,6 +107,9 @@ final class PluginGuard implements InvocationHandler {
     }
 
     private RuntimeException translate(String where, Throwable t) {
+        if (t instanceof UnsupportedCapabilityException u) {
+            return SpiDefaults.naming(u, type);
+        }
         if (t instanceof HvspiException h) {
             return h;
         }
@@ -125,15 +147,15 @@ final class PluginGuard implements InvocationHandler {
 
     @SuppressWarnings({"unchecked", "rawtypes"})
     private Object guardResult(Method method, String where, Object result) {
-        Class<?> type = method.getReturnType();
-        if (type == void.class || type.isPrimitive()) {
+        Class<?> returned = method.getReturnType();
+        if (returned == void.class || returned.isPrimitive()) {
             return result;
         }
         if (result == null) {
             throw new PluginFaultException(blame + " broke the SPI in " + where + ": it returned null", where, null);
         }
-        if (GUARDED.contains(type)) {
-            return wrap((Class) type, result, blame);
+        if (GUARDED.contains(returned)) {
+            return wrap((Class) returned, result);
         }
         if (result instanceof Collection<?> elements) {
             return checkedCopy(where, elements);
@@ -141,7 +163,7 @@ final class PluginGuard implements InvocationHandler {
         if (result instanceof Optional<?> optional) {
             Class<?> element = optionalElement(method.getGenericReturnType());
             if (element != null && GUARDED.contains(element)) {
-                return optional.map(view -> wrap((Class) element, view, blame));
+                return optional.map(view -> wrap((Class) element, view));
             }
         }
         return result;

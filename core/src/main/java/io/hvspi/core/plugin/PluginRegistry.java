@@ -74,9 +74,10 @@ public final class PluginRegistry implements AutoCloseable {
         static Entry of(String pluginId, String version, String requires, Path file, boolean classpath,
                         HypervisorFactory pluginFactory) {
             String blame = "plugin '" + pluginId + "' (" + (classpath ? "class path: " : "") + file + ")";
-            return new Entry(pluginId, version, requires, file, classpath, PluginChecks.checkType(pluginFactory),
-                    PluginChecks.description(pluginFactory), PluginChecks.declaredCapabilities(pluginFactory), PluginGuard.guard(pluginFactory, blame),
-                    pluginFactory);
+            String type = PluginChecks.checkType(pluginFactory);
+            return new Entry(pluginId, version, requires, file, classpath, type,
+                    PluginChecks.description(pluginFactory), PluginChecks.declaredCapabilities(pluginFactory),
+                    PluginGuard.guard(pluginFactory, blame, type), pluginFactory);
         }
 
         /** Where it came from, for people: the jar, or {@code class path: LOCATION}. */

@@ -77,7 +77,12 @@ class ThirdPartyPluginTest {
             PluginRun run = report.plugins().get(0);
             assertEquals(PluginRun.Status.TESTED, run.status());
             assertEquals("plugin defaults (no endpoint), accel=tcg, no guest", run.backend());
-            assertEquals(report.tests().size(), run.counts().get(TestResult.Outcome.PASSED)
+            // memvm's VMM lives in the plugin's process: no backend can kill it behind the plugin's back,
+            // so the one test that needs that is skipped, with that reason; every other one passes
+            assertEquals(java.util.Set.of("events.vmmDeathIsReported"), run.results().entrySet().stream()
+                    .filter(e -> e.getValue().outcome() == TestResult.Outcome.SKIPPED).map(java.util.Map.Entry::getKey)
+                    .collect(java.util.stream.Collectors.toSet()), () -> run.results().toString());
+            assertEquals(report.tests().size() - 1, run.counts().get(TestResult.Outcome.PASSED)
                     + run.counts().get(TestResult.Outcome.UNSUPPORTED), () -> run.results().toString());
             assertEquals(0, report.exitCode());
         }

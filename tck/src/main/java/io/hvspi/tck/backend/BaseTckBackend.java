@@ -212,6 +212,37 @@ public abstract class BaseTckBackend implements TckBackend {
         }
     }
 
+    /**
+     * SIGKILL to the pid in the VM's record, when the VMM is a real process of its own (not this
+     * JVM, as an in-process VMM's is); waits up to {@link #SIGNAL_GRACE} for it to be gone.
+     */
+    @Override
+    public boolean killVmm(String vmId) {
+        checkOpen();
+        if (!realHostThreads()) {
+            return false;
+        }
+        long pid = host.stateStore().load(vmId).map(io.hvspi.spi.VmRecord::pid).orElse(0L);
+        if (pid <= 0 || pid == ProcessHandle.current().pid()) {
+            return false;
+        }
+        Optional<ProcessHandle> vmm = ProcessHandle.of(pid);
+        if (vmm.isEmpty()) {
+            throw new IllegalStateException("VM '" + vmId + "': no process " + pid + " to kill (its VMM is gone already)");
+        }
+        vmm.get().destroyForcibly();
+        try {
+            vmm.get().onExit().get(SIGNAL_GRACE.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+            throw new IllegalStateException("VM '" + vmId + "': process " + pid + " still runs "
+                    + SIGNAL_GRACE.toSeconds() + " s after SIGKILL");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while killing VM '" + vmId + "'");
+        }
+        return true;
+    }
+
     @Override
     public List<String> leftRunning() {
         return leftRunning;

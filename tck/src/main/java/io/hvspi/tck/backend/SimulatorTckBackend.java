@@ -80,6 +80,21 @@ public class SimulatorTckBackend extends BaseTckBackend {
         }).host();
     }
 
+    /** The VM's simulator stops serving, as its VMM process would exit: the plugin is not told. */
+    @Override
+    public boolean killVmm(String vmId) {
+        Started s;
+        synchronized (this) {
+            checkOpen();
+            s = started.get(vmId);
+        }
+        if (s == null) {
+            throw new IllegalStateException("VM '" + vmId + "' has no simulator to end");
+        }
+        s.simulator().close();
+        return true;
+    }
+
     @Override
     public String describe() {
         return description;

@@ -119,6 +119,20 @@ public interface TckBackend extends AutoCloseable {
     }
 
     /**
+     * Ends the VMM of the started VM {@code vmId} behind its plugin's back, as a crash would: the
+     * plugin is not told, its record and runtime directory stay. For the contract that a VMM's death
+     * is reported ({@code VMM_EXITED}, {@code FAILED}, {@link io.hvspi.spi.VmmUnavailableException}).
+     * A real VMM gets SIGKILL ({@link BaseTckBackend}: the pid in the VM's record); a simulator stops
+     * serving. Returns once the VMM is gone.
+     *
+     * @return false when this backend cannot end a VMM on its own (an in-process VMM): the
+     *         contract is skipped with that reason
+     */
+    default boolean killVmm(String vmId) {
+        return false;
+    }
+
+    /**
      * After {@link #close}: one line for each VMM that close could not end. Its work
      * directory is then kept (nothing removes the record of a VMM that still runs).
      */

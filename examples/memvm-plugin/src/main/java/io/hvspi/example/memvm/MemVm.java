@@ -99,6 +99,7 @@ final class MemVm implements Hypervisor {
             host.stateStore().remove(vmId);
             host.removeRuntimeDir(vmId); // the host's removal: it never follows a link out of the directory
             emit("SHUTDOWN");
+            emit(VmEvent.VMM_EXITED); // the in-process VMM is gone: once, and last
         }
         stopped = true;
     }
@@ -168,10 +169,19 @@ final class MemVm implements Hypervisor {
         return process;
     }
 
-    private void emit(String name) {
+    /** The deliveries so far, chained: events arrive in the order they happened (VMM_EXITED last). */
+    private java.util.concurrent.CompletableFuture<Void> delivered = java.util.concurrent.CompletableFuture.completedFuture(null);
+
+    private synchronized void emit(String name) {
         VmEvent event = new VmEvent(name, Instant.now(), Map.of("vm", vmId));
-        // delivered off the caller's thread, as the SPI promises
-        Thread.ofVirtual().start(() -> listeners.forEach(l -> l.accept(event)));
+        // delivered off the caller's thread, as the SPI promises, one after the other
+        delivered = delivered.thenRunAsync(() -> listeners.forEach(l -> {
+            try {
+                l.accept(event);
+            } catch (RuntimeException e) {
+                // a listener's failure must not stop the deliveries chained behind it
+            }
+        }), task -> Thread.ofVirtual().start(task));
     }
 
     private final class Pool implements IOThreadProvider {

@@ -9,6 +9,9 @@ import io.hvspi.spi.VmEvent;
 import io.hvspi.tck.TckKit;
 import io.hvspi.tck.backend.GenericTckBackend;
 import io.hvspi.example.memvm.MemVmHypervisorFactory;
+import java.lang.reflect.InvocationHandler;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Proxy;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -66,7 +69,8 @@ class StrictKitTest {
     void aPluginWhoseSubscriptionsDeliverNothingFailsTheEventContract() {
         PluginRun run = run("mute", vm -> Misbehaving.replace(Hypervisor.class, vm, "subscribe",
                 (honest, args) -> (Hypervisor.Subscription) () -> { }));
-        assertEquals(List.of("events.closedSubscriptionReceivesNothing", "events.subscriberReceivesTheVmmsEvents"),
+        assertEquals(List.of("events.closedSubscriptionReceivesNothing", "events.subscriberReceivesTheVmmsEvents",
+                        "events.vmmExitedExactlyOnceAfterStop"),
                 withOutcome(run, TestResult.Outcome.FAILED).keySet().stream().sorted().toList());
     }
 
@@ -80,5 +84,34 @@ class StrictKitTest {
                 }));
         assertEquals(List.of("events.closedSubscriptionReceivesNothing"),
                 List.copyOf(withOutcome(run, TestResult.Outcome.FAILED).keySet()));
+    }
+
+    /**
+     * A plugin written against SPI 1.0 has no pin/unpin: the SPI's defaults refuse with a placeholder type,
+     * and the kit names the plugin's type instead of failing it (docs/spi-versioning.md: a 1.0 plugin passes a 1.1 kit).
+     */
+    @Test
+    void aPluginThatLeavesPinToTheSpisDefaultPassesTheKit() {
+        PluginRun run = run("spi-1-0", vm -> Misbehaving.replace(Hypervisor.class, vm, "ioThreads",
+                (honest, args) -> ((Hypervisor) honest).ioThreads().map(StrictKitTest::withSpiDefaultPin)));
+        assertEquals(Map.of(), withOutcome(run, TestResult.Outcome.FAILED), run.results()::toString);
+        assertEquals(TestResult.Outcome.UNSUPPORTED,
+                run.results().get("iothreads.pinnedIoThreadHasTheKernelsAffinity").outcome(), run.results()::toString);
+    }
+
+    /** {@code honest} as an SPI 1.0 plugin wrote it: {@code pin} and {@code unpin} are the SPI's defaults. */
+    private static IOThreadProvider withSpiDefaultPin(IOThreadProvider honest) {
+        InvocationHandler handler = (proxy, m, args) -> {
+            if (m.getName().equals("pin") || m.getName().equals("unpin")) {
+                return InvocationHandler.invokeDefault(proxy, m, args);
+            }
+            try {
+                return m.invoke(honest, args);
+            } catch (InvocationTargetException e) {
+                throw e.getCause();
+            }
+        };
+        return (IOThreadProvider) Proxy.newProxyInstance(IOThreadProvider.class.getClassLoader(),
+                new Class<?>[] {IOThreadProvider.class}, handler);
     }
 }
