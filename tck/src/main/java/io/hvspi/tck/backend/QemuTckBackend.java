@@ -1,7 +1,5 @@
 package io.hvspi.tck.backend;
 
-import io.hvspi.spi.Capability;
-import io.hvspi.spi.Hypervisor;
 import io.hvspi.spi.HypervisorFactory;
 import java.io.File;
 import java.io.IOException;
@@ -66,27 +64,6 @@ public class QemuTckBackend extends BaseTckBackend {
     @Override
     public Optional<VmmView> vmmView() {
         return Optional.of(new QmpVmmView());
-    }
-
-    /**
-     * Network hotplug is declared for QEMU and written on its own branch (issue 13): until the
-     * plugin's VM implements {@code networkHotplug()}, the network contract is skipped with this
-     * reason rather than failed. Lifts itself once the method exists.
-     */
-    @Override
-    public Optional<String> skipReason(Capability capability, Hypervisor vm) {
-        if (capability != Capability.NETWORK_DEVICE_HOTPLUG || vm.networkHotplug().isPresent()) {
-            return Optional.empty();
-        }
-        try {
-            if (vm.getClass().getMethod("networkHotplug").getDeclaringClass() == Hypervisor.class) {
-                return Optional.of("the QEMU plugin does not implement networkHotplug() yet (NIC hotplug is "
-                        + "being written for it); the network contract runs on the simulators meanwhile");
-            }
-        } catch (NoSuchMethodException e) {
-            // every Hypervisor has it; nothing to skip for
-        }
-        return Optional.empty();
     }
 
     @Override
