@@ -60,7 +60,14 @@ public interface HypervisorFactory extends ExtensionPoint {
      * is closed or the VMM exits.
      *
      * <p>The default refuses: a plugin whose VMM offers no second event channel cannot
-     * do this without disturbing the VM's connection.
+     * do this without disturbing the VM's connection. It refuses with a plain
+     * {@link HvspiException} naming the plugin's {@link #type()}, not with
+     * {@link UnsupportedCapabilityException}, although this is an operation the plugin
+     * does not support: that exception names the missing {@link Capability} (its
+     * constructors require one), and no capability stands for following events from
+     * another process. Adding one is an SPI change (a new enum constant every plugin's
+     * compatibility-kit switch must decide), so it waits for that; until then a caller
+     * tells this refusal by the type, not by a capability.
      *
      * @throws VmmUnavailableException when the VM's VMM is gone
      * @since 1.1

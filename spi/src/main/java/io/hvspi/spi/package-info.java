@@ -9,6 +9,10 @@
  * {@link io.hvspi.spi.Hypervisor#hotplug()}) and are described by
  * {@link io.hvspi.spi.Capability}. An operation a plugin does not support throws
  * {@link io.hvspi.spi.UnsupportedCapabilityException}; it is never a silent no-op.
+ * The one exception is the default of
+ * {@link io.hvspi.spi.HypervisorFactory#follow HypervisorFactory.follow}, which no
+ * {@link io.hvspi.spi.Capability} describes: it refuses with a plain
+ * {@link io.hvspi.spi.HvspiException} (see there).
  *
  * <p>This package holds interfaces and value types only, and depends on nothing
  * but pf4j. It is versioned by {@link io.hvspi.spi.SpiVersion}.

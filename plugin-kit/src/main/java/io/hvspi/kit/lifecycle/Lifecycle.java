@@ -21,6 +21,8 @@ public final class Lifecycle {
     private final String vmId;
     private VmState state;
     private boolean starting;
+    /** The state {@link #beginStop()} left, for {@link #stopFailed()} to return to. */
+    private VmState beforeStop;
 
     private Lifecycle(String type, String vmId, VmState state) {
         this.type = type;
@@ -76,14 +78,27 @@ public final class Lifecycle {
 
     /**
      * Begins a stop: false when there is nothing to do (already stopped); the VM counts
-     * as stopped from here on, whatever the teardown meets.
+     * as stopped from here on (calls begun after it are refused), unless the stop gives
+     * up with {@link #stopFailed()}.
      */
     public synchronized boolean beginStop() {
         if (state == VmState.STOPPED) {
             return false;
         }
+        beforeStop = state;
         state = VmState.STOPPED;
         return true;
+    }
+
+    /**
+     * The stop begun could not prove the VMM gone and kept the VM's record: the VM is in
+     * the state it had before {@link #beginStop()} again, so that a later stop retries.
+     */
+    public synchronized void stopFailed() {
+        if (state == VmState.STOPPED && beforeStop != null) {
+            state = beforeStop;
+            beforeStop = null;
+        }
     }
 
     public synchronized void paused() {

@@ -81,4 +81,21 @@ class LifecycleTest {
         assertThrows(RequestRejectedException.class, found::beginStart);
         assertThrows(IllegalArgumentException.class, () -> Lifecycle.reattached("toy", "vm3", VmState.STOPPED));
     }
+
+    @Test
+    void aStopThatCouldNotProveTheVmmGoneReturnsToTheStateBeforeItSoThatAStopRetries() {
+        life.beginStart();
+        life.started(VmState.RUNNING);
+        life.paused();
+        assertTrue(life.beginStop());
+        assertThrows(RequestRejectedException.class, () -> life.requireStarted("attach 'd0' to"),
+                "calls begun during the stop are refused");
+        life.stopFailed();
+        assertEquals(VmState.PAUSED, life.state());
+        assertTrue(life.beginStop(), "a later stop runs again");
+        assertFalse(life.beginStop());
+        life.stopFailed();
+        life.stopFailed(); // once only
+        assertEquals(VmState.PAUSED, life.state());
+    }
 }

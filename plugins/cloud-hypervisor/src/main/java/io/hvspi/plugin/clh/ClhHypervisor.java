@@ -11,6 +11,7 @@ import io.hvspi.plugin.clh.hotplug.ClhNetworkHotplug;
 import io.hvspi.plugin.clh.process.ClhProcess;
 import io.hvspi.plugin.clh.threads.ThreadScanner;
 import io.hvspi.kit.lifecycle.Lifecycle;
+import io.hvspi.kit.lifecycle.VmmSockets;
 import io.hvspi.spi.BlockBackend;
 import io.hvspi.spi.BlockDevice;
 import io.hvspi.spi.BlockDeviceSpec;
@@ -73,6 +74,8 @@ final class ClhHypervisor implements Hypervisor {
     // Linux's sun_path holds 108 bytes including the terminating NUL
     private static final int MAX_SOCKET_PATH = 107;
     private static final Duration READY_POLL = Duration.ofMillis(10);
+    /** How often the endpoint watcher tries the API socket while someone subscribes. */
+    static final Duration WATCH_PERIOD = Duration.ofSeconds(1);
 
     private final String vmId;
     private final HostContext host;
@@ -114,6 +117,12 @@ final class ClhHypervisor implements Hypervisor {
      */
     private boolean removed;
     private final AtomicBoolean exitPublished = new AtomicBoolean();
+    /**
+     * With an endpoint there is no process to watch: while someone subscribes, this thread tries
+     * the API socket every {@link #WATCH_PERIOD} and reports a VMM that went away. Guarded by this.
+     */
+    private Thread watcher;
+    private final Object watchLock = new Object();
 
     /** A VM to be started. */
     ClhHypervisor(VmSpec spec, HostContext host, ClhSettings settings) {
@@ -164,6 +173,7 @@ final class ClhHypervisor implements Hypervisor {
             vm.network.restore(netsFrom(info, record));
             vm.life = Lifecycle.reattached(TYPE, vm.vmId, vm.booted ? VmState.RUNNING : VmState.PAUSED);
             vm.watchProcess();
+            vm.watchEndpoint();
             return vm;
         } catch (RuntimeException e) {
             vm.close();
@@ -219,30 +229,67 @@ final class ClhHypervisor implements Hypervisor {
             createdAt = Instant.now();
             saveState();
             watchProcess();
+            watchEndpoint();
         } catch (RuntimeException e) {
             LOG.debug("start of VM '{}' failed; cleaning up", vmId, e);
-            teardown();
+            teardown(false);
             life.startFailed();
             throw e;
         }
     }
 
+    /**
+     * Shuts the VM and the VMM down and removes every trace. A VMM it spawned is ended by
+     * signal when it does not exit. With an endpoint (no process of its own) the record is
+     * removed only with proof that the VMM is gone: it answered {@code vmm.shutdown}, the
+     * connection ended, or the socket now refuses connections; otherwise this throws
+     * {@link VmmUnavailableException} ({@code TIMED_OUT}) and keeps the record and the
+     * connection, so that a later stop retries.
+     */
     @Override
     public synchronized void stop() {
         if (life.beginStop() && runtimeDir != null) {
-            teardown();
+            try {
+                teardown(true);
+            } catch (VmmUnavailableException e) {
+                watchEndpoint(); // the VM counts as started again: a subscriber is still told when it goes
+                throw e;
+            }
         }
     }
 
-    /** Shuts the VM and the VMM down (ignoring a VMM that is already gone), then removes every trace. */
-    private void teardown() {
+    /**
+     * Shuts the VM and the VMM down (a VMM already gone counts as shut down), then removes
+     * every trace. With {@code proveGone} (stop) and an endpoint, gives up instead when the
+     * VMM may still run; a failed start ({@code false}) cleans up whatever it meets.
+     */
+    private void teardown(boolean proveGone) {
         stopping = true;
         if (api != null) {
             if (booted) {
                 quietly(() -> api.put("/vm.shutdown", settings.apiTimeout()), "vm.shutdown");
             }
-            quietly(() -> api.put("/vmm.shutdown", settings.apiTimeout()), "vmm.shutdown");
+            String notConfirmed = null;
+            try {
+                api.put("/vmm.shutdown", settings.apiTimeout());
+            } catch (VmmUnavailableException e) {
+                LOG.debug("VM '{}': vmm.shutdown during stop: {}", vmId, e.getMessage());
+                if (e.reason() != VmmUnavailableException.Reason.EXITED) { // EXITED: refused, or ended after it was sent
+                    notConfirmed = e.getMessage();
+                }
+            } catch (VmmException e) {
+                LOG.debug("VM '{}': vmm.shutdown during stop: {}", vmId, e.getMessage());
+                notConfirmed = "refused: " + e.getMessage();
+            }
             process.ifPresent(p -> p.awaitExitOrKill(settings.stopTimeout()));
+            if (proveGone && process.isEmpty() && notConfirmed != null && !VmmSockets.refusesConnections(socket)) {
+                stopping = false;
+                life.stopFailed();
+                throw new VmmUnavailableException(VmmUnavailableException.Reason.TIMED_OUT, "clh: cannot stop VM '"
+                        + vmId + "' at endpoint " + socket + ": vmm.shutdown not confirmed (" + notConfirmed
+                        .replace('\n', ' ') + ") and the API socket still accepts connections; kept its record,"
+                        + " stop again to retry");
+            }
             vmmExited();
         }
         close();
@@ -265,7 +312,7 @@ final class ClhHypervisor implements Hypervisor {
     @Override
     public synchronized void pause() {
         requireStarted("pause");
-        api.put("/vm.pause", settings.apiTimeout());
+        reporting(() -> api.put("/vm.pause", settings.apiTimeout()));
         life.paused();
     }
 
@@ -274,12 +321,12 @@ final class ClhHypervisor implements Hypervisor {
     public synchronized void resume() {
         requireStarted("resume");
         if (!booted) {
-            api.put("/vm.boot", settings.bootTimeout());
+            reporting(() -> api.put("/vm.boot", settings.bootTimeout()));
             booted = true;
             life.resumed();
             return;
         }
-        api.put("/vm.resume", settings.apiTimeout());
+        reporting(() -> api.put("/vm.resume", settings.apiTimeout()));
         life.resumed();
     }
 
@@ -303,8 +350,37 @@ final class ClhHypervisor implements Hypervisor {
             };
         } catch (VmmUnavailableException e) {
             if (e.reason() == VmmUnavailableException.Reason.EXITED) {
-                life.failed();
+                vmmGone();
                 return VmState.FAILED;
+            }
+            throw e;
+        }
+    }
+
+    /**
+     * A call found the VMM unreachable ({@code EXITED}): unless a stop is under way, the VM
+     * failed, and a subscriber hears {@code VMM_EXITED} (once).
+     */
+    private void vmmGone() {
+        if (stopping || closed) {
+            return;
+        }
+        if (life.failed()) {
+            LOG.warn("VM '{}': cloud-hypervisor on {} is gone", vmId, socket);
+        }
+        if (life.state() == VmState.FAILED) {
+            vmmExited();
+        }
+    }
+
+    /** Runs {@code call}; when it finds the VMM gone, reports that before failing as it did. */
+    private <T> T reporting(java.util.function.Supplier<T> call) {
+        try {
+            return call.get();
+        } catch (VmmUnavailableException e) {
+            if (e.reason() == VmmUnavailableException.Reason.EXITED && (process.isPresent()
+                    ? !process.get().isAlive() : VmmSockets.refusesConnections(socket))) {
+                vmmGone();
             }
             throw e;
         }
@@ -329,12 +405,16 @@ final class ClhHypervisor implements Hypervisor {
     }
 
     /**
-     * Delivers {@code VMM_EXITED} when the spawned VMM process exits or {@link #stop()}
-     * shut the VMM down; Cloud Hypervisor's API itself has no event stream.
+     * Delivers {@code VMM_EXITED} once, when the VMM is gone: the spawned process exited,
+     * {@link #stop()} shut the VMM down, or (with an endpoint, where there is no process)
+     * the API socket stopped taking connections, which a watcher checks every
+     * {@link #WATCH_PERIOD} while there are subscribers, and any call that finds the VMM
+     * gone reports. Cloud Hypervisor's API itself has no event stream.
      */
     @Override
     public Subscription subscribe(Consumer<VmEvent> listener) {
         listeners.add(listener);
+        watchEndpoint();
         return () -> listeners.remove(listener);
     }
 
@@ -356,10 +436,20 @@ final class ClhHypervisor implements Hypervisor {
     }
 
     @Override
-    public synchronized void close() {
-        closed = true;
-        if (api != null) {
-            api.close();
+    public void close() {
+        Thread w;
+        synchronized (this) {
+            closed = true;
+            if (api != null) {
+                api.close();
+            }
+        }
+        synchronized (watchLock) {
+            w = watcher;
+            watcher = null;
+        }
+        if (w != null && w != Thread.currentThread()) {
+            w.interrupt();
         }
     }
 
@@ -501,6 +591,46 @@ final class ClhHypervisor implements Hypervisor {
         }));
     }
 
+    /**
+     * With an endpoint, starts the watcher unless one runs: only while the VM is started and
+     * someone subscribes. It ends when the VMM is gone, the VM stopped, the handle closed, or the
+     * last subscriber left.
+     */
+    private void watchEndpoint() {
+        Path watched = socket;
+        synchronized (watchLock) {
+            if (spawn || closed || watcher != null || listeners.isEmpty() || !life.isStarted() || watched == null) {
+                return;
+            }
+            watcher = Thread.ofPlatform().daemon().name("clh-watch-" + vmId).unstarted(() -> watch(watched));
+            watcher.start();
+        }
+    }
+
+    private void watch(Path watched) {
+        try {
+            while (!closed && life.isStarted() && !listeners.isEmpty() && !exitPublished.get()) {
+                if (VmmSockets.refusesConnections(watched)) {
+                    vmmGone();
+                    break;
+                }
+                Thread.sleep(WATCH_PERIOD);
+            }
+        } catch (InterruptedException e) {
+            // closed or stopped
+        } finally {
+            synchronized (watchLock) {
+                if (watcher == Thread.currentThread()) {
+                    watcher = null;
+                }
+            }
+        }
+        // a subscriber that arrived as this one ended starts a new one
+        if (!listeners.isEmpty() && !closed && life.isStarted() && !exitPublished.get()) {
+            watchEndpoint();
+        }
+    }
+
     /** Publishes {@code VMM_EXITED} once: when the process ends, or when stop() shut the VMM down. */
     private void vmmExited() {
         if (exitPublished.compareAndSet(false, true)) {
@@ -602,12 +732,17 @@ final class ClhHypervisor implements Hypervisor {
 
         @Override
         public BlockDevice attach(BlockDeviceSpec spec) {
-            return current("attach '" + spec.id() + "' to").attach(spec);
+            ClhDeviceHotplug h = current("attach '" + spec.id() + "' to");
+            return reporting(() -> h.attach(spec));
         }
 
         @Override
         public void detach(String deviceId, Duration timeout) {
-            current("detach '" + deviceId + "' from").detach(deviceId, timeout);
+            ClhDeviceHotplug h = current("detach '" + deviceId + "' from");
+            reporting(() -> {
+                h.detach(deviceId, timeout);
+                return null;
+            });
         }
 
         @Override
@@ -630,12 +765,17 @@ final class ClhHypervisor implements Hypervisor {
 
         @Override
         public NetDevice attach(NetDeviceSpec spec) {
-            return current("attach '" + spec.id() + "' to").attach(spec);
+            ClhNetworkHotplug n = current("attach '" + spec.id() + "' to");
+            return reporting(() -> n.attach(spec));
         }
 
         @Override
         public void detach(String deviceId, Duration timeout) {
-            current("detach '" + deviceId + "' from").detach(deviceId, timeout);
+            ClhNetworkHotplug n = current("detach '" + deviceId + "' from");
+            reporting(() -> {
+                n.detach(deviceId, timeout);
+                return null;
+            });
         }
 
         @Override

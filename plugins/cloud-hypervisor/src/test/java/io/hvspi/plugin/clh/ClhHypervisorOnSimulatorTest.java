@@ -362,6 +362,89 @@ class ClhHypervisorOnSimulatorTest extends ClhHypervisorBehaviour {
         assertEquals(VmmUnavailableException.Reason.EXITED, e.reason());
     }
 
+    /** Accepts connections on {@code socket} and never answers, like a VMM that hangs; closed after the test. */
+    private ServerSocketChannel silentVmmAt(Path socket) throws IOException {
+        Files.createDirectories(socket.getParent()); // the simulator removed its directory as it closed
+        ServerSocketChannel server = ServerSocketChannel.open(java.net.StandardProtocolFamily.UNIX);
+        server.bind(UnixDomainSocketAddress.of(socket));
+        resources.add(server);
+        Thread.ofPlatform().daemon().start(() -> {
+            List<SocketChannel> held = new ArrayList<>();
+            try {
+                while (true) {
+                    held.add(server.accept());
+                }
+            } catch (IOException e) {
+                // closed by the test
+            }
+        });
+        return server;
+    }
+
+    /**
+     * With an endpoint there is no process to signal: a vmm.shutdown that is not answered proves
+     * nothing, so stop fails in one line and keeps the record of a VM that may still run; a later
+     * stop, once the socket refuses connections, removes it.
+     */
+    @Test
+    void anEndpointStopThatIsNotConfirmedKeepsTheRecordAndALaterStopRetries() throws Exception {
+        hostOptions.put(ClhSettings.API_TIMEOUT_KEY, "300");
+        Hypervisor vm = running("hang2", 1);
+        HostContext host = ((ClhHypervisor) vm).host();
+        ClhSimulator sim = simulators.get("hang2");
+        sim.close();
+        ServerSocketChannel hung = silentVmmAt(sim.socket()); // the VMM hangs: it takes connections, answers nothing
+
+        VmmUnavailableException e = assertThrows(VmmUnavailableException.class, vm::stop);
+        assertEquals(VmmUnavailableException.Reason.TIMED_OUT, e.reason());
+        assertTrue(e.getMessage().startsWith("clh: cannot stop VM 'hang2' at endpoint " + sim.socket() + ": "),
+                e.getMessage());
+        assertFalse(e.getMessage().contains("\n"), e.getMessage());
+        assertTrue(host.stateStore().load("hang2").isPresent(), "the record of a VM that may still run is kept");
+        assertTrue(Files.isDirectory(tmp.resolve("run/hang2")));
+
+        hung.close();
+        Files.deleteIfExists(sim.socket()); // the VMM is gone: nothing listens
+        vm.stop();
+        assertEquals(VmState.STOPPED, vm.state());
+        assertTrue(host.stateStore().load("hang2").isEmpty());
+        assertFalse(Files.exists(tmp.resolve("run/hang2")));
+    }
+
+    /**
+     * With an endpoint nothing watches a process: a subscriber still hears, once, that the VMM
+     * went away, without calling anything (a watcher tries the socket while someone subscribes),
+     * and a call that finds it gone does not report it twice.
+     */
+    @Test
+    void aSubscriberHearsOnceThatAnEndpointVmmWentAway() throws Exception {
+        Hypervisor vm = running("gone2", 1);
+        java.util.concurrent.BlockingQueue<io.hvspi.spi.VmEvent> events = new java.util.concurrent.LinkedBlockingQueue<>();
+        vm.subscribe(events::add);
+        simulators.get("gone2").close();
+        io.hvspi.spi.VmEvent exited = events.poll(5, TimeUnit.SECONDS);
+        assertTrue(exited != null, "no VMM_EXITED within 5 s");
+        assertEquals(io.hvspi.spi.VmEvent.VMM_EXITED, exited.name());
+        assertEquals(VmState.FAILED, vm.state());
+        assertThrows(VmmUnavailableException.class, vm::pause);
+        vm.stop();
+        assertEquals(null, events.poll(1500, TimeUnit.MILLISECONDS), "VMM_EXITED once");
+    }
+
+    /** state() that finds the endpoint VMM gone reports it to a subscriber, once. */
+    @Test
+    void stateThatFindsAnEndpointVmmGoneReportsItOnce() throws Exception {
+        Hypervisor vm = running("gone3", 1);
+        java.util.concurrent.BlockingQueue<io.hvspi.spi.VmEvent> events = new java.util.concurrent.LinkedBlockingQueue<>();
+        vm.subscribe(events::add);
+        simulators.get("gone3").close();
+        assertEquals(VmState.FAILED, vm.state());
+        io.hvspi.spi.VmEvent exited = events.poll(5, TimeUnit.SECONDS);
+        assertTrue(exited != null, "no VMM_EXITED within 5 s");
+        assertEquals(io.hvspi.spi.VmEvent.VMM_EXITED, exited.name());
+        assertEquals(null, events.poll(1500, TimeUnit.MILLISECONDS), "VMM_EXITED once");
+    }
+
     @Test
     void timeoutsComeFromTheClhTableAndHostOptions() {
         Hypervisor fromTable = new ClhHypervisorFactory().create(

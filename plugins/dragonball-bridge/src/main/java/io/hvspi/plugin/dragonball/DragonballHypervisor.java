@@ -14,6 +14,7 @@ import io.hvspi.kit.device.DeviceIds;
 import io.hvspi.kit.device.DeviceSpecGuard;
 import io.hvspi.kit.device.MacAddresses;
 import io.hvspi.kit.lifecycle.Lifecycle;
+import io.hvspi.kit.lifecycle.VmmSockets;
 import io.hvspi.kit.threads.ProcTasks;
 import io.hvspi.spi.BlockBackend;
 import io.hvspi.spi.BlockDevice;
@@ -94,7 +95,23 @@ final class DragonballHypervisor implements Hypervisor {
     private final HostContext host;
     private final VmSpec spec; // null for a reattached VM: it is never started again
     private final boolean pciBus;
+    /**
+     * The lock of device changes (attach, detach), pause and resume, and of the save that records
+     * them. Stop does not take it: it must not wait for an attach the VMM is slow to answer.
+     */
     private final Object lock = new Object();
+    /** Start and stop, one at a time; taken before {@link #lock} when both are. */
+    private final Object lifeLock = new Object();
+    /** Taken after {@link #lock} when both are: guards the record against a save racing stop's removal of it. */
+    private final Object recordLock = new Object();
+    /**
+     * Set by stop under {@link #recordLock} with the record removed: a device change that the
+     * VMM answered after that saves nothing (a save would make the runtime directory again,
+     * with the record of a VM that is gone) and fails.
+     */
+    private boolean removed;
+    private final java.util.concurrent.atomic.AtomicBoolean exitPublished =
+            new java.util.concurrent.atomic.AtomicBoolean();
     private final Map<String, Drive> drives = new LinkedHashMap<>();
     private final List<Consumer<VmEvent>> listeners = new CopyOnWriteArrayList<>();
     private final ExecutorService events;
@@ -187,7 +204,7 @@ final class DragonballHypervisor implements Hypervisor {
 
     @Override
     public void start() {
-        synchronized (lock) {
+        synchronized (lifeLock) {
             life.beginStart();
             try {
                 runtimeDir = host.createRuntimeDir(vmId);
@@ -260,39 +277,93 @@ final class DragonballHypervisor implements Hypervisor {
         client = c;
     }
 
+    /**
+     * Shuts the VM down and forgets it. With a sidecar of its own, the sidecar is ended by
+     * signal. At an endpoint (a bridge hvspi did not spawn, so no process to signal) the
+     * record is removed only with proof that the VMM is gone: Dragonball answered
+     * {@code ShutdownMicroVm}, the connection ended after it was sent, or the socket now
+     * refuses connections. Otherwise this throws {@link VmmUnavailableException}
+     * ({@code TIMED_OUT}) and keeps the record, so that a later stop retries.
+     *
+     * <p>It marks the VM stopped first and does not wait for an attach in flight: an attach
+     * that the VMM answers after that fails and saves nothing.
+     */
     @Override
     public void stop() {
-        synchronized (lock) {
+        synchronized (lifeLock) {
             boolean started = life.state() != VmState.CREATED;
             if (!life.beginStop()) {
                 return;
             }
             BridgeClient c = client;
-            if (c != null && !c.isOpen() && sidecar == null) {
-                c = reconnectForShutdown(c.socket());
-            }
-            if (c != null && c.isOpen()) {
+            Path socket = c == null ? null : c.socket();
+            if (sidecar == null && started && socket != null) {
+                shutDownAtEndpoint(c, socket);
+            } else if (c != null && c.isOpen()) {
                 try {
                     c.call("ShutdownMicroVm", null, timeout());
                 } catch (HvspiException e) {
-                    LOG.warn("VM '{}': ShutdownMicroVm failed, stopping anyway: {}", vmId, e.getMessage());
+                    LOG.warn("VM '{}': ShutdownMicroVm failed, ending the bridge sidecar: {}", vmId, e.getMessage());
                 }
                 c.close();
             }
             if (sidecar != null) {
                 sidecar.stop(timeout());
             }
-            deleteRuntimeDir();
-            if (started) {
-                host.stateStore().remove(vmId);
+            synchronized (recordLock) {
+                removed = true;
+                deleteRuntimeDir();
+                if (started) {
+                    host.stateStore().remove(vmId);
+                }
             }
             setKnown(VmState.STOPPED);
             if (started) {
                 // as the other plugins do: a subscriber learns that the VMM is gone, whoever ended it
-                publish(new VmEvent(VmEvent.VMM_EXITED, Instant.now(), Map.of("reason", "STOPPED")));
+                vmmExited(Map.of("reason", "STOPPED"));
             }
             events.shutdown();
         }
+    }
+
+    /**
+     * Sends {@code ShutdownMicroVm} to a bridge hvspi did not spawn (over a new connection when
+     * the old one dropped) and returns once the VMM is proven gone; else gives the stop up.
+     */
+    private void shutDownAtEndpoint(BridgeClient current, Path socket) {
+        BridgeClient c = current.isOpen() ? current : reconnectForShutdown(socket);
+        boolean gone = false;
+        String why;
+        if (c == null) {
+            why = "it cannot be reached";
+        } else {
+            try {
+                c.call("ShutdownMicroVm", null, timeout());
+                gone = true; // Dragonball confirmed: it exits once it answered
+                why = "";
+            } catch (VmmUnavailableException e) {
+                gone = e.reason() == VmmUnavailableException.Reason.EXITED; // the connection ended after it was sent
+                why = e.getMessage();
+            } catch (HvspiException e) {
+                why = "refused: " + e.getMessage();
+            }
+        }
+        if (!gone && VmmSockets.refusesConnections(socket)) {
+            gone = true; // nothing listens any more: the VMM went away meanwhile
+        }
+        if (!gone) {
+            if (c != null && c != current) {
+                c.close();
+            }
+            life.stopFailed();
+            throw new VmmUnavailableException(VmmUnavailableException.Reason.TIMED_OUT, "cannot stop VM '" + vmId
+                    + "' at endpoint " + socket + ": ShutdownMicroVm not confirmed (" + why.replace('\n', ' ')
+                    + ") and the bridge still accepts connections; kept its record, stop again to retry");
+        }
+        if (c != null) {
+            c.close();
+        }
+        current.close();
     }
 
     /**
@@ -431,8 +502,14 @@ final class DragonballHypervisor implements Hypervisor {
             return;
         }
         setKnown(VmState.FAILED);
-        publish(new VmEvent(VmEvent.VMM_EXITED, Instant.now(),
-                Map.of("reason", e.reason().name(), "message", e.getMessage())));
+        vmmExited(Map.of("reason", e.reason().name(), "message", e.getMessage()));
+    }
+
+    /** Publishes {@code VMM_EXITED} once: when the bridge is lost, or when stop shut the VMM down. */
+    private void vmmExited(Map<String, Object> data) {
+        if (exitPublished.compareAndSet(false, true)) {
+            publish(new VmEvent(VmEvent.VMM_EXITED, Instant.now(), data));
+        }
     }
 
     private void publish(VmEvent event) {
@@ -462,7 +539,31 @@ final class DragonballHypervisor implements Hypervisor {
 
     // --- state -----------------------------------------------------------------------------------------------
 
-    private void persist() {
+    /**
+     * Saves the record; false (saving nothing) once stop removed it. Takes {@link #lock} (the
+     * devices it reads), then {@link #recordLock}.
+     */
+    private boolean persist() {
+        synchronized (lock) {
+            synchronized (recordLock) {
+                if (removed) {
+                    return false;
+                }
+                save();
+                return true;
+            }
+        }
+    }
+
+    /** Saves a device change, or fails it when stop removed the record meanwhile. */
+    private void persistChange(String what) {
+        if (!persist()) {
+            throw new RequestRejectedException(Reason.INVALID_STATE, TYPE + ": " + what + " VM '" + vmId
+                    + "' was cut short: the VM was stopped meanwhile, and nothing of it is recorded");
+        }
+    }
+
+    private void save() {
         ObjectNode state = JSON.createObjectNode();
         state.put("endpoint", client.socket().toString());
         state.put("sidecar_pid", sidecar == null ? 0 : sidecar.pid());
@@ -513,7 +614,7 @@ final class DragonballHypervisor implements Hypervisor {
                             slot.isIntegralNumber() && driver.equals(PCI_DRIVER) ? Optional.of(slot.intValue())
                                     : Optional.empty());
                     drives.put(device.id(), drive);
-                    persist();
+                    persistChange("attach of '" + device.id() + "' to");
                     return drive.device();
                 } catch (VmmUnavailableException e) {
                     if (e.reason() == VmmUnavailableException.Reason.TIMED_OUT) {
@@ -722,7 +823,7 @@ final class DragonballHypervisor implements Hypervisor {
                     throw e;
                 }
                 nets.put(device.id(), attached);
-                persist();
+                persistChange("attach of '" + device.id() + "' to");
                 return attached;
             }
         }

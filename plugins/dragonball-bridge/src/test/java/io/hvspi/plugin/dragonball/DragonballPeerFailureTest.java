@@ -99,12 +99,79 @@ class DragonballPeerFailureTest {
         assertEquals(VmState.RUNNING, vm.state(), "a timeout alone does not drop the connection");
     }
 
+    /**
+     * At an endpoint there is no sidecar to signal: a ShutdownMicroVm the bridge does not answer
+     * proves nothing, so stop fails in one line (within the timeout) and keeps the record of a VM
+     * that may still run; a later stop, once the bridge is gone, removes it.
+     */
     @Test
-    void stopDoesNotHangOnASilentVmm() {
+    void stopOfASilentVmmAtAnEndpointKeepsTheRecordAndALaterStopRetries() {
         started(Options.defaults().withStalledActions("ShutdownMicroVm"));
+        VmmUnavailableException e = assertTimeoutPreemptively(NO_HANG,
+                () -> assertThrows(VmmUnavailableException.class, vm::stop));
+        assertEquals(Reason.TIMED_OUT, e.reason());
+        assertTrue(e.getMessage().startsWith("cannot stop VM 'vm1' at endpoint " + sim.endpoint() + ": "),
+                e.getMessage());
+        assertFalse(e.getMessage().contains("\n"), e.getMessage());
+        assertTrue(host.stateStore().load("vm1").isPresent(), "the record of a VM that may still run is kept");
+        assertTrue(Files.isDirectory(host.runtimeRoot().resolve("vm1")));
+        assertEquals("Running", sim.instanceState());
+        assertEquals(VmState.RUNNING, vm.state(), "not stopped: a later stop retries");
+
+        sim.close(); // the bridge goes away: its socket refuses connections, proof enough
         assertTimeoutPreemptively(NO_HANG, vm::stop);
         assertEquals(VmState.STOPPED, vm.state());
         assertTrue(host.stateStore().load("vm1").isEmpty());
+        assertFalse(Files.exists(host.runtimeRoot().resolve("vm1")));
+    }
+
+    /** A confirmed ShutdownMicroVm is proof: the record goes, and a subscriber hears VMM_EXITED once. */
+    @Test
+    void stopAtAnEndpointThatDragonballConfirmsRemovesTheRecordAndReportsTheExitOnce() throws Exception {
+        started(Options.defaults());
+        BlockingQueue<VmEvent> events = new LinkedBlockingQueue<>();
+        vm.subscribe(events::add);
+        vm.stop();
+        assertTrue(sim.awaitTermination(NO_HANG));
+        assertTrue(host.stateStore().load("vm1").isEmpty());
+        assertEquals(VmEvent.VMM_EXITED, events.poll(5, TimeUnit.SECONDS).name());
+        assertEquals(null, events.poll(300, TimeUnit.MILLISECONDS), "once");
+    }
+
+    /**
+     * docs/plugin-guide.md, "Calls from several threads": stop does not wait for an attach the
+     * VMM is slow to answer. Stop used to take the lock the attach holds across its whole call.
+     */
+    @Test
+    void stopDoesNotWaitForAnAttachTheVmmDoesNotAnswer() throws Exception {
+        Duration timeout = Duration.ofSeconds(4);
+        sim = DragonballBridgeSimulator.start(dir.resolve("sim"), Options.defaults()
+                .withStalledActions("InsertBlockDevice"));
+        host = TestVms.host(dir.resolve("run"), sim, timeout);
+        vm = factory.create(TestVms.spec("vm1", TestVms.kernel(dir)), host);
+        vm.start();
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(2);
+        try {
+            List<java.util.concurrent.Future<BlockDevice>> attaches = new java.util.ArrayList<>();
+            for (String id : List.of("d0", "d1")) {
+                attaches.add(pool.submit(() -> vm.requireHotplug().attach(
+                        BlockDeviceSpec.builder(id, BlockBackend.nullBackend()).build())));
+            }
+            Thread.sleep(300); // the first attach waits for its answer, holding the device lock
+            long began = System.nanoTime();
+            vm.stop();
+            Duration took = Duration.ofNanos(System.nanoTime() - began);
+            assertTrue(took.compareTo(timeout.dividedBy(2)) < 0, "stop took " + took.toMillis() + " ms");
+            for (java.util.concurrent.Future<BlockDevice> attach : attaches) {
+                java.util.concurrent.ExecutionException failed = assertThrows(
+                        java.util.concurrent.ExecutionException.class, () -> attach.get(10, TimeUnit.SECONDS));
+                assertTrue(failed.getCause() instanceof io.hvspi.spi.HvspiException, failed.getCause().toString());
+            }
+            assertTrue(host.stateStore().load("vm1").isEmpty(), "no attach saved the record again");
+            assertFalse(Files.exists(host.runtimeRoot().resolve("vm1")), "nor made the runtime directory again");
+        } finally {
+            pool.shutdownNow();
+        }
     }
 
     @Test

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.hvspi.plugin.qemu.cmdline.QemuCommandLine;
 import io.hvspi.plugin.qemu.events.EventJournal;
+import io.hvspi.kit.lifecycle.VmmSockets;
 import io.hvspi.kit.threads.ProcTasks;
 import io.hvspi.plugin.qemu.hotplug.DeviceTable;
 import io.hvspi.plugin.qemu.hotplug.HostTaps;
@@ -498,19 +499,28 @@ public final class QemuHypervisor implements Hypervisor {
             stopping = true;
             Duration timeout = host.commandTimeout();
             boolean answered = false;
+            boolean quitConfirmed = false; // QEMU answered quit, or closed the connection on it
+            String quitFailure = "QMP not connected";
             if (s != null && s.qmp.isConnected()) {
                 answered = true;
                 try {
                     s.qmp.execute("quit", null, timeout);
+                    quitConfirmed = true;
                 } catch (VmmUnavailableException e) {
                     // QEMU may close the connection before its reply arrives; the exit below is what counts
                     LOG.debug("quit for VM '{}': {}", vmId, e.getMessage());
                     answered = e.reason() != VmmUnavailableException.Reason.TIMED_OUT;
+                    quitConfirmed = e.reason() == VmmUnavailableException.Reason.EXITED;
+                    quitFailure = e.getMessage();
                 } catch (VmmException e) {
                     LOG.warn("quit for VM '{}' refused: {}", vmId, e.getMessage());
+                    quitFailure = "refused: " + e.getMessage();
                 }
             }
             Optional<QemuProcess> process = s != null ? s.process : Optional.of(u.process());
+            if (process.isEmpty()) {
+                proveGoneAtEndpoint(s, quitConfirmed, quitFailure, timeout); // throws while QEMU may still run
+            }
             // a QEMU that did not even answer quit (hung, stopped) gets no second timeout
             Duration grace = answered ? timeout : Duration.ZERO;
             process.ifPresent(p -> {
@@ -522,7 +532,7 @@ public final class QemuHypervisor implements Hypervisor {
                 }
             });
             if (s != null) {
-                s.close();
+                s.closeEnded(); // QEMU is gone: subscribers hear VMM_EXITED, last, whoever closed first
             }
             session = null;
             unreachable = null;
@@ -536,6 +546,44 @@ public final class QemuHypervisor implements Hypervisor {
             }
             state = VmState.STOPPED;
         }
+    }
+
+    /**
+     * With an endpoint there is no process to signal or watch: QEMU is gone only when it
+     * confirmed {@code quit} (a reply, or the connection ending on it) or its socket now
+     * refuses connections. A connection that had dropped before gets a new one for the
+     * {@code quit}. Otherwise throws {@link VmmUnavailableException} ({@code TIMED_OUT}), with
+     * the record and runtime directory kept, so that a later stop retries.
+     */
+    private void proveGoneAtEndpoint(Session s, boolean quitConfirmed, String quitFailure, Duration timeout) {
+        if (quitConfirmed || s == null) {
+            return;
+        }
+        Path socket = Path.of(s.qmpSocket);
+        if (VmmSockets.refusesConnections(socket)) {
+            return;
+        }
+        if (!s.qmp.isConnected()) {
+            try (QmpClient again = QmpClient.connect(socket, timeout)) {
+                again.execute("quit", null, timeout);
+                return;
+            } catch (VmmUnavailableException e) {
+                if (e.reason() == VmmUnavailableException.Reason.EXITED && VmmSockets.refusesConnections(socket)) {
+                    return;
+                }
+                quitFailure = quitFailure + "; over a new connection: " + e.getMessage();
+            } catch (HvspiException e) {
+                quitFailure = quitFailure + "; over a new connection: " + e.getMessage();
+            }
+            if (VmmSockets.refusesConnections(socket)) {
+                return;
+            }
+        }
+        stopping = false;
+        throw new VmmUnavailableException(VmmUnavailableException.Reason.TIMED_OUT, "cannot stop VM '" + vmId
+                + "' at endpoint " + socket + ": QEMU did not confirm quit (" + quitFailure.replace('\n', ' ')
+                + ") and its QMP socket still accepts connections; its record and runtime directory are kept,"
+                + " stop again to retry");
     }
 
     /** Waits out {@code grace}, then SIGTERM (not to a stopped QEMU: it would wait for SIGCONT), then SIGKILL. */
@@ -900,6 +948,16 @@ public final class QemuHypervisor implements Hypervisor {
             hotplug.close();
             network.close();
             qmp.close();
+            intents.close();
+            journal.close();
+        }
+
+        /** As {@link #close()}, for a QEMU proven gone: subscribers hear VMM_EXITED (once, last). */
+        void closeEnded() {
+            stateEvents.close();
+            hotplug.close();
+            network.close();
+            qmp.closeEnded();
             intents.close();
             journal.close();
         }

@@ -99,6 +99,81 @@ class QemuFaultReplayTest {
         }
     }
 
+    /**
+     * With an endpoint there is no process to signal: a quit QEMU does not answer proves nothing,
+     * so stop fails in one line and keeps the record and runtime directory of a VM that may still
+     * run; a later stop, once QEMU is gone, removes them.
+     */
+    @Test
+    void anEndpointStopWhoseQuitIsNotAnsweredKeepsTheRecordAndALaterStopRetries() {
+        qemu = RecordedReplies.server(tmp.resolve("q.sock"), RecordedReplies.QEMU_7_2);
+        qemu.on("quit", (req, c) -> { }); // a hung QEMU: it reads quit and answers nothing
+        start();
+        io.hvspi.spi.VmState before = vm.state();
+        VmmUnavailableException e = assertThrows(VmmUnavailableException.class, vm::stop);
+        assertEquals(VmmUnavailableException.Reason.TIMED_OUT, e.reason());
+        assertTrue(e.getMessage().startsWith("cannot stop VM 'replay' at endpoint " + qemu.socket() + ": "),
+                e.getMessage());
+        assertTrue(!e.getMessage().contains("\n"), e.getMessage());
+        assertTrue(host.stateStore().load("replay").isPresent(), "the record of a VM that may still run is kept");
+        assertTrue(java.nio.file.Files.isDirectory(tmp.resolve("run/replay")));
+        assertEquals(before, vm.state(), "not stopped: a later stop retries");
+
+        qemu.close(); // QEMU goes away: its socket refuses connections, proof enough
+        vm.stop();
+        assertEquals(io.hvspi.spi.VmState.STOPPED, vm.state());
+        assertTrue(host.stateStore().load("replay").isEmpty());
+        assertTrue(!java.nio.file.Files.exists(tmp.resolve("run/replay")));
+    }
+
+    /**
+     * A subscriber gets exactly one VMM_EXITED, last, after stop, whether QEMU's end of the
+     * connection or stop's own close comes first. The QEMU here answers quit and keeps the
+     * connection open (the order that lost the event: stop closed the client first, and the
+     * subscription ended silently), answers and closes, or closes without answering.
+     */
+    @Test
+    void aSubscriberGetsExactlyOneVmmExitedLastAfterStopWhoeverClosesFirst() throws Exception {
+        for (int round = 0; round < 6; round++) {
+            int mode = round % 3;
+            qemu = RecordedReplies.server(tmp.resolve("q" + round + ".sock"), RecordedReplies.QEMU_7_2);
+            qemu.on("quit", (req, c) -> {
+                c.event("SHUTDOWN", QmpClient.args().put("guest", false).put("reason", "host-qmp-quit"));
+                if (mode != 2) {
+                    c.reply(req, QmpClient.args());
+                }
+                if (mode != 0) {
+                    c.close();
+                }
+            });
+            host = new DefaultHostContext(tmp.resolve("run" + round), TIMEOUT,
+                    Map.of("endpoint", qemu.socket().toString()));
+            vm = (QemuHypervisor) new QemuHypervisorFactory().create(TestVms.spec("replay", 2,
+                    IOThreadPolicy.FIRST), host);
+            vm.start();
+            List<io.hvspi.spi.VmEvent> seen = new java.util.concurrent.CopyOnWriteArrayList<>();
+            CountDownLatch exited = new CountDownLatch(1);
+            vm.subscribe(ev -> {
+                seen.add(ev);
+                if (ev.name().equals(io.hvspi.spi.VmEvent.VMM_EXITED)) {
+                    exited.countDown();
+                }
+            });
+            vm.stop();
+            assertTrue(exited.await(5, TimeUnit.SECONDS), "round " + round + " (mode " + mode + "): no VMM_EXITED; "
+                    + "saw " + seen);
+            Thread.sleep(100); // a second one, or an event after it, would arrive meanwhile
+            List<String> names = seen.stream().map(io.hvspi.spi.VmEvent::name).toList();
+            assertEquals(1, names.stream().filter(io.hvspi.spi.VmEvent.VMM_EXITED::equals).count(),
+                    "round " + round + ": " + names);
+            assertEquals(io.hvspi.spi.VmEvent.VMM_EXITED, names.get(names.size() - 1), "round " + round + ": " + names);
+            assertTrue(names.contains("SHUTDOWN"), "round " + round + ": " + names);
+            assertTrue(host.stateStore().load("replay").isEmpty());
+            qemu.close();
+            qemu = null;
+        }
+    }
+
     @Test
     void qemuDyingBetweenAMovesUnplugAndReplugFailsWithExitedAndKeepsTheMoveAsAnIntent() {
         qemu = RecordedReplies.acceptsHotplug(RecordedReplies.server(tmp.resolve("q.sock"), RecordedReplies.QEMU_7_2));

@@ -373,10 +373,23 @@ public final class QmpClient implements AutoCloseable {
         return pending.size();
     }
 
-    /** Closes the connection; waiting calls fail with EXITED. Idempotent; never throws. */
+    /**
+     * Closes the connection; waiting calls fail with EXITED. Subscriptions end silently:
+     * QEMU may run on (another client may connect). Idempotent; never throws.
+     */
     @Override
     public void close() {
         closedLocally = true;
+        channel.close();
+    }
+
+    /**
+     * Closes the connection of a QEMU known to be gone (it answered {@code quit}, or its
+     * process ended): each subscriber hears the end ({@link QmpListener#onDisconnect}) once,
+     * after every event delivered before it, as if QEMU had closed the connection first;
+     * whether QEMU's end of stream or this close comes first makes no difference. Never throws.
+     */
+    public void closeEnded() {
         channel.close();
     }
 
@@ -558,13 +571,24 @@ public final class QmpClient implements AutoCloseable {
             this.queue = Executors.newSingleThreadExecutor(Thread.ofVirtual().name("qmp-events").factory());
         }
 
-        void deliver(QmpEvent event) {
-            submit(() -> listener.onEvent(event));
+        /** Set once the end was queued: nothing is delivered after it. Guarded by this. */
+        private boolean ended;
+
+        synchronized void deliver(QmpEvent event) {
+            if (!ended) {
+                submit(() -> listener.onEvent(event));
+            }
         }
 
         void disconnect(VmmUnavailableException cause) {
-            submit(() -> listener.onDisconnect(cause));
-            queue.shutdown();
+            synchronized (this) {
+                if (ended) {
+                    return;
+                }
+                ended = true;
+                submit(() -> listener.onDisconnect(cause));
+                queue.shutdown();
+            }
             subscriptions.remove(this);
         }
 
@@ -584,6 +608,9 @@ public final class QmpClient implements AutoCloseable {
 
         @Override
         public void close() {
+            synchronized (this) {
+                ended = true;
+            }
             subscriptions.remove(this);
             queue.shutdownNow();
         }
