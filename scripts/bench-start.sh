@@ -23,8 +23,11 @@ dist=$(readlink -f "${1:-$repo/cli/target/hvctl}")
 [ -x "$dist/bin/hvctl" ] || { echo "bench-start: no distribution at $dist (build it: ./hvctl --version)" >&2; exit 2; }
 # shellcheck source=../cli/src/dist/bin/find-java
 . "$repo/cli/src/dist/bin/find-java"
-hvctl_find_java --jdk
+hvctl_find_java --jdk --aot-lib "$dist/lib"
 java_home=$HVCTL_JAVA_HOME
+# every side on this one Java: bin/hvctl and ./hvctl would otherwise pick their own (PATH's
+# java can be another, and then neither the ratios nor the AOT cache hold)
+export HVSPI_JAVA_HOME=$java_home
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -58,22 +61,39 @@ if [ "$dist" = "$(readlink -f "$repo/cli/target/hvctl")" ] && [ -f "$dist/.built
     root_launcher=1
 fi
 
-# one timed run: "wall cpu" in seconds (bash's time: the child's user + sys)
+# A command that fails is no figure (a start that ends at an error is fast): the bench stops,
+# with the command and the end of what it printed
+failed() { # NAME STATUS OUTPUT-FILE
+    echo "bench-start: error: $1 (${cmd[$1]}) failed with exit status $2:" >&2
+    tail -20 "$3" >&2
+    exit 1
+}
+
+# one timed run: "wall cpu" in seconds (bash's time: the child's user + sys), or exit status
+# and nothing else when the command fails
 one() {
-    local TIMEFORMAT='%R %U %S' t
-    t=$( { time eval "$1" >/dev/null 2>&1; } 2>&1 )
+    local TIMEFORMAT='%R %U %S' t rc=0
+    t=$( { time eval "$1" >/dev/null 2>"$work/one.err"; } 2>&1 ) || rc=$?
+    if [ "$rc" != 0 ]; then
+        echo "$rc"
+        return
+    fi
     awk '{printf "%.4f %.4f\n", $1, $2 + $3}' <<<"$t"
 }
 
 declare -A wall cpu
 for name in "${names[@]}"; do
-    eval "${cmd[$name]}" >/dev/null 2>&1 || true # warm the page cache
+    rc=0
+    eval "${cmd[$name]}" >"$work/warm.out" 2>&1 || rc=$? # warm the page cache
+    [ "$rc" = 0 ] || failed "$name" "$rc" "$work/warm.out"
     wall[$name]=""
     cpu[$name]=""
 done
 for ((i = 0; i < runs; i++)); do
     for name in "${names[@]}"; do
+        w="" c=""
         read -r w c < <(one "${cmd[$name]}")
+        [ -n "$c" ] || failed "$name" "$w" "$work/one.err"
         wall[$name]+="$w "
         cpu[$name]+="$c "
     done

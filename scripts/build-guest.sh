@@ -103,11 +103,14 @@ else
 fi
 
 # Everything the outputs are made from; the cache is warm when the stamp matches.
-inputs="kernel-package=$kernel_pkg
+make_inputs() {
+    inputs="kernel-package=$kernel_pkg
 kernel-package-version=$kernel_pkg_version
 busybox-static=${tool_version[busybox-static]}
 fio=${tool_version[fio]}
 guest-sources=$sources_hash"
+}
+make_inputs
 
 print_result() {
     echo "kernel=$cache/vmlinuz"
@@ -142,8 +145,23 @@ if [[ -z $deb || $(dpkg-deb -f "$deb" Version 2>/dev/null) != "$kernel_pkg_versi
     log "downloading $kernel_pkg $kernel_pkg_version"
     rm -f "$cache"/debs/*.deb
     # Sandbox user root: the _apt user cannot write into a cache under someone's home or /work.
-    (cd "$cache/debs" && apt-get download -q -o APT::Sandbox::User=root "$kernel_pkg=$kernel_pkg_version" >&2) \
-        || die 3 "apt-get download $kernel_pkg=$kernel_pkg_version failed (is a Debian mirror reachable?)"
+    download() { (cd "$cache/debs" && apt-get download -q -o APT::Sandbox::User=root "$kernel_pkg=$kernel_pkg_version" >&2); }
+    if ! download; then
+        # Package lists older than the archive (install-deps.sh updates them only when something is
+        # missing) name a kernel ABI Debian may have removed since: as root, update them, resolve the
+        # kernel again and retry once.
+        (( $(id -u) == 0 )) \
+            || die 3 "apt-get download $kernel_pkg=$kernel_pkg_version failed (is a Debian mirror reachable? if apt's lists are old, run apt-get update as root)"
+        log "apt-get download $kernel_pkg=$kernel_pkg_version failed: updating apt's package lists, then once more"
+        apt-get update -qq >&2 || die 3 "apt-get update failed (is a Debian mirror reachable?)"
+        old_pkg="$kernel_pkg $kernel_pkg_version"
+        kernel=$(resolve_kernel)
+        read -r kernel_pkg kernel_pkg_version <<<"$kernel"
+        lists=$(apt_lists_fingerprint)
+        make_inputs
+        [[ "$kernel_pkg $kernel_pkg_version" == "$old_pkg" ]] || log "the kernel is now $kernel_pkg $kernel_pkg_version"
+        download || die 3 "apt-get download $kernel_pkg=$kernel_pkg_version failed after apt-get update (is a Debian mirror reachable?)"
+    fi
     deb=$(find "$cache/debs" -maxdepth 1 -name "${kernel_pkg}_*.deb" -print | head -n1)
     [[ -n $deb ]] || die 3 "apt-get download left no ${kernel_pkg}_*.deb in $cache/debs"
 fi
@@ -233,8 +251,13 @@ log "packing initramfs"
 (cd "$root" && find . -mindepth 1 | LC_ALL=C sort | "$root/bin/busybox" cpio -o -H newc -R 0:0 2>/dev/null) \
     | gzip -n -6 >"$work/initrd.img"
 
+# Both outputs are written in the work dir and renamed into place, the kernel first: a QEMU that
+# starts meanwhile opens whole files, never a half-copied kernel (cp rewrote vmlinuz in place).
+# Between the two renames a new kernel may meet the old initrd; the stamp, rewritten last, is
+# gone during the build, and the tests wait on the build's lock before they boot.
+cp "$vmlinuz" "$work/vmlinuz"
+mv "$work/vmlinuz" "$cache/vmlinuz"
 mv "$work/initrd.img" "$cache/initrd.img"
-cp "$vmlinuz" "$cache/vmlinuz"
 { echo "$inputs"; echo "kernel-version=$kver"; echo "apt-lists=$lists"; } >"$cache/stamp.tmp"
 mv "$cache/stamp.tmp" "$cache/stamp"
 log "built: kernel $kver, initramfs $(( $(stat -c %s "$cache/initrd.img") / 1024 / 1024 )) MiB"

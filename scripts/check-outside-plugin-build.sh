@@ -19,7 +19,8 @@ set -euo pipefail
 repo=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 # shellcheck source=../cli/src/dist/bin/find-java
 . "$repo/cli/src/dist/bin/find-java"
-hvctl_find_java
+# a JDK: Maven compiles with it (on Debian 13 the java on PATH is maven's JRE 21, which cannot)
+hvctl_find_java --jdk
 export JAVA_HOME="$HVCTL_JAVA_HOME"
 
 work=${1:-$(mktemp -d /tmp/hvspi-outside-XXXXXX)}
@@ -62,7 +63,12 @@ cp -r "$repo/examples/memvm-plugin/pom.xml" "$repo/examples/memvm-plugin/src" "$
 # artifact came from, and Maven offline only serves those from a known one
 (cd "$work/memvm-plugin" && mvn -B -q -o -s "$work/settings.xml" -Dmaven.repo.local="$private" verify)
 jar="$work/memvm-plugin/target/memvm-plugin-1.0.0.jar"
-unzip -p "$jar" META-INF/MANIFEST.MF | grep -q '^Plugin-Id: memvm' \
+# the manifest read with the JDK's own jar tool (unzip is not among install-deps.sh's packages);
+# a jar that cannot be read is said so, not reported as lacking the Plugin-Id
+manifest=$(cd "$work" && rm -rf manifest && mkdir manifest && cd manifest \
+        && "$JAVA_HOME/bin/jar" xf "$jar" META-INF/MANIFEST.MF && cat META-INF/MANIFEST.MF) \
+    || { echo "check-outside-plugin-build: error: cannot read META-INF/MANIFEST.MF of $jar with $JAVA_HOME/bin/jar" >&2; exit 1; }
+tr -d '\r' <<<"$manifest" | grep -q '^Plugin-Id: memvm$' \
     || { echo "check-outside-plugin-build: error: $jar has no Plugin-Id: memvm" >&2; exit 1; }
 built=$SECONDS
 

@@ -11,8 +11,9 @@
 #
 # Environment:
 #   HVSPI_DEB13_ROOT  the root (default ${XDG_CACHE_HOME:-$HOME/.cache}/hvspi/trixie-root;
-#                     made by `debootstrap --variant=minbase trixie` when missing, about
-#                     a minute and 215 MB; later runs reuse it with what earlier runs installed)
+#                     made by `debootstrap --variant=minbase trixie` when missing or without
+#                     its completion marker .hvspi-complete, about a minute and 215 MB; later
+#                     runs reuse it with what earlier runs installed)
 #   HVSPI_JDK         the JDK bind-mounted at the same path inside (default: the one
 #                     cli/src/dist/bin/find-java --jdk picks on the host)
 #   DEBIAN_MIRROR     default http://deb.debian.org/debian
@@ -52,10 +53,24 @@ if [[ -z ${HVSPI_JDK:-} ]]; then
 fi
 [[ -x $HVSPI_JDK/bin/javac ]] || die "HVSPI_JDK=$HVSPI_JDK has no bin/javac"
 
-if [[ ! -x $root/usr/bin/apt-get ]]; then
+# A root is reused only with its completion marker, written after debootstrap succeeded (as
+# other-qemu.sh does): a debootstrap that failed half-way leaves usr/bin/apt-get behind too. It is
+# made beside the root and renamed into place; --one-file-system keeps rm out of any mount a
+# killed run left inside.
+if [[ ! -f $root/.hvspi-complete ]]; then
+    [[ ! -e $root ]] || log "$root has no completion marker (a debootstrap that failed, or a root made before the marker): making it again"
     log "making a Debian 13 root in $root (debootstrap, about a minute)"
     mkdir -p "$(dirname "$root")"
-    debootstrap --variant=minbase trixie "$root" "$mirror" >&2 || die "debootstrap failed (is $mirror reachable?)"
+    rm -rf --one-file-system "$root.partial"
+    if ! debootstrap --variant=minbase trixie "$root.partial" "$mirror" >&2; then
+        rm -rf --one-file-system "$root.partial"
+        die "debootstrap failed (is $mirror reachable?)"
+    fi
+    if [[ -e $root ]]; then
+        rm -rf --one-file-system "$root" || die "cannot remove the incomplete $root (is something still mounted in it?)"
+    fi
+    mv "$root.partial" "$root"
+    touch "$root/.hvspi-complete"
 fi
 [[ $(cut -d. -f1 "$root/etc/debian_version") == 13 ]] || die "$root is not Debian 13 ($(cat "$root/etc/debian_version"))"
 

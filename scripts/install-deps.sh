@@ -36,7 +36,9 @@ hvctl_find_java --jdk 2>/dev/null || need_jdk=true
 
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null || { echo "install-deps: error: run as root to install: ${missing[*]:-apt package lists}" >&2; exit 1; }
+    wanted="${missing[*]}"
+    $need_jdk && wanted+="${wanted:+ }a JDK 21+ (openjdk-21-jdk-headless where Debian has it)"
+    command -v sudo >/dev/null || { echo "install-deps: error: run as root to install: ${wanted:-apt package lists}" >&2; exit 1; }
     sudo="sudo"
 fi
 export DEBIAN_FRONTEND=noninteractive

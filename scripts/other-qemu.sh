@@ -13,7 +13,9 @@
 # has /dev or /tmp mounted under the cache directory (where an rm -rf could reach them). Runtime directories must lie under /tmp or /run (tests use /tmp; hvctl's
 # default is /run/hvspi). The pid namespace is shared: pids and thread ids are the host's.
 #
-# Idempotent and serialised (flock): later runs only check the root and print the path.
+# Idempotent and serialised (flock): later runs only check the root and print the path. The root
+# is reused when its marker (.hvspi-complete) records the --include list this script makes it
+# with and the qemu-system-x86 version the root's dpkg database holds; else it is made again.
 # Prints the wrapper's path on stdout. Exit 0 when the wrapper works; 3 when it cannot be
 # made here (not root, no debootstrap, no network), with the reason on stderr.
 #
@@ -43,21 +45,44 @@ mkdir -p "$cache"
 exec 9>"$cache/qemu-$release.lock"
 flock 9
 
-if [[ ! -f $root/.hvspi-complete ]]; then
+# What the root is made with, and what its marker (.hvspi-complete, written last) records with the
+# QEMU package version it got: a root made with another --include list, or whose QEMU package is no
+# longer the one recorded (changed inside the root, or a marker from before it recorded any), is
+# made again instead of reused.
+include=qemu-system-x86
+root_qemu_version() { # the version dpkg in the root records for qemu-system-x86, or nothing
+    dpkg-query --admindir="$1/var/lib/dpkg" -W -f='${Version}' qemu-system-x86 2>/dev/null || true
+}
+marker_for() { # ROOT -> the marker's contents for it
+    printf 'include=%s\nqemu-system-x86=%s\n' "$include" "$(root_qemu_version "$1")"
+}
+reuse=false
+if [[ -f $root/.hvspi-complete ]]; then
+    recorded=$(cat "$root/.hvspi-complete")
+    if [[ $recorded == "$(marker_for "$root")" && $recorded == "include=$include"$'\n'"qemu-system-x86="?* ]]; then
+        reuse=true
+    else
+        log "the root in $root was made with other settings or has changed (marker: ${recorded//$'\n'/, }); making it again"
+    fi
+fi
+
+if ! $reuse; then
     command -v debootstrap >/dev/null || cannot "debootstrap is missing (apt-get install -y debootstrap)"
     log "making a Debian $major root with QEMU in $root (debootstrap, about a minute)"
     rm -rf --one-file-system "$root.partial"
     start=$SECONDS
-    if ! debootstrap --variant=minbase --include=qemu-system-x86 "$release" "$root.partial" "$mirror" \
+    if ! debootstrap --variant=minbase --include="$include" "$release" "$root.partial" "$mirror" \
             >"$cache/qemu-$release-debootstrap.log" 2>&1; then
         tail -5 "$cache/qemu-$release-debootstrap.log" >&2
         rm -rf --one-file-system "$root.partial"
         cannot "debootstrap $release from $mirror failed (network?); log: $cache/qemu-$release-debootstrap.log"
     fi
     rm -rf "$root.partial"/var/cache/apt/archives/*.deb
+    marker=$(marker_for "$root.partial")
+    [[ $marker == *"qemu-system-x86="?* ]] || cannot "debootstrap left no qemu-system-x86 in $root.partial's dpkg database"
     rm -rf --one-file-system "$root"
     mv "$root.partial" "$root"
-    touch "$root/.hvspi-complete"
+    printf '%s\n' "$marker" >"$root/.hvspi-complete"
     log "made $root in $((SECONDS - start)) s ($(du -sh "$root" | cut -f1))"
 fi
 

@@ -148,4 +148,48 @@ class FindJavaTest {
         assertEquals(new Found(0, jdk.toString(), ""), find(java.util.Map.of("HVSPI_JAVA_HOME", jre.toString()), "--jdk"));
         assertEquals(new Found(0, jre.toString(), ""), find(java.util.Map.of("HVSPI_JAVA_HOME", jre.toString())));
     }
+
+    /** A distribution's lib/ whose AOT cache stamp names {@code javaHome}, as bin/hvctl-aot writes it. */
+    private Path libStampedBy(String javaHome) throws IOException {
+        Path lib = Files.createDirectories(jvms.resolve("dist/lib")); // no release file: never a candidate
+        Files.writeString(lib.resolve("hvctl.aot.jdk"), "java.home=" + javaHome + " java.runtime.version=25.0.1+8\n"
+                + "123 456\n789 1011\n");
+        return lib;
+    }
+
+    /**
+     * With no variable set, the JDK that trained the distribution's AOT cache (--aot-lib: its stamp's
+     * java.home) comes before a JRE 21 first on PATH (Debian 13's maven) and before a higher JDK in
+     * /usr/lib/jvm, so that bin/hvctl starts from the cache; a stamped JDK that is gone, or a JRE
+     * where a JDK is needed, is passed over; a variable still comes first.
+     */
+    @Test
+    void theJdkThatMadeTheAotCacheComesBeforePath() throws Exception {
+        Path jre = java("jre-21-on-path", "21.0.5", false);
+        Path stamped = java("temurin-25-jdk-amd64", "25.0.1", true);
+        Path higher = java("jdk-26", "26", true);
+        String path = jre.resolve("bin") + ":/usr/bin:/bin"; // readlink too
+        java.util.Map<String, String> jreOnPath = java.util.Map.of("PATH", path);
+        Path lib = libStampedBy(stamped.toString());
+        assertEquals(new Found(0, jre.toString(), ""), find(jreOnPath)); // without it: PATH's JRE, as before
+        assertEquals(new Found(0, stamped.toString(), ""), find(jreOnPath, "--aot-lib", lib.toString()));
+        assertEquals(new Found(0, stamped.toString(), ""), find(jreOnPath, "--jdk", "--aot-lib", lib.toString()));
+        // a variable names the Java first
+        assertEquals(new Found(0, higher.toString(), ""), find(java.util.Map.of("PATH", path,
+                "JAVA_HOME", higher.toString()), "--aot-lib", lib.toString()));
+        // the stamped JDK removed since: the search goes on as without a stamp
+        libStampedBy(jvms.resolve("gone").toString());
+        assertEquals(new Found(0, jre.toString(), ""), find(jreOnPath, "--aot-lib", lib.toString()));
+        assertEquals(new Found(0, higher.toString(), ""), find(jreOnPath, "--jdk", "--aot-lib", lib.toString()));
+        // a stamp naming a JRE serves a run, not a build
+        libStampedBy(jre.toString());
+        assertEquals(new Found(0, higher.toString(), ""), find(jreOnPath, "--jdk", "--aot-lib", lib.toString()));
+        // a stamp that is no regular file is not read; one without a java.home line is ignored
+        Files.delete(lib.resolve("hvctl.aot.jdk"));
+        Files.createDirectory(lib.resolve("hvctl.aot.jdk"));
+        assertEquals(new Found(0, jre.toString(), ""), find(jreOnPath, "--aot-lib", lib.toString()));
+        Files.delete(lib.resolve("hvctl.aot.jdk"));
+        Files.writeString(lib.resolve("hvctl.aot.jdk"), stamped + "\n");
+        assertEquals(new Found(0, jre.toString(), ""), find(jreOnPath, "--aot-lib", lib.toString()));
+    }
 }

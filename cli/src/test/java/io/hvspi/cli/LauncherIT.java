@@ -511,8 +511,15 @@ class LauncherIT {
         for (String command : List.of("run", "bench", "compat")) {
             assertEquals(c1Sooner, jitArguments(javaArguments(copy, jdk, command)), command);
         }
-        for (String command : List.of("--version", "--debug")) {
-            assertEquals(List.of(), jitArguments(javaArguments(copy, jdk, command)), command);
+        assertEquals(List.of(), jitArguments(javaArguments(copy, jdk, "--version")), "--version");
+        // hvctl's own options before the command, as Hvctl.commandAlone skips them
+        for (List<String> args : List.of(List.of("--debug", "bench", "hotplug"), List.of("--log-level", "info", "bench"),
+                List.of("--log-level=debug", "--debug", "run"), List.of("--debug", "--log-level", "warn", "compat"))) {
+            assertEquals(c1Sooner, jitArguments(javaArguments(copy, jdk, args.toArray(String[]::new))), args.toString());
+        }
+        for (List<String> args : List.of(List.of("--debug", "plugins"), List.of("--log-level", "bench", "vm"),
+                List.of("--debug"))) { // the value of --log-level is no command; --debug alone is `hvctl` alone
+            assertEquals(c1, jitArguments(javaArguments(copy, jdk, args.toArray(String[]::new))), args.toString());
         }
         for (String command : List.of("run", "plugins")) {
             Run r = hvctl(copy, Map.of("HVSPI_JAVA_HOME", jdk.toString(), "HVCTL_JIT", "default"), command);
@@ -523,5 +530,85 @@ class LauncherIT {
     private static List<String> jitArguments(List<String> javaArgs) {
         return javaArgs.stream().filter(a -> a.startsWith("-XX:TieredStopAtLevel") || a.startsWith("-XX:Compile"))
                 .toList();
+    }
+
+    /**
+     * With no variable naming a Java, bin/hvctl and bin/hvctl-aot take the JDK that made the AOT cache
+     * (its stamp's java.home) before the java on PATH: on Debian 13 maven's JRE 21 comes first on PATH,
+     * and bin/hvctl then never used the cache, nor could hvctl-aot train one ("Java 21").
+     */
+    @Test
+    void withNoVariableTheCachesJdkComesBeforeAJreOnPath() throws Exception {
+        assumeTrue(aotCapable(), "AOT caches need JDK 25");
+        Path jre = fakeJdk("jre-21-first-on-path", "21.0.5", "21.0.5+11");
+        Map<String, String> env = new java.util.HashMap<>(Map.of("HVSPI_JAVA_HOME", "", "JAVA_HOME", "",
+                "PATH", jre.resolve("bin") + ":" + System.getenv("PATH"),
+                "HVCTL_JVM_DIR", Files.createDirectories(tmp.resolve("no-jvms")).toString()));
+        assertEquals(new Run(0, "", ""), script(copy, "hvctl-aot", env, "--if-jdk-changed"));
+        env.put("HVCTL_JAVA_OPTS", "-Xlog:class+load");
+        Run r = hvctl(copy, env, "--version");
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.out().contains("io.hvspi.cli.Hvctl source: " + FROM_THE_CACHE), r.out());
+        // the stamped JDK gone: PATH's java, as before (the stand-in prints its arguments)
+        Path moved = HvctlRunner.copyTree(copy, tmp.resolve("stamped-jdk-gone"), true);
+        Path stamp = moved.resolve("lib/hvctl.aot.jdk");
+        List<String> lines = new ArrayList<>(Files.readAllLines(stamp));
+        lines.set(0, "java.home=" + tmp.resolve("no-such-jdk") + " java.runtime.version=25.0.0+1");
+        Files.write(stamp, lines);
+        Run onPath = hvctl(moved, env, "--version");
+        assertEquals(0, onPath.exit(), onPath.err());
+        assertTrue(onPath.out().lines().anyMatch("io.hvspi.cli.Hvctl"::equals), onPath.out());
+    }
+
+    private static java.nio.file.attribute.FileTime ago(int seconds) {
+        return java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() - seconds * 1000L);
+    }
+
+    /** A mvn stand-in that records each run, takes two seconds, and touches $HVCTL_TEST_EDIT if set. */
+    private static Path recordingMvn() throws IOException {
+        Path dir = Files.createDirectories(tmp.resolve("recording-mvn"));
+        Files.writeString(dir.resolve("mvn"), "#!/bin/sh\necho \"build $$\" >>\"$HVCTL_TEST_BUILDS\"\nsleep 2\n"
+                + "[ -z \"$HVCTL_TEST_EDIT\" ] || touch \"$HVCTL_TEST_EDIT\"\nexit 0\n");
+        Files.setPosixFilePermissions(dir.resolve("mvn"), PosixFilePermissions.fromString("rwxr-xr-x"));
+        Files.copy(stubs().resolve("qemu-system-x86_64"), dir.resolve("qemu-system-x86_64"),
+                StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.COPY_ATTRIBUTES);
+        return dir;
+    }
+
+    /**
+     * Two ./hvctl on a stale checkout build once (the second waits for the first, then finds the tree
+     * built); a source edited while Maven runs leaves the tree stale, so the next run builds again.
+     */
+    @Test
+    void theCheckoutLauncherBuildsOnceAtATimeAndMissesNoEdit() throws Exception {
+        Path checkout = checkout("checkout-stale");
+        Path source = Files.createDirectories(checkout.resolve("cli/src/main/java")).resolve("Edited.java");
+        Path builds = tmp.resolve("builds.log");
+        Path built = checkout.resolve("cli/target/hvctl/.built");
+        Files.writeString(source, "class Edited {}\n");
+        Files.setLastModifiedTime(built, ago(60));
+        Files.setLastModifiedTime(source, ago(30)); // edited since the last build
+        Map<String, String> env = Map.of("PATH", recordingMvn() + ":" + System.getenv("PATH"),
+                "HVCTL_TEST_BUILDS", builds.toString());
+        List<CompletableFuture<Run>> two = List.of(
+                CompletableFuture.supplyAsync(() -> unchecked(() -> run(checkout.resolve("hvctl"), env, "--version"))),
+                CompletableFuture.supplyAsync(() -> unchecked(() -> run(checkout.resolve("hvctl"), env, "--version"))));
+        for (CompletableFuture<Run> r : two) {
+            assertEquals(0, r.get().exit(), r.get().err());
+        }
+        assertEquals(1, Files.readAllLines(builds).size(), "one build for two runs");
+        assertEquals(new Run(0, two.getFirst().get().out(), ""), run(checkout.resolve("hvctl"), env, "--version"));
+        assertEquals(1, Files.readAllLines(builds).size(), "built: no build");
+
+        // stale again, and a source edited while Maven runs (its time after the build began)
+        Files.setLastModifiedTime(built, ago(60));
+        Map<String, String> editing = new java.util.HashMap<>(env);
+        editing.put("HVCTL_TEST_EDIT", source.toString());
+        assertEquals(0, run(checkout.resolve("hvctl"), editing, "--version").exit());
+        assertEquals(2, Files.readAllLines(builds).size());
+        assertEquals(0, run(checkout.resolve("hvctl"), env, "--version").exit());
+        assertEquals(3, Files.readAllLines(builds).size(), "the source edited during the build is built again");
+        assertEquals(0, run(checkout.resolve("hvctl"), env, "--version").exit());
+        assertEquals(3, Files.readAllLines(builds).size());
     }
 }

@@ -184,9 +184,19 @@ public final class GuestConsole implements AutoCloseable {
         return reply;
     }
 
-    /** Waits for {@code HVSPI READY} and returns the guest's kernel version. */
+    /**
+     * Waits for {@code HVSPI READY} and returns the guest's kernel version. An {@code HVSPI ERROR boot ...}
+     * line before it (the init could not load a module, e.g. {@code insmod virtio_blk failed}) throws
+     * {@link GuestException} at once, naming it: the guest would come up READY without the device, and
+     * the test would otherwise fail later, as a timeout waiting for a disk or NIC that cannot appear.
+     */
     public String awaitReady(Duration timeout) {
-        return await("READY", m -> m.verb().equals("READY"), timeout).required("kernel");
+        GuestMessage m = await("READY", msg -> msg.verb().equals("READY") || msg.isErrorFor("boot"), timeout);
+        if (m.verb().equals("ERROR")) {
+            throw new GuestException("guest " + name + " failed to boot: " + m.text().substring("boot".length()).strip()
+                    + " (the test guest's init; docs/test-guest.md)");
+        }
+        return m.required("kernel");
     }
 
     /** Waits until the guest reports a disk with virtio-blk serial {@code serial}. */

@@ -118,6 +118,23 @@ class GuestConsoleTest {
         assertEquals("guest command 'read vdz' failed: no block device 'vdz'", e.getMessage());
     }
 
+    /** A module the init could not load fails the wait for READY at once, naming it (not a later timeout). */
+    @Test
+    void aBootErrorBeforeReadyFailsTheWaitAtOnce() throws IOException {
+        // an error of a command is no boot error
+        guestSays("HVSPI ERROR read no block device 'vdz'", "HVSPI READY kernel=6.12.0-1-amd64 protocol=1");
+        assertEquals("6.12.0-1-amd64", console.awaitReady(LONG));
+        guestSays("HVSPI ERROR boot insmod virtio_blk failed");
+        long t0 = System.nanoTime();
+        GuestException e = assertThrows(GuestException.class, () -> console.awaitReady(LONG));
+        assertTrue(System.nanoTime() - t0 < Duration.ofSeconds(10).toNanos(), "it waited for the deadline");
+        assertTrue(e.getMessage().contains("failed to boot: insmod virtio_blk failed"), e.getMessage());
+        // READY after the error (the init goes on): the error still comes first
+        guestSays("HVSPI ERROR boot insmod virtio_net failed", "HVSPI READY kernel=6.1.0-56-amd64 protocol=1");
+        e = assertThrows(GuestException.class, () -> console.awaitReady(LONG));
+        assertTrue(e.getMessage().contains("insmod virtio_net failed"), e.getMessage());
+    }
+
     @Test
     void waitersFailAsExitedWhenTheConsoleCloses() throws IOException {
         guestSays("last words");

@@ -1,5 +1,6 @@
 package io.hvspi.cli.bench;
 
+import io.hvspi.core.host.ClosedOnExit;
 import io.hvspi.core.host.HvspiHost;
 import io.hvspi.core.host.VmHandle;
 import io.hvspi.core.state.RuntimeDirs;
@@ -158,8 +159,6 @@ public final class HotplugBench {
                 metrics.addAll(hotplug(vm.requireHotplug(), unstored.requireHotplug(), raw));
                 Optional<NetworkHotplug> network = vm.networkHotplug();
                 if (network.isPresent() && BenchTaps.usable()) {
-                    progress.accept("NIC hotplug: " + options.warmup() + " warm-up and " + options.iterations()
-                            + " measured attaches per side (each followed by a detach)");
                     metrics.add(nicHotplug(network.get(), raw));
                 } else {
                     progress.accept("NIC hotplug: skipped (" + (network.isEmpty() ? "the VM has no network hotplug"
@@ -258,9 +257,23 @@ public final class HotplugBench {
         String fwTap = "hvbf" + suffix;
         String rawTap = "hvbr" + suffix;
         String netdev = RawQemu.netdevId(NIC_ID);
-        BenchTaps.create(fwTap);
-        try {
+        // vhost-net as hvspi asks for it (QemuHypervisor: where /dev/vhost-net is usable), so that both
+        // sides set up the same data path
+        boolean vhost = RawQemu.vhostNetUsable();
+        // the taps are removed when the step ends, and by the host's exit hook on SIGTERM or Ctrl-C
+        // (after the VMs it stops), which a finally block does not see
+        try (ClosedOnExit taps = host.closeOnExit(() -> {
+            try {
+                BenchTaps.remove(fwTap);
+            } finally {
+                BenchTaps.remove(rawTap);
+            }
+        })) {
+            BenchTaps.create(fwTap);
             BenchTaps.create(rawTap);
+            progress.accept("NIC hotplug: " + options.warmup() + " warm-up and " + options.iterations()
+                    + " measured attaches per side (each followed by a detach), on taps " + fwTap + " and " + rawTap
+                    + (vhost ? ", with vhost-net" : ""));
             for (int i = 0; i < options.warmup() + options.iterations(); i++) {
                 quiet();
                 long t0 = System.nanoTime();
@@ -270,8 +283,7 @@ public final class HotplugBench {
 
                 quiet();
                 t0 = System.nanoTime();
-                raw.execute("{\"execute\":\"netdev_add\",\"arguments\":{\"type\":\"tap\",\"id\":\"" + netdev + "\","
-                        + "\"ifname\":\"" + rawTap + "\",\"script\":\"no\",\"downscript\":\"no\"}}");
+                raw.execute(RawQemu.netdevAdd(netdev, rawTap, vhost));
                 raw.execute("{\"execute\":\"device_add\",\"arguments\":{\"driver\":\"virtio-net-pci\","
                         + "\"id\":\"" + NIC_ID + "\",\"netdev\":\"" + netdev + "\","
                         + "\"mac\":\"02:00:00:00:00:01\",\"bus\":\"rp0\"}}");
@@ -285,13 +297,11 @@ public final class HotplugBench {
                     rw.add(rawNanos);
                 }
             }
-        } finally {
-            BenchTaps.remove(fwTap);
-            BenchTaps.remove(rawTap);
         }
         return BenchReport.Metric.of("nic-hotplug", "attach of a virtio-net-pci NIC on an existing tap:"
                 + " hvspi's NetworkHotplug.attach (id and MAC, a generated MAC, root port, intent logged,"
-                + " netdev_add and device_add, outcome logged) vs raw netdev_add then device_add", fw, rw);
+                + " netdev_add and device_add, outcome logged) vs raw netdev_add then device_add; both with"
+                + " vhost-net where /dev/vhost-net is usable" + (vhost ? " (here: yes)" : " (here: no)"), fw, rw);
     }
 
     /**

@@ -11,6 +11,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayDeque;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 
 /**
@@ -19,20 +23,47 @@ import java.util.concurrent.locks.LockSupport;
  * uses. It does the least a client can: write a line, read lines until the reply.
  * What hvspi does on top (ids, a reader thread, events, accounting, the state
  * file) is what the benchmark prices.
+ *
+ * <p>Every call (the greeting, a command and its reply, an awaited event) has a deadline, the
+ * {@code timeout} it was connected with (the host's command timeout): a QEMU that stops answering,
+ * or an event that never comes, fails the call with a one-line error instead of hanging the
+ * benchmark. The calling thread still does a plain blocking read; the deadline costs it two
+ * atomic writes per call. One daemon thread shared by all clients ({@link Deadlines}) closes the
+ * channel of a call past its deadline, which ends the blocked read.
  */
 final class RawQmp implements AutoCloseable {
+    /** {@link #deadline} when no call is in progress. */
+    private static final long IDLE = 0;
+    /** {@link #deadline} once {@link Deadlines} closed the channel of a call past its deadline. */
+    private static final long EXPIRED = Long.MIN_VALUE;
+
     private final SocketChannel ch;
     private final ByteBuffer in = ByteBuffer.allocate(1 << 20);
     private final StringBuilder pending = new StringBuilder();
     /** Events read while waiting for a reply, for {@link #awaitLine}. */
     private final ArrayDeque<String> skipped = new ArrayDeque<>();
+    private final long timeoutNanos;
+    private final Duration timeout;
+    /** The current call's deadline (System.nanoTime), {@link #IDLE} or {@link #EXPIRED}. */
+    private final AtomicLong deadline = new AtomicLong(IDLE);
     /** The QEMU greeting, as sent. */
     final String greeting;
 
-    private RawQmp(SocketChannel ch) {
+    private RawQmp(SocketChannel ch, Duration timeout) {
         this.ch = ch;
+        this.timeout = timeout;
+        this.timeoutNanos = timeout.toNanos();
         in.flip();
-        this.greeting = readLine();
+        Deadlines.watch(this);
+        try {
+            arm();
+            String line = readLine("the greeting");
+            disarm("the greeting");
+            this.greeting = line;
+        } catch (RuntimeException e) {
+            close();
+            throw e;
+        }
     }
 
     /** Waits for the socket, connects, reads the greeting and sends {@code qmp_capabilities}. */
@@ -44,7 +75,7 @@ final class RawQmp implements AutoCloseable {
                     SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX);
                     try {
                         ch.connect(UnixDomainSocketAddress.of(socket));
-                        RawQmp qmp = new RawQmp(ch);
+                        RawQmp qmp = new RawQmp(ch, timeout);
                         qmp.execute("{\"execute\":\"qmp_capabilities\"}");
                         return qmp;
                     } catch (IOException e) {
@@ -63,13 +94,16 @@ final class RawQmp implements AutoCloseable {
 
     /** Sends one command line and returns its reply line; events before it are skipped. */
     String execute(String json) {
+        arm();
         write(json);
         while (true) {
-            String line = readLine();
+            String line = readLine(json);
             if (line.contains("\"return\":")) {
+                disarm(json);
                 return line;
             }
             if (line.contains("\"error\":")) {
+                disarm(json);
                 throw new IllegalStateException("raw QMP: " + json + " failed: " + line);
             }
             skipped.add(line);
@@ -84,12 +118,49 @@ final class RawQmp implements AutoCloseable {
                 return line;
             }
         }
+        arm();
         while (true) {
-            String line = readLine();
+            String line = readLine(text);
             if (line.contains(text)) {
+                disarm(text);
                 return line;
             }
         }
+    }
+
+    /** Starts a call's deadline. */
+    private void arm() {
+        long d = System.nanoTime() + timeoutNanos;
+        if (!deadline.compareAndSet(IDLE, d == IDLE || d == EXPIRED ? d + 1 : d)) {
+            throw new IllegalStateException("raw QMP: the connection was closed after a call that timed out");
+        }
+    }
+
+    /** Ends a call's deadline; a call that {@link Deadlines} ended meanwhile fails, whatever it read. */
+    private void disarm(String what) {
+        if (deadline.getAndSet(IDLE) == EXPIRED) {
+            deadline.set(EXPIRED);
+            throw timedOut(what);
+        }
+    }
+
+    /** Called by {@link Deadlines}: closes the channel of a call past its deadline, once. */
+    private void expireIfLate(long now) {
+        long d = deadline.get();
+        if (d != IDLE && d != EXPIRED && now - d > 0 && deadline.compareAndSet(d, EXPIRED)) {
+            close();
+        }
+    }
+
+    /** {@code what}: a command's JSON, "the greeting", or the text of an awaited event. */
+    private IllegalStateException timedOut(String what) {
+        what = what.startsWith("{") ? "the reply to " + what : what.startsWith("the ") ? what : "an event with " + what;
+        return new IllegalStateException("raw QMP: waited " + seconds(timeout) + " for " + what
+                + " (QEMU stopped answering?)");
+    }
+
+    private static String seconds(Duration d) {
+        return d.toMillis() % 1000 == 0 ? d.toSeconds() + " s" : d.toMillis() + " ms";
     }
 
     private void write(String json) {
@@ -99,11 +170,11 @@ final class RawQmp implements AutoCloseable {
                 ch.write(b);
             }
         } catch (IOException e) {
-            throw new UncheckedIOException(e);
+            throw failed(json, e);
         }
     }
 
-    private String readLine() {
+    private String readLine(String what) {
         try {
             while (true) {
                 while (in.hasRemaining()) {
@@ -122,16 +193,68 @@ final class RawQmp implements AutoCloseable {
                 in.flip();
             }
         } catch (IOException e) {
-            throw new UncheckedIOException(e);
+            throw failed(what, e);
         }
+    }
+
+    /** A read or write that failed: a timeout when {@link Deadlines} closed the channel, else the error. */
+    private RuntimeException failed(String what, IOException e) {
+        if (deadline.get() == EXPIRED) {
+            return timedOut(what);
+        }
+        return new UncheckedIOException(e);
     }
 
     @Override
     public void close() {
+        Deadlines.forget(this);
         try {
             ch.close();
         } catch (IOException e) {
             // the benchmark is done with it
+        }
+    }
+
+    /**
+     * The one thread that ends the calls past their deadline, for every client: it looks at each
+     * open client every tenth of the shortest timeout (10 ms to 1 s), so a call fails between its
+     * timeout and a tenth more. It runs only while a client is open.
+     */
+    private static final class Deadlines {
+        private static final Set<RawQmp> CLIENTS = ConcurrentHashMap.newKeySet();
+        private static Thread thread;
+
+        static void watch(RawQmp client) {
+            CLIENTS.add(client);
+            synchronized (Deadlines.class) {
+                if (thread == null) {
+                    thread = Thread.ofPlatform().daemon().name("raw-qmp-deadlines").start(Deadlines::run);
+                } else {
+                    LockSupport.unpark(thread); // a shorter timeout than the others': look sooner
+                }
+            }
+        }
+
+        static void forget(RawQmp client) {
+            CLIENTS.remove(client);
+        }
+
+        private static void run() {
+            while (true) {
+                long period = TimeUnit.SECONDS.toNanos(1);
+                synchronized (Deadlines.class) {
+                    if (CLIENTS.isEmpty()) {
+                        thread = null;
+                        return;
+                    }
+                }
+                long now = System.nanoTime();
+                for (RawQmp client : CLIENTS) {
+                    client.expireIfLate(now);
+                    period = Math.min(period, Math.max(TimeUnit.MILLISECONDS.toNanos(10), client.timeoutNanos / 10));
+                }
+                LockSupport.parkNanos(period);
+            }
         }
     }
 }

@@ -18,14 +18,14 @@ final class Samples {
     synchronized BenchReport.Figures summary() {
         long[] sorted = sorted();
         double mean = Arrays.stream(sorted).average().orElse(0);
-        return new BenchReport.Figures(size, ms(sorted[(size - 1) / 2]), ms(rank(sorted, 0.9)), mean / 1e6,
+        return new BenchReport.Figures(size, median(sorted) / 1e6, ms(rank(sorted, 0.9)), mean / 1e6,
                 ms(sorted[0]));
     }
 
     /** Median, 90th and 99th percentile, maximum and mean, in milliseconds. */
     synchronized ScaleReport.Latency latency() {
         long[] sorted = sorted();
-        return new ScaleReport.Latency(size, ScaleReport.round(ms(sorted[(size - 1) / 2])),
+        return new ScaleReport.Latency(size, ScaleReport.round(median(sorted) / 1e6),
                 ScaleReport.round(ms(rank(sorted, 0.9))), ScaleReport.round(ms(rank(sorted, 0.99))),
                 ScaleReport.round(ms(sorted[size - 1])),
                 ScaleReport.round(Arrays.stream(sorted).average().orElse(0) / 1e6));
@@ -47,7 +47,18 @@ final class Samples {
             ratios[i] = (double) fw[i] / rw[i];
         }
         Arrays.sort(ratios);
-        return ratios[(ratios.length - 1) / 2]; // the median as summary() takes it
+        // the median as summary() takes it: of an even count, the mean of the two middle values
+        int mid = ratios.length / 2;
+        return ratios.length % 2 == 1 ? ratios[mid] : (ratios[mid - 1] + ratios[mid]) / 2;
+    }
+
+    /**
+     * The median of sorted values: the middle one, or of an even count the mean of the two middle
+     * ones, as ScaleReport.median and scripts/bench-start.sh take it.
+     */
+    static double median(long[] sorted) {
+        int mid = sorted.length / 2;
+        return sorted.length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + (double) sorted[mid]) / 2;
     }
 
     private synchronized long[] snapshot() {

@@ -33,6 +33,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.function.Consumer;
@@ -269,7 +270,7 @@ public final class ScaleBench {
                         return null;
                     }));
                 }
-                awaitAll(tasks, spawners.pool);
+                awaitAll(tasks, spawners.pool, bound(3 * waves(n)), "the raw side's spawns");
             } finally {
                 spawners.close();
             }
@@ -293,12 +294,15 @@ public final class ScaleBench {
                 + " threads, one per QEMU, " + total + " attaches");
         Samples samples = new Samples();
         AtomicInteger done = new AtomicInteger();
+        // as hvspi's side: every thread started and waiting before the clock starts
+        CountDownLatch ready = new CountDownLatch(vms.length);
         CountDownLatch go = new CountDownLatch(1);
         Workers attachers = new Workers(vms.length, "bench-raw-hotplug-");
         try {
             List<Future<?>> tasks = new ArrayList<>();
             for (RawVm vm : vms) {
                 tasks.add(attachers.pool.submit((Callable<Void>) () -> {
+                    ready.countDown();
                     go.await();
                     for (int d = 0; d < options.disks() && !Thread.currentThread().isInterrupted(); d++) {
                         // least-loaded on an empty pool, one attach at a time, is round-robin: what hvspi placed
@@ -313,10 +317,11 @@ public final class ScaleBench {
                     return null;
                 }));
             }
+            await(ready);
             Map<String, Long> threads0 = ThreadCpu.jvmByName();
             long t0 = System.nanoTime();
             go.countDown();
-            awaitAll(tasks, attachers.pool);
+            awaitAll(tasks, attachers.pool, bound(2 * options.disks()), "the raw side's attaches");
             long wall = System.nanoTime() - t0;
             cpuByThread.put("raw " + when, ThreadCpu.perOperationMs(threads0, ThreadCpu.jvmByName(), total));
             return ScaleReport.Phase.of(samples, wall);
@@ -357,7 +362,7 @@ public final class ScaleBench {
                     return null;
                 }));
             }
-            awaitAll(tasks, starters.pool);
+            awaitAll(tasks, starters.pool, bound(6 * waves(n)), "the VM starts");
             return ScaleReport.Phase.of(samples, System.nanoTime() - t0);
         } finally {
             starters.close();
@@ -398,7 +403,7 @@ public final class ScaleBench {
             Map<String, Long> threads0 = ThreadCpu.jvmByName();
             long t0 = System.nanoTime();
             go.countDown();
-            awaitAll(tasks, attachers.pool);
+            awaitAll(tasks, attachers.pool, bound(3 * options.disks()), "the attaches");
             long wall = System.nanoTime() - t0;
             // before the pool ends: an ended thread's CPU time is gone from /proc
             cpuByThread.put("hvspi", ThreadCpu.perOperationMs(threads0, ThreadCpu.jvmByName(), total));
@@ -511,11 +516,34 @@ public final class ScaleBench {
                 options.startThreads(), concurrency, host.runtimeRoot().toString());
     }
 
-    private static void awaitAll(List<Future<?>> tasks, ExecutorService pool) {
+    /** Rounds of a pool of {@code startThreads} for {@code tasks} tasks. */
+    private int waves(int tasks) {
+        return (tasks + options.startThreads() - 1) / options.startThreads();
+    }
+
+    /**
+     * How long a phase of {@code steps} operations one after another may take: each is bounded by the
+     * host's command timeout (hvspi's QMP calls and the raw client's alike), so twice that each, and
+     * one more. A backstop: a phase that passes it has a call that ignored its own deadline.
+     */
+    private Duration bound(int steps) {
+        return host.commandTimeout().multipliedBy(2L * steps + 1);
+    }
+
+    /**
+     * Waits for every task until {@code bound} has passed since the call; a task that fails, or one
+     * still running then, stops the pool and fails the phase ({@code what}), in one line.
+     */
+    static void awaitAll(List<Future<?>> tasks, ExecutorService pool, Duration bound, String what) {
+        long deadline = System.nanoTime() + bound.toNanos();
         try {
             for (Future<?> f : tasks) {
-                f.get();
+                f.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
             }
+        } catch (TimeoutException e) {
+            pool.shutdownNow();
+            throw new HvspiException("benchmark: " + what + " did not finish within " + bound.toSeconds()
+                    + " s (a VMM that stopped answering?)", e);
         } catch (ExecutionException e) {
             pool.shutdownNow();
             throw e.getCause() instanceof RuntimeException r ? r

@@ -8,6 +8,7 @@ import io.hvspi.plugin.qemu.hotplug.DeviceArgs;
 import io.hvspi.plugin.qemu.hotplug.DeviceTable;
 import io.hvspi.plugin.qemu.cmdline.QemuCommandLine;
 import io.hvspi.plugin.qemu.hotplug.NetArgs;
+import io.hvspi.plugin.qemu.hotplug.VhostNet;
 import io.hvspi.plugin.qemu.process.RuntimeLayout;
 import io.hvspi.spi.BlockBackend;
 import io.hvspi.spi.IOThreadPolicy;
@@ -64,6 +65,16 @@ class RawQemuTest {
         assertEquals(asThePluginSendsIt("device_add", DeviceArgs.virtioBlkPci("a-disk-id-longer-than-twenty",
                         "hvspi-node4", "rp1", List.of(), 1)),
                 RawQemu.virtioBlkPci("a-disk-id-longer-than-twenty", "hvspi-node4", "rp1", null, 1));
+    }
+
+    /** The NIC's netdev as the plugin sends it, vhost-net included where the plugin asks for it. */
+    @Test
+    void netdevAddIsThePluginsWithAndWithoutVhost() throws Exception {
+        for (boolean vhost : new boolean[] {false, true}) {
+            assertEquals(asThePluginSendsIt("netdev_add", NetArgs.netdevAdd("hvspi-net-bench-nic", "hvbr1a2b", 1,
+                    vhost)), RawQemu.netdevAdd("hvspi-net-bench-nic", "hvbr1a2b", vhost), "vhost " + vhost);
+        }
+        assertEquals(VhostNet.usable(), RawQemu.vhostNetUsable());
     }
 
     /**

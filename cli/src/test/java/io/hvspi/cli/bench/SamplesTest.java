@@ -26,9 +26,12 @@ class SamplesTest {
         assertEquals(140.0 / 110.0, m.ratio(), 1e-9, "the hiccup over a raw sample from another moment");
     }
 
-    /** The same median as each side's summary: of an even count, the lower of the middle two. */
+    /**
+     * The same median everywhere: of an even count, the mean of the middle two, as ScaleReport.median
+     * and scripts/bench-start.sh take it (the summaries once took the lower of the two).
+     */
     @Test
-    void anEvenCountTakesTheLowerMiddleRatioAsTheSummariesDo() {
+    void anEvenCountAveragesTheMiddleTwoEverywhere() {
         Samples framework = new Samples();
         Samples raw = new Samples();
         long[][] pairs = {{100, 100}, {120, 100}, {130, 100}, {200, 100}};
@@ -36,8 +39,17 @@ class SamplesTest {
             framework.add(p[0]);
             raw.add(p[1]);
         }
-        assertEquals(1.2, Samples.pairedMedianRatio(framework, raw), 1e-9);
-        assertEquals(120e-6, framework.summary().medianMs(), 1e-12, "the summary's median of 100, 120, 130, 200 ns");
+        assertEquals(1.25, Samples.pairedMedianRatio(framework, raw), 1e-9);
+        assertEquals(125e-6, framework.summary().medianMs(), 1e-12, "the summary's median of 100, 120, 130, 200 ns");
+        assertEquals(ScaleReport.median(new double[] {100, 120, 130, 200}) / 1e6, framework.summary().medianMs(), 1e-12);
+        Samples ms = new Samples();
+        for (long v : new long[] {4_000_000, 1_000_000, 2_000_000, 3_000_000}) {
+            ms.add(v);
+        }
+        assertEquals(2.5, ms.latency().p50Ms(), 1e-9);
+        ms.add(5_000_000); // an odd count: the middle one
+        assertEquals(3.0, ms.latency().p50Ms(), 1e-9);
+        assertEquals(3.0, ms.summary().medianMs(), 1e-9);
     }
 
     @Test
