@@ -49,6 +49,11 @@ public interface Hypervisor extends AutoCloseable {
      * {@link VmmUnavailableException} (a stop that forgets a VMM still running, e.g. one the
      * plugin only connected to through the {@code endpoint} option, breaks this). Subscribers
      * receive exactly one {@link VmEvent#VMM_EXITED}, as the last event.
+     *
+     * <p>When the VMM cannot be proven gone (one reached at an endpoint, with no process to
+     * signal, that did not confirm the shutdown and still accepts connections), the stop throws
+     * {@link VmmUnavailableException} ({@code TIMED_OUT}, one line naming the VM), keeps the record
+     * and the runtime directory, and leaves the VM as it was, so that a later stop tries again.
      */
     void stop();
 

@@ -62,9 +62,9 @@ public abstract class EventContract extends ContractBase {
     }
 
     /** How long after a stop or a VMM's death its {@code VMM_EXITED} may take. */
-    static final Duration EXIT_WAIT = Duration.ofSeconds(10);
+    static final Duration EXIT_WAIT = Duration.ofSeconds(5);
     /** How long the kit keeps listening after the first {@code VMM_EXITED}, for a second one or a later event. */
-    static final Duration AFTER_EXIT = Duration.ofSeconds(2);
+    static final Duration AFTER_EXIT = Duration.ofMillis(500);
 
     @Test
     @Order(1)

@@ -76,7 +76,12 @@ final class RawQmp implements AutoCloseable {
                     try {
                         ch.connect(UnixDomainSocketAddress.of(socket));
                         RawQmp qmp = new RawQmp(ch, timeout);
-                        qmp.execute("{\"execute\":\"qmp_capabilities\"}");
+                        try {
+                            qmp.execute("{\"execute\":\"qmp_capabilities\"}");
+                        } catch (RuntimeException e) {
+                            qmp.close(); // and off the deadline watchdog's list
+                            throw e;
+                        }
                         return qmp;
                     } catch (IOException e) {
                         ch.close();

@@ -89,12 +89,7 @@ final class AnnotationPatterns {
                         i = end < 0 ? n : end + 1;
                         continue;
                     }
-                    i++;
-                    if (i + 1 < n && "xpP".indexOf(regex.charAt(i)) >= 0 && regex.charAt(i + 1) == '{') {
-                        // \x{2028}, \p{Greek}: the braces are the escape's, not a repeat
-                        int close = regex.indexOf('}', i + 2);
-                        i = close < 0 ? n : close;
-                    }
+                    i = escapeEnd(regex, i);
                     lastCopies = 1;
                     lastSize = 1;
                     size++;
@@ -211,11 +206,7 @@ final class AnnotationPatterns {
                         i = end < 0 ? n : end + 1;
                         continue;
                     }
-                    i++;
-                    if (i + 1 < n && "xpP".indexOf(regex.charAt(i)) >= 0 && regex.charAt(i + 1) == '{') {
-                        int close = regex.indexOf('}', i + 2);
-                        i = close < 0 ? n : close;
-                    }
+                    i = escapeEnd(regex, i);
                     frame.item(0);
                 }
                 case '[' -> {
@@ -294,6 +285,16 @@ final class AnnotationPatterns {
         return -1;
     }
 
+    /** Where the escape at {@code i} ends: {@code \x{2028}} and {@code \p{Greek}} hold braces, not a repeat. */
+    private static int escapeEnd(String regex, int i) {
+        int letter = i + 1;
+        if (letter + 1 < regex.length() && "xpP".indexOf(regex.charAt(letter)) >= 0 && regex.charAt(letter + 1) == '{') {
+            int close = regex.indexOf('}', letter + 2);
+            return close < 0 ? regex.length() : close;
+        }
+        return letter;
+    }
+
     /** The index of the {@code ]} closing the class that opens at {@code start}, or the last index. */
     private static int classEnd(String regex, int start) {
         int i = start + 1;
@@ -363,7 +364,8 @@ final class AnnotationPatterns {
         List<ConfigNote> notes = new ArrayList<>();
         for (String regex : patterns) {
             problem(regex, at.runtime()).ifPresent(why -> notes.add(at.note("enable_annotations", Locator.show(regex)
-                    + " is not a valid RE2 regular expression (" + why + "): "
+                    + " is not a regular expression " + (at.runtime() == KataRuntime.RUNTIME_RS ? "runtime-rs's regex crate"
+                    : "Go's regexp") + " compiles (" + why + "): "
                     + (at.runtime() == KataRuntime.RUNTIME_RS
                     ? "runtime-rs then enables no annotation at all (its RegexSet of the list fails to build)"
                     : "the Go runtime ignores this pattern (regexpContains drops the error); the others apply"))));

@@ -160,10 +160,17 @@ public final class VmHandle implements AutoCloseable {
     public void stop() {
         beginStop();
         String vmId = vmId();
-        stopper.stopHeld(lock, type(), () -> VmTaggedLogging.call(vmId, () -> {
-            vm.stop();
-            return null;
-        }));
+        try {
+            stopper.stopHeld(lock, type(), () -> VmTaggedLogging.call(vmId, () -> {
+                vm.stop();
+                return null;
+            }));
+        } catch (RuntimeException e) {
+            // the record is kept and the VM may run on: it is running again for this handle, and a
+            // later stop retries
+            setStopping(false);
+            throw e;
+        }
     }
 
     /** Waits for running {@link #whileRunning} actions and refuses new ones. */
@@ -171,9 +178,13 @@ public final class VmHandle implements AutoCloseable {
         if (running.getReadHoldCount() > 0) {
             throw new IllegalStateException("VM '" + vmId() + "' cannot be stopped from inside whileRunning");
         }
+        setStopping(true);
+    }
+
+    private void setStopping(boolean value) {
         running.writeLock().lock();
         try {
-            stopping = true;
+            stopping = value;
         } finally {
             running.writeLock().unlock();
         }

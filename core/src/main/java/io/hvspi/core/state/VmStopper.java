@@ -70,6 +70,8 @@ public final class VmStopper {
      *        bounded by the plugin stop timeout, its failure only leads to signals
      * @throws RequestRejectedException (NOT_FOUND) when there is no record, no directory and no VMM
      * @throws HvspiException when a VMM is still running afterwards; record and directory are kept
+     * @throws VmmUnavailableException (TIMED_OUT) when the plugin's stop timed out on its VMM and no VMM
+     *         of the VM runs on this host to end (one reached at an endpoint); record and directory are kept
      */
     public Outcome stop(VmLock lock, Optional<Runnable> pluginStop) {
         String vmId = lock.vmId();
@@ -81,8 +83,15 @@ public final class VmStopper {
         if (!exists && vmms.isEmpty()) {
             throw notFound(vmId);
         }
-        Optional<String> pluginFailure = pluginStop.flatMap(stop -> runBounded(lock, "the plugin's stop", stop))
-                .map(Failed::line);
+        Optional<Failed> failed = pluginStop.flatMap(stop -> runBounded(lock, "the plugin's stop", stop));
+        if (failed.isPresent() && vmms.isEmpty() && mayStillRun(failed.get().thrown())) {
+            // a VMM the plugin reaches at an endpoint, unanswering: no signal reaches it, and its record is
+            // the only way to find it again
+            throw new VmmUnavailableException(VmmUnavailableException.Reason.TIMED_OUT, "VM '" + vmId
+                    + "': the plugin's stop gave " + failed.get().line() + ", and no VMM of the VM runs on this"
+                    + " host to end by signal; its record is kept for a later stop", failed.get().thrown());
+        }
+        Optional<String> pluginFailure = failed.map(Failed::line);
         List<Long> signalled = endAndForget(vmId, dir, recorded, vmms);
         return new Outcome(vmId, pluginStop.isPresent() && pluginFailure.isEmpty(), signalled, pluginFailure);
     }
@@ -240,6 +249,15 @@ public final class VmStopper {
 
     /** How a plugin's stop failed: what it threw, or null when it did not return in time; and that in one line. */
     private record Failed(Throwable thrown, String line) {}
+
+    /**
+     * Whether a plugin's failed stop leaves a VMM that may still run: it says it timed out waiting for
+     * the VMM (a plugin that ends its VMM by proof throws that and keeps the record); an exited or
+     * absent VMM, or a plugin's own bug, says nothing of the kind.
+     */
+    private static boolean mayStillRun(Throwable thrown) {
+        return thrown instanceof VmmUnavailableException u && u.reason() == VmmUnavailableException.Reason.TIMED_OUT;
+    }
 
     /**
      * Runs the plugin's stop on its own thread, abandoned past the timeout; how it failed, if it

@@ -140,7 +140,7 @@ class KataRuntimeRulesTest {
         assertEquals("quiet", c.withAnnotations(Map.of(P + "kernel_params", "quiet")).hypervisor().kernelParams());
         ConfigNote w = c.warnings().get(0);
         assertEquals("hypervisor.qemu.enable_annotations", w.key());
-        assertTrue(w.message().startsWith("\"(?=x)\" is not a valid RE2 regular expression"), w.message());
+        assertTrue(w.message().startsWith("\"(?=x)\" is not a regular expression Go's regexp compiles"), w.message());
         assertTrue(w.message().contains("the Go runtime ignores this pattern"), w.message());
     }
 

@@ -282,6 +282,26 @@ class HandleStopTest {
         VmLock.acquire(root, "vm1", Duration.ofMillis(1)).close();
     }
 
+    /** A stop that kept the record leaves the VM running for the handle: whileRunning was refused for good. */
+    @Test
+    void aFailedStopThatKeptTheRecordLeavesTheHandleRunningAndALaterStopRetries() {
+        doReturn(vm).when(factory).create(any(), any());
+        doAnswer(start -> {
+            host.context().stateStore().save(new VmRecord("vm1", "fake", 0, host.context().createRuntimeDir("vm1"),
+                    Instant.now(), "{}"));
+            return null;
+        }).when(vm).start();
+        doThrow(new VmmUnavailableException(VmmUnavailableException.Reason.TIMED_OUT, "the remote VMM did not answer"))
+                .doNothing().when(vm).stop();
+        VmHandle handle = host.start(spec());
+        assertThrows(VmmUnavailableException.class, handle::stop);
+        assertEquals("ran", handle.whileRunning(() -> "ran"), "running again for this handle");
+        handle.stop();
+        org.mockito.Mockito.verify(vm, org.mockito.Mockito.times(2)).stop();
+        assertThrows(io.hvspi.spi.RequestRejectedException.class, () -> handle.whileRunning(() -> "ran"));
+        handle.close();
+    }
+
     @Test
     void aDisconnectThatFailsDoesNotHideTheStopsFailure() {
         doReturn(vm).when(factory).create(any(), any());

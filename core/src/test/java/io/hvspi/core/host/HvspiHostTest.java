@@ -323,6 +323,22 @@ class HvspiHostTest {
         assertFalse(root.resolve("vm1").toFile().exists());
     }
 
+    /**
+     * hvctl vm stop's path: the plugin's stop timed out on a VMM it reaches at an endpoint, which no
+     * /proc scan finds: the record was removed, the VM forgotten while it may run; it is kept.
+     */
+    @Test
+    void stopWhosePluginTimedOutOnAVmmNotOnThisHostKeepsTheRecord() throws Exception {
+        Files.createDirectories(root.resolve("vm1"));
+        host.context().stateStore().save(new VmRecord("vm1", "fake", 0, root.resolve("vm1"), Instant.now(), "{}"));
+        when(factory.reattach(any(VmRecord.class), any(HostContext.class))).thenReturn(vm);
+        org.mockito.Mockito.doThrow(new VmmUnavailableException(VmmUnavailableException.Reason.TIMED_OUT,
+                "the VMM at /run/x.sock did not answer")).when(vm).stop();
+        VmmUnavailableException e = assertThrows(VmmUnavailableException.class, () -> host.stop("vm1"));
+        assertTrue(e.getMessage().contains("its record is kept for a later stop"), e.getMessage());
+        assertEquals(List.of("vm1"), host.list().stream().map(io.hvspi.core.state.VmEntry::vmId).toList());
+    }
+
     @Test
     void closingTheHostStopsTheVmsItStartedAndDidNotKeep() {
         Hypervisor kept = mock(Hypervisor.class);
