@@ -80,19 +80,11 @@ final class AnnotationPatterns {
             char c = regex.charAt(i);
             switch (c) {
                 case '\\' -> {
-                    if (i + 1 < n && regex.charAt(i + 1) == 'Q') {
-                        int end = regex.indexOf("\\E", i + 2);
-                        int stop = end < 0 ? n : end;
-                        size += stop - (i + 2);
-                        lastCopies = 1;
-                        lastSize = 1;
-                        i = end < 0 ? n : end + 1;
-                        continue;
-                    }
-                    i = escapeEnd(regex, i);
+                    int quoted = quotedLength(regex, i);
+                    size += quoted >= 0 ? quoted : 1;
                     lastCopies = 1;
                     lastSize = 1;
-                    size++;
+                    i = escapeEnd(regex, i);
                 }
                 case '[' -> {
                     i = classEnd(regex, i);
@@ -198,16 +190,11 @@ final class AnnotationPatterns {
             char c = regex.charAt(i);
             switch (c) {
                 case '\\' -> {
-                    if (i + 1 < n && regex.charAt(i + 1) == 'Q') {
-                        int end = regex.indexOf("\\E", i + 2);
-                        for (int k = i + 2; k < (end < 0 ? n : end); k++) {
-                            frame.item(0);
-                        }
-                        i = end < 0 ? n : end + 1;
-                        continue;
+                    int quoted = quotedLength(regex, i);
+                    for (int k = 0; k < (quoted >= 0 ? quoted : 1); k++) {
+                        frame.item(0); // each quoted character a literal
                     }
                     i = escapeEnd(regex, i);
-                    frame.item(0);
                 }
                 case '[' -> {
                     i = classEnd(regex, i);
@@ -285,8 +272,24 @@ final class AnnotationPatterns {
         return -1;
     }
 
-    /** Where the escape at {@code i} ends: {@code \x{2028}} and {@code \p{Greek}} hold braces, not a repeat. */
+    /** The characters {@code \Q...\E} at {@code i} quotes, or -1 when the escape there is another. */
+    private static int quotedLength(String regex, int i) {
+        if (i + 1 >= regex.length() || regex.charAt(i + 1) != 'Q') {
+            return -1;
+        }
+        int end = regex.indexOf("\\E", i + 2);
+        return (end < 0 ? regex.length() : end) - (i + 2);
+    }
+
+    /**
+     * Where the escape at {@code i} ends: {@code \Q...\E} at its {@code E} (or the pattern's end), and
+     * {@code \x{2028}} and {@code \p{Greek}} hold braces, not a repeat.
+     */
     private static int escapeEnd(String regex, int i) {
+        if (quotedLength(regex, i) >= 0) {
+            int end = regex.indexOf("\\E", i + 2);
+            return end < 0 ? regex.length() - 1 : end + 1;
+        }
         int letter = i + 1;
         if (letter + 1 < regex.length() && "xpP".indexOf(regex.charAt(letter)) >= 0 && regex.charAt(letter + 1) == '{') {
             int close = regex.indexOf('}', letter + 2);
