@@ -99,6 +99,11 @@ import org.slf4j.LoggerFactory;
  */
 public final class QemuHypervisor implements Hypervisor {
     private static final Logger LOG = LoggerFactory.getLogger(QemuHypervisor.class);
+    /**
+     * Runs in a reattach between reconciliation and the session's start, with the QMP connection (a
+     * test's hook, to make QEMU do something at that exact point; nothing otherwise).
+     */
+    static volatile Consumer<QmpClient> afterReconcile = qmp -> { };
     private static final ProcTasks PROC = ProcTasks.system();
     /**
      * Host option: {@code true} leaves a VM with a guest paused after {@link #start()},
@@ -228,8 +233,9 @@ public final class QemuHypervisor implements Hypervisor {
             List<String> notes = new ArrayList<>(nicsSettled.notes());
             notes.addAll(settled.notes());
             boolean changed = nicsSettled.changed() || settled.changed();
-            hv.session = hv.new Session(layout, process, qmp, probe, settled.state(), record.createdAt());
-            settled.unfinished().forEach(hv.session.hotplug::resumeMove);
+            afterReconcile.accept(qmp);
+            hv.session = hv.new Session(layout, process, qmp, probe, settled.state(), record.createdAt(),
+                    settled.unfinished());
             Map<String, QemuIOThreads.Live> ioThreadsLive = QemuIOThreads.query(qmp);
             hv.session.ioThreads.remember(ioThreadsLive);
             Map<String, Long> tids = new HashMap<>();
@@ -398,7 +404,7 @@ public final class QemuHypervisor implements Hypervisor {
                 // 25 ms under TCG): the session is built meanwhile, and what start asks queues behind it
                 qmp = open(socket, process);
                 ProbeResult probe = QemuProbe.probe(qmp, executable(initial));
-                session = new Session(layout, process, qmp, probe, initial, createdAt);
+                session = new Session(layout, process, qmp, probe, initial, createdAt, List.of());
                 session.placeThreads();
                 // cont and query-status go out first: QEMU answers them while the record is saved (if start changed it)
                 QmpClient.Call cont = !settings.guestless() && !host.option(OPTION_START_PAUSED)
@@ -805,8 +811,9 @@ public final class QemuHypervisor implements Hypervisor {
         final IOThreadPins pins;
         final EventJournal journal;
 
+        /** @param unfinished moves a reattach leaves to the session (see {@code Reconciler.Result#unfinished}) */
         Session(RuntimeLayout layout, Optional<QemuProcess> process, QmpClient qmp, ProbeResult probe,
-                QemuState saved, Instant createdAt) {
+                QemuState saved, Instant createdAt, List<Intent> unfinished) {
             this.layout = layout;
             this.process = process;
             this.qmp = qmp;
@@ -829,7 +836,7 @@ public final class QemuHypervisor implements Hypervisor {
             Optional<String> scsiIoThread = saved.ioThreads().stream().filter(t -> t.kind() == Kind.CONTROLLER)
                     .map(QemuState.IOThreadState::id).findFirst();
             this.hotplug = new QemuDeviceHotplug(QemuHypervisorFactory.TYPE, qmp, model, pool, table, settings,
-                    scsiIoThread, capabilities, probe.version(), intents, this::persist);
+                    scsiIoThread, capabilities, probe.version(), intents, this::persist, unfinished);
             this.ioThreads = new QemuIOThreads(QemuHypervisorFactory.TYPE, qmp, model, pool, capabilities,
                     intents, this::persist, pins);
             this.network = new QemuNetworkHotplug(QemuHypervisorFactory.TYPE, qmp, model, table, settings.guestless(),
@@ -944,20 +951,23 @@ public final class QemuHypervisor implements Hypervisor {
         }
 
         void close() {
-            stateEvents.close();
-            hotplug.close();
-            network.close();
-            qmp.close();
-            intents.close();
-            journal.close();
+            close(false);
         }
 
         /** As {@link #close()}, for a QEMU proven gone: subscribers hear VMM_EXITED (once, last). */
         void closeEnded() {
+            close(true);
+        }
+
+        private void close(boolean qemuGone) {
             stateEvents.close();
             hotplug.close();
             network.close();
-            qmp.closeEnded();
+            if (qemuGone) {
+                qmp.closeEnded();
+            } else {
+                qmp.close();
+            }
             intents.close();
             journal.close();
         }

@@ -252,6 +252,41 @@ class QemuFaultReplayTest {
         assertTrue(saved().devices().isEmpty() && saved().intents().isEmpty(), saved().toString());
     }
 
+    /**
+     * A move logs its intent before {@code device_del}, and again, marked, once QEMU took it: a
+     * reattach asks the unplug again only for a marked move (one cut off before QEMU took its
+     * {@code device_del} may have sent none, and its disk must not be ejected).
+     */
+    @Test
+    void aMoveMarksItsIntentOnceQemuTookItsUnplugAndClearsItAfterTheReplug() {
+        qemu = RecordedReplies.acceptsHotplug(RecordedReplies.server(tmp.resolve("q.sock"), RecordedReplies.QEMU_7_2));
+        RecordedReplies.iothreads(qemu, List.of("indep_iothread_0", "indep_iothread_1"));
+        unplugOnReset("d0");
+        Map<String, List<Intent>> seen = new java.util.concurrent.ConcurrentHashMap<>();
+        AtomicInteger adds = new AtomicInteger();
+        qemu.on("device_del", (req, c) -> {
+            seen.put("device_del", inFlight());
+            c.reply(req, QmpClient.args());
+        });
+        qemu.on("device_add", (req, c) -> {
+            if (adds.incrementAndGet() == 2) {
+                seen.put("replug", inFlight());
+            }
+            c.reply(req, QmpClient.args());
+        });
+        start().requireHotplug().attach(BlockDeviceSpec.builder("d0", BlockBackend.nullBackend())
+                .ioThread(IOThreadChoice.named("indep_iothread_0")).build());
+        vm.requireHotplug().move("d0", IOThreadChoice.named("indep_iothread_1"));
+
+        Intent begun = seen.get("device_del").get(0);
+        assertEquals(Intent.Op.MOVE, begun.op());
+        assertTrue(!begun.unplugAsked(), "not marked before QEMU took the unplug: " + begun);
+        assertEquals(List.of(begun.withUnplugAsked()), seen.get("replug"), "marked once QEMU took it");
+        assertEquals(List.of(), inFlight(), "and cleared with the move");
+        assertEquals(List.of("indep_iothread_1"), saved().devices().get(0).ioThreads());
+        assertTrue(!saved().devices().get(0).unplugging());
+    }
+
     @Test
     void anIOThreadAddQemuConfirmedReturnsEvenWhenQemuDiesBeforeTheThreadIdIsRead() {
         qemu = RecordedReplies.acceptsHotplug(RecordedReplies.server(tmp.resolve("q.sock"), RecordedReplies.QEMU_7_2));

@@ -246,8 +246,9 @@ class QemuGuestTest {
         VmRecord record = host.stateStore().load(VM_ID).orElseThrow();
         QemuState s = TestVms.durable(record);
         DeviceState d = s.devices().stream().filter(x -> x.id().equals("move-cut")).findFirst().orElseThrow();
-        QemuState dead = s.with(s.devices(), s.ioThreads(), List.of(Intent.move(d, List.of("indep_iothread_1"))),
-                s.nextNode());
+        // its intent as the move logs it once QEMU took the device_del: marked (see Intent#withUnplugAsked)
+        QemuState dead = s.with(s.devices(), s.ioThreads(),
+                List.of(Intent.move(d, List.of("indep_iothread_1")).withUnplugAsked()), s.nextNode());
         host.stateStore().save(new VmRecord(record.vmId(), record.hypervisorType(), record.pid(), record.runtimeDir(),
                 record.createdAt(), dead.toJson()));
 

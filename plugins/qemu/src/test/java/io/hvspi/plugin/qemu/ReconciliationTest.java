@@ -6,11 +6,13 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.hvspi.core.state.DefaultHostContext;
+import io.hvspi.plugin.qemu.hotplug.DeviceArgs;
 import io.hvspi.plugin.qemu.process.RuntimeLayout;
 import io.hvspi.plugin.qemu.qmp.QmpClient;
 import io.hvspi.plugin.qemu.state.DeviceState;
 import io.hvspi.plugin.qemu.state.Intent;
 import io.hvspi.plugin.qemu.state.IntentLog;
+import io.hvspi.plugin.qemu.state.QemuSettings;
 import io.hvspi.plugin.qemu.state.QemuState;
 import io.hvspi.spi.BlockBackend;
 import io.hvspi.spi.BlockDevice;
@@ -143,6 +145,137 @@ class ReconciliationTest {
         assertEquals("hvspi-node0", saved().devices().get(0).nodeName());
         assertTrue(vm.reconciliation().stream().anyMatch(n -> n.contains("plugged in on")),
                 vm.reconciliation().toString());
+    }
+
+    /**
+     * The record as a process on a VM with a guest left it: this guestless QEMU (paused, nothing answers
+     * an unplug) stands in for a guest that has not acted yet, and the move's intent is the record's.
+     */
+    private void recordWithAGuest(Intent... intents) {
+        QemuState s = saved();
+        QemuSettings g = s.settings();
+        QemuSettings withGuest = new QemuSettings(g.binary(), g.accel(), g.vcpus(), false, g.blockDriver(), g.aio(),
+                g.cacheDirect(), g.cacheNoflush(), g.ioThreadsEnabled(), g.policy(), g.fsSharing());
+        QemuState dead = new QemuState(s.format(), withGuest, s.qmpSocket(), s.endpoint(), s.ioThreads(),
+                s.rootPorts(), s.scsiController(), s.policyTurn(), s.nextNode(), s.devices(), List.of(intents),
+                s.qemu(), s.nics(), s.pins(), s.placement(), s.intentLog());
+        host.stateStore().save(record().withPluginState(dead.toJson()));
+    }
+
+    /**
+     * No unplug is pending for the device after the reattach: a reset (which completes every pending
+     * unplug on a VM no guest answers) leaves it where it is.
+     */
+    private void assertNoUnplugPending(String deviceId) {
+        vm.close();
+        try (QmpClient qmp = QmpClient.connect(record().runtimeDir().resolve("qmp.sock"), Duration.ofSeconds(5))) {
+            qmp.execute("system_reset");
+            long deadline = System.nanoTime() + Duration.ofSeconds(2).toNanos();
+            while (System.nanoTime() < deadline) {
+                boolean present = false;
+                for (var child : qmp.execute("qom-list", QmpClient.args().put("path", "/machine/peripheral"))) {
+                    present |= child.path("name").asText().equals(deviceId);
+                }
+                assertTrue(present, "the reattach asked the unplug of '" + deviceId + "': the reset completed it");
+                java.util.concurrent.locks.LockSupport.parkNanos(20_000_000);
+            }
+        }
+        vm = QemuHypervisor.reattach(record(), host);
+    }
+
+    /**
+     * A move whose replug QEMU carried out after its process gave up on it (the replug timed out and
+     * hvctl exited), the intent left behind: QEMU has the device on the move's target. The reattach
+     * records the move as done; it used to ask the unplug again, and the guest ejected a disk that was
+     * already in its final place.
+     */
+    @Test
+    void aMoveQemuFinishedOnItsTargetIsSettledAsDoneWithoutAnotherUnplug() {
+        start().requireHotplug().attach(BlockDeviceSpec.builder("d0", BlockBackend.nullBackend())
+                .ioThread(IOThreadChoice.named("indep_iothread_0")).build());
+        DeviceState d0 = saved().devices().get(0);
+        fromAnotherProcess("device_del", "d0", "system_reset", "");
+        try (QmpClient qmp = QmpClient.connect(record().runtimeDir().resolve("qmp.sock"), Duration.ofSeconds(5))) {
+            qmp.execute("device_add", DeviceArgs.virtioBlkPci("d0", d0.nodeName(), d0.bus(),
+                    List.of("indep_iothread_1"), d0.queues()));
+        }
+        recordWithAGuest(Intent.move(d0, List.of("indep_iothread_1")).withUnplugAsked());
+
+        vm = QemuHypervisor.reattach(record(), host);
+        QemuTruth.assertRecordEqualsQemu(vm, saved(), "after the reattach");
+        assertEquals(List.of("indep_iothread_1"), saved().devices().get(0).ioThreads());
+        assertFalse(saved().devices().get(0).unplugging());
+        assertEquals(List.of(), saved().intents(), "the move is finished");
+        assertTrue(vm.reconciliation().stream().anyMatch(n -> n.contains("'d0'") && n.contains("finished")),
+                vm.reconciliation().toString());
+        assertNoUnplugPending("d0");
+        assertEquals(List.of("indep_iothread_1"), saved().devices().get(0).ioThreads());
+    }
+
+    /**
+     * A process that logged a move's intent and died before QEMU took its {@code device_del}: the
+     * intent is not marked ({@link Intent#unplugAsked}). The reattach leaves the disk where it is and
+     * drops the intent; it used to ask the unplug, and the guest ejected a disk nobody had unplugged.
+     */
+    @Test
+    void aMoveCutOffBeforeItsUnplugLeavesTheDiskWhereItIsWithoutAnUnplug() {
+        start().requireHotplug().attach(BlockDeviceSpec.builder("d0", BlockBackend.nullBackend())
+                .ioThread(IOThreadChoice.named("indep_iothread_0")).build());
+        DeviceState d0 = saved().devices().get(0);
+        vm.close();
+        recordWithAGuest(Intent.move(d0, List.of("indep_iothread_1")));
+
+        vm = QemuHypervisor.reattach(record(), host);
+        QemuTruth.assertRecordEqualsQemu(vm, saved(), "after the reattach");
+        assertEquals(List.of("indep_iothread_0"), saved().devices().get(0).ioThreads());
+        assertEquals(List.of(), saved().intents());
+        assertTrue(vm.reconciliation().stream().anyMatch(n -> n.contains("'d0'") && n.contains("not unplugged")),
+                vm.reconciliation().toString());
+        assertNoUnplugPending("d0");
+        assertEquals(List.of("indep_iothread_0"), saved().devices().get(0).ioThreads());
+        assertEquals(List.of(), vm.reconciliation(), "nothing left to settle");
+    }
+
+    /**
+     * A move cut off after QEMU took its {@code device_del}, on a VM with a guest: the reattach asks
+     * again and waits (here the guest never answers in time), and the guest lets go of the disk after the
+     * reconciler's last look but before the session listens for QEMU's events. The session still plugs
+     * the disk in on the target: it asks QEMU whether the device is there once it listens. It used to wait
+     * for a DEVICE_DELETED that had come and gone, with the device recorded as being moved, QEMU without it.
+     */
+    @Test
+    void aResumedMoveWhoseUnplugCompletesBeforeTheSessionListensEndsOnItsTarget() {
+        start().requireHotplug().attach(BlockDeviceSpec.builder("d0", BlockBackend.nullBackend())
+                .ioThread(IOThreadChoice.named("indep_iothread_0")).build());
+        DeviceState d0 = saved().devices().get(0);
+        vm.close();
+        try (QmpClient qmp = QmpClient.connect(record().runtimeDir().resolve("qmp.sock"), Duration.ofSeconds(5))) {
+            qmp.execute("device_del", QmpClient.args().put("id", "d0")); // pending: no guest answers
+        }
+        recordWithAGuest(Intent.move(d0, List.of("indep_iothread_1")).withUnplugAsked());
+        DefaultHostContext quick = new DefaultHostContext(host.runtimeRoot(), Duration.ofSeconds(2), java.util.Map.of());
+        QemuHypervisor.afterReconcile = qmp -> {
+            var deleted = qmp.nextEvent(e -> e.name().equals("DEVICE_DELETED")
+                    && "d0".equals(e.data().path("device").asText(null)));
+            qmp.execute("system_reset"); // the guest lets go now
+            qmp.readUntil(deleted, Duration.ofSeconds(5));
+            assertTrue(deleted.isDone(), "QEMU reported d0 deleted");
+        };
+        try {
+            vm = QemuHypervisor.reattach(record(), quick);
+        } finally {
+            QemuHypervisor.afterReconcile = qmp -> { };
+        }
+        long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+        while (!saved().intents().isEmpty() || !saved().devices().stream()
+                .anyMatch(d -> d.id().equals("d0") && d.ioThreads().equals(List.of("indep_iothread_1")))) {
+            assertTrue(System.nanoTime() < deadline, () -> "the move did not end on its target: " + saved()
+                    + "; reattach: " + vm.reconciliation());
+            java.util.concurrent.locks.LockSupport.parkNanos(20_000_000);
+        }
+        QemuTruth.assertRecordEqualsQemu(vm, saved(), "after the move ended");
+        assertEquals(d0.nodeName(), saved().devices().get(0).nodeName(), "the same block node");
+        assertFalse(saved().devices().get(0).unplugging());
     }
 
     @Test

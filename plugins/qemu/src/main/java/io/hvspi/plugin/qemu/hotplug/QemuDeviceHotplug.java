@@ -90,6 +90,22 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
     public QemuDeviceHotplug(String type, QmpClient qmp, Object lock, IOThreadPool pool, DeviceTable table,
                              QemuSettings settings, Optional<String> scsiIoThread, Set<Capability> capabilities,
                              QemuVersion version, PendingIntents intents, Runnable persist) {
+        this(type, qmp, lock, pool, table, settings, scsiIoThread, capabilities, version, intents, persist, List.of());
+    }
+
+    /**
+     * @param unfinished moves an earlier process left after its {@code device_del}, whose unplug the guest has
+     *                   not completed yet (a reattach's {@code Reconciler.Result#unfinished}): each device stays
+     *                   recorded where QEMU has it, being moved (a detach or another move is refused), with the
+     *                   move's intent in the record; when QEMU reports it deleted it is plugged in on the move's
+     *                   target, else back where it was, as the move would have done (the pending unplug would
+     *                   otherwise drop the disk). They are marked as moving before QEMU's events are heard, and
+     *                   QEMU is asked whether it still has each device once they are: a DEVICE_DELETED that came
+     *                   before either point is not missed
+     */
+    public QemuDeviceHotplug(String type, QmpClient qmp, Object lock, IOThreadPool pool, DeviceTable table,
+                             QemuSettings settings, Optional<String> scsiIoThread, Set<Capability> capabilities,
+                             QemuVersion version, PendingIntents intents, Runnable persist, List<Intent> unfinished) {
         this.type = type;
         this.qmp = qmp;
         this.lock = lock;
@@ -101,6 +117,9 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
         this.version = version;
         this.intents = intents;
         this.persist = persist;
+        // the moves are marked as moving before the events are heard: a DEVICE_DELETED from now on ends their wait,
+        // never drops the device as "removed without a detach"
+        List<Resumed> resumed = unfinished.stream().map(this::takeOnMove).filter(r -> r != null).toList();
         this.events = qmp.subscribe(new QmpListener() {
             @Override
             public void onEvent(QmpEvent event) {
@@ -112,6 +131,7 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
                 released.values().forEach(f -> f.completeExceptionally(cause));
             }
         });
+        resumed.forEach(this::resume);
     }
 
     /** Stops listening for QEMU's events. */
@@ -610,16 +630,37 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
             // a replug QEMU may still answer keeps its intent until it does (replugWhenAnswered)
             if (!table.isMoving(deviceId)) {
                 end(intent);
+                end(intent.withUnplugAsked()); // what it became once QEMU took the unplug
             }
         }
     }
 
+    /**
+     * Logs the move's intent again, marked: QEMU took the {@code device_del} ({@link Intent#withUnplugAsked}).
+     * A reattach asks the unplug again only for a move so marked (see {@code Reconciler}), never for one
+     * whose process may have died before it asked. When the line cannot be written the move goes on
+     * under its first intent.
+     */
+    private Intent unplugAsked(Intent begun) {
+        Intent asked = begun.withUnplugAsked();
+        try {
+            intents.beginLogged(asked);
+            return asked;
+        } catch (HvspiException e) {
+            LOG.warn("move of device '{}': {}; should this process die before the move ends, the next reattach"
+                    + " leaves the device where QEMU has it", begun.id(), e.getMessage());
+            return begun;
+        }
+    }
+
     private BlockDevice move(DeviceState device, Reservation reservation, CompletableFuture<Void> gone,
-                             Intent intent) {
+                             Intent begun) {
         String deviceId = device.id();
         long deadline = System.nanoTime() + DEFAULT_DETACH_TIMEOUT.toNanos();
+        Intent intent = begun;
         try {
             requestUnplug(device, deadline);
+            intent = unplugAsked(begun);
             await(gone, deviceId, UnplugWait.left(deadline), "move");
         } catch (RuntimeException e) {
             synchronized (lock) {
@@ -672,24 +713,18 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
         return toBlockDevice(confirmMove(device, reservation, gone, intent));
     }
 
-    /**
-     * Carries on a move an earlier process left after its {@code device_del}, whose unplug the
-     * guest has not completed yet (see {@code Reconciler}): the device stays recorded where QEMU
-     * has it, being moved (a detach or another move is refused), with the move's intent in the
-     * record; when QEMU reports it deleted it is plugged in on the move's target, else back where
-     * it was, as the move would have done. Without this the pending unplug would drop the disk.
-     */
-    public void resumeMove(Intent intent) {
+    /** A move being carried on: the device as recorded, its new place reserved, the wait for its DEVICE_DELETED. */
+    private record Resumed(DeviceState device, Reservation reservation, CompletableFuture<Void> gone, Intent intent) {}
+
+    /** Marks the device as being moved and adopts the intent; {@code null} when the move cannot be carried on. */
+    private Resumed takeOnMove(Intent intent) {
         String id = intent.id();
-        CompletableFuture<Void> gone = new CompletableFuture<>();
-        DeviceState device;
-        Reservation reservation;
         synchronized (lock) {
-            device = table.get(id).orElse(null);
+            DeviceState device = table.get(id).orElse(null);
             if (device == null || !table.beginMove(id)) {
-                return;
+                return null;
             }
-            reservation = reserveAt(intent.target());
+            Reservation reservation = reserveAt(intent.target());
             if (reservation == null) {
                 // the target went away: the device goes back where it was once the guest releases it
                 reservation = reserveAt(device.ioThreads());
@@ -698,15 +733,26 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
                 table.endMove(id);
                 LOG.warn("the interrupted move of device '{}' cannot be carried on: neither its target {} nor {}"
                         + " can take it", id, intent.target(), device.ioThreads());
-                return;
+                return null;
             }
+            CompletableFuture<Void> gone = new CompletableFuture<>();
             released.put(id, gone);
             intents.adopt(intent);
-            persist.run();
+            return new Resumed(device, reservation, gone, intent);
         }
-        DeviceState d = device;
-        Reservation r = reservation;
-        gone.whenCompleteAsync((v, error) -> replugResumed(d, r, gone, intent, error));
+    }
+
+    /**
+     * Replugs when QEMU reports the device deleted; with the events heard by now, QEMU is asked
+     * whether it still has the device: an unplug that completed before (its DEVICE_DELETED
+     * unheard) ends the wait at once.
+     */
+    private void resume(Resumed r) {
+        r.gone().whenCompleteAsync((v, error) -> replugResumed(r.device(), r.reservation(), r.gone(), r.intent(),
+                error));
+        if (!inQemu(r.device().id())) {
+            r.gone().complete(null);
+        }
     }
 
     /** A reservation of exactly these IOThreads, or {@code null} when the pool refuses it. */
@@ -736,13 +782,19 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
             LOG.info("device '{}' was moved to {} when the guest released it", device.id(),
                     describe(reservation.ioThreads()));
         } catch (HvspiException e) {
-            synchronized (lock) {
-                pool.release(reservation);
-            }
-            LOG.warn("{}", restoreAfterFailedMove(device, e).getMessage());
-            if (!table.isMoving(device.id())) {
-                end(intent);
-            }
+            replugFailedUnwatched(device, reservation, intent, e);
+        }
+    }
+
+    /** A replug no caller waits for failed: the device goes back where it was, and the move's intent ends with it. */
+    private void replugFailedUnwatched(DeviceState device, Reservation reservation, Intent intent,
+                                       HvspiException error) {
+        synchronized (lock) {
+            pool.release(reservation);
+        }
+        LOG.warn("{}", restoreAfterFailedMove(device, error).getMessage());
+        if (!table.isMoving(device.id())) {
+            end(intent);
         }
     }
 
@@ -771,13 +823,7 @@ public final class QemuDeviceHotplug implements DeviceHotplug {
                         describe(reservation.ioThreads()));
                 return;
             }
-            synchronized (lock) {
-                pool.release(reservation);
-            }
-            LOG.warn("{}", restoreAfterFailedMove(device, error).getMessage());
-            if (!table.isMoving(device.id())) {
-                end(intent);
-            }
+            replugFailedUnwatched(device, reservation, intent, error);
         });
     }
 

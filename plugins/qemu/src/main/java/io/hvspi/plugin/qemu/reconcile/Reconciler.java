@@ -148,9 +148,10 @@ public final class Reconciler {
      * for a detach it is asked again, and one reset completes every pending one. A
      * move's device is not asked again (the move is settled by where the device is).
      * With a guest, a detach's unplug is asked again and left to the guest; a move's
-     * unplug is asked again (QEMU answers that it is already pending, or starts it: the
-     * earlier process may have died either side of its {@code device_del}) and awaited up
-     * to the timeout, so that the move can plug the device in on its target. A guest that
+     * unplug is asked again only when its intent says QEMU took its {@code device_del}
+     * ({@link Intent#unplugAsked}) and QEMU has the device off the move's target (QEMU
+     * answers that it is already pending), and awaited up to the timeout, so that the move
+     * can plug the device in on its target. A guest that
      * takes longer leaves the move to the session ({@link Result#unfinished()}): the pending
      * unplug completes later, and the device must not be lost then.
      * Returns true when QEMU was told anything.
@@ -160,11 +161,18 @@ public final class Reconciler {
         return completePendingDetaches(intents, live) || told;
     }
 
-    /** With a guest: {@code device_del} again for each move whose device QEMU still has, and DEVICE_DELETED awaited. */
+    /**
+     * With a guest: {@code device_del} again for each move whose device QEMU still has on its old
+     * place and whose intent records that QEMU took the move's {@code device_del}
+     * ({@link Intent#unplugAsked}), and DEVICE_DELETED awaited. A device QEMU has on the move's target
+     * (the replug was done) or whose unplug was never asked is left alone: the guest must not eject
+     * a disk that is already where it belongs, or one nobody asked to unplug.
+     */
     private boolean askMovesAgain(List<Intent> intents, LiveVm live) {
         List<CompletableFuture<QmpEvent>> deleted = new ArrayList<>();
         for (Intent i : intents) {
-            if (i.op() != Intent.Op.MOVE || !live.devices().containsKey(i.id())) {
+            LiveDevice there = live.devices().get(i.id());
+            if (i.op() != Intent.Op.MOVE || there == null || !i.unplugAsked() || onTarget(i, there)) {
                 continue;
             }
             String id = i.id();
@@ -202,6 +210,11 @@ public final class Reconciler {
         }
         deleted.forEach(f -> f.cancel(false));
         return true;
+    }
+
+    /** True when QEMU has the moved device on the move's target: the replug happened. */
+    private static boolean onTarget(Intent move, LiveDevice there) {
+        return there.ioThreads().equals(move.target()) && !move.target().equals(move.device().ioThreads());
     }
 
     private boolean completePendingDetaches(List<Intent> intents, LiveVm live) {
@@ -303,10 +316,21 @@ public final class Reconciler {
 
     /** A move ends with the disk attached: where QEMU has it, else plugged in on the target, else on the old IOThreads. */
     private boolean settleMove(Intent intent, LiveDevice there, LiveVm live, Map<String, DeviceState> devices) {
-        DeviceState d = intent.device();
+        // the intent's mark says the move's device_del was taken; the device itself is not being detached
+        DeviceState d = intent.device().withUnplugging(false);
         String id = d.id();
         if (there != null) {
             devices.put(id, d.withIoThreads(there.ioThreads()));
+            if (onTarget(intent, there)) {
+                notes.add("move of device '" + id + "' was interrupted after QEMU plugged it in on its target "
+                        + describe(there.ioThreads()) + ": finished");
+                return false;
+            }
+            if (!guestless && !intent.unplugAsked()) {
+                notes.add("move of device '" + id + "' was interrupted before QEMU took its unplug; it stays on "
+                        + describe(there.ioThreads()) + " (not unplugged now)");
+                return false;
+            }
             if (unplugPending.contains(id)) {
                 // its unplug is pending with the guest (asked again above): the move ends when the guest lets go
                 unfinished.add(intent);

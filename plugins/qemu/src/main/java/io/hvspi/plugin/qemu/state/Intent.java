@@ -12,7 +12,8 @@ import java.util.Objects;
  * @param op what was being done
  * @param id the device or IOThread concerned
  * @param device for {@link Op#ATTACH} the device as it will be recorded once QEMU confirms it; for
- *               {@link Op#DETACH} and {@link Op#MOVE} the device as recorded before; {@code null} for IOThreads
+ *               {@link Op#DETACH} and {@link Op#MOVE} the device as recorded before (a move's marked as unplugging once
+ *               QEMU took its {@code device_del}: {@link #withUnplugAsked}); {@code null} for IOThreads
  * @param target for {@link Op#MOVE} the IOThread(s) the device goes to (empty: the main loop); for
  *               {@link Op#PIN} the one CPU set ({@code 0-3,6}); else empty
  * @param nic for {@link Op#NIC_ATTACH} the network device as it will be recorded once QEMU confirms it
@@ -58,6 +59,23 @@ public record Intent(Op op, String id, DeviceState device, List<String> target, 
 
     public static Intent move(DeviceState device, List<String> target) {
         return new Intent(Op.MOVE, device.id(), device, target);
+    }
+
+    /**
+     * This move once QEMU took its {@code device_del}: its device marked as unplugging. The move
+     * logs it then, so that a reattach knows an unplug may be pending with the guest; a move
+     * intent without the mark may have been cut off before its {@code device_del} was sent.
+     */
+    public Intent withUnplugAsked() {
+        if (op != Op.MOVE) {
+            throw new IllegalStateException(op + " intent has no unplug step");
+        }
+        return new Intent(op, id, device.withUnplugging(true), target, nic);
+    }
+
+    /** True for a move whose {@code device_del} QEMU took ({@link #withUnplugAsked}). */
+    public boolean unplugAsked() {
+        return op == Op.MOVE && device.unplugging();
     }
 
     public static Intent ioThreadAdd(String id) {

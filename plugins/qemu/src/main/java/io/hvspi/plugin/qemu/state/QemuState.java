@@ -45,12 +45,14 @@ public record QemuState(int format, QemuSettings settings, String qmpSocket, boo
     /**
      * Format 2 added {@code intents} and {@code qemu}; format 3 {@code nics}, {@code pins} and
      * {@code placement}; format 4 {@code intentLog}; format 5 changed no field: its log also holds
-     * attaches finished without a record save. Older documents are read as having none. A reader
-     * refuses newer formats: a format 2 reader cannot drop the NICs or pins by saving over them, a
-     * format 3 reader cannot miss intents that only the log holds, a format 4 reader cannot miss
-     * attaches that only the log holds.
+     * attaches finished without a record save; format 6 changed no field: a move's intent has its
+     * device marked as unplugging once QEMU took the move's {@code device_del}. Older documents are
+     * read as having none. A reader refuses newer formats: a format 2 reader cannot drop the NICs or
+     * pins by saving over them, a format 3 reader cannot miss intents that only the log holds, a
+     * format 4 reader cannot miss attaches that only the log holds, a format 5 reader cannot take a
+     * marked move for a detach.
      */
-    public static final int FORMAT = 5;
+    public static final int FORMAT = 6;
     private static final int OLDEST_READABLE = 1;
 
     /** Reads and writes the plugin's state, and the intent log's lines in the same terms. */
