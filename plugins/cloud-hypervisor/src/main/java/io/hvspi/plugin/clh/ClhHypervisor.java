@@ -76,6 +76,8 @@ final class ClhHypervisor implements Hypervisor {
     private static final Duration READY_POLL = Duration.ofMillis(10);
     /** How often the endpoint watcher tries the API socket while someone subscribes. */
     static final Duration WATCH_PERIOD = Duration.ofSeconds(1);
+    /** How often stop looks whether an endpoint's socket still listens after vmm.shutdown was not confirmed. */
+    private static final Duration STOP_POLL = Duration.ofMillis(20);
 
     private final String vmId;
     private final HostContext host;
@@ -118,8 +120,9 @@ final class ClhHypervisor implements Hypervisor {
     private boolean removed;
     private final AtomicBoolean exitPublished = new AtomicBoolean();
     /**
-     * With an endpoint there is no process to watch: while someone subscribes, this thread tries
-     * the API socket every {@link #WATCH_PERIOD} and reports a VMM that went away. Guarded by this.
+     * With an endpoint there is no process to watch: while someone subscribes, this thread holds a
+     * connection to the API socket, looks at it every {@link #WATCH_PERIOD}, and reports a VMM that
+     * went away. Guarded by {@link #watchLock}.
      */
     private Thread watcher;
     private final Object watchLock = new Object();
@@ -241,8 +244,9 @@ final class ClhHypervisor implements Hypervisor {
     /**
      * Shuts the VM and the VMM down and removes every trace. A VMM it spawned is ended by
      * signal when it does not exit. With an endpoint (no process of its own) the record is
-     * removed only with proof that the VMM is gone: it answered {@code vmm.shutdown}, the
-     * connection ended, or the socket now refuses connections; otherwise this throws
+     * removed only with proof that the VMM is gone: it answered {@code vmm.shutdown}, or the
+     * socket refuses connections within the stop timeout (a connection that ended is not enough
+     * alone: a VMM whose backlog is full fails connects too); otherwise this throws
      * {@link VmmUnavailableException} ({@code TIMED_OUT}) and keeps the record and the
      * connection, so that a later stop retries.
      */
@@ -273,22 +277,21 @@ final class ClhHypervisor implements Hypervisor {
             try {
                 api.put("/vmm.shutdown", settings.apiTimeout());
             } catch (VmmUnavailableException e) {
+                // even EXITED is no proof alone: the socket must refuse connections too (below)
                 LOG.debug("VM '{}': vmm.shutdown during stop: {}", vmId, e.getMessage());
-                if (e.reason() != VmmUnavailableException.Reason.EXITED) { // EXITED: refused, or ended after it was sent
-                    notConfirmed = e.getMessage();
-                }
+                notConfirmed = e.getMessage();
             } catch (VmmException e) {
                 LOG.debug("VM '{}': vmm.shutdown during stop: {}", vmId, e.getMessage());
                 notConfirmed = "refused: " + e.getMessage();
             }
             process.ifPresent(p -> p.awaitExitOrKill(settings.stopTimeout()));
-            if (proveGone && process.isEmpty() && notConfirmed != null && !VmmSockets.refusesConnections(socket)) {
+            if (proveGone && process.isEmpty() && notConfirmed != null && !awaitRefusal(settings.stopTimeout())) {
                 stopping = false;
                 life.stopFailed();
                 throw new VmmUnavailableException(VmmUnavailableException.Reason.TIMED_OUT, "clh: cannot stop VM '"
                         + vmId + "' at endpoint " + socket + ": vmm.shutdown not confirmed (" + notConfirmed
-                        .replace('\n', ' ') + ") and the API socket still accepts connections; kept its record,"
-                        + " stop again to retry");
+                        .replace('\n', ' ') + ") and the API socket still takes connections "
+                        + settings.stopTimeout().toMillis() + " ms later; kept its record, stop again to retry");
             }
             vmmExited();
         }
@@ -333,7 +336,8 @@ final class ClhHypervisor implements Hypervisor {
     /**
      * From {@code vm.info}: Running, Paused, and Created (not booted) as
      * {@link VmState#PAUSED}; {@link VmState#FAILED} when the VMM is gone
-     * although nobody stopped it.
+     * although nobody stopped it (with an endpoint: when its socket refuses
+     * connections; a VMM that only does not answer throws {@code TIMED_OUT}).
      */
     @Override
     public VmState state() {
@@ -350,10 +354,31 @@ final class ClhHypervisor implements Hypervisor {
             };
         } catch (VmmUnavailableException e) {
             if (e.reason() == VmmUnavailableException.Reason.EXITED) {
-                vmmGone();
-                return VmState.FAILED;
+                if (spawn || VmmSockets.refusesConnections(socket)) {
+                    vmmGone();
+                    return VmState.FAILED;
+                }
+                // with an endpoint, a VMM whose socket still takes connections is there: no proof of an exit
+                throw new VmmUnavailableException(VmmUnavailableException.Reason.TIMED_OUT, e.getMessage()
+                        + "; its API socket still takes connections", e);
             }
             throw e;
+        }
+    }
+
+    /**
+     * Waits up to {@code timeout} until nothing listens on the endpoint's socket; true then. Holds
+     * one connection while it waits (see {@link VmmSockets#awaitRefusal}): a VMM that closes the
+     * connection just before its listener is seen gone, and a hung one gets one connection more in
+     * its backlog, not one per check.
+     */
+    private boolean awaitRefusal(Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        try {
+            return VmmSockets.awaitRefusal(socket, STOP_POLL, () -> System.nanoTime() - deadline < 0);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return VmmSockets.refusesConnections(socket);
         }
     }
 
@@ -408,7 +433,7 @@ final class ClhHypervisor implements Hypervisor {
      * Delivers {@code VMM_EXITED} once, when the VMM is gone: the spawned process exited,
      * {@link #stop()} shut the VMM down, or (with an endpoint, where there is no process)
      * the API socket stopped taking connections, which a watcher checks every
-     * {@link #WATCH_PERIOD} while there are subscribers, and any call that finds the VMM
+     * {@link #WATCH_PERIOD} (on one connection it holds) while there are subscribers, and any call that finds the VMM
      * gone reports. Cloud Hypervisor's API itself has no event stream.
      */
     @Override
@@ -607,14 +632,16 @@ final class ClhHypervisor implements Hypervisor {
         }
     }
 
+    /**
+     * Holds one connection to the socket and looks at it every {@link #WATCH_PERIOD}, rather than
+     * connecting once a period: a stopped (SIGSTOP) or hung VMM accepts nothing, and each probe would
+     * stay in its accept backlog until that is full. See {@link VmmSockets#awaitRefusal}.
+     */
     private void watch(Path watched) {
         try {
-            while (!closed && life.isStarted() && !listeners.isEmpty() && !exitPublished.get()) {
-                if (VmmSockets.refusesConnections(watched)) {
-                    vmmGone();
-                    break;
-                }
-                Thread.sleep(WATCH_PERIOD);
+            if (VmmSockets.awaitRefusal(watched, WATCH_PERIOD,
+                    () -> !closed && life.isStarted() && !listeners.isEmpty() && !exitPublished.get())) {
+                vmmGone();
             }
         } catch (InterruptedException e) {
             // closed or stopped

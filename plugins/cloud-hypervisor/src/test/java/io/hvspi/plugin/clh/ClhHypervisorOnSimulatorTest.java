@@ -412,6 +412,55 @@ class ClhHypervisorOnSimulatorTest extends ClhHypervisorBehaviour {
     }
 
     /**
+     * A VMM stopped with SIGSTOP keeps its listener and accepts nothing: its backlog fills (every
+     * connect stays there, closed or not) and a connect then fails with EAGAIN. That is a VMM that
+     * is there: calls time out, state() reports no exit, no subscriber hears VMM_EXITED, and stop
+     * keeps the record; once nothing listens, stop removes it.
+     */
+    @Test
+    void aVmmWhoseBacklogIsFullIsThereNotExited() throws Exception {
+        hostOptions.put(ClhSettings.API_TIMEOUT_KEY, "300");
+        hostOptions.put(ClhSettings.STOP_TIMEOUT_KEY, "300");
+        Hypervisor vm = running("full1", 1);
+        HostContext host = ((ClhHypervisor) vm).host();
+        ClhSimulator sim = simulators.get("full1");
+        sim.close(); // and in its place a VMM that is stopped: subscribed later, the watcher sees only that one
+        Files.createDirectories(sim.socket().getParent());
+        ServerSocketChannel stopped = ServerSocketChannel.open(java.net.StandardProtocolFamily.UNIX);
+        resources.add(stopped);
+        stopped.bind(UnixDomainSocketAddress.of(sim.socket()), 1); // never accepts
+        for (int i = 0; i < 8; i++) { // fill the backlog until a connect fails
+            SocketChannel c = SocketChannel.open(java.net.StandardProtocolFamily.UNIX);
+            resources.add(c);
+            c.configureBlocking(false);
+            try {
+                c.connect(UnixDomainSocketAddress.of(sim.socket()));
+            } catch (IOException full) {
+                break;
+            }
+        }
+
+        java.util.concurrent.BlockingQueue<io.hvspi.spi.VmEvent> events = new java.util.concurrent.LinkedBlockingQueue<>();
+        vm.subscribe(events::add);
+
+        VmmUnavailableException paused = assertThrows(VmmUnavailableException.class, vm::pause);
+        assertEquals(VmmUnavailableException.Reason.TIMED_OUT, paused.reason(), paused.getMessage());
+        VmmUnavailableException state = assertThrows(VmmUnavailableException.class, vm::state);
+        assertEquals(VmmUnavailableException.Reason.TIMED_OUT, state.reason(), state.getMessage());
+        VmmUnavailableException stop = assertThrows(VmmUnavailableException.class, vm::stop);
+        assertEquals(VmmUnavailableException.Reason.TIMED_OUT, stop.reason(), stop.getMessage());
+        assertTrue(host.stateStore().load("full1").isPresent(), "the record of a VMM that is there is kept");
+        assertTrue(Files.isDirectory(tmp.resolve("run/full1")));
+        assertEquals(null, events.poll(1500, TimeUnit.MILLISECONDS), "no VMM_EXITED: the VMM is there");
+
+        stopped.close();
+        Files.deleteIfExists(sim.socket()); // now it is gone
+        vm.stop();
+        assertTrue(host.stateStore().load("full1").isEmpty());
+        assertFalse(Files.exists(tmp.resolve("run/full1")));
+    }
+
+    /**
      * With an endpoint nothing watches a process: a subscriber still hears, once, that the VMM
      * went away, without calling anything (a watcher tries the socket while someone subscribes),
      * and a call that finds it gone does not report it twice.

@@ -42,7 +42,6 @@ import io.hvspi.spi.VmmException;
 import io.hvspi.spi.VmmUnavailableException;
 import java.io.IOException;
 import java.io.RandomAccessFile;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -112,6 +111,8 @@ final class DragonballHypervisor implements Hypervisor {
     private boolean removed;
     private final java.util.concurrent.atomic.AtomicBoolean exitPublished =
             new java.util.concurrent.atomic.AtomicBoolean();
+    /** Runs as an attach is about to make a null backend's sparse file (for tests: a stop at that moment). */
+    volatile Runnable beforeSparseFile = () -> {};
     private final Map<String, Drive> drives = new LinkedHashMap<>();
     private final List<Consumer<VmEvent>> listeners = new CopyOnWriteArrayList<>();
     private final ExecutorService events;
@@ -736,12 +737,23 @@ final class DragonballHypervisor implements Hypervisor {
             return switch (device.backend()) {
                 case BlockBackend.HostPath p -> p.path().toAbsolutePath();
                 case BlockBackend.Null n -> {
+                    beforeSparseFile.run();
                     Path file = runtimeDir.resolve("null-" + device.id() + ".img");
-                    try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "rw")) {
-                        f.setLength(n.sizeBytes());
-                    } catch (IOException e) {
-                        throw new UncheckedIOException("cannot create the sparse file " + file
-                                + " that stands in for a null backend: " + e.getMessage(), e);
+                    // under the record lock, as stop removes the runtime directory: a stop that began after
+                    // requireStarted (stop does not take lock) refuses the attach here, and one that comes
+                    // later deletes the directory with the file in it, never while it is being made
+                    synchronized (recordLock) {
+                        if (removed || life.isStopped()) {
+                            throw new RequestRejectedException(Reason.INVALID_STATE, TYPE + ": cannot attach '"
+                                    + device.id() + "' to VM '" + vmId + "': it was stopped meanwhile");
+                        }
+                        try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "rw")) {
+                            f.setLength(n.sizeBytes());
+                        } catch (IOException e) {
+                            throw new HvspiException(TYPE + ": cannot attach '" + device.id() + "' to VM '" + vmId
+                                    + "': cannot create the sparse file " + file + " that stands in for its null"
+                                    + " backend: " + String.valueOf(e.getMessage()).replace('\n', ' '), e);
+                        }
                     }
                     yield file;
                 }

@@ -264,4 +264,33 @@ class DragonballHotplugTest {
         assertEquals(List.of(), hotplug.list());
         assertFalse(Files.exists(host.runtimeRoot().resolve("vm1").resolve("null-d0.img")));
     }
+
+    /**
+     * Stop does not wait for an attach: one that finishes after the attach's state check and
+     * before its null backend's sparse file is made (the runtime directory deleted) refuses the
+     * attach as a stopped VM's, not with an I/O error, and leaves no runtime directory behind.
+     */
+    @Test
+    void anAttachThatAStopOvertakesIsRefusedAndLeavesNoRuntimeDirectory() throws Exception {
+        DeviceHotplug hotplug = started();
+        Path runtime = host.runtimeRoot().resolve("vm1");
+        ((DragonballHypervisor) vm).beforeSparseFile = () -> {
+            Thread stopper = Thread.ofPlatform().start(vm::stop); // another caller; stop takes no attach lock
+            try {
+                stopper.join(10_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        };
+        RequestRejectedException e = assertThrows(RequestRejectedException.class, () -> hotplug.attach(nullDisk("d0")));
+        assertEquals(Reason.INVALID_STATE, e.reason(), e.getMessage());
+        assertFalse(e.getMessage().contains("\n"), e.getMessage());
+        assertFalse(Files.exists(runtime), "no runtime directory after the stop");
+        assertTrue(host.stateStore().load("vm1").isEmpty());
+        assertEquals(List.of(), sim.driveIds(), "nothing reached Dragonball");
+        ((DragonballHypervisor) vm).beforeSparseFile = () -> {};
+        assertEquals(Reason.INVALID_STATE, assertThrows(RequestRejectedException.class,
+                () -> hotplug.attach(nullDisk("d1"))).reason(), "an attach after the stop");
+        assertFalse(Files.exists(runtime));
+    }
 }

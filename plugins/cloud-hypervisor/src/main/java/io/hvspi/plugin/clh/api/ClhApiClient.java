@@ -2,6 +2,7 @@ package io.hvspi.plugin.clh.api;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.hvspi.kit.lifecycle.VmmSockets;
 import io.hvspi.spi.VmmException;
 import io.hvspi.spi.VmmUnavailableException;
 import io.hvspi.spi.VmmUnavailableException.Reason;
@@ -28,7 +29,10 @@ import org.slf4j.LoggerFactory;
  * Cloud Hypervisor's REST API ({@code /api/v1}) over its {@code --api-socket},
  * with Jetty's HTTP client on a Unix-domain transport. Every call has its own
  * timeout and ends with an answer, a {@link VmmException} carrying the HTTP
- * status and the VMM's messages, or a {@link VmmUnavailableException}.
+ * status and the VMM's messages, or a {@link VmmUnavailableException}: {@code EXITED}
+ * only when nothing listens on the socket any more ({@link VmmSockets#refusesConnections});
+ * any other failure to reach a socket that still listens, such as a connect that fails with
+ * {@code EAGAIN} because a stopped or hung VMM's accept backlog is full, is {@code TIMED_OUT}.
  */
 public final class ClhApiClient implements AutoCloseable {
     /** Where Cloud Hypervisor serves its API. */
@@ -134,9 +138,35 @@ public final class ClhApiClient implements AutoCloseable {
             return new VmmUnavailableException(Reason.PROTOCOL_ERROR,
                     "clh: " + command + ": not HTTP on " + socket + ": " + cause.getMessage(), cause);
         }
-        // connect refused, no socket file, or the connection closed: the VMM is not (or no longer) there
+        if (backlogFull(cause)) {
+            // EAGAIN on connect: the listener is there but accepts nothing (a VMM stopped with SIGSTOP, or hung)
+            return new VmmUnavailableException(Reason.TIMED_OUT, "clh: " + command + ": the VMM on " + socket
+                    + " takes no connection (its accept backlog is full: it is stopped or hung)", cause);
+        }
+        if (!VmmSockets.refusesConnections(socket)) {
+            // something still listens: whatever failed, it is no proof that the VMM is gone
+            return new VmmUnavailableException(Reason.TIMED_OUT, "clh: " + command + ": no answer on " + socket
+                    + ", which still takes connections: " + oneLine(cause), cause);
+        }
+        // connect refused, no socket file, or the connection closed and nothing listens: the VMM is gone
         return new VmmUnavailableException(Reason.EXITED,
-                "clh: " + command + ": cannot reach the VMM on " + socket + ": " + cause, cause);
+                "clh: " + command + ": cannot reach the VMM on " + socket + ": " + oneLine(cause), cause);
+    }
+
+    /** A connect that failed with EAGAIN (Jetty wraps the JDK's exception), which a Unix listener with a full backlog gives. */
+    private static boolean backlogFull(Throwable cause) {
+        for (Throwable t = cause; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            String message = t.getMessage();
+            if (t instanceof java.net.SocketException && message != null
+                    && (message.contains("Resource temporarily unavailable") || message.contains("EAGAIN"))) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static String oneLine(Throwable cause) {
+        return cause.toString().replace('\n', ' ');
     }
 
     private static String abbreviate(String text) {
