@@ -20,6 +20,7 @@ import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
@@ -177,32 +178,66 @@ public final class JsonLineChannel implements AutoCloseable {
                 .unstarted(this::readLoop);
     }
 
+    /** How long {@link #connect(Path, Options, Handler)} waits for a peer whose accept backlog is full. */
+    public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(10);
+
     /**
-     * Connects and starts the background reader.
+     * Connects and starts the background reader, waiting up to {@link #DEFAULT_CONNECT_TIMEOUT}
+     * for a peer whose accept backlog is full.
      *
-     * @throws VmmUnavailableException {@code EXITED} when nothing listens on {@code socket}
+     * @throws VmmUnavailableException {@code EXITED} when nothing listens on {@code socket};
+     *         {@code TIMED_OUT} when the peer's backlog stays full
      */
     public static JsonLineChannel connect(Path socket, Options options, Handler handler) {
-        SocketChannel ch;
-        try {
-            ch = SocketChannel.open(StandardProtocolFamily.UNIX);
-        } catch (IOException e) {
-            throw new VmmUnavailableException(Reason.EXITED, "cannot open a Unix socket: " + describe(e), e);
+        return connect(socket, options, handler, DEFAULT_CONNECT_TIMEOUT);
+    }
+
+    /**
+     * Connects and starts the background reader. A peer that accepts nothing (stopped with
+     * SIGSTOP, hung) keeps connections in its listener's backlog; once that is full, a blocking
+     * connect to a Unix socket waits until a slot frees, which may be never. So the connect is
+     * non-blocking and tried again until {@code connectTimeout}.
+     *
+     * @throws VmmUnavailableException {@code EXITED} when nothing listens on {@code socket};
+     *         {@code TIMED_OUT} when the peer's backlog stays full for {@code connectTimeout}
+     */
+    public static JsonLineChannel connect(Path socket, Options options, Handler handler, Duration connectTimeout) {
+        long deadline = System.nanoTime() + connectTimeout.toNanos();
+        while (true) {
+            SocketChannel ch;
+            try {
+                ch = SocketChannel.open(StandardProtocolFamily.UNIX);
+            } catch (IOException e) {
+                throw new VmmUnavailableException(Reason.EXITED, "cannot open a Unix socket: " + describe(e), e);
+            }
+            try {
+                ch.configureBlocking(false);
+                if (!ch.connect(UnixDomainSocketAddress.of(socket))) {
+                    while (!ch.finishConnect()) {
+                        Thread.onSpinWait(); // a Unix connect completes at once or fails; not reached on Linux
+                    }
+                }
+                Selector selector = Selector.open();
+                ch.register(selector, SelectionKey.OP_READ);
+                JsonLineChannel c = new JsonLineChannel(socket, options, ch, selector, handler);
+                c.reader.start();
+                return c;
+            } catch (IOException e) {
+                closeQuietly(ch);
+                boolean backlogFull = !(e instanceof java.net.ConnectException) && Files.exists(socket)
+                        && String.valueOf(e.getMessage()).contains("temporarily unavailable");
+                if (!backlogFull) {
+                    throw new VmmUnavailableException(Reason.EXITED, "cannot connect to " + options.peer() + ": "
+                            + describe(e), e);
+                }
+                if (System.nanoTime() - deadline >= 0) {
+                    throw new VmmUnavailableException(Reason.TIMED_OUT, "cannot connect to " + options.peer()
+                            + " within " + connectTimeout.toMillis() + " ms: its backlog of connections is full"
+                            + " (a stopped or hung VMM accepts none)", e);
+                }
+                LockSupport.parkNanos(10_000_000L);
+            }
         }
-        Selector selector;
-        try {
-            ch.connect(UnixDomainSocketAddress.of(socket));
-            ch.configureBlocking(false);
-            selector = Selector.open();
-            ch.register(selector, SelectionKey.OP_READ);
-        } catch (IOException e) {
-            closeQuietly(ch);
-            throw new VmmUnavailableException(Reason.EXITED, "cannot connect to " + options.peer() + ": "
-                    + describe(e), e);
-        }
-        JsonLineChannel c = new JsonLineChannel(socket, options, ch, selector, handler);
-        c.reader.start();
-        return c;
     }
 
     public Path socket() {

@@ -215,6 +215,53 @@ class JsonLineChannelTest {
         }
     }
 
+    /**
+     * A peer that accepts nothing (a SIGSTOPped QEMU) with its backlog full: a blocking connect to a
+     * Unix socket waited for a free slot, for ever (hvctl vm stop of a stopped QEMU hung in it until
+     * its 30 s bound). The connect is bounded now, and TIMED_OUT, not EXITED: something listens.
+     */
+    @Test
+    void aPeerWhoseBacklogIsFullIsTimedOutWithinTheConnectTimeout() throws IOException {
+        Path socket = dir.resolve("full.sock");
+        try (java.nio.channels.ServerSocketChannel server = java.nio.channels.ServerSocketChannel.open(
+                java.net.StandardProtocolFamily.UNIX)) {
+            server.bind(java.net.UnixDomainSocketAddress.of(socket), 1);
+            java.util.List<java.nio.channels.SocketChannel> queued = new java.util.ArrayList<>();
+            try {
+                while (true) { // fill the backlog: a non-blocking connect fails with EAGAIN once it is full
+                    java.nio.channels.SocketChannel c = java.nio.channels.SocketChannel.open(
+                            java.net.StandardProtocolFamily.UNIX);
+                    c.configureBlocking(false);
+                    try {
+                        c.connect(java.net.UnixDomainSocketAddress.of(socket));
+                        queued.add(c);
+                    } catch (IOException full) {
+                        c.close();
+                        break;
+                    }
+                    assertTrue(queued.size() < 1000, "the backlog never filled");
+                }
+                VmmUnavailableException e = assertTimeoutPreemptively(Duration.ofSeconds(10), () -> assertThrows(
+                        VmmUnavailableException.class, () -> JsonLineChannel.connect(socket,
+                                JsonLineChannel.Options.of("the stopped peer", CAP, JSON), new JsonLineChannel.Handler() {
+                                    @Override
+                                    public void onMessage(ObjectNode message) {
+                                    }
+
+                                    @Override
+                                    public void onEnd(VmmUnavailableException cause, boolean byUs) {
+                                    }
+                                }, Duration.ofMillis(300))));
+                assertEquals(Reason.TIMED_OUT, e.reason(), e::getMessage);
+                assertTrue(e.getMessage().contains("backlog of connections is full"), e.getMessage());
+            } finally {
+                for (java.nio.channels.SocketChannel c : queued) {
+                    c.close();
+                }
+            }
+        }
+    }
+
     @Test
     void nothingListeningIsExited() {
         VmmUnavailableException e = assertThrows(VmmUnavailableException.class, () -> JsonLineChannel.connect(

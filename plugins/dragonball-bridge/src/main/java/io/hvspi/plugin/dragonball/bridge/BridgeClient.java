@@ -88,10 +88,12 @@ public final class BridgeClient implements AutoCloseable {
      */
     public static BridgeClient connect(Path socket, Duration timeout) {
         BridgeClient client = new BridgeClient(socket);
+        long start = System.nanoTime();
         client.channel = JsonLineChannel.connect(socket,
-                JsonLineChannel.Options.of(client.peer, MAX_LINE_BYTES, MAPPER), client.new Handler());
+                JsonLineChannel.Options.of(client.peer, MAX_LINE_BYTES, MAPPER), client.new Handler(), timeout);
         try {
-            client.handshake(timeout);
+            Duration left = timeout.minusNanos(System.nanoTime() - start);
+            client.handshake(left.isNegative() ? Duration.ZERO : left);
             return client;
         } catch (RuntimeException e) {
             client.close();

@@ -164,18 +164,26 @@ public final class QmpClient implements AutoCloseable {
 
     private static QmpClient open(Path socket, Duration timeout, int maxLineBytes) {
         QmpClient client = new QmpClient(socket, timeout);
-        // QEMU's input has no line limit (a long qom-set value is legal): only what we read is capped
+        long start = System.nanoTime();
+        // QEMU's input has no line limit (a long qom-set value is legal): only what we read is capped;
+        // a stopped QEMU whose backlog is full makes the connect wait, within the same timeout
         client.channel = JsonLineChannel.connect(socket,
                 new JsonLineChannel.Options("QMP socket " + socket, maxLineBytes, Integer.MAX_VALUE, JSON),
-                client.new Reader());
+                client.new Reader(), timeout);
         try {
-            client.awaitGreeting(timeout);
+            client.awaitGreeting(left(timeout, start));
             client.negotiation = client.submit("qmp_capabilities", null, client.capabilitiesId);
             return client;
         } catch (RuntimeException e) {
             client.close();
             throw e;
         }
+    }
+
+    /** What is left of {@code timeout} since {@code start} ({@link System#nanoTime}), never negative. */
+    private static Duration left(Duration timeout, long start) {
+        Duration left = timeout.minusNanos(System.nanoTime() - start);
+        return left.isNegative() ? Duration.ZERO : left;
     }
 
     /** This connection's {@code qmp_capabilities}, answered before any later command. */
