@@ -343,7 +343,9 @@ final class DragonballHypervisor implements Hypervisor {
                 gone = true; // Dragonball confirmed: it exits once it answered
                 why = "";
             } catch (VmmUnavailableException e) {
-                gone = e.reason() == VmmUnavailableException.Reason.EXITED; // the connection ended after it was sent
+                // the connection ended after it was sent: proof once nothing listens there either (a bridge that
+                // dropped the connection and listens on has not shut down)
+                gone = e.reason() == VmmUnavailableException.Reason.EXITED && stopsListening(socket);
                 why = e.getMessage();
             } catch (HvspiException e) {
                 why = "refused: " + e.getMessage();
@@ -365,6 +367,17 @@ final class DragonballHypervisor implements Hypervisor {
             c.close();
         }
         current.close();
+    }
+
+    /** Whether nothing listens on {@code socket} within the command timeout. */
+    private boolean stopsListening(Path socket) {
+        long deadline = System.nanoTime() + timeout().toNanos();
+        try {
+            return VmmSockets.awaitRefusal(socket, Duration.ofMillis(50), () -> System.nanoTime() - deadline < 0);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return VmmSockets.refusesConnections(socket);
+        }
     }
 
     /**

@@ -125,6 +125,47 @@ class DragonballPeerFailureTest {
         assertFalse(Files.exists(host.runtimeRoot().resolve("vm1")));
     }
 
+    /**
+     * A bridge that drops the connection on ShutdownMicroVm but listens on has not shut down: the
+     * dropped connection alone was taken as proof, and the record of a VM that may run was removed.
+     */
+    @Test
+    void aBridgeThatDropsTheShutdownButListensOnKeepsTheRecord() throws Exception {
+        started(Options.defaults());
+        Path socket = Path.of(sim.endpoint());
+        sim.close(); // the plugin's connection ends; a bridge that speaks, then drops the shutdown, takes its place
+        try (java.nio.channels.ServerSocketChannel fake = java.nio.channels.ServerSocketChannel.open(
+                java.net.StandardProtocolFamily.UNIX)) {
+            Files.deleteIfExists(socket);
+            fake.bind(java.net.UnixDomainSocketAddress.of(socket));
+            Thread bridge = Thread.ofVirtual().start(() -> {
+                while (true) {
+                    try (java.nio.channels.SocketChannel c = fake.accept();
+                         var in = new java.io.BufferedReader(java.nio.channels.Channels.newReader(c,
+                                 java.nio.charset.StandardCharsets.UTF_8));
+                         var out = java.nio.channels.Channels.newWriter(c, java.nio.charset.StandardCharsets.UTF_8)) {
+                        out.write("{\"bridge\":\"hvspi-dragonball\",\"versions\":[1]}\n");
+                        out.flush();
+                        in.readLine(); // the version
+                        out.write("{\"version\":1}\n");
+                        out.flush();
+                        in.readLine(); // ShutdownMicroVm: dropped, unanswered
+                    } catch (java.io.IOException e) {
+                        return; // the listener closed
+                    }
+                }
+            });
+            VmmUnavailableException e = assertTimeoutPreemptively(NO_HANG,
+                    () -> assertThrows(VmmUnavailableException.class, vm::stop));
+            assertEquals(Reason.TIMED_OUT, e.reason(), e::getMessage);
+            assertTrue(host.stateStore().load("vm1").isPresent(), "the record of a VM that may still run is kept");
+            fake.close();
+            bridge.join(NO_HANG.toMillis());
+        }
+        assertTimeoutPreemptively(NO_HANG, vm::stop); // nothing listens now: proof
+        assertTrue(host.stateStore().load("vm1").isEmpty());
+    }
+
     /** A confirmed ShutdownMicroVm is proof: the record goes, and a subscriber hears VMM_EXITED once. */
     @Test
     void stopAtAnEndpointThatDragonballConfirmsRemovesTheRecordAndReportsTheExitOnce() throws Exception {
