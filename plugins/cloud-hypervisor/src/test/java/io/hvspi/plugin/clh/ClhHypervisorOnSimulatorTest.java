@@ -326,20 +326,7 @@ class ClhHypervisorOnSimulatorTest extends ClhHypervisorBehaviour {
     @Test
     void aVmmThatNeverAnswersFailsStartWithinTheStartTimeout() throws IOException {
         Path socket = tmp.resolve("hung.sock");
-        ServerSocketChannel server = ServerSocketChannel.open(java.net.StandardProtocolFamily.UNIX);
-        server.bind(UnixDomainSocketAddress.of(socket));
-        resources.add(server);
-        // accept connections but never answer, like a VMM that hangs
-        Thread.ofPlatform().daemon().start(() -> {
-            List<SocketChannel> held = new ArrayList<>();
-            try {
-                while (true) {
-                    held.add(server.accept());
-                }
-            } catch (IOException e) {
-                // closed by the test
-            }
-        });
+        silentVmmAt(socket); // accepts connections but never answers, like a VMM that hangs
         hostOptions.put(ClhSettings.START_TIMEOUT_KEY, "400");
         hostOptions.put(ClhSettings.API_TIMEOUT_KEY, "100");
         DefaultHostContext host = new DefaultHostContext(tmp.resolve("run"), Duration.ofSeconds(10), hostOptions)
