@@ -87,11 +87,11 @@ final class CompatCommand implements Callable<Integer> {
                         + System.getProperty("java.io.tmpdir") + ": " + e.getMessage(), e);
             }
             CompatReport report;
-            // ended by a signal, hvctl still ends the kit's VMs, which run without the host's exit hook
-            io.hvspi.core.host.ClosedOnExit sweep = io.hvspi.core.host.HvspiHost.builder().plugins(registry)
-                    .runtimeRoot(work).build().closeOnExit(new KitLeftovers(work));
             CompatRunner runner = CompatRunner.withDefaultBackends(work, progress::step,
                     Duration.ofMillis((long) (pluginTimeoutSeconds * 1000)));
+            // ended by a signal, hvctl still ends the kit's VMs, which run without the host's exit hook
+            io.hvspi.core.host.ClosedOnExit sweep = io.hvspi.core.host.HvspiHost.builder().plugins(registry)
+                    .runtimeRoot(work).build().closeOnExit(new KitLeftovers(work, runner::abandon));
             try {
                 report = runner.run(plugins, notLoaded(registry), conflicts(registry));
             } finally {

@@ -21,15 +21,32 @@ import java.util.stream.Stream;
 final class KitLeftovers implements AutoCloseable {
     private static final Duration BOUND = Duration.ofSeconds(2);
     private final Path work;
+    private final Runnable abandonRun;
 
-    KitLeftovers(Path work) {
+    /** @param abandonRun ends the kit's run first (its backend closes and refuses new VMs) */
+    KitLeftovers(Path work, Runnable abandonRun) {
         this.work = work;
+        this.abandonRun = abandonRun;
     }
 
     @Override
     public void close() throws IOException {
         if (!Files.isDirectory(work)) {
             return; // removed after a run that ended normally
+        }
+        abandonRun.run();
+        // the run's thread may still be inside plugin code that writes under the work root (a start in
+        // flight): swept again while it comes back, within the bound
+        long deadline = System.nanoTime() + BOUND.toNanos();
+        while (sweep() && System.nanoTime() - deadline < 0) {
+            java.util.concurrent.locks.LockSupport.parkNanos(100_000_000L);
+        }
+    }
+
+    /** One sweep; true when the work root was removed, so that a late write would show. */
+    private boolean sweep() throws IOException {
+        if (!Files.isDirectory(work)) {
+            return true;
         }
         boolean left = false;
         try (Stream<Path> runs = Files.list(work)) {
@@ -40,6 +57,7 @@ final class KitLeftovers implements AutoCloseable {
         if (!left) {
             RuntimeDirs.deleteTree(work);
         }
+        return !left;
     }
 
     /** Ends the VMs under one runtime root; true when one could not be ended. */

@@ -65,6 +65,9 @@ public final class CompatRunner {
     private final Duration pluginDeadline;
     private final List<Path> kept = new CopyOnWriteArrayList<>();
     private final Set<String> used = new java.util.HashSet<>();
+    /** The backend of the plugin the kit runs now, for {@link #abandon}. */
+    private volatile TckBackend current;
+    private volatile boolean abandoned;
 
     /**
      * @param backends makes the backend for a plugin, given a fresh directory for it
@@ -106,6 +109,19 @@ public final class CompatRunner {
      * The plugins' work directories kept after the run because a VMM of theirs still runs
      * (the report's reason names it): whoever removes the work root must keep these.
      */
+    /**
+     * Ends the run from another thread (a signal's exit hook): the current backend closes, which
+     * ends its VMMs and refuses new VMs, and no later plugin starts. The run's own thread may still
+     * be inside plugin code, which can leave files behind; the caller sweeps the work root after.
+     */
+    public void abandon() {
+        abandoned = true;
+        TckBackend b = current;
+        if (b != null) {
+            b.close();
+        }
+    }
+
     public List<Path> kept() {
         return List.copyOf(kept);
     }
@@ -196,6 +212,10 @@ public final class CompatRunner {
 
     private PluginRun runOne(PluginUnderTest plugin, Facts facts, long start) {
         String type = facts.type;
+        if (abandoned) {
+            return run(plugin, facts, PluginRun.Status.ERROR, Optional.of("the run was ended before this plugin"),
+                    "none", start, Optional.empty(), Map.of());
+        }
         if (facts.problem.isPresent()) {
             progress.accept(type + ": error: " + facts.problem.get());
             return run(plugin, facts, PluginRun.Status.ERROR, facts.problem, "none", start, Optional.empty(), Map.of());
@@ -225,6 +245,10 @@ public final class CompatRunner {
             return run(plugin, facts, PluginRun.Status.UNAVAILABLE, unavailable, describe, start, Optional.empty(),
                     Map.of());
         }
+        current = backend;
+        if (abandoned) {
+            backend.close(); // abandon() ran before the backend was current
+        }
         progress.accept(type + ": running the kit on " + describe);
         ResultCollector collector = new ResultCollector();
         CompatContractTest.Run kitRun = new CompatContractTest.Run(backend, facts.declared);
@@ -237,6 +261,7 @@ public final class CompatRunner {
             // nothing. Past the deadline, the run given up had its grace to close it itself; whichever
             // comes first does the work, once, and the other's close is a no-op (BaseTckBackend).
             backend.close();
+            current = null;
         }
         List<String> left = backend.leftRunning();
         if (!left.isEmpty()) {
