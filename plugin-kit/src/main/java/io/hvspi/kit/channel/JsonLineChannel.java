@@ -6,6 +6,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.hvspi.kit.lifecycle.VmmSockets;
 import io.hvspi.spi.VmmUnavailableException;
 import io.hvspi.spi.VmmUnavailableException.Reason;
 import java.io.ByteArrayOutputStream;
@@ -224,9 +225,7 @@ public final class JsonLineChannel implements AutoCloseable {
                 return c;
             } catch (IOException e) {
                 closeQuietly(ch);
-                boolean backlogFull = !(e instanceof java.net.ConnectException) && Files.exists(socket)
-                        && String.valueOf(e.getMessage()).contains("temporarily unavailable");
-                if (!backlogFull) {
+                if (!VmmSockets.backlogFull(e) || !Files.exists(socket)) {
                     throw new VmmUnavailableException(Reason.EXITED, "cannot connect to " + options.peer() + ": "
                             + describe(e), e);
                 }

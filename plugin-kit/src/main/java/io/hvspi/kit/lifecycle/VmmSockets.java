@@ -83,6 +83,21 @@ public final class VmmSockets {
         }
     }
 
+    /**
+     * Whether {@code failure} (or one of its causes) is a connect that failed with {@code EAGAIN}, which
+     * a Unix listener whose accept backlog is full gives: something listens, it accepts nothing now.
+     */
+    public static boolean backlogFull(Throwable failure) {
+        for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            String message = t.getMessage();
+            if (t instanceof java.net.SocketException && !(t instanceof ConnectException) && message != null
+                    && (message.contains("Resource temporarily unavailable") || message.contains("EAGAIN"))) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** One connect: refused (proof), or a connection (accepted or waiting in the backlog), or neither (a full backlog). */
     private static Attempt connect(Path socket) {
         SocketChannel ch = null;

@@ -138,7 +138,7 @@ public final class ClhApiClient implements AutoCloseable {
             return new VmmUnavailableException(Reason.PROTOCOL_ERROR,
                     "clh: " + command + ": not HTTP on " + socket + ": " + cause.getMessage(), cause);
         }
-        if (backlogFull(cause)) {
+        if (VmmSockets.backlogFull(cause)) {
             // EAGAIN on connect: the listener is there but accepts nothing (a VMM stopped with SIGSTOP, or hung)
             return new VmmUnavailableException(Reason.TIMED_OUT, "clh: " + command + ": the VMM on " + socket
                     + " takes no connection (its accept backlog is full: it is stopped or hung)", cause);
@@ -151,18 +151,6 @@ public final class ClhApiClient implements AutoCloseable {
         // connect refused, no socket file, or the connection closed and nothing listens: the VMM is gone
         return new VmmUnavailableException(Reason.EXITED,
                 "clh: " + command + ": cannot reach the VMM on " + socket + ": " + oneLine(cause), cause);
-    }
-
-    /** A connect that failed with EAGAIN (Jetty wraps the JDK's exception), which a Unix listener with a full backlog gives. */
-    private static boolean backlogFull(Throwable cause) {
-        for (Throwable t = cause; t != null; t = t.getCause() == t ? null : t.getCause()) {
-            String message = t.getMessage();
-            if (t instanceof java.net.SocketException && message != null
-                    && (message.contains("Resource temporarily unavailable") || message.contains("EAGAIN"))) {
-                return true;
-            }
-        }
-        return false;
     }
 
     private static String oneLine(Throwable cause) {
